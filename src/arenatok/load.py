@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,26 +80,52 @@ def fetch_hub_file(
     endpoint: str | None = None,
     cache_dir: str | Path | None = None,
 ) -> Path:
-    """Download `hub` with huggingface_hub (its cache and HF_TOKEN apply); check its sha256."""
-    from huggingface_hub import hf_hub_download
+    """Download `hub` with huggingface_hub (its cache, HF_TOKEN, HF_ENDPOINT and HF_HUB_OFFLINE
+    apply) and check its sha256. A pinned revision already in the cache needs no network."""
+    from huggingface_hub import (
+        constants,
+        get_hf_file_metadata,
+        hf_hub_download,
+        hf_hub_url,
+        try_to_load_from_cache,
+    )
     from huggingface_hub.errors import (
-        EntryNotFoundError,
         GatedRepoError,
         HfHubHTTPError,
         LocalEntryNotFoundError,
+        RemoteEntryNotFoundError,
         RepositoryNotFoundError,
         RevisionNotFoundError,
     )
 
     page = f"https://huggingface.co/datasets/{hub.repo_id}"
     local = "or build from a local copy: arenatok build --source FILE"
+    repo, name, rev = hub.repo_id, hub.filename, hub.revision
+    endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
     try:
+        cached = try_to_load_from_cache(repo, name, cache_dir, rev, repo_type="dataset")
+        if isinstance(cached, str):
+            return _checked(Path(cached), hub, local)
+        if not constants.is_offline_mode():
+            # One HEAD without retries first, so that "offline" is said at once; the download
+            # itself then retries transient errors as huggingface_hub does.
+            url = hf_hub_url(repo, name, repo_type="dataset", revision=rev, endpoint=endpoint)
+            try:
+                get_hf_file_metadata(url, endpoint=endpoint)
+            except HfHubHTTPError:
+                raise
+            except Exception as e:
+                raise HubError(
+                    f"cannot reach the Hugging Face Hub ({_first_line(e)}), and {hub.repo_id} "
+                    "is not in the local cache",
+                    hint=f"connect once to fill the cache (it is reused offline), {local}",
+                ) from None
         path = Path(
             hf_hub_download(
-                hub.repo_id,
-                hub.filename,
+                repo,
+                name,
                 repo_type="dataset",
-                revision=hub.revision,
+                revision=rev,
                 endpoint=endpoint,
                 cache_dir=cache_dir,
             )
@@ -111,16 +138,28 @@ def fetch_hub_file(
     except RepositoryNotFoundError:
         raise HubError(
             f"{hub.repo_id} was not found, or needs a login to be seen",
-            hint=f"log in (hf auth login) or set HF_TOKEN, after accepting the terms at {page}; "
-            + local,
+            hint=f"accept the terms at {page}, log in (hf auth login) or set HF_TOKEN; {local}",
         ) from None
     except RevisionNotFoundError:
         raise HubError(f"{hub.repo_id} has no revision {hub.revision}", hint=local) from None
-    except EntryNotFoundError:
+    except RemoteEntryNotFoundError:
         raise HubError(
             f"{hub.repo_id}@{hub.revision} has no file {hub.filename}", hint=local
         ) from None
-    except LocalEntryNotFoundError:
+    except LocalEntryNotFoundError as e:
+        # huggingface_hub wraps the failed metadata call; its cause tells offline from refused.
+        cause = e.__cause__
+        if isinstance(cause, HfHubHTTPError) and cause.response is not None:
+            raise HubError(
+                f"the Hub refused the download of {hub.repo_id} "
+                f"(HTTP {cause.response.status_code})",
+                hint=local,
+            ) from None
+        if constants.is_offline_mode():
+            raise HubError(
+                f"HF_HUB_OFFLINE is set and {hub.repo_id} is not in the local cache",
+                hint=f"unset HF_HUB_OFFLINE and connect once to fill the cache, {local}",
+            ) from None
         raise HubError(
             f"cannot reach the Hugging Face Hub, and {hub.repo_id} is not in the local cache",
             hint=f"connect once to fill the cache (it is reused offline), {local}",
@@ -132,6 +171,10 @@ def fetch_hub_file(
         ) from None
     except OSError as e:
         raise HubError(f"cannot download {hub.repo_id}: {e.strerror or e}", hint=local) from None
+    return _checked(path, hub, local)
+
+
+def _checked(path: Path, hub: HubFile, local: str) -> Path:
     digest = sha256_file(path)
     if digest != hub.sha256:
         raise HashMismatchError(

@@ -1,0 +1,91 @@
+"""Tiny hand-written battles, file writers, and where the real arena data lives."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("ARENATOK_SHARED", ROOT.parent / "shared"))
+REQUIRE_SHARED = os.environ.get("ARENATOK_REQUIRE_SHARED") == "1"
+
+
+def msg(role: str, content: Any) -> dict[str, Any]:
+    return {"content": content, "role": role}
+
+
+def battle(
+    qid: str = "q0",
+    turns: Iterable[tuple[str, str, str]] = (("Hi there", "Hello!", "Hey, how can I help?"),),
+    *,
+    model_a: str = "vicuna-13b",
+    model_b: str = "koala-13b",
+    winner: str = "model_a",
+    tstamp: float | None = 1682351591.1322,
+) -> dict[str, Any]:
+    """A valid arena-schema row with the given (user, answer_a, answer_b) turns."""
+    turns = list(turns)
+    conv_a = [m for u, a, _ in turns for m in (msg("user", u), msg("assistant", a))]
+    conv_b = [m for u, _, b in turns for m in (msg("user", u), msg("assistant", b))]
+    return {
+        "question_id": qid,
+        "model_a": model_a,
+        "model_b": model_b,
+        "winner": winner,
+        "judge": "arena_user_1",
+        "conversation_a": conv_a,
+        "conversation_b": conv_b,
+        "turn": len(turns),
+        "anony": True,
+        "language": "English",
+        "tstamp": tstamp,
+        "openai_moderation": {"categories": {"hate": False}, "flagged": False},
+        "toxic_chat_tag": {
+            "roberta-large": {"flagged": False, "probability": 0.1},
+            "t5-large": {"flagged": True, "score": 0.9},
+        },
+    }
+
+
+TINY = [
+    battle("q0"),
+    battle(
+        "q1",
+        [("What is 2+2?", "4", "Four."), ("And 3+3?", "6", "Six, of course.")],
+        model_a="alpaca-13b",
+        model_b="dolly-v2-12b",
+        winner="tie (bothbad)",
+    ),
+    battle("q2", [("<|endoftext|> is a special token", "Yes.", "No.")], winner="model_b"),
+    battle("q3", [("Write a haiku", "Leaves fall\nsoftly", "")], winner="tie"),
+]
+"""Four valid battles: one turn, two turns, special-token text, an empty answer."""
+
+
+def write_jsonl(path: Path, rows: Iterable[Any]) -> Path:
+    with path.open("w", encoding="utf-8", newline="\n") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    return path
+
+
+def write_parquet(path: Path, rows: list[dict[str, Any]]) -> Path:
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
+def need_shared() -> Path:
+    """../shared, or a skip (a failure under .ci/run, which sets ARENATOK_REQUIRE_SHARED=1)."""
+    if not (SHARED / "tools" / "elobench_to_arena.py").is_file():
+        reason = f"the real arena data is not here: {SHARED} is missing (see README, Tests)"
+        if REQUIRE_SHARED:
+            pytest.fail(reason + "; ARENATOK_REQUIRE_SHARED=1 requires it")
+        pytest.skip(reason)
+    return SHARED

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from arenatok import __version__
+from arenatok.cli import cli
+from tests.helpers import ROOT, TINY, battle, write_jsonl
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_version() -> None:
+    assert run("--version") == (0, f"arenatok, version {__version__}\n", "")
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_has_help_example_and_readme_section(name: str) -> None:
+    command = cli.commands[name]
+    assert isinstance(command, click.Command)
+    assert command.help
+    assert "Example:" in command.help
+    code, out, _ = run(name, "-h")
+    assert code == 0
+    assert out.startswith(f"Usage: cli {name} [OPTIONS]")
+    assert f"\n### `arenatok {name}`\n" in README
+    for param in command.params:
+        for opt in param.opts:
+            if opt.startswith("--") and opt != "--help":
+                assert f"`{opt}" in README, f"README does not document {name} {opt}"
+
+
+def test_build_summary(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "b.jsonl", TINY)
+    code, out, err = run("build", "--source", str(src), "--out", str(tmp_path / "out"))
+    assert (code, err) == (0, "")
+    assert out == (
+        "rows read 4 = written 4 + rejected 0\n"
+        # q0 2+2+7, q1 (7+6)+(1+1)+(2+5), q2 11+2+2, q3 4+6+0: 58 tokens, 5 turns, 4 battles
+        "tokens (cl100k_base): 58 in all, 14.5 per battle, 1.25 turns per battle\n"
+        "winners: model_a 25.0% · model_b 25.0% · tie 25.0% · tie (bothbad) 25.0%\n"
+        "model pairs: 2 ordered, 2 unordered\n"
+        f"wrote {tmp_path}/out/: data_out.json, data_out.jsonl, full_data_out.json, "
+        "mini_data_out.json, preview_data_out.json, artifact_metadata.json\n"
+    )
+
+
+def test_build_bad_row_exit_2(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "b.jsonl", [TINY[0], battle("q9", turns=[("a", "b", None)])])
+    code, out, err = run("build", "--source", str(src), "--out", str(tmp_path / "out"))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"Error: {src}: row 1 (question_id 'q9'): conversation_b[1].content must be a string, "
+        "got null\n"
+        "Hint: fix the row, or pass --on-bad-row reject to write it to rejects.jsonl\n"
+    )
+    assert not (tmp_path / "out" / "data_out.json").exists()
+
+
+def test_build_reject_mode(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "b.jsonl", [TINY[0], battle("q9", turns=[("a", "b", None)])])
+    code, out, _ = run(
+        "build", "--source", str(src), "--out", str(tmp_path / "out"), "--on-bad-row", "reject"
+    )
+    assert code == 0
+    assert out.startswith("rows read 2 = written 1 + rejected 1\n")
+    assert "rejects.jsonl" in out
+
+
+def test_missing_source(tmp_path: Path) -> None:
+    assert run("build", "--source", str(tmp_path / "x.parquet")) == (
+        2,
+        "",
+        f"Error: {tmp_path}/x.parquet: no such file\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("0", "0 is not a positive number"), ("many", "'many' is not a whole number or 'all'")],
+)
+def test_bad_limit(value: str, message: str) -> None:
+    code, _, err = run("build", "--limit", value)
+    assert code == 2
+    assert f"Invalid value for '--limit': {message}" in err
+
+
+def test_debug_shows_traceback(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--debug", "build", "--source", str(tmp_path / "x.json")])
+    assert result.exit_code == 1
+    assert type(result.exception).__name__ == "SourceError"
+
+
+def test_readme_documents_every_metric() -> None:
+    from arenatok.metrics import DEFINITIONS
+
+    table = README.replace("\\|", "|")  # a | inside a Markdown table cell is written \|
+    for name, text in DEFINITIONS.items():
+        assert f"| `{name}` | {text} |" in table, name
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    commands = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert commands[0].endswith("&& arenatok build")
+    assert commands[1] in ci
