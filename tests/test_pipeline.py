@@ -237,3 +237,16 @@ def test_real_arena_all_rows(arena_parquet: Path, tmp_path: Path) -> None:
         "tie (bothbad)": 324,
     }
     assert result.stats.turns == 2008
+
+
+def test_progress_is_reported(tmp_path: Path) -> None:
+    seen: list[tuple[int, int | None]] = []
+    src = write_parquet(tmp_path / "b.parquet", TINY * 5)
+    build(
+        src,
+        out=tmp_path / "out",
+        limit=None,
+        batch_size=6,
+        progress=lambda d, t: seen.append((d, t)),
+    )
+    assert seen == [(0, 20), (6, 20), (12, 20), (18, 20), (20, 20)]
