@@ -3,10 +3,12 @@
 This is the public API; everything else may change.
 """
 
+from arenatok.check import battle_from_row
 from arenatok.errors import ArenatokError
-from arenatok.load import battle_from_row, open_local
+from arenatok.load import open_local
 from arenatok.metrics import token_usage
-from arenatok.pipeline import build, make_record
+from arenatok.pipeline import build
+from arenatok.steps import make_record
 from arenatok.tokens import TokenCounter, count
 
 __version__ = "0.1.0"

@@ -1,22 +1,21 @@
 """Sources of battles: the pinned Hub file, or a local Parquet / JSON Lines / JSON file.
 
-Files are read in batches of plain row dicts; a large file is never held whole as Python objects.
-`battle_from_row` checks one row and turns it into a `Battle`, or says why it cannot.
+Files are read in batches (Arrow record batches, raw JSON lines, or decoded rows); a large file
+is never held whole as Python objects. The checks of each row live in `check`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from arenatok.check import RowProblem
 from arenatok.errors import HashMismatchError, HubError, SourceError
-from arenatok.records import WINNERS, Battle
 
 REQUIRED_COLUMNS = (
     "question_id",
@@ -59,10 +58,6 @@ ARENA_33K = HubFile(
     size=41_573_740,
 )
 """The default source: the 33,000 battles of lmsys/chatbot_arena_conversations."""
-
-
-class RowProblem(ValueError):
-    """A row fails a check; the message is the reason."""
 
 
 def sha256_file(path: Path) -> str:
@@ -184,6 +179,41 @@ def _checked(path: Path, hub: HubFile, local: str) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class JsonLines:
+    """Raw lines of a JSON Lines file, decoded where the batch is processed."""
+
+    first_line: int
+    lines: list[bytes]
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+Payload = Any
+"""One batch as read: a pyarrow RecordBatch (Parquet), JsonLines, or a list of decoded rows."""
+
+
+def rows_of(payload: Payload) -> list[Any]:
+    """The rows of a batch as plain Python values. JSON Lines rows that do not parse become
+    `RowProblem`s, so that they are rejected like any other bad row."""
+    if isinstance(payload, JsonLines):
+        return [_decode_line(raw, payload.first_line + i) for i, raw in enumerate(payload.lines)]
+    if isinstance(payload, list):
+        return payload
+    rows: list[Any] = payload.to_pylist()
+    return rows
+
+
+def head(payload: Payload, n: int) -> Payload:
+    """The first n rows of a batch."""
+    if isinstance(payload, JsonLines):
+        return JsonLines(payload.first_line, payload.lines[:n])
+    if isinstance(payload, list):
+        return payload[:n]
+    return payload.slice(0, n)
+
+
 @dataclass
 class LocalFile:
     """A local battle file and how to read it."""
@@ -192,14 +222,17 @@ class LocalFile:
     format: str
     columns: tuple[str, ...] = field(default=())
 
-    def batches(self, batch_size: int = 2048) -> Iterator[list[Any]]:
-        """Rows in source order, `batch_size` at a time; JSON Lines rows that do not parse are
-        passed on as `RowProblem`s so that they can be rejected like any other bad row."""
+    def payloads(self, batch_size: int = 2048) -> Iterator[Payload]:
+        """Batches of `batch_size` rows in source order, as read (see `rows_of`)."""
         if self.format == "parquet":
             return _parquet_batches(self.path, self.columns, batch_size)
         if self.format == "jsonl":
             return _jsonl_batches(self.path, batch_size)
         return _json_batches(self.path, batch_size)
+
+    def batches(self, batch_size: int = 2048) -> Iterator[list[Any]]:
+        """Rows in source order, `batch_size` at a time, as plain Python values."""
+        return map(rows_of, self.payloads(batch_size))
 
 
 def _sniff(path: Path, head: bytes) -> str:
@@ -249,8 +282,29 @@ def open_local(path: str | Path) -> LocalFile:
             f"{p}: missing columns: {', '.join(missing)} (found: {', '.join(names)})",
             hint="arenatok reads the lmsys/chatbot_arena_conversations schema",
         )
-    wanted = tuple(c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in names)
+    schema = pq.ParquetFile(p).schema_arrow
+    wanted = tuple(
+        leaf
+        for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
+        if c in names
+        for leaf in _flag_leaves(c, schema.field(c).type, pa)
+    )
     return LocalFile(p, fmt, wanted)
+
+
+def _flag_leaves(name: str, kind: Any, pa: Any) -> list[str]:
+    """For the moderation struct columns only their `flagged` leaves are read (the scores are
+    not used); any other shape is read whole and checked row by row."""
+    if name not in ("openai_moderation", "toxic_chat_tag") or not pa.types.is_struct(kind):
+        return [name]
+    if name == "openai_moderation":
+        return [f"{name}.flagged"] if kind.get_field_index("flagged") >= 0 else [name]
+    leaves = [
+        f"{name}.{f.name}.flagged"
+        for f in kind
+        if pa.types.is_struct(f.type) and f.type.get_field_index("flagged") >= 0
+    ]
+    return leaves if len(leaves) == kind.num_fields else [name]
 
 
 def parquet_rows(path: Path) -> int:
@@ -264,13 +318,12 @@ def _first_line(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
-def _parquet_batches(path: Path, columns: tuple[str, ...], size: int) -> Iterator[list[Any]]:
+def _parquet_batches(path: Path, columns: tuple[str, ...], size: int) -> Iterator[Payload]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=size, columns=list(columns)):
-            yield batch.to_pylist()
+        yield from pq.ParquetFile(path).iter_batches(batch_size=size, columns=list(columns))
     except (pa.ArrowException, OSError) as e:
         raise SourceError(f"{path}: the Parquet data is corrupt ({_first_line(e)})") from None
 
@@ -287,16 +340,18 @@ def _decode_line(raw: bytes, lineno: int) -> Any:
         return RowProblem(f"line {lineno} is not valid JSON: {e.msg} (column {e.colno})")
 
 
-def _jsonl_batches(path: Path, size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
+def _jsonl_batches(path: Path, size: int) -> Iterator[Payload]:
+    lines: list[bytes] = []
+    first = 1
     with path.open("rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            batch.append(_decode_line(raw, lineno))
-            if len(batch) == size:
-                yield batch
-                batch = []
-    if batch:
-        yield batch
+        for raw in f:
+            lines.append(raw)
+            if len(lines) == size:
+                yield JsonLines(first, lines)
+                first += size
+                lines = []
+    if lines:
+        yield JsonLines(first, lines)
 
 
 def _json_batches(path: Path, size: int) -> Iterator[list[Any]]:
@@ -318,125 +373,3 @@ def _json_batches(path: Path, size: int) -> Iterator[list[Any]]:
             ) from None
     if batch:
         yield batch
-
-
-# ---- checks -------------------------------------------------------------------------------
-
-
-def _text(row: Mapping[str, Any], key: str) -> str:
-    v = row.get(key)
-    if not isinstance(v, str) or not v:
-        raise RowProblem(f"{key} must be a non-empty string, got {_show(v)}")
-    return v
-
-
-def _optional(row: Mapping[str, Any], key: str, kind: type) -> Any:
-    v = row.get(key)
-    if v is not None and (not isinstance(v, kind) or (kind is not bool and isinstance(v, bool))):
-        raise RowProblem(f"{key} must be a {kind.__name__} or null, got {_show(v)}")
-    return v
-
-
-def _show(v: object) -> str:
-    if v is None:
-        return "null"
-    r = repr(v)
-    return f"{type(v).__name__} {r[:60]}{'...' if len(r) > 60 else ''}"
-
-
-def _messages(row: Mapping[str, Any], key: str) -> tuple[list[str], list[str]]:
-    """The user and assistant texts of one side, after the role and type checks."""
-    conv = row.get(key)
-    if not isinstance(conv, list) or not conv:
-        raise RowProblem(f"{key} must be a non-empty list of messages, got {_show(conv)}")
-    users: list[str] = []
-    answers: list[str] = []
-    for i, m in enumerate(conv):
-        if not isinstance(m, Mapping):
-            raise RowProblem(f"{key}[{i}] is not a message object: {_show(m)}")
-        expected = "assistant" if i % 2 else "user"
-        role = m.get("role")
-        if role != expected:
-            raise RowProblem(
-                f"{key}[{i}].role is {_show(role)}, expected {expected!r} "
-                "(roles alternate user/assistant, starting with user)"
-            )
-        content = m.get("content")
-        if not isinstance(content, str):
-            raise RowProblem(f"{key}[{i}].content must be a string, got {_show(content)}")
-        (answers if i % 2 else users).append(content)
-    if len(conv) % 2:
-        raise RowProblem(f"{key} ends with a user message; it must end with an assistant answer")
-    return users, answers
-
-
-def _flag(value: object, key: str, path: tuple[str, ...]) -> bool | None:
-    """A boolean flag nested in a struct column (null if the column or flag is absent)."""
-    for part in path:
-        if value is None:
-            return None
-        if not isinstance(value, Mapping):
-            raise RowProblem(f"{key} must be an object or null, got {_show(value)}")
-        value = value.get(part)
-    if value is not None and not isinstance(value, bool):
-        raise RowProblem(f"{key}.{'.'.join(path)} must be a bool or null, got {_show(value)}")
-    return value
-
-
-def battle_from_row(row: object) -> Battle:
-    """Check one arena-schema row and return its Battle; raise RowProblem with the reason."""
-    if isinstance(row, RowProblem):
-        raise row
-    if not isinstance(row, Mapping):
-        raise RowProblem(f"row is not an object: {_show(row)}")
-    qid = _text(row, "question_id")
-    model_a = _text(row, "model_a")
-    model_b = _text(row, "model_b")
-    if model_a == model_b:
-        raise RowProblem(f"model_a and model_b are the same model ({model_a!r})")
-    winner = row.get("winner")
-    if winner not in WINNERS:
-        raise RowProblem(f"winner is {_show(winner)}, expected one of {', '.join(WINNERS)}")
-    users, answers_a = _messages(row, "conversation_a")
-    users_b, answers_b = _messages(row, "conversation_b")
-    if len(users) != len(users_b):
-        raise RowProblem(
-            f"conversation_a has {len(users)} turns but conversation_b has {len(users_b)}"
-        )
-    for i, (ua, ub) in enumerate(zip(users, users_b, strict=True)):
-        if ua != ub:
-            raise RowProblem(f"user message of turn {i + 1} differs between the two sides")
-    turn = row.get("turn")
-    if not isinstance(turn, int) or isinstance(turn, bool) or turn != len(users):
-        raise RowProblem(f"turn is {_show(turn)} but the conversation has {len(users)} turns")
-    tstamp = row.get("tstamp")
-    if tstamp is not None:
-        if not isinstance(tstamp, int | float) or isinstance(tstamp, bool):
-            raise RowProblem(f"tstamp must be a number or null, got {_show(tstamp)}")
-        if not math.isfinite(tstamp):
-            raise RowProblem(f"tstamp is not finite ({tstamp})")
-        tstamp = float(tstamp)
-    toxic = row.get("toxic_chat_tag")
-    toxic_flags = (
-        [_flag(toxic, "toxic_chat_tag", (k, "flagged")) for k in toxic]
-        if isinstance(toxic, Mapping)
-        else [_flag(toxic, "toxic_chat_tag", ("flagged",))]
-    )
-    known = [f for f in toxic_flags if f is not None]
-    return Battle(
-        question_id=qid,
-        model_a=model_a,
-        model_b=model_b,
-        winner=winner,
-        users=tuple(users),
-        answers_a=tuple(answers_a),
-        answers_b=tuple(answers_b),
-        judge=_optional(row, "judge", str),
-        anony=_optional(row, "anony", bool),
-        language=_optional(row, "language", str),
-        tstamp=tstamp,
-        openai_moderation_flagged=_flag(
-            row.get("openai_moderation"), "openai_moderation", ("flagged",)
-        ),
-        toxic_chat_flagged=any(known) if known else None,
-    )

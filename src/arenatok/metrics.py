@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from arenatok.records import Efficiency, FullState, TokenUsage, TurnUsage
+from arenatok.records import Efficiency, TokenUsage, TurnUsage
 
 DEFINITIONS: dict[str, str] = {
     "input_tokens": "tokens of user message i (the prompt of turn i).",
@@ -102,4 +102,4 @@ def token_usage(
     }
 
 
-__all__ = ["DEFINITIONS", "FullState", "efficiency", "token_usage", "turn_usages"]
+__all__ = ["DEFINITIONS", "efficiency", "token_usage", "turn_usages"]

@@ -16,7 +16,7 @@ import importlib.metadata
 import importlib.resources
 import os
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -167,18 +167,15 @@ class TokenCounter:
         encode = self._encode
         return [len(encode(t)) for t in texts]
 
-    def _count_fresh(self, texts: list[str]) -> list[int]:
-        n_chunks = self._threads * 4
+    def _chunks(self, texts: list[str]) -> list[list[str]]:
         if self._threads < 2 or sum(map(len, texts)) < _PARALLEL_MIN_CHARS:
-            return self._count_chunk(texts)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="arenatok-count")
-        size = -(-len(texts) // n_chunks)
-        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
-        return [n for part in self._pool.map(self._count_chunk, chunks) for n in part]
+            return [texts]
+        size = -(-len(texts) // (self._threads * 4))
+        return [texts[i : i + size] for i in range(0, len(texts), size)]
 
-    def count_many(self, texts: Sequence[str]) -> list[int]:
-        """Token counts of `texts`, in order."""
+    def submit(self, texts: Sequence[str]) -> Callable[[], list[int]]:
+        """Start counting `texts` (on the worker threads when there are several) and return a
+        function that waits for the counts, in order. Lets the caller work meanwhile."""
         cache = self._cache
         known: list[int | None] = []
         fresh: dict[str, int] = {}
@@ -189,14 +186,30 @@ class TokenCounter:
             elif t not in fresh:
                 fresh[t] = 0
             known.append(n)
-        if fresh:
-            keys = list(fresh)
-            for t, n in zip(keys, self._count_fresh(keys), strict=True):
-                fresh[t] = n
-                self._remember(t, n)
         self.misses += len(fresh)
         self.hits += len(texts) - len(fresh)
-        return [fresh[t] if n is None else n for n, t in zip(known, texts, strict=True)]
+        keys = list(fresh)
+        if not keys:
+            parts: list[Callable[[], list[int]]] = []
+        elif self._threads < 2:
+            parts = [lambda: self._count_chunk(keys)]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="arenatok-count")
+            parts = [self._pool.submit(self._count_chunk, c).result for c in self._chunks(keys)]
+
+        def wait() -> list[int]:
+            counts = [n for part in parts for n in part()]
+            for t, n in zip(keys, counts, strict=True):
+                fresh[t] = n
+                self._remember(t, n)
+            return [fresh[t] if n is None else n for n, t in zip(known, texts, strict=True)]
+
+        return wait
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """Token counts of `texts`, in order."""
+        return self.submit(texts)()
 
     def _remember(self, text: str, n: int) -> None:
         if len(text) > self._cache_limit:

@@ -10,11 +10,13 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import IO, Any
+
+import orjson
 
 from arenatok.errors import OutputError
 from arenatok.records import Record, Reject
@@ -30,13 +32,33 @@ METADATA = "artifact_metadata.json"
 MINI_SIZE = 3
 PREVIEW_CHARS = 200
 
-_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\u0085": "\\u0085"})
+_LINE_BREAKS = (
+    (b"\xe2\x80\xa8", b"\\u2028"),
+    (b"\xe2\x80\xa9", b"\\u2029"),
+    (b"\xc2\x85", b"\\u0085"),
+)
 
 
-def dumps_line(obj: object) -> str:
-    """Compact JSON on one line. U+2028, U+2029 and U+0085 are escaped as well: they are legal
-    in JSON strings, but some line splitters (str.splitlines) would break the line there."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).translate(_LINE_BREAKS)
+def dumps_lines(objs: Iterable[object], *, escape: bool = True) -> bytes:
+    """Compact UTF-8 JSON, one line per object, lines joined by b"\\n" (no final newline).
+
+    orjson keeps keys in insertion order and writes floats in shortest round-trip form. U+2028,
+    U+2029 and U+0085 are escaped as well: they are legal in JSON strings, but some line
+    splitters (str.splitlines) would break the line there. `escape=False` skips that search
+    when the caller knows that no string holds one (see `has_line_breaks`). A raw b"\\n"
+    occurs only between lines, since JSON escapes newlines inside strings."""
+    block = b"\n".join([orjson.dumps(o) for o in objs])
+    if escape:
+        for raw, escaped in _LINE_BREAKS:
+            if raw in block:
+                block = block.replace(raw, escaped)
+    return block
+
+
+def has_line_breaks(strings: Iterable[str]) -> bool:
+    """Whether any string holds U+2028, U+2029 or U+0085 (fast: str search, most texts are
+    one byte per character and cannot hold the first two at all)."""
+    return any("\u2028" in s or "\u2029" in s or "\x85" in s for s in strings)
 
 
 def dumps_pretty(obj: object) -> str:
@@ -90,8 +112,7 @@ class _HashingFile:
         self._sha = hashlib.sha256()
         self.size = 0
 
-    def write(self, text: str) -> None:
-        data = text.encode("utf-8")
+    def write(self, data: bytes) -> None:
         self._sha.update(data)
         self.size += len(data)
         self._fh.write(data)
@@ -122,38 +143,45 @@ class DatasetWriter:
         except OSError as e:
             self.discard()
             raise _output_error(out_dir, e) from None
-        self._guard(self._data.write, '{"examples": [\n')
+        self._guard(self._data.write, b'{"examples": [\n')
 
     def _new(self, name: str) -> _HashingFile:
         f = _HashingFile(self.out_dir, name)
         self._open.append(f)
         return f
 
-    def _guard(self, write: Any, text: str) -> None:
+    def _guard(self, write: Callable[[bytes], None], data: bytes) -> None:
         try:
-            write(text)
+            write(data)
         except OSError as e:
             self.discard()
             raise _output_error(self.out_dir, e) from None
 
-    def add(self, records: Sequence[Record], rejects: Iterable[Mapping[str, object]] = ()) -> None:
-        """Append records (and reject entries) in order."""
-        lines = [dumps_line(r) for r in records]
-        self._head.extend(records[: MINI_SIZE - len(self._head)])
-        if lines:
-            sep = ",\n" if self._n else ""
-            self._guard(self._data.write, sep + ",\n".join(lines))
-            self._guard(self._jsonl.write, "\n".join(lines) + "\n")
-            self._n += len(lines)
+    def add(
+        self,
+        block: bytes,
+        n: int,
+        head: Sequence[Record] = (),
+        rejects: Iterable[Mapping[str, object]] = (),
+    ) -> None:
+        """Append a block of `n` records made by `dumps_lines` (and reject entries), in order;
+        `head` is the block's first records, kept for the mini and preview files."""
+        self._head.extend(head[: MINI_SIZE - len(self._head)])
+        if n:
+            self._guard(self._jsonl.write, block)
+            self._guard(self._jsonl.write, b"\n")
+            self._guard(self._data.write, b",\n" if self._n else b"")
+            self._guard(self._data.write, block.replace(b"\n", b",\n"))
+            self._n += n
         if self._rejects is not None:
-            text = "".join(dumps_line(r) + "\n" for r in rejects)
-            if text:
-                self._guard(self._rejects.write, text)
+            lines = dumps_lines(rejects)
+            if lines:
+                self._guard(self._rejects.write, lines + b"\n")
 
     def commit(self, metadata: Mapping[str, object]) -> dict[str, dict[str, object]]:
         """Finish every file, rename all into place, then write artifact_metadata.json (with the
         size and sha256 of every other file) last. Returns that file table."""
-        self._guard(self._data.write, "\n]}\n" if self._n else "]}\n")
+        self._guard(self._data.write, b"\n]}\n" if self._n else b"]}\n")
         small = {
             MINI: dumps_pretty({"examples": self._head}),
             PREVIEW: dumps_pretty({"examples": cut_strings(self._head)}),
@@ -169,7 +197,7 @@ class DatasetWriter:
             for f in self._open:
                 f.tmp.replace(f.final)
             with _atomic(self.out_dir / FULL) as fh, (self.out_dir / DATA).open("rb") as src:
-                shutil.copyfileobj(src, fh, 1 << 20)
+                shutil.copyfileobj(src, fh)  # in-kernel copy (sendfile) on Linux
             files[FULL] = files[DATA]
             if self._rejects is None:
                 (self.out_dir / REJECTS).unlink(missing_ok=True)
