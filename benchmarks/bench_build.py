@@ -123,15 +123,15 @@ def corpus(n: int, work: Path) -> Path:
     return path
 
 
-def bench_size(n: int, work: Path, repeat: int) -> dict[str, Any]:
+def bench_size(n: int, work: Path, repeat: int, baselines: list[str]) -> dict[str, Any]:
     path = corpus(n, work)
     out = work / f"out-{n}"
     arenatok = [sys.executable, "-m", "arenatok.cli"]
-    runs: dict[str, list[float]] = {"threads": [], "batch": [], "build": []}
+    runs: dict[str, list[float]] = {mode: [] for mode in [*baselines, "build"]}
     peaks: list[int] = []
     tokens_every_message = 0
     for _ in range(repeat):
-        for mode in ("threads", "batch"):
+        for mode in baselines:
             s, _, stdout = timed([sys.executable, "-c", BASELINE, mode, str(path)])
             runs[mode].append(s)
             tokens_every_message = int(stdout)
@@ -142,7 +142,7 @@ def bench_size(n: int, work: Path, repeat: int) -> dict[str, Any]:
         peaks.append(peak)
     meta = json.loads((out / "artifact_metadata.json").read_text())
     best = {k: min(v) for k, v in runs.items()}
-    baseline_mode = min(("threads", "batch"), key=lambda m: best[m])
+    baseline_mode = min(baselines, key=lambda m: best[m])
     build_tokens = meta["totals"]["total_tokens"]
     return {
         "battles": n,
@@ -165,6 +165,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="33000,330000")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--baselines",
+        default="threads,batch",
+        help="baseline ways to time (threads, batch); the fastest is the baseline",
+    )
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "arenatok-bench")
     ap.add_argument("--json", type=Path, default=Path("bench_build.json"))
     args = ap.parse_args()
@@ -172,7 +177,8 @@ def main() -> None:
         sys.exit(f"needs the real arena texts in {SHARED} (set ARENATOK_SHARED)")
     args.work.mkdir(parents=True, exist_ok=True)
     sizes = [int(x) for x in args.sizes.split(",")]
-    results = [bench_size(n, args.work, args.repeat) for n in sizes]
+    baselines = args.baselines.split(",")
+    results = [bench_size(n, args.work, args.repeat, baselines) for n in sizes]
     report: dict[str, Any] = {"cpus": os.cpu_count(), "repeat": args.repeat, "sizes": results}
     if len(results) >= 2:
         a, b = results[0], results[-1]

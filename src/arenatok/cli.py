@@ -17,18 +17,22 @@ from arenatok.tokens import ENCODINGS
 from arenatok.write import METADATA
 
 
-class _Limit(click.ParamType):  # type: ignore[type-arg]
-    name = "N|all"
+class _CountOr(click.ParamType):  # type: ignore[type-arg]
+    """A positive whole number, or a word that means None ('all', 'auto')."""
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+        self.name = f"N|{word}"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if value is None or isinstance(value, int):
             return value
-        if str(value).lower() == "all":
+        if str(value).lower() == self.word:
             return None
         try:
             n = int(value)
         except ValueError:
-            self.fail(f"{value!r} is not a whole number or 'all'", param, ctx)
+            self.fail(f"{value!r} is not a whole number or {self.word!r}", param, ctx)
         if n < 1:
             self.fail(f"{n} is not a positive number", param, ctx)
         return n
@@ -124,7 +128,7 @@ def _summary(result: BuildResult, encoding: str) -> str:
 )
 @click.option(
     "--limit",
-    type=_Limit(),
+    type=_CountOr("all"),
     default=str(DEFAULT_LIMIT),
     show_default=True,
     help="Read the first N rows of the source, or 'all'.",
@@ -155,6 +159,13 @@ def _summary(result: BuildResult, encoding: str) -> str:
     metavar="NAME",
     help="Value of each record's `dataset` field. Default: the Hub id, or the file name.",
 )
+@click.option(
+    "--workers",
+    type=_CountOr("auto"),
+    default="auto",
+    show_default=True,
+    help="Worker processes. auto: one per core for inputs of 5,000 rows or more, else 1.",
+)
 def build_cmd(
     source: str | None,
     limit: int | None,
@@ -162,6 +173,7 @@ def build_cmd(
     encoding: str,
     on_bad_row: str,
     dataset_name: str | None,
+    workers: int | None,
 ) -> None:
     """Build the token-usage dataset: per-turn token counts, totals, efficiency metrics and the
     human winner of each battle, written to OUT as data_out.json, full_data_out.json,
@@ -179,6 +191,7 @@ def build_cmd(
             encoding=encoding,
             on_bad_row="reject" if on_bad_row == "reject" else "error",
             dataset_name=dataset_name,
+            workers=workers,
             progress=progress,
         )
     click.echo(_summary(result, encoding))

@@ -323,7 +323,10 @@ def _parquet_batches(path: Path, columns: tuple[str, ...], size: int) -> Iterato
     import pyarrow.parquet as pq
 
     try:
-        yield from pq.ParquetFile(path).iter_batches(batch_size=size, columns=list(columns))
+        # pre_buffer=False: with it, pyarrow keeps every column chunk read so far, and memory
+        # grows with the file.
+        parquet = pq.ParquetFile(path, pre_buffer=False)
+        yield from parquet.iter_batches(batch_size=size, columns=list(columns))
     except (pa.ArrowException, OSError) as e:
         raise SourceError(f"{path}: the Parquet data is corrupt ({_first_line(e)})") from None
 

@@ -93,12 +93,15 @@ def build(
     hub: HubFile = ARENA_33K,
     endpoint: str | None = None,
     batch_size: int = 1024,
-    workers: int | None = None,
+    workers: int | None = 1,
     progress: Progress | None = None,
 ) -> BuildResult:
     """Build the token-usage dataset from `source` (a local file; None = the pinned Hub file)
-    into `out`. `limit` keeps the first N source rows (None = all). `workers`: processes for
-    the per-batch work (None = one per core for large inputs, else this process)."""
+    into `out`. `limit` keeps the first N source rows (None = all).
+
+    `workers`: 1 = all work in this process (token counting on threads); N > 1 = N worker
+    processes (the calling script must be importable: guard it with
+    `if __name__ == "__main__":`); None = one per core when the input is large, else 1."""
     if limit is not None and limit < 1:
         raise SourceError(f"--limit must be a positive number or 'all', got {limit}")
     started = time.perf_counter()

@@ -150,7 +150,7 @@ class TokenCounter:
         self,
         encoding: str = "cl100k_base",
         *,
-        cache_chars: int = 64_000_000,
+        cache_chars: int = 16_000_000,
         threads: int | None = None,
     ) -> None:
         self.encoding = encoding
