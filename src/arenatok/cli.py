@@ -166,6 +166,14 @@ def _summary(result: BuildResult, encoding: str) -> str:
     show_default=True,
     help="Worker processes. auto: one per core for inputs of 5,000 rows or more, else 1.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: this machine. ray: Ray Data (pip install 'arenatok[ray]'; RAY_ADDRESS "
+    "points at a cluster). Same output bytes either way.",
+)
 def build_cmd(
     source: str | None,
     limit: int | None,
@@ -174,6 +182,7 @@ def build_cmd(
     on_bad_row: str,
     dataset_name: str | None,
     workers: int | None,
+    engine: str,
 ) -> None:
     """Build the token-usage dataset: per-turn token counts, totals, efficiency metrics and the
     human winner of each battle, written to OUT as data_out.json, full_data_out.json,
@@ -192,6 +201,7 @@ def build_cmd(
             on_bad_row="reject" if on_bad_row == "reject" else "error",
             dataset_name=dataset_name,
             workers=workers,
+            engine="ray" if engine == "ray" else "local",
             progress=progress,
         )
     click.echo(_summary(result, encoding))

@@ -1,20 +1,23 @@
 """Executors: run the per-batch step over batches, results in source order.
 
-The step (`pipeline.run_batch`) knows nothing of where it runs. `run_local` runs it in this
-process (tokenising on a thread pool) or, for large inputs, in worker processes, one per core:
-tokenising with threads alone would leave the rest of the step (checks, records, JSON) waiting
-for the GIL.
+The step (`steps.run_batch`) knows nothing of where it runs. `run_local` runs it in this
+process (tokenising on a thread pool) or in worker processes, one per core: tokenising with
+threads alone would leave the rest of the step (checks, records, JSON) waiting for the GIL.
+`run_ray` runs the same step with Ray Data, on a local Ray instance or a cluster.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import signal
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
 
 from arenatok.errors import ArenatokError
 from arenatok.load import Payload
@@ -80,3 +83,70 @@ def run_local(
         ) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _RayStep:
+    """The per-batch step as a Ray Data callable: one output row per input batch, holding the
+    pickled BatchResult (so the driver sees exactly what the local engine produces)."""
+
+    def __init__(self, encoding: str, dataset: str) -> None:
+        self.counter = TokenCounter(encoding, threads=1)
+        self.dataset = dataset
+
+    def __call__(self, batch: Any) -> Any:
+        import pickle
+
+        import pyarrow as pa
+
+        result = run_batch(batch, start=0, counter=self.counter, dataset=self.dataset)
+        return pa.table({"result": pa.array([pickle.dumps(result)], type=pa.large_binary())})
+
+
+def run_ray(
+    path: Path,
+    columns: Sequence[str],
+    *,
+    encoding: str,
+    dataset: str,
+    limit: int | None,
+    batch_size: int,
+) -> Iterator[BatchResult]:
+    """Results of `run_batch` over a Parquet file with Ray Data (read_parquet, map_batches),
+    in source order. Connects to RAY_ADDRESS when set, else starts a local Ray instance."""
+    import pickle
+
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise ArenatokError(
+            "--engine ray needs Ray Data, which is not installed",
+            hint="pip install 'arenatok[ray]'",
+        ) from None
+    if not ray.is_initialized():
+        ray.init(
+            address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False
+        )
+    context = ray.data.DataContext.get_current()
+    context.execution_options.preserve_order = True
+    context.enable_progress_bars = False
+    # Ray reads whole top-level columns (not nested leaves such as openai_moderation.flagged).
+    top = list(dict.fromkeys(c.split(".")[0] for c in columns))
+    data = ray.data.read_parquet(str(path), columns=top)
+    if limit is not None:
+        data = data.limit(limit)
+    results = data.map_batches(
+        _RayStep,
+        fn_constructor_kwargs={"encoding": encoding, "dataset": dataset},
+        batch_format="pyarrow",
+        batch_size=batch_size,
+        concurrency=(1, max(1, int(ray.cluster_resources().get("CPU", 1)))),  # type: ignore[no-untyped-call]
+    )
+    start = 0
+    tables: Iterable[Any] = results.iter_batches(batch_format="pyarrow", batch_size=None)
+    for table in tables:
+        for blob in table.column("result").to_pylist():
+            r: BatchResult = pickle.loads(blob)
+            rejects = [dataclasses.replace(x, row=start + x.row) for x in r.rejects]
+            yield dataclasses.replace(r, start=start, rejects=rejects)
+            start += r.rows

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from arenatok.engine import default_workers, run_local
+from arenatok.engine import default_workers, run_local, run_ray
 from arenatok.errors import ArenatokError, BadRowError, SourceError
 from arenatok.load import (
     ARENA_33K,
@@ -34,6 +34,7 @@ from arenatok.write import DatasetWriter, reject_entry
 
 DEFAULT_LIMIT = 300
 BadRowPolicy = Literal["error", "reject"]
+Engine = Literal["local", "ray"]
 
 
 @dataclass
@@ -94,6 +95,7 @@ def build(
     endpoint: str | None = None,
     batch_size: int = 1024,
     workers: int | None = 1,
+    engine: Engine = "local",
     progress: Progress | None = None,
 ) -> BuildResult:
     """Build the token-usage dataset from `source` (a local file; None = the pinned Hub file)
@@ -101,7 +103,8 @@ def build(
 
     `workers`: 1 = all work in this process (token counting on threads); N > 1 = N worker
     processes (the calling script must be importable: guard it with
-    `if __name__ == "__main__":`); None = one per core when the input is large, else 1."""
+    `if __name__ == "__main__":`); None = one per core when the input is large, else 1.
+    `engine="ray"` runs the same per-batch step with Ray Data instead (Parquet sources)."""
     if limit is not None and limit < 1:
         raise SourceError(f"--limit must be a positive number or 'all', got {limit}")
     started = time.perf_counter()
@@ -125,8 +128,23 @@ def build(
     try:
         if progress:
             progress(0, expected)
-        jobs = _jobs(local, limit, batch_size)
-        for r in run_local(jobs, encoding=encoding, dataset=dataset, workers=workers):
+        if engine == "ray":
+            if local.format != "parquet":
+                raise SourceError(
+                    f"{file_label}: --engine ray reads Parquet files, this is {local.format}"
+                )
+            results = run_ray(
+                local.path,
+                local.columns,
+                encoding=encoding,
+                dataset=dataset,
+                limit=limit,
+                batch_size=batch_size,
+            )
+        else:
+            jobs = _jobs(local, limit, batch_size)
+            results = run_local(jobs, encoding=encoding, dataset=dataset, workers=workers)
+        for r in results:
             if r.rejects and on_bad_row == "error":
                 bad = r.rejects[0]
                 raise BadRowError(

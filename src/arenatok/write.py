@@ -196,8 +196,7 @@ class DatasetWriter:
             (self.out_dir / METADATA).unlink(missing_ok=True)
             for f in self._open:
                 f.tmp.replace(f.final)
-            with _atomic(self.out_dir / FULL) as fh, (self.out_dir / DATA).open("rb") as src:
-                shutil.copyfileobj(src, fh)  # in-kernel copy (sendfile) on Linux
+            _atomic_copy(self.out_dir / DATA, self.out_dir / FULL)
             files[FULL] = files[DATA]
             if self._rejects is None:
                 (self.out_dir / REJECTS).unlink(missing_ok=True)
@@ -225,6 +224,17 @@ def _atomic(path: Path) -> Iterator[IO[bytes]]:
         with os.fdopen(fd, "wb") as fh:
             yield fh
         tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _atomic_copy(src: Path, dst: Path) -> None:
+    fd, tmp = _mkstemp(dst)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)  # an in-kernel copy (sendfile) on Linux
+        tmp.replace(dst)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

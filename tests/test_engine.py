@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from arenatok.errors import ArenatokError, SourceError
+from arenatok.pipeline import build
+from tests.helpers import TINY, battle, write_jsonl, write_parquet
+
+# Ray Data 2.60 warns about its own deprecated settings when a Dataset runs; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+FILES = [
+    "data_out.json",
+    "data_out.jsonl",
+    "full_data_out.json",
+    "mini_data_out.json",
+    "preview_data_out.json",
+    "rejects.jsonl",
+    "artifact_metadata.json",
+]
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> object:
+    ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_engine_writes_what_the_local_engine_writes(local_ray: object, tmp_path: Path) -> None:
+    rows = [
+        dict(battle(f"q{i}"), **TINY[i % len(TINY)]) | {"question_id": f"q{i}"} for i in range(300)
+    ]
+    rows[17] = battle("bad-17", winner="nobody")
+    src = write_parquet(tmp_path / "b.parquet", rows)
+    common = {"limit": 250, "on_bad_row": "reject", "batch_size": 16}
+    build(src, out=tmp_path / "local", **common)  # type: ignore[arg-type]
+    result = build(src, out=tmp_path / "ray", engine="ray", **common)  # type: ignore[arg-type]
+    assert (result.stats.read, result.stats.written, result.stats.rejected) == (250, 249, 1)
+    for name in FILES:
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+
+
+def test_ray_engine_reads_parquet_only(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "b.jsonl", TINY)
+    with pytest.raises(SourceError, match="--engine ray reads Parquet files, this is jsonl"):
+        build(src, out=tmp_path / "out", engine="ray")
+
+
+def test_ray_engine_without_ray(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    src = write_parquet(tmp_path / "b.parquet", TINY)
+    with pytest.raises(ArenatokError) as e:
+        build(src, out=tmp_path / "out", engine="ray")
+    assert e.value.message == "--engine ray needs Ray Data, which is not installed"
+    assert e.value.hint == "pip install 'arenatok[ray]'"
+    assert not (tmp_path / "out" / "data_out.json").exists()
+
+
+def test_import_does_not_load_optional_dependencies() -> None:
+    import subprocess
+
+    code = "import sys, arenatok, arenatok.cli; print(sorted({'ray'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
