@@ -50,7 +50,7 @@ def test_build_summary(tmp_path: Path) -> None:
         "winners: model_a 25.0% · model_b 25.0% · tie 25.0% · tie (bothbad) 25.0%\n"
         "model pairs: 2 ordered, 2 unordered\n"
         f"wrote {tmp_path}/out/: data_out.json, data_out.jsonl, full_data_out.json, "
-        "mini_data_out.json, preview_data_out.json, artifact_metadata.json\n"
+        "mini_data_out.json, preview_data_out.json, record.schema.json, artifact_metadata.json\n"
     )
 
 

@@ -22,6 +22,7 @@ FILES = [
     "full_data_out.json",
     "mini_data_out.json",
     "preview_data_out.json",
+    "record.schema.json",
 ]
 
 

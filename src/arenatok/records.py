@@ -1,12 +1,15 @@
 """Typed records: the checked battle that goes in, and the output record that comes out.
 
-Output records are plain dicts (TypedDicts), so they serialise without conversion.
+Output records are plain dicts (TypedDicts), so they serialise without conversion; their JSON
+Schema (`record_schema`, shipped as record.schema.json) is generated from these types.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Any
+
+from typing_extensions import TypedDict
 
 WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
 """The human votes of the arena, kept verbatim."""
@@ -109,3 +112,43 @@ class Record(TypedDict):
     context: Context
     output: str
     dataset: str
+
+
+_OUTPUT_TYPES = (
+    TurnUsage,
+    Efficiency,
+    FullState,
+    TokenUsage,
+    ConversationTurn,
+    ApiMetadata,
+    Flags,
+    Context,
+    Record,
+)
+for _t in _OUTPUT_TYPES:
+    setattr(_t, "__pydantic_config__", {"extra": "forbid"})  # noqa: B010 (read by pydantic)
+
+
+def record_adapter() -> Any:
+    """A pydantic TypeAdapter that validates one output record (unknown fields are errors)."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(Record)
+
+
+def record_schema() -> dict[str, Any]:
+    """The JSON Schema of one output record, generated from the types above."""
+    schema: dict[str, Any] = record_adapter().json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **schema,
+        "title": "arenatok record",
+        "description": "One example of an arenatok token-usage dataset (a data_out.jsonl line).",
+    }
+
+
+def schema_json() -> str:
+    """record_schema() as the text of record.schema.json."""
+    import json
+
+    return json.dumps(record_schema(), indent=2, ensure_ascii=False) + "\n"

@@ -28,6 +28,9 @@ PREVIEW = "preview_data_out.json"
 JSONL = "data_out.jsonl"
 REJECTS = "rejects.jsonl"
 METADATA = "artifact_metadata.json"
+SCHEMA = "record.schema.json"
+OUTPUTS = (DATA, FULL, MINI, PREVIEW, JSONL, REJECTS, SCHEMA)
+"""Every file a build writes besides METADATA."""
 
 MINI_SIZE = 3
 PREVIEW_CHARS = 200
@@ -103,11 +106,11 @@ def _mkstemp(final: Path) -> tuple[int, Path]:
 
 
 class _HashingFile:
-    """A text file in the making: a temp file beside its final name, hashed as it is written."""
+    """A file in the making: a temp file beside its final name, hashed as it is written."""
 
-    def __init__(self, directory: Path, name: str) -> None:
-        self.final = directory / name
-        fd, self.tmp = _mkstemp(self.final)
+    def __init__(self, final: Path) -> None:
+        self.final = final
+        fd, self.tmp = _mkstemp(final)
         self._fh: IO[bytes] = os.fdopen(fd, "wb")
         self._sha = hashlib.sha256()
         self.size = 0
@@ -126,27 +129,105 @@ class _HashingFile:
         self.tmp.unlink(missing_ok=True)
 
 
+LOCK = ".arenatok.lock"
+
+
+class _DirLock:
+    """An exclusive lock on an output directory: `flock` on DIR/.arenatok.lock, which holds the
+    holder's pid and is removed at the end. The kernel drops the lock when its holder dies, so
+    a lock file left by a killed build is simply taken over."""
+
+    def __init__(self, directory: Path) -> None:
+        import fcntl
+
+        self.path = directory / LOCK
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                os.close(fd)
+                raise OutputError(
+                    f"{directory}: another arenatok build (pid {holder}) is writing here",
+                    hint="wait for it to finish, or choose another --out directory",
+                ) from None
+            # The file may have been replaced between open and lock: lock the current one.
+            if self.path.exists() and os.fstat(fd).st_ino == self.path.stat().st_ino:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            # Unlink while still holding the lock; a build waiting on the old file notices the
+            # change of inode above and locks the new file instead.
+            self.path.unlink(missing_ok=True)
+            os.close(self._fd)
+            self._fd = None
+
+
+def _remove_stale_temps(directory: Path) -> None:
+    """Temp files that a killed build left behind (only ours: .<output name>.<random>.tmp)."""
+    for name in (*OUTPUTS, METADATA):
+        for stale in directory.glob(f".{name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Defer SIGINT and SIGTERM during the renames, so that Ctrl-C cannot stop a commit
+    half-way; a signal that arrives meanwhile takes effect right after."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (and only it receives signals in Python)
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    old = {sig: signal.signal(sig, lambda sig, _frame: caught.append(sig)) for sig in held}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for number in caught[:1]:
+            os.kill(os.getpid(), number)
+
+
 class DatasetWriter:
     """Streams records into data_out.json and data_out.jsonl (and rejects into rejects.jsonl),
-    keeps the first records for the mini and preview files, and commits everything at the end."""
+    keeps the first records for the mini and preview files, and commits everything at the end.
+
+    Holds the output directory's lock from start to commit or discard. Until commit, only temp
+    files are written; the files of an earlier run stay untouched."""
 
     def __init__(self, out_dir: Path, *, keep_rejects: bool) -> None:
         self.out_dir = out_dir
         self._open: list[_HashingFile] = []
         self._head: list[Record] = []
         self._n = 0
+        self._lock: _DirLock | None = None
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
+            self._lock = _DirLock(out_dir)
+            _remove_stale_temps(out_dir)
             self._data = self._new(DATA)
             self._jsonl = self._new(JSONL)
             self._rejects = self._new(REJECTS) if keep_rejects else None
         except OSError as e:
             self.discard()
             raise _output_error(out_dir, e) from None
+        except BaseException:
+            self.discard()
+            raise
         self._guard(self._data.write, b'{"examples": [\n')
 
     def _new(self, name: str) -> _HashingFile:
-        f = _HashingFile(self.out_dir, name)
+        f = _HashingFile(self.out_dir / name)
         self._open.append(f)
         return f
 
@@ -179,35 +260,45 @@ class DatasetWriter:
                 self._guard(self._rejects.write, lines + b"\n")
 
     def commit(self, metadata: Mapping[str, object]) -> dict[str, dict[str, object]]:
-        """Finish every file, rename all into place, then write artifact_metadata.json (with the
-        size and sha256 of every other file) last. Returns that file table."""
+        """Complete every file as a temp file, then rename them all into place and write
+        artifact_metadata.json (with the size and sha256 of every other file) last, with
+        SIGINT and SIGTERM held. Returns that file table."""
         self._guard(self._data.write, b"\n]}\n" if self._n else b"]}\n")
         small = {
-            MINI: dumps_pretty({"examples": self._head}),
-            PREVIEW: dumps_pretty({"examples": cut_strings(self._head)}),
+            MINI: dumps_pretty({"examples": self._head}).encode("utf-8"),
+            PREVIEW: dumps_pretty({"examples": cut_strings(self._head)}).encode("utf-8"),
+            SCHEMA: schema_bytes(),
         }
         try:
             files = {f.final.name: f.close() for f in self._open}
-            for name, text in small.items():
-                data = text.encode("utf-8")
-                with _atomic(self.out_dir / name) as fh:
-                    fh.write(data)
-                files[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-            (self.out_dir / METADATA).unlink(missing_ok=True)
-            for f in self._open:
-                f.tmp.replace(f.final)
-            _atomic_copy(self.out_dir / DATA, self.out_dir / FULL)
+            for name, data in small.items():
+                f = self._new(name)
+                f.write(data)
+                files[name] = f.close()
+            full = self._new(FULL)
+            full.close()
+            shutil.copyfile(self._data.tmp, full.tmp)  # an in-kernel copy (sendfile) on Linux
             files[FULL] = files[DATA]
-            if self._rejects is None:
-                (self.out_dir / REJECTS).unlink(missing_ok=True)
             table = dict(sorted(files.items()))
-            meta = dumps_pretty({**metadata, "files": table}).encode("utf-8")
-            with _atomic(self.out_dir / METADATA) as fh:
-                fh.write(meta)
+            meta = self._new(METADATA)
+            meta.write(dumps_pretty({**metadata, "files": table}).encode("utf-8"))
+            meta.close()
+            with _signals_held():
+                (self.out_dir / METADATA).unlink(missing_ok=True)
+                for f in self._open:
+                    if f is not meta:
+                        f.tmp.replace(f.final)
+                if self._rejects is None:
+                    (self.out_dir / REJECTS).unlink(missing_ok=True)
+                meta.tmp.replace(meta.final)
         except OSError as e:
             self.discard()
             raise _output_error(self.out_dir, e) from None
+        except BaseException:
+            self.discard()
+            raise
         self._open.clear()
+        self._release()
         return table
 
     def discard(self) -> None:
@@ -215,6 +306,12 @@ class DatasetWriter:
         for f in self._open:
             f.discard()
         self._open.clear()
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 @contextmanager
@@ -229,15 +326,11 @@ def _atomic(path: Path) -> Iterator[IO[bytes]]:
         raise
 
 
-def _atomic_copy(src: Path, dst: Path) -> None:
-    fd, tmp = _mkstemp(dst)
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)  # an in-kernel copy (sendfile) on Linux
-        tmp.replace(dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+def schema_bytes() -> bytes:
+    """The JSON Schema of one output record, as shipped in the package."""
+    import importlib.resources
+
+    return (importlib.resources.files("arenatok") / SCHEMA).read_bytes()
 
 
 def write_json(path: str | Path, obj: object) -> None:
