@@ -22,9 +22,15 @@ class RowProblem(ValueError):
 
 
 def _show(v: object) -> str:
+    """A short description of a value for a reason: its type and the start of its repr."""
     if v is None:
         return "null"
-    r = repr(v)
+    if isinstance(v, str | bytes) and len(v) > 60:
+        v = v[:61]  # repr of a huge text would be huge: cut first, then mark the cut below
+    try:
+        r = repr(v)
+    except (RecursionError, ValueError):  # nested too deeply, or an int too long to print
+        r = "..."
     return f"{type(v).__name__} {r[:60]}{'...' if len(r) > 60 else ''}"
 
 
@@ -158,10 +164,13 @@ def battle_from_row(row: object) -> Battle:
     return _finish(row, head, users, answers_a, answers_b)
 
 
-def plain_id(row: object) -> object:
-    """The question_id of a row, as far as it can be told, for a reject entry."""
+def plain_id(row: object) -> str | None:
+    """The question_id of a row for a reject entry: as it is when a string, else a short
+    description of whatever is there (null when absent)."""
     qid = row.get("question_id") if isinstance(row, Mapping) else None
-    return qid if qid is None or isinstance(qid, str | int) else repr(qid)
+    if qid is None or isinstance(qid, str):
+        return qid
+    return _show(qid)
 
 
 def parse_rows(rows: Sequence[object], *, start: int) -> list[Battle | Reject]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +39,14 @@ class _CountOr(click.ParamType):  # type: ignore[type-arg]
         return n
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: temp files are removed and earlier outputs kept."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise _Terminated
+
+
 class _Group(click.Group):
     """Turns ArenatokError into `Error: ...` / `Hint: ...` and an exit code; no traceback
     unless --debug."""
@@ -52,9 +61,12 @@ class _Group(click.Group):
             if e.hint:
                 click.echo(f"Hint: {e.hint}", err=True)
             ctx.exit(e.exit_code)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             if ctx.params.get("debug"):
                 raise
+            if isinstance(e, _Terminated):
+                click.echo("Terminated: no output was changed.", err=True)
+                ctx.exit(143)
             click.echo("Interrupted: no output was changed.", err=True)
             ctx.exit(130)
 
@@ -207,8 +219,33 @@ def build_cmd(
     click.echo(_summary(result, encoding))
 
 
+@cli.command("validate")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+def validate_cmd(out_dir: Path) -> None:
+    """Check a directory written by `arenatok build`: every file against the sizes and sha256
+    in artifact_metadata.json, every record against record.schema.json and the metric
+    invariants (totals are sums of turns, shares in [0, 1]), rows read = written + rejected,
+    mini = the first 3 records, preview = mini cut. Exit code 0 only when all hold; otherwise
+    every problem is listed and the exit code is 1.
+
+    \b
+    Example:
+        arenatok validate arenatok-out
+    """
+    from arenatok.validate import validate_dir
+
+    problems = validate_dir(out_dir)
+    for p in problems:
+        click.echo(f"problem: {p}")
+    if problems:
+        click.echo(f"{out_dir}: {len(problems)} problem{'s' * (len(problems) > 1)}", err=True)
+        raise SystemExit(1)
+    click.echo(f"{out_dir}: ok (every file matches {METADATA}; every record holds)")
+
+
 def main() -> None:
     """Entry point of the `arenatok` script."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     cli(prog_name="arenatok")
 
 

@@ -23,7 +23,7 @@ class SourceError(ArenatokError):
 class BadRowError(SourceError):
     """One battle fails a check; names the file, row, question_id and reason."""
 
-    def __init__(self, *, file: str, row: int, question_id: object, reason: str) -> None:
+    def __init__(self, *, file: str, row: int, question_id: str | None, reason: str) -> None:
         super().__init__(
             f"{file}: row {row} (question_id {question_id!r}): {reason}",
             hint="fix the row, or pass --on-bad-row reject to write it to rejects.jsonl",

@@ -337,6 +337,8 @@ def _decode_line(raw: bytes, lineno: int) -> Any:
         return RowProblem(f"line {lineno} is empty")
     try:
         return json.loads(raw)
+    except RecursionError:
+        return RowProblem(f"line {lineno} is nested too deeply to read")
     except UnicodeDecodeError as e:
         return RowProblem(f"line {lineno} is not valid UTF-8 (byte {e.start})")
     except json.JSONDecodeError as e:

@@ -39,7 +39,7 @@ class Reject:
     """A source row that was not used, with the reason (written to rejects.jsonl)."""
 
     row: int
-    question_id: object
+    question_id: str | None
     reason: str
 
 

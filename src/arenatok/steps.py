@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from arenatok.check import battles_from_arrow, parse_rows
+from arenatok.check import battles_from_arrow, parse_rows, plain_id
 from arenatok.load import JsonLines, Payload, rows_of
 from arenatok.metrics import token_usage
 from arenatok.records import WINNERS, Battle, Record, Reject
@@ -65,9 +65,37 @@ def parse_batch(payload: Payload, *, start: int) -> tuple[list[Battle], list[Rej
     if isinstance(payload, JsonLines | list):
         items = parse_rows(rows_of(payload), start=start)
     else:
-        items = battles_from_arrow(payload, start=start)
+        try:
+            items = battles_from_arrow(payload, start=start)
+        except (UnicodeDecodeError, ValueError):  # invalid data (UTF-8) in some Parquet row
+            items = _invalid_rows_apart(payload, start)
     battles = [x for x in items if isinstance(x, Battle)]
     return battles, [x for x in items if isinstance(x, Reject)]
+
+
+def _invalid_rows_apart(batch: Any, start: int) -> list[Battle | Reject]:
+    """Rows that fail Arrow's full validation become rejects; the others are checked as usual."""
+    import pyarrow as pa
+
+    items: list[Battle | Reject] = []
+    for i in range(batch.num_rows):
+        row = batch.slice(i, 1)
+        broken = []
+        for name, column in zip(row.schema.names, row.columns, strict=True):
+            try:
+                column.validate(full=True)
+            except pa.ArrowInvalid as e:
+                broken.append(f"{name}: {str(e).splitlines()[0][:120]}")
+        if not broken:
+            items.extend(battles_from_arrow(row, start=start + i))
+            continue
+        qid = None
+        if "question_id" in row.schema.names and not any(
+            b.startswith("question_id:") for b in broken
+        ):
+            qid = plain_id({"question_id": row.column("question_id")[0].as_py()})
+        items.append(Reject(start + i, qid, "invalid data in " + "; ".join(broken)))
+    return items
 
 
 def texts_of(battles: Sequence[Battle]) -> list[str]:

@@ -1,0 +1,205 @@
+"""Check a built directory: files against the sha256 list, records against the schema, and the
+invariants that every arenatok dataset holds. Reads the large files as streams."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from arenatok.load import sha256_file
+from arenatok.metrics import token_usage
+from arenatok.write import (
+    DATA,
+    FULL,
+    JSONL,
+    METADATA,
+    MINI,
+    MINI_SIZE,
+    OUTPUTS,
+    PREVIEW,
+    REJECTS,
+    SCHEMA,
+    cut_strings,
+    schema_bytes,
+)
+
+MAX_RECORD_PROBLEMS = 20
+"""Record-level problems listed in full; beyond that only their number is given."""
+
+
+class _Problems(list[str]):
+    def add(self, where: str, what: str) -> None:
+        self.append(f"{where}: {what}")
+
+
+def validate_dir(out: str | Path) -> list[str]:
+    """Every problem found in a directory written by `arenatok build` (empty: all holds)."""
+    out = Path(out)
+    problems = _Problems()
+    meta_path = out / METADATA
+    if not out.is_dir():
+        return [f"{out}: not a directory"]
+    if not meta_path.is_file():
+        problems.add(METADATA, "missing: the build did not finish, or this is not its output")
+        return problems
+    try:
+        meta = json.loads(meta_path.read_bytes())
+        files: dict[str, dict[str, Any]] = meta["files"]
+        counts = meta["counts"]
+        read, written, rejected = (
+            counts["rows_read"],
+            counts["rows_written"],
+            counts["rows_rejected"],
+        )
+    except (ValueError, KeyError, TypeError) as e:
+        problems.add(METADATA, f"unreadable ({type(e).__name__}: {e})")
+        return problems
+
+    for stale in sorted(out.glob(".*.tmp")):
+        problems.add(stale.name, "temp file of an unfinished build")
+    _check_files(out, files, meta, problems)
+    if read != written + rejected:
+        problems.add(METADATA, f"rows read {read} != written {written} + rejected {rejected}")
+    if problems:  # records are checked only against files that are what the metadata says
+        return problems
+
+    n = _check_records(out, problems)
+    if n != written:
+        problems.add(JSONL, f"{n} records, but the metadata says {written} were written")
+    if (out / REJECTS).is_file():
+        with (out / REJECTS).open("rb") as f:
+            n_rejects = sum(1 for _ in f)
+        if n_rejects != rejected:
+            problems.add(REJECTS, f"{n_rejects} lines, but the metadata says {rejected}")
+    elif rejected:
+        problems.add(REJECTS, f"missing, but the metadata says {rejected} rows were rejected")
+    _check_small_files(out, problems)
+    return problems
+
+
+def _check_files(out: Path, files: dict[str, Any], meta: Any, problems: _Problems) -> None:
+    expected = set(OUTPUTS) - {REJECTS}
+    if meta.get("options", {}).get("on_bad_row") == "reject":
+        expected.add(REJECTS)
+    for name in sorted(expected - set(files)):
+        problems.add(METADATA, f"does not list {name}")
+    for name, info in sorted(files.items()):
+        path = out / name
+        if not path.is_file():
+            problems.add(name, "missing")
+            continue
+        size = path.stat().st_size
+        if size != info.get("bytes"):
+            problems.add(name, f"{size} bytes, the metadata says {info.get('bytes')}")
+        elif sha256_file(path) != info.get("sha256"):
+            problems.add(name, "sha256 differs from the metadata (the file was changed)")
+    if files.get(FULL, {}).get("sha256") != files.get(DATA, {}).get("sha256"):
+        problems.add(FULL, f"is not a copy of {DATA}")
+    if (out / SCHEMA).is_file() and (out / SCHEMA).read_bytes() != schema_bytes():
+        problems.add(SCHEMA, "differs from this arenatok version's schema; checked against ours")
+
+
+def _records_json(path: Path) -> Iterator[Any]:
+    import ijson
+
+    with path.open("rb") as f:
+        yield from ijson.items(f, "examples.item", use_float=True)
+
+
+def _check_records(out: Path, problems: _Problems) -> int:
+    """Each data_out.jsonl record: schema, invariants, and equal to data_out.json's record."""
+    from pydantic import ValidationError
+
+    from arenatok.records import record_adapter
+
+    adapter = record_adapter()
+    found = n = 0
+    end = object()
+    try:
+        with (out / JSONL).open("rb") as lines:
+            records = _records_json(out / DATA)
+            for n, line in enumerate(lines, start=1):
+                where = f"{JSONL} line {n}"
+                other = next(records, end)
+                if other is end:
+                    problems.add(DATA, f"has fewer records than {JSONL}")
+                    break
+                try:
+                    record = adapter.validate_json(line, strict=True)
+                except ValidationError as e:
+                    first = e.errors()[0]
+                    loc = ".".join(map(str, first["loc"]))
+                    what = f"does not match the schema: {loc}: {first['msg']}"
+                    found += _note(problems, found, where, what)
+                    continue
+                for what in _invariants(record):
+                    found += _note(problems, found, where, what)
+                if orjson.loads(line) != other:
+                    found += _note(problems, found, where, f"differs from record {n} of {DATA}")
+            if next(records, end) is not end:
+                problems.add(DATA, f"has more records than {JSONL}")
+    except Exception as e:  # a broken file of any kind is a finding, not a crash
+        problems.add(f"{DATA}/{JSONL}", f"unreadable ({type(e).__name__}: {str(e)[:200]})")
+    if found > MAX_RECORD_PROBLEMS:
+        problems.append(f"... and {found - MAX_RECORD_PROBLEMS} more record problems")
+    return n
+
+
+def _note(problems: _Problems, found: int, where: str, what: str) -> int:
+    if found < MAX_RECORD_PROBLEMS:
+        problems.add(where, what)
+    return 1
+
+
+def _invariants(record: Any) -> list[str]:
+    """What must hold between the fields of one valid record."""
+    c = record["context"]
+    u = c["token_usage"]
+    turns = u["turns"]
+    wrong = []
+    if not turns or len(turns) != len(c["conversation"]):
+        wrong.append("token_usage.turns and conversation differ in length")
+        return wrong
+    expected = token_usage(
+        [t["input_tokens"] for t in turns],
+        [t["response_a_tokens"] for t in turns],
+        [t["response_b_tokens"] for t in turns],
+        has_timestamp=c["api_metadata"]["timestamp"] is not None,
+    )
+    for key, value in expected.items():
+        if u[key] != value:
+            wrong.append(f"token_usage.{key} is not what the per-turn counts give")
+    for key, share in u["communication_efficiency"].items():
+        if key != "avg_tokens_per_turn" and not 0.0 <= share <= 1.0:
+            wrong.append(f"communication_efficiency.{key} = {share} is outside [0, 1]")
+    first = c["conversation"][0]
+    if (record["input"], c["response_a"], c["response_b"]) != (
+        first["user"],
+        first["response_a"],
+        first["response_b"],
+    ):
+        wrong.append("input / response_a / response_b are not the first turn of conversation")
+    if record["output"] != f"Winner: {c['winner']}":
+        wrong.append(f"output {record['output']!r} does not name the winner {c['winner']!r}")
+    return wrong
+
+
+def _check_small_files(out: Path, problems: _Problems) -> None:
+    head = []
+    with (out / JSONL).open("rb") as lines:
+        head = [orjson.loads(line) for line in itertools.islice(lines, MINI_SIZE)]
+    try:
+        mini = json.loads((out / MINI).read_bytes())["examples"]
+        preview = json.loads((out / PREVIEW).read_bytes())["examples"]
+    except (ValueError, KeyError, TypeError) as e:
+        problems.add(f"{MINI}/{PREVIEW}", f"unreadable ({type(e).__name__})")
+        return
+    if mini != head:
+        problems.add(MINI, f"is not the first {MINI_SIZE} records of {DATA}")
+    if preview != cut_strings(mini):
+        problems.add(PREVIEW, f"is not {MINI} with long strings cut")
