@@ -12,8 +12,10 @@ import dataclasses
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -27,10 +29,37 @@ from arenatok.tokens import TokenCounter
 _worker: tuple[TokenCounter, str] | None = None
 
 
-def _init_worker(encoding: str, dataset: str) -> None:
+def _init_worker(encoding: str, dataset: str, parent: int) -> None:
     global _worker
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled once, by the parent
+    # Ctrl-C and SIGTERM reach the whole process group; the parent handles them once and
+    # shuts the pool down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     _worker = (TokenCounter(encoding, threads=1), dataset)
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker when the build process is gone (killed with SIGKILL, say): a worker
+    waiting for work would otherwise never notice."""
+    while _alive(parent):
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs (a zombie, killed but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc here: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def _run_in_worker(start: int, payload: Payload) -> BatchResult:
@@ -53,7 +82,7 @@ def run_local(
     encoding: str,
     dataset: str,
     workers: int,
-) -> Iterator[BatchResult]:
+) -> Generator[BatchResult, None, None]:
     """Results of `run_batch` for each (start row, batch), in order. workers <= 1: in this
     process; otherwise a pool of that many processes with at most 2 batches each in flight."""
     if workers <= 1:
@@ -64,10 +93,13 @@ def run_local(
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     if method == "forkserver":
-        context.set_forkserver_preload(["arenatok.engine"])
+        context.set_forkserver_preload(["arenatok._forkserver"])
     pending: deque[Future[BatchResult]] = deque()
     pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(encoding, dataset)
+        workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(encoding, dataset, os.getpid()),
     )
     try:
         for start, payload in jobs:
@@ -110,7 +142,7 @@ def run_ray(
     dataset: str,
     limit: int | None,
     batch_size: int,
-) -> Iterator[BatchResult]:
+) -> Generator[BatchResult, None, None]:
     """Results of `run_batch` over a Parquet file with Ray Data (read_parquet, map_batches),
     in source order. Connects to RAY_ADDRESS when set, else starts a local Ray instance."""
     import pickle

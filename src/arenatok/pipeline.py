@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from arenatok.engine import default_workers, run_local, run_ray
 from arenatok.errors import ArenatokError, BadRowError, SourceError
+from arenatok.interrupts import deferred_signals
 from arenatok.load import (
     ARENA_33K,
     HubFile,
@@ -124,42 +125,56 @@ def build(
     file_label = str(source) if source is not None else f"{hub.repo_id}/{hub.filename}"
     stats = Stats()
     hits = lookups = 0
+    if engine == "ray" and local.format != "parquet":
+        raise SourceError(f"{file_label}: --engine ray reads Parquet files, this is {local.format}")
     writer = DatasetWriter(Path(out), keep_rejects=on_bad_row == "reject")
     try:
-        if progress:
-            progress(0, expected)
-        if engine == "ray":
-            if local.format != "parquet":
-                raise SourceError(
-                    f"{file_label}: --engine ray reads Parquet files, this is {local.format}"
-                )
-            results = run_ray(
-                local.path,
-                local.columns,
-                encoding=encoding,
-                dataset=dataset,
-                limit=limit,
-                batch_size=batch_size,
-            )
-        else:
-            jobs = _jobs(local, limit, batch_size)
-            results = run_local(jobs, encoding=encoding, dataset=dataset, workers=workers)
-        for r in results:
-            if r.rejects and on_bad_row == "error":
-                bad = r.rejects[0]
-                raise BadRowError(
-                    file=file_label, row=bad.row, question_id=bad.question_id, reason=bad.reason
-                )
-            writer.add(r.block, r.records, r.head, (reject_entry(file_label, x) for x in r.rejects))
-            stats += r.stats
-            hits += r.cache_hits
-            lookups += r.cache_hits + r.cache_misses
+        # Ctrl-C and SIGTERM stop the build between batches, after the workers are shut down.
+        with deferred_signals() as stop:
             if progress:
-                progress(stats.read, expected)
-        if stats.read == 0:
-            raise SourceError(f"{file_label}: the file has no rows")
-        metadata = _metadata(provenance, limit, encoding, on_bad_row, dataset, stats, created)
-        files = writer.commit(metadata)
+                progress(0, expected)
+            results = (
+                run_ray(
+                    local.path,
+                    local.columns,
+                    encoding=encoding,
+                    dataset=dataset,
+                    limit=limit,
+                    batch_size=batch_size,
+                )
+                if engine == "ray"
+                else run_local(
+                    _jobs(local, limit, batch_size),
+                    encoding=encoding,
+                    dataset=dataset,
+                    workers=workers,
+                )
+            )
+            try:
+                for r in results:
+                    if r.rejects and on_bad_row == "error":
+                        x = r.rejects[0]
+                        raise BadRowError(
+                            file=file_label, row=x.row, question_id=x.question_id, reason=x.reason
+                        )
+                    rejects = (reject_entry(file_label, x) for x in r.rejects)
+                    writer.add(r.block, r.records, r.head, rejects)
+                    stats += r.stats
+                    hits += r.cache_hits
+                    lookups += r.cache_hits + r.cache_misses
+                    if progress:
+                        progress(stats.read, expected)
+                    if stop:
+                        break
+            finally:
+                results.close()  # shuts the worker processes down now, not at garbage collection
+            if not stop:
+                if stats.read == 0:
+                    raise SourceError(f"{file_label}: the file has no rows")
+                metadata = _metadata(
+                    provenance, limit, encoding, on_bad_row, dataset, stats, created
+                )
+                files = writer.commit(metadata)
     except BaseException:
         writer.discard()
         raise

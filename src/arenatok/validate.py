@@ -60,8 +60,6 @@ def validate_dir(out: str | Path) -> list[str]:
         problems.add(METADATA, f"unreadable ({type(e).__name__}: {e})")
         return problems
 
-    for stale in sorted(out.glob(".*.tmp")):
-        problems.add(stale.name, "temp file of an unfinished build")
     _check_files(out, files, meta, problems)
     if read != written + rejected:
         problems.add(METADATA, f"rows read {read} != written {written} + rejected {rejected}")

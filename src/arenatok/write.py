@@ -19,6 +19,7 @@ from typing import IO, Any
 import orjson
 
 from arenatok.errors import OutputError
+from arenatok.interrupts import deferred_signals
 from arenatok.records import Record, Reject
 
 DATA = "data_out.json"
@@ -176,28 +177,6 @@ def _remove_stale_temps(directory: Path) -> None:
             stale.unlink(missing_ok=True)
 
 
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Defer SIGINT and SIGTERM during the renames, so that Ctrl-C cannot stop a commit
-    half-way; a signal that arrives meanwhile takes effect right after."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers (and only it receives signals in Python)
-        return
-    caught: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM)
-    old = {sig: signal.signal(sig, lambda sig, _frame: caught.append(sig)) for sig in held}
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-        for number in caught[:1]:
-            os.kill(os.getpid(), number)
-
-
 class DatasetWriter:
     """Streams records into data_out.json and data_out.jsonl (and rejects into rejects.jsonl),
     keeps the first records for the mini and preview files, and commits everything at the end.
@@ -261,8 +240,8 @@ class DatasetWriter:
 
     def commit(self, metadata: Mapping[str, object]) -> dict[str, dict[str, object]]:
         """Complete every file as a temp file, then rename them all into place and write
-        artifact_metadata.json (with the size and sha256 of every other file) last, with
-        SIGINT and SIGTERM held. Returns that file table."""
+        artifact_metadata.json (with the size and sha256 of every other file) last; Ctrl-C
+        waits until the renames are done. Returns that file table."""
         self._guard(self._data.write, b"\n]}\n" if self._n else b"]}\n")
         small = {
             MINI: dumps_pretty({"examples": self._head}).encode("utf-8"),
@@ -283,7 +262,7 @@ class DatasetWriter:
             meta = self._new(METADATA)
             meta.write(dumps_pretty({**metadata, "files": table}).encode("utf-8"))
             meta.close()
-            with _signals_held():
+            with deferred_signals():
                 (self.out_dir / METADATA).unlink(missing_ok=True)
                 for f in self._open:
                     if f is not meta:

@@ -1,0 +1,11 @@
+"""Preloaded by the multiprocessing fork server that starts the worker processes (and only
+there). Ctrl-C and SIGTERM reach the whole process group; the parent handles them and shuts the
+pool down. The fork server already ignores SIGINT; if SIGTERM killed it, the pool would think
+every worker dead and could hang, so it ignores SIGTERM too (and its workers inherit that). It
+exits by itself when the parent does."""
+
+import signal
+
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+import arenatok.engine  # noqa: E402, F401  (workers start with it already imported)
