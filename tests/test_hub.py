@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import traceback
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,28 @@ def test_cli_cannot_reach(hub_file: Path, tmp_path: Path, monkeypatch: pytest.Mo
         "lmsys/chatbot_arena_conversations is not in the local cache\n"
         f"Hint: connect once to fill the cache (it is reused offline), {LOCAL}\n"
     )
+
+
+def test_token_never_in_logs_or_tracebacks(
+    hub_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)  # everything huggingface_hub and arenatok log
+    for error in [(403, "GatedRepo"), (401, "RepoNotFound"), None]:
+        with serve({KEY: hub_file}) as fake:
+            fake.error = error
+            monkeypatch.setenv("HF_ENDPOINT", fake.url)
+            for args in (["build"], ["--debug", "build"]):
+                result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "o")])
+                trace = traceback.format_exception(result.exception) if result.exception else []
+                assert TOKEN not in result.output + "".join(trace)
+        # The token was really sent (to the fake Hub), so its absence elsewhere means something.
+        assert any(auth == f"Bearer {TOKEN}" for _, _, auth in fake.requests)
+    assert TOKEN not in caplog.text
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and "hf-cache" not in path.parts:
+            assert TOKEN.encode() not in path.read_bytes(), path

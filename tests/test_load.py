@@ -122,3 +122,17 @@ def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
         monkeypatch.setattr(Path, "open", refuse)
     assert _error(path) == f"{path}: permission denied"
+
+
+def test_json_list_items_and_depth_limit(tmp_path: Path) -> None:
+    deep = "[" * 70 + "]" * 70
+    path = tmp_path / "b.json"
+    path.write_text(f'[1, {{"a": {deep}}}, {{"b": [2, {{"c": null}}]}}, "x"]')
+    items = rows_of_json(path)
+    assert items[0] == 1
+    assert str(items[1]) == "record 1 is nested more than 64 levels deep"
+    assert items[2:] == [{"b": [2, {"c": None}]}, "x"]
+
+
+def rows_of_json(path: Path) -> list[Any]:
+    return [r for batch in open_local(path).batches(batch_size=2) for r in batch]

@@ -359,6 +359,44 @@ def _jsonl_batches(path: Path, size: int) -> Iterator[Payload]:
         yield JsonLines(first, lines)
 
 
+MAX_DEPTH = 64
+"""Records of a JSON list nested deeper than this are bad rows (an arena row needs about 5)."""
+
+
+def _json_items(f: BinaryIO) -> Iterator[Any]:
+    """The items of a top-level JSON list, one at a time, from ijson's flat event stream (its
+    `items()` keeps a dotted path per level, which costs quadratic memory on deep nesting)."""
+    import ijson
+
+    events = ijson.basic_parse(f, use_float=True)
+    if next(events, (None, None))[0] != "start_array":
+        raise ijson.JSONError("the file does not start with a JSON list")
+    index, depth, builder = 0, 1, None
+    for event, value in events:
+        opens, closes = event in ("start_map", "start_array"), event in ("end_map", "end_array")
+        if depth == 1 and closes:  # the end of the list
+            depth = 0
+            continue
+        if depth == 1 and not opens:
+            yield value  # a scalar item: a bad row, checked like the others
+            index += 1
+            continue
+        depth += opens - closes
+        if builder is None and depth == 2 and opens:
+            builder = ijson.ObjectBuilder()
+        if builder is not None and depth > MAX_DEPTH:
+            builder = False  # too deep: skip the rest of this item
+        if builder:
+            builder.event(event, value)
+        if depth == 1:
+            yield (
+                builder.value
+                if builder
+                else RowProblem(f"record {index} is nested more than {MAX_DEPTH} levels deep")
+            )
+            index, builder = index + 1, None
+
+
 def _json_batches(path: Path, size: int) -> Iterator[list[Any]]:
     import ijson
 
@@ -366,7 +404,7 @@ def _json_batches(path: Path, size: int) -> Iterator[list[Any]]:
     f: BinaryIO
     with path.open("rb") as f:
         try:
-            for item in ijson.items(f, "item", use_float=True):
+            for item in _json_items(f):
                 batch.append(item)
                 if len(batch) == size:
                     yield batch

@@ -76,7 +76,7 @@ def validate_dir(out: str | Path) -> list[str]:
             problems.add(REJECTS, f"{n_rejects} lines, but the metadata says {rejected}")
     elif rejected:
         problems.add(REJECTS, f"missing, but the metadata says {rejected} rows were rejected")
-    _check_small_files(out, problems)
+    _check_small_files(out, files, problems)
     return problems
 
 
@@ -96,8 +96,6 @@ def _check_files(out: Path, files: dict[str, Any], meta: Any, problems: _Problem
             problems.add(name, f"{size} bytes, the metadata says {info.get('bytes')}")
         elif sha256_file(path) != info.get("sha256"):
             problems.add(name, "sha256 differs from the metadata (the file was changed)")
-    if files.get(FULL, {}).get("sha256") != files.get(DATA, {}).get("sha256"):
-        problems.add(FULL, f"is not a copy of {DATA}")
     if (out / SCHEMA).is_file() and (out / SCHEMA).read_bytes() != schema_bytes():
         problems.add(SCHEMA, "differs from this arenatok version's schema; checked against ours")
 
@@ -187,11 +185,12 @@ def _invariants(record: Any) -> list[str]:
     return wrong
 
 
-def _check_small_files(out: Path, problems: _Problems) -> None:
-    head = []
-    with (out / JSONL).open("rb") as lines:
-        head = [orjson.loads(line) for line in itertools.islice(lines, MINI_SIZE)]
+def _check_small_files(out: Path, files: dict[str, Any], problems: _Problems) -> None:
+    if files.get(FULL, {}).get("sha256") != files.get(DATA, {}).get("sha256"):
+        problems.add(FULL, f"is not a copy of {DATA}")
     try:
+        with (out / JSONL).open("rb") as lines:
+            head = [orjson.loads(line) for line in itertools.islice(lines, MINI_SIZE)]
         mini = json.loads((out / MINI).read_bytes())["examples"]
         preview = json.loads((out / PREVIEW).read_bytes())["examples"]
     except (ValueError, KeyError, TypeError) as e:
