@@ -86,7 +86,9 @@ def test_json_lines_every_row_is_written_or_rejected(lines: list[bytes], tmp_pat
     src = tmp_path / "b.jsonl"
     src.write_bytes(b"\n".join(lines) + b"\n")
     result = build_rejecting(src, tmp_path / "out")
-    assert not isinstance(result, ArenatokError), result.message
+    if isinstance(result, ArenatokError):  # several rows alike, none in a known layout
+        assert result.message.startswith(f"{src}: no known layout has these columns: ")
+        return
     assert result.stats.read == len(lines) == result.stats.written + result.stats.rejected
     rejects = [
         json.loads(x) for x in (tmp_path / "out" / "rejects.jsonl").read_text().split("\n") if x

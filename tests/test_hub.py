@@ -62,6 +62,8 @@ def test_build_from_hub(hub_file: Path, tmp_path: Path) -> None:
         "filename": "data/train-00000-of-00001-cced8514c7ed782a.parquet",
         "sha256": sha256_file(hub_file),
         "bytes": hub_file.stat().st_size,
+        "layout": "arena",
+        "layout_of": "lmsys/chatbot_arena_conversations",
     }
     data = json.loads((tmp_path / "out" / "data_out.json").read_text())
     assert {e["dataset"] for e in data["examples"]} == {"lmsys/chatbot_arena_conversations"}

@@ -45,14 +45,14 @@ def test_json_list_is_streamed(tmp_path: Path) -> None:
     path = tmp_path / "b.json"
     path.write_text(json.dumps(TINY, indent=1), encoding="utf-8")
     f = open_local(path)
-    assert f.format == "json"
+    assert f.filetype == "json"
     assert [battle_from_row(r) for r in rows_of(path)] == [battle_from_row(r) for r in TINY]
 
 
 def test_json_file_with_one_object_per_line_is_jsonl(tmp_path: Path) -> None:
     # `datasets`' to_json writes JSON Lines under a .json name.
     path = write_jsonl(tmp_path / "export.json", TINY)
-    assert open_local(path).format == "jsonl"
+    assert open_local(path).filetype == "jsonl"
     assert len(rows_of(path)) == len(TINY)
 
 
@@ -85,7 +85,7 @@ def test_empty_file(tmp_path: Path) -> None:
 def test_unknown_format(tmp_path: Path) -> None:
     (tmp_path / "b.txt").write_text("hello")
     assert _error(tmp_path / "b.txt") == (
-        f"{tmp_path}/b.txt: cannot tell the file format from its name or first bytes"
+        f"{tmp_path}/b.txt: cannot tell the file type from its name or first bytes"
     )
 
 
@@ -99,8 +99,11 @@ def test_not_parquet(tmp_path: Path) -> None:
 def test_parquet_missing_columns(tmp_path: Path) -> None:
     rows = [{k: v for k, v in r.items() if k not in ("winner", "turn")} for r in TINY]
     path = write_parquet(tmp_path / "b.parquet", rows)
-    msg_ = _error(path)
-    assert msg_.startswith(f"{path}: missing columns: winner, turn (found: question_id, ")
+    assert _error(path) == (
+        f"{path}: no known layout has these columns: question_id, model_a, model_b, judge, "
+        "conversation_a, conversation_b, anony, language, tstamp, openai_moderation, "
+        "toxic_chat_tag"
+    )
 
 
 def test_broken_json_list(tmp_path: Path) -> None:

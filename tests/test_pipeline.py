@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,7 +13,7 @@ from arenatok.errors import BadRowError, SourceError
 from arenatok.pipeline import build
 from arenatok.steps import Stats
 from arenatok.tokens import count
-from arenatok.write import cut_strings
+from arenatok.write import cut_strings, dumps_lines
 from tests.helpers import TINY, battle, write_jsonl, write_parquet
 
 FILES = [
@@ -177,7 +178,9 @@ def test_file_without_rows(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "data_out.json").exists()
 
 
-row_choice = st.sampled_from([*TINY, "junk", None, {"question_id": "x"}, battle("bad", turns=[])])
+row_choice = st.sampled_from(
+    [*TINY, "junk", None, dict(TINY[0], turn=5), battle("bad", winner="?")]
+)
 
 
 @settings(
@@ -265,10 +268,10 @@ def test_worker_processes_write_the_same_bytes(tmp_path: Path) -> None:
 GOLDEN = {
     # sha256 of a build of tests.helpers.TINY (JSON Lines source, default options). A change
     # here changes every user's output bytes: make it on purpose, and say so in the changelog.
-    "data_out.json": "cec09fc832eb3e8fb50e89692d68b177b87a6ffb97161b5e8f97035ccbfef87b",
-    "data_out.jsonl": "a972c4e0342397499c2dffab4a8a403f703cef51e400967ecace4400053eec46",
-    "mini_data_out.json": "be420f6014fdc875e0dd9ebe4d1da37f90dbbc1ef02c3930980f3815afba2201",
-    "preview_data_out.json": "be420f6014fdc875e0dd9ebe4d1da37f90dbbc1ef02c3930980f3815afba2201",
+    "data_out.json": "b022499204d3078df88d4f1b4d10bfbefed24729ee1dc1b4936cabb7f871c8b8",
+    "data_out.jsonl": "494b01b07f1144ecbdce3ebc69b5ba54748cb58752fc59864a0abda670164445",
+    "mini_data_out.json": "73bdc3bf0b43b7e967220c82f454af18b9b9773a932413ac5c8fcbd9a462dba4",
+    "preview_data_out.json": "73bdc3bf0b43b7e967220c82f454af18b9b9773a932413ac5c8fcbd9a462dba4",
 }
 
 
@@ -278,3 +281,13 @@ def test_output_bytes_are_pinned(tmp_path: Path) -> None:
     build(write_jsonl(tmp_path / "b.jsonl", TINY), out=tmp_path / "out")
     got = {n: hashlib.sha256((tmp_path / "out" / n).read_bytes()).hexdigest() for n in GOLDEN}
     assert got == GOLDEN
+    # Before quality flags existed (0.1), data_out.jsonl was these bytes: everything else is
+    # unchanged for the default source and options.
+    records = [
+        orjson.loads(x) for x in (tmp_path / "out" / "data_out.jsonl").read_bytes().splitlines()
+    ]
+    for r in records:
+        del r["context"]["quality_flags"]
+    assert hashlib.sha256(dumps_lines(records) + b"\n").hexdigest() == (
+        "a972c4e0342397499c2dffab4a8a403f703cef51e400967ecace4400053eec46"
+    )

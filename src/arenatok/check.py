@@ -8,13 +8,11 @@ only the rows that fail go through `battle_from_row`, which names the reason.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from arenatok.records import WINNERS, Battle, Reject
-
-WINNER_LIST = ", ".join(WINNERS)
 
 
 class RowProblem(ValueError):
@@ -87,7 +85,7 @@ def _messages(row: Mapping[str, Any], key: str) -> tuple[list[str], list[str]]:
     return users, answers
 
 
-def _head(row: Mapping[str, Any]) -> tuple[str, str, str, str]:
+def _head(row: Mapping[str, Any], winners: Sequence[str] = WINNERS) -> tuple[str, str, str, str]:
     """question_id, model_a, model_b, winner: the checks made before the conversations."""
     qid = _text(row, "question_id")
     model_a = _text(row, "model_a")
@@ -95,8 +93,8 @@ def _head(row: Mapping[str, Any]) -> tuple[str, str, str, str]:
     if model_a == model_b:
         raise RowProblem(f"model_a and model_b are the same model ({model_a!r})")
     winner = row.get("winner")
-    if winner not in WINNERS:
-        raise RowProblem(f"winner is {_show(winner)}, expected one of {WINNER_LIST}")
+    if not isinstance(winner, str) or winner not in winners:
+        raise RowProblem(f"winner is {_show(winner)}, expected one of {', '.join(winners)}")
     return qid, model_a, model_b, winner
 
 
@@ -173,15 +171,63 @@ def plain_id(row: object) -> str | None:
     return _show(qid)
 
 
-def parse_rows(rows: Sequence[object], *, start: int) -> list[Battle | Reject]:
-    """Each row checked, in order; `start` is the source row number of rows[0]."""
+def parse_rows(
+    rows: Sequence[object],
+    *,
+    start: int,
+    parse: Callable[[Any], Battle] = battle_from_row,
+) -> list[Battle | Reject]:
+    """Each row checked by `parse`, in order; `start` is the source row number of rows[0]."""
     out: list[Battle | Reject] = []
     for i, row in enumerate(rows):
         try:
-            out.append(battle_from_row(row))
+            out.append(parse(row))
         except RowProblem as e:
             out.append(Reject(start + i, plain_id(row), str(e)))
     return out
+
+
+QUALITY_FLAGS: dict[str, str] = {
+    "empty_prompt": "a user message is empty or only whitespace.",
+    "empty_response_a": "an answer of model A is empty or only whitespace (likewise _b).",
+    "empty_response_b": "an answer of model B is empty or only whitespace.",
+    "null_turn": "a reply was null in the source; it is counted as empty (--allow-null-turns).",
+    "identical_responses": "model A's and model B's answers are the same at every turn.",
+    "special_token_text": (
+        "a message contains the text of a tiktoken special token (such as <|endoftext|>); "
+        "it is counted as ordinary text."
+    ),
+    "multi_turn": "the battle has more than one turn.",
+    "image_parts": "the source has non-text parts (images); only the text is counted.",
+}
+"""Data-quality flags of a record: facts about the battle worth knowing, never a reason to drop
+it. The README and artifact_metadata.json carry the same text."""
+
+SPECIAL_TOKEN_TEXTS = (
+    "<|endoftext|>",
+    "<|fim_prefix|>",
+    "<|fim_middle|>",
+    "<|fim_suffix|>",
+    "<|endofprompt|>",
+)
+
+
+def quality_flags(battle: Battle) -> list[str]:
+    """The QUALITY_FLAGS that hold for a battle, in their documented order."""
+    texts = (*battle.users, *battle.answers_a, *battle.answers_b)
+    holds = {
+        "empty_prompt": any(not t.strip() for t in battle.users),
+        "empty_response_a": any(not t.strip() for t in battle.answers_a),
+        "empty_response_b": any(not t.strip() for t in battle.answers_b),
+        "null_turn": battle.null_turns > 0,
+        "identical_responses": battle.answers_a == battle.answers_b,
+        "special_token_text": any(
+            "<|" in t and any(s in t for s in SPECIAL_TOKEN_TEXTS) for t in texts
+        ),
+        "multi_turn": len(battle.users) > 1,
+        "image_parts": battle.image_parts > 0,
+    }
+    return [flag for flag in QUALITY_FLAGS if holds[flag]]
 
 
 # ---- the same, vectorised over an Arrow batch ----------------------------------------------

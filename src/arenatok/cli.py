@@ -12,8 +12,8 @@ import click
 
 from arenatok import __version__
 from arenatok.errors import ArenatokError
+from arenatok.formats import FORMATS
 from arenatok.pipeline import DEFAULT_LIMIT, BuildResult, Progress, build
-from arenatok.records import WINNERS
 from arenatok.tokens import ENCODINGS
 from arenatok.write import METADATA
 
@@ -108,16 +108,17 @@ def _progress_bar() -> Iterator[Progress]:
         yield update
 
 
-def _summary(result: BuildResult, encoding: str) -> str:
+def _summary(result: BuildResult) -> str:
     s = result.stats
     m = result.metadata
     n = s.written
     shares = " · ".join(
-        f"{w} {m['winner_distribution'][w]['share'] * 100:.1f}%" for w in WINNERS if n
+        f"{w} {d['share'] * 100:.1f}%" for w, d in m["winner_distribution"].items() if n
     )
+    flags = ", ".join(f"{f} {c:,}" for f, c in m["quality_flags"].items() if c) or "none"
     lines = [
         f"rows read {s.read:,} = written {s.written:,} + rejected {s.rejected:,}",
-        f"tokens ({encoding}): {s.total_tokens:,} in all, "
+        f"tokens ({m['tokenizer']['name']}): {s.total_tokens:,} in all, "
         + (
             f"{s.total_tokens / n:.1f} per battle, {s.turns / n:.2f} turns per battle"
             if n
@@ -126,16 +127,17 @@ def _summary(result: BuildResult, encoding: str) -> str:
         f"winners: {shares}" if n else "winners: none",
         f"model pairs: {m['model_pairs']['ordered']} ordered, "
         f"{m['model_pairs']['unordered']} unordered",
+        f"quality flags: {flags}",
         f"wrote {result.out_dir}/: " + ", ".join([*result.files, METADATA]),
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 @cli.command("build")
 @click.option(
     "--source",
     metavar="FILE",
-    help="Local Parquet, JSON Lines or JSON file in the arena schema. "
+    help="Local Parquet, CSV, JSON Lines or JSON file in a known layout (see --format). "
     "Default: lmsys/chatbot_arena_conversations from the Hub (pinned revision, sha256 checked).",
 )
 @click.option(
@@ -154,10 +156,37 @@ def _summary(result: BuildResult, encoding: str) -> str:
 )
 @click.option(
     "--encoding",
-    type=click.Choice(sorted(ENCODINGS)),
     default="cl100k_base",
     show_default=True,
-    help="tiktoken encoding used to count tokens.",
+    metavar="NAME[,NAME...]",
+    help=f"tiktoken encodings ({', '.join(sorted(ENCODINGS))}); several, comma-separated, are "
+    "counted in one run: the first fills token_usage, the others extra_token_usage.",
+)
+@click.option(
+    "--tokenizer",
+    "tokenizers",
+    multiple=True,
+    metavar="FILE",
+    help="A Hugging Face tokenizer.json to count with as well (repeatable; needs "
+    "pip install 'arenatok[tokenizers]'). Counted without special tokens.",
+)
+@click.option(
+    "--format",
+    "layout",
+    type=click.Choice(list(FORMATS)),
+    default=None,
+    help="The source layout. Default: detected from the columns.",
+)
+@click.option(
+    "--allow-null-turns",
+    is_flag=True,
+    help="Count a null reply as an empty one (flagged null_turn) instead of rejecting its row.",
+)
+@click.option(
+    "--chat-overhead",
+    type=click.Choice(["openai"]),
+    default=None,
+    help="Also write the chat-format tokens the OpenAI API bills (separate fields).",
 )
 @click.option(
     "--on-bad-row",
@@ -191,6 +220,10 @@ def build_cmd(
     limit: int | None,
     out: Path,
     encoding: str,
+    tokenizers: tuple[str, ...],
+    layout: str | None,
+    allow_null_turns: bool,
+    chat_overhead: str | None,
     on_bad_row: str,
     dataset_name: str | None,
     workers: int | None,
@@ -209,14 +242,18 @@ def build_cmd(
             source,
             out=out,
             limit=limit,
-            encoding=encoding,
+            encoding=[e.strip() for e in encoding.split(",") if e.strip()],
+            tokenizers=tokenizers,
+            layout=layout,
+            allow_null_turns=allow_null_turns,
+            chat_overhead=chat_overhead,
             on_bad_row="reject" if on_bad_row == "reject" else "error",
             dataset_name=dataset_name,
             workers=workers,
             engine="ray" if engine == "ray" else "local",
             progress=progress,
         )
-    click.echo(_summary(result, encoding))
+    click.echo(_summary(result), nl=False)
 
 
 @cli.command("validate")

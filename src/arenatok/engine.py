@@ -23,20 +23,20 @@ from typing import Any
 
 from arenatok.errors import ArenatokError
 from arenatok.load import Payload
-from arenatok.steps import BatchResult, run_batch
+from arenatok.steps import BatchResult, Job, run_batch
 from arenatok.tokens import TokenCounter
 
-_worker: tuple[TokenCounter, str] | None = None
+_worker: tuple[Job, list[TokenCounter]] | None = None
 
 
-def _init_worker(encoding: str, dataset: str, parent: int) -> None:
+def _init_worker(job: Job, parent: int) -> None:
     global _worker
     # Ctrl-C and SIGTERM reach the whole process group; the parent handles them once and
     # shuts the pool down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
-    _worker = (TokenCounter(encoding, threads=1), dataset)
+    _worker = (job, job.make_counters(threads=1))
 
 
 def _exit_with(parent: int) -> None:
@@ -64,8 +64,8 @@ def _alive(pid: int) -> bool:
 
 def _run_in_worker(start: int, payload: Payload) -> BatchResult:
     assert _worker is not None
-    counter, dataset = _worker
-    return run_batch(payload, start=start, counter=counter, dataset=dataset)
+    job, counters = _worker
+    return run_batch(payload, start=start, job=job, counters=counters)
 
 
 def default_workers() -> int:
@@ -77,18 +77,21 @@ def default_workers() -> int:
 
 
 def run_local(
-    jobs: Iterable[tuple[int, Payload]],
+    batches: Iterable[tuple[int, Payload]],
     *,
-    encoding: str,
-    dataset: str,
+    job: Job,
     workers: int,
 ) -> Generator[BatchResult, None, None]:
     """Results of `run_batch` for each (start row, batch), in order. workers <= 1: in this
     process; otherwise a pool of that many processes with at most 2 batches each in flight."""
     if workers <= 1:
-        with TokenCounter(encoding) as counter:
-            for start, payload in jobs:
-                yield run_batch(payload, start=start, counter=counter, dataset=dataset)
+        counters = job.make_counters()
+        try:
+            for start, payload in batches:
+                yield run_batch(payload, start=start, job=job, counters=counters)
+        finally:
+            for c in counters:
+                c.close()
         return
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
@@ -99,10 +102,10 @@ def run_local(
         workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(encoding, dataset, os.getpid()),
+        initargs=(job, os.getpid()),
     )
     try:
-        for start, payload in jobs:
+        for start, payload in batches:
             pending.append(pool.submit(_run_in_worker, start, payload))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
@@ -121,16 +124,16 @@ class _RayStep:
     """The per-batch step as a Ray Data callable: one output row per input batch, holding the
     pickled BatchResult (so the driver sees exactly what the local engine produces)."""
 
-    def __init__(self, encoding: str, dataset: str) -> None:
-        self.counter = TokenCounter(encoding, threads=1)
-        self.dataset = dataset
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.counters = job.make_counters(threads=1)
 
     def __call__(self, batch: Any) -> Any:
         import pickle
 
         import pyarrow as pa
 
-        result = run_batch(batch, start=0, counter=self.counter, dataset=self.dataset)
+        result = run_batch(batch, start=0, job=self.job, counters=self.counters)
         return pa.table({"result": pa.array([pickle.dumps(result)], type=pa.large_binary())})
 
 
@@ -138,8 +141,7 @@ def run_ray(
     path: Path,
     columns: Sequence[str],
     *,
-    encoding: str,
-    dataset: str,
+    job: Job,
     limit: int | None,
     batch_size: int,
 ) -> Generator[BatchResult, None, None]:
@@ -169,7 +171,7 @@ def run_ray(
         data = data.limit(limit)
     results = data.map_batches(
         _RayStep,
-        fn_constructor_kwargs={"encoding": encoding, "dataset": dataset},
+        fn_constructor_kwargs={"job": job},
         batch_format="pyarrow",
         batch_size=batch_size,
         concurrency=(1, max(1, int(ray.cluster_resources().get("CPU", 1)))),  # type: ignore[no-untyped-call]

@@ -6,6 +6,7 @@ is never held whole as Python objects. The checks of each row live in `check`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -36,7 +37,7 @@ OPTIONAL_COLUMNS = (
 )
 """Columns of the arena schema that are read; missing optional ones become null in the output."""
 
-FORMATS = ("parquet", "jsonl", "json")
+FILETYPES = ("parquet", "csv", "jsonl", "json")
 
 
 @dataclass(frozen=True)
@@ -216,17 +217,20 @@ def head(payload: Payload, n: int) -> Payload:
 
 @dataclass
 class LocalFile:
-    """A local battle file and how to read it."""
+    """A local battle file, its file type, its layout (see `formats`) and the columns to read."""
 
     path: Path
-    format: str
+    filetype: str
+    layout: str = "arena"
     columns: tuple[str, ...] = field(default=())
 
     def payloads(self, batch_size: int = 2048) -> Iterator[Payload]:
         """Batches of `batch_size` rows in source order, as read (see `rows_of`)."""
-        if self.format == "parquet":
+        if self.filetype == "parquet":
             return _parquet_batches(self.path, self.columns, batch_size)
-        if self.format == "jsonl":
+        if self.filetype == "csv":
+            return _csv_batches(self.path, batch_size)
+        if self.filetype == "jsonl":
             return _jsonl_batches(self.path, batch_size)
         return _json_batches(self.path, batch_size)
 
@@ -239,19 +243,24 @@ def _sniff(path: Path, head: bytes) -> str:
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq") or head.startswith(b"PAR1"):
         return "parquet"
+    if suffix == ".csv":
+        return "csv"
     first = head.lstrip()[:1]
     if suffix in (".jsonl", ".ndjson") or first == b"{":
         return "jsonl"
     if first == b"[":
         return "json"
     raise SourceError(
-        f"{path}: cannot tell the file format from its name or first bytes",
-        hint="use a .parquet, .jsonl or .json file (a JSON list of records)",
+        f"{path}: cannot tell the file type from its name or first bytes",
+        hint="use a .parquet, .csv, .jsonl or .json file (a JSON list of records)",
     )
 
 
-def open_local(path: str | Path) -> LocalFile:
-    """Check that `path` is a readable battle file with the arena columns; say clearly if not."""
+def open_local(path: str | Path, *, layout: str | None = None) -> LocalFile:
+    """Check that `path` is a readable battle file in a known layout (detected from its
+    columns unless `layout` names one); say clearly if not."""
+    from arenatok import formats
+
     p = Path(path)
     try:
         with p.open("rb") as f:
@@ -266,30 +275,75 @@ def open_local(path: str | Path) -> LocalFile:
         raise SourceError(f"{p}: cannot read: {e.strerror or e}") from None
     if not head:
         raise SourceError(f"{p}: the file is empty")
-    fmt = _sniff(p, head)
-    if fmt != "parquet":
-        return LocalFile(p, fmt)
+    filetype = _sniff(p, head)
+    names, schema = _columns(p, filetype)
+    if layout is not None:
+        chosen = formats.get(layout)
+        missing = [c for c in chosen.required if c not in names]
+        if filetype in ("parquet", "csv") and missing:
+            raise SourceError(
+                f"{p}: missing columns for the {chosen.name} layout: {', '.join(missing)} "
+                f"(found: {', '.join(names)})"
+            )
+    elif filetype in ("parquet", "csv"):
+        chosen = formats.detect(names, p)
+    else:
+        chosen = _detect_json(p, filetype)
+    if filetype != "parquet":
+        return LocalFile(p, filetype, chosen.name)
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    try:
-        names = pq.ParquetFile(p).schema_arrow.names
-    except (pa.ArrowException, OSError) as e:
-        raise SourceError(f"{p}: not a readable Parquet file ({_first_line(e)})") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in names]
-    if missing:
-        raise SourceError(
-            f"{p}: missing columns: {', '.join(missing)} (found: {', '.join(names)})",
-            hint="arenatok reads the lmsys/chatbot_arena_conversations schema",
+    if chosen.name == formats.DEFAULT:
+        wanted = tuple(
+            leaf
+            for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
+            if c in names
+            for leaf in _flag_leaves(c, schema.field(c).type, pa)
         )
-    schema = pq.ParquetFile(p).schema_arrow
-    wanted = tuple(
-        leaf
-        for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
-        if c in names
-        for leaf in _flag_leaves(c, schema.field(c).type, pa)
-    )
-    return LocalFile(p, fmt, wanted)
+    else:  # full_conversation (140k) repeats earlier votes' turns and is not used
+        wanted = tuple(c for c in names if c != "full_conversation")
+    return LocalFile(p, filetype, chosen.name, wanted)
+
+
+def _columns(p: Path, filetype: str) -> tuple[list[str], Any]:
+    """The column names of a Parquet or CSV file (none for JSON: see `_detect_json`) and, for
+    Parquet, its Arrow schema."""
+    import pyarrow as pa
+
+    if filetype == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            schema = pq.ParquetFile(p).schema_arrow
+        except (pa.ArrowException, OSError) as e:
+            raise SourceError(f"{p}: not a readable Parquet file ({_first_line(e)})") from None
+        return list(schema.names), schema
+    if filetype == "csv":
+        try:
+            return list(_open_csv(p).schema.names), None
+        except (pa.ArrowException, OSError) as e:
+            raise SourceError(f"{p}: not a readable CSV file ({_first_line(e)})") from None
+    return [], None
+
+
+def _detect_json(p: Path, filetype: str) -> Any:
+    """The layout of a JSON file, from the keys of its first 100 object rows: the first row
+    that fits a layout decides. If none fits and there are several, all with the same keys, the
+    file is in an unknown layout (an error); otherwise its rows are checked, and rejected, one
+    by one, as the default layout's."""
+    from arenatok import formats
+
+    keysets: list[list[str]] = []
+    with contextlib.suppress(SourceError):
+        for batch in LocalFile(p, filetype).batches(batch_size=100):
+            keysets = [list(row) for row in batch if isinstance(row, dict)]
+            break
+    for keys in keysets:
+        with contextlib.suppress(SourceError):
+            return formats.detect(keys, p)
+    if len(keysets) > 1 and all(set(k) == set(keysets[0]) for k in keysets):
+        return formats.detect(keysets[0], p)  # raises: names the columns and the layouts
+    return formats.get(formats.DEFAULT)
 
 
 def _flag_leaves(name: str, kind: Any, pa: Any) -> list[str]:
@@ -343,6 +397,31 @@ def _decode_line(raw: bytes, lineno: int) -> Any:
         return RowProblem(f"line {lineno} is not valid UTF-8 (byte {e.start})")
     except json.JSONDecodeError as e:
         return RowProblem(f"line {lineno} is not valid JSON: {e.msg} (column {e.colno})")
+
+
+def _open_csv(path: Path) -> Any:
+    """A streaming CSV reader: every column read as text (the layout's parser converts), quoted
+    values may hold newlines."""
+    import pyarrow.csv as csv
+
+    names = csv.open_csv(path, parse_options=csv.ParseOptions(newlines_in_values=True)).schema
+    return csv.open_csv(
+        path,
+        parse_options=csv.ParseOptions(newlines_in_values=True),
+        convert_options=csv.ConvertOptions(column_types={n: "string" for n in names.names}),
+        read_options=csv.ReadOptions(block_size=1 << 22),
+    )
+
+
+def _csv_batches(path: Path, size: int) -> Iterator[Payload]:
+    import pyarrow as pa
+
+    try:
+        for batch in _open_csv(path):
+            for offset in range(0, batch.num_rows, size):
+                yield batch.slice(offset, size)
+    except (pa.ArrowException, OSError) as e:
+        raise SourceError(f"{path}: the CSV data is malformed ({_first_line(e)})") from None
 
 
 def _jsonl_batches(path: Path, size: int) -> Iterator[Payload]:

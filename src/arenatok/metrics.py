@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from arenatok.records import Efficiency, TokenUsage, TurnUsage
+from arenatok.records import ChatOverhead, Efficiency, TokenUsage, TurnUsage
 
 DEFINITIONS: dict[str, str] = {
     "input_tokens": "tokens of user message i (the prompt of turn i).",
@@ -29,6 +29,12 @@ DEFINITIONS: dict[str, str] = {
         "|total_output_tokens_b - total_output_tokens_a| / total_tokens (0 if total is 0)."
     ),
     "full_state_input_tokens_a": "sum of context_tokens_a over turns (likewise _b).",
+    "chat_overhead_tokens": (
+        "with --chat-overhead openai, per turn: the chat-format tokens the OpenAI API bills on "
+        "top of the texts when the whole history is resent: (3 + tokens of the role name) per "
+        "message sent, plus 3 that prime the reply; the same for both sides."
+    ),
+    "full_state_chat_overhead_tokens": "sum of chat_overhead_tokens over turns.",
 }
 """One line per metric; the README and artifact_metadata.json carry the same text."""
 
@@ -102,4 +108,14 @@ def token_usage(
     }
 
 
-__all__ = ["DEFINITIONS", "efficiency", "token_usage", "turn_usages"]
+def chat_overhead(n_turns: int, role_tokens: dict[str, int]) -> ChatOverhead:
+    """OpenAI chat-format tokens per request when the whole history is resent (the OpenAI
+    cookbook's count): request i sends i user and i - 1 assistant messages, each costing 3 plus
+    the tokens of its role name, and 3 more prime the reply. Never added to the plain counts."""
+    per_user = 3 + role_tokens["user"]
+    per_answer = 3 + role_tokens["assistant"]
+    turns = [per_user * i + per_answer * (i - 1) + 3 for i in range(1, n_turns + 1)]
+    return {"scheme": "openai", "turns": turns, "full_state_chat_overhead_tokens": sum(turns)}
+
+
+__all__ = ["DEFINITIONS", "chat_overhead", "efficiency", "token_usage", "turn_usages"]

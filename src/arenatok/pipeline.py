@@ -9,11 +9,13 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from arenatok import formats
+from arenatok.check import QUALITY_FLAGS
 from arenatok.engine import default_workers, run_local, run_ray
 from arenatok.errors import ArenatokError, BadRowError, SourceError
 from arenatok.interrupts import deferred_signals
@@ -29,8 +31,8 @@ from arenatok.load import (
     sha256_file,
 )
 from arenatok.metrics import DEFINITIONS
-from arenatok.steps import Stats
-from arenatok.tokens import describe
+from arenatok.steps import Job, Stats
+from arenatok.tokens import TokenizerFileCounter, describe
 from arenatok.write import DatasetWriter, reject_entry
 
 DEFAULT_LIMIT = 300
@@ -55,11 +57,11 @@ Progress = Callable[[int, int | None], None]
 
 
 def _resolve_source(
-    source: str | Path | None, hub: HubFile, endpoint: str | None
+    source: str | Path | None, hub: HubFile, endpoint: str | None, layout: str | None
 ) -> tuple[LocalFile, dict[str, Any], str]:
     if source is None:
         path = fetch_hub_file(hub, endpoint=endpoint)
-        local = open_local(path)
+        local = open_local(path, layout=layout)
         prov = {
             "kind": "huggingface_hub",
             "repo_id": hub.repo_id,
@@ -69,11 +71,11 @@ def _resolve_source(
             "bytes": path.stat().st_size,
         }
         return local, prov, hub.repo_id
-    local = open_local(source)
+    local = open_local(source, layout=layout)
     prov = {
         "kind": "local_file",
         "path": str(source),
-        "format": local.format,
+        "format": local.filetype,
         "sha256": sha256_file(local.path),
         "bytes": local.path.stat().st_size,
     }
@@ -89,7 +91,11 @@ def build(
     *,
     out: str | Path = "arenatok-out",
     limit: int | None = DEFAULT_LIMIT,
-    encoding: str = "cl100k_base",
+    encoding: str | Sequence[str] = "cl100k_base",
+    tokenizers: Sequence[str | Path] = (),
+    layout: str | None = None,
+    allow_null_turns: bool = False,
+    chat_overhead: str | None = None,
     on_bad_row: BadRowPolicy = "error",
     dataset_name: str | None = None,
     hub: HubFile = ARENA_33K,
@@ -102,22 +108,40 @@ def build(
     """Build the token-usage dataset from `source` (a local file; None = the pinned Hub file)
     into `out`. `limit` keeps the first N source rows (None = all).
 
+    `encoding`: one tiktoken encoding or several (the first is the primary, the others go to
+    `extra_token_usage`), then `tokenizers` (tokenizer.json files). `layout`: a name from
+    `formats.FORMATS` (None = detected from the columns).
+
     `workers`: 1 = all work in this process (token counting on threads); N > 1 = N worker
     processes (the calling script must be importable: guard it with
     `if __name__ == "__main__":`); None = one per core when the input is large, else 1.
     `engine="ray"` runs the same per-batch step with Ray Data instead (Parquet sources)."""
     if limit is not None and limit < 1:
         raise SourceError(f"--limit must be a positive number or 'all', got {limit}")
+    if chat_overhead not in (None, "openai"):
+        raise ArenatokError(f"unknown chat format: {chat_overhead!r}", hint="known: openai")
     started = time.perf_counter()
     created = _created()
-    describe(encoding)  # an unknown encoding fails here, before any work
-    local, provenance, default_name = _resolve_source(source, hub, endpoint)
-    dataset = dataset_name or default_name
-    expected = parquet_rows(local.path) if local.format == "parquet" else None
+    encodings = [encoding] if isinstance(encoding, str) else list(encoding)
+    if not encodings:
+        raise ArenatokError("no encoding given", hint="for example --encoding cl100k_base")
+    # Unknown encodings and unreadable tokenizer files fail here, before any work.
+    counted_by = [describe(e) for e in encodings] + [
+        TokenizerFileCounter(t).describe() for t in tokenizers
+    ]
+    local, provenance, default_name = _resolve_source(source, hub, endpoint, layout)
+    job = Job(
+        dataset=dataset_name or default_name,
+        layout=local.layout,
+        counters=(*encodings, *map(str, tokenizers)),
+        allow_null_turns=allow_null_turns,
+        chat_overhead=chat_overhead,
+    )
+    expected = parquet_rows(local.path) if local.filetype == "parquet" else None
     if limit is not None:
         expected = limit if expected is None else min(limit, expected)
     if workers is None:
-        if expected is None:  # JSON: judge by size (a battle takes about 1.3 KB on disk)
+        if expected is None:  # CSV, JSON: judge by size (a battle takes about 1.3 KB on disk)
             small = local.path.stat().st_size < PROCESS_MIN_ROWS * 1300
         else:
             small = expected < PROCESS_MIN_ROWS
@@ -125,8 +149,10 @@ def build(
     file_label = str(source) if source is not None else f"{hub.repo_id}/{hub.filename}"
     stats = Stats()
     hits = lookups = 0
-    if engine == "ray" and local.format != "parquet":
-        raise SourceError(f"{file_label}: --engine ray reads Parquet files, this is {local.format}")
+    if engine == "ray" and local.filetype != "parquet":
+        raise SourceError(
+            f"{file_label}: --engine ray reads Parquet files, this is {local.filetype}"
+        )
     writer = DatasetWriter(Path(out), keep_rejects=on_bad_row == "reject")
     try:
         # Ctrl-C and SIGTERM stop the build between batches, after the workers are shut down.
@@ -134,21 +160,9 @@ def build(
             if progress:
                 progress(0, expected)
             results = (
-                run_ray(
-                    local.path,
-                    local.columns,
-                    encoding=encoding,
-                    dataset=dataset,
-                    limit=limit,
-                    batch_size=batch_size,
-                )
+                run_ray(local.path, local.columns, job=job, limit=limit, batch_size=batch_size)
                 if engine == "ray"
-                else run_local(
-                    _jobs(local, limit, batch_size),
-                    encoding=encoding,
-                    dataset=dataset,
-                    workers=workers,
-                )
+                else run_local(_jobs(local, limit, batch_size), job=job, workers=workers)
             )
             try:
                 for r in results:
@@ -171,9 +185,7 @@ def build(
             if not stop:
                 if stats.read == 0:
                     raise SourceError(f"{file_label}: the file has no rows")
-                metadata = _metadata(
-                    provenance, limit, encoding, on_bad_row, dataset, stats, created
-                )
+                metadata = _metadata(provenance, limit, job, counted_by, on_bad_row, stats, created)
                 files = writer.commit(metadata)
     except BaseException:
         writer.discard()
@@ -204,12 +216,13 @@ def _jobs(local: LocalFile, limit: int | None, batch_size: int) -> Iterator[tupl
 def _metadata(
     provenance: dict[str, Any],
     limit: int | None,
-    encoding: str,
+    job: Job,
+    counted_by: list[dict[str, str]],
     on_bad_row: str,
-    dataset: str,
     stats: Stats,
     created: str | None,
 ) -> dict[str, Any]:
+    layout = formats.get(job.layout)
     meta: dict[str, Any] = {
         "description": (
             "Token usage of Chatbot Arena battles: per-turn token counts of the shared user "
@@ -217,17 +230,24 @@ def _metadata(
             "ratios, full-state (history resent) input sizes, and the human vote as a quality "
             "label. Made by arenatok."
         ),
-        "dataset": dataset,
+        "dataset": job.dataset,
         "arenatok_version": importlib.metadata.version("arenatok"),
-        "source": provenance,
+        "source": {**provenance, "layout": layout.name, "layout_of": layout.source},
         "selection": {
             "limit": "all" if limit is None else limit,
             "rule": "the first rows of the source, in source order",
         },
-        "options": {"encoding": encoding, "on_bad_row": on_bad_row},
-        "tokenizer": describe(encoding),
-        **stats.summary(),
+        "options": {
+            "counters": list(job.counters),
+            "on_bad_row": on_bad_row,
+            "allow_null_turns": job.allow_null_turns,
+            "chat_overhead": job.chat_overhead,
+        },
+        "tokenizer": counted_by[0],
+        **({"extra_tokenizers": counted_by[1:]} if len(counted_by) > 1 else {}),
+        **stats.summary(layout.winners),
         "definitions": DEFINITIONS,
+        "quality_flag_definitions": QUALITY_FLAGS,
     }
     if created:
         meta["created"] = created

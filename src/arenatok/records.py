@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
-"""The human votes of the arena, kept verbatim."""
+"""The human votes of lmsys/chatbot_arena_conversations, kept verbatim. Other releases use other
+labels (`both_bad`, `tie (inconsistent)`); each format lists its own, and none is mapped onto
+another."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,14 @@ class Battle:
     tstamp: float | None = None
     openai_moderation_flagged: bool | None = None
     toxic_chat_flagged: bool | None = None
+    null_turns: int = 0
+    """Replies that were null in the source and are counted as empty (--allow-null-turns)."""
+    image_parts: int = 0
+    """Non-text message parts (images) in the source; they are not counted."""
+    judged_turn: int | None = None
+    """The turn a judge rated, where a release judges single turns (mt_bench)."""
+    source_tokens: dict[str, int] | None = None
+    """Token counts that the release itself ships (conv_metadata), kept beside ours."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +74,12 @@ class FullState(TypedDict):
     full_state_input_tokens_b: int
 
 
+class ChatOverhead(TypedDict):
+    scheme: str
+    turns: list[int]
+    full_state_chat_overhead_tokens: int
+
+
 class TokenUsage(TypedDict):
     turns: list[TurnUsage]
     total_input_tokens: int
@@ -72,6 +88,7 @@ class TokenUsage(TypedDict):
     total_tokens: int
     communication_efficiency: Efficiency
     full_state: FullState
+    chat_overhead: NotRequired[ChatOverhead]
 
 
 class ConversationTurn(TypedDict):
@@ -86,6 +103,8 @@ class ApiMetadata(TypedDict):
     language: str | None
     judge: str | None
     anony: bool | None
+    judged_turn: NotRequired[int]
+    source_token_counts: NotRequired[dict[str, int]]
 
 
 class Flags(TypedDict):
@@ -101,8 +120,10 @@ class Context(TypedDict):
     response_b: str
     conversation: list[ConversationTurn]
     token_usage: TokenUsage
+    extra_token_usage: NotRequired[dict[str, TokenUsage]]
     api_metadata: ApiMetadata
     flags: Flags
+    quality_flags: list[str]
 
 
 class Record(TypedDict):
@@ -118,6 +139,7 @@ _OUTPUT_TYPES = (
     TurnUsage,
     Efficiency,
     FullState,
+    ChatOverhead,
     TokenUsage,
     ConversationTurn,
     ApiMetadata,

@@ -20,10 +20,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import tiktoken
 
-from arenatok.errors import EncodingNotFoundError, HashMismatchError
+from arenatok.errors import ArenatokError, EncodingNotFoundError, HashMismatchError
 
 _ENDOFTEXT = "<|endoftext|>"
 _FIM_PREFIX = "<|fim_prefix|>"
@@ -153,8 +154,11 @@ class TokenCounter:
         cache_chars: int = 16_000_000,
         threads: int | None = None,
     ) -> None:
-        self.encoding = encoding
-        self._encode = get_encoding(encoding).encode_ordinary
+        self.name = encoding
+        self._encode: Callable[[str], Sequence[int]] = get_encoding(encoding).encode_ordinary
+        self._setup(cache_chars, threads)
+
+    def _setup(self, cache_chars: int, threads: int | None) -> None:
         self._cache: OrderedDict[str, int] = OrderedDict()
         self._cache_chars = 0
         self._cache_limit = cache_chars
@@ -231,3 +235,65 @@ class TokenCounter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def describe(self) -> dict[str, str]:
+        """Provenance of this tokenizer for artifact metadata."""
+        return describe(self.name)
+
+
+class TokenizerFileCounter(TokenCounter):
+    """A TokenCounter over any Hugging Face `tokenizers` file (tokenizer.json), counting
+    `len(encode(text, add_special_tokens=False).ids)`: no BOS/EOS or other added tokens."""
+
+    def __init__(self, path: str | Path, *, cache_chars: int = 16_000_000) -> None:
+        try:
+            from tokenizers import Tokenizer
+        except ImportError:
+            raise ArenatokError(
+                "--tokenizer needs the tokenizers library, which is not installed",
+                hint="pip install 'arenatok[tokenizers]'",
+            ) from None
+        self.path = Path(path)
+        try:
+            data = self.path.read_bytes()
+            tokenizer = Tokenizer.from_str(data.decode("utf-8"))
+        except (OSError, UnicodeDecodeError, Exception) as e:
+            raise ArenatokError(
+                f"{self.path}: not a readable tokenizers file ({_first_line(e)})",
+                hint="pass the tokenizer.json of a Hugging Face tokenizer",
+            ) from None
+        self.sha256 = hashlib.sha256(data).hexdigest()
+        self.name = f"hf-tokenizer-{self.sha256[:12]}"
+        self._tokenizer = tokenizer
+        self._encode = lambda text: tokenizer.encode(text, add_special_tokens=False).ids
+        # tokenizers spreads encode_batch over its own threads: no pool of ours on top.
+        self._setup(cache_chars, 1)
+
+    def _count_chunk(self, texts: Sequence[str]) -> list[int]:
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [len(e.ids) for e in encodings]
+
+    def describe(self) -> dict[str, str]:
+        import importlib.metadata
+
+        return {
+            "name": self.name,
+            "library": "tokenizers",
+            "tokenizers_version": importlib.metadata.version("tokenizers"),
+            "file": str(self.path),
+            "file_sha256": self.sha256,
+            "counting": "len(encode(text, add_special_tokens=False).ids)",
+        }
+
+
+def counter_for(spec: str, *, threads: int | None = None) -> TokenCounter:
+    """A counter from a name in the registry (tiktoken) or the path of a tokenizer.json."""
+    if spec in ENCODINGS:
+        return TokenCounter(spec, threads=threads)
+    if spec.endswith(".json") or os.sep in spec:
+        return TokenizerFileCounter(spec)
+    return TokenCounter(spec, threads=threads)  # a miss lists the known names
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]

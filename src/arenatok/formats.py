@@ -1,0 +1,345 @@
+"""Source layouts: each known release's columns, mapped to the common Battle.
+
+A format is recognised from the columns of a file (or named with --format). Every adapter ends
+in the same `Battle`, so everything after reading works unchanged. Winner labels are kept as
+each release writes them (`tie`, `tie (bothbad)`, `both_bad`, `tie (inconsistent)` are not the
+same thing); each format lists the labels it accepts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from arenatok.check import RowProblem, _finish, _head, _messages, _show, battle_from_row
+from arenatok.errors import SourceError
+from arenatok.records import WINNERS, Battle
+
+Parse = Callable[[Mapping[str, Any], bool], Battle]
+"""A row (and whether null replies are allowed) to a Battle, or RowProblem."""
+
+
+@dataclass(frozen=True)
+class Format:
+    """One source layout."""
+
+    name: str
+    source: str
+    """The Hugging Face dataset it comes from."""
+    required: tuple[str, ...]
+    """Columns without which a file is not this format."""
+    markers: tuple[str, ...]
+    """Columns, any one of which identifies this format (empty: the required ones suffice)."""
+    winners: tuple[str, ...]
+    parse: Parse
+
+
+def _as_mapping(row: object) -> Mapping[str, Any]:
+    if isinstance(row, RowProblem):
+        raise row
+    if not isinstance(row, Mapping):
+        raise RowProblem(f"row is not an object: {_show(row)}")
+    return row
+
+
+# ---- lmsys/chatbot_arena_conversations (33K) and lmarena-ai/arena-human-preference-100k ---------
+
+
+def _arena(row: Mapping[str, Any], allow_null: bool) -> Battle:
+    return battle_from_row(row)
+
+
+def _source_tokens(meta: object) -> dict[str, int] | None:
+    """The release's own integer token counts in conv_metadata (keys ending in `_tokens`)."""
+    if not isinstance(meta, Mapping):
+        return None
+    counts = {
+        k: v
+        for k, v in sorted(meta.items())
+        if k.endswith("_tokens") and isinstance(v, int) and not isinstance(v, bool)
+    }
+    return counts or None
+
+
+def _arena_100k(row: Mapping[str, Any], allow_null: bool) -> Battle:
+    row = _as_mapping(row)
+    judge = row.get("judge_hash", row.get("judge"))
+    battle = battle_from_row({**row, "judge": judge})
+    return replace(battle, source_tokens=_source_tokens(row.get("conv_metadata")))
+
+
+# ---- lmsys/mt_bench_human_judgments -----------------------------------------------------------
+
+MT_BENCH_WINNERS = ("model_a", "model_b", "tie", "tie (inconsistent)")
+
+
+def _mt_bench(row: Mapping[str, Any], allow_null: bool) -> Battle:
+    """Many judgments per question: one record per (question, judge, judged turn). `turn` is
+    the turn that was judged, not the number of turns."""
+    row = _as_mapping(row)
+    qid = row.get("question_id")
+    if isinstance(qid, int) and not isinstance(qid, bool):
+        qid = str(qid)
+    head = _head({**row, "question_id": qid}, MT_BENCH_WINNERS)
+    users, answers_a = _messages(row, "conversation_a")
+    users_b, answers_b = _messages(row, "conversation_b")
+    if users != users_b:
+        raise RowProblem("the user messages differ between the two sides")
+    judged = row.get("turn")
+    if not isinstance(judged, int) or isinstance(judged, bool) or not 1 <= judged <= len(users):
+        raise RowProblem(
+            f"turn {_show(judged)} is not a turn of the {len(users)}-turn conversation"
+        )
+    battle = _finish({**row, "turn": len(users)}, head, users, answers_a, answers_b)
+    return replace(battle, judged_turn=judged)
+
+
+# ---- lmsys/lmsys-arena-human-preference-55k (the Kaggle train.csv) ------------------------------
+
+KAGGLE_WINNERS = ("model_a", "model_b", "tie")
+"""The 55k release has one-hot columns; its `tie` covers both tie and tie (bothbad)."""
+
+
+def _json_list(row: Mapping[str, Any], key: str, allow_null: bool) -> tuple[list[str], int]:
+    """A JSON-encoded list of strings; null entries become "" (and are counted) if allowed."""
+    raw = row.get(key)
+    try:
+        items = json.loads(raw) if isinstance(raw, str) else None
+    except (ValueError, RecursionError):
+        items = None
+    if not isinstance(items, list) or not items:
+        raise RowProblem(
+            f"{key} must be a JSON-encoded non-empty list of strings, got {_show(raw)}"
+        )
+    texts: list[str] = []
+    nulls = 0
+    for i, item in enumerate(items):
+        if item is None:
+            if not allow_null:
+                raise RowProblem(
+                    f"{key}[{i}] is null (pass --allow-null-turns to count it as an empty reply)"
+                )
+            nulls += 1
+            item = ""
+        if not isinstance(item, str):
+            raise RowProblem(f"{key}[{i}] must be a string, got {_show(item)}")
+        texts.append(item)
+    return texts, nulls
+
+
+def _flag_int(value: object) -> object:
+    """0 or 1, from an integer or its text (CSV columns are read as text)."""
+    if isinstance(value, str) and value.strip() in ("0", "1"):
+        return int(value)
+    return value
+
+
+def _kaggle(row: Mapping[str, Any], allow_null: bool) -> Battle:
+    row = _as_mapping(row)
+    qid = row.get("id")
+    qid = str(qid) if isinstance(qid, int) and not isinstance(qid, bool) else qid
+    votes = [_flag_int(row.get(f"winner_{w}")) for w in ("model_a", "model_b", "tie")]
+    if not all(type(v) is int for v in votes) or sorted(votes) != [0, 0, 1]:  # type: ignore[type-var]
+        raise RowProblem(
+            f"winner_model_a / winner_model_b / winner_tie must be one-hot, got {votes}"
+        )
+    winner = KAGGLE_WINNERS[votes.index(1)]
+    head = _head({**row, "question_id": qid, "winner": winner}, KAGGLE_WINNERS)
+    users, null_users = _json_list(row, "prompt", False)
+    answers_a, nulls_a = _json_list(row, "response_a", allow_null)
+    answers_b, nulls_b = _json_list(row, "response_b", allow_null)
+    if not len(users) == len(answers_a) == len(answers_b):
+        raise RowProblem(
+            f"prompt, response_a and response_b have {len(users)}, {len(answers_a)} and "
+            f"{len(answers_b)} entries; they must have one per turn"
+        )
+    battle = _finish({"turn": len(users)}, head, users, answers_a, answers_b)
+    return replace(battle, null_turns=null_users + nulls_a + nulls_b)
+
+
+# ---- lmarena-ai/arena-human-preference-140k -----------------------------------------------------
+
+ARENA_140K_WINNERS = ("model_a", "model_b", "tie", "both_bad")
+
+
+def _parts(row: Mapping[str, Any], key: str) -> tuple[list[str], list[str], int]:
+    """User and assistant texts of one side whose `content` is a list of typed parts: the text
+    parts of a message joined with a newline; other parts (images) only counted."""
+    conv = row.get(key)
+    if not isinstance(conv, list) or not conv:
+        raise RowProblem(f"{key} must be a non-empty list of messages, got {_show(conv)}")
+    flat: list[dict[str, Any]] = []
+    images = 0
+    for i, m in enumerate(conv):
+        if not isinstance(m, Mapping):
+            raise RowProblem(f"{key}[{i}] is not a message object: {_show(m)}")
+        parts = m.get("content")
+        if not isinstance(parts, list):
+            raise RowProblem(f"{key}[{i}].content must be a list of parts, got {_show(parts)}")
+        texts = []
+        for j, part in enumerate(parts):
+            kind = part.get("type") if isinstance(part, Mapping) else None
+            if kind == "text":
+                text = part.get("text")
+                if not isinstance(text, str):
+                    raise RowProblem(
+                        f"{key}[{i}].content[{j}].text must be a string, got {_show(text)}"
+                    )
+                texts.append(text)
+            elif isinstance(kind, str):
+                images += 1
+            else:
+                raise RowProblem(f"{key}[{i}].content[{j}] has no type: {_show(part)}")
+        flat.append({"role": m.get("role"), "content": "\n".join(texts)})
+    users, answers = _messages({key: flat}, key)
+    return users, answers, images
+
+
+def _timestamp(value: object) -> float | None:
+    """An ISO 8601 string (or a number) as seconds since the epoch; naive times are UTC."""
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    if not isinstance(value, str):
+        raise RowProblem(f"timestamp must be an ISO 8601 string, got {_show(value)}")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise RowProblem(f"timestamp is not an ISO 8601 time: {_show(value)}") from None
+    if moment.tzinfo is None:
+        from datetime import timezone
+
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def _arena_140k(row: Mapping[str, Any], allow_null: bool) -> Battle:
+    row = _as_mapping(row)
+    head = _head({**row, "question_id": row.get("id")}, ARENA_140K_WINNERS)
+    users, answers_a, images_a = _parts(row, "conversation_a")
+    users_b, answers_b, images_b = _parts(row, "conversation_b")
+    if users != users_b:
+        raise RowProblem("the user messages differ between the two sides")
+    tstamp = _timestamp(row.get("timestamp"))
+    if tstamp is not None and not math.isfinite(tstamp):
+        raise RowProblem(f"timestamp is not finite ({tstamp})")
+    common = {"turn": len(users), "tstamp": tstamp, "language": row.get("language")}
+    battle = _finish(common, head, users, answers_a, answers_b)
+    return replace(
+        battle,
+        image_parts=images_a + images_b,
+        source_tokens=_source_tokens(row.get("conv_metadata")),
+    )
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format(
+            "arena-140k",
+            "lmarena-ai/arena-human-preference-140k",
+            ("id", "model_a", "model_b", "winner", "conversation_a", "conversation_b"),
+            ("evaluation_session_id", "evaluation_order", "full_conversation"),
+            ARENA_140K_WINNERS,
+            _arena_140k,
+        ),
+        Format(
+            "kaggle-55k",
+            "lmsys/lmsys-arena-human-preference-55k",
+            (
+                "id",
+                "model_a",
+                "model_b",
+                "prompt",
+                "response_a",
+                "response_b",
+                "winner_model_a",
+                "winner_model_b",
+                "winner_tie",
+            ),
+            (),
+            KAGGLE_WINNERS,
+            _kaggle,
+        ),
+        Format(
+            "arena-100k",
+            "lmarena-ai/arena-human-preference-100k",
+            (
+                "question_id",
+                "model_a",
+                "model_b",
+                "winner",
+                "conversation_a",
+                "conversation_b",
+                "turn",
+            ),
+            ("judge_hash", "conv_metadata", "dedup_tag"),
+            WINNERS,
+            _arena_100k,
+        ),
+        Format(
+            "arena",
+            "lmsys/chatbot_arena_conversations",
+            (
+                "question_id",
+                "model_a",
+                "model_b",
+                "winner",
+                "conversation_a",
+                "conversation_b",
+                "turn",
+            ),
+            ("tstamp", "anony", "language", "openai_moderation", "toxic_chat_tag"),
+            WINNERS,
+            _arena,
+        ),
+        Format(
+            "mt-bench",
+            "lmsys/mt_bench_human_judgments",
+            (
+                "question_id",
+                "model_a",
+                "model_b",
+                "winner",
+                "judge",
+                "conversation_a",
+                "conversation_b",
+                "turn",
+            ),
+            (),
+            MT_BENCH_WINNERS,
+            _mt_bench,
+        ),
+    )
+}
+"""Known layouts, most specific first: detection takes the first that fits."""
+
+DEFAULT = "arena"
+
+
+def detect(columns: Sequence[str], path: object) -> Format:
+    """The format whose required columns are all there and one of whose marker columns is."""
+    present = set(columns)
+    for f in FORMATS.values():
+        if set(f.required) <= present and (not f.markers or present & set(f.markers)):
+            return f
+    if set(FORMATS[DEFAULT].required) <= present:
+        return FORMATS[DEFAULT]
+    raise SourceError(
+        f"{path}: no known layout has these columns: {', '.join(columns) or '(none)'}",
+        hint=f"known formats: {', '.join(FORMATS)} (see README, Sources); or name one with "
+        "--format",
+    )
+
+
+def get(name: str) -> Format:
+    """The format called `name`; a miss lists the known ones."""
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise SourceError(
+            f"unknown format: {name!r}", hint=f"known formats: {', '.join(FORMATS)}"
+        ) from None
