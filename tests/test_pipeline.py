@@ -242,6 +242,8 @@ def test_real_arena_all_rows(arena_parquet: Path, tmp_path: Path) -> None:
         "tie (bothbad)": 324,
     }
     assert result.stats.turns == 2008
+    # That script's notes say: "in 77 rows answer_a == answer_b verbatim".
+    assert meta["quality_flags"]["identical_responses"] == 77
 
 
 def test_progress_is_reported(tmp_path: Path) -> None:
