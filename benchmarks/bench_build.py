@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -135,12 +136,13 @@ def bench_size(n: int, work: Path, repeat: int, baselines: list[str]) -> dict[st
             s, _, stdout = timed([sys.executable, "-c", BASELINE, mode, str(path)])
             runs[mode].append(s)
             tokens_every_message = int(stdout)
-        s, peak, _ = timed(
+        s, peak, summary = timed(
             [*arenatok, "build", "--source", str(path), "--limit", "all", "--out", str(out)]
         )
         runs["build"].append(s)
         peaks.append(peak)
     meta = json.loads((out / "artifact_metadata.json").read_text())
+    hit = re.search(r"token cache: ([\d.]+)% of texts", summary)
     best = {k: min(v) for k, v in runs.items()}
     baseline_mode = min(baselines, key=lambda m: best[m])
     build_tokens = meta["totals"]["total_tokens"]
@@ -157,6 +159,7 @@ def bench_size(n: int, work: Path, repeat: int, baselines: list[str]) -> dict[st
         "build_tokens_per_second": build_tokens / best["build"],
         "baseline_tokens_per_second": tokens_every_message / best[baseline_mode],
         "peak_rss_bytes": max(peaks),
+        "token_cache_hit_rate": float(hit.group(1)) / 100 if hit else None,
         "output_bytes": {k: v["bytes"] for k, v in meta["files"].items()},
     }
 
@@ -188,7 +191,8 @@ def main() -> None:
         }
     header = (
         f"{'battles':>8} {'baseline s':>10} {'build s':>8} {'build/base':>10} "
-        f"{'rows/s':>8} {'tokens/s':>10} {'peak RSS':>9} {'data_out.json':>13}"
+        f"{'rows/s':>8} {'tokens/s':>10} {'peak RSS':>9} {'data_out.json':>13} "
+        f"{'cache hits':>10}"
     )
     print(header)
     for r in results:
@@ -197,7 +201,8 @@ def main() -> None:
             f"{r['seconds_min']['build']:>8.2f} {r['build_over_baseline']:>10.3f} "
             f"{r['rows_per_second']:>8,.0f} {r['build_tokens_per_second'] / 1e6:>9.2f}M "
             f"{r['peak_rss_bytes'] / 2**20:>7.0f}Mi "
-            f"{r['output_bytes']['data_out.json'] / 2**20:>11.0f}Mi"
+            f"{r['output_bytes']['data_out.json'] / 2**20:>11.0f}Mi "
+            f"{r['token_cache_hit_rate'] or 0:>10.1%}"
         )
     if "scaling" in report:
         s = report["scaling"]

@@ -128,6 +128,7 @@ def _summary(result: BuildResult) -> str:
         f"model pairs: {m['model_pairs']['ordered']} ordered, "
         f"{m['model_pairs']['unordered']} unordered",
         f"quality flags: {flags}",
+        f"token cache: {result.cache_hit_rate:.1%} of texts were repeats, counted once",
         f"wrote {result.out_dir}/: " + ", ".join([*result.files, METADATA]),
     ]
     return "\n".join(lines) + "\n"
