@@ -281,6 +281,98 @@ def validate_cmd(out_dir: Path) -> None:
     click.echo(f"{out_dir}: ok (every file matches {METADATA}; every record holds)")
 
 
+@cli.command("report")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--rounds",
+    type=click.IntRange(0),
+    default=1000,
+    show_default=True,
+    help="Bootstrap rounds for the 95% intervals of the Bradley-Terry ratings.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+def report_cmd(out_dir: Path, rounds: int, seed: int) -> None:
+    """Describe a built dataset: counts (battles, models, pairs, votes, turns, languages,
+    flags), token distributions, what resending the history costs, ratings as the arena
+    computes them (online Elo, Bradley-Terry with bootstrap intervals, length-controlled),
+    length bias, and the specification report's figures beside ours. Writes report.json
+    (every number) and report.html (self-contained, opens offline) into OUT_DIR.
+
+    \b
+    Example:
+        arenatok report arenatok-out
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from arenatok.report import write_report
+
+    report = write_report(out_dir, rounds=rounds, seed=seed)
+    counts, rat = report["counts"], report["ratings"]
+    console = Console(width=120)
+    console.print(
+        f"{counts['battles']:,} battles, {counts['models']} models, "
+        f"{counts['model_pairs']['ordered']} ordered / {counts['model_pairs']['unordered']} "
+        f"unordered pairs; length coefficient {rat['length_coefficient']:.3f}; "
+        f"{rounds} bootstrap rounds in {rat['_bootstrap_seconds']:.1f} s",
+        highlight=False,
+    )
+    table = Table("model", "Bradley-Terry", "95% CI", "length-controlled", "online Elo")
+    for r in rat["models"]:
+        ci = r.get("bt_ci95")
+        table.add_row(
+            r["model"],
+            f"{r['bradley_terry']:.0f}",
+            f"{ci[0]:.0f} – {ci[1]:.0f}" if ci else "",
+            f"{r['length_controlled']:.0f}",
+            f"{r['online_elo']:.0f}",
+        )
+    console.print(table)
+    spec = Table("figure", "report", "ours", title="the specification report, first 300 battles")
+    for row in report["specification_report"]:
+        spec.add_row(row["figure"], row["report"], row["ours"])
+    console.print(spec)
+    click.echo(f"wrote {out_dir}/report.json, {out_dir}/report.html")
+
+
+@cli.command("card")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+def card_cmd(out_dir: Path) -> None:
+    """Write a Hugging Face dataset card (README.md: YAML metadata with license, language,
+    size, features and configs, then provenance, metric definitions and known limits) and the
+    records as Parquet under data/, so that datasets.load_dataset(OUT_DIR) loads them.
+
+    \b
+    Example:
+        arenatok card arenatok-out
+    """
+    from arenatok.card import PARQUET, write_card
+
+    path = write_card(out_dir)
+    click.echo(f"wrote {path} and {out_dir / PARQUET}")
+
+
+@cli.command("push")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--repo-id", required=True, metavar="NAME", help="Dataset repo, e.g. you/arena-tokens."
+)
+@click.option("--private", is_flag=True, help="Create the repo private.")
+@click.option("--force", is_flag=True, help="Upload over a repo whose card arenatok did not write.")
+def push_cmd(out_dir: Path, repo_id: str, private: bool, force: bool) -> None:
+    """Publish the card and data/ (from `arenatok card`) to a Hugging Face dataset repo. The
+    token comes from HF_TOKEN or your login and is never printed or written. A repo with
+    content that arenatok did not write is left alone unless --force.
+
+    \b
+    Example:
+        arenatok push arenatok-out --repo-id you/arena-token-usage --private
+    """
+    from arenatok.card import push
+
+    click.echo(f"pushed to {push(out_dir, repo_id, private=private, force=force)}")
+
+
 def main() -> None:
     """Entry point of the `arenatok` script."""
     signal.signal(signal.SIGTERM, _on_sigterm)

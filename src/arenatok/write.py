@@ -312,14 +312,19 @@ def schema_bytes() -> bytes:
     return (importlib.resources.files("arenatok") / SCHEMA).read_bytes()
 
 
-def write_json(path: str | Path, obj: object) -> None:
-    """Write `obj` as indented JSON to `path`, atomically (temp file + rename)."""
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (temp file + rename)."""
     p = Path(path)
     try:
         with _atomic(p) as fh:
-            fh.write(dumps_pretty(obj).encode("utf-8"))
+            fh.write(data)
     except OSError as e:
         raise _output_error(p, e) from None
+
+
+def write_json(path: str | Path, obj: object) -> None:
+    """Write `obj` as indented JSON to `path`, atomically (temp file + rename)."""
+    write_bytes(path, dumps_pretty(obj).encode("utf-8"))
 
 
 def reject_entry(file: str, reject: Reject) -> dict[str, object]:

@@ -1,0 +1,302 @@
+"""`arenatok card` and `arenatok push`: a Hugging Face dataset card (typed metadata plus a
+template) and the records as Parquet under data/, then publishing both to the Hub."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.resources
+import json
+from pathlib import Path
+from typing import Any
+
+from arenatok.errors import HubError, SourceError
+from arenatok.write import JSONL, METADATA, write_bytes
+
+CARD = "README.md"
+PARQUET = "data/train-00000-of-00001.parquet"
+
+LICENSES = {
+    "arena": "cc",
+    "arena-100k": "other",
+    "arena-140k": "other",
+    "kaggle-55k": "apache-2.0",
+    "mt-bench": "cc-by-4.0",
+}
+"""The license each source's card declares (`other`: prompts CC-BY-4.0, model outputs under each
+provider's terms, as the card text says)."""
+
+LANGUAGES = {
+    "English": "en",
+    "Chinese": "zh",
+    "Russian": "ru",
+    "Spanish": "es",
+    "German": "de",
+    "French": "fr",
+    "Japanese": "ja",
+    "Portuguese": "pt",
+    "Korean": "ko",
+    "Italian": "it",
+    "Polish": "pl",
+    "Vietnamese": "vi",
+    "Arabic": "ar",
+    "Persian": "fa",
+    "Turkish": "tr",
+    "Indonesian": "id",
+    "Dutch": "nl",
+    "Ukrainian": "uk",
+    "Hebrew": "he",
+    "Swedish": "sv",
+    "Czech": "cs",
+    "Greek": "el",
+    "Hungarian": "hu",
+    "Danish": "da",
+    "Finnish": "fi",
+    "Norwegian": "no",
+    "Romanian": "ro",
+    "Thai": "th",
+    "Hindi": "hi",
+    "Bengali": "bn",
+}
+"""Language names used by the arena releases, to the ISO 639-1 codes a card wants."""
+
+NULL_TYPES = {
+    "timestamp": "float64",
+    "timestamp_offset": "float64",
+    "anony": "bool",
+    "judged_turn": "int64",
+    "openai_moderation_flagged": "bool",
+    "toxic_chat_flagged": "bool",
+}
+"""Fields that may be null in every record of a dataset, and the type they have when not."""
+
+
+def _marker() -> dict[str, str]:
+    return {"made_with": "arenatok", "version": importlib.metadata.version("arenatok")}
+
+
+def records_table(out: Path) -> Any:
+    """data_out.jsonl as an Arrow table (nested structs), with all-null columns typed."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    try:
+        table = pj.read_json(out / JSONL)
+    except (pa.ArrowException, OSError) as e:
+        raise SourceError(
+            f"{out / JSONL}: cannot be read ({str(e).splitlines()[0][:200]})",
+            hint=f"check it with: arenatok validate {out}",
+        ) from None
+
+    def typed(name: str, t: Any) -> Any:
+        if pa.types.is_null(t):
+            return pa.type_for_alias(NULL_TYPES.get(name, "string"))
+        if pa.types.is_struct(t):
+            return pa.struct([pa.field(f.name, typed(f.name, f.type)) for f in t])
+        if pa.types.is_list(t):
+            return pa.list_(typed(name, t.value_type))
+        return t
+
+    schema = pa.schema([pa.field(f.name, typed(f.name, f.type)) for f in table.schema])
+    return table.cast(schema)
+
+
+def features_yaml(schema: Any) -> list[dict[str, Any]]:
+    """The `dataset_info.features` of a card for an Arrow schema (the `datasets` YAML form)."""
+    import pyarrow as pa
+
+    names = {
+        "string": "string",
+        "large_string": "large_string",
+        "int64": "int64",
+        "int32": "int32",
+        "double": "float64",
+        "float": "float32",
+        "bool": "bool",
+    }
+
+    def feature(name: str, t: Any) -> dict[str, Any]:
+        if pa.types.is_struct(t):
+            return {"name": name, "struct": [feature(f.name, f.type) for f in t]}
+        if pa.types.is_list(t):
+            inner = t.value_type
+            if pa.types.is_struct(inner):
+                return {"name": name, "list": [feature(f.name, f.type) for f in inner]}
+            return {"name": name, "list": names[str(inner)]}
+        return {"name": name, "dtype": names[str(t)]}
+
+    return [feature(f.name, f.type) for f in schema]
+
+
+def _size_category(n: int) -> str:
+    for limit, label in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+    ):
+        if n < limit:
+            return label
+    return "10M<n<100M"
+
+
+def write_card(out: str | Path) -> Path:
+    """Write data/train-00000-of-00001.parquet and README.md (the dataset card) into `out`, a
+    directory written by `arenatok build`. Returns the card's path."""
+    import io
+
+    import pyarrow.parquet as pq
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    out = Path(out)
+    try:
+        meta = json.loads((out / METADATA).read_bytes())
+    except (OSError, ValueError):
+        raise SourceError(
+            f"{out}: no readable {METADATA}", hint="run arenatok build --out DIR first"
+        ) from None
+    table = records_table(out)
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    (out / "data").mkdir(exist_ok=True)
+    write_bytes(out / PARQUET, buf.getvalue())
+
+    source = meta.get("source", {})
+    layout = source.get("layout", "arena")
+    languages = sorted(
+        {
+            LANGUAGES.get(lang, lang)
+            for lang in _languages(table)
+            if lang in LANGUAGES or (isinstance(lang, str) and len(lang) == 2 and lang.isalpha())
+        }
+    )
+    data = DatasetCardData(
+        license=LICENSES.get(layout, "other"),
+        language=languages or None,
+        task_categories=["text-classification"],
+        size_categories=[_size_category(table.num_rows)],
+        pretty_name=f"Token usage of {meta.get('dataset')}",
+        source_datasets=[source["layout_of"]] if source.get("layout_of") else None,
+        tags=["token-usage", "chatbot-arena", "human-preference", "arenatok"],
+        configs=[
+            {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}
+        ],
+        dataset_info={
+            "features": features_yaml(table.schema),
+            "splits": [
+                {"name": "train", "num_bytes": table.nbytes, "num_examples": table.num_rows}
+            ],
+            "download_size": len(buf.getvalue()),
+            "dataset_size": table.nbytes,
+        },
+        arenatok=_marker(),
+    )
+    template = (importlib.resources.files("arenatok") / "card_template.md").read_text("utf-8")
+    card = DatasetCard.from_template(
+        data,
+        template_str=template,
+        meta=meta,
+        rows=table.num_rows,
+        definitions=meta.get("definitions", {}),
+        flags=meta.get("quality_flag_definitions", {}),
+    )
+    write_bytes(out / CARD, str(card).encode("utf-8"))
+    return out / CARD
+
+
+def _languages(table: Any) -> set[str]:
+    import pyarrow.compute as pc
+
+    column = pc.struct_field(pc.struct_field(table.column("context"), "api_metadata"), "language")
+    return {x for x in pc.unique(column).to_pylist() if x}
+
+
+def is_arenatok_card(text: str) -> bool:
+    """Whether a README.md is a card that arenatok wrote (its YAML names arenatok)."""
+    from huggingface_hub import DatasetCard
+
+    try:
+        data = DatasetCard(text).data.to_dict()  # type: ignore[no-untyped-call]
+    except Exception:  # any card that cannot be parsed is not ours
+        return False
+    marker = data.get("arenatok")
+    return isinstance(marker, dict) and marker.get("made_with") == "arenatok"
+
+
+def push(
+    out: str | Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    force: bool = False,
+    api: Any = None,
+) -> str:
+    """Publish the card and data/ of `out` to the dataset repo `repo_id` (token from HF_TOKEN
+    or the user's login). Refuses a repo with content that arenatok did not write, unless
+    `force`. Returns the repo's URL."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        HfHubHTTPError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+    )
+
+    out = Path(out)
+    if not (out / CARD).is_file() or not (out / PARQUET).is_file():
+        raise SourceError(f"{out}: no dataset card here", hint=f"run arenatok card {out} first")
+    api = api or HfApi()
+    url = f"https://huggingface.co/datasets/{repo_id}"
+    try:
+        if api.repo_exists(repo_id, repo_type="dataset"):
+            files = api.list_repo_files(repo_id, repo_type="dataset")
+            theirs = [f for f in files if f != ".gitattributes"]
+            ours = False
+            if CARD in files:
+                card = Path(api.hf_hub_download(repo_id, CARD, repo_type="dataset"))
+                ours = is_arenatok_card(card.read_text(encoding="utf-8"))
+            if theirs and not ours and not force:
+                raise HubError(
+                    f"{repo_id} already exists with content that arenatok did not write",
+                    hint="choose another --repo-id, or pass --force to upload over it",
+                )
+        else:
+            api.create_repo(repo_id, repo_type="dataset", private=private)
+        api.upload_folder(
+            repo_id=repo_id,
+            repo_type="dataset",
+            folder_path=str(out),
+            allow_patterns=[CARD, "data/*.parquet"],
+            commit_message=f"Token-usage dataset made by arenatok "
+            f"{importlib.metadata.version('arenatok')}",
+        )
+    except HubError:
+        raise
+    except OfflineModeIsEnabled:
+        raise HubError("HF_HUB_OFFLINE is set: cannot push", hint="unset it and retry") from None
+    except RepositoryNotFoundError:
+        raise HubError(
+            f"not allowed to create or write {repo_id}",
+            hint="log in (hf auth login) or set HF_TOKEN with write access",
+        ) from None
+    except (HfHubHTTPError, EntryNotFoundError) as e:
+        status = getattr(getattr(e, "response", None), "status_code", None)
+        if status in (401, 403):
+            raise HubError(
+                f"not allowed to create or write {repo_id} (HTTP {status})",
+                hint="log in (hf auth login) or set HF_TOKEN with write access",
+            ) from None
+        raise HubError(f"the Hub refused the upload to {repo_id} (HTTP {status})") from None
+    except OSError as e:
+        raise HubError(
+            f"cannot reach the Hugging Face Hub ({e.strerror or type(e).__name__})",
+            hint="check the network and retry",
+        ) from None
+    except Exception as e:
+        if type(e).__module__.startswith(("httpx", "httpcore")):  # connection failures
+            raise HubError(
+                f"cannot reach the Hugging Face Hub ({type(e).__name__})",
+                hint="check the network and retry",
+            ) from None
+        raise
+    return url
