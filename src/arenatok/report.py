@@ -460,10 +460,12 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
             return " – ".join(cell(x) for x in v)
         return html.escape(str(v))
 
+    def td(v: Any) -> str:
+        numeric = isinstance(v, int | float | list) and not isinstance(v, bool)
+        return f'<td class="n">{cell(v)}</td>' if numeric else f"<td>{cell(v)}</td>"
+
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{cell(r.get(c, ''))}</td>" for c in columns) + "</tr>" for r in rows
-    )
+    body = "".join("<tr>" + "".join(td(r.get(c, "")) for c in columns) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -532,8 +534,8 @@ def render_html(report: dict[str, Any]) -> str:
     style = (
         "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
         "table{border-collapse:collapse;margin:1em 0;font-size:13px}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-        "th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}"
+        "th{background:#f3f3f3}td.n{text-align:right}"
         "figure.plot{margin:2em 0}figure.plot svg{max-width:100%;height:auto}"
     )
     title = f"arenatok report: {html.escape(str(report['dataset']))}"

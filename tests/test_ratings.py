@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from arenatok import ratings
+from arenatok.ratings import Cells, bt_bootstrap, bt_ratings, length_controlled, online_elo
+
+
+def test_scores_keep_every_tie_at_half() -> None:
+    assert [
+        ratings.score(w)
+        for w in ["model_a", "model_b", "tie", "tie (bothbad)", "both_bad", "tie (inconsistent)"]
+    ] == [1.0, 0.0, 0.5, 0.5, 0.5, 0.5]
+
+
+def test_online_elo_hand_checked() -> None:
+    got = online_elo(["x", "x"], ["y", "y"], [1.0, 0.5])
+    # Battle 1: both at 1000, expected 0.5: x = 1000 + 4 * 0.5 = 1002, y = 998.
+    # Battle 2: expected for x = 1 / (1 + 10 ** ((998 - 1002) / 400)), score 0.5.
+    e = 1 / (1 + 10 ** (-4 / 400))
+    assert got["x"] == pytest.approx(1002 + 4 * (0.5 - e))
+    assert got["y"] == pytest.approx(998 - 4 * (0.5 - e))
+    assert got["x"] + got["y"] == pytest.approx(2000)
+
+
+def test_bradley_terry_known_answers() -> None:
+    # x beats y 3 times out of 4: the MLE odds are 3, so the gap is 400 * log10(3) points.
+    got = bt_ratings(Cells.of(["x"] * 4, ["y"] * 4, [1, 1, 1, 0]))
+    assert got["x"] - got["y"] == pytest.approx(400 * math.log10(3), abs=1e-3)
+    assert (got["x"] + got["y"]) / 2 == pytest.approx(1000)
+    # One win and two ties: a score of 2 out of 3, odds 2.
+    got = bt_ratings(Cells.of(["x"] * 3, ["y"] * 3, [1, 0.5, 0.5]))
+    assert got["x"] - got["y"] == pytest.approx(400 * math.log10(2), abs=1e-3)
+
+
+def test_bradley_terry_three_models_consistent_with_odds() -> None:
+    # Plant strengths 4 : 2 : 1 and feed the exact expected win fractions.
+    odds = {"a": 4.0, "b": 2.0, "c": 1.0}
+    model_a, model_b, scores = [], [], []
+    for i, j in [("a", "b"), ("a", "c"), ("b", "c")]:
+        p = odds[i] / (odds[i] + odds[j])
+        wins = round(p * 300)
+        model_a += [i] * 300
+        model_b += [j] * 300
+        scores += [1.0] * wins + [0.0] * (300 - wins)
+    got = bt_ratings(Cells.of(model_a, model_b, scores))
+    assert got["a"] - got["b"] == pytest.approx(400 * math.log10(2), abs=2)
+    assert got["b"] - got["c"] == pytest.approx(400 * math.log10(2), abs=2)
+
+
+def test_model_without_a_loss_stays_finite() -> None:
+    got = bt_ratings(Cells.of(["x", "x", "y"], ["y", "z", "z"], [1, 1, 1]))
+    assert all(math.isfinite(v) for v in got.values())
+    assert got["x"] > got["y"] > got["z"]
+
+
+def test_cell_bootstrap_matches_row_bootstrap() -> None:
+    rng = np.random.default_rng(3)
+    models = ["a", "b", "c", "d"]
+    strength = {"a": 1.0, "b": 0.5, "c": 0.0, "d": -0.5}
+    model_a, model_b, scores = [], [], []
+    for _ in range(600):
+        i, j = rng.choice(4, 2, replace=False)
+        a, b = models[i], models[j]
+        p = 1 / (1 + math.exp(strength[b] - strength[a]))
+        u = rng.random()
+        model_a.append(a)
+        model_b.append(b)
+        scores.append(0.5 if u < 0.15 else float(u < 0.15 + 0.85 * p))
+    cells = Cells.of(model_a, model_b, scores)
+    by_cells = bt_bootstrap(cells, rounds=3000, seed=1, method="cells")
+    by_rows = bt_bootstrap(cells, rounds=3000, seed=2, method="rows")
+    # Same distribution: the same intervals up to Monte Carlo noise (a few rating points).
+    for k in range(len(cells.models)):
+        lo_c, hi_c = np.percentile(by_cells[:, k], [2.5, 97.5])
+        lo_r, hi_r = np.percentile(by_rows[:, k], [2.5, 97.5])
+        assert abs(lo_c - lo_r) < 6
+        assert abs(hi_c - hi_r) < 6
+    assert np.allclose(by_cells.mean(axis=1), 1000)
+
+
+def test_length_control_learns_a_planted_length_effect() -> None:
+    rng = np.random.default_rng(0)
+    n = 4000
+    model_a = rng.choice(["x", "y", "z"], n).tolist()
+    model_b = [{"x": "y", "y": "z", "z": "x"}[m] for m in model_a]
+    length_a = rng.integers(10, 500, n)
+    length_b = rng.integers(10, 500, n)
+    # The longer answer wins 90% of the time, whatever the model.
+    longer_a = length_a > length_b
+    flip = rng.random(n) < 0.1
+    scores = np.where(longer_a ^ flip, 1.0, 0.0).tolist()
+    got = length_controlled(model_a, model_b, scores, length_a.tolist(), length_b.tolist())
+    assert got["length_coefficient"] > 1.5
+    spread = max(got["ratings"].values()) - min(got["ratings"].values())
+    assert spread < 40  # the models are equal once length is accounted for
+    # Noise: no effect of length.
+    noise = np.where(rng.random(n) < 0.5, 1.0, 0.0).tolist()
+    got = length_controlled(model_a, model_b, noise, length_a.tolist(), length_b.tolist())
+    assert abs(got["length_coefficient"]) < 0.1
