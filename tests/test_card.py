@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from huggingface_hub import DatasetCard
+from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+from arenatok.card import (
+    CARD,
+    PARQUET,
+    features_yaml,
+    is_arenatok_card,
+    push,
+    records_table,
+)
+from arenatok.cli import cli
+from arenatok.errors import HubError
+from arenatok.pipeline import build
+from tests.helpers import TINY, write_jsonl
+
+TOKEN = "hf_SENTINELtokenDoNotLeak0123456789"
+
+
+@pytest.fixture
+def carded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    out = tmp_path / "out"
+    build(write_jsonl(tmp_path / "b.jsonl", TINY), out=out)
+    result = CliRunner().invoke(cli, ["card", str(out)])
+    assert (result.exit_code, result.stdout) == (0, f"wrote {out / CARD} and {out / PARQUET}\n")
+    return out
+
+
+def test_datasets_loads_the_card_offline(carded: Path) -> None:
+    import datasets
+
+    data = datasets.load_dataset(str(carded), split="train")
+    records = [json.loads(x) for x in (carded / "data_out.jsonl").read_text().splitlines()]
+    assert data.num_rows == len(records)
+    for row, rec in zip(data, records, strict=True):
+        assert row["input"] == rec["input"]
+        assert (
+            row["context"]["token_usage"]["total_tokens"]
+            == (rec["context"]["token_usage"]["total_tokens"])
+        )
+        assert row["context"]["quality_flags"] == rec["context"]["quality_flags"]
+
+
+def test_card_metadata(carded: Path) -> None:
+    card = DatasetCard.load(carded / CARD)
+    data = card.data.to_dict()
+    assert data["license"] == "cc"
+    assert data["language"] == ["en"]
+    assert data["size_categories"] == ["n<1K"]
+    assert data["configs"] == [
+        {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}
+    ]
+    assert data["dataset_info"]["splits"][0]["num_examples"] == len(TINY)
+    meta = json.loads((carded / "artifact_metadata.json").read_text())
+    assert meta["source"]["sha256"] in card.text
+    assert meta["tokenizer"]["bpe_sha256"] in card.text
+    assert "`coordination_overhead`" in card.text
+    assert "one timestamp per battle" in card.text
+    assert is_arenatok_card(str(card))
+
+
+def test_features_match_what_datasets_derives(carded: Path) -> None:
+    import datasets
+
+    schema = records_table(carded).schema
+    ours = features_yaml(schema)
+    theirs = datasets.Features.from_arrow_schema(schema)._to_yaml_list()
+    assert ours == theirs
+
+
+def test_a_foreign_card_is_not_ours() -> None:
+    assert not is_arenatok_card("---\nlicense: mit\n---\n# Someone's data\n")
+    assert not is_arenatok_card("no yaml at all")
+
+
+class FakeHub:
+    """The Hub client at the boundary: records calls, answers from a tiny in-memory state."""
+
+    def __init__(self, files: dict[str, str] | None = None, error: Exception | None = None):
+        self.files = files
+        self.error = error
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def _call(self, name: str, **kwargs: Any) -> None:
+        self.calls.append((name, kwargs))
+        if self.error is not None:
+            raise self.error
+
+    def repo_exists(self, repo_id: str, *, repo_type: str) -> bool:
+        self._call("repo_exists", repo_id=repo_id, repo_type=repo_type)
+        return self.files is not None
+
+    def list_repo_files(self, repo_id: str, *, repo_type: str) -> list[str]:
+        self._call("list_repo_files", repo_id=repo_id, repo_type=repo_type)
+        return sorted(self.files or {})
+
+    def hf_hub_download(self, repo_id: str, filename: str, *, repo_type: str) -> str:
+        self._call("hf_hub_download", repo_id=repo_id, filename=filename, repo_type=repo_type)
+        path = Path(self.tmp) / filename
+        path.write_text((self.files or {})[filename])
+        return str(path)
+
+    def create_repo(self, repo_id: str, *, repo_type: str, private: bool) -> None:
+        self._call("create_repo", repo_id=repo_id, repo_type=repo_type, private=private)
+
+    def upload_folder(self, **kwargs: Any) -> None:
+        self._call("upload_folder", **kwargs)
+
+
+def upload_of(hub: FakeHub) -> dict[str, Any]:
+    [kwargs] = [k for name, k in hub.calls if name == "upload_folder"]
+    return kwargs
+
+
+def test_push_new_repo(carded: Path) -> None:
+    hub = FakeHub()
+    assert push(carded, "me/arena-tokens", private=True, api=hub) == (
+        "https://huggingface.co/datasets/me/arena-tokens"
+    )
+    assert (
+        "create_repo",
+        {"repo_id": "me/arena-tokens", "repo_type": "dataset", "private": True},
+    ) in hub.calls
+    upload = upload_of(hub)
+    assert upload["folder_path"] == str(carded)
+    assert upload["repo_type"] == "dataset"
+    assert upload["allow_patterns"] == ["README.md", "data/*.parquet"]
+    assert upload["commit_message"].startswith("Token-usage dataset made by arenatok ")
+
+
+def test_push_over_our_own_card(carded: Path, tmp_path: Path) -> None:
+    hub = FakeHub({CARD: (carded / CARD).read_text(), "data/x.parquet": "", ".gitattributes": ""})
+    hub.tmp = tmp_path  # type: ignore[attr-defined]
+    push(carded, "me/arena-tokens", api=hub)
+    assert upload_of(hub)["repo_id"] == "me/arena-tokens"
+    assert not [c for c in hub.calls if c[0] == "create_repo"]
+
+
+def test_push_refuses_foreign_content_unless_forced(carded: Path, tmp_path: Path) -> None:
+    hub = FakeHub({CARD: "---\nlicense: mit\n---\n# theirs\n", "train.csv": ""})
+    hub.tmp = tmp_path  # type: ignore[attr-defined]
+    with pytest.raises(HubError) as e:
+        push(carded, "them/data", api=hub)
+    assert e.value.message == "them/data already exists with content that arenatok did not write"
+    assert e.value.hint == "choose another --repo-id, or pass --force to upload over it"
+    assert not [c for c in hub.calls if c[0] == "upload_folder"]
+    push(carded, "them/data", force=True, api=hub)
+    assert upload_of(hub)["repo_id"] == "them/data"
+
+
+def _response(status: int) -> Any:
+    import httpx2
+
+    return httpx2.Response(status, request=httpx2.Request("HEAD", "https://huggingface.co/x"))
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (OfflineModeIsEnabled("offline"), "HF_HUB_OFFLINE is set: cannot push"),
+        (
+            HfHubHTTPError("401", response=_response(401)),
+            "not allowed to create or write me/arena-tokens (HTTP 401)",
+        ),
+        (
+            HfHubHTTPError("500", response=_response(500)),
+            "the Hub refused the upload to me/arena-tokens (HTTP 500)",
+        ),
+        (ConnectionError("network down"), "cannot reach the Hugging Face Hub (ConnectionError)"),
+    ],
+)
+def test_push_errors(
+    carded: Path, error: Exception, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    with pytest.raises(HubError) as e:
+        push(carded, "me/arena-tokens", api=FakeHub(error=error))
+    assert e.value.message == message
+    assert TOKEN not in str(e.value.message) + str(e.value.hint)
+
+
+def test_push_needs_a_card(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["push", str(tmp_path), "--repo-id", "me/x"])
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"Error: {tmp_path}: no dataset card here\nHint: run arenatok card {tmp_path} first\n",
+    )
