@@ -373,6 +373,101 @@ def push_cmd(out_dir: Path, repo_id: str, private: bool, force: bool) -> None:
     click.echo(f"pushed to {push(out_dir, repo_id, private=private, force=force)}")
 
 
+DEFAULT_STRATEGIES = (
+    "full",
+    "last_turn",
+    "truncate_head:32,128",
+    "truncate_tail:32,128",
+    "lowrank:16,64",
+)
+
+
+@cli.command("bench")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--strategy",
+    "strategies",
+    multiple=True,
+    metavar="SPEC",
+    help="full, last_turn, truncate_head:K[,K...], truncate_tail:K[,K...], "
+    "lowrank:R[,R...], or module:Class (your own); repeatable. Default: "
+    + " ".join(DEFAULT_STRATEGIES),
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the split, the bootstrap and the learners.",
+)
+@click.option(
+    "--rounds",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="Bootstrap rounds for the 95% intervals.",
+)
+@click.option(
+    "--limit",
+    type=_CountOr("all"),
+    default="all",
+    show_default=True,
+    help="Use the first N battles, or all.",
+)
+def bench_cmd(
+    out_dir: Path, strategies: tuple[str, ...], seed: int, rounds: int, limit: int | None
+) -> None:
+    """Benchmark message compression against human preference: for each strategy (what one
+    side sends instead of its full messages), train a preference predictor on one split and
+    measure on held-out votes (no prompt in both splits) how much of the signal survives
+    (accuracy, log-loss, AUC with bootstrap intervals), beside what the strategy costs and two
+    references that see no content (length only, model identity). Writes bench.json and
+    bench.html into OUT_DIR.
+
+    \b
+    Example:
+        arenatok bench arenatok-out --strategy full --strategy truncate_head:32,64,128,256
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from arenatok.bench import parse_strategies, write_bench
+
+    chosen = parse_strategies(strategies or DEFAULT_STRATEGIES, seed=seed)
+    bench = write_bench(out_dir, chosen, seed=seed, rounds=rounds, limit=limit)
+    split = bench["split"]
+    console = Console(width=140)
+    console.print(
+        f"{bench['battles']:,} battles: trained on {split['train_decisive']:,} decisive votes, "
+        f"tested on {split['test_decisive']:,} ({split['test_ties']:,} test ties left out)",
+        highlight=False,
+    )
+    table = Table(
+        "strategy",
+        "bytes/side",
+        "tokens/side",
+        "accuracy",
+        "AUC",
+        "AUC 95% CI",
+        "retention",
+        "beats length-only",
+    )
+    for r in bench["results"]:
+        retention = r.get("auc_retention_vs_full")
+        table.add_row(
+            r["strategy"],
+            f"{r['bytes_per_side']:,.0f}" if "bytes_per_side" in r else "",
+            f"{r['tokens_per_side']:,.0f}" if "tokens_per_side" in r else "",
+            f"{r['accuracy']:.3f}",
+            f"{r['auc']:.3f}",
+            f"{r['auc_ci95'][0]:.3f} – {r['auc_ci95'][1]:.3f}",
+            f"{retention:.2f}" if retention is not None else "",
+            {True: "yes", False: "no", None: ""}[r["preserves_quality"]],
+        )
+    console.print(table)
+    click.echo(f"wrote {out_dir}/bench.json, {out_dir}/bench.html")
+
+
 def main() -> None:
     """Entry point of the `arenatok` script."""
     signal.signal(signal.SIGTERM, _on_sigterm)

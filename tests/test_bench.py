@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from arenatok.bench import (
+    Battles,
+    Full,
+    LastTurn,
+    LowRank,
+    Side,
+    Truncate,
+    auc,
+    in_test_split,
+    parse_strategies,
+    run_bench,
+)
+from arenatok.cli import cli
+from arenatok.errors import ArenatokError
+from arenatok.pipeline import build
+from arenatok.tokens import count, get_encoding
+from tests.helpers import battle, write_jsonl
+
+SIDE = Side(("Hello world", "And then?"), ("one two three four five", "six seven"))
+
+
+def test_full_sends_everything() -> None:
+    sent = Full().send(SIDE)
+    assert sent.text == "Hello world\n\none two three four five\n\nAnd then?\n\nsix seven"
+    assert sent.tokens == sum(count(m) for m in (*SIDE.users, *SIDE.answers))
+    assert sent.bytes == len(sent.text.encode())
+
+
+def test_last_turn() -> None:
+    sent = LastTurn().send(SIDE)
+    assert sent.text == "And then?\n\nsix seven"
+    assert sent.tokens == count("And then?") + count("six seven")
+
+
+def test_truncate_head_and_tail() -> None:
+    enc = get_encoding("cl100k_base")
+    messages = ["Hello world", "one two three four five", "And then?", "six seven"]
+    head = Truncate(2).send(SIDE)
+    assert head.text == "\n\n".join(enc.decode(enc.encode_ordinary(m)[:2]) for m in messages)
+    assert head.tokens == sum(min(2, count(m)) for m in messages) == 8
+    tail = Truncate(2, tail=True).send(SIDE)
+    assert tail.text == "\n\n".join(enc.decode(enc.encode_ordinary(m)[-2:]) for m in messages)
+    assert Truncate(2).name == "truncate_head:2"
+    assert Truncate(3, tail=True).name == "truncate_tail:3"
+
+
+def test_lowrank_costs_r_numbers_per_message() -> None:
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(60)]
+    corpus = [
+        Side((" ".join(rng.choices(words, k=8)),), (" ".join(rng.choices(words, k=12)),))
+        for _ in range(40)
+    ]
+    strategy = LowRank(4)
+    strategy.fit(corpus)
+    sent = strategy.send(SIDE)
+    assert sent.vector is not None
+    assert sent.vector.shape == (4,)
+    assert (sent.tokens, sent.bytes) == (0, 2 * 4 * 4)  # 4 messages, 4 float16 numbers each
+
+
+def test_parse_strategies_sweeps_and_errors() -> None:
+    names = [s.name for s in parse_strategies(["full", "truncate_head:32,64", "lowrank:8"])]
+    assert names == ["full", "truncate_head:32", "truncate_head:64", "lowrank:8"]
+    with pytest.raises(ArenatokError, match=r"unknown strategy: 'gzip'"):
+        parse_strategies(["gzip"])
+    with pytest.raises(ArenatokError, match=r"say how much, e\.g\. truncate_tail:64"):
+        parse_strategies(["truncate_tail"])
+
+
+def test_user_strategy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "my_strategies.py").write_text(
+        "from arenatok.bench import Sent\n"
+        "class FirstWord:\n"
+        "    name = 'first_word'\n"
+        "    def fit(self, sides): pass\n"
+        "    def send(self, side):\n"
+        "        text = side.answers[0].split()[0] if side.answers[0].split() else ''\n"
+        "        return Sent(text=text, tokens=1, bytes=len(text.encode()))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    [strategy] = parse_strategies(["my_strategies:FirstWord"])
+    assert strategy.send(SIDE).text == "one"
+    with pytest.raises(ArenatokError, match="cannot load strategy my_strategies:Nope"):
+        parse_strategies(["my_strategies:Nope"])
+
+
+@given(st.lists(st.text(max_size=30), min_size=1, max_size=50), st.integers(0, 10))
+def test_split_keeps_each_prompt_on_one_side(prompts: list[str], seed: int) -> None:
+    first = [in_test_split(p, seed=seed) for p in prompts]
+    again = [in_test_split(p, seed=seed) for p in reversed(prompts)][::-1]
+    assert first == again  # a function of the prompt (and seed) alone
+    by_prompt: dict[str, set[bool]] = {}
+    for p, t in zip(prompts, first, strict=True):
+        by_prompt.setdefault(p, set()).add(t)
+    assert all(len(v) == 1 for v in by_prompt.values())
+
+
+def test_auc_against_pairs() -> None:
+    y = np.array([1, 0, 1, 0, 1])
+    p = np.array([0.9, 0.1, 0.4, 0.4, 0.2])
+    # Pairs (pos, neg): (0.9 vs 0.1, 0.4) wins twice; (0.4 vs 0.1) win, (0.4 vs 0.4) half;
+    # (0.2 vs 0.1) win, (0.2 vs 0.4) loss: 4.5 of 6.
+    assert auc(y, p) == pytest.approx(4.5 / 6)
+
+
+def _planted(tmp_path: Path, *, signal: bool, n: int = 400) -> Path:
+    rng = random.Random(1)
+    rows = []
+    topics = [f"topic{i}" for i in range(60)]
+    for i in range(n):
+        prompt = f"Tell me about {rng.choice(topics)} number {i}"
+        filler = " ".join(rng.choices(topics, k=6))
+        # The same number of tokens either way: only the words tell the winner.
+        good, bad = f"good answer {filler}", f"bad answer {filler}"
+        a_wins = rng.random() < 0.5
+        if signal:
+            a, b = (good, bad) if a_wins else (bad, good)
+        else:
+            a, b = (good, bad) if rng.random() < 0.5 else (bad, good)
+        rows.append(
+            battle(
+                f"q{i}",
+                [(prompt, a, b)],
+                winner="model_a" if a_wins else "model_b",
+                model_a=rng.choice(["m1", "m2"]),
+                model_b="m3",
+            )
+        )
+    out = tmp_path / ("signal" if signal else "noise")
+    build(write_jsonl(tmp_path / f"{out.name}.jsonl", rows), out=out, limit=None)
+    return out
+
+
+def test_predictor_learns_a_planted_signal(tmp_path: Path) -> None:
+    bench = run_bench(_planted(tmp_path, signal=True), parse_strategies(["full"]), rounds=200)
+    full = next(r for r in bench["results"] if r["strategy"] == "full")
+    assert full["auc"] > 0.95
+    assert full["preserves_quality"] is True
+
+
+def test_predictor_stays_at_chance_on_noise(tmp_path: Path) -> None:
+    bench = run_bench(_planted(tmp_path, signal=False), parse_strategies(["full"]), rounds=200)
+    full = next(r for r in bench["results"] if r["strategy"] == "full")
+    lo, hi = full["auc_ci95"]
+    assert lo < 0.5 < hi
+    assert full["preserves_quality"] is False
+
+
+def test_bench_end_to_end_on_real_data(arena_parquet: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    build(arena_parquet, out=out, limit=None)
+    args = [
+        "bench",
+        str(out),
+        "--strategy",
+        "full",
+        "--strategy",
+        "truncate_head:32",
+        "--strategy",
+        "lowrank:16",
+        "--rounds",
+        "100",
+    ]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    saved = (out / "bench.json").read_bytes()
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    assert (out / "bench.json").read_bytes() == saved  # deterministic for a seed
+    bench = json.loads(saved)
+    assert [r["strategy"] for r in bench["results"]] == [
+        "reference: length only",
+        "reference: model identity (Bradley-Terry)",
+        "full",
+        "truncate_head:32",
+        "lowrank:16",
+    ]
+    data = Battles.read(out)
+    test_prompts = {p for p in data.first_prompt if in_test_split(p, seed=0)}
+    train_prompts = {p for p in data.first_prompt if not in_test_split(p, seed=0)}
+    assert not test_prompts & train_prompts
+    assert (
+        bench["split"]["test_decisive"]
+        + bench["split"]["train_decisive"]
+        + (bench["split"]["test_ties"] + bench["split"]["train_ties"])
+        == 2008
+    )
+    assert "<svg" in (out / "bench.html").read_text()
