@@ -73,6 +73,11 @@ def test_report_numbers_against_independent_counts(small_build: Path) -> None:
         )
         or True
     )
+    hist = saved["tokens"]["histograms"]["prompt_tokens_per_message"]
+    assert sum(hist.values()) == 7  # 5 one-turn battles and one two-turn battle
+    assert hist["[1, 2)"] == sum(
+        1 for r in recs for t in r["context"]["token_usage"]["turns"] if t["input_tokens"] == 1
+    )
     # Full state: the 2-turn battle resends turn 1.
     by_turns = saved["tokens"]["full_state_vs_plain_input_by_turns"]
     two = recs[4]["context"]["token_usage"]

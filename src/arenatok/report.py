@@ -152,6 +152,17 @@ def quantiles(values: Sequence[float]) -> dict[str, float]:
     }
 
 
+HISTOGRAM_EDGES = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
+"""Token-count bins (powers of two; the last bin is open) for the histograms in report.json."""
+
+
+def histogram(values: Sequence[int]) -> dict[str, int]:
+    """Counts per bin of HISTOGRAM_EDGES, keyed "[lo, hi)" (the last ">= lo")."""
+    counts = np.histogram(np.asarray(values, dtype=float), bins=[*HISTOGRAM_EDGES, float("inf")])[0]
+    keys = [f"[{lo}, {hi})" for lo, hi in itertools.pairwise(HISTOGRAM_EDGES)]
+    return dict(zip([*keys, f">= {HISTOGRAM_EDGES[-1]}"], counts.tolist(), strict=True))
+
+
 def counts_section(c: Columns) -> dict[str, Any]:
     n = len(c.winner)
     pairs = Counter(zip(c.model_a, c.model_b, strict=True))
@@ -198,6 +209,15 @@ def tokens_section(c: Columns) -> dict[str, Any]:
             [x for v in c.response_tokens.values() for x in v]
         ),
         "response_tokens_by_model": {m: quantiles(v) for m, v in sorted(c.response_tokens.items())},
+        "histograms": {
+            "prompt_tokens_per_message": histogram(c.prompt_tokens),
+            "response_tokens_per_message": histogram(
+                [x for v in c.response_tokens.values() for x in v]
+            ),
+            "response_tokens_by_model": {
+                m: histogram(v) for m, v in sorted(c.response_tokens.items())
+            },
+        },
         "total_tokens_per_battle": quantiles(c.total),
         "coordination_overhead": quantiles(c.overhead),
         "full_state_vs_plain_input_by_turns": {
