@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-import orjson
 
 from arenatok import ratings
 from arenatok.errors import ArenatokError, SourceError
+from arenatok.load import read_built
 from arenatok.tokens import get_encoding
-from arenatok.write import JSONL, dumps_pretty, write_bytes
+from arenatok.write import dumps_pretty, write_bytes
 
 BENCH_JSON = "bench.json"
 BENCH_HTML = "bench.html"
@@ -218,36 +218,24 @@ class Battles:
     @classmethod
     def read(cls, out: Path, limit: int | None = None) -> Battles:
         data = cls()
-        try:
-            with (out / JSONL).open("rb") as lines:
-                for n, line in enumerate(lines):
-                    if limit is not None and n >= limit:
-                        break
-                    r = orjson.loads(line)
-                    c = r["context"]
-                    conv = c["conversation"]
-                    users = tuple(t["user"] for t in conv)
-                    u = c["token_usage"]
-                    data.a.append(Side(users, tuple(t["response_a"] for t in conv)))
-                    data.b.append(Side(users, tuple(t["response_b"] for t in conv)))
-                    data.model_a.append(c["model_a"])
-                    data.model_b.append(c["model_b"])
-                    data.winner.append(c["winner"])
-                    data.first_prompt.append(users[0])
-                    data.tokens_a.append(u["total_output_tokens_a"])
-                    data.tokens_b.append(u["total_output_tokens_b"])
-                    data.full_state_a.append(u["full_state"]["full_state_input_tokens_a"])
-                    data.full_state_b.append(u["full_state"]["full_state_input_tokens_b"])
-        except FileNotFoundError:
-            raise SourceError(
-                f"{out}: no {JSONL} here", hint="run arenatok build --out DIR first"
-            ) from None
-        except (orjson.JSONDecodeError, KeyError, TypeError) as e:
-            raise SourceError(
-                f"{out / JSONL}: not an arenatok dataset ({type(e).__name__})",
-                hint=f"check it with: arenatok validate {out}",
-            ) from None
+        read_built(out, data._add, limit=limit)
         return data
+
+    def _add(self, r: dict[str, Any]) -> None:
+        c = r["context"]
+        conv = c["conversation"]
+        users = tuple(t["user"] for t in conv)
+        u = c["token_usage"]
+        self.a.append(Side(users, tuple(t["response_a"] for t in conv)))
+        self.b.append(Side(users, tuple(t["response_b"] for t in conv)))
+        self.model_a.append(c["model_a"])
+        self.model_b.append(c["model_b"])
+        self.winner.append(c["winner"])
+        self.first_prompt.append(users[0])
+        self.tokens_a.append(u["total_output_tokens_a"])
+        self.tokens_b.append(u["total_output_tokens_b"])
+        self.full_state_a.append(u["full_state"]["full_state_input_tokens_a"])
+        self.full_state_b.append(u["full_state"]["full_state_input_tokens_b"])
 
 
 def in_test_split(first_prompt: str, *, seed: int, share: float = TEST_SHARE) -> bool:

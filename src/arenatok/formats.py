@@ -17,6 +17,7 @@ from typing import Any
 
 from arenatok.check import RowProblem, _finish, _head, _messages, _show, battle_from_row
 from arenatok.errors import SourceError
+from arenatok.load import REQUIRED_COLUMNS
 from arenatok.records import WINNERS, Battle
 
 Parse = Callable[[Mapping[str, Any], bool], Battle]
@@ -267,15 +268,7 @@ FORMATS: dict[str, Format] = {
         Format(
             "arena-100k",
             "lmarena-ai/arena-human-preference-100k",
-            (
-                "question_id",
-                "model_a",
-                "model_b",
-                "winner",
-                "conversation_a",
-                "conversation_b",
-                "turn",
-            ),
+            REQUIRED_COLUMNS,
             ("judge_hash", "conv_metadata", "dedup_tag"),
             WINNERS,
             _arena_100k,
@@ -283,15 +276,7 @@ FORMATS: dict[str, Format] = {
         Format(
             "arena",
             "lmsys/chatbot_arena_conversations",
-            (
-                "question_id",
-                "model_a",
-                "model_b",
-                "winner",
-                "conversation_a",
-                "conversation_b",
-                "turn",
-            ),
+            REQUIRED_COLUMNS,
             ("tstamp", "anony", "language", "openai_moderation", "toxic_chat_tag"),
             WINNERS,
             _arena,
@@ -299,16 +284,7 @@ FORMATS: dict[str, Format] = {
         Format(
             "mt-bench",
             "lmsys/mt_bench_human_judgments",
-            (
-                "question_id",
-                "model_a",
-                "model_b",
-                "winner",
-                "judge",
-                "conversation_a",
-                "conversation_b",
-                "turn",
-            ),
+            (*REQUIRED_COLUMNS, "judge"),
             (),
             MT_BENCH_WINNERS,
             _mt_bench,

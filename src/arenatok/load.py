@@ -10,7 +10,7 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -59,6 +59,31 @@ ARENA_33K = HubFile(
     size=41_573_740,
 )
 """The default source: the 33,000 battles of lmsys/chatbot_arena_conversations."""
+
+
+def read_built(
+    out: Path, add: Callable[[dict[str, Any]], None], *, limit: int | None = None
+) -> None:
+    """Pass each record of a built directory's data_out.jsonl to `add`, in order (the first
+    `limit`); a missing or foreign file is a SourceError that says what to do."""
+    import orjson
+
+    jsonl = out / "data_out.jsonl"
+    try:
+        with jsonl.open("rb") as lines:
+            for n, line in enumerate(lines):
+                if limit is not None and n >= limit:
+                    break
+                add(orjson.loads(line))
+    except FileNotFoundError:
+        raise SourceError(
+            f"{out}: no {jsonl.name} here", hint="run arenatok build --out DIR first"
+        ) from None
+    except (orjson.JSONDecodeError, KeyError, TypeError) as e:
+        raise SourceError(
+            f"{jsonl}: not an arenatok dataset ({type(e).__name__}: {e})",
+            hint=f"check it with: arenatok validate {out}",
+        ) from None
 
 
 def sha256_file(path: Path) -> str:

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
 from arenatok import ratings
 from arenatok.errors import ArenatokError, SourceError
+from arenatok.load import read_built
 from arenatok.write import JSONL, METADATA, write_bytes, write_json
 
 REPORT_JSON = "report.json"
@@ -68,19 +68,7 @@ class Columns:
     @classmethod
     def read(cls, out: Path) -> Columns:
         c = cls()
-        try:
-            with (out / JSONL).open("rb") as lines:
-                for line in lines:
-                    c._add(orjson.loads(line))
-        except FileNotFoundError:
-            raise SourceError(
-                f"{out}: no {JSONL} here", hint="run arenatok build --out DIR first"
-            ) from None
-        except (orjson.JSONDecodeError, KeyError, TypeError) as e:
-            raise SourceError(
-                f"{out / JSONL}: not an arenatok dataset ({type(e).__name__}: {e})",
-                hint=f"check it with: arenatok validate {out}",
-            ) from None
+        read_built(out, c._add)
         if not c.winner:
             raise SourceError(f"{out / JSONL}: no battles to report on")
         return c
