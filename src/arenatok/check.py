@@ -212,22 +212,30 @@ SPECIAL_TOKEN_TEXTS = (
 )
 
 
+def _blank(text: str) -> bool:
+    return not text or text.isspace()
+
+
 def quality_flags(battle: Battle) -> list[str]:
     """The QUALITY_FLAGS that hold for a battle, in their documented order."""
-    texts = (*battle.users, *battle.answers_a, *battle.answers_b)
-    holds = {
-        "empty_prompt": any(not t.strip() for t in battle.users),
-        "empty_response_a": any(not t.strip() for t in battle.answers_a),
-        "empty_response_b": any(not t.strip() for t in battle.answers_b),
-        "null_turn": battle.null_turns > 0,
-        "identical_responses": battle.answers_a == battle.answers_b,
-        "special_token_text": any(
-            "<|" in t and any(s in t for s in SPECIAL_TOKEN_TEXTS) for t in texts
+    b = battle
+    holds = (
+        ("empty_prompt", any(map(_blank, b.users))),
+        ("empty_response_a", any(map(_blank, b.answers_a))),
+        ("empty_response_b", any(map(_blank, b.answers_b))),
+        ("null_turn", b.null_turns > 0),
+        ("identical_responses", b.answers_a == b.answers_b),
+        (
+            "special_token_text",
+            any(
+                "<|" in t and any(s in t for s in SPECIAL_TOKEN_TEXTS)
+                for t in (*b.users, *b.answers_a, *b.answers_b)
+            ),
         ),
-        "multi_turn": len(battle.users) > 1,
-        "image_parts": battle.image_parts > 0,
-    }
-    return [flag for flag in QUALITY_FLAGS if holds[flag]]
+        ("multi_turn", len(b.users) > 1),
+        ("image_parts", b.image_parts > 0),
+    )
+    return [flag for flag, holds_ in holds if holds_]
 
 
 # ---- the same, vectorised over an Arrow batch ----------------------------------------------

@@ -159,10 +159,15 @@ def usages_of(
 
 
 def records_of(
-    battles: Sequence[Battle], counters: Sequence[TokenCounter], *, job: Job
+    battles: Sequence[Battle],
+    counters: Sequence[TokenCounter],
+    *,
+    job: Job,
+    texts: Sequence[str] | None = None,
 ) -> list[Record]:
-    """Records of checked battles: every text counted by every counter, once per batch."""
-    texts = texts_of(battles)
+    """Records of checked battles: every text counted by every counter, once per batch
+    (`texts`: `texts_of(battles)`, when the caller has it already)."""
+    texts = texts_of(battles) if texts is None else texts
     per_counter = []
     for counter in counters:
         roles = None
@@ -329,17 +334,14 @@ def run_batch(
     battles, rejects = parse_batch(payload, start=start, job=job)
     primary = counters[0]
     hits, misses = primary.hits, primary.misses
-    records = records_of(battles, counters, job=job)
+    texts = texts_of(battles)
+    records = records_of(battles, counters, job=job, texts=texts)
     labels = (
         s
         for b in battles
         for s in (b.question_id, b.model_a, b.model_b, b.judge or "", b.language or "")
     )
-    escape = (
-        has_line_breaks(texts_of(battles))
-        or has_line_breaks(labels)
-        or has_line_breaks([job.dataset])
-    )
+    escape = has_line_breaks(texts) or has_line_breaks(labels) or has_line_breaks([job.dataset])
     return BatchResult(
         start=start,
         rows=len(payload),
