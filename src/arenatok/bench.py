@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import html
 import importlib
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -418,16 +417,12 @@ def run_bench(
 
 
 def render_html(bench: dict[str, Any]) -> str:
-    """The cost vs quality plot (inline SVG) and the table."""
-    import matplotlib as mpl
+    """The cost vs quality plot (inline SVG) and the table, as one offline page."""
+    from arenatok.report import html_page, html_table, pyplot, svg_of
 
-    mpl.use("Agg")
-    mpl.rcParams["svg.hashsalt"] = "arenatok"
-    import matplotlib.pyplot as plt
-
-    rows = [r for r in bench["results"] if "bytes_per_side" in r]
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for r in rows:
+    for r in (r for r in bench["results"] if "bytes_per_side" in r):
         lo, hi = r["auc_ci95"]
         ax.errorbar(
             max(r["bytes_per_side"], 1),
@@ -445,12 +440,7 @@ def render_html(bench: dict[str, Any]) -> str:
     ax.set_xlabel("bytes sent per side (mean)")
     ax.set_ylabel("AUC on held-out votes (95% CI)")
     ax.legend(fontsize=7, ncol=2)
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
-    plt.close(fig)
-    svg = buf.getvalue()
-    svg = svg[svg.index("<svg") :]
-    head = [
+    columns = [
         "strategy",
         "bytes_per_side",
         "tokens_per_side",
@@ -461,36 +451,12 @@ def render_html(bench: dict[str, Any]) -> str:
         "auc_retention_vs_full",
         "preserves_quality",
     ]
-
-    def cell(v: Any) -> str:
-        if isinstance(v, float):
-            return f"{v:,.3f}" if abs(v) < 10 else f"{v:,.1f}"
-        if isinstance(v, list):
-            return " – ".join(cell(x) for x in v)
-        return html.escape("" if v is None else str(v))
-
-    table = (
-        "<table><tr>"
-        + "".join(f"<th>{h}</th>" for h in head)
-        + "</tr>"
-        + "".join(
-            "<tr>" + "".join(f"<td>{cell(r.get(h))}</td>" for h in head) + "</tr>"
-            for r in bench["results"]
-        )
-        + "</table>"
-    )
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto}"
-        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
-        "padding:3px 8px}figure svg{max-width:100%;height:auto}"
-    )
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>arenatok '
-        f"bench</title><style>{style}</style></head><body><h1>arenatok bench</h1>"
+    body = (
         f"<p>{html.escape(bench['predictor'])}. A strategy preserves quality when "
         f"{html.escape(bench['preserves_quality_rule'])}.</p>"
-        f'<figure class="plot">{svg}</figure>{table}</body></html>\n'
+        f'<figure class="plot">{svg_of(fig)}</figure>' + html_table(bench["results"], columns)
     )
+    return html_page("arenatok bench", body)
 
 
 def write_bench(

@@ -359,28 +359,40 @@ def build_report(out: Path, *, rounds: int = 1000, seed: int = 0) -> dict[str, A
 # ---- output: plots, HTML, files ------------------------------------------------------------------
 
 
-def _figures(report: dict[str, Any]) -> list[tuple[str, str]]:
-    """(title, inline SVG) for each plot. Needs matplotlib (the `report` extra)."""
+def pyplot() -> Any:
+    """matplotlib's pyplot, set up for reproducible SVG; a clear error without the extra."""
     try:
         import matplotlib as mpl
     except ImportError:
         raise ArenatokError(
-            "arenatok report needs matplotlib, which is not installed",
+            "this needs matplotlib, which is not installed",
             hint="pip install 'arenatok[report]'",
         ) from None
     mpl.use("Agg")
     mpl.rcParams["svg.hashsalt"] = "arenatok"  # same input, same SVG ids
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def svg_of(fig: Any) -> str:
+    """A figure as inline SVG (no date, so the same figure gives the same bytes); closes it."""
+    plt = pyplot()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _figures(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """(title, inline SVG) for each plot. Needs matplotlib (the `report` extra)."""
+    plt = pyplot()
     c: Columns = report["_columns"]
     figs: list[tuple[str, str]] = []
 
     def svg(title: str, fig: Any) -> None:
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
-        plt.close(fig)
-        text = buf.getvalue()
-        figs.append((title, text[text.index("<svg") :]))
+        figs.append((title, svg_of(fig)))
 
     models = sorted(report["counts"]["per_model"])
     index = {m: k for k, m in enumerate(models)}
@@ -460,13 +472,15 @@ def _figures(report: dict[str, Any]) -> list[tuple[str, str]]:
     return figs
 
 
-def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+def html_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """An HTML table of `rows` (dicts) in `columns`; numbers right-aligned."""
+
     def cell(v: Any) -> str:
         if isinstance(v, float):
             return f"{v:,.3f}" if abs(v) < 10 else f"{v:,.1f}"
         if isinstance(v, list):
             return " – ".join(cell(x) for x in v)
-        return html.escape(str(v))
+        return html.escape("" if v is None else str(v))
 
     def td(v: Any) -> str:
         numeric = isinstance(v, int | float | list) and not isinstance(v, bool)
@@ -486,32 +500,34 @@ def render_html(report: dict[str, Any]) -> str:
         f"{counts['model_pairs']['ordered']} ordered / {counts['model_pairs']['unordered']} "
         f"unordered model pairs. Tokenizer: {html.escape(str(report['tokenizer']))}.</p>",
         "<h2>Beside the specification report (first 300 battles)</h2>",
-        _table(report["specification_report"], ["figure", "report", "ours", "why"]),
+        html_table(report["specification_report"], ["figure", "report", "ours", "why"]),
         "<h2>Votes</h2>",
-        _table(
+        html_table(
             [{"winner": w, **d} for w, d in counts["winner_distribution"].items()],
             ["winner", "count", "share"],
         ),
-        _table(
+        html_table(
             [{"model": m, **d} for m, d in counts["per_model"].items()],
             ["model", "battles", "wins", "losses", "tie", "tie (bothbad)", "both_bad"],
         ),
         "<h2>Turns, languages, flags</h2>",
-        _table(
+        html_table(
             [{"turns": t, "battles": k} for t, k in counts["turns_per_battle"].items()],
             ["turns", "battles"],
         ),
-        _table(
+        html_table(
             [{"language": x, "battles": k} for x, k in counts["languages_top20"].items()],
             ["language", "battles"],
         ),
-        _table([{"flag": f, "rate": r} for f, r in counts["flagged"].items()], ["flag", "rate"]),
+        html_table(
+            [{"flag": f, "rate": r} for f, r in counts["flagged"].items()], ["flag", "rate"]
+        ),
         "<h2>Tokens</h2>",
-        _table(
+        html_table(
             [{"what": k, **v} for k, v in tokens.items() if isinstance(v, dict) and "n" in v],
             ["what", "n", "mean", "p5", "p25", "median", "p75", "p95", "max"],
         ),
-        _table(
+        html_table(
             [{"turns": t, **v} for t, v in tokens["full_state_vs_plain_input_by_turns"].items()],
             [
                 "turns",
@@ -525,11 +541,11 @@ def render_html(report: dict[str, Any]) -> str:
         f"<p>Length coefficient: {rat['length_coefficient']:.3f} "
         f"({html.escape(rat['length_coefficient_definition'])}). "
         f"Bootstrap: {html.escape(rat['method']['bootstrap'])}.</p>",
-        _table(
+        html_table(
             rat["models"], ["model", "bradley_terry", "bt_ci95", "length_controlled", "online_elo"]
         ),
         "<h2>Length bias</h2>",
-        _table(
+        html_table(
             report["length_bias"],
             ["token_difference", "battles", "decisive", "ties", "longer_won_rate"],
         ),
@@ -539,18 +555,25 @@ def render_html(report: dict[str, Any]) -> str:
             for t, s in figs
         ),
     ]
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-        "table{border-collapse:collapse;margin:1em 0;font-size:13px}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}"
-        "th{background:#f3f3f3}td.n{text-align:right}"
-        "figure.plot{margin:2em 0}figure.plot svg{max-width:100%;height:auto}"
-    )
-    title = f"arenatok report: {html.escape(str(report['dataset']))}"
+    return html_page(f"arenatok report: {report['dataset']}", "\n".join(sections))
+
+
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0;font-size:13px}"
+    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}"
+    "th{background:#f3f3f3}td.n{text-align:right}"
+    "figure.plot{margin:2em 0}figure.plot svg{max-width:100%;height:auto}"
+)
+
+
+def html_page(title: str, body: str) -> str:
+    """One self-contained page: inline CSS, no script, nothing fetched."""
+    title = html.escape(title)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{title}</title><style>{style}</style></head><body>"
-        f"<h1>{title}</h1>" + "\n".join(sections) + "</body></html>\n"
+        f"<title>{title}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{title}</h1>{body}</body></html>\n"
     )
 
 
