@@ -37,8 +37,6 @@ OPTIONAL_COLUMNS = (
 )
 """Columns of the arena schema that are read; missing optional ones become null in the output."""
 
-FILETYPES = ("parquet", "csv", "jsonl", "json")
-
 
 @dataclass(frozen=True)
 class HubFile:

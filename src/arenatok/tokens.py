@@ -177,9 +177,17 @@ class TokenCounter:
         size = -(-len(texts) // (self._threads * 4))
         return [texts[i : i + size] for i in range(0, len(texts), size)]
 
-    def submit(self, texts: Sequence[str]) -> Callable[[], list[int]]:
-        """Start counting `texts` (on the worker threads when there are several) and return a
-        function that waits for the counts, in order. Lets the caller work meanwhile."""
+    def _count_fresh(self, texts: list[str]) -> list[int]:
+        chunks = self._chunks(texts)
+        if len(chunks) == 1:
+            return self._count_chunk(texts)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="arenatok-count")
+        return [n for part in self._pool.map(self._count_chunk, chunks) for n in part]
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """Token counts of `texts`, in order: each distinct text not in the cache is counted
+        once (on the worker threads when the batch is large)."""
         cache = self._cache
         known: list[int | None] = []
         fresh: dict[str, int] = {}
@@ -192,28 +200,12 @@ class TokenCounter:
             known.append(n)
         self.misses += len(fresh)
         self.hits += len(texts) - len(fresh)
-        keys = list(fresh)
-        if not keys:
-            parts: list[Callable[[], list[int]]] = []
-        elif self._threads < 2:
-            parts = [lambda: self._count_chunk(keys)]
-        else:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="arenatok-count")
-            parts = [self._pool.submit(self._count_chunk, c).result for c in self._chunks(keys)]
-
-        def wait() -> list[int]:
-            counts = [n for part in parts for n in part()]
-            for t, n in zip(keys, counts, strict=True):
+        if fresh:
+            keys = list(fresh)
+            for t, n in zip(keys, self._count_fresh(keys), strict=True):
                 fresh[t] = n
                 self._remember(t, n)
-            return [fresh[t] if n is None else n for n, t in zip(known, texts, strict=True)]
-
-        return wait
-
-    def count_many(self, texts: Sequence[str]) -> list[int]:
-        """Token counts of `texts`, in order."""
-        return self.submit(texts)()
+        return [fresh[t] if n is None else n for n, t in zip(known, texts, strict=True)]
 
     def _remember(self, text: str, n: int) -> None:
         if len(text) > self._cache_limit:
