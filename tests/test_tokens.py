@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import tiktoken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -90,16 +89,12 @@ texts = st.lists(st.text(max_size=40) | st.sampled_from(["hi", "Hello!", OPENCL,
 @settings(max_examples=60, deadline=None)
 @given(texts, st.integers(min_value=0, max_value=80), st.integers(min_value=1, max_value=3))
 def test_counter_equals_plain_counting(batch: list[str], cache_chars: int, threads: int) -> None:
-    enc = tiktoken_encoding()
+    enc = get_encoding("cl100k_base")
     expected = [len(enc.encode_ordinary(t)) for t in batch]
     with TokenCounter(cache_chars=cache_chars, threads=threads) as counter:
         assert counter.count_many(batch) == expected
         assert counter.count_many(batch) == expected  # again, served partly from the cache
         assert counter.hits + counter.misses == 2 * len(batch)
-
-
-def tiktoken_encoding() -> tiktoken.Encoding:
-    return get_encoding("cl100k_base")
 
 
 def test_counter_counts_each_distinct_text_once() -> None:
