@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -10,21 +11,12 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arenatok.bench import (
-    Battles,
-    Full,
-    LastTurn,
-    LowRank,
-    Side,
-    Truncate,
-    auc,
-    in_test_split,
-    parse_strategies,
-    run_bench,
-)
+from arenatok.bench import TEST_SHARE, auc, in_test_split, run_bench
+from arenatok.built import read_built
 from arenatok.cli import cli
-from arenatok.errors import ArenatokError
+from arenatok.errors import ArenatokError, OptionError, SourceError
 from arenatok.pipeline import build
+from arenatok.strategies import Full, LastTurn, LowRank, Side, Truncate, parse_strategies
 from arenatok.tokens import count, get_encoding
 from tests.helpers import battle, write_jsonl
 
@@ -82,7 +74,7 @@ def test_parse_strategies_sweeps_and_errors() -> None:
 
 def test_user_strategy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "my_strategies.py").write_text(
-        "from arenatok.bench import Sent\n"
+        "from arenatok.strategies import Sent\n"
         "class FirstWord:\n"
         "    name = 'first_word'\n"
         "    def fit(self, sides): pass\n"
@@ -97,15 +89,23 @@ def test_user_strategy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         parse_strategies(["my_strategies:Nope"])
 
 
-@given(st.lists(st.text(max_size=30), min_size=1, max_size=50), st.integers(0, 10))
-def test_split_keeps_each_prompt_on_one_side(prompts: list[str], seed: int) -> None:
-    first = [in_test_split(p, seed=seed) for p in prompts]
-    again = [in_test_split(p, seed=seed) for p in reversed(prompts)][::-1]
-    assert first == again  # a function of the prompt (and seed) alone
-    by_prompt: dict[str, set[bool]] = {}
-    for p, t in zip(prompts, first, strict=True):
-        by_prompt.setdefault(p, set()).add(t)
-    assert all(len(v) == 1 for v in by_prompt.values())
+def _documented_split(prompt: str, seed: int) -> bool:
+    """The split rule as bench.json states it, written out independently."""
+    digest = hashlib.sha256(f"{seed}\0{prompt}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") < TEST_SHARE * 2**64
+
+
+@given(st.text(max_size=30), st.integers(0, 10))
+def test_split_is_the_documented_rule(prompt: str, seed: int) -> None:
+    assert in_test_split(prompt, seed=seed) == _documented_split(prompt, seed)
+
+
+def test_split_share_and_seed() -> None:
+    prompts = [f"prompt {i}" for i in range(20_000)]
+    shares = [np.mean([in_test_split(p, seed=s) for p in prompts]) for s in (0, 1)]
+    assert all(abs(x - TEST_SHARE) < 0.01 for x in shares)
+    first, second = ([in_test_split(p, seed=s) for p in prompts] for s in (0, 1))
+    assert 0.25 < np.mean(np.array(first) != np.array(second)) < 0.40  # seeds re-split
 
 
 def test_auc_against_pairs() -> None:
@@ -187,14 +187,48 @@ def test_bench_end_to_end_on_real_data(arena_parquet: Path, tmp_path: Path) -> N
         "truncate_head:32",
         "lowrank:16",
     ]
-    data = Battles.read(out)
-    test_prompts = {p for p in data.first_prompt if in_test_split(p, seed=0)}
-    train_prompts = {p for p in data.first_prompt if not in_test_split(p, seed=0)}
-    assert not test_prompts & train_prompts
-    assert (
-        bench["split"]["test_decisive"]
-        + bench["split"]["train_decisive"]
-        + (bench["split"]["test_ties"] + bench["split"]["train_ties"])
-        == 2008
-    )
+    data = read_built(out).battles
+    test = [_documented_split(u[0], 0) for u in data.users]
+    decisive = [w in ("model_a", "model_b") for w in data.winner]
+    assert bench["split"] == {
+        **bench["split"],
+        "test_decisive": sum(t and d for t, d in zip(test, decisive, strict=True)),
+        "train_decisive": sum(not t and d for t, d in zip(test, decisive, strict=True)),
+        "test_ties": sum(t and not d for t, d in zip(test, decisive, strict=True)),
+        "train_ties": sum(not t and not d for t, d in zip(test, decisive, strict=True)),
+    }
     assert "<svg" in (out / "bench.html").read_text()
+
+
+def test_strategy_that_breaks_the_protocol(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "broken_strategies.py").write_text(
+        "class Text:\n"
+        "    name = 'returns_str'\n"
+        "    def fit(self, sides): pass\n"
+        "    def send(self, side): return side.answers[0]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = _planted(tmp_path, signal=True, n=120)
+    result = CliRunner().invoke(cli, ["bench", str(out), "--strategy", "broken_strategies:Text"])
+    assert (result.exit_code, result.output) == (
+        2,
+        "Error: strategy 'returns_str' broke the protocol: send() returned str, not Sent\n"
+        "Hint: return arenatok.strategies.Sent(text=..., tokens=..., bytes=...) or "
+        "Sent(vector=..., bytes=...)\n",
+    )
+
+
+def test_bench_on_a_build_with_no_records(tmp_path: Path) -> None:
+    rows = [battle("q1", winner="nobody")]
+    out = tmp_path / "empty"
+    build(write_jsonl(tmp_path / "e.jsonl", rows), out=out, on_bad_row="reject", allow_empty=True)
+    with pytest.raises(SourceError, match="too few decisive votes"):
+        run_bench(out, parse_strategies(["full"]), rounds=10)
+    result = CliRunner().invoke(cli, ["bench", str(out)])
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: ")
+
+
+def test_unknown_strategy_is_an_option_error() -> None:
+    with pytest.raises(OptionError):
+        parse_strategies(["gzip"])

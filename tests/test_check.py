@@ -5,13 +5,12 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arenatok.check import RowProblem, battle_from_row, battles_from_arrow, parse_rows
-from arenatok.records import WINNERS, Battle
+from arenatok.check import RowProblem, battle_from_row, parse_rows, timestamp
+from arenatok.records import Battle
 from tests.helpers import TINY, battle, msg
 
 
@@ -112,17 +111,29 @@ BAD_ROWS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         _set("winner", None),
         "winner is null, expected one of model_a, model_b, tie, tie (bothbad)",
     ),
-    ("turn mismatch", _set("turn", 2), "turn is int 2 but the conversation has 1 turns"),
-    ("turn is bool", _set("turn", True), "turn is bool True but the conversation has 1 turns"),
+    ("turn mismatch", _set("turn", 2), "turn is 2 but the conversation has 1 turns"),
+    ("turn is bool", _set("turn", True), "turn must be a whole number, got bool True"),
+    ("turn is text", _set("turn", "1"), "turn must be a whole number, got str '1'"),
+    (
+        "tstamp above 2^53",
+        _set("tstamp", 2**53 + 1),
+        "tstamp 9007199254740993 does not fit a 64-bit float exactly",
+    ),
     (
         "same models",
         _set("model_b", "vicuna-13b"),
         "model_a and model_b are the same model ('vicuna-13b')",
     ),
     (
-        "null content",
+        "null answer",
         _conv("conversation_a", 1, "content", None),
-        "conversation_a[1].content must be a string, got null",
+        "conversation_a[1].content must be a string, got null "
+        "(pass --allow-null-turns to count a null reply as empty)",
+    ),
+    (
+        "null user message",
+        _conv("conversation_a", 0, "content", None),
+        "conversation_a[0].content must be a string, got null",
     ),
     (
         "number content",
@@ -207,94 +218,37 @@ def test_any_value_in_any_field_is_a_battle_or_a_reason(key: str, value: Any, wh
         assert len(b.users) == len(b.answers_a) == len(b.answers_b) == row["turn"]
 
 
-# ---- the vectorised Arrow path gives the same result as the row-by-row definition ----------
-
-MESSAGE = pa.struct([("content", pa.string()), ("role", pa.string())])
-ARENA = pa.schema(
-    [
-        ("question_id", pa.string()),
-        ("model_a", pa.string()),
-        ("model_b", pa.string()),
-        ("winner", pa.string()),
-        ("judge", pa.string()),
-        ("conversation_a", pa.list_(MESSAGE)),
-        ("conversation_b", pa.list_(MESSAGE)),
-        ("turn", pa.int64()),
-        ("anony", pa.bool_()),
-        ("language", pa.string()),
-        ("tstamp", pa.float64()),
-        ("openai_moderation", pa.struct([("flagged", pa.bool_())])),
-        (
-            "toxic_chat_tag",
-            pa.struct(
-                [
-                    ("roberta-large", pa.struct([("flagged", pa.bool_())])),
-                    ("t5-large", pa.struct([("flagged", pa.bool_())])),
-                ]
-            ),
-        ),
-    ]
-)
-
-texts = st.sampled_from(["Hi", "Hello!", "", "x\u2028y", "<|endoftext|>"]) | st.none()
-roles = st.sampled_from(["user", "assistant", "system", None])
-messages = st.lists(
-    st.fixed_dictionaries({"content": texts, "role": roles}) | st.none(), max_size=5
-)
-flags = st.none() | st.fixed_dictionaries({"flagged": st.none() | st.booleans()})
-
-
-@st.composite
-def arena_rows(draw: st.DrawFn) -> dict[str, Any]:
-    """Arena rows with the usual column types: about half valid, the rest broken somewhere."""
-
-    def rarely(strategy: st.SearchStrategy[Any], usual: Any) -> Any:
-        return draw(strategy) if draw(st.integers(0, 11)) == 0 else usual
-
-    turns = draw(st.lists(st.tuples(texts, texts, texts), min_size=1, max_size=3))
-    row = battle(
-        rarely(st.sampled_from(["", None]), "q1"),
-        [(u or "", a or "", b or "") for u, a, b in turns],
-        model_a=rarely(st.sampled_from(["koala-13b", None]), "vicuna-13b"),
-        winner=rarely(st.sampled_from(["both", None]), draw(st.sampled_from(WINNERS))),
-        tstamp=rarely(st.floats(allow_nan=True, allow_infinity=True), 1682351591.1322),
-    )
-    for side in ("conversation_a", "conversation_b"):
-        row[side] = rarely(st.none() | messages, row[side])
-    row["turn"] = rarely(st.sampled_from([row["turn"] + 1, None]), row["turn"])
-    row["judge"] = draw(st.none() | st.just("arena_user_1"))
-    row["anony"] = draw(st.none() | st.booleans())
-    row["openai_moderation"] = draw(flags)
-    row["toxic_chat_tag"] = draw(
-        st.none() | st.fixed_dictionaries({"roberta-large": flags, "t5-large": flags})
-    )
-    return row
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(arena_rows(), min_size=1, max_size=8), st.integers(0, 1000))
-def test_arrow_path_equals_row_by_row(rows: list[dict[str, Any]], start: int) -> None:
-    batch = pa.RecordBatch.from_pylist(rows, schema=ARENA)
-    assert battles_from_arrow(batch, start=start) == parse_rows(batch.to_pylist(), start=start)
+def test_null_answer_with_allow_null_turns(tiny: list[dict[str, Any]]) -> None:
+    row = tiny[1]
+    row["conversation_b"][3]["content"] = None
+    b = battle_from_row(row, allow_null_turns=True)
+    assert (b.answers_b, b.null_turns) == (("Four.", ""), 1)
+    row["conversation_b"][2]["content"] = None  # a null user message is never allowed
+    with pytest.raises(RowProblem, match=r"conversation_b\[2\]\.content must be a string"):
+        battle_from_row(row, allow_null_turns=True)
 
 
 @pytest.mark.parametrize(
-    ("column", "values"),
+    ("value", "expected"),
     [
-        ("judge", [7, 8, 9, 10]),  # an int column where a string is expected
-        ("turn", ["1", "2", "1", "1"]),
-        ("tstamp", ["now"] * 4),
-        ("toxic_chat_tag", [{"t5-large": True}] * 4),
-        ("conversation_a", ["hello"] * 4),
+        (None, None),
+        (1682351591, 1682351591.0),
+        (2**53, float(2**53)),
+        (2**60, float(2**60)),  # large but exact
+        (-(2**63), float(-(2**63))),
+        (1.5, 1.5),
     ],
 )
-def test_arrow_path_with_unusual_column_types(column: str, values: list[Any]) -> None:
-    rows = [dict(r, **{column: v}) for r, v in zip(TINY, values, strict=True)]
-    batch = pa.RecordBatch.from_pylist(rows)
-    assert battles_from_arrow(batch, start=5) == parse_rows(batch.to_pylist(), start=5)
+def test_timestamps_that_fit(value: Any, expected: float | None) -> None:
+    assert timestamp(value) == expected
 
 
-def test_arrow_path_on_sliced_batches() -> None:
-    batch = pa.RecordBatch.from_pylist([*TINY, *TINY], schema=ARENA).slice(3, 4)
-    assert battles_from_arrow(batch, start=0) == parse_rows(batch.to_pylist(), start=0)
-    assert all(isinstance(b, Battle) for b in battles_from_arrow(batch, start=0))
+@pytest.mark.parametrize("value", [2**53 + 1, 2**63 - 1, -(2**63) + 1, 10**400])
+def test_whole_timestamps_that_a_float_cannot_hold(value: int) -> None:
+    with pytest.raises(RowProblem, match="does not fit a 64-bit float exactly"):
+        timestamp(value)
+
+
+def test_rows_are_numbered_from_first_row() -> None:
+    items = parse_rows([TINY[0], {"question_id": "x"}], first_row=7)
+    assert [getattr(x, "row", None) for x in items] == [None, 8]

@@ -61,8 +61,8 @@ def test_build_bad_row_exit_2(tmp_path: Path) -> None:
     code, out, err = run("build", "--source", str(src), "--out", str(tmp_path / "out"))
     assert (code, out) == (2, "")
     assert err == (
-        f"Error: {src}: row 1 (question_id 'q9'): conversation_b[1].content must be a string, "
-        "got null\n"
+        f"Error: {src}: row 2 (question_id 'q9'): conversation_b[1].content must be a string, "
+        "got null (pass --allow-null-turns to count a null reply as empty)\n"
         "Hint: fix the row, or pass --on-bad-row reject to write it to rejects.jsonl\n"
     )
     assert not (tmp_path / "out" / "data_out.json").exists()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from arenatok.errors import ArenatokError, SourceError
+from arenatok.errors import ArenatokError, OptionError
 from arenatok.pipeline import build
 from tests.helpers import TINY, battle, write_jsonl, write_parquet
 
@@ -47,7 +47,7 @@ def test_ray_engine_writes_what_the_local_engine_writes(local_ray: object, tmp_p
 
 def test_ray_engine_reads_parquet_only(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "b.jsonl", TINY)
-    with pytest.raises(SourceError, match="--engine ray reads Parquet files, this is jsonl"):
+    with pytest.raises(OptionError, match="--engine ray reads Parquet files, this is jsonl"):
         build(src, out=tmp_path / "out", engine="ray")
 
 

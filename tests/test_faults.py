@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -181,20 +180,20 @@ def _deny(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
     path.chmod(0o555 if path.is_dir() else 0o000)
     if os.geteuid() != 0:
         return
-    real_open, real_mkstemp = Path.open, tempfile.mkstemp
+    real_open, real_os_open = Path.open, os.open
 
     def open_(self: Path, *args: Any, **kwargs: Any) -> Any:
         if self == path:
             raise PermissionError(errno.EACCES, "Permission denied", str(self))
         return real_open(self, *args, **kwargs)
 
-    def mkstemp(*args: Any, dir: Any = None, **kwargs: Any) -> Any:
-        if dir is not None and Path(dir) == path:
-            raise PermissionError(errno.EACCES, "Permission denied", str(dir))
-        return real_mkstemp(*args, dir=dir, **kwargs)
+    def os_open(file: Any, flags: int, *args: Any, **kwargs: Any) -> Any:
+        if Path(file).parent == path and flags & os.O_CREAT:
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_os_open(file, flags, *args, **kwargs)
 
     monkeypatch.setattr(Path, "open", open_)
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(os, "open", os_open)
 
 
 def test_read_only_output_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,7 +202,7 @@ def test_read_only_output_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     out.mkdir()
     _deny(monkeypatch, out)
     result = CliRunner().invoke(cli, ["build", "--source", str(src), "--out", str(out)])
-    assert (result.exit_code, result.stdout) == (1, "")
+    assert (result.exit_code, result.stdout) == (3, "")
     assert result.stderr == (
         f"Error: {out}: permission denied\nHint: choose another --out directory\n"
     )
@@ -312,7 +311,7 @@ def test_flipped_bytes_in_json_lines(tmp_path: Path) -> None:
     code, err = run_cli("build", "--source", str(src), "--out", str(tmp_path / "o"))
     assert (code, err.splitlines()[0]) == (
         2,
-        f"Error: {src}: row 0 (question_id None): line 1 is not valid UTF-8 (byte 10)",
+        f"Error: {src}: row 1 (question_id None): line 1 is not valid UTF-8 (byte 10)",
     )
     result = build(src, out=tmp_path / "o", on_bad_row="reject")
     assert (result.stats.read, result.stats.rejected) == (20, 2)

@@ -109,7 +109,7 @@ def test_kaggle_null_reply(tmp_path: Path) -> None:
 def test_kaggle_vote_must_be_one_hot(tmp_path: Path) -> None:
     row = kaggle_row(0, ["Hey"]) | {"winner_model_b": 1}
     src = write_csv(tmp_path / "train.csv", [row])
-    build(src, out=tmp_path / "out", on_bad_row="reject")
+    build(src, out=tmp_path / "out", on_bad_row="reject", allow_empty=True)
     reason = json.loads((tmp_path / "out" / "rejects.jsonl").read_text())["reason"]
     assert reason == "winner_model_a / winner_model_b / winner_tie must be one-hot, got [1, 1, 0]"
 

@@ -13,7 +13,8 @@ from huggingface_hub import constants
 
 from arenatok.cli import cli
 from arenatok.errors import HashMismatchError, HubError
-from arenatok.load import ARENA_33K, fetch_hub_file, sha256_file
+from arenatok.hub import ARENA_33K, fetch_hub_file
+from arenatok.load import sha256_file
 from arenatok.pipeline import build
 from tests.fakehub import serve
 from tests.helpers import TINY, write_parquet
@@ -31,7 +32,7 @@ def hub_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def pinned(path: Path) -> object:
-    return dataclasses.replace(ARENA_33K, sha256=sha256_file(path), size=path.stat().st_size)
+    return dataclasses.replace(ARENA_33K, sha256=sha256_file(path))
 
 
 def test_download_uses_pinned_revision_token_and_cache(hub_file: Path, tmp_path: Path) -> None:

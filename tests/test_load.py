@@ -133,7 +133,7 @@ def test_json_list_items_and_depth_limit(tmp_path: Path) -> None:
     path.write_text(f'[1, {{"a": {deep}}}, {{"b": [2, {{"c": null}}]}}, "x"]')
     items = rows_of_json(path)
     assert items[0] == 1
-    assert str(items[1]) == "record 1 is nested more than 64 levels deep"
+    assert str(items[1]) == "record 2 is nested more than 64 levels deep"
     assert items[2:] == [{"b": [2, {"c": None}]}, "x"]
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from arenatok.errors import BadRowError, SourceError
 from arenatok.pipeline import build
-from arenatok.steps import Stats
+from arenatok.stats import Stats
 from arenatok.tokens import count
 from arenatok.write import cut_strings, dumps_lines
 from tests.helpers import TINY, battle, write_jsonl, write_parquet
@@ -132,7 +132,7 @@ def test_bad_row_is_a_hard_error_and_nothing_is_written(tmp_path: Path) -> None:
     with pytest.raises(BadRowError) as e:
         build(src, out=tmp_path / "out")
     assert e.value.message == (
-        f"{src}: row 1 (question_id 'bad-1'): winner is str 'model_c', expected one of "
+        f"{src}: row 2 (question_id 'bad-1'): winner is str 'model_c', expected one of "
         "model_a, model_b, tie, tie (bothbad)"
     )
     assert e.value.exit_code == 2
@@ -148,14 +148,14 @@ def test_reject_mode_writes_rejects(tmp_path: Path) -> None:
     assert rejects == [
         {
             "file": str(src),
-            "row": 1,
+            "row": 2,
             "question_id": "bad-1",
             "reason": "winner is str 'model_c', expected one of model_a, model_b, tie, "
             "tie (bothbad)",
         },
         {
             "file": str(src),
-            "row": 3,
+            "row": 4,
             "question_id": None,
             "reason": "row is not an object: str 'not an object'",
         },
@@ -189,7 +189,14 @@ row_choice = st.sampled_from(
 @given(rows=st.lists(row_choice, min_size=1, max_size=12), batch=st.integers(1, 5))
 def test_rows_in_equal_rows_out_plus_rejected(rows: list[Any], batch: int, tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "b.jsonl", rows)
-    result = build(src, out=tmp_path / "out", on_bad_row="reject", limit=None, batch_size=batch)
+    result = build(
+        src,
+        out=tmp_path / "out",
+        on_bad_row="reject",
+        limit=None,
+        batch_size=batch,
+        allow_empty=True,
+    )
     written = len(examples(tmp_path / "out" / "data_out.json"))
     rejected = len((tmp_path / "out" / "rejects.jsonl").read_text().splitlines())
     assert len(rows) == result.stats.read == written + rejected

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from arenatok.cli import cli
 from arenatok.pipeline import build
-from arenatok.report import REPORT_HTML, REPORT_JSON, write_report
+from arenatok.report_page import REPORT_HTML, REPORT_JSON, write_report
 from tests.helpers import ROOT, battle, write_jsonl
 
 TEST_OUTPUT = ROOT / "test-output"
@@ -127,7 +127,8 @@ def test_cli_report_without_a_build(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["report", str(tmp_path)])
     assert (result.exit_code, result.stderr) == (
         2,
-        f"Error: {tmp_path}: no data_out.jsonl here\nHint: run arenatok build --out DIR first\n",
+        f"Error: {tmp_path}: no artifact_metadata.json here (not a finished build)\n"
+        "Hint: run arenatok build --out DIR first\n",
     )
 
 

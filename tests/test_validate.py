@@ -138,8 +138,8 @@ def test_totals_must_be_sums_of_turns(out: Path) -> None:
 
     edit_records(out, change)
     assert validate_dir(out)[:2] == [
-        "data_out.jsonl line 1: token_usage.total_tokens is not what the per-turn counts give",
-        "data_out.jsonl line 2: token_usage.total_tokens is not what the per-turn counts give",
+        "data_out.jsonl line 1: token_usage.total_tokens is 12, the per-turn counts give 11",
+        "data_out.jsonl line 2: token_usage.total_tokens is 23, the per-turn counts give 22",
     ]
 
 
@@ -149,10 +149,10 @@ def test_ratios_must_match_the_counts(out: Path) -> None:
 
     edit_records(out, change)
     assert validate_dir(out)[:2] == [
-        "data_out.jsonl line 1: token_usage.communication_efficiency is not what the per-turn "
-        "counts give",
-        "data_out.jsonl line 1: communication_efficiency.input_output_ratio = 1.5 is outside "
-        "[0, 1]",
+        "data_out.jsonl line 1: token_usage.communication_efficiency.input_output_ratio is 1.5, "
+        "the counts give 0.18181818181818182",
+        "data_out.jsonl line 1: token_usage.communication_efficiency.input_output_ratio = 1.5 "
+        "is outside [0, 1]",
     ]
 
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.resources
-import json
 from pathlib import Path
 from typing import Any
 
-from arenatok.errors import HubError, SourceError
-from arenatok.write import JSONL, METADATA, write_bytes
+from arenatok.built import build_id, read_metadata
+from arenatok.errors import HubError, OptionError, SourceError, first_line
+from arenatok.write import JSONL, output_error, write_bytes
 
 CARD = "README.md"
 PARQUET = "data/train-00000-of-00001.parquet"
+PARQUET_BUILD_KEY = "arenatok_build"
+"""Schema metadata key of the card's Parquet file: the build it was made from."""
 
 LICENSES = {
     "arena": "cc",
@@ -70,8 +72,14 @@ NULL_TYPES = {
 """Fields that may be null in every record of a dataset, and the type they have when not."""
 
 
-def _marker() -> dict[str, str]:
-    return {"made_with": "arenatok", "version": importlib.metadata.version("arenatok")}
+def _marker(build: str) -> dict[str, str]:
+    """What the card's YAML says of arenatok: that it made the card, and from which build (the
+    sha256 of data_out.jsonl)."""
+    return {
+        "made_with": "arenatok",
+        "version": importlib.metadata.version("arenatok"),
+        "build": build,
+    }
 
 
 def records_table(out: Path) -> Any:
@@ -149,16 +157,16 @@ def write_card(out: str | Path) -> Path:
     from huggingface_hub import DatasetCard, DatasetCardData
 
     out = Path(out)
-    try:
-        meta = json.loads((out / METADATA).read_bytes())
-    except (OSError, ValueError):
-        raise SourceError(
-            f"{out}: no readable {METADATA}", hint="run arenatok build --out DIR first"
-        ) from None
+    meta = read_metadata(out)
+    build = build_id(meta)
     table = records_table(out)
+    table = table.replace_schema_metadata({PARQUET_BUILD_KEY: build})
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd")
-    (out / "data").mkdir(exist_ok=True)
+    try:
+        (out / "data").mkdir(exist_ok=True)
+    except OSError as e:
+        raise output_error(out / "data", e, hint="make the directory writable") from None
     write_bytes(out / PARQUET, buf.getvalue())
 
     source = meta.get("source", {})
@@ -189,7 +197,7 @@ def write_card(out: str | Path) -> Path:
             "download_size": len(buf.getvalue()),
             "dataset_size": table.nbytes,
         },
-        arenatok=_marker(),
+        arenatok=_marker(build),
     )
     template = (importlib.resources.files("arenatok") / "card_template.md").read_text("utf-8")
     card = DatasetCard.from_template(
@@ -211,16 +219,62 @@ def _languages(table: Any) -> set[str]:
     return {x for x in pc.unique(column).to_pylist() if x}
 
 
-def is_arenatok_card(text: str) -> bool:
-    """Whether a README.md is a card that arenatok wrote (its YAML names arenatok)."""
+def card_marker(text: str) -> dict[str, Any] | None:
+    """The `arenatok` entry of a card's YAML when arenatok wrote the card, else None."""
     from huggingface_hub import DatasetCard
 
     try:
         data = DatasetCard(text).data.to_dict()  # type: ignore[no-untyped-call]
     except Exception:  # any card that cannot be parsed is not ours
-        return False
+        return None
     marker = data.get("arenatok")
-    return isinstance(marker, dict) and marker.get("made_with") == "arenatok"
+    return marker if isinstance(marker, dict) and marker.get("made_with") == "arenatok" else None
+
+
+def is_arenatok_card(text: str) -> bool:
+    """Whether a README.md is a card that arenatok wrote (its YAML names arenatok)."""
+    return card_marker(text) is not None
+
+
+def parquet_build(path: Path) -> str | None:
+    """The build a card's Parquet file was made from (its schema metadata), or None."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    value = meta.get(PARQUET_BUILD_KEY.encode())
+    return value.decode() if value else None
+
+
+def stale_card(out: Path) -> str | None:
+    """Why the card or its Parquet file in `out` does not describe the current build, or None
+    when both name it."""
+    build = build_id(read_metadata(out))
+    marker = card_marker((out / CARD).read_text(encoding="utf-8", errors="replace"))
+    if marker is None:
+        return f"{CARD} is not a card that arenatok wrote"
+    if marker.get("build") != build:
+        return f"{CARD} was made from another build"
+    try:
+        made_from = parquet_build(out / PARQUET)
+    except Exception:  # unreadable Parquet: stale as well
+        made_from = None
+    if made_from != build:
+        return f"{PARQUET} was made from another build"
+    return None
+
+
+def check_repo_id(repo_id: str) -> None:
+    """A clear OptionError for a repo id the Hub would refuse (`name` or `owner/name`)."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils._validators import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as e:
+        raise OptionError(
+            f"--repo-id {repo_id!r} is not a valid repo id ({first_line(e)})",
+            hint="use owner/name, e.g. you/arena-token-usage",
+        ) from None
 
 
 def push(
@@ -243,8 +297,12 @@ def push(
     )
 
     out = Path(out)
+    check_repo_id(repo_id)
     if not (out / CARD).is_file() or not (out / PARQUET).is_file():
         raise SourceError(f"{out}: no dataset card here", hint=f"run arenatok card {out} first")
+    why = stale_card(out)
+    if why:
+        raise SourceError(f"{out}: the card is stale: {why}", hint=f"run arenatok card {out} again")
     api = api or HfApi()
     url = f"https://huggingface.co/datasets/{repo_id}"
     try:

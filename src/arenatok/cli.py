@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,8 @@ import click
 from arenatok import __version__
 from arenatok.errors import ArenatokError
 from arenatok.formats import FORMATS
-from arenatok.pipeline import DEFAULT_LIMIT, BuildResult, Progress, build
+from arenatok.interrupts import Interrupted
+from arenatok.pipeline import DEFAULT_LIMIT, build
 from arenatok.tokens import ENCODINGS
 from arenatok.write import METADATA
 
@@ -39,17 +39,13 @@ class _CountOr(click.ParamType):  # type: ignore[type-arg]
         return n
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C: temp files are removed and earlier outputs kept."""
-
-
-def _on_sigterm(_signum: int, _frame: object) -> None:
-    raise _Terminated
+def _on_sigterm(signum: int, _frame: object) -> None:
+    raise Interrupted(signum)
 
 
 class _Group(click.Group):
-    """Turns ArenatokError into `Error: ...` / `Hint: ...` and an exit code; no traceback
-    unless --debug."""
+    """Turns ArenatokError into `Error: ...` / `Hint: ...` and its exit code (see
+    errors.EXIT_CODES); no traceback unless --debug."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -64,7 +60,7 @@ class _Group(click.Group):
         except KeyboardInterrupt as e:
             if ctx.params.get("debug"):
                 raise
-            if isinstance(e, _Terminated):
+            if isinstance(e, Interrupted) and e.signum == signal.SIGTERM:
                 click.echo("Terminated: no output was changed.", err=True)
                 ctx.exit(143)
             click.echo("Interrupted: no output was changed.", err=True)
@@ -76,62 +72,6 @@ class _Group(click.Group):
 @click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
 def cli(debug: bool) -> None:
     """Token-usage datasets from Chatbot Arena battles."""
-
-
-@contextmanager
-def _progress_bar() -> Iterator[Progress]:
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    console = Console(stderr=True)
-    bar = Progress(
-        TextColumn("building"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
-    task = bar.add_task("rows", total=None)
-
-    def update(done: int, total: int | None) -> None:
-        bar.update(task, completed=done, total=total)
-
-    with bar:
-        yield update
-
-
-def _summary(result: BuildResult) -> str:
-    s = result.stats
-    m = result.metadata
-    n = s.written
-    shares = " · ".join(
-        f"{w} {d['share'] * 100:.1f}%" for w, d in m["winner_distribution"].items() if n
-    )
-    flags = ", ".join(f"{f} {c:,}" for f, c in m["quality_flags"].items() if c) or "none"
-    lines = [
-        f"rows read {s.read:,} = written {s.written:,} + rejected {s.rejected:,}",
-        f"tokens ({m['tokenizer']['name']}): {s.total_tokens:,} in all, "
-        + (
-            f"{s.total_tokens / n:.1f} per battle, {s.turns / n:.2f} turns per battle"
-            if n
-            else "no battles written"
-        ),
-        f"winners: {shares}" if n else "winners: none",
-        f"model pairs: {m['model_pairs']['ordered']} ordered, "
-        f"{m['model_pairs']['unordered']} unordered",
-        f"quality flags: {flags}",
-        f"token cache: {result.cache_hit_rate:.1%} of texts were repeats, counted once",
-        f"wrote {result.out_dir}/: " + ", ".join([*result.files, METADATA]),
-    ]
-    return "\n".join(lines) + "\n"
 
 
 @cli.command("build")
@@ -197,6 +137,11 @@ def _summary(result: BuildResult) -> str:
     help="error: stop at the first bad row (exit 2). reject: write it to rejects.jsonl and go on.",
 )
 @click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Write the dataset even when every row was rejected (otherwise that fails, exit 2).",
+)
+@click.option(
     "--dataset-name",
     metavar="NAME",
     help="Value of each record's `dataset` field. Default: the Hub id, or the file name.",
@@ -226,6 +171,7 @@ def build_cmd(
     allow_null_turns: bool,
     chat_overhead: str | None,
     on_bad_row: str,
+    allow_empty: bool,
     dataset_name: str | None,
     workers: int | None,
     engine: str,
@@ -238,7 +184,9 @@ def build_cmd(
     Example:
         arenatok build --source battles.parquet --limit all --out out/
     """
-    with _progress_bar() as progress:
+    from arenatok.cli_output import build_summary, progress_bar
+
+    with progress_bar("building") as progress:
         result = build(
             source,
             out=out,
@@ -249,12 +197,13 @@ def build_cmd(
             allow_null_turns=allow_null_turns,
             chat_overhead=chat_overhead,
             on_bad_row="reject" if on_bad_row == "reject" else "error",
+            allow_empty=allow_empty,
             dataset_name=dataset_name,
             workers=workers,
             engine="ray" if engine == "ray" else "local",
             progress=progress,
         )
-    click.echo(_summary(result), nl=False)
+    click.echo(build_summary(result), nl=False)
 
 
 @cli.command("validate")
@@ -302,36 +251,12 @@ def report_cmd(out_dir: Path, rounds: int, seed: int) -> None:
     Example:
         arenatok report arenatok-out
     """
-    from rich.console import Console
-    from rich.table import Table
+    from arenatok.cli_output import print_report
+    from arenatok.report_page import write_report
 
-    from arenatok.report import write_report
-
+    started = time.perf_counter()
     report = write_report(out_dir, rounds=rounds, seed=seed)
-    counts, rat = report["counts"], report["ratings"]
-    console = Console(width=120)
-    console.print(
-        f"{counts['battles']:,} battles, {counts['models']} models, "
-        f"{counts['model_pairs']['ordered']} ordered / {counts['model_pairs']['unordered']} "
-        f"unordered pairs; length coefficient {rat['length_coefficient']:.3f}; "
-        f"{rounds} bootstrap rounds in {rat['_bootstrap_seconds']:.1f} s",
-        highlight=False,
-    )
-    table = Table("model", "Bradley-Terry", "95% CI", "length-controlled", "online Elo")
-    for r in rat["models"]:
-        ci = r.get("bt_ci95")
-        table.add_row(
-            r["model"],
-            f"{r['bradley_terry']:.0f}",
-            f"{ci[0]:.0f} – {ci[1]:.0f}" if ci else "",
-            f"{r['length_controlled']:.0f}",
-            f"{r['online_elo']:.0f}",
-        )
-    console.print(table)
-    spec = Table("figure", "report", "ours", title="the specification report, first 300 battles")
-    for row in report["specification_report"]:
-        spec.add_row(row["figure"], row["report"], row["ours"])
-    console.print(spec)
+    print_report(report, rounds, time.perf_counter() - started)
     click.echo(f"wrote {out_dir}/report.json, {out_dir}/report.html")
 
 
@@ -428,49 +353,25 @@ def bench_cmd(
     Example:
         arenatok bench arenatok-out --strategy full --strategy truncate_head:32,64,128,256
     """
-    from rich.console import Console
-    from rich.table import Table
+    from arenatok.bench import write_bench
+    from arenatok.cli_output import print_bench, progress_bar
+    from arenatok.strategies import parse_strategies
 
-    from arenatok.bench import parse_strategies, write_bench
-
+    started = time.perf_counter()
     chosen = parse_strategies(strategies or DEFAULT_STRATEGIES, seed=seed)
-    bench = write_bench(out_dir, chosen, seed=seed, rounds=rounds, limit=limit)
-    split = bench["split"]
-    console = Console(width=140)
-    console.print(
-        f"{bench['battles']:,} battles: trained on {split['train_decisive']:,} decisive votes, "
-        f"tested on {split['test_decisive']:,} ({split['test_ties']:,} test ties left out)",
-        highlight=False,
-    )
-    table = Table(
-        "strategy",
-        "bytes/side",
-        "tokens/side",
-        "accuracy",
-        "AUC",
-        "AUC 95% CI",
-        "retention",
-        "beats length-only",
-    )
-    for r in bench["results"]:
-        retention = r.get("auc_retention_vs_full")
-        table.add_row(
-            r["strategy"],
-            f"{r['bytes_per_side']:,.0f}" if "bytes_per_side" in r else "",
-            f"{r['tokens_per_side']:,.0f}" if "tokens_per_side" in r else "",
-            f"{r['accuracy']:.3f}",
-            f"{r['auc']:.3f}",
-            f"{r['auc_ci95'][0]:.3f} – {r['auc_ci95'][1]:.3f}",
-            f"{retention:.2f}" if retention is not None else "",
-            {True: "yes", False: "no", None: ""}[r["preserves_quality"]],
+    with progress_bar("benchmarking") as progress:
+        bench = write_bench(
+            out_dir, chosen, seed=seed, rounds=rounds, limit=limit, progress=progress
         )
-    console.print(table)
+    print_bench(bench, time.perf_counter() - started)
     click.echo(f"wrote {out_dir}/bench.json, {out_dir}/bench.html")
 
 
 def main() -> None:
-    """Entry point of the `arenatok` script."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    """Entry point of the `arenatok` script. SIGTERM stops a command like Ctrl-C does, unless
+    the process was started with SIGTERM ignored: then it stays ignored."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
     cli(prog_name="arenatok")
 
 

@@ -21,22 +21,22 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from arenatok.errors import ArenatokError
+from arenatok.errors import ArenatokError, MissingExtraError
 from arenatok.load import Payload
-from arenatok.steps import BatchResult, Job, run_batch
+from arenatok.steps import BatchResult, StepOptions, run_batch
 from arenatok.tokens import TokenCounter
 
-_worker: tuple[Job, list[TokenCounter]] | None = None
+_worker: tuple[StepOptions, list[TokenCounter]] | None = None
 
 
-def _init_worker(job: Job, parent: int) -> None:
+def _init_worker(options: StepOptions, parent: int) -> None:
     global _worker
     # Ctrl-C and SIGTERM reach the whole process group; the parent handles them once and
     # shuts the pool down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
-    _worker = (job, job.make_counters(threads=1))
+    _worker = (options, options.make_counters(threads=1))
 
 
 def _exit_with(parent: int) -> None:
@@ -62,10 +62,10 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
-def _run_in_worker(start: int, payload: Payload) -> BatchResult:
+def _run_in_worker(first_row: int, payload: Payload) -> BatchResult:
     assert _worker is not None
-    job, counters = _worker
-    return run_batch(payload, start=start, job=job, counters=counters)
+    options, counters = _worker
+    return run_batch(payload, first_row=first_row, options=options, counters=counters)
 
 
 def default_workers() -> int:
@@ -79,16 +79,16 @@ def default_workers() -> int:
 def run_local(
     batches: Iterable[tuple[int, Payload]],
     *,
-    job: Job,
+    options: StepOptions,
     workers: int,
 ) -> Generator[BatchResult, None, None]:
-    """Results of `run_batch` for each (start row, batch), in order. workers <= 1: in this
+    """Results of `run_batch` for each (first row, batch), in order. workers <= 1: in this
     process; otherwise a pool of that many processes with at most 2 batches each in flight."""
     if workers <= 1:
-        counters = job.make_counters()
+        counters = options.make_counters()
         try:
-            for start, payload in batches:
-                yield run_batch(payload, start=start, job=job, counters=counters)
+            for first_row, payload in batches:
+                yield run_batch(payload, first_row=first_row, options=options, counters=counters)
         finally:
             for c in counters:
                 c.close()
@@ -102,11 +102,11 @@ def run_local(
         workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(job, os.getpid()),
+        initargs=(options, os.getpid()),
     )
     try:
-        for start, payload in batches:
-            pending.append(pool.submit(_run_in_worker, start, payload))
+        for first_row, payload in batches:
+            pending.append(pool.submit(_run_in_worker, first_row, payload))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
         while pending:
@@ -124,16 +124,16 @@ class _RayStep:
     """The per-batch step as a Ray Data callable: one output row per input batch, holding the
     pickled BatchResult (so the driver sees exactly what the local engine produces)."""
 
-    def __init__(self, job: Job) -> None:
-        self.job = job
-        self.counters = job.make_counters(threads=1)
+    def __init__(self, options: StepOptions) -> None:
+        self.options = options
+        self.counters = options.make_counters(threads=1)
 
     def __call__(self, batch: Any) -> Any:
         import pickle
 
         import pyarrow as pa
 
-        result = run_batch(batch, start=0, job=self.job, counters=self.counters)
+        result = run_batch(batch, first_row=1, options=self.options, counters=self.counters)
         return pa.table({"result": pa.array([pickle.dumps(result)], type=pa.large_binary())})
 
 
@@ -141,46 +141,52 @@ def run_ray(
     path: Path,
     columns: Sequence[str],
     *,
-    job: Job,
+    options: StepOptions,
     limit: int | None,
     batch_size: int,
 ) -> Generator[BatchResult, None, None]:
     """Results of `run_batch` over a Parquet file with Ray Data (read_parquet, map_batches),
-    in source order. Connects to RAY_ADDRESS when set, else starts a local Ray instance."""
+    in source order. Connects to RAY_ADDRESS when set, else starts a local Ray instance (and
+    stops it at the end). Ray's settings that this changes are restored at the end."""
     import pickle
 
     try:
         import ray
         import ray.data
     except ImportError:
-        raise ArenatokError(
-            "--engine ray needs Ray Data, which is not installed",
-            hint="pip install 'arenatok[ray]'",
-        ) from None
-    if not ray.is_initialized():
+        raise MissingExtraError("--engine ray", "ray", "Ray Data") from None
+    started = not ray.is_initialized()
+    if started:
         ray.init(
             address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False
         )
     context = ray.data.DataContext.get_current()
+    saved = context.execution_options.preserve_order, context.enable_progress_bars
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False
-    # Ray reads whole top-level columns (not nested leaves such as openai_moderation.flagged).
-    top = list(dict.fromkeys(c.split(".")[0] for c in columns))
-    data = ray.data.read_parquet(str(path), columns=top)
-    if limit is not None:
-        data = data.limit(limit)
-    results = data.map_batches(
-        _RayStep,
-        fn_constructor_kwargs={"job": job},
-        batch_format="pyarrow",
-        batch_size=batch_size,
-        concurrency=(1, max(1, int(ray.cluster_resources().get("CPU", 1)))),  # type: ignore[no-untyped-call]
-    )
-    start = 0
-    tables: Iterable[Any] = results.iter_batches(batch_format="pyarrow", batch_size=None)
-    for table in tables:
-        for blob in table.column("result").to_pylist():
-            r: BatchResult = pickle.loads(blob)
-            rejects = [dataclasses.replace(x, row=start + x.row) for x in r.rejects]
-            yield dataclasses.replace(r, start=start, rejects=rejects)
-            start += r.rows
+    try:
+        # Ray reads whole top-level columns (not nested leaves such as openai_moderation.flagged).
+        top = list(dict.fromkeys(c.split(".")[0] for c in columns))
+        data = ray.data.read_parquet(str(path), columns=top)
+        if limit is not None:
+            data = data.limit(limit)
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        results = data.map_batches(
+            _RayStep,
+            fn_constructor_kwargs={"options": options},
+            batch_format="pyarrow",
+            batch_size=batch_size,
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=cpus),
+        )
+        done = 0
+        tables: Iterable[Any] = results.iter_batches(batch_format="pyarrow", batch_size=None)
+        for table in tables:
+            for blob in table.column("result").to_pylist():
+                r: BatchResult = pickle.loads(blob)
+                rejects = [dataclasses.replace(x, row=done + x.row) for x in r.rejects]
+                yield dataclasses.replace(r, first_row=done + 1, rejects=rejects)
+                done += r.rows
+    finally:
+        context.execution_options.preserve_order, context.enable_progress_bars = saved
+        if started:
+            ray.shutdown()

