@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import copy
+import random
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from tests.helpers import TINY, need_shared
+from tests.helpers import TINY, battle, need_shared
+
+WORDS = ["the", "of", "and", "to", "in", "is", "you", "that", "it", "he", "was", "for", "on"]
 
 
 @pytest.fixture
@@ -37,3 +42,17 @@ def arena_parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
     )
     return out
+
+
+@pytest.fixture(scope="session")
+def slow_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6,000 battles of distinct multi-kilobyte texts: a build that takes seconds."""
+    rng = random.Random(7)
+
+    def text(n: int) -> str:
+        return " ".join(rng.choice(WORDS) + str(rng.randrange(1000)) for _ in range(n))
+
+    rows = [battle(f"q{i}", [(text(30), text(600), text(600))]) for i in range(6000)]
+    path = tmp_path_factory.mktemp("slow") / "slow.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=500)
+    return path

@@ -195,3 +195,67 @@ def test_push_needs_a_card(tmp_path: Path) -> None:
         2,
         f"Error: {tmp_path}: no dataset card here\nHint: run arenatok card {tmp_path} first\n",
     )
+
+
+@pytest.mark.parametrize("repo_id", ["bad repo id!!", "a/b/c", "you/", "/x", "x" * 200])
+def test_push_refuses_a_bad_repo_id_in_one_line(carded: Path, repo_id: str) -> None:
+    hub = FakeHub()
+    result = CliRunner().invoke(cli, ["push", str(carded), "--repo-id", repo_id])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: --repo-id {repo_id!r} is not a valid repo id (")
+    assert result.stderr.endswith("Hint: use owner/name, e.g. you/arena-token-usage\n")
+    assert "Traceback" not in result.output
+    assert hub.calls == []
+
+
+def test_a_rebuild_removes_the_old_card_and_push_refuses_a_stale_one(
+    carded: Path, tmp_path: Path
+) -> None:
+    card = (carded / CARD).read_bytes()
+    parquet = (carded / PARQUET).read_bytes()
+    other = write_jsonl(tmp_path / "other.jsonl", TINY[:2])
+    build(other, out=carded)
+    assert not (carded / CARD).exists()
+    assert not (carded / PARQUET).exists()
+    # A stale card copied back (or written by hand) is caught by validate and push.
+    (carded / CARD).write_bytes(card)
+    (carded / PARQUET).write_bytes(parquet)
+    from arenatok.validate import validate_dir
+
+    assert validate_dir(carded) == [
+        f"data/train-00000-of-00001.parquet: was made from another build (or names none): run "
+        f"arenatok card {carded} again",
+        f"README.md: was made from another build (or names none): run arenatok card {carded} again",
+    ]
+    hub = FakeHub()
+    result = CliRunner().invoke(cli, ["push", str(carded), "--repo-id", "me/x"])
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"Error: {carded}: the card is stale: README.md was made from another build\n"
+        f"Hint: run arenatok card {carded} again\n",
+    )
+    with pytest.raises(Exception, match="stale"):
+        push(carded, "me/x", api=hub)
+    assert hub.calls == []  # refused before touching the network
+    assert CliRunner().invoke(cli, ["card", str(carded)]).exit_code == 0
+    assert validate_dir(carded) == []
+
+
+def test_a_user_readme_survives_a_rebuild(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build(write_jsonl(tmp_path / "b.jsonl", TINY), out=out)
+    (out / CARD).write_text("# my notes\n")
+    build(write_jsonl(tmp_path / "b.jsonl", TINY), out=out)
+    assert (out / CARD).read_text() == "# my notes\n"
+
+
+def test_card_in_an_unwritable_directory(carded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_faults import _deny
+
+    _deny(monkeypatch, carded)
+    result = CliRunner().invoke(cli, ["card", str(carded)])
+    assert result.exit_code == 3
+    assert result.stderr.startswith("Error: ")
+    assert "permission denied" in result.stderr
+    assert "Traceback" not in result.output
+    carded.chmod(0o755)

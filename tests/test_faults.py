@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -24,23 +23,7 @@ from arenatok.cli import cli
 from arenatok.errors import OutputError
 from arenatok.pipeline import build
 from arenatok.validate import validate_dir
-from tests.helpers import TINY, battle, write_jsonl, write_parquet
-
-WORDS = ["the", "of", "and", "to", "in", "is", "you", "that", "it", "he", "was", "for", "on"]
-
-
-@pytest.fixture(scope="module")
-def slow_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """6,000 battles of distinct multi-kilobyte texts: a build that takes seconds."""
-    rng = random.Random(7)
-
-    def text(n: int) -> str:
-        return " ".join(rng.choice(WORDS) + str(rng.randrange(1000)) for _ in range(n))
-
-    rows = [battle(f"q{i}", [(text(30), text(600), text(600))]) for i in range(6000)]
-    path = tmp_path_factory.mktemp("slow") / "slow.parquet"
-    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=500)
-    return path
+from tests.helpers import TINY, write_jsonl, write_parquet
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from arenatok.errors import BadRowError, SourceError
 from arenatok.pipeline import build
-from arenatok.stats import Stats
 from arenatok.tokens import count
 from arenatok.write import cut_strings, dumps_lines
 from tests.helpers import TINY, battle, write_jsonl, write_parquet
@@ -201,14 +200,6 @@ def test_rows_in_equal_rows_out_plus_rejected(rows: list[Any], batch: int, tmp_p
     rejected = len((tmp_path / "out" / "rejects.jsonl").read_text().splitlines())
     assert len(rows) == result.stats.read == written + rejected
     assert (written, rejected) == (result.stats.written, result.stats.rejected)
-
-
-def test_stats_add_up() -> None:
-    a = Stats(read=2, written=1, rejected=1, pairs={("x", "y")}, turns=1, input_tokens=3)
-    b = Stats(read=1, written=1, pairs={("x", "y"), ("y", "x")}, turns=2, output_tokens_a=4)
-    s = a + b
-    assert (s.read, s.written, s.rejected, s.turns, s.total_tokens) == (3, 2, 1, 3, 7)
-    assert s.summary()["model_pairs"] == {"ordered": 2, "unordered": 1}
 
 
 # ---- real data from ../shared -------------------------------------------------------------

@@ -65,14 +65,10 @@ def test_report_numbers_against_independent_counts(small_build: Path) -> None:
     table = {r["model"]: r for r in saved["ratings"]["models"]}
     assert table["x"]["bradley_terry"] > table["y"]["bradley_terry"]
     assert all(r["bt_ci95"][0] <= r["bradley_terry"] <= r["bt_ci95"][1] for r in table.values())
-    assert "_bootstrap_seconds" not in saved["ratings"]
-    assert (
-        saved
-        == json.loads(
-            json.dumps({k: v for k, v in report.items() if not k.startswith("_")}, default=str)
-        )
-        or True
-    )
+    assert "_ratings_seconds" in report
+    assert saved == {k: v for k, v in report.items() if not k.startswith("_")}
+    meta = json.loads((small_build / "artifact_metadata.json").read_text())
+    assert saved["build"] == meta["files"]["data_out.jsonl"]["sha256"]
     hist = saved["tokens"]["histograms"]["prompt_tokens_per_message"]
     assert sum(hist.values()) == 7  # 5 one-turn battles and one two-turn battle
     assert hist["[1, 2)"] == sum(
@@ -187,3 +183,24 @@ def test_report_html_renders_in_a_real_browser(arena_parquet: Path, tmp_path: Pa
             browser.close()
     assert errors == []
     assert (TEST_OUTPUT / "report.png").stat().st_size > 10_000
+
+
+def test_a_rebuild_removes_the_report_and_validate_finds_a_stale_one(
+    small_build: Path, tmp_path: Path
+) -> None:
+    write_report(small_build, rounds=0)
+    stale = {n: (small_build / n).read_bytes() for n in (REPORT_JSON, REPORT_HTML)}
+    build(write_jsonl(tmp_path / "other.jsonl", [battle("9")]), out=small_build)
+    assert not (small_build / REPORT_JSON).exists()
+    assert not (small_build / REPORT_HTML).exists()
+    for name, data in stale.items():
+        (small_build / name).write_bytes(data)
+    from arenatok.validate import validate_dir
+
+    assert validate_dir(small_build) == [
+        f"{name}: was made from another build (or names none): run arenatok report "
+        f"{small_build} again"
+        for name in (REPORT_JSON, REPORT_HTML)
+    ]
+    write_report(small_build, rounds=0)
+    assert validate_dir(small_build) == []

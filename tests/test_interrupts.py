@@ -1,0 +1,125 @@
+"""Signals: taken at safe points, ignored when the caller ignores them, never undoing a finished
+build."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from arenatok import interrupts, write
+from arenatok.cli import cli
+from arenatok.interrupts import Interrupted
+from arenatok.pipeline import build
+from arenatok.validate import validate_dir
+from tests.helpers import TINY, write_jsonl
+from tests.test_faults import snapshot, wait_for_temp_files
+
+
+def _ignoring(*signals: int) -> Callable[[], None]:
+    """A preexec_fn that starts the child with `signals` ignored, as a shell does for a
+    background job (`cmd &` ignores SIGINT) or `nohup` for SIGHUP."""
+
+    def start() -> None:
+        for sig in signals:
+            signal.signal(sig, signal.SIG_IGN)
+
+    return start
+
+
+def _build(slow_source: Path, out: Path, **kwargs: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            *(sys.executable, "-m", "arenatok.cli", "build", "--source", str(slow_source)),
+            *("--limit", "all", "--out", str(out), "--workers", "1"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def test_an_ignored_sigint_stays_ignored(slow_source: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = _build(slow_source, out, preexec_fn=_ignoring(signal.SIGINT))
+    wait_for_temp_files(out, proc)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert (proc.returncode, stderr) == (0, "")
+    assert stdout.startswith("rows read 6,000 = written 6,000 + rejected 0\n")
+    assert validate_dir(out) == []
+
+
+def test_sigterm_in_a_background_job_stops_cleanly(slow_source: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build(write_jsonl(tmp_path / "small.jsonl", TINY), out=out)
+    before = snapshot(out)
+    proc = _build(slow_source, out, preexec_fn=_ignoring(signal.SIGINT))
+    wait_for_temp_files(out, proc)
+    proc.send_signal(signal.SIGINT)  # ignored, as asked
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert (proc.returncode, stdout, stderr) == (143, "", "Terminated: no output was changed.\n")
+    assert snapshot(out) == before  # no lock, no temp file, the earlier build intact
+
+
+def test_an_ignored_sigterm_stays_ignored(slow_source: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = _build(slow_source, out, preexec_fn=_ignoring(signal.SIGTERM))
+    wait_for_temp_files(out, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert (proc.returncode, stderr) == (0, "")
+    assert validate_dir(out) == []
+
+
+def test_held_notes_a_signal_and_check_raises_it() -> None:
+    before = signal.getsignal(signal.SIGINT)
+    with interrupts.held():
+        os.kill(os.getpid(), signal.SIGINT)
+        assert interrupts.caught() == signal.SIGINT
+        with pytest.raises(Interrupted) as e:
+            interrupts.check()
+    assert (e.value.signum, e.value.exit_code) == (signal.SIGINT, 130)
+    assert signal.getsignal(signal.SIGINT) is before
+    interrupts.check()  # outside: nothing pending
+
+
+def test_held_leaves_an_ignored_signal_ignored() -> None:
+    old = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        with interrupts.held():
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGTERM)
+            interrupts.check()  # nothing was noted: the signal was ignored
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def test_a_signal_during_the_final_renames_does_not_undo_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = write.remove_derived
+
+    def remove_and_interrupt(out_dir: Path) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the files are renamed into place
+        real(out_dir)
+
+    monkeypatch.setattr(write, "remove_derived", remove_and_interrupt)
+    src = write_jsonl(tmp_path / "b.jsonl", TINY)
+    result = CliRunner().invoke(cli, ["build", "--source", str(src), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0
+    assert result.stdout.endswith(
+        "a stop signal came while the finished files were renamed into place: the build "
+        "completed, and its output is whole\n"
+    )
+    assert "no output was changed" not in result.output
+    assert validate_dir(tmp_path / "o") == []

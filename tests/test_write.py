@@ -1,0 +1,80 @@
+"""Output files: one JSON line per object, atomic and durable writes, the caller's state left
+alone."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from arenatok import write
+from arenatok.write import DatasetWriter, dumps_lines, remove_derived, write_bytes
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(st.lists(json_values, min_size=1, max_size=5))
+def test_dumps_lines_round_trips_one_line_per_object(objs: list[Any]) -> None:
+    block = dumps_lines(objs)
+    lines = block.decode().splitlines()  # str.splitlines breaks at U+2028 too
+    assert [orjson.loads(x) for x in lines] == objs
+
+
+def test_files_respect_the_umask_and_leave_it_alone(tmp_path: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        write_bytes(tmp_path / "x.json", b"{}")
+        assert os.umask(0o027) == 0o027  # the library did not change it
+    finally:
+        os.umask(old)
+    assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o640
+
+
+def test_every_file_is_flushed_to_the_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    writer = DatasetWriter(tmp_path, keep_rejects=True)
+    writer.add(b'{"a": 1}', 1)
+    files = writer.commit({"counts": {}})
+    # each file before its rename, and the directory after
+    assert len(synced) >= len(files) + 1 + 1
+    write_bytes(tmp_path / "y", b"y")
+    assert len(synced) >= len(files) + 4
+
+
+def test_discard_leaves_nothing(tmp_path: Path) -> None:
+    writer = DatasetWriter(tmp_path, keep_rejects=True)
+    writer.add(b'{"a": 1}', 1, rejects=[{"row": 1}])
+    writer.discard()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_commit_lists_every_file_and_removes_derived_ones(tmp_path: Path) -> None:
+    for name in write.DERIVED:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("made_with: arenatok\n")
+    writer = DatasetWriter(tmp_path, keep_rejects=False)
+    writer.add(b'{"a": 1}\n{"a": 2}', 2)
+    files = writer.commit({"counts": {}})
+    assert sorted(files) == sorted(set(write.OUTPUTS) - {write.REJECTS})
+    assert not any((tmp_path / n).exists() for n in write.DERIVED)
+    assert (tmp_path / write.JSONL).read_bytes() == b'{"a": 1}\n{"a": 2}\n'
+    meta = orjson.loads((tmp_path / write.METADATA).read_bytes())
+    assert meta["files"] == files
+
+
+def test_remove_derived_keeps_a_readme_of_the_users(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# notes\n")
+    (tmp_path / "report.json").write_text("{}")
+    remove_derived(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
