@@ -39,6 +39,17 @@ class _CountOr(click.ParamType):  # type: ignore[type-arg]
         return n
 
 
+_LINE_BREAKS = {
+    c: repr(chr(c))[1:-1] for c in (0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029)
+}
+
+
+def _one_line(text: str) -> str:
+    """A message as one line: line breaks inside values it quotes (a file name, an option
+    value) are shown escaped."""
+    return text.translate(_LINE_BREAKS)
+
+
 def _on_sigterm(signum: int, _frame: object) -> None:
     raise Interrupted(signum)
 
@@ -53,9 +64,9 @@ class _Group(click.Group):
         except ArenatokError as e:
             if ctx.params.get("debug"):
                 raise
-            click.echo(f"Error: {e.message}", err=True)
+            click.echo(f"Error: {_one_line(e.message)}", err=True)
             if e.hint:
-                click.echo(f"Hint: {e.hint}", err=True)
+                click.echo(f"Hint: {_one_line(e.hint)}", err=True)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt as e:
             if ctx.params.get("debug"):

@@ -81,8 +81,9 @@ def report_plots(report: dict[str, Any], c: Battles) -> list[str]:
     ys = np.arange(len(table))[::-1]
     bt = [r["bradley_terry"] for r in table]
     if all("bt_ci95" in r for r in table):
-        lo = [r["bradley_terry"] - r["bt_ci95"][0] for r in table]
-        hi = [r["bt_ci95"][1] - r["bradley_terry"] for r in table]
+        # With few bootstrap rounds a percentile interval may miss the estimate: draw to it.
+        lo = [max(0.0, r["bradley_terry"] - r["bt_ci95"][0]) for r in table]
+        hi = [max(0.0, r["bt_ci95"][1] - r["bradley_terry"]) for r in table]
         ax.errorbar(bt, ys, xerr=[lo, hi], fmt="o", capsize=2, label="Bradley-Terry, 95% CI")
     else:
         ax.plot(bt, ys, "o", label="Bradley-Terry")
