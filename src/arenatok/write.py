@@ -108,9 +108,10 @@ def _mkstemp(final: Path) -> tuple[int, Path]:
             continue
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make the renames in `directory` durable (a power loss after this keeps them)."""
-    fd = os.open(directory, os.O_RDONLY)
+def _fsync(path: Path) -> None:
+    """Flush a file, or a directory's entries (so its renames survive a power loss), to the
+    disk."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -275,7 +276,7 @@ class DatasetWriter:
             full = self._new(FULL)
             full.close()
             shutil.copyfile(self._data.tmp, full.tmp)  # an in-kernel copy (sendfile) on Linux
-            _fsync_file(full.tmp)
+            _fsync(full.tmp)
             files[FULL] = files[DATA]
             table = dict(sorted(files.items()))
             meta = self._new(METADATA)
@@ -290,7 +291,7 @@ class DatasetWriter:
                 if self._rejects is None:
                     (self.out_dir / REJECTS).unlink(missing_ok=True)
                 meta.tmp.replace(meta.final)
-                _fsync_dir(self.out_dir)
+                _fsync(self.out_dir)
         except OSError as e:
             self.discard()
             raise output_error(self.out_dir, e, hint=_BUILD_HINT) from None
@@ -312,14 +313,6 @@ class DatasetWriter:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def remove_derived(out_dir: Path) -> None:
@@ -346,7 +339,7 @@ def _atomic(path: Path) -> Iterator[IO[bytes]]:
             fh.flush()
             os.fsync(fh.fileno())
         tmp.replace(path)
-        _fsync_dir(path.parent)
+        _fsync(path.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -1,0 +1,29 @@
+"""ARCHITECTURE.md stays true: every module it names exists, and every module is named."""
+
+from __future__ import annotations
+
+import re
+
+from tests.helpers import ROOT
+
+PACKAGE = ROOT / "src" / "arenatok"
+TEXT = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+
+
+def test_every_named_module_and_function_exists() -> None:
+    modules = {p.stem for p in PACKAGE.glob("*.py")}
+    refs = re.findall(r"`([a-z_]+)\.([A-Za-z_]+)(?![.\w])", TEXT)  # not file.name.json
+    refs = [(m, a) for m, a in refs if a not in ("json", "jsonl", "html", "md", "parquet")]
+    assert len(refs) > 20
+    for module, attr in refs:
+        assert module in modules, f"ARCHITECTURE.md names a module {module} that does not exist"
+        source = (PACKAGE / f"{module}.py").read_text(encoding="utf-8")
+        assert re.search(rf"^\s*(def|class) {attr}\b|^{attr}\b", source, re.M), (
+            f"ARCHITECTURE.md names {module}.{attr}, which {module}.py does not define"
+        )
+
+
+def test_every_module_is_named() -> None:
+    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "_forkserver"}
+    missing = [m for m in sorted(modules) if f"`{m}" not in TEXT]
+    assert missing == []
