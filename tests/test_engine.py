@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -39,7 +40,25 @@ def test_ray_engine_writes_what_the_local_engine_writes(local_ray: object, tmp_p
     src = write_parquet(tmp_path / "b.parquet", rows)
     common = {"limit": 250, "on_bad_row": "reject", "batch_size": 16}
     build(src, out=tmp_path / "local", **common)  # type: ignore[arg-type]
-    result = build(src, out=tmp_path / "ray", engine="ray", **common)  # type: ignore[arg-type]
+    logged: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = logged.append  # type: ignore[method-assign]
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    settings = (context.execution_options.preserve_order, context.enable_progress_bars)
+    loggers = [logging.getLogger(n) for n in ("ray", "ray.data", "ray.data._internal.util")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        result = build(src, out=tmp_path / "ray", engine="ray", **common)  # type: ignore[arg-type]
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    # Ray logs a deprecation for arguments it will drop (`concurrency`): we pass none.
+    assert [r.getMessage() for r in logged if "deprecated" in r.getMessage()] == []
+    # The caller's Ray settings are as they were.
+    assert (context.execution_options.preserve_order, context.enable_progress_bars) == settings
     assert (result.stats.read, result.stats.written, result.stats.rejected) == (250, 249, 1)
     for name in FILES:
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
