@@ -86,7 +86,7 @@ def print_report(report: dict[str, Any], rounds: int, seconds: float) -> None:
     console.print(
         f"{counts['battles']:,} battles, {counts['models']} models, "
         f"{counts['model_pairs']['ordered']} ordered / {counts['model_pairs']['unordered']} "
-        f"unordered pairs; length coefficient {rat['length_coefficient']:.3f}; "
+        f"unordered pairs; length coefficient {rat['length_coefficient']:.3f}\n"
         f"ratings with {rounds} bootstrap rounds in {report['_ratings_seconds']:.1f} s; "
         f"report in {seconds:.1f} s",
         highlight=False,

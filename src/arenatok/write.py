@@ -275,6 +275,7 @@ class DatasetWriter:
                 files[name] = f.close()
             full = self._new(FULL)
             full.close()
+            # A copy, not a hard link: editing one file must not change the other.
             shutil.copyfile(self._data.tmp, full.tmp)  # an in-kernel copy (sendfile) on Linux
             _fsync(full.tmp)
             files[FULL] = files[DATA]
