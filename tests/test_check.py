@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arenatok.check import RowProblem, battle_from_row, parse_rows, timestamp
+from arenatok.load import REQUIRED_COLUMNS
 from arenatok.records import Battle
 from tests.helpers import TINY, battle, msg
 
@@ -41,20 +42,7 @@ def test_texts_are_kept_exactly() -> None:
 
 
 def test_optional_columns_may_be_absent() -> None:
-    row = {
-        k: v
-        for k, v in TINY[0].items()
-        if k
-        in {
-            "question_id",
-            "model_a",
-            "model_b",
-            "winner",
-            "conversation_a",
-            "conversation_b",
-            "turn",
-        }
-    }
+    row = {k: v for k, v in TINY[0].items() if k in REQUIRED_COLUMNS}
     b = battle_from_row(row)
     assert (b.judge, b.anony, b.tstamp, b.openai_moderation_flagged, b.toxic_chat_flagged) == (
         None,

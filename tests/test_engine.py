@@ -8,20 +8,13 @@ import pytest
 
 from arenatok.errors import ArenatokError, OptionError
 from arenatok.pipeline import build
+from arenatok.write import METADATA, OUTPUTS
 from tests.helpers import TINY, battle, write_jsonl, write_parquet
 
 # Ray Data 2.60 warns about its own deprecated settings when a Dataset runs; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-FILES = [
-    "data_out.json",
-    "data_out.jsonl",
-    "full_data_out.json",
-    "mini_data_out.json",
-    "preview_data_out.json",
-    "rejects.jsonl",
-    "artifact_metadata.json",
-]
+FILES = [*OUTPUTS, METADATA]
 
 
 @pytest.fixture(scope="module")

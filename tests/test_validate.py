@@ -15,7 +15,7 @@ from arenatok.cli import cli
 from arenatok.pipeline import build
 from arenatok.records import schema_json
 from arenatok.validate import validate_dir
-from arenatok.write import schema_bytes
+from arenatok.write import METADATA, OUTPUTS, schema_bytes
 from tests.helpers import TINY, battle, write_jsonl
 
 FUZZ = settings(
@@ -198,16 +198,7 @@ def test_cli_lists_every_problem(out: Path) -> None:
     assert result.stderr == f"{out}: 2 problems\n"
 
 
-NAMES = [
-    "data_out.json",
-    "data_out.jsonl",
-    "full_data_out.json",
-    "mini_data_out.json",
-    "preview_data_out.json",
-    "rejects.jsonl",
-    "record.schema.json",
-    "artifact_metadata.json",
-]
+NAMES = [*OUTPUTS, METADATA]
 
 
 @FUZZ
