@@ -5,11 +5,13 @@
 Makes deterministic corpora in the arena schema from real arena texts (see corpus.py), then, in
 one run and interleaved, times:
 
-  (a) the baseline: a fresh Python process reads the same Parquet file and counts every message
-      of both conversations with bare tiktoken as fast as it goes. Two ways are timed and the
-      faster is the baseline: a thread pool over chunks of texts, each chunk a plain loop of
-      `encode_ordinary` (one thread per core), and tiktoken's own `encode_ordinary_batch`;
-  (b) `arenatok build --source FILE --limit all` with every output file, in a fresh process.
+  (a) the baseline `processes`: a fresh Python process whose worker processes (one per core)
+      each read their share of the same Parquet file and count every message of both
+      conversations with bare tiktoken (`len(encode_ordinary(text))`), the fastest way to get
+      exact counts with tiktoken here; `processes-fast` does the same with the fast counter
+      (bpe-openai's `count`); `threads` (one process, a thread per core) is there to compare;
+  (b) `arenatok build --source FILE --limit all` with every output file, in a fresh process,
+      with each counter (`build`: tiktoken, `build-fast`: --counter fast).
 
 Each is run --repeat times; the minimum is reported (the least noisy estimate on a shared
 machine), the median beside it. Peak RSS is the largest sum of the resident memory of the build
@@ -35,35 +37,55 @@ ROOT = HERE.parent
 SHARED = Path(os.environ.get("ARENATOK_SHARED", ROOT.parent / "shared"))
 
 BASELINE = r"""
-import sys, time
-from concurrent.futures import ThreadPoolExecutor
+import sys
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import pyarrow.compute as pc, pyarrow.parquet as pq
-from arenatok.tokens import get_encoding
 from arenatok.engine import default_workers
 
-enc = get_encoding("cl100k_base")
-encode = enc.encode_ordinary
 mode, path = sys.argv[1], sys.argv[2]
 
-def texts():
-    for b in pq.ParquetFile(path).iter_batches(batch_size=4096,
-                                                columns=["conversation_a", "conversation_b"]):
-        for side in ("conversation_a", "conversation_b"):
-            yield pc.struct_field(pc.list_flatten(b.column(side)), "content").to_pylist()
 
-def loop(chunk):
-    return sum(len(encode(t)) for t in chunk)
+def counter():
+    if mode.endswith("fast"):
+        from bpe_openai import _bindings
 
-total = 0
-if mode == "threads":
-    workers = default_workers()
+        return _bindings.tokenizer_for_encoding("cl100k_base").count
+    from arenatok.tokens import get_encoding
+
+    encode = get_encoding("cl100k_base").encode_ordinary
+    return lambda t: len(encode(t))
+
+
+def texts(batch):
+    for side in ("conversation_a", "conversation_b"):
+        yield pc.struct_field(pc.list_flatten(batch.column(side)), "content").to_pylist()
+
+
+def batches(share=0, of=1):
+    f = pq.ParquetFile(path)
+    mine = [g for g in range(f.metadata.num_row_groups) if g % of == share]
+    yield from f.iter_batches(4096, row_groups=mine, columns=["conversation_a", "conversation_b"])
+
+
+def count_share(share, of):
+    count = counter()
+    return sum(count(t) for b in batches(share, of) for ts in texts(b) for t in ts)
+
+
+workers = default_workers()
+if mode.startswith("processes"):
+    # Each worker reads its own share of the batches: no texts cross a process boundary.
+    with ProcessPoolExecutor(workers) as pool:
+        total = sum(pool.map(count_share, range(workers), [workers] * workers))
+elif mode == "threads":
+    count = counter()
     with ThreadPoolExecutor(workers) as pool:
-        for ts in texts():
-            size = -(-len(ts) // (workers * 8))
-            total += sum(pool.map(loop, [ts[i:i + size] for i in range(0, len(ts), size)]))
-else:
-    for ts in texts():
-        total += sum(map(len, enc.encode_ordinary_batch(ts)))
+        total = 0
+        for b in batches():
+            for ts in texts(b):
+                size = -(-len(ts) // (workers * 8))
+                chunks = [ts[i:i + size] for i in range(0, len(ts), size)]
+                total += sum(pool.map(lambda c: sum(map(count, c)), chunks))
 print(total)
 """
 
@@ -124,41 +146,48 @@ def corpus(n: int, work: Path) -> Path:
     return path
 
 
-def bench_size(n: int, work: Path, repeat: int, baselines: list[str]) -> dict[str, Any]:
+BUILDS = {"build": "tiktoken", "build-fast": "fast"}
+"""The builds that are timed, and the --counter each uses."""
+
+
+def bench_size(
+    n: int, work: Path, repeat: int, baselines: list[str], builds: list[str]
+) -> dict[str, Any]:
     path = corpus(n, work)
-    out = work / f"out-{n}"
     arenatok = [sys.executable, "-m", "arenatok.cli"]
-    runs: dict[str, list[float]] = {mode: [] for mode in [*baselines, "build"]}
-    peaks: list[int] = []
-    tokens_every_message = 0
+    runs: dict[str, list[float]] = {mode: [] for mode in [*baselines, *builds]}
+    peaks: dict[str, list[int]] = {b: [] for b in builds}
+    summaries: dict[str, str] = {}
+    counted: dict[str, int] = {}
     for _ in range(repeat):
         for mode in baselines:
             s, _, stdout = timed([sys.executable, "-c", BASELINE, mode, str(path)])
             runs[mode].append(s)
-            tokens_every_message = int(stdout)
-        s, peak, summary = timed(
-            [*arenatok, "build", "--source", str(path), "--limit", "all", "--out", str(out)]
-        )
-        runs["build"].append(s)
-        peaks.append(peak)
-    meta = json.loads((out / "artifact_metadata.json").read_text())
-    hit = re.search(r"token cache: ([\d.]+)% of texts", summary)
+            counted[mode] = int(stdout)
+        for b in builds:
+            out = work / f"out-{n}-{b}"
+            s, peak, summaries[b] = timed(
+                [*arenatok, "build", "--source", str(path), "--limit", "all", "--out", str(out),
+                 "--counter", BUILDS[b]]
+            )  # fmt: skip
+            runs[b].append(s)
+            peaks[b].append(peak)
+    meta = json.loads((work / f"out-{n}-{builds[0]}" / "artifact_metadata.json").read_text())
+    hit = re.search(r"token cache: ([\d.]+)% of texts", summaries[builds[0]])
     best = {k: min(v) for k, v in runs.items()}
-    baseline_mode = min(baselines, key=lambda m: best[m])
-    build_tokens = meta["totals"]["total_tokens"]
+    median = {k: statistics.median(v) for k, v in runs.items()}
+    reference = "processes" if "processes" in baselines else baselines[0]
     return {
         "battles": n,
         "corpus_bytes": path.stat().st_size,
         "seconds_min": best,
-        "seconds_median": {k: statistics.median(v) for k, v in runs.items()},
-        "baseline": baseline_mode,
-        "build_over_baseline": best["build"] / best[baseline_mode],
-        "rows_per_second": n / best["build"],
-        "tokens_counted_by_baseline": tokens_every_message,
-        "tokens_in_dataset": build_tokens,
-        "build_tokens_per_second": build_tokens / best["build"],
-        "baseline_tokens_per_second": tokens_every_message / best[baseline_mode],
-        "peak_rss_bytes": max(peaks),
+        "seconds_median": median,
+        "reference": reference,
+        "over_reference_min": {k: v / best[reference] for k, v in best.items()},
+        "over_reference_median": {k: v / median[reference] for k, v in median.items()},
+        "tokens_counted_by_baselines": counted,
+        "tokens_in_dataset": meta["totals"]["total_tokens"],
+        "peak_rss_bytes": {b: max(v) for b, v in peaks.items()},
         "token_cache_hit_rate": float(hit.group(1)) / 100 if hit else None,
         "output_bytes": {k: v["bytes"] for k, v in meta["files"].items()},
     }
@@ -170,9 +199,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument(
         "--baselines",
-        default="threads,batch",
-        help="baseline ways to time (threads, batch); the fastest is the baseline",
+        default="processes,processes-fast",
+        help="bare counting to time (processes, processes-fast, threads); the first is the "
+        "reference of the ratios",
     )
+    ap.add_argument("--builds", default="build,build-fast", help="build, build-fast")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "arenatok-bench")
     ap.add_argument("--json", type=Path, default=Path("bench_build.json"))
     args = ap.parse_args()
@@ -181,28 +212,30 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     sizes = [int(x) for x in args.sizes.split(",")]
     baselines = args.baselines.split(",")
-    results = [bench_size(n, args.work, args.repeat, baselines) for n in sizes]
+    builds = args.builds.split(",")
+    results = [bench_size(n, args.work, args.repeat, baselines, builds) for n in sizes]
     report: dict[str, Any] = {"cpus": os.cpu_count(), "repeat": args.repeat, "sizes": results}
     if len(results) >= 2:
         a, b = results[0], results[-1]
         report["scaling"] = {
             "battles_ratio": b["battles"] / a["battles"],
-            "time_ratio": b["seconds_min"]["build"] / a["seconds_min"]["build"],
+            "time_ratio": b["seconds_min"][builds[0]] / a["seconds_min"][builds[0]],
         }
-    header = (
-        f"{'battles':>8} {'baseline s':>10} {'build s':>8} {'build/base':>10} "
-        f"{'rows/s':>8} {'tokens/s':>10} {'peak RSS':>9} {'data_out.json':>13} "
-        f"{'cache hits':>10}"
-    )
-    print(header)
+    print(f"{'battles':>8} {'what':>15} {'min s':>7} {'median s':>8} {'/ ref (min; median)':>20} "
+          f"{'peak RSS':>9}")  # fmt: skip
     for r in results:
+        for k in r["seconds_min"]:
+            peak = r["peak_rss_bytes"].get(k)
+            print(
+                f"{r['battles']:>8,} {k:>15} {r['seconds_min'][k]:>7.2f} "
+                f"{r['seconds_median'][k]:>8.2f} "
+                f"{r['over_reference_min'][k]:>10.3f}; {r['over_reference_median'][k]:.3f} "
+                f"{peak / 2**20 if peak else 0:>7.0f}Mi"
+            )
         print(
-            f"{r['battles']:>8,} {r['seconds_min'][r['baseline']]:>10.2f} "
-            f"{r['seconds_min']['build']:>8.2f} {r['build_over_baseline']:>10.3f} "
-            f"{r['rows_per_second']:>8,.0f} {r['build_tokens_per_second'] / 1e6:>9.2f}M "
-            f"{r['peak_rss_bytes'] / 2**20:>7.0f}Mi "
-            f"{r['output_bytes']['data_out.json'] / 2**20:>11.0f}Mi "
-            f"{r['token_cache_hit_rate'] or 0:>10.1%}"
+            f"{'':>8} tokens {r['tokens_in_dataset']:,} in the dataset; token cache hits "
+            f"{r['token_cache_hit_rate'] or 0:.1%}; data_out.json "
+            f"{r['output_bytes']['data_out.json'] / 2**20:.0f} MiB"
         )
     if "scaling" in report:
         s = report["scaling"]

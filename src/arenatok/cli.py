@@ -165,6 +165,15 @@ def cli(debug: bool) -> None:
     help="Worker processes. auto: one per core for inputs of 5,000 rows or more, else 1.",
 )
 @click.option(
+    "--counter",
+    type=click.Choice(["tiktoken", "fast"]),
+    default="tiktoken",
+    show_default=True,
+    help="What counts tiktoken encodings: tiktoken, or fast (bpe-openai, the same counts, "
+    "about twice as fast on cl100k_base; pip install 'arenatok[fast]'; a sample of the texts is "
+    "recounted with tiktoken in every build).",
+)
+@click.option(
     "--engine",
     type=click.Choice(["local", "ray"]),
     default="local",
@@ -185,6 +194,7 @@ def build_cmd(
     allow_empty: bool,
     dataset_name: str | None,
     workers: int | None,
+    counter: str,
     engine: str,
 ) -> None:
     """Build the token-usage dataset: per-turn token counts, totals, efficiency metrics and the
@@ -212,6 +222,7 @@ def build_cmd(
             dataset_name=dataset_name,
             workers=workers,
             engine="ray" if engine == "ray" else "local",
+            counter=counter,
             progress=progress,
         )
     click.echo(build_summary(result), nl=False)

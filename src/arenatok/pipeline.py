@@ -18,13 +18,25 @@ from typing import Any, Literal
 from arenatok import formats, interrupts
 from arenatok.check import QUALITY_FLAGS
 from arenatok.engine import default_workers, run_local, run_ray
-from arenatok.errors import BadRowError, EmptyBuildError, OptionError, SourceError
+from arenatok.errors import (
+    BadRowError,
+    EmptyBuildError,
+    OptionError,
+    SourceError,
+    TokenizerError,
+)
 from arenatok.hub import ARENA_33K, HubFile, fetch_hub_file
 from arenatok.load import LocalFile, Payload, first_rows, open_local, parquet_rows, sha256_file
 from arenatok.metrics import DEFINITIONS
 from arenatok.stats import Stats
 from arenatok.steps import BatchResult, StepOptions
-from arenatok.tokens import TokenizerFileCounter, describe
+from arenatok.tokens import (
+    COUNTERS,
+    CROSS_CHECK_RULE,
+    TokenizerFileCounter,
+    describe,
+    fast_provenance,
+)
 from arenatok.write import DatasetWriter, reject_entry
 
 DEFAULT_LIMIT = 300
@@ -93,6 +105,7 @@ def plan(
     batch_size: int = 1024,
     workers: int | None = 1,
     engine: Engine = "local",
+    counter: str = "tiktoken",
 ) -> Plan:
     """Check every option and find the source (see `build` for what they mean)."""
     if limit is not None and limit < 1:
@@ -103,12 +116,14 @@ def plan(
         raise OptionError(f"unknown bad-row policy: {on_bad_row!r}", hint="error or reject")
     if engine not in ("local", "ray"):
         raise OptionError(f"unknown engine: {engine!r}", hint="local or ray")
+    if counter not in COUNTERS:
+        raise OptionError(f"unknown counter: {counter!r}", hint=f"known: {', '.join(COUNTERS)}")
     encodings = [encoding] if isinstance(encoding, str) else list(encoding)
     if not encodings:
         raise OptionError("no encoding given", hint="for example --encoding cl100k_base")
     created = _created()
     # Unknown encodings and unreadable tokenizer files fail here, before any work.
-    described = [describe(e) for e in encodings]
+    described = [fast_provenance(e) if counter == "fast" else describe(e) for e in encodings]
     described += [TokenizerFileCounter(t).provenance for t in tokenizers]
     local, provenance, default_name, label = _resolve_source(source, hub, endpoint, layout)
     if engine == "ray" and local.filetype != "parquet":
@@ -128,6 +143,7 @@ def plan(
         counters=(*encodings, *map(str, tokenizers)),
         allow_null_turns=allow_null_turns,
         chat_overhead=chat_overhead,
+        counter=counter,
     )
     return Plan(
         source=local,
@@ -162,6 +178,12 @@ def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
             try:
                 for r in results:
                     interrupts.check()
+                    if r.mismatch:
+                        raise TokenizerError(
+                            f"{p.label}: {r.mismatch}",
+                            hint="build with --counter tiktoken (the reference), and report the "
+                            "text to the fast counter's authors",
+                        )
                     if r.rejects and p.on_bad_row == "error":
                         x = r.rejects[0]
                         raise BadRowError(
@@ -303,6 +325,7 @@ def _metadata(p: Plan, stats: Stats) -> dict[str, Any]:
             "allow_null_turns": p.options.allow_null_turns,
             "chat_overhead": p.options.chat_overhead,
         },
+        "counter": _counter_metadata(p, stats),
         "tokenizer": p.tokenizers[0],
         **({"extra_tokenizers": p.tokenizers[1:]} if len(p.tokenizers) > 1 else {}),
         **stats.summary(layout.winners),
@@ -312,6 +335,17 @@ def _metadata(p: Plan, stats: Stats) -> dict[str, Any]:
     if p.created:
         meta["created"] = p.created
     return meta
+
+
+def _counter_metadata(p: Plan, stats: Stats) -> dict[str, Any]:
+    """Which counter ran, and the proof that its counts are tiktoken's."""
+    if p.options.counter == "tiktoken":
+        return {"name": "tiktoken", "counts": "tiktoken's own (the reference)"}
+    return {
+        "name": p.options.counter,
+        "counts": "equal to tiktoken's len(encode_ordinary(text))",
+        "cross_check": {"rule": CROSS_CHECK_RULE, "texts": stats.cross_checked, "differences": 0},
+    }
 
 
 def _created() -> str | None:

@@ -40,6 +40,9 @@ class Stats:
     source_compared: Counter[str] = field(default_factory=Counter)
     source_equal: Counter[str] = field(default_factory=Counter)
     source_abs_diff: Counter[str] = field(default_factory=Counter)
+    cross_checked: int = 0
+    """Texts of the dataset in the sample that tiktoken recounts (see tokens.cross_checked),
+    once per fast counter."""
 
     @classmethod
     def of(cls, records: Sequence[Record], rejected: int, image_parts: int = 0) -> Stats:

@@ -17,7 +17,7 @@ from arenatok.load import JsonLines, Payload, rows_of
 from arenatok.metrics import chat_overhead, token_usage
 from arenatok.records import Battle, Record, Reject, TokenUsage
 from arenatok.stats import Stats
-from arenatok.tokens import TokenCounter, counter_for
+from arenatok.tokens import FastCounter, TokenCounter, counter_for, cross_checked
 from arenatok.write import MINI_SIZE, dumps_lines
 
 
@@ -32,10 +32,12 @@ class StepOptions:
     """tiktoken encoding names, or paths of tokenizer.json files; the first is the primary."""
     allow_null_turns: bool = False
     chat_overhead: str | None = None
+    counter: str = "tiktoken"
+    """What counts the tiktoken encodings (see `tokens.COUNTERS`)."""
 
     def make_counters(self, threads: int | None = None) -> list[TokenCounter]:
         """One counter per tokenizer, in order."""
-        return [counter_for(c, threads=threads) for c in self.counters]
+        return [counter_for(c, threads=threads, counter=self.counter) for c in self.counters]
 
 
 def make_record(
@@ -172,6 +174,32 @@ class BatchResult:
     stats: Stats
     cache_hits: int
     cache_misses: int
+    mismatch: str | None = None
+    """Where a counter disagreed with tiktoken on a text of this batch, and both counts."""
+
+
+def locate(battles: Sequence[Battle], text: str) -> str:
+    """Where a text stands in a batch's battles: the battle's id, the message and its turn."""
+    for b in battles:
+        for role, part in (
+            ("user message", b.users),
+            ("answer of model A", b.answers_a),
+            ("answer of model B", b.answers_b),
+        ):
+            if text in part:
+                return f"question_id {b.question_id!r}, the {role} of turn {part.index(text) + 1}"
+    return "a text of this batch"
+
+
+def _mismatch(battles: Sequence[Battle], counters: Sequence[TokenCounter]) -> str | None:
+    for c in counters:
+        if c.mismatch is not None:
+            text, ours, reference = c.mismatch
+            return (
+                f"{locate(battles, text)}: {c.provenance['counter']} counts {ours} tokens "
+                f"({c.name}), tiktoken {reference}"
+            )
+    return None
 
 
 def run_batch(
@@ -183,6 +211,12 @@ def run_batch(
     primary = counters[0]
     hits, misses = primary.hits, primary.misses
     records = records_of(battles, counters, options=options)
+    stats = Stats.of(records, len(rejects), sum(b.image_parts for b in battles))
+    checking = sum(isinstance(c, FastCounter) for c in counters)
+    if checking:
+        # Counted per text of the dataset, not per check (each distinct text is checked once
+        # per process), so that the number does not depend on batches or workers.
+        stats.cross_checked = checking * sum(map(cross_checked, texts_of(battles)))
     return BatchResult(
         first_row=first_row,
         rows=len(payload),
@@ -190,7 +224,8 @@ def run_batch(
         records=len(records),
         first_records=records[:MINI_SIZE],
         rejects=rejects,
-        stats=Stats.of(records, len(rejects), sum(b.image_parts for b in battles)),
+        stats=stats,
         cache_hits=primary.hits - hits,
         cache_misses=primary.misses - misses,
+        mismatch=_mismatch(battles, counters),
     )

