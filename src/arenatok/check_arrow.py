@@ -149,7 +149,8 @@ def _conversations(batch: Any) -> tuple[Any, Any, Any] | None:
     len_b = pc.list_value_length(conv_b).fill_null(-1).to_numpy(zero_copy_only=False)
     ok = (len_a == len_b) & (len_a > 0) & (len_a % 2 == 0)
     rows = np.flatnonzero(ok)  # flat message arrays line up across the sides only here
-    sub_a, sub_b = conv_a.take(rows), conv_b.take(rows)
+    # (`take` copies every text: only when some rows are left out)
+    sub_a, sub_b = (conv_a, conv_b) if ok.all() else (conv_a.take(rows), conv_b.take(rows))
     flat_a, flat_b = pc.list_flatten(sub_a), pc.list_flatten(sub_b)
     parent = pc.list_parent_indices(sub_a).to_numpy(zero_copy_only=False)
     sizes = len_a[rows]
