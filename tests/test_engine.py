@@ -8,13 +8,13 @@ import pytest
 
 from arenatok.errors import ArenatokError, OptionError
 from arenatok.pipeline import build
-from arenatok.write import METADATA, OUTPUTS
+from arenatok.write import DUPLICATES, METADATA, OUTPUTS
 from tests.helpers import TINY, battle, write_jsonl, write_parquet
 
 # Ray Data 2.60 warns about its own deprecated settings when a Dataset runs; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-FILES = [*OUTPUTS, METADATA]
+FILES = [n for n in (*OUTPUTS, METADATA) if n != DUPLICATES]
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_ray_engine_writes_what_the_local_engine_writes(local_ray: object, tmp_p
 
 def test_ray_engine_reads_parquet_only(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "b.jsonl", TINY)
-    with pytest.raises(OptionError, match="--engine ray reads Parquet files, this is jsonl"):
+    with pytest.raises(OptionError, match="--engine ray reads one Parquet source, this is jsonl"):
         build(src, out=tmp_path / "out", engine="ray")
 
 

@@ -69,7 +69,12 @@ def test_metadata(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "b.jsonl", TINY)
     build(src, out=tmp_path / "out")
     meta = json.loads((tmp_path / "out" / "artifact_metadata.json").read_text())
-    assert meta["counts"] == {"rows_read": 4, "rows_written": 4, "rows_rejected": 0}
+    assert meta["counts"] == {
+        "rows_read": 4,
+        "rows_written": 4,
+        "rows_rejected": 0,
+        "rows_dropped": 0,
+    }
     assert {w: v["count"] for w, v in meta["winner_distribution"].items()} == {
         "model_a": 1,
         "model_b": 1,
@@ -160,7 +165,12 @@ def test_reject_mode_writes_rejects(tmp_path: Path) -> None:
         },
     ]
     meta = json.loads((tmp_path / "out" / "artifact_metadata.json").read_text())
-    assert meta["counts"] == {"rows_read": 5, "rows_written": 3, "rows_rejected": 2}
+    assert meta["counts"] == {
+        "rows_read": 5,
+        "rows_written": 3,
+        "rows_rejected": 2,
+        "rows_dropped": 0,
+    }
     assert "rejects.jsonl" in meta["files"]
     # A later run without rejects removes the stale rejects file.
     build(write_jsonl(tmp_path / "good.jsonl", TINY), out=tmp_path / "out")
@@ -231,7 +241,12 @@ def test_real_arena_first_300(arena_parquet: Path, tmp_path: Path) -> None:
 def test_real_arena_all_rows(arena_parquet: Path, tmp_path: Path) -> None:
     result = build(arena_parquet, out=tmp_path / "out", limit=None)
     meta = json.loads((tmp_path / "out" / "artifact_metadata.json").read_text())
-    assert meta["counts"] == {"rows_read": 2008, "rows_written": 2008, "rows_rejected": 0}
+    assert meta["counts"] == {
+        "rows_read": 2008,
+        "rows_written": 2008,
+        "rows_rejected": 0,
+        "rows_dropped": 0,
+    }
     # The human votes as written by ../shared/tools/elobench_to_arena.py.
     assert {w: v["count"] for w, v in meta["winner_distribution"].items()} == {
         "model_a": 778,
@@ -268,10 +283,11 @@ def test_worker_processes_write_the_same_bytes(tmp_path: Path) -> None:
 GOLDEN = {
     # sha256 of a build of tests.helpers.TINY (JSON Lines source, default options). A change
     # here changes every user's output bytes: make it on purpose, and say so in the changelog.
-    "data_out.json": "b022499204d3078df88d4f1b4d10bfbefed24729ee1dc1b4936cabb7f871c8b8",
-    "data_out.jsonl": "494b01b07f1144ecbdce3ebc69b5ba54748cb58752fc59864a0abda670164445",
-    "mini_data_out.json": "73bdc3bf0b43b7e967220c82f454af18b9b9773a932413ac5c8fcbd9a462dba4",
-    "preview_data_out.json": "73bdc3bf0b43b7e967220c82f454af18b9b9773a932413ac5c8fcbd9a462dba4",
+    # 0.2: every record says where it comes from (api_metadata.source).
+    "data_out.json": "317f2f3d9f505699ae5470d3ac0442df21d2f79c798f661b2243d5f53d5f0479",
+    "data_out.jsonl": "4c7c6b0cac505e81d3f8c2ec88074380528bef9cdc2222604964267bf3222f6b",
+    "mini_data_out.json": "4eaad7ad15ec5575a4ecad5bbf64ae1f0a9ff29fec671a59ba9363a820933e0a",
+    "preview_data_out.json": "4eaad7ad15ec5575a4ecad5bbf64ae1f0a9ff29fec671a59ba9363a820933e0a",
 }
 
 
@@ -281,11 +297,16 @@ def test_output_bytes_are_pinned(tmp_path: Path) -> None:
     build(write_jsonl(tmp_path / "b.jsonl", TINY), out=tmp_path / "out")
     got = {n: hashlib.sha256((tmp_path / "out" / n).read_bytes()).hexdigest() for n in GOLDEN}
     assert got == GOLDEN
-    # Before quality flags existed (0.1), data_out.jsonl was these bytes: everything else is
-    # unchanged for the default source and options.
+    # Before api_metadata.source (0.2), and before quality flags (0.1), data_out.jsonl was
+    # these bytes: everything else is unchanged for the default source and options.
     records = [
         orjson.loads(x) for x in (tmp_path / "out" / "data_out.jsonl").read_bytes().splitlines()
     ]
+    for r in records:
+        del r["context"]["api_metadata"]["source"]
+    assert hashlib.sha256(dumps_lines(records) + b"\n").hexdigest() == (
+        "494b01b07f1144ecbdce3ebc69b5ba54748cb58752fc59864a0abda670164445"
+    )
     for r in records:
         del r["context"]["quality_flags"]
     assert hashlib.sha256(dumps_lines(records) + b"\n").hexdigest() == (

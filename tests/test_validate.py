@@ -15,7 +15,7 @@ from arenatok.cli import cli
 from arenatok.pipeline import build
 from arenatok.records import schema_json
 from arenatok.validate import validate_dir
-from arenatok.write import METADATA, OUTPUTS, schema_bytes
+from arenatok.write import DUPLICATES, METADATA, OUTPUTS, schema_bytes
 from tests.helpers import TINY, battle, write_jsonl
 
 FUZZ = settings(
@@ -110,7 +110,7 @@ def test_counts_must_add_up(out: Path) -> None:
     meta = json.loads(meta_path.read_text())
     meta["counts"]["rows_read"] += 1
     meta_path.write_text(json.dumps(meta))
-    assert validate_dir(out) == ["artifact_metadata.json: rows read 10 != written 8 + rejected 1"]
+    assert validate_dir(out) == ["artifact_metadata.json: rows read 10 != written 8 + rejected 1 + dropped 0"]
 
 
 def test_record_that_breaks_the_schema(out: Path) -> None:
@@ -198,7 +198,7 @@ def test_cli_lists_every_problem(out: Path) -> None:
     assert result.stderr == f"{out}: 2 problems\n"
 
 
-NAMES = [*OUTPUTS, METADATA]
+NAMES = [n for n in (*OUTPUTS, METADATA) if n != DUPLICATES]
 
 
 @FUZZ

@@ -66,7 +66,7 @@ def test_commit_lists_every_file_and_removes_derived_ones(tmp_path: Path) -> Non
     writer = DatasetWriter(tmp_path, keep_rejects=False)
     writer.add(b'{"a": 1}\n{"a": 2}', 2)
     files = writer.commit({"counts": {}})
-    assert sorted(files) == sorted(set(write.OUTPUTS) - {write.REJECTS})
+    assert sorted(files) == sorted(set(write.OUTPUTS) - {write.REJECTS, write.DUPLICATES})
     assert not any((tmp_path / n).exists() for n in write.DERIVED)
     assert (tmp_path / write.JSONL).read_bytes() == b'{"a": 1}\n{"a": 2}\n'
     meta = orjson.loads((tmp_path / write.METADATA).read_bytes())

@@ -254,6 +254,7 @@ QUALITY_FLAGS: dict[str, str] = {
     ),
     "multi_turn": "the battle has more than one turn.",
     "image_parts": "the source has non-text parts (images); only the text is counted.",
+    "duplicate": "a later copy of a battle seen before (see duplicate_of and Duplicates).",
 }
 """Data-quality flags of a record: facts about the battle worth knowing, never a reason to drop
 it. The README and artifact_metadata.json carry the same text."""

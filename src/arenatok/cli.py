@@ -88,9 +88,13 @@ def cli(debug: bool) -> None:
 @cli.command("build")
 @click.option(
     "--source",
-    metavar="FILE",
-    help="Local Parquet, CSV, JSON Lines or JSON file in a known layout (see --format). "
-    "Default: lmsys/chatbot_arena_conversations from the Hub (pinned revision, sha256 checked).",
+    "sources",
+    multiple=True,
+    metavar="[LAYOUT:]FILE",
+    help="Local Parquet, JSON Lines, JSON or (kaggle-55k) CSV file in a known layout (see "
+    "--format), or LAYOUT:FILE; repeatable: several sources make one dataset, duplicates found "
+    "within and across them. Default: lmsys/chatbot_arena_conversations from the Hub (pinned "
+    "revision, sha256 checked).",
 )
 @click.option(
     "--limit",
@@ -148,6 +152,14 @@ def cli(debug: bool) -> None:
     help="error: stop at the first bad row (exit 2). reject: write it to rejects.jsonl and go on.",
 )
 @click.option(
+    "--duplicates",
+    type=click.Choice(["flag", "drop", "error"]),
+    default="flag",
+    show_default=True,
+    help="Later copies of a battle (same id, or the same battle): flag them (quality_flags: "
+    "duplicate, duplicate_of), drop them to duplicates.jsonl, or stop (exit 2).",
+)
+@click.option(
     "--allow-empty",
     is_flag=True,
     help="Write the dataset even when every row was rejected (otherwise that fails, exit 2).",
@@ -182,7 +194,7 @@ def cli(debug: bool) -> None:
     "points at a cluster). Same output bytes either way.",
 )
 def build_cmd(
-    source: str | None,
+    sources: tuple[str, ...],
     limit: int | None,
     out: Path,
     encoding: str,
@@ -191,6 +203,7 @@ def build_cmd(
     allow_null_turns: bool,
     chat_overhead: str | None,
     on_bad_row: str,
+    duplicates: str,
     allow_empty: bool,
     dataset_name: str | None,
     workers: int | None,
@@ -204,12 +217,13 @@ def build_cmd(
     \b
     Example:
         arenatok build --source battles.parquet --limit all --out out/
+        arenatok build --source a.parquet --source kaggle-55k:train.csv --duplicates drop
     """
     from arenatok.cli_output import build_summary, progress_bar
 
     with progress_bar("building") as progress:
         result = build(
-            source,
+            list(sources) or None,
             out=out,
             limit=limit,
             encoding=[e.strip() for e in encoding.split(",") if e.strip()],
@@ -218,6 +232,7 @@ def build_cmd(
             allow_null_turns=allow_null_turns,
             chat_overhead=chat_overhead,
             on_bad_row="reject" if on_bad_row == "reject" else "error",
+            duplicates=duplicates,
             allow_empty=allow_empty,
             dataset_name=dataset_name,
             workers=workers,

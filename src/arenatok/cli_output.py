@@ -53,8 +53,11 @@ def build_summary(result: BuildResult) -> str:
         f"{w} {d['share'] * 100:.1f}%" for w, d in m["winner_distribution"].items() if n
     )
     flags = ", ".join(f"{f} {c:,}" for f, c in m["quality_flags"].items() if c) or "none"
+    dup = m["duplicates"]
+    later = dup["later_copies"]
     lines = [
-        f"rows read {s.read:,} = written {s.written:,} + rejected {s.rejected:,}",
+        f"rows read {s.read:,} = written {s.written:,} + rejected {s.rejected:,}"
+        + (f" + dropped {s.dropped:,}" if s.dropped else ""),
         f"tokens ({m['tokenizer']['name']}): {s.total_tokens:,} in all, "
         + (
             f"{s.total_tokens / n:.1f} per battle, {s.turns / n:.2f} turns per battle"
@@ -65,6 +68,15 @@ def build_summary(result: BuildResult) -> str:
         f"model pairs: {m['model_pairs']['ordered']} ordered, "
         f"{m['model_pairs']['unordered']} unordered",
         f"quality flags: {flags}",
+        f"duplicates: same_id {later['same_id']:,}, same_battle {later['same_battle']:,} "
+        f"(exact {dup['by_key']['exact']:,}, normalized {dup['by_key']['normalized']:,}); "
+        f"votes differ {dup['votes_differ']:,}",
+        *(
+            f"  later copies in {x['later_in']} of battles first in {x['first_in']}: "
+            f"{x['later_copies']:,}"
+            for x in dup["by_source_pair"]
+            if len(m["sources"]) > 1
+        ),
         f"token cache: {result.cache_hit_rate:.1%} of texts were repeats, counted once",
         f"wrote {result.out_dir}/: " + ", ".join([*result.files, METADATA]),
     ]

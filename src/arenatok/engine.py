@@ -8,9 +8,11 @@ threads alone would leave the rest of the step (checks, records, JSON) waiting f
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import multiprocessing
 import os
+import re
 import signal
 import threading
 import time
@@ -62,10 +64,12 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
-def _run_in_worker(first_row: int, payload: Payload) -> BatchResult:
+def _run_in_worker(source: int, first_row: int, payload: Payload) -> BatchResult:
     assert _worker is not None
     options, counters = _worker
-    return run_batch(payload, first_row=first_row, options=options, counters=counters)
+    return run_batch(
+        payload, first_row=first_row, options=options, counters=counters, source=source
+    )
 
 
 def default_workers() -> int:
@@ -77,18 +81,21 @@ def default_workers() -> int:
 
 
 def run_local(
-    batches: Iterable[tuple[int, Payload]],
+    batches: Iterable[tuple[int, int, Payload]],
     *,
     options: StepOptions,
     workers: int,
 ) -> Generator[BatchResult, None, None]:
-    """Results of `run_batch` for each (first row, batch), in order. workers <= 1: in this
-    process; otherwise a pool of that many processes with at most 2 batches each in flight."""
+    """Results of `run_batch` for each (source, first row, batch), in order. workers <= 1: in
+    this process; otherwise a pool of that many processes with at most 2 batches each in
+    flight."""
     if workers <= 1:
         counters = options.make_counters()
         try:
-            for first_row, payload in batches:
-                yield run_batch(payload, first_row=first_row, options=options, counters=counters)
+            for source, first_row, payload in batches:
+                yield run_batch(
+                    payload, first_row=first_row, options=options, counters=counters, source=source
+                )
         finally:
             for c in counters:
                 c.close()
@@ -105,8 +112,8 @@ def run_local(
         initargs=(options, os.getpid()),
     )
     try:
-        for first_row, payload in batches:
-            pending.append(pool.submit(_run_in_worker, first_row, payload))
+        for source, first_row, payload in batches:
+            pending.append(pool.submit(_run_in_worker, source, first_row, payload))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
         while pending:
@@ -135,6 +142,33 @@ class _RayStep:
 
         result = run_batch(batch, first_row=1, options=self.options, counters=self.counters)
         return pa.table({"result": pa.array([pickle.dumps(result)], type=pa.large_binary())})
+
+
+_SOURCE_ROW = re.compile(rb'("sha256":"[0-9a-f]*","row":)(\d+)')
+"""The row of `api_metadata.source` in a serialised record. A `"` inside a JSON string is
+always escaped, so these bytes occur only as that field, never inside a text."""
+
+
+def shift_rows(r: BatchResult, offset: int) -> BatchResult:
+    """A result made with its batch's rows counted from 1, with rows counted in the source
+    (Ray hands a step its batch without saying where in the file it starts)."""
+    if not offset:
+        return r
+
+    def shifted(m: re.Match[bytes]) -> bytes:
+        return m.group(1) + str(int(m.group(2)) + offset).encode()
+
+    first = copy.deepcopy(r.first_records)
+    for record in first:
+        record["context"]["api_metadata"]["source"]["row"] += offset
+    return dataclasses.replace(
+        r,
+        first_row=offset + 1,
+        block=_SOURCE_ROW.sub(shifted, r.block),
+        first_records=first,
+        rejects=[dataclasses.replace(x, row=offset + x.row) for x in r.rejects],
+        record_rows=[offset + n for n in r.record_rows],
+    )
 
 
 def run_ray(
@@ -183,8 +217,7 @@ def run_ray(
         for table in tables:
             for blob in table.column("result").to_pylist():
                 r: BatchResult = pickle.loads(blob)
-                rejects = [dataclasses.replace(x, row=done + x.row) for x in r.rejects]
-                yield dataclasses.replace(r, first_row=done + 1, rejects=rejects)
+                yield shift_rows(r, done)
                 done += r.rows
     finally:
         context.execution_options.preserve_order, context.enable_progress_bars = saved

@@ -51,6 +51,10 @@ class EmptyBuildError(SourceError):
     """No row of the source could be used: writing an empty dataset needs --allow-empty."""
 
 
+class DuplicateError(SourceError):
+    """A battle was seen before, and --duplicates error was asked for."""
+
+
 class HubError(ArenatokError):
     """The Hub dataset cannot be fetched or written (offline, gated, not found, refused)."""
 

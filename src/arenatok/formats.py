@@ -52,6 +52,8 @@ class Format:
     """The column that holds a battle's id (printed in messages, kept as question_id)."""
     flat: bool = False
     """Every column is a string or number (texts as JSON-encoded lists), so CSV can hold it."""
+    battle_ids: bool = True
+    """Each battle has its own id (false for mt_bench: one question, many judgments)."""
 
 
 # ---- lmsys/chatbot_arena_conversations (33K) and lmarena-ai/arena-human-preference-100k ---------
@@ -308,6 +310,7 @@ FORMATS: dict[str, Format] = {
             (),
             MT_BENCH_WINNERS,
             _mt_bench,
+            battle_ids=False,
         ),
     )
 }

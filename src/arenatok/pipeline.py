@@ -17,9 +17,11 @@ from typing import Any, Literal
 
 from arenatok import formats, interrupts
 from arenatok.check import QUALITY_FLAGS
+from arenatok.dedup import Index, Match, mark_duplicates
 from arenatok.engine import default_workers, run_local, run_ray
 from arenatok.errors import (
     BadRowError,
+    DuplicateError,
     EmptyBuildError,
     OptionError,
     SourceError,
@@ -29,7 +31,7 @@ from arenatok.hub import ARENA_33K, HubFile, fetch_hub_file
 from arenatok.load import LocalFile, Payload, first_rows, open_local, parquet_rows, sha256_file
 from arenatok.metrics import DEFINITIONS
 from arenatok.stats import Stats
-from arenatok.steps import BatchResult, StepOptions
+from arenatok.steps import BatchResult, Source, StepOptions
 from arenatok.tokens import (
     COUNTERS,
     CROSS_CHECK_RULE,
@@ -41,6 +43,7 @@ from arenatok.write import DatasetWriter, reject_entry
 
 DEFAULT_LIMIT = 300
 BadRowPolicy = Literal["error", "reject"]
+DuplicatePolicy = Literal["flag", "drop", "error"]
 Engine = Literal["local", "ray"]
 
 PROCESS_MIN_ROWS = 5000
@@ -51,23 +54,34 @@ Progress = Callable[[int, int | None], None]
 
 
 @dataclass(frozen=True)
-class Plan:
-    """A build ready to run: every option checked, the source found, the tokenizers known."""
+class PlannedSource:
+    """One source of a build: the file, how messages name it, where it comes from."""
 
-    source: LocalFile
+    file: LocalFile
     label: str
-    """The source as messages and rejects.jsonl name it."""
+    """The source as messages, rejects.jsonl and duplicates.jsonl name it."""
     provenance: dict[str, Any]
+    expected: int | None
+    """Rows the build will read from it, where the file says (Parquet), else None."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A build ready to run: every option checked, the sources found, the tokenizers known."""
+
+    sources: tuple[PlannedSource, ...]
     options: StepOptions
     tokenizers: list[dict[str, str]]
     """Provenance of each tokenizer, the primary first."""
     out: Path
     limit: int | None
+    """The first rows read from each source (None: all)."""
     expected: int | None
-    """Rows the build will read, where the source says (Parquet), else None."""
+    """Rows the build will read, where every source says (Parquet), else None."""
     workers: int
     engine: Engine
     on_bad_row: BadRowPolicy
+    duplicates: DuplicatePolicy
     allow_empty: bool
     batch_size: int
     created: str | None
@@ -88,7 +102,7 @@ class BuildResult:
 
 
 def plan(
-    source: str | Path | None = None,
+    source: str | Path | Sequence[str | Path] | None = None,
     *,
     out: str | Path = "arenatok-out",
     limit: int | None = DEFAULT_LIMIT,
@@ -98,6 +112,7 @@ def plan(
     allow_null_turns: bool = False,
     chat_overhead: str | None = None,
     on_bad_row: BadRowPolicy = "error",
+    duplicates: DuplicatePolicy = "flag",
     allow_empty: bool = False,
     dataset_name: str | None = None,
     hub: HubFile = ARENA_33K,
@@ -116,6 +131,8 @@ def plan(
         raise OptionError(f"unknown bad-row policy: {on_bad_row!r}", hint="error or reject")
     if engine not in ("local", "ray"):
         raise OptionError(f"unknown engine: {engine!r}", hint="local or ray")
+    if duplicates not in ("flag", "drop", "error"):
+        raise OptionError(f"unknown duplicates policy: {duplicates!r}", hint="flag, drop or error")
     if counter not in COUNTERS:
         raise OptionError(f"unknown counter: {counter!r}", hint=f"known: {', '.join(COUNTERS)}")
     encodings = [encoding] if isinstance(encoding, str) else list(encoding)
@@ -125,30 +142,45 @@ def plan(
     # Unknown encodings and unreadable tokenizer files fail here, before any work.
     described = [fast_provenance(e) if counter == "fast" else describe(e) for e in encodings]
     described += [TokenizerFileCounter(t).provenance for t in tokenizers]
-    local, provenance, default_name, label = _resolve_source(source, hub, endpoint, layout)
-    if engine == "ray" and local.filetype != "parquet":
-        raise OptionError(f"{label}: --engine ray reads Parquet files, this is {local.filetype}")
-    expected = parquet_rows(local.path) if local.filetype == "parquet" else None
-    if limit is not None:
-        expected = limit if expected is None else min(limit, expected)
+    specs: list[str | Path | None] = (
+        [source] if source is None or isinstance(source, str | Path) else list(source)
+    )
+    if not specs:
+        raise OptionError("no source given", hint="--source FILE, or none for the Hub file")
+    sources = []
+    for index, spec in enumerate(specs):
+        local, provenance, label = _resolve_source(spec, hub, endpoint, layout)
+        if engine == "ray" and (local.filetype != "parquet" or len(specs) > 1):
+            raise OptionError(
+                f"{label}: --engine ray reads one Parquet source, this is {local.filetype}"
+                + f" and one of {len(specs)}" * (len(specs) > 1)
+            )
+        rows = parquet_rows(local.path) if local.filetype == "parquet" else None
+        if limit is not None:
+            rows = limit if rows is None else min(limit, rows)
+        sources.append(PlannedSource(local, label, {"index": index, **provenance}, rows))
+    known = [s.expected for s in sources]
+    expected = None if None in known else sum(k for k in known if k is not None)
     if workers is None:
         if expected is None:  # CSV, JSON: judge by size (a battle takes about 1.3 KB on disk)
-            small = local.path.stat().st_size < PROCESS_MIN_ROWS * 1300
+            small = sum(s.file.path.stat().st_size for s in sources) < PROCESS_MIN_ROWS * 1300
         else:
             small = expected < PROCESS_MIN_ROWS
         workers = 1 if small else default_workers()
+    names = [
+        hub.repo_id if spec is None else s.file.path.name
+        for spec, s in zip(specs, sources, strict=True)
+    ]
     options = StepOptions(
-        dataset=dataset_name or default_name,
-        layout=local.layout,
+        dataset=dataset_name or "+".join(names),
+        sources=tuple(Source(s.file.layout, s.provenance["sha256"]) for s in sources),
         counters=(*encodings, *map(str, tokenizers)),
         allow_null_turns=allow_null_turns,
         chat_overhead=chat_overhead,
         counter=counter,
     )
     return Plan(
-        source=local,
-        label=label,
-        provenance=provenance,
+        sources=tuple(sources),
         options=options,
         tokenizers=described,
         out=Path(out),
@@ -157,6 +189,7 @@ def plan(
         workers=workers,
         engine=engine,
         on_bad_row=on_bad_row,
+        duplicates=duplicates,
         allow_empty=allow_empty,
         batch_size=batch_size,
         created=created,
@@ -166,10 +199,13 @@ def plan(
 def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
     """Run a planned build. SIGINT and SIGTERM stop it between batches (`Interrupted`); until
     the final renames, the files of an earlier build stay as they were."""
-    stats = Stats()
+    per_source = [Stats() for _ in p.sources]
     hits = lookups = 0
-    layout = formats.get(p.options.layout)
-    writer = DatasetWriter(p.out, keep_rejects=p.on_bad_row == "reject")
+    index = Index()
+    ids: dict[str, int] = {}  # with several sources: an id -> the source that used it first
+    writer = DatasetWriter(
+        p.out, keep_rejects=p.on_bad_row == "reject", keep_duplicates=p.duplicates == "drop"
+    )
     try:
         with interrupts.held():
             if progress:
@@ -178,50 +214,104 @@ def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
             try:
                 for r in results:
                     interrupts.check()
-                    if r.mismatch:
-                        raise TokenizerError(
-                            f"{p.label}: {r.mismatch}",
-                            hint="build with --counter tiktoken (the reference), and report the "
-                            "text to the fast counter's authors",
+                    src = p.sources[r.source]
+                    _check_batch(p, r)
+                    matches = [
+                        index.see(k, r.source, n)
+                        for k, n in zip(r.keys, r.record_rows, strict=True)
+                    ]
+                    renames = _renames(p, r, matches, ids)
+                    dropped: list[dict[str, object]] = []
+                    if any(matches) or renames:
+                        if p.duplicates == "error":
+                            _duplicate_error(p, r, matches)
+                        r, dropped = mark_duplicates(
+                            r, matches, renames, drop=p.duplicates == "drop", labels=_labels(p)
                         )
-                    if r.rejects and p.on_bad_row == "error":
-                        x = r.rejects[0]
-                        raise BadRowError(
-                            file=p.label,
-                            row=x.row,
-                            question_id=x.question_id,
-                            reason=x.reason,
-                            id_column=layout.id_column,
-                        )
-                    rejects = (reject_entry(p.label, x) for x in r.rejects)
-                    writer.add(r.block, r.records, r.first_records, rejects)
-                    stats += r.stats
+                    rejects = (reject_entry(src.label, x) for x in r.rejects)
+                    writer.add(r.block, r.records, r.first_records, rejects, dropped)
+                    per_source[r.source] += r.stats
                     hits += r.cache_hits
                     lookups += r.cache_hits + r.cache_misses
                     if progress:
-                        progress(stats.read, p.expected)
+                        progress(sum(x.read for x in per_source), p.expected)
             finally:
                 results.close()  # shuts the worker processes down now, not at garbage collection
             interrupts.check()
+            stats = sum(per_source, Stats())
             _check_not_empty(p, stats, writer)
-            metadata = _metadata(p, stats)
+            metadata = _metadata(p, stats, per_source, index)
             files = writer.commit(metadata)
             late = interrupts.caught()
     except BaseException:
         writer.discard()
         raise
-    assert stats.read == stats.written + stats.rejected
+    assert stats.read == stats.written + stats.rejected + stats.dropped
     return BuildResult(p.out, stats, files, metadata, hits / lookups if lookups else 0.0, late)
 
 
+def _check_batch(p: Plan, r: BatchResult) -> None:
+    """A counter that disagreed with tiktoken, or a bad row when bad rows are errors."""
+    src = p.sources[r.source]
+    if r.mismatch:
+        raise TokenizerError(
+            f"{src.label}: {r.mismatch}",
+            hint="build with --counter tiktoken (the reference), and report the text to the "
+            "fast counter's authors",
+        )
+    if r.rejects and p.on_bad_row == "error":
+        x = r.rejects[0]
+        raise BadRowError(
+            file=src.label,
+            row=x.row,
+            question_id=x.question_id,
+            reason=x.reason,
+            id_column=formats.get(src.file.layout).id_column,
+        )
+
+
+def _labels(p: Plan) -> list[str]:
+    return [s.label for s in p.sources]
+
+
+def _renames(
+    p: Plan, r: BatchResult, matches: list[Match | None], ids: dict[str, int]
+) -> dict[int, str]:
+    """Records whose id another source used first get it namespaced (`s<index>:<id>`), so
+    that ids stay unique across sources; a same_id copy keeps its id (it is that battle)."""
+    if len(p.sources) < 2:
+        return {}
+    renames = {}
+    for i, k in enumerate(r.keys):
+        first = ids.setdefault(k.question_id, r.source)
+        m = matches[i]
+        if first != r.source and not (m is not None and m.kind == "same_id"):
+            renames[i] = f"s{r.source}:{k.question_id}"
+    return renames
+
+
+def _duplicate_error(p: Plan, r: BatchResult, matches: list[Match | None]) -> None:
+    i, m = next((i, m) for i, m in enumerate(matches) if m is not None)
+    src = p.sources[r.source]
+    raise DuplicateError(
+        f"{src.label}: row {r.record_rows[i]} ({formats.get(src.file.layout).id_column} "
+        f"{r.keys[i].question_id!r}) is a later copy ({m.kind}, key {m.key}) of "
+        f"{p.sources[m.source].label} row {m.row}",
+        hint="--duplicates flag (the default) marks later copies; --duplicates drop writes "
+        "them to duplicates.jsonl",
+    )
+
+
 def build(
-    source: str | Path | None = None,
+    source: str | Path | Sequence[str | Path] | None = None,
     *,
     progress: Progress | None = None,
     **options: Any,
 ) -> BuildResult:
-    """Build the token-usage dataset from `source` (a local file; None = the pinned Hub file)
-    into `out`. `limit` keeps the first N source rows (None = all).
+    """Build the token-usage dataset from `source` (a local file, `LAYOUT:FILE`, or a list of
+    them: one dataset, in that order; None = the pinned Hub file) into `out`. `limit` keeps the
+    first N rows of each source (None = all). `duplicates`: later copies of a battle are
+    "flag"ged, "drop"ped to duplicates.jsonl, or an "error".
 
     `encoding`: one tiktoken encoding or several (the first is the primary, the others go to
     `extra_token_usage`), then `tokenizers` (tokenizer.json files). `layout`: a name from
@@ -239,8 +329,8 @@ def build(
 def _results(p: Plan) -> Generator[BatchResult, None, None]:
     if p.engine == "ray":
         return run_ray(
-            p.source.path,
-            p.source.columns,
+            p.sources[0].file.path,
+            p.sources[0].file.columns,
             options=p.options,
             limit=p.limit,
             batch_size=p.batch_size,
@@ -248,26 +338,29 @@ def _results(p: Plan) -> Generator[BatchResult, None, None]:
     return run_local(_batches(p), options=p.options, workers=p.workers)
 
 
-def _batches(p: Plan) -> Iterator[tuple[int, Payload]]:
-    """(first row number, counted from 1; batch) pairs, cut at the limit."""
-    read = 0
-    for payload in p.source.payloads(p.batch_size):
-        if p.limit is not None and read + len(payload) > p.limit:
-            payload = first_rows(payload, p.limit - read)
-        yield read + 1, payload
-        read += len(payload)
-        if p.limit is not None and read >= p.limit:
-            return
+def _batches(p: Plan) -> Iterator[tuple[int, int, Payload]]:
+    """(source, first row number counted from 1, batch), source after source, each cut at the
+    limit."""
+    for index, source in enumerate(p.sources):
+        read = 0
+        for payload in source.file.payloads(p.batch_size):
+            if p.limit is not None and read + len(payload) > p.limit:
+                payload = first_rows(payload, p.limit - read)
+            yield index, read + 1, payload
+            read += len(payload)
+            if p.limit is not None and read >= p.limit:
+                break
 
 
 def _check_not_empty(p: Plan, stats: Stats, writer: DatasetWriter) -> None:
+    label = ", ".join(_labels(p))
     if stats.read == 0:
-        raise SourceError(f"{p.label}: the file has no rows")
+        raise SourceError(f"{label}: the file has no rows")
     if stats.written == 0 and not p.allow_empty:
         first = writer.first_reject
         why = f"; the first: {first['reason']} (row {first['row']})" if first else ""
         raise EmptyBuildError(
-            f"{p.label}: all {stats.read:,} rows were rejected, none written{why}",
+            f"{label}: all {stats.read:,} rows were rejected or dropped, none written{why}",
             hint="fix the source (or choose its layout with --format); --allow-empty writes an "
             "empty dataset anyway",
         )
@@ -275,10 +368,14 @@ def _check_not_empty(p: Plan, stats: Stats, writer: DatasetWriter) -> None:
 
 def _resolve_source(
     source: str | Path | None, hub: HubFile, endpoint: str | None, layout: str | None
-) -> tuple[LocalFile, dict[str, Any], str, str]:
-    """The source file, its provenance, the default dataset name and the label for messages.
-    A local path is recorded resolved (absolute, links followed): one rule, so `./x.parquet`
-    and `x.parquet` give the same bytes."""
+) -> tuple[LocalFile, dict[str, Any], str]:
+    """The source file, its provenance and the label for messages. A source may name its
+    layout (`kaggle-55k:train.csv`). A local path is recorded resolved (absolute, links
+    followed): one rule, so `./x.parquet` and `x.parquet` give the same bytes."""
+    if isinstance(source, str):
+        prefix, sep, rest = source.partition(":")
+        if sep and prefix in formats.FORMATS and not Path(source).exists():
+            layout, source = prefix, rest
     if source is None:
         path = fetch_hub_file(hub, endpoint=endpoint)
         local = open_local(path, layout=layout)
@@ -290,7 +387,7 @@ def _resolve_source(
             "sha256": hub.sha256,
             "bytes": path.stat().st_size,
         }
-        return local, prov, hub.repo_id, f"{hub.repo_id}/{hub.filename}"
+        return local, prov, f"{hub.repo_id}/{hub.filename}"
     local = open_local(Path(source).resolve(), layout=layout)
     prov = {
         "kind": "local_file",
@@ -299,11 +396,21 @@ def _resolve_source(
         "sha256": sha256_file(local.path),
         "bytes": local.path.stat().st_size,
     }
-    return local, prov, local.path.name, str(local.path)
+    return local, prov, str(local.path)
 
 
-def _metadata(p: Plan, stats: Stats) -> dict[str, Any]:
-    layout = formats.get(p.options.layout)
+def _metadata(p: Plan, stats: Stats, per_source: list[Stats], index: Index) -> dict[str, Any]:
+    layouts = [formats.get(s.file.layout) for s in p.sources]
+    sources = [
+        {
+            **s.provenance,
+            "layout": layout.name,
+            "layout_of": layout.source,
+            "counts": x.summary(layout.winners)["counts"],
+        }
+        for s, layout, x in zip(p.sources, layouts, per_source, strict=True)
+    ]
+    labels = list(dict.fromkeys(w for layout in layouts for w in layout.winners))
     meta: dict[str, Any] = {
         "description": (
             "Token usage of Chatbot Arena battles: per-turn token counts of the shared user "
@@ -313,22 +420,25 @@ def _metadata(p: Plan, stats: Stats) -> dict[str, Any]:
         ),
         "dataset": p.options.dataset,
         "arenatok_version": importlib.metadata.version("arenatok"),
-        "source": {**p.provenance, "layout": layout.name, "layout_of": layout.source},
+        "source": {k: v for k, v in sources[0].items() if k not in ("index", "counts")},
+        "sources": sources,
         "selection": {
             "limit": "all" if p.limit is None else p.limit,
-            "rule": "the first rows of the source, in source order",
+            "rule": "the first rows of each source, in source order, source after source",
             "row_numbers": "rows are numbered from 1 in source order (JSON Lines: the line)",
         },
         "options": {
             "counters": list(p.options.counters),
             "on_bad_row": p.on_bad_row,
+            "duplicates": p.duplicates,
             "allow_null_turns": p.options.allow_null_turns,
             "chat_overhead": p.options.chat_overhead,
         },
         "counter": _counter_metadata(p, stats),
         "tokenizer": p.tokenizers[0],
         **({"extra_tokenizers": p.tokenizers[1:]} if len(p.tokenizers) > 1 else {}),
-        **stats.summary(layout.winners),
+        **stats.summary(labels),
+        "duplicates": index.summary(_labels(p)),
         "definitions": DEFINITIONS,
         "quality_flag_definitions": QUALITY_FLAGS,
     }

@@ -97,6 +97,20 @@ class ConversationTurn(TypedDict):
     response_b: str
 
 
+class SourceRef(TypedDict):
+    index: int
+    layout: str
+    sha256: str
+    row: int
+
+
+class DuplicateOf(TypedDict):
+    source: int
+    row: int
+    kind: str
+    key: str
+
+
 class ApiMetadata(TypedDict):
     question_id: str
     timestamp: float | None
@@ -105,6 +119,7 @@ class ApiMetadata(TypedDict):
     anony: bool | None
     judged_turn: NotRequired[int]
     source_token_counts: NotRequired[dict[str, int]]
+    source: NotRequired[SourceRef]
 
 
 class Flags(TypedDict):
@@ -124,6 +139,7 @@ class Context(TypedDict):
     api_metadata: ApiMetadata
     flags: Flags
     quality_flags: list[str]
+    duplicate_of: NotRequired[DuplicateOf]
 
 
 class Record(TypedDict):
@@ -136,6 +152,8 @@ class Record(TypedDict):
 
 
 _OUTPUT_TYPES = (
+    SourceRef,
+    DuplicateOf,
     TurnUsage,
     Efficiency,
     FullState,

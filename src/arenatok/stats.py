@@ -29,6 +29,8 @@ class Stats:
     read: int = 0
     written: int = 0
     rejected: int = 0
+    dropped: int = 0
+    """Later copies of a battle left out with --duplicates drop."""
     winners: Counter[str] = field(default_factory=Counter)
     pairs: set[tuple[str, str]] = field(default_factory=set)
     turns: int = 0
@@ -93,7 +95,12 @@ class Stats:
             return x / n if n else None
 
         summary: dict[str, Any] = {
-            "counts": {"rows_read": self.read, "rows_written": n, "rows_rejected": self.rejected},
+            "counts": {
+                "rows_read": self.read,
+                "rows_written": n,
+                "rows_rejected": self.rejected,
+                "rows_dropped": self.dropped,
+            },
             "winner_distribution": {
                 w: {"count": self.winners[w], "share": self.winners[w] / n if n else None}
                 for w in [*labels, *sorted(set(self.winners) - set(labels))]

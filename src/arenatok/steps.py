@@ -7,18 +7,27 @@ local loop, worker processes, Ray) runs the same code and gets the same bytes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from arenatok import formats
 from arenatok.check import parse_rows, quality_flags
 from arenatok.check_arrow import battles_from_arrow
+from arenatok.dedup import Keys, battle_keys
 from arenatok.load import JsonLines, Payload, rows_of
 from arenatok.metrics import chat_overhead, token_usage
-from arenatok.records import Battle, Record, Reject, TokenUsage
+from arenatok.records import Battle, Record, Reject, SourceRef, TokenUsage
 from arenatok.stats import Stats
 from arenatok.tokens import FastCounter, TokenCounter, counter_for, cross_checked
 from arenatok.write import MINI_SIZE, dumps_lines
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a record says of the source it comes from."""
+
+    layout: str = formats.DEFAULT
+    sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -27,7 +36,7 @@ class StepOptions:
     processes and Ray actors get it whole."""
 
     dataset: str
-    layout: str = formats.DEFAULT
+    sources: tuple[Source, ...] = (Source(),)
     counters: tuple[str, ...] = ("cl100k_base",)
     """tiktoken encoding names, or paths of tokenizer.json files; the first is the primary."""
     allow_null_turns: bool = False
@@ -46,9 +55,11 @@ def make_record(
     names: Sequence[str],
     *,
     dataset: str,
+    source: SourceRef | None = None,
 ) -> Record:
     """The output record of one battle, given its token usage under each tokenizer (the first
-    is the primary: `token_usage`; the others go to `extra_token_usage`, keyed by name)."""
+    is the primary: `token_usage`; the others go to `extra_token_usage`, keyed by name) and
+    where it comes from (`source`: the source's index, layout, sha256 and row number)."""
     api: dict[str, Any] = {
         "question_id": battle.question_id,
         "timestamp": battle.tstamp,
@@ -60,6 +71,8 @@ def make_record(
         api["judged_turn"] = battle.judged_turn
     if battle.source_tokens is not None:
         api["source_token_counts"] = battle.source_tokens
+    if source is not None:
+        api["source"] = source
     context: dict[str, Any] = {
         "model_a": battle.model_a,
         "model_b": battle.model_b,
@@ -89,11 +102,11 @@ def make_record(
 
 
 def parse_batch(
-    payload: Payload, *, first_row: int, options: StepOptions
-) -> tuple[list[Battle], list[Reject]]:
-    """Check each row of a batch; `first_row` is the source row number (from 1) of its first
-    row."""
-    layout = formats.get(options.layout)
+    payload: Payload, *, first_row: int, options: StepOptions, source: int = 0
+) -> tuple[list[Battle], list[Reject], list[int]]:
+    """Check each row of a batch of source `source`; `first_row` is the source row number
+    (from 1) of its first row. Returns the battles, the rejects, and each battle's row."""
+    layout = formats.get(options.sources[source].layout)
     allow_null = options.allow_null_turns
     if isinstance(payload, JsonLines | list) or layout.name != formats.DEFAULT:
         items = parse_rows(
@@ -105,7 +118,8 @@ def parse_batch(
     else:
         items = battles_from_arrow(payload, first_row=first_row, allow_null_turns=allow_null)
     battles = [x for x in items if isinstance(x, Battle)]
-    return battles, [x for x in items if isinstance(x, Reject)]
+    rows = [first_row + i for i, x in enumerate(items) if isinstance(x, Battle)]
+    return battles, [x for x in items if isinstance(x, Reject)], rows
 
 
 def texts_of(battles: Sequence[Battle]) -> list[str]:
@@ -143,8 +157,11 @@ def records_of(
     counters: Sequence[TokenCounter],
     *,
     options: StepOptions,
+    source: int = 0,
+    rows: Sequence[int] | None = None,
 ) -> list[Record]:
-    """Records of checked battles: every text counted by every counter, once per batch."""
+    """Records of checked battles: every text counted by every counter, once per batch.
+    `rows`: each battle's row in source `source` (for `api_metadata.source`)."""
     texts = texts_of(battles)
     per_counter = []
     for counter in counters:
@@ -155,16 +172,24 @@ def records_of(
             )
         per_counter.append(usages_of(battles, counter.count_many(texts), roles=roles))
     names = [c.name for c in counters]
+    info = options.sources[source]
+    refs: list[SourceRef | None] = (
+        [{"index": source, "layout": info.layout, "sha256": info.sha256, "row": r} for r in rows]
+        if rows is not None
+        else [None] * len(battles)
+    )
     return [
-        make_record(b, [usages[i] for usages in per_counter], names, dataset=options.dataset)
+        make_record(b, [u[i] for u in per_counter], names, dataset=options.dataset, source=refs[i])
         for i, b in enumerate(battles)
     ]
 
 
 @dataclass
 class BatchResult:
-    """What one batch produced: its records as JSON lines, its first records, its rejects."""
+    """What one batch produced: its records as JSON lines, its first records, its rejects, and
+    each record's row and duplicate keys."""
 
+    source: int
     first_row: int
     rows: int
     block: bytes
@@ -176,6 +201,10 @@ class BatchResult:
     cache_misses: int
     mismatch: str | None = None
     """Where a counter disagreed with tiktoken on a text of this batch, and both counts."""
+    record_rows: list[int] = field(default_factory=list)
+    """Each record's row in its source."""
+    keys: list[Keys] = field(default_factory=list)
+    """Each record's duplicate keys (see `dedup`)."""
 
 
 def locate(battles: Sequence[Battle], text: str) -> str:
@@ -203,21 +232,31 @@ def _mismatch(battles: Sequence[Battle], counters: Sequence[TokenCounter]) -> st
 
 
 def run_batch(
-    payload: Payload, *, first_row: int, options: StepOptions, counters: Sequence[TokenCounter]
+    payload: Payload,
+    *,
+    first_row: int,
+    options: StepOptions,
+    counters: Sequence[TokenCounter],
+    source: int = 0,
 ) -> BatchResult:
-    """The whole step for one batch; `first_row` is the source row number (from 1) of its
-    first row."""
-    battles, rejects = parse_batch(payload, first_row=first_row, options=options)
+    """The whole step for one batch of source `source`; `first_row` is the source row number
+    (from 1) of its first row."""
+    battles, rejects, rows = parse_batch(
+        payload, first_row=first_row, options=options, source=source
+    )
     primary = counters[0]
     hits, misses = primary.hits, primary.misses
-    records = records_of(battles, counters, options=options)
+    records = records_of(battles, counters, options=options, source=source, rows=rows)
     stats = Stats.of(records, len(rejects), sum(b.image_parts for b in battles))
     checking = sum(isinstance(c, FastCounter) for c in counters)
     if checking:
         # Counted per text of the dataset, not per check (each distinct text is checked once
         # per process), so that the number does not depend on batches or workers.
         stats.cross_checked = checking * sum(map(cross_checked, texts_of(battles)))
+    layout = formats.get(options.sources[source].layout)
+    release = layout.source if layout.battle_ids else None
     return BatchResult(
+        source=source,
         first_row=first_row,
         rows=len(payload),
         block=dumps_lines(records),
@@ -228,4 +267,6 @@ def run_batch(
         cache_hits=primary.hits - hits,
         cache_misses=primary.misses - misses,
         mismatch=_mismatch(battles, counters),
+        record_rows=rows,
+        keys=[battle_keys(b, release) for b in battles],
     )

@@ -16,6 +16,7 @@ from arenatok.load import sha256_file
 from arenatok.write import (
     DATA,
     DERIVED,
+    DUPLICATES,
     FULL,
     JSONL,
     METADATA,
@@ -57,26 +58,31 @@ def validate_dir(out: str | Path) -> list[str]:
             counts["rows_written"],
             counts["rows_rejected"],
         )
+        dropped = counts.get("rows_dropped", 0)
     except (ValueError, KeyError, TypeError) as e:
         problems.add(METADATA, f"unreadable ({type(e).__name__}: {e})")
         return problems
 
     _check_files(out, files, meta, problems)
-    if read != written + rejected:
-        problems.add(METADATA, f"rows read {read} != written {written} + rejected {rejected}")
+    if read != written + rejected + dropped:
+        problems.add(
+            METADATA,
+            f"rows read {read} != written {written} + rejected {rejected} + dropped {dropped}",
+        )
     if problems:  # records are checked only against files that are what the metadata says
         return problems
 
     n = _check_records(out, problems)
     if n != written:
         problems.add(JSONL, f"{n} records, but the metadata says {written} were written")
-    if (out / REJECTS).is_file():
-        with (out / REJECTS).open("rb") as f:
-            n_rejects = sum(1 for _ in f)
-        if n_rejects != rejected:
-            problems.add(REJECTS, f"{n_rejects} lines, but the metadata says {rejected}")
-    elif rejected:
-        problems.add(REJECTS, f"missing, but the metadata says {rejected} rows were rejected")
+    for name, n in ((REJECTS, rejected), (DUPLICATES, dropped)):
+        if (out / name).is_file():
+            with (out / name).open("rb") as f:
+                lines = sum(1 for _ in f)
+            if lines != n:
+                problems.add(name, f"{lines} lines, but the metadata says {n}")
+        elif n:
+            problems.add(name, f"missing, but the metadata says {n} rows went there")
     _check_small_files(out, files, problems)
     _check_derived(out, files.get(JSONL, {}).get("sha256"), problems)
     return problems
@@ -118,9 +124,11 @@ def _check_derived(out: Path, build: object, problems: _Problems) -> None:
 
 
 def _check_files(out: Path, files: dict[str, Any], meta: Any, problems: _Problems) -> None:
-    expected = set(OUTPUTS) - {REJECTS}
+    expected = set(OUTPUTS) - {REJECTS, DUPLICATES}
     if meta.get("options", {}).get("on_bad_row") == "reject":
         expected.add(REJECTS)
+    if meta.get("options", {}).get("duplicates") == "drop":
+        expected.add(DUPLICATES)
     for name in sorted(expected - set(files)):
         problems.add(METADATA, f"does not list {name}")
     for name, info in sorted(files.items()):

@@ -27,9 +27,10 @@ MINI = "mini_data_out.json"
 PREVIEW = "preview_data_out.json"
 JSONL = "data_out.jsonl"
 REJECTS = "rejects.jsonl"
+DUPLICATES = "duplicates.jsonl"
 METADATA = "artifact_metadata.json"
 SCHEMA = "record.schema.json"
-OUTPUTS = (DATA, FULL, MINI, PREVIEW, JSONL, REJECTS, SCHEMA)
+OUTPUTS = (DATA, FULL, MINI, PREVIEW, JSONL, REJECTS, DUPLICATES, SCHEMA)
 """Every file a build writes besides METADATA."""
 DERIVED = (
     "report.json",
@@ -199,7 +200,7 @@ class DatasetWriter:
     Holds the output directory's lock from start to commit or discard. Until commit, only temp
     files are written; the files of an earlier run stay untouched."""
 
-    def __init__(self, out_dir: Path, *, keep_rejects: bool) -> None:
+    def __init__(self, out_dir: Path, *, keep_rejects: bool, keep_duplicates: bool = False) -> None:
         self.out_dir = out_dir
         self._open: list[_HashingFile] = []
         self._first: list[Record] = []
@@ -214,6 +215,7 @@ class DatasetWriter:
             self._data = self._new(DATA)
             self._jsonl = self._new(JSONL)
             self._rejects = self._new(REJECTS) if keep_rejects else None
+            self._duplicates = self._new(DUPLICATES) if keep_duplicates else None
         except OSError as e:
             self.discard()
             raise output_error(out_dir, e, hint=_BUILD_HINT) from None
@@ -240,9 +242,11 @@ class DatasetWriter:
         n: int,
         first_records: Sequence[Record] = (),
         rejects: Iterable[dict[str, object]] = (),
+        duplicates: Sequence[dict[str, object]] = (),
     ) -> None:
-        """Append a block of `n` records made by `dumps_lines` (and reject entries), in order;
-        `first_records` are the block's first records, kept for the mini and preview files."""
+        """Append a block of `n` records made by `dumps_lines` (and reject and duplicate
+        entries), in order; `first_records` are the block's first records, kept for the mini
+        and preview files."""
         self._first.extend(first_records[: MINI_SIZE - len(self._first)])
         if n:
             self._guard(self._jsonl.write, block)
@@ -255,6 +259,8 @@ class DatasetWriter:
             self.first_reject = entries[0]
         if self._rejects is not None and entries:
             self._guard(self._rejects.write, dumps_lines(entries) + b"\n")
+        if self._duplicates is not None and duplicates:
+            self._guard(self._duplicates.write, dumps_lines(duplicates) + b"\n")
 
     def commit(self, metadata: Mapping[str, object]) -> dict[str, dict[str, object]]:
         """Complete every file as a temp file (flushed to the disk), then remove the files
@@ -289,8 +295,9 @@ class DatasetWriter:
                 for f in self._open:
                     if f is not meta:
                         f.tmp.replace(f.final)
-                if self._rejects is None:
-                    (self.out_dir / REJECTS).unlink(missing_ok=True)
+                for optional, name in ((self._rejects, REJECTS), (self._duplicates, DUPLICATES)):
+                    if optional is None:
+                        (self.out_dir / name).unlink(missing_ok=True)
                 meta.tmp.replace(meta.final)
                 _fsync(self.out_dir)
         except OSError as e:

@@ -1,0 +1,277 @@
+"""Duplicate battles, within a source and across sources, found with fixed-size digests.
+
+Two kinds, each a definition:
+
+- `same_id`: the same release id seen again, in the same release (the layout's dataset).
+- `same_battle`: the same pair of models, the same user messages and the same answers on each
+  side, whichever side is A: a battle with A and B swapped (and its vote mirrored) is the same
+  battle. Two keys: `exact` (the bytes as stored) and `normalized` (Unicode NFC, every run of
+  whitespace one space, ends stripped), so that one battle exported twice with other whitespace
+  is still found.
+
+`battle_keys` runs where a batch is processed (in worker processes); `Index` runs once, in the
+build process, in source order, so the first copy is always the one that comes first. Each key
+is an 8-byte blake2b digest (2^-64 chance of a false match per pair), and the index holds only
+digests and (source, row) pairs: memory grows by about 200 bytes per battle, not by its texts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from arenatok.records import Battle
+from arenatok.stats import Stats
+from arenatok.write import MINI_SIZE, dumps_lines
+
+if TYPE_CHECKING:
+    from arenatok.steps import BatchResult
+
+KINDS = ("same_id", "same_battle")
+DECISIVE = ("model_a", "model_b")
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The digests of one battle (`same_id` is None where the release's ids are not battle
+    ids), and its vote in each same_battle key's side order (an index into VOTES)."""
+
+    question_id: str
+    same_id: int | None
+    exact: int
+    normalized: int
+    vote: int
+    vote_normalized: int
+    sides: tuple[str, str]
+    """The two models in the exact key's side order (to name the winner of a vote)."""
+    sides_normalized: tuple[str, str]
+
+
+def _digest(parts: Iterable[str]) -> tuple[int, bytes]:
+    h = hashlib.blake2b(digest_size=8)
+    for p in parts:
+        data = p.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    raw = h.digest()
+    return int.from_bytes(raw, "little"), raw
+
+
+def normalize(text: str) -> str:
+    """Unicode NFC, every run of whitespace one space, ends stripped."""
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return " ".join(text.split())
+
+
+def _battle_key(b: Battle, fix: Any) -> tuple[int, bool]:
+    """A digest of the battle whatever its side order, and whether A came second in it."""
+    users = _digest(fix(u) for u in b.users)[1].hex()
+    side_a = _digest([b.model_a, *map(fix, b.answers_a)])[1]
+    side_b = _digest([b.model_b, *map(fix, b.answers_b)])[1]
+    swapped = side_a > side_b
+    first, second = (side_b, side_a) if swapped else (side_a, side_b)
+    return _digest(["battle", users, first.hex(), second.hex()])[0], swapped
+
+
+def _vote(winner: str, swapped: bool) -> int:
+    if winner not in DECISIVE:
+        return 2
+    return 0 if (winner == "model_a") != swapped else 1
+
+
+def battle_keys(b: Battle, release: str | None) -> Keys:
+    """The keys of a battle from the release `release` (a layout's dataset id; None: its ids
+    are not battle ids, as in mt_bench, where one question has many judgments)."""
+    exact, swapped = _battle_key(b, str)
+    normalized, swapped_normalized = _battle_key(b, normalize)
+    same_id = None if release is None else _digest(["id", release, b.question_id])[0]
+    models = (b.model_a, b.model_b)
+    return Keys(
+        b.question_id,
+        same_id,
+        exact,
+        normalized,
+        _vote(b.winner, swapped),
+        _vote(b.winner, swapped_normalized),
+        models[::-1] if swapped else models,
+        models[::-1] if swapped_normalized else models,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A later copy: which kind and key matched, and the first copy's (source, row)."""
+
+    kind: str
+    key: str
+    source: int
+    row: int
+    votes_differ: bool
+
+    def reference(self) -> dict[str, Any]:
+        """`duplicate_of` of a record: the first copy and how it was found."""
+        return {"source": self.source, "row": self.row, "kind": self.kind, "key": self.key}
+
+
+ROW_BITS = 40
+
+
+def _winner(vote: int, sides: tuple[str, str]) -> str:
+    """A vote as the winning model's name, or `tie`."""
+    return "tie" if vote == 2 else sides[vote]
+
+
+@dataclass
+class Index:
+    """The battles seen so far (digests only); `see` them in source order."""
+
+    first: dict[int, int] = field(default_factory=dict)
+    """digest (xor its kind) -> the first battle with that key: (source, row, vote) packed in
+    one int, so that one entry costs about 100 bytes."""
+    counts: Counter[str] = field(default_factory=Counter)
+    """`kind` and `kind:key` -> later copies."""
+    pairs: Counter[tuple[int, int]] = field(default_factory=Counter)
+    """(source of the first copy, source of the later copy) -> later copies."""
+    disagreements: list[dict[str, Any]] = field(default_factory=list)
+    """Copies of one battle whose votes differ."""
+
+    def see(self, keys: Keys, source: int, row: int) -> Match | None:
+        """The match of a battle with an earlier one, or None (then it is remembered)."""
+        place = (source << ROW_BITS | row) << 2
+        candidates = [
+            ("same_battle", "exact", keys.exact ^ 2, keys.vote, keys.sides),
+            ("same_battle", "normalized", keys.normalized ^ 3, keys.vote_normalized,
+             keys.sides_normalized),
+        ]  # fmt: skip
+        if keys.same_id is not None:  # checked first: an id seen again is named as such
+            candidates.insert(0, ("same_id", "id", keys.same_id ^ 1, keys.vote, keys.sides))
+        found = None
+        for kind, key, digest, vote, sides in candidates:
+            earlier = self.first.setdefault(digest, place | vote)
+            if earlier >> 2 != place >> 2 and found is None:
+                found = (kind, key, earlier, vote, sides)
+        if found is None:
+            return None
+        kind, key, earlier, vote, sides = found
+        first_vote = earlier & 3
+        where = earlier >> 2
+        match = Match(
+            kind,
+            key,
+            where >> ROW_BITS,
+            where & (2**ROW_BITS - 1),
+            kind == "same_battle" and first_vote != vote,
+        )
+        self.counts[kind] += 1
+        self.counts[f"{kind}:{key}"] += 1
+        self.pairs[(match.source, source)] += 1
+        if match.votes_differ:
+            self.disagreements.append(
+                {
+                    "first": {
+                        "source": match.source,
+                        "row": match.row,
+                        "winner": _winner(first_vote, sides),
+                    },
+                    "later": {"source": source, "row": row, "winner": _winner(vote, sides)},
+                    "key": key,
+                }
+            )
+        return match
+
+    def summary(self, sources: Sequence[str]) -> dict[str, Any]:
+        """The figures for artifact_metadata.json; `sources` name the sources by index."""
+        return {
+            "definitions": DEFINITIONS,
+            "later_copies": {kind: self.counts[kind] for kind in KINDS},
+            "by_key": {k: self.counts[f"same_battle:{k}"] for k in ("exact", "normalized")},
+            "by_source_pair": [
+                {"first_in": sources[a], "later_in": sources[b], "later_copies": n}
+                for (a, b), n in sorted(self.pairs.items())
+            ],
+            "votes_differ": len(self.disagreements),
+            "votes_differ_list": self.disagreements,
+        }
+
+
+DEFINITIONS = {
+    "same_id": "the same release id seen again in the same release (the layout's dataset).",
+    "same_battle": (
+        "the same model pair, the same user messages and the same answers on each side, "
+        "whichever side is A (a battle with A and B swapped is the same battle); key `exact`: "
+        "the bytes as stored; key `normalized`: Unicode NFC, whitespace runs as one space."
+    ),
+    "first_copy": "the copy that comes first in source order (sources in the order given).",
+    "votes_differ": (
+        "copies of one battle whose votes differ, the vote seen from the same side order; "
+        "every tie label counts as a tie."
+    ),
+}
+"""The README and artifact_metadata.json carry the same text."""
+
+
+def mark_duplicates(
+    r: BatchResult,
+    matches: Sequence[Match | None],
+    renames: dict[int, str],
+    *,
+    drop: bool,
+    labels: Sequence[str],
+) -> tuple[BatchResult, list[dict[str, Any]]]:
+    """A batch's result with its later copies marked (`quality_flags: duplicate` and
+    `duplicate_of`) or, with `drop`, taken out (returned as duplicates.jsonl entries), and ids
+    namespaced by `renames` (record index -> new id). Only the records that change are
+    parsed again; the counts are made again only where records were taken out."""
+    import orjson
+
+    lines = r.block.split(b"\n") if r.records else []
+    kept: list[bytes] = []
+    dropped: list[dict[str, Any]] = []
+    flagged = 0
+    changed_first = False
+    for i, line in enumerate(lines):
+        m, new_id = matches[i], renames.get(i)
+        if m is None and new_id is None:
+            kept.append(line)
+            continue
+        changed_first |= i < len(r.first_records)
+        record = orjson.loads(line)
+        context = record["context"]
+        if new_id is not None:
+            context["api_metadata"]["question_id"] = new_id
+        if m is not None and drop:
+            dropped.append(
+                {
+                    "file": labels[r.source],
+                    "row": r.record_rows[i],
+                    "question_id": context["api_metadata"]["question_id"],
+                    "kind": m.kind,
+                    "key": m.key,
+                    "duplicate_of": {"file": labels[m.source], **m.reference()},
+                }
+            )
+            continue
+        if m is not None:
+            context["quality_flags"].append("duplicate")
+            context["duplicate_of"] = m.reference()
+            flagged += 1
+        kept.append(dumps_lines([record]))
+    block = b"\n".join(kept)
+    if dropped:
+        records = [orjson.loads(x) for x in kept]
+        stats = Stats.of(records, len(r.rejects), r.stats.image_parts)
+        stats.dropped = len(dropped)
+        stats.read += len(dropped)
+        stats.cross_checked = r.stats.cross_checked
+        first = records[:MINI_SIZE]
+    else:
+        stats = dataclasses.replace(r.stats, flags=r.stats.flags + Counter(duplicate=flagged))
+        first = [orjson.loads(x) for x in kept[:MINI_SIZE]] if changed_first else r.first_records
+    new = dataclasses.replace(r, block=block, records=len(kept), first_records=first, stats=stats)
+    return new, dropped
