@@ -50,6 +50,7 @@ def test_build_summary(tmp_path: Path) -> None:
         "winners: model_a 25.0% · model_b 25.0% · tie 25.0% · tie (bothbad) 25.0%\n"
         "model pairs: 2 ordered, 2 unordered\n"
         "quality flags: empty_response_b 1, special_token_text 1, multi_turn 1\n"
+        "duplicates: same_id 0, same_battle 0 (exact 0, normalized 0); votes differ 0\n"
         "token cache: 0.0% of texts were repeats, counted once\n"
         f"wrote {tmp_path}/out/: data_out.json, data_out.jsonl, full_data_out.json, "
         "mini_data_out.json, preview_data_out.json, record.schema.json, artifact_metadata.json\n"

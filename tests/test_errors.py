@@ -158,8 +158,8 @@ def test_a_build_that_rejects_every_row_fails_and_keeps_the_old_output(
                               "--on-bad-row", "reject")  # fmt: skip
     assert (code, out_text) == (2, "")
     assert err == (
-        f"Error: {bad}: all 3 rows were rejected or dropped, none written; the first: turn must be a "
-        "whole number, got str '1' (row 1)\n"
+        f"Error: {bad}: all 3 rows were rejected or dropped, none written; the first: turn "
+        "must be a whole number, got str '1' (row 1)\n"
         "Hint: fix the source (or choose its layout with --format); --allow-empty writes an "
         "empty dataset anyway\n"
     )

@@ -3,6 +3,7 @@ it on a sample."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import sys
@@ -118,7 +119,7 @@ def test_build_bytes_equal_but_for_the_counter(tmp_path: Path) -> None:
 
 def test_every_build_reports_its_cross_check(tmp_path: Path) -> None:
     text = "x" * 100_001  # in the sample by its length
-    rows = [dict(TINY[0], question_id=f"q{i}") for i in range(3)]
+    rows = [dict(copy.deepcopy(TINY[0]), question_id=f"q{i}") for i in range(3)]
     rows[1]["conversation_a"][1]["content"] = text
     build(write_jsonl(tmp_path / "b.jsonl", rows), out=tmp_path / "o", counter="fast")
     meta = json.loads((tmp_path / "o" / "artifact_metadata.json").read_text())

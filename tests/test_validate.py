@@ -110,7 +110,9 @@ def test_counts_must_add_up(out: Path) -> None:
     meta = json.loads(meta_path.read_text())
     meta["counts"]["rows_read"] += 1
     meta_path.write_text(json.dumps(meta))
-    assert validate_dir(out) == ["artifact_metadata.json: rows read 10 != written 8 + rejected 1 + dropped 0"]
+    assert validate_dir(out) == [
+        "artifact_metadata.json: rows read 10 != written 8 + rejected 1 + dropped 0"
+    ]
 
 
 def test_record_that_breaks_the_schema(out: Path) -> None:

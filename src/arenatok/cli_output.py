@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from arenatok.pipeline import BuildResult
@@ -54,6 +55,7 @@ def build_summary(result: BuildResult) -> str:
     )
     flags = ", ".join(f"{f} {c:,}" for f, c in m["quality_flags"].items() if c) or "none"
     dup = m["duplicates"]
+    names = [Path(x.get("path") or x.get("filename", "?")).name for x in m["sources"]]
     later = dup["later_copies"]
     lines = [
         f"rows read {s.read:,} = written {s.written:,} + rejected {s.rejected:,}"
@@ -72,10 +74,10 @@ def build_summary(result: BuildResult) -> str:
         f"(exact {dup['by_key']['exact']:,}, normalized {dup['by_key']['normalized']:,}); "
         f"votes differ {dup['votes_differ']:,}",
         *(
-            f"  later copies in {x['later_in']} of battles first in {x['first_in']}: "
-            f"{x['later_copies']:,}"
+            f"  later copies in source {x['later_in']} ({names[x['later_in']]}) of battles "
+            f"first in source {x['first_in']} ({names[x['first_in']]}): {x['later_copies']:,}"
             for x in dup["by_source_pair"]
-            if len(m["sources"]) > 1
+            if len(names) > 1
         ),
         f"token cache: {result.cache_hit_rate:.1%} of texts were repeats, counted once",
         f"wrote {result.out_dir}/: " + ", ".join([*result.files, METADATA]),

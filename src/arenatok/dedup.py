@@ -185,14 +185,14 @@ class Index:
             )
         return match
 
-    def summary(self, sources: Sequence[str]) -> dict[str, Any]:
-        """The figures for artifact_metadata.json; `sources` name the sources by index."""
+    def summary(self) -> dict[str, Any]:
+        """The figures for artifact_metadata.json (sources by their index in `sources`)."""
         return {
             "definitions": DEFINITIONS,
             "later_copies": {kind: self.counts[kind] for kind in KINDS},
             "by_key": {k: self.counts[f"same_battle:{k}"] for k in ("exact", "normalized")},
             "by_source_pair": [
-                {"first_in": sources[a], "later_in": sources[b], "later_copies": n}
+                {"first_in": a, "later_in": b, "later_copies": n}
                 for (a, b), n in sorted(self.pairs.items())
             ],
             "votes_differ": len(self.disagreements),

@@ -110,13 +110,16 @@ class LocalFile:
 
 
 def _sniff(path: Path, start: bytes) -> str:
+    """The file type from the name's suffix, or else from the first bytes."""
     suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq") or start.startswith(b"PAR1"):
+    by_suffix = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl",
+                 ".ndjson": "jsonl", ".json": None}  # fmt: skip
+    if by_suffix.get(suffix):
+        return str(by_suffix[suffix])
+    if start.startswith(b"PAR1"):
         return "parquet"
-    if suffix == ".csv":
-        return "csv"
     first = start.lstrip()[:1]
-    if suffix in (".jsonl", ".ndjson") or first == b"{":
+    if first == b"{":
         return "jsonl"
     if first == b"[":
         return "json"

@@ -438,7 +438,7 @@ def _metadata(p: Plan, stats: Stats, per_source: list[Stats], index: Index) -> d
         "tokenizer": p.tokenizers[0],
         **({"extra_tokenizers": p.tokenizers[1:]} if len(p.tokenizers) > 1 else {}),
         **stats.summary(labels),
-        "duplicates": index.summary(_labels(p)),
+        "duplicates": {"policy": p.duplicates, **index.summary()},
         "definitions": DEFINITIONS,
         "quality_flag_definitions": QUALITY_FLAGS,
     }

@@ -1,0 +1,269 @@
+"""Duplicate battles within and across sources: planted copies of every kind are found, a near
+miss is not, nothing is lost, and the order of sources only decides which copy is first."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from arenatok.cli import cli
+from arenatok.dedup import Index, battle_keys, normalize
+from arenatok.errors import DuplicateError
+from arenatok.pipeline import build
+from arenatok.validate import validate_dir
+from tests.helpers import battle, need_shared, write_jsonl
+
+TURNS = [("What is 2+2?", "It is 4.", "Four, of course.")]
+
+
+def records(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in (out / "data_out.jsonl").read_text().splitlines()]
+
+
+def swapped(row: dict[str, Any], qid: str) -> dict[str, Any]:
+    """The same battle with A and B swapped and the vote mirrored."""
+    mirror = {"model_a": "model_b", "model_b": "model_a"}
+    return {
+        **copy.deepcopy(row),
+        "question_id": qid,
+        "model_a": row["model_b"],
+        "model_b": row["model_a"],
+        "conversation_a": copy.deepcopy(row["conversation_b"]),
+        "conversation_b": copy.deepcopy(row["conversation_a"]),
+        "winner": mirror.get(row["winner"], row["winner"]),
+    }
+
+
+def kaggle_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """Arena rows written in the 55k layout."""
+    out = []
+    for r in rows:
+        users = [m["content"] for m in r["conversation_a"][::2]]
+        out.append(
+            {
+                "id": r["question_id"],
+                "model_a": r["model_a"],
+                "model_b": r["model_b"],
+                "prompt": json.dumps(users),
+                "response_a": json.dumps([m["content"] for m in r["conversation_a"][1::2]]),
+                "response_b": json.dumps([m["content"] for m in r["conversation_b"][1::2]]),
+                "winner_model_a": int(r["winner"] == "model_a"),
+                "winner_model_b": int(r["winner"] == "model_b"),
+                "winner_tie": int(r["winner"] not in ("model_a", "model_b")),
+            }
+        )
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(out[0]))
+        w.writeheader()
+        w.writerows(out)
+    return path
+
+
+@pytest.fixture
+def planted(tmp_path: Path) -> tuple[Path, Path]:
+    """Source A (JSON Lines, arena layout) with copies planted inside it, and source B (the
+    55k layout, CSV) that repeats one of A's battles."""
+    first = battle("q1", TURNS, winner="model_a")
+    other = battle("q2", [("Hi", "Hello!", "Hey.")], model_a="koala-13b", model_b="alpaca-13b")
+    spaced = battle("q4", [("What  is 2+2?", "It is\u00a04.", " Four, of course.\n")], winner="tie")
+    near = battle("q5", [("What is 2+2?", "It is 4!", "Four, of course.")])  # one character
+    same_id = battle("q2", [("Something else", "x", "y")], model_a="m1", model_b="m2")
+    rows = [
+        first,
+        other,
+        swapped(first, "q3"),  # row 3: same battle, sides swapped, vote mirrored
+        spaced,  # row 4: same battle but for whitespace (a no-break space too); voted a tie
+        near,  # row 5: NOT a duplicate
+        same_id,  # row 6: the id q2 again
+        dict(swapped(first, "q7"), winner="model_a"),  # row 7: swapped, vote not mirrored
+    ]
+    a = write_jsonl(tmp_path / "a.jsonl", rows)
+    b = kaggle_csv(tmp_path / "b.csv", [dict(copy.deepcopy(other), question_id="k1")])
+    return a, b
+
+
+def test_flag_marks_every_planted_kind(planted: tuple[Path, Path], tmp_path: Path) -> None:
+    a, b = planted
+    result = build([str(a), f"kaggle-55k:{b}"], out=tmp_path / "o", limit=None)
+    got = {}
+    for r in records(tmp_path / "o"):
+        where = r["context"]["api_metadata"]["source"]
+        got[where["index"], where["row"]] = r["context"].get("duplicate_of")
+    assert got == {
+        (0, 1): None,
+        (0, 2): None,
+        (0, 3): {"source": 0, "row": 1, "kind": "same_battle", "key": "exact"},
+        (0, 4): {"source": 0, "row": 1, "kind": "same_battle", "key": "normalized"},
+        (0, 5): None,  # the near miss
+        (0, 6): {"source": 0, "row": 2, "kind": "same_id", "key": "id"},
+        (0, 7): {"source": 0, "row": 1, "kind": "same_battle", "key": "exact"},
+        (1, 1): {"source": 0, "row": 2, "kind": "same_battle", "key": "exact"},
+    }
+    dup = result.metadata["duplicates"]
+    assert dup["later_copies"] == {"same_id": 1, "same_battle": 4}
+    assert dup["by_key"] == {"exact": 3, "normalized": 1}
+    assert dup["by_source_pair"] == [
+        {"first_in": 0, "later_in": 0, "later_copies": 4},
+        {"first_in": 0, "later_in": 1, "later_copies": 1},
+    ]
+    # Row 7 swapped the sides without mirroring the vote; row 4 is a tie against model_a.
+    assert dup["votes_differ"] == 2
+    assert {(d["later"]["row"], d["first"]["winner"], d["later"]["winner"])
+            for d in dup["votes_differ_list"]} == {
+        (7, "vicuna-13b", "koala-13b"),
+        (4, "vicuna-13b", "tie"),
+    }  # fmt: skip
+    flags = [r["context"]["quality_flags"] for r in records(tmp_path / "o")]
+    assert (
+        sum("duplicate" in f for f in flags) == 5 == result.metadata["quality_flags"]["duplicate"]
+    )
+    assert validate_dir(tmp_path / "o") == []
+
+
+def test_drop_writes_later_copies_apart(planted: tuple[Path, Path], tmp_path: Path) -> None:
+    a, b = planted
+    result = build([a, f"kaggle-55k:{b}"], out=tmp_path / "o", limit=None, duplicates="drop")
+    s = result.stats
+    assert (s.read, s.written, s.rejected, s.dropped) == (8, 3, 0, 5)
+    assert s.read == s.written + s.rejected + s.dropped
+    kept = records(tmp_path / "o")
+    assert [r["context"]["api_metadata"]["question_id"] for r in kept] == ["q1", "q2", "q5"]
+    assert all("duplicate" not in r["context"]["quality_flags"] for r in kept)
+    dropped = [
+        json.loads(x) for x in (tmp_path / "o" / "duplicates.jsonl").read_text().splitlines()
+    ]
+    assert dropped[-1] == {
+        "file": str(b.resolve()),
+        "row": 1,
+        "question_id": "k1",
+        "kind": "same_battle",
+        "key": "exact",
+        "duplicate_of": {"file": str(a.resolve()), "source": 0, "row": 2, "kind": "same_battle",
+                         "key": "exact"},
+    }  # fmt: skip
+    meta = result.metadata
+    assert meta["counts"]["rows_dropped"] == 5
+    assert [x["counts"]["rows_dropped"] for x in meta["sources"]] == [4, 1]
+    assert validate_dir(tmp_path / "o") == []
+
+
+def test_error_stops_at_the_first_copy(planted: tuple[Path, Path], tmp_path: Path) -> None:
+    a, _ = planted
+    with pytest.raises(DuplicateError) as e:
+        build(a, out=tmp_path / "o", limit=None, duplicates="error")
+    assert e.value.message == (
+        f"{a.resolve()}: row 3 (question_id 'q3') is a later copy (same_battle, key exact) of "
+        f"{a.resolve()} row 1"
+    )
+    assert e.value.exit_code == 2
+    assert not (tmp_path / "o" / "data_out.json").exists()
+
+
+def test_same_bytes_whatever_the_workers(planted: tuple[Path, Path], tmp_path: Path) -> None:
+    a, b = planted
+    for workers, batch in ((1, 1024), (2, 2), (1, 3)):
+        build([a, f"kaggle-55k:{b}"], out=tmp_path / f"w{workers}-{batch}", limit=None,
+              workers=workers, batch_size=batch)  # fmt: skip
+    names = ("data_out.jsonl", "artifact_metadata.json")
+    one = [(tmp_path / "w1-1024" / n).read_bytes() for n in names]
+    assert one == [(tmp_path / "w2-2" / n).read_bytes() for n in names]
+    assert one == [(tmp_path / "w1-3" / n).read_bytes() for n in names]
+
+
+def test_ids_stay_unique_across_sources(tmp_path: Path) -> None:
+    a = write_jsonl(tmp_path / "a.jsonl", [battle("q1")])
+    b = kaggle_csv(tmp_path / "b.csv", [battle("q1", [("Other", "x", "y")])])
+    c = write_jsonl(tmp_path / "c.jsonl", [battle("q1", [("Third", "x", "y")])])
+    build([a, f"kaggle-55k:{b}", c], out=tmp_path / "o")
+    recs = records(tmp_path / "o")
+    ids = [r["context"]["api_metadata"]["question_id"] for r in recs]
+    # Another release's id q1 is another battle: namespaced. The same release's q1 again is a
+    # same_id copy of the first: it keeps its id and is flagged.
+    assert ids == ["q1", "s1:q1", "q1"]
+    assert recs[2]["context"]["duplicate_of"]["kind"] == "same_id"
+
+
+def test_keys_see_whitespace_and_sides_but_not_content() -> None:
+    b = battle("x", TURNS)
+    from arenatok.check import battle_from_row
+
+    k = battle_keys(battle_from_row(b), "r")
+    k2 = battle_keys(battle_from_row(swapped(b, "y")), "r")
+    assert (k.exact, k.normalized) == (k2.exact, k2.normalized)
+    assert k.same_id != k2.same_id
+    assert normalize(" a\u00a0 b\n\tc ") == "a b c"
+    assert normalize("e\u0301") == "\u00e9"
+
+
+battles_st = st.lists(st.integers(0, 5), min_size=1, max_size=12)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(battles_st, battles_st)
+def test_drop_never_loses_a_row_and_order_only_picks_the_first(
+    tmp_path_factory: pytest.TempPathFactory, a_ids: list[int], b_ids: list[int]
+) -> None:
+    tmp = tmp_path_factory.mktemp("order")
+
+    def rows(ids: list[int], prefix: str) -> list[dict[str, Any]]:
+        return [
+            battle(f"{prefix}{n}", [(f"prompt {i}", f"answer {i}", "other")])
+            for n, i in enumerate(ids)
+        ]
+
+    a = write_jsonl(tmp / "a.jsonl", rows(a_ids, "a"))
+    b = write_jsonl(tmp / "b.jsonl", rows(b_ids, "b"))
+    distinct = len(set(a_ids) | set(b_ids))
+    kept = {}
+    for order in ((a, b), (b, a)):
+        result = build(list(order), out=tmp / "o", limit=None, duplicates="drop")
+        s = result.stats
+        assert s.read == len(a_ids) + len(b_ids) == s.written + s.rejected + s.dropped
+        assert s.written == distinct
+        texts = [r["input"] for r in records(tmp / "o")]
+        assert len(set(texts)) == len(texts)
+        kept[order[0].name] = set(texts)
+    assert kept["a.jsonl"] == kept["b.jsonl"]
+
+
+def test_index_memory_is_digests_only() -> None:
+    index = Index()
+    from arenatok.check import battle_from_row
+
+    k = battle_keys(battle_from_row(battle("x", [("long " * 10_000, "a", "b")])), "r")
+    index.see(k, 0, 1)
+    assert all(isinstance(key, int) and isinstance(v, int) for key, v in index.first.items())
+
+
+def test_two_real_sources(arena_parquet: Path, tmp_path: Path) -> None:
+    kaggle = need_shared() / "data" / "khaaliswooden-max_llm-kaggle-comp" / "train_sample.csv"
+    out = tmp_path / "two"
+    result = CliRunner().invoke(
+        cli,
+        ["build", "--source", str(arena_parquet), "--source", f"kaggle-55k:{kaggle}",
+         "--limit", "all", "--allow-null-turns", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "artifact_metadata.json").read_text())
+    assert [x["counts"]["rows_read"] for x in meta["sources"]] == [2008, 999]
+    dup = meta["duplicates"]
+    # The EloBench copy repeats answers per (prompt, model) (see ../shared/data/SOURCES.md):
+    # identical battles inside it; and 8 of the first 999 rows of the 55k release are battles
+    # of the 33K release, byte for byte.
+    assert dup["by_source_pair"] == [
+        {"first_in": 0, "later_in": 0, "later_copies": 23},
+        {"first_in": 0, "later_in": 1, "later_copies": 8},
+    ]
+    assert dup["votes_differ"] == 13
+    assert "later copies in source 1 (train_sample.csv) of battles first in source 0" in (
+        result.stdout
+    )
+    assert validate_dir(out) == []
