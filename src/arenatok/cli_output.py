@@ -116,6 +116,18 @@ def print_report(report: dict[str, Any], rounds: int, seconds: float) -> None:
             f"{r['online_elo']:.0f}",
         )
     console.print(table)
+    src = report["sources"]
+    if len(src["sources"]) > 1 or src["votes_differ"]:
+        title = f"sources (votes differ between copies: {src['votes_differ']})"
+        table = Table("source", "battles", "later copies within", "of others", title=title)
+        for x in src["sources"]:
+            table.add_row(
+                f"{x['source']}: {Path(x['name']).name}",
+                f"{x['battles']:,}",
+                f"{x['later_copies_within']:,}",
+                f"{x['later_copies_of_other_sources']:,}",
+            )
+        console.print(table)
     spec = Table("figure", "report", "ours", title="the specification report, first 300 battles")
     for row in report["specification_report"]:
         spec.add_row(row["figure"], row["report"], row["ours"])

@@ -1,90 +1,39 @@
-"""The build: read -> check -> count -> metrics -> write, wired together, in two parts.
+"""The build: read -> check -> count -> metrics -> write, wired together.
 
-`plan` does everything that can fail before work starts (options, source, tokenizers) and
-returns a `Plan`; `run` sends the batches of a plan through an engine (`engine`) into the
-writer (`write`). The per-batch work itself lives in `steps`.
+`plan.plan` does everything that can fail before work starts (options, sources, tokenizers)
+and returns a `Plan`; `run` sends the batches of a plan through an engine (`engine`) into the
+writer (`write`), with duplicates marked on the way (`dedup`). The per-batch work itself lives
+in `steps`.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import os
-import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from arenatok import formats, interrupts
 from arenatok.check import QUALITY_FLAGS
 from arenatok.dedup import Index, Match, mark_duplicates
-from arenatok.engine import default_workers, run_local, run_ray
+from arenatok.engine import run_local, run_ray
 from arenatok.errors import (
     BadRowError,
     DuplicateError,
     EmptyBuildError,
-    OptionError,
     SourceError,
     TokenizerError,
 )
-from arenatok.hub import ARENA_33K, HubFile, fetch_hub_file
-from arenatok.load import LocalFile, Payload, first_rows, open_local, parquet_rows, sha256_file
+from arenatok.load import Payload, first_rows
 from arenatok.metrics import DEFINITIONS
+from arenatok.plan import DEFAULT_LIMIT, Plan, Progress, plan
 from arenatok.stats import Stats
-from arenatok.steps import BatchResult, Source, StepOptions
-from arenatok.tokens import (
-    COUNTERS,
-    CROSS_CHECK_RULE,
-    TokenizerFileCounter,
-    describe,
-    fast_provenance,
-)
+from arenatok.steps import BatchResult
+from arenatok.tokens import CROSS_CHECK_RULE
 from arenatok.write import DatasetWriter, reject_entry
 
-DEFAULT_LIMIT = 300
-BadRowPolicy = Literal["error", "reject"]
-DuplicatePolicy = Literal["flag", "drop", "error"]
-Engine = Literal["local", "ray"]
-
-PROCESS_MIN_ROWS = 5000
-"""Below this many rows, worker processes cost more to start than they save."""
-
-Progress = Callable[[int, int | None], None]
-"""Called with (rows read so far, rows expected or None)."""
-
-
-@dataclass(frozen=True)
-class PlannedSource:
-    """One source of a build: the file, how messages name it, where it comes from."""
-
-    file: LocalFile
-    label: str
-    """The source as messages, rejects.jsonl and duplicates.jsonl name it."""
-    provenance: dict[str, Any]
-    expected: int | None
-    """Rows the build will read from it, where the file says (Parquet), else None."""
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A build ready to run: every option checked, the sources found, the tokenizers known."""
-
-    sources: tuple[PlannedSource, ...]
-    options: StepOptions
-    tokenizers: list[dict[str, str]]
-    """Provenance of each tokenizer, the primary first."""
-    out: Path
-    limit: int | None
-    """The first rows read from each source (None: all)."""
-    expected: int | None
-    """Rows the build will read, where every source says (Parquet), else None."""
-    workers: int
-    engine: Engine
-    on_bad_row: BadRowPolicy
-    duplicates: DuplicatePolicy
-    allow_empty: bool
-    batch_size: int
-    created: str | None
+__all__ = ["DEFAULT_LIMIT", "BuildResult", "Plan", "Progress", "build", "plan", "run"]
 
 
 @dataclass
@@ -99,101 +48,6 @@ class BuildResult:
     late_signal: int | None = None
     """A SIGINT or SIGTERM that came while the finished output was being renamed into place:
     the build completed anyway."""
-
-
-def plan(
-    source: str | Path | Sequence[str | Path] | None = None,
-    *,
-    out: str | Path = "arenatok-out",
-    limit: int | None = DEFAULT_LIMIT,
-    encoding: str | Sequence[str] = "cl100k_base",
-    tokenizers: Sequence[str | Path] = (),
-    layout: str | None = None,
-    allow_null_turns: bool = False,
-    chat_overhead: str | None = None,
-    on_bad_row: BadRowPolicy = "error",
-    duplicates: DuplicatePolicy = "flag",
-    allow_empty: bool = False,
-    dataset_name: str | None = None,
-    hub: HubFile = ARENA_33K,
-    endpoint: str | None = None,
-    batch_size: int = 1024,
-    workers: int | None = 1,
-    engine: Engine = "local",
-    counter: str = "tiktoken",
-) -> Plan:
-    """Check every option and find the source (see `build` for what they mean)."""
-    if limit is not None and limit < 1:
-        raise OptionError(f"--limit must be a positive number or 'all', got {limit}")
-    if chat_overhead not in (None, "openai"):
-        raise OptionError(f"unknown chat format: {chat_overhead!r}", hint="known: openai")
-    if on_bad_row not in ("error", "reject"):
-        raise OptionError(f"unknown bad-row policy: {on_bad_row!r}", hint="error or reject")
-    if engine not in ("local", "ray"):
-        raise OptionError(f"unknown engine: {engine!r}", hint="local or ray")
-    if duplicates not in ("flag", "drop", "error"):
-        raise OptionError(f"unknown duplicates policy: {duplicates!r}", hint="flag, drop or error")
-    if counter not in COUNTERS:
-        raise OptionError(f"unknown counter: {counter!r}", hint=f"known: {', '.join(COUNTERS)}")
-    encodings = [encoding] if isinstance(encoding, str) else list(encoding)
-    if not encodings:
-        raise OptionError("no encoding given", hint="for example --encoding cl100k_base")
-    created = _created()
-    # Unknown encodings and unreadable tokenizer files fail here, before any work.
-    described = [fast_provenance(e) if counter == "fast" else describe(e) for e in encodings]
-    described += [TokenizerFileCounter(t).provenance for t in tokenizers]
-    specs: list[str | Path | None] = (
-        [source] if source is None or isinstance(source, str | Path) else list(source)
-    )
-    if not specs:
-        raise OptionError("no source given", hint="--source FILE, or none for the Hub file")
-    sources = []
-    for index, spec in enumerate(specs):
-        local, provenance, label = _resolve_source(spec, hub, endpoint, layout)
-        if engine == "ray" and (local.filetype != "parquet" or len(specs) > 1):
-            raise OptionError(
-                f"{label}: --engine ray reads one Parquet source, this is {local.filetype}"
-                + f" and one of {len(specs)}" * (len(specs) > 1)
-            )
-        rows = parquet_rows(local.path) if local.filetype == "parquet" else None
-        if limit is not None:
-            rows = limit if rows is None else min(limit, rows)
-        sources.append(PlannedSource(local, label, {"index": index, **provenance}, rows))
-    known = [s.expected for s in sources]
-    expected = None if None in known else sum(k for k in known if k is not None)
-    if workers is None:
-        if expected is None:  # CSV, JSON: judge by size (a battle takes about 1.3 KB on disk)
-            small = sum(s.file.path.stat().st_size for s in sources) < PROCESS_MIN_ROWS * 1300
-        else:
-            small = expected < PROCESS_MIN_ROWS
-        workers = 1 if small else default_workers()
-    names = [
-        hub.repo_id if spec is None else s.file.path.name
-        for spec, s in zip(specs, sources, strict=True)
-    ]
-    options = StepOptions(
-        dataset=dataset_name or "+".join(names),
-        sources=tuple(Source(s.file.layout, s.provenance["sha256"]) for s in sources),
-        counters=(*encodings, *map(str, tokenizers)),
-        allow_null_turns=allow_null_turns,
-        chat_overhead=chat_overhead,
-        counter=counter,
-    )
-    return Plan(
-        sources=tuple(sources),
-        options=options,
-        tokenizers=described,
-        out=Path(out),
-        limit=limit,
-        expected=expected,
-        workers=workers,
-        engine=engine,
-        on_bad_row=on_bad_row,
-        duplicates=duplicates,
-        allow_empty=allow_empty,
-        batch_size=batch_size,
-        created=created,
-    )
 
 
 def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
@@ -366,39 +220,6 @@ def _check_not_empty(p: Plan, stats: Stats, writer: DatasetWriter) -> None:
         )
 
 
-def _resolve_source(
-    source: str | Path | None, hub: HubFile, endpoint: str | None, layout: str | None
-) -> tuple[LocalFile, dict[str, Any], str]:
-    """The source file, its provenance and the label for messages. A source may name its
-    layout (`kaggle-55k:train.csv`). A local path is recorded resolved (absolute, links
-    followed): one rule, so `./x.parquet` and `x.parquet` give the same bytes."""
-    if isinstance(source, str):
-        prefix, sep, rest = source.partition(":")
-        if sep and prefix in formats.FORMATS and not Path(source).exists():
-            layout, source = prefix, rest
-    if source is None:
-        path = fetch_hub_file(hub, endpoint=endpoint)
-        local = open_local(path, layout=layout)
-        prov = {
-            "kind": "huggingface_hub",
-            "repo_id": hub.repo_id,
-            "revision": hub.revision,
-            "filename": hub.filename,
-            "sha256": hub.sha256,
-            "bytes": path.stat().st_size,
-        }
-        return local, prov, f"{hub.repo_id}/{hub.filename}"
-    local = open_local(Path(source).resolve(), layout=layout)
-    prov = {
-        "kind": "local_file",
-        "path": str(local.path),
-        "format": local.filetype,
-        "sha256": sha256_file(local.path),
-        "bytes": local.path.stat().st_size,
-    }
-    return local, prov, str(local.path)
-
-
 def _metadata(p: Plan, stats: Stats, per_source: list[Stats], index: Index) -> dict[str, Any]:
     layouts = [formats.get(s.file.layout) for s in p.sources]
     sources = [
@@ -456,13 +277,3 @@ def _counter_metadata(p: Plan, stats: Stats) -> dict[str, Any]:
         "counts": "equal to tiktoken's len(encode_ordinary(text))",
         "cross_check": {"rule": CROSS_CHECK_RULE, "texts": stats.cross_checked, "differences": 0},
     }
-
-
-def _created() -> str | None:
-    """Build time for the metadata, only from SOURCE_DATE_EPOCH (so builds stay reproducible)."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if not epoch:
-        return None
-    if not epoch.isdigit():
-        raise OptionError(f"SOURCE_DATE_EPOCH must be whole seconds, got {epoch!r}")
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))

@@ -249,6 +249,37 @@ def spec_comparison(c: Battles, meta: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def sources_section(meta: dict[str, Any]) -> dict[str, Any]:
+    """Per source: its battles, its later copies of its own battles, and its overlap with
+    every other source (a matrix: row = where the first copy is, column = where the later
+    copy is), and the copies whose votes differ. From the build's metadata."""
+    sources = meta.get("sources") or [meta.get("source", {})]
+    n = len(sources)
+    dup = meta.get("duplicates", {})
+    matrix = [[0] * n for _ in range(n)]
+    for x in dup.get("by_source_pair", []):
+        matrix[x["first_in"]][x["later_in"]] += x["later_copies"]
+    return {
+        "sources": [
+            {
+                "source": i,
+                "name": str(s.get("path") or s.get("repo_id")),
+                "layout": s.get("layout"),
+                "battles": s.get("counts", {}).get("rows_written"),
+                "later_copies_within": matrix[i][i],
+                "later_copies_of_other_sources": sum(matrix[j][i] for j in range(n) if j != i),
+            }
+            for i, s in enumerate(sources)
+        ],
+        "overlap_matrix": matrix,
+        "overlap_matrix_rule": "row i, column j: battles first seen in source i whose later "
+        "copies are in source j",
+        "later_copies": dup.get("later_copies"),
+        "votes_differ": dup.get("votes_differ", 0),
+        "votes_differ_list": dup.get("votes_differ_list", []),
+    }
+
+
 def build_report(built: Built, *, rounds: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Every number of the report of a built dataset. Keys that start with `_` (timings) are
     for the terminal only."""
@@ -272,5 +303,6 @@ def build_report(built: Built, *, rounds: int = 1000, seed: int = 0) -> dict[str
         "length_bias": length_bias(c),
         "source_token_agreement": meta.get("source_token_agreement"),
         "specification_report": spec_comparison(c, meta),
+        "sources": sources_section(meta),
         "_ratings_seconds": time.perf_counter() - started,
     }

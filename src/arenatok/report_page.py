@@ -114,6 +114,40 @@ def render_html(report: dict[str, Any], c: Battles) -> str:
         f"unordered model pairs. Tokenizer: {html.escape(str(report['tokenizer']))}.</p>",
         "<h2>Beside the specification report (first 300 battles)</h2>",
         html_table(report["specification_report"], ["figure", "report", "ours", "why"]),
+        "<h2>Sources and duplicates</h2>",
+        html_table(
+            report["sources"]["sources"],
+            [
+                "source",
+                "name",
+                "layout",
+                "battles",
+                "later_copies_within",
+                "later_copies_of_other_sources",
+            ],
+        ),
+        f"<p>Overlap ({html.escape(report['sources']['overlap_matrix_rule'])}):</p>",
+        html_table(
+            [
+                {"first in": i, **{f"later in {j}": n for j, n in enumerate(row)}}
+                for i, row in enumerate(report["sources"]["overlap_matrix"])
+            ],
+            ["first in", *(f"later in {j}" for j in range(len(report["sources"]["sources"])))],
+        ),
+        f"<p>Copies of one battle whose votes differ: {report['sources']['votes_differ']:,}.</p>",
+        html_table(
+            [
+                {
+                    "first copy": f"source {d['first']['source']} row {d['first']['row']}",
+                    "its vote": d["first"]["winner"],
+                    "later copy": f"source {d['later']['source']} row {d['later']['row']}",
+                    "its vote ": d["later"]["winner"],
+                    "key": d["key"],
+                }
+                for d in report["sources"]["votes_differ_list"][:50]
+            ],
+            ["first copy", "its vote", "later copy", "its vote ", "key"],
+        ),
         "<h2>Votes</h2>",
         html_table(
             [{"winner": w, **d} for w, d in counts["winner_distribution"].items()],
