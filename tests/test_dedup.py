@@ -267,3 +267,19 @@ def test_two_real_sources(arena_parquet: Path, tmp_path: Path) -> None:
         result.stdout
     )
     assert validate_dir(out) == []
+
+
+def test_report_shows_sources_overlap_and_votes(planted: tuple[Path, Path], tmp_path: Path) -> None:
+    from arenatok.report_page import write_report
+
+    a, b = planted
+    build([a, f"kaggle-55k:{b}"], out=tmp_path / "o", limit=None)
+    report = write_report(tmp_path / "o", rounds=0)
+    src = report["sources"]
+    assert src["overlap_matrix"] == [[4, 1], [0, 0]]
+    assert [(x["battles"], x["later_copies_within"], x["later_copies_of_other_sources"])
+            for x in src["sources"]] == [(7, 4, 0), (1, 0, 1)]  # fmt: skip
+    assert src["votes_differ"] == len(src["votes_differ_list"]) == 2
+    html = (tmp_path / "o" / "report.html").read_text()
+    assert "Sources and duplicates" in html
+    assert "votes differ: 2" in html
