@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from arenatok.records import Battle
 from arenatok.stats import Stats
@@ -52,31 +55,35 @@ class Keys:
     sides_normalized: tuple[str, str]
 
 
-def _digest(parts: Iterable[str]) -> tuple[int, bytes]:
-    h = hashlib.blake2b(digest_size=8)
-    for p in parts:
-        data = p.encode("utf-8", "surrogatepass")
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
-    raw = h.digest()
-    return int.from_bytes(raw, "little"), raw
+def _digest(parts: Any) -> int:
+    """An 8-byte digest of strings in nested lists (their JSON form: one unambiguous byte
+    string, made in C)."""
+    try:
+        data = orjson.dumps(parts)
+    except TypeError:  # a lone surrogate, which JSON cannot hold: escape it first
+        data = json.dumps(parts, ensure_ascii=True).encode()
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
 
 
 def normalize(text: str) -> str:
     """Unicode NFC, every run of whitespace one space, ends stripped."""
-    if not unicodedata.is_normalized("NFC", text):
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     return " ".join(text.split())
 
 
 def _battle_key(b: Battle, fix: Any) -> tuple[int, bool]:
-    """A digest of the battle whatever its side order, and whether A came second in it."""
-    users = _digest(fix(u) for u in b.users)[1].hex()
-    side_a = _digest([b.model_a, *map(fix, b.answers_a)])[1]
-    side_b = _digest([b.model_b, *map(fix, b.answers_b)])[1]
-    swapped = side_a > side_b
-    first, second = (side_b, side_a) if swapped else (side_a, side_b)
-    return _digest(["battle", users, first.hex(), second.hex()])[0], swapped
+    """A digest of the battle whatever its side order (sides ordered by model name: the two
+    names always differ), and whether A came second in it."""
+    side_a = [b.model_a, [fix(t) for t in b.answers_a]]
+    side_b = [b.model_b, [fix(t) for t in b.answers_b]]
+    swapped = b.model_a > b.model_b
+    sides = [side_b, side_a] if swapped else [side_a, side_b]
+    return _digest(["battle", [fix(u) for u in b.users], sides]), swapped
+
+
+def _same(text: str) -> str:
+    return text
 
 
 def _vote(winner: str, swapped: bool) -> int:
@@ -88,9 +95,9 @@ def _vote(winner: str, swapped: bool) -> int:
 def battle_keys(b: Battle, release: str | None) -> Keys:
     """The keys of a battle from the release `release` (a layout's dataset id; None: its ids
     are not battle ids, as in mt_bench, where one question has many judgments)."""
-    exact, swapped = _battle_key(b, str)
+    exact, swapped = _battle_key(b, _same)
     normalized, swapped_normalized = _battle_key(b, normalize)
-    same_id = None if release is None else _digest(["id", release, b.question_id])[0]
+    same_id = None if release is None else _digest(["id", release, b.question_id])
     models = (b.model_a, b.model_b)
     return Keys(
         b.question_id,

@@ -1,0 +1,105 @@
+"""What duplicate detection costs: its share of the build's CPU time, and the build's peak
+memory at a million battles.
+
+    python benchmarks/bench_dedup.py [--share-size 33000] [--memory-size 1000000]
+
+(1) Share: on a corpus of distinct texts (corpus.py), the keys of every battle and the index are
+timed in this process (one thread), and the whole build (`arenatok build --limit all`, worker
+processes) is run as a child; the share is the keys' and index's CPU seconds over the build's
+CPU seconds (user + sys of the build and its workers), the same work in both.
+(2) Memory: `arenatok build --limit all` on a corpus of --memory-size battles; peak RSS of the
+whole process tree, sampled every 20 ms, and the index's size. Needs ../shared (real texts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from arenatok.check_arrow import battles_from_arrow  # noqa: E402
+from arenatok.dedup import Index, battle_keys  # noqa: E402
+from arenatok.load import open_local  # noqa: E402
+from bench_build import corpus, timed  # noqa: E402
+
+
+def share(path: Path, work: Path) -> dict[str, float]:
+    battles = [
+        b
+        for batch in open_local(path).payloads(1024)
+        for b in battles_from_arrow(batch, first_row=1)
+    ]
+    started = time.process_time()
+    keys = [battle_keys(b, "lmsys/chatbot_arena_conversations") for b in battles]
+    keyed = time.process_time()
+    index = Index()
+    for row, k in enumerate(keys, start=1):
+        index.see(k, 0, row)
+    indexed = time.process_time()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cmd = [sys.executable, "-m", "arenatok.cli", "build", "--source", str(path),
+           "--limit", "all", "--out", str(work / "out-share")]  # fmt: skip
+    wall = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    wall = time.perf_counter() - wall
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    build_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {
+        "battles": len(battles),
+        "keys_cpu_s": keyed - started,
+        "index_cpu_s": indexed - keyed,
+        "build_cpu_s": build_cpu,
+        "build_wall_s": wall,
+        "share_of_build_cpu": (indexed - started) / build_cpu,
+    }
+
+
+def memory(n: int, work: Path) -> dict[str, float]:
+    path = corpus(n, work)
+    out = work / f"out-{n}"
+    cmd = [sys.executable, "-m", "arenatok.cli", "build", "--source", str(path),
+           "--limit", "all", "--out", str(out)]  # fmt: skip
+    seconds, peak, _ = timed(cmd)
+    meta = json.loads((out / "artifact_metadata.json").read_text())
+    return {
+        "battles": n,
+        "build_wall_s": seconds,
+        "peak_rss_mib": peak / 2**20,
+        "rows_written": meta["counts"]["rows_written"],
+        "later_copies": meta["duplicates"]["later_copies"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--share-size", type=int, default=33000)
+    ap.add_argument("--memory-size", type=int, default=1_000_000)
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "arenatok-bench")
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    s = share(corpus(args.share_size, args.work), args.work)
+    print(
+        f"share: {s['battles']:,} battles: keys {s['keys_cpu_s']:.2f} s + index "
+        f"{s['index_cpu_s']:.2f} s of CPU, the build {s['build_cpu_s']:.2f} s of CPU "
+        f"({s['build_wall_s']:.2f} s wall): {s['share_of_build_cpu']:.1%} of the build, "
+        f"{s['share_of_build_cpu'] / (1 - s['share_of_build_cpu']):.1%} added to a build "
+        "without it"
+    )
+    if args.memory_size:
+        m = memory(args.memory_size, args.work)
+        print(
+            f"memory: {m['battles']:,} battles: build {m['build_wall_s']:.1f} s, peak RSS of the "
+            f"process tree {m['peak_rss_mib']:.0f} MiB; later copies {m['later_copies']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
