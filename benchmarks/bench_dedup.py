@@ -4,9 +4,8 @@ memory at a million battles.
     python benchmarks/bench_dedup.py [--share-size 33000] [--memory-size 1000000]
 
 (1) Share: on a corpus of distinct texts (corpus.py), the keys of every battle and the index are
-timed in this process (one thread), and the whole build (`arenatok build --limit all`, worker
-processes) is run as a child; the share is the keys' and index's CPU seconds over the build's
-CPU seconds (user + sys of the build and its workers), the same work in both.
+timed in this process, and so is the whole build (`arenatok.build`, in this process); the share
+is the keys' and index's CPU seconds over the build's CPU seconds, which include them.
 (2) Memory: `arenatok build --limit all` on a corpus of --memory-size battles; peak RSS of the
 whole process tree, sampled every 20 ms, and the index's size. Needs ../shared (real texts).
 """
@@ -15,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +25,7 @@ sys.path.insert(0, str(HERE))
 from arenatok.check_arrow import battles_from_arrow  # noqa: E402
 from arenatok.dedup import Index, battle_keys  # noqa: E402
 from arenatok.load import open_local  # noqa: E402
+from arenatok.pipeline import build  # noqa: E402
 from bench_build import corpus, timed  # noqa: E402
 
 
@@ -44,14 +42,11 @@ def share(path: Path, work: Path) -> dict[str, float]:
     for row, k in enumerate(keys, start=1):
         index.see(k, 0, row)
     indexed = time.process_time()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cmd = [sys.executable, "-m", "arenatok.cli", "build", "--source", str(path),
-           "--limit", "all", "--out", str(work / "out-share")]  # fmt: skip
-    wall = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
-    wall = time.perf_counter() - wall
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    build_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # The build in this process (its token counting on threads), so that process_time sees
+    # all of its CPU: worker processes would hide theirs.
+    cpu, wall = time.process_time(), time.perf_counter()
+    build(path, out=work / "out-share", limit=None, workers=1)
+    build_cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     return {
         "battles": len(battles),
         "keys_cpu_s": keyed - started,

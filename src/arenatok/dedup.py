@@ -134,13 +134,84 @@ def _winner(vote: int, sides: tuple[str, str]) -> str:
     return "tie" if vote == 2 else sides[vote]
 
 
+class Table:
+    """An open-addressing hash table of uint64 digests to uint64 values in two numpy arrays
+    (16 bytes an entry, at most half full): a Python dict would take about 130 bytes an entry.
+    Used a batch at a time, vectorised."""
+
+    def __init__(self, capacity: int = 1 << 16) -> None:
+        import numpy as np
+
+        self.keys = np.zeros(capacity, dtype=np.uint64)
+        self.values = np.zeros(capacity, dtype=np.uint64)
+        self.size = 0
+
+    def first_values(self, digests: Any, values: Any) -> Any:
+        """For each digest (0 is reserved), the value of its first occurrence: in an earlier
+        call, or else its first place in this one; digests new to the table are added."""
+        import numpy as np
+
+        unique, first, inverse = np.unique(digests, return_index=True, return_inverse=True)
+        found, stored = self._find(unique)
+        firsts = np.where(found, stored, values[first])
+        self._insert(unique[~found], values[first][~found])
+        return firsts[inverse.reshape(-1)]
+
+    def _find(self, keys: Any) -> tuple[Any, Any]:
+        import numpy as np
+
+        mask = np.uint64(len(self.keys) - 1)
+        slots = keys & mask
+        found = np.zeros(len(keys), dtype=bool)
+        stored = np.zeros(len(keys), dtype=np.uint64)
+        pending = np.arange(len(keys))
+        while pending.size:
+            s = slots[pending]
+            here = self.keys[s]
+            hit = here == keys[pending]
+            found[pending[hit]] = True
+            stored[pending[hit]] = self.values[s[hit]]
+            pending = pending[~hit & (here != 0)]  # a filled slot of another key: go on
+            slots[pending] = (slots[pending] + np.uint64(1)) & mask
+        return found, stored
+
+    def _insert(self, keys: Any, values: Any) -> None:
+        import numpy as np
+
+        if 2 * (self.size + len(keys)) > len(self.keys):
+            old = self.keys != 0
+            old_keys, old_values = self.keys[old], self.values[old]
+            capacity = len(self.keys)
+            while 2 * (self.size + len(keys)) > capacity:
+                capacity *= 2
+            self.keys = np.zeros(capacity, dtype=np.uint64)
+            self.values = np.zeros(capacity, dtype=np.uint64)
+            self.size = 0
+            self._insert(old_keys, old_values)
+        mask = np.uint64(len(self.keys) - 1)
+        slots = keys & mask
+        pending = np.arange(len(keys))
+        while pending.size:
+            s = slots[pending]
+            empty = self.keys[s] == 0
+            taken, at = np.unique(s[empty], return_index=True)  # one key per empty slot
+            winners = pending[empty][at]
+            self.keys[taken] = keys[winners]
+            self.values[taken] = values[winners]
+            placed = np.zeros(len(keys), dtype=bool)
+            placed[winners] = True
+            pending = pending[~placed[pending]]
+            slots[pending] = (slots[pending] + np.uint64(1)) & mask
+        self.size += len(keys)
+
+
 @dataclass
 class Index:
-    """The battles seen so far (digests only); `see` them in source order."""
+    """The battles seen so far (digests only); `see` them in source order, a batch at a time."""
 
-    first: dict[int, int] = field(default_factory=dict)
+    table: Table = field(default_factory=Table)
     """digest (xor its kind) -> the first battle with that key: (source, row, vote) packed in
-    one int, so that one entry costs about 100 bytes."""
+    one integer."""
     counts: Counter[str] = field(default_factory=Counter)
     """`kind` and `kind:key` -> later copies."""
     pairs: Counter[tuple[int, int]] = field(default_factory=Counter)
@@ -149,22 +220,53 @@ class Index:
     """Copies of one battle whose votes differ."""
 
     def see(self, keys: Keys, source: int, row: int) -> Match | None:
-        """The match of a battle with an earlier one, or None (then it is remembered)."""
-        place = (source << ROW_BITS | row) << 2
-        candidates = [
-            ("same_battle", "exact", keys.exact ^ 2, keys.vote, keys.sides),
-            ("same_battle", "normalized", keys.normalized ^ 3, keys.vote_normalized,
-             keys.sides_normalized),
-        ]  # fmt: skip
-        if keys.same_id is not None:  # checked first: an id seen again is named as such
-            candidates.insert(0, ("same_id", "id", keys.same_id ^ 1, keys.vote, keys.sides))
-        found = None
-        for kind, key, digest, vote, sides in candidates:
-            earlier = self.first.setdefault(digest, place | vote)
-            if earlier >> 2 != place >> 2 and found is None:
-                found = (kind, key, earlier, vote, sides)
-        if found is None:
-            return None
+        """The match of one battle with an earlier one, or None (then it is remembered)."""
+        return self.see_batch([keys], source, [row])[0]
+
+    def see_batch(
+        self, batch: Sequence[Keys], source: int, rows: Sequence[int]
+    ) -> list[Match | None]:
+        """For each battle of a batch of source `source` (rows: where each stands there), in
+        order: its match with an earlier battle (of an earlier batch or this one), or None."""
+        import numpy as np
+
+        candidates: list[list[tuple[str, str, int, int, tuple[str, str]]]] = []
+        digests: list[int] = []
+        values: list[int] = []
+        for keys, row in zip(batch, rows, strict=True):
+            place = (source << ROW_BITS | row) << 2
+            mine = [
+                ("same_battle", "exact", keys.exact ^ 2, keys.vote, keys.sides),
+                ("same_battle", "normalized", keys.normalized ^ 3, keys.vote_normalized,
+                 keys.sides_normalized),
+            ]  # fmt: skip
+            if keys.same_id is not None:  # checked first: an id seen again is named as such
+                mine.insert(0, ("same_id", "id", keys.same_id ^ 1, keys.vote, keys.sides))
+            candidates.append(
+                [(kind, key, place, vote, sides) for kind, key, _, vote, sides in mine]
+            )
+            digests += [d or 2**64 - 1 for _, _, d, _, _ in mine]
+            values += [place | vote for _, _, _, vote, _ in mine]
+        if not digests:
+            return []
+        firsts = self.table.first_values(
+            np.array(digests, dtype=np.uint64), np.array(values, dtype=np.uint64)
+        ).tolist()
+        out: list[Match | None] = []
+        j = 0
+        for row, mine_ in zip(rows, candidates, strict=True):
+            found = None
+            for kind, key, place, vote, sides in mine_:
+                earlier = firsts[j]
+                j += 1
+                if found is None and earlier >> 2 != place >> 2:
+                    found = (kind, key, earlier, vote, sides)
+            out.append(None if found is None else self._later(found, source, row))
+        return out
+
+    def _later(
+        self, found: tuple[str, str, int, int, tuple[str, str]], source: int, row: int
+    ) -> Match:
         kind, key, earlier, vote, sides = found
         first_vote = earlier & 3
         where = earlier >> 2

@@ -70,10 +70,7 @@ def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
                     interrupts.check()
                     src = p.sources[r.source]
                     _check_batch(p, r)
-                    matches = [
-                        index.see(k, r.source, n)
-                        for k, n in zip(r.keys, r.record_rows, strict=True)
-                    ]
+                    matches = index.see_batch(r.keys, r.source, r.record_rows)
                     renames = _renames(p, r, matches, ids)
                     dropped: list[dict[str, object]] = []
                     if any(matches) or renames:
