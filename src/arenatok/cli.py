@@ -10,10 +10,12 @@ from typing import Any
 import click
 
 from arenatok import __version__
+from arenatok.cli_output import one_line
 from arenatok.errors import ArenatokError
 from arenatok.formats import FORMATS
 from arenatok.interrupts import Interrupted
 from arenatok.pipeline import DEFAULT_LIMIT, build
+from arenatok.strategies import DEFAULT_STRATEGIES
 from arenatok.tokens import ENCODINGS
 from arenatok.write import METADATA
 
@@ -39,17 +41,6 @@ class _CountOr(click.ParamType):  # type: ignore[type-arg]
         return n
 
 
-_LINE_BREAKS = {
-    c: repr(chr(c))[1:-1] for c in (0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029)
-}
-
-
-def _one_line(text: str) -> str:
-    """A message as one line: line breaks inside values it quotes (a file name, an option
-    value) are shown escaped."""
-    return text.translate(_LINE_BREAKS)
-
-
 def _on_sigterm(signum: int, _frame: object) -> None:
     raise Interrupted(signum)
 
@@ -64,9 +55,9 @@ class _Group(click.Group):
         except ArenatokError as e:
             if ctx.params.get("debug"):
                 raise
-            click.echo(f"Error: {_one_line(e.message)}", err=True)
+            click.echo(f"Error: {one_line(e.message)}", err=True)
             if e.hint:
-                click.echo(f"Hint: {_one_line(e.hint)}", err=True)
+                click.echo(f"Hint: {one_line(e.hint)}", err=True)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt as e:
             if ctx.params.get("debug"):
@@ -335,15 +326,6 @@ def push_cmd(out_dir: Path, repo_id: str, private: bool, force: bool) -> None:
     click.echo(f"pushed to {push(out_dir, repo_id, private=private, force=force)}")
 
 
-DEFAULT_STRATEGIES = (
-    "full",
-    "last_turn",
-    "truncate_head:32,128",
-    "truncate_tail:32,128",
-    "lowrank:16,64",
-)
-
-
 @cli.command("bench")
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
@@ -392,7 +374,7 @@ def bench_cmd(
     """
     from arenatok.bench import write_bench
     from arenatok.cli_output import print_bench, progress_bar
-    from arenatok.strategies import parse_strategies
+    from arenatok.strategies import parse_strategies  # scikit-learn, numpy: only here
 
     started = time.perf_counter()
     chosen = parse_strategies(strategies or DEFAULT_STRATEGIES, seed=seed)

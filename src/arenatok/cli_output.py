@@ -10,6 +10,16 @@ from typing import Any
 from arenatok.pipeline import BuildResult
 from arenatok.write import METADATA
 
+LINE_BREAKS = {
+    c: repr(chr(c))[1:-1] for c in (0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029)
+}
+
+
+def one_line(text: str) -> str:
+    """A message as one line: line breaks inside values it quotes (a file name, an option
+    value) are shown escaped."""
+    return text.translate(LINE_BREAKS)
+
 
 @contextmanager
 def progress_bar(label: str) -> Iterator[Callable[[int, int | None], None]]:

@@ -135,6 +135,15 @@ class LowRank:
         return Sent(vector=vectors.sum(axis=0), bytes=2 * self.rank * len(messages))
 
 
+DEFAULT_STRATEGIES = (
+    "full",
+    "last_turn",
+    "truncate_head:32,128",
+    "truncate_tail:32,128",
+    "lowrank:16,64",
+)
+"""What `arenatok bench` runs when no --strategy is given."""
+
 BUILT_IN = ("full", "last_turn", "truncate_head", "truncate_tail", "lowrank")
 
 
