@@ -327,3 +327,19 @@ def test_index_memory_at_a_million_battles() -> None:
         table.first_values(keys, keys)
     assert table.size == 3_000_000
     assert table.keys.nbytes + table.values.nbytes <= 2**27  # 128 MiB
+
+
+@given(
+    st.lists(
+        st.sampled_from(["a", "b", " ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f",
+                         "\x85", "\u00a0", "\u2028", "\u00e9", "e\u0301"])
+    ).map("".join)
+)  # fmt: skip
+def test_fast_normalization_is_the_definition(text: str) -> None:
+    from arenatok.dedup import _normalized_bytes
+
+    assert _normalized_bytes(text) == normalize(text).encode()
+    assert (
+        _normalized_bytes(text.encode("ascii", "ignore").decode())
+        == normalize(text.encode("ascii", "ignore").decode()).encode()
+    )

@@ -49,10 +49,8 @@ class Keys:
     exact: int
     normalized: int
     vote: int
-    vote_normalized: int
     sides: tuple[str, str]
-    """The two models in the exact key's side order (to name the winner of a vote)."""
-    sides_normalized: tuple[str, str]
+    """The two models in the keys' side order (by name), to name the winner of a vote."""
 
 
 def _digest(parts: Any) -> int:
@@ -72,18 +70,42 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def _battle_key(b: Battle, fix: Any) -> tuple[int, bool]:
+def _exact_key(b: Battle) -> int:
     """A digest of the battle whatever its side order (sides ordered by model name: the two
-    names always differ), and whether A came second in it."""
-    side_a = [b.model_a, [fix(t) for t in b.answers_a]]
-    side_b = [b.model_b, [fix(t) for t in b.answers_b]]
-    swapped = b.model_a > b.model_b
-    sides = [side_b, side_a] if swapped else [side_a, side_b]
-    return _digest(["battle", [fix(u) for u in b.users], sides]), swapped
+    names always differ)."""
+    side_a = [b.model_a, list(b.answers_a)]
+    side_b = [b.model_b, list(b.answers_b)]
+    sides = [side_b, side_a] if b.model_a > b.model_b else [side_a, side_b]
+    return _digest(["battle", list(b.users), sides])
 
 
-def _same(text: str) -> str:
-    return text
+_ASCII_SPACE = bytes(32 if chr(c).isspace() else c for c in range(128)) + bytes(range(128, 256))
+"""A bytes.translate table: every ASCII whitespace character (str.isspace) to a space."""
+
+
+def _normalized_bytes(text: str) -> bytes:
+    """`normalize(text)` as UTF-8; for an ASCII text in a few C passes over its bytes (map the
+    whitespace to spaces, halve runs of spaces until none is left, strip), with no word list."""
+    if not text.isascii():
+        return normalize(text).encode("utf-8", "surrogatepass")
+    data = text.encode().translate(_ASCII_SPACE)
+    while b"  " in data:
+        data = data.replace(b"  ", b" ")
+    return data.strip(b" ")
+
+
+def _normalized_key(b: Battle) -> int:
+    """`_exact_key` of the battle with every text normalized (length-prefixed bytes)."""
+    h = hashlib.blake2b(b"normalized", digest_size=8)
+    side_a = [b.model_a.encode(), *map(_normalized_bytes, b.answers_a)]
+    side_b = [b.model_b.encode(), *map(_normalized_bytes, b.answers_b)]
+    sides = [side_b, side_a] if b.model_a > b.model_b else [side_a, side_b]
+    for group in ([_normalized_bytes(u) for u in b.users], *sides):
+        h.update(len(group).to_bytes(8, "little"))
+        for piece in group:
+            h.update(len(piece).to_bytes(8, "little"))
+            h.update(piece)
+    return int.from_bytes(h.digest(), "little")
 
 
 def _vote(winner: str, swapped: bool) -> int:
@@ -95,19 +117,16 @@ def _vote(winner: str, swapped: bool) -> int:
 def battle_keys(b: Battle, release: str | None) -> Keys:
     """The keys of a battle from the release `release` (a layout's dataset id; None: its ids
     are not battle ids, as in mt_bench, where one question has many judgments)."""
-    exact, swapped = _battle_key(b, _same)
-    normalized, swapped_normalized = _battle_key(b, normalize)
+    swapped = b.model_a > b.model_b
     same_id = None if release is None else _digest(["id", release, b.question_id])
     models = (b.model_a, b.model_b)
     return Keys(
         b.question_id,
         same_id,
-        exact,
-        normalized,
+        _exact_key(b),
+        _normalized_key(b),
         _vote(b.winner, swapped),
-        _vote(b.winner, swapped_normalized),
         models[::-1] if swapped else models,
-        models[::-1] if swapped_normalized else models,
     )
 
 
@@ -237,8 +256,7 @@ class Index:
             place = (source << ROW_BITS | row) << 2
             mine = [
                 ("same_battle", "exact", keys.exact ^ 2, keys.vote, keys.sides),
-                ("same_battle", "normalized", keys.normalized ^ 3, keys.vote_normalized,
-                 keys.sides_normalized),
+                ("same_battle", "normalized", keys.normalized ^ 3, keys.vote, keys.sides),
             ]  # fmt: skip
             if keys.same_id is not None:  # checked first: an id seen again is named as such
                 mine.insert(0, ("same_id", "id", keys.same_id ^ 1, keys.vote, keys.sides))
