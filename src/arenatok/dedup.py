@@ -282,6 +282,16 @@ class Index:
             out.append(None if found is None else self._later(found, source, row))
         return out
 
+    def first_sources(self, batch: Sequence[Keys], source: int) -> list[int]:
+        """For each battle's id (whatever its release), the source that used it first, this
+        one if none did (kept in the same table, as digests)."""
+        import numpy as np
+
+        digests = np.array([_digest(["any id", k.question_id]) ^ 4 or 1 for k in batch],
+                           dtype=np.uint64)  # fmt: skip
+        values = np.full(len(batch), source, dtype=np.uint64)
+        return [int(x) for x in self.table.first_values(digests, values).tolist()]
+
     def _later(
         self, found: tuple[str, str, int, int, tuple[str, str]], source: int, row: int
     ) -> Match:

@@ -56,7 +56,6 @@ def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
     per_source = [Stats() for _ in p.sources]
     hits = lookups = 0
     index = Index()
-    ids: dict[str, int] = {}  # with several sources: an id -> the source that used it first
     writer = DatasetWriter(
         p.out, keep_rejects=p.on_bad_row == "reject", keep_duplicates=p.duplicates == "drop"
     )
@@ -71,7 +70,7 @@ def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
                     src = p.sources[r.source]
                     _check_batch(p, r)
                     matches = index.see_batch(r.keys, r.source, r.record_rows)
-                    renames = _renames(p, r, matches, ids)
+                    renames = _renames(p, r, matches, index)
                     dropped: list[dict[str, object]] = []
                     if any(matches) or renames:
                         if p.duplicates == "error":
@@ -125,16 +124,13 @@ def _labels(p: Plan) -> list[str]:
     return [s.label for s in p.sources]
 
 
-def _renames(
-    p: Plan, r: BatchResult, matches: list[Match | None], ids: dict[str, int]
-) -> dict[int, str]:
+def _renames(p: Plan, r: BatchResult, matches: list[Match | None], index: Index) -> dict[int, str]:
     """Records whose id another source used first get it namespaced (`s<index>:<id>`), so
     that ids stay unique across sources; a same_id copy keeps its id (it is that battle)."""
-    if len(p.sources) < 2:
+    if len(p.sources) < 2 or not r.keys:
         return {}
     renames = {}
-    for i, k in enumerate(r.keys):
-        first = ids.setdefault(k.question_id, r.source)
+    for i, (k, first) in enumerate(zip(r.keys, index.first_sources(r.keys, r.source), strict=True)):
         m = matches[i]
         if first != r.source and not (m is not None and m.kind == "same_id"):
             renames[i] = f"s{r.source}:{k.question_id}"
