@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
@@ -81,17 +82,15 @@ def _exact_key(b: Battle) -> int:
 
 _ASCII_SPACE = bytes(32 if chr(c).isspace() else c for c in range(128)) + bytes(range(128, 256))
 """A bytes.translate table: every ASCII whitespace character (str.isspace) to a space."""
+_SPACE_RUNS = re.compile(b"  +")
 
 
 def _normalized_bytes(text: str) -> bytes:
-    """`normalize(text)` as UTF-8; for an ASCII text in a few C passes over its bytes (map the
-    whitespace to spaces, halve runs of spaces until none is left, strip), with no word list."""
+    """`normalize(text)` as UTF-8; for an ASCII text in three C passes over its bytes (map the
+    whitespace to spaces, make each run of spaces one, strip), with no word list."""
     if not text.isascii():
         return normalize(text).encode("utf-8", "surrogatepass")
-    data = text.encode().translate(_ASCII_SPACE)
-    while b"  " in data:
-        data = data.replace(b"  ", b" ")
-    return data.strip(b" ")
+    return _SPACE_RUNS.sub(b" ", text.encode().translate(_ASCII_SPACE)).strip(b" ")
 
 
 def _normalized_key(b: Battle) -> int:
