@@ -46,6 +46,8 @@ class Keys:
     ids), and its vote in each same_battle key's side order (an index into VOTES)."""
 
     question_id: str
+    any_id: int
+    """The id's digest whatever the release (to keep ids unique across sources)."""
     same_id: int | None
     exact: int
     normalized: int
@@ -121,6 +123,7 @@ def battle_keys(b: Battle, release: str | None) -> Keys:
     models = (b.model_a, b.model_b)
     return Keys(
         b.question_id,
+        _digest(["any id", b.question_id]),
         same_id,
         _exact_key(b),
         _normalized_key(b),
@@ -286,8 +289,7 @@ class Index:
         one if none did (kept in the same table, as digests)."""
         import numpy as np
 
-        digests = np.array([_digest(["any id", k.question_id]) ^ 4 or 1 for k in batch],
-                           dtype=np.uint64)  # fmt: skip
+        digests = np.array([k.any_id ^ 4 or 1 for k in batch], dtype=np.uint64)
         values = np.full(len(batch), source, dtype=np.uint64)
         return [int(x) for x in self.table.first_values(digests, values).tolist()]
 
