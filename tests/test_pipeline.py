@@ -284,10 +284,11 @@ GOLDEN = {
     # sha256 of a build of tests.helpers.TINY (JSON Lines source, default options). A change
     # here changes every user's output bytes: make it on purpose, and say so in the changelog.
     # 0.2: every record says where it comes from (api_metadata.source).
-    "data_out.json": "317f2f3d9f505699ae5470d3ac0442df21d2f79c798f661b2243d5f53d5f0479",
-    "data_out.jsonl": "4c7c6b0cac505e81d3f8c2ec88074380528bef9cdc2222604964267bf3222f6b",
-    "mini_data_out.json": "4eaad7ad15ec5575a4ecad5bbf64ae1f0a9ff29fec671a59ba9363a820933e0a",
-    "preview_data_out.json": "4eaad7ad15ec5575a4ecad5bbf64ae1f0a9ff29fec671a59ba9363a820933e0a",
+    # 0.3: every record has its answers' markdown counts (context.style).
+    "data_out.json": "2cdd16d6befcdd43977c8c18e11c318196f72eb2e9e4b8dd49ec8d0805687e76",
+    "data_out.jsonl": "9cc1d7870837612a6fc1c87707314ae3d2f28d1e9631dcef9ed8b9fcec80d40e",
+    "mini_data_out.json": "669aacf3101bce4ed6ade68e069efc6a30f36f86162737e974e79d034bcc78bf",
+    "preview_data_out.json": "669aacf3101bce4ed6ade68e069efc6a30f36f86162737e974e79d034bcc78bf",
 }
 
 

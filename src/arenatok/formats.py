@@ -30,6 +30,7 @@ from arenatok.check import (
 from arenatok.errors import SourceError
 from arenatok.load import REQUIRED_COLUMNS
 from arenatok.records import WINNERS, Battle
+from arenatok.style import release_counts
 
 Parse = Callable[[Mapping[str, Any], bool], Battle]
 """A row (and whether null replies are allowed) to a Battle, or RowProblem."""
@@ -75,6 +76,38 @@ def _source_tokens(meta: object) -> dict[str, int] | None:
     return counts or None
 
 
+CATEGORY_COLUMNS = ("is_code", "is_refusal", "dedup_tag", "category_tag")
+"""Columns of the 100k / 140k releases that label battles yes or no (nested dicts flattened)."""
+
+
+def _categories(row: Mapping[str, Any]) -> dict[str, bool] | None:
+    """The release's yes/no labels, flattened: `is_code`, `dedup_tag.high_freq`,
+    `category_tag.math_v0.1.math`, ... (other values, such as scores, are left out)."""
+    out: dict[str, bool] = {}
+
+    def walk(name: str, value: object) -> None:
+        if isinstance(value, bool):
+            out[name] = value
+        elif isinstance(value, Mapping):
+            for k, v in sorted(value.items()):
+                walk(f"{name}.{k}", v)
+
+    for column in CATEGORY_COLUMNS:
+        walk(column, row.get(column))
+    return out or None
+
+
+def _release_extras(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What the 100k / 140k releases ship beside the texts: their token and markdown counts
+    (conv_metadata) and their category labels."""
+    meta = row.get("conv_metadata")
+    return {
+        "source_tokens": _source_tokens(meta),
+        "source_style": release_counts(meta),
+        "categories": _categories(row),
+    }
+
+
 def _arena_100k(row: Mapping[str, Any], allow_null: bool) -> Battle:
     row = as_mapping(row)
     judge = row.get("judge_hash", row.get("judge"))
@@ -87,7 +120,7 @@ def _arena_100k(row: Mapping[str, Any], allow_null: bool) -> Battle:
         answers_a,
         answers_b,
         null_turns=nulls,
-        source_tokens=_source_tokens(row.get("conv_metadata")),
+        **_release_extras(row),
     )
 
 
@@ -251,7 +284,7 @@ def _arena_140k(row: Mapping[str, Any], allow_null: bool) -> Battle:
         answers_b,
         null_turns=nulls,
         image_parts=images_a + images_b,
-        source_tokens=_source_tokens(row.get("conv_metadata")),
+        **_release_extras(row),
     )
 
 

@@ -35,6 +35,16 @@ DEFINITIONS: dict[str, str] = {
         "message sent, plus 3 that prime the reply; the same for both sides."
     ),
     "full_state_chat_overhead_tokens": "sum of chat_overhead_tokens over turns.",
+    "header_count": (
+        "in style.turns[i].a (model A's answer i; .b for B): markdown headers, lines that start "
+        "with 1 to 6 `#` and a space, outside fenced code blocks."
+    ),
+    "list_count": (
+        "list items: lines that start (after spaces) with a number and `.`, or `-`, `*`, `+`, "
+        "then a space, outside fenced code blocks."
+    ),
+    "bold_count": "bold spans, `**text**` or `__text__` within one line, outside code blocks.",
+    "style.total_a": "each markdown count summed over model A's answers (likewise total_b).",
 }
 """One line per metric; the README and artifact_metadata.json carry the same text."""
 

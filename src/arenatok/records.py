@@ -42,6 +42,10 @@ class Battle:
     """The turn a judge rated, where a release judges single turns (mt_bench)."""
     source_tokens: dict[str, int] | None = None
     """Token counts that the release itself ships (conv_metadata), kept beside ours."""
+    source_style: dict[str, int] | None = None
+    """Markdown counts that the release itself ships (conv_metadata), kept beside ours."""
+    categories: dict[str, bool] | None = None
+    """The release's own yes/no labels (`is_code`, `dedup_tag.*`, `category_tag.*`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,23 @@ class Efficiency(TypedDict):
 class FullState(TypedDict):
     full_state_input_tokens_a: int
     full_state_input_tokens_b: int
+
+
+class MarkdownCounts(TypedDict):
+    header_count: int
+    list_count: int
+    bold_count: int
+
+
+class StyleTurn(TypedDict):
+    a: MarkdownCounts
+    b: MarkdownCounts
+
+
+class Style(TypedDict):
+    turns: list[StyleTurn]
+    total_a: MarkdownCounts
+    total_b: MarkdownCounts
 
 
 class ChatOverhead(TypedDict):
@@ -119,6 +140,8 @@ class ApiMetadata(TypedDict):
     anony: bool | None
     judged_turn: NotRequired[int]
     source_token_counts: NotRequired[dict[str, int]]
+    source_style_counts: NotRequired[dict[str, int]]
+    categories: NotRequired[dict[str, bool]]
     source: NotRequired[SourceRef]
 
 
@@ -136,6 +159,7 @@ class Context(TypedDict):
     conversation: list[ConversationTurn]
     token_usage: TokenUsage
     extra_token_usage: NotRequired[dict[str, TokenUsage]]
+    style: Style
     api_metadata: ApiMetadata
     flags: Flags
     quality_flags: list[str]
@@ -159,6 +183,9 @@ _OUTPUT_TYPES = (
     FullState,
     ChatOverhead,
     TokenUsage,
+    MarkdownCounts,
+    StyleTurn,
+    Style,
     ConversationTurn,
     ApiMetadata,
     Flags,

@@ -72,6 +72,13 @@ class Stats:
                     s.source_compared[key] += 1
                     s.source_equal[key] += diff == 0
                     s.source_abs_diff[key] += diff
+            theirs = c["api_metadata"].get("source_style_counts") or {}
+            for key, value in theirs.items():
+                feature, side = key.rsplit("_", 1)
+                diff = abs(value - c["style"][f"total_{side}"][feature])  # type: ignore[literal-required]
+                s.source_compared[key] += 1
+                s.source_equal[key] += diff == 0
+                s.source_abs_diff[key] += diff
         return s
 
     def __add__(self, other: Stats) -> Stats:
@@ -127,15 +134,27 @@ class Stats:
         }
         if self.image_parts:
             summary["image_parts_not_counted"] = self.image_parts
-        if self.source_compared:
-            summary["source_token_agreement"] = {
-                key: {
-                    "ours": SOURCE_TOKEN_FIELDS[key],
-                    "compared": self.source_compared[key],
-                    "equal": self.source_equal[key],
-                    "agreement_rate": self.source_equal[key] / self.source_compared[key],
-                    "mean_abs_difference": self.source_abs_diff[key] / self.source_compared[key],
-                }
-                for key in sorted(self.source_compared)
-            }
+        tokens = sorted(k for k in self.source_compared if k in SOURCE_TOKEN_FIELDS)
+        style = sorted(k for k in self.source_compared if k not in SOURCE_TOKEN_FIELDS)
+        if tokens:
+            summary["source_token_agreement"] = self._agreement(
+                {k: SOURCE_TOKEN_FIELDS[k] for k in tokens}
+            )
+        if style:
+            summary["source_style_agreement"] = self._agreement(
+                {k: "style.total_{1}.{0}".format(*k.rsplit("_", 1)) for k in style}
+            )
         return summary
+
+    def _agreement(self, ours: dict[str, str]) -> dict[str, Any]:
+        """Per field the release counts too: how often its count equals ours."""
+        return {
+            key: {
+                "ours": field,
+                "compared": self.source_compared[key],
+                "equal": self.source_equal[key],
+                "agreement_rate": self.source_equal[key] / self.source_compared[key],
+                "mean_abs_difference": self.source_abs_diff[key] / self.source_compared[key],
+            }
+            for key, field in ours.items()
+        }

@@ -18,6 +18,7 @@ from arenatok.load import JsonLines, Payload, rows_of
 from arenatok.metrics import chat_overhead, token_usage
 from arenatok.records import Battle, Record, Reject, SourceRef, TokenUsage
 from arenatok.stats import Stats
+from arenatok.style import battle_style
 from arenatok.tokens import FastCounter, TokenCounter, counter_for, cross_checked
 from arenatok.write import MINI_SIZE, dumps_lines
 
@@ -71,6 +72,10 @@ def make_record(
         api["judged_turn"] = battle.judged_turn
     if battle.source_tokens is not None:
         api["source_token_counts"] = battle.source_tokens
+    if battle.source_style is not None:
+        api["source_style_counts"] = battle.source_style
+    if battle.categories is not None:
+        api["categories"] = battle.categories
     if source is not None:
         api["source"] = source
     context: dict[str, Any] = {
@@ -87,6 +92,7 @@ def make_record(
     }
     if len(usages) > 1:
         context["extra_token_usage"] = dict(zip(names[1:], usages[1:], strict=True))
+    context["style"] = battle_style(battle.answers_a, battle.answers_b)
     context["api_metadata"] = api
     context["flags"] = {
         "openai_moderation_flagged": battle.openai_moderation_flagged,

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from arenatok.load import sha256_file
+from arenatok.style import markdown_counts, total
 from arenatok.write import (
     DATA,
     DERIVED,
@@ -255,6 +256,23 @@ def _usage_invariants(u: Any, has_timestamp: bool, where: str) -> list[str]:
     return wrong
 
 
+def _style_invariants(c: Any) -> list[str]:
+    """context.style: one entry per turn, each the markdown counts of that turn's answers, and
+    the totals their sums."""
+    st, conv = c["style"], c["conversation"]
+    if len(st["turns"]) != len(conv):
+        return ["style.turns and conversation differ in length"]
+    wrong = []
+    for side in ("a", "b"):
+        counts = [markdown_counts(t[f"response_{side}"]) for t in conv]
+        for i, (got, want) in enumerate(zip((t[side] for t in st["turns"]), counts, strict=True)):
+            if got != want:
+                wrong.append(f"style.turns[{i}].{side} is {got}, the answer gives {want}")
+        if st[f"total_{side}"] != total(counts):
+            wrong.append(f"style.total_{side} is not the sum of its turns")
+    return wrong
+
+
 def _invariants(record: Any) -> list[str]:
     """What must hold between the fields of one valid record."""
     c = record["context"]
@@ -269,6 +287,7 @@ def _invariants(record: Any) -> list[str]:
             wrong.append(f"extra_token_usage.{name}.turns and conversation differ in length")
         else:
             wrong += _usage_invariants(extra, has_timestamp, f"extra_token_usage.{name}")
+    wrong += _style_invariants(c)
     first = c["conversation"][0]
     if (record["input"], c["response_a"], c["response_b"]) != (
         first["user"],
