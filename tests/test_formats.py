@@ -175,9 +175,13 @@ def test_arena_100k_keeps_its_token_counts_beside_ours(tmp_path: Path) -> None:
                 "sum_user_tokens": n_in,
                 "sum_assistant_a_tokens": n_a + i % 2,
                 "turns": 1,
+                "header_count_a": {f"h{k}": 0 for k in range(1, 7)},
+                "list_count_a": {"ordered": i % 2, "unordered": 0},
+                "bold_count_b": 0,
             },
-            "is_code": False,
+            "is_code": i == 0,
             "dedup_tag": {"high_freq": False, "sampled": True},
+            "category_tag": {"math_v0.1": {"math": i == 1}, "if_v0.1": {"if": False, "score": 3}},
         }
         rows.append(row)
     src = write_parquet(tmp_path / "100k.parquet", rows)
@@ -197,6 +201,26 @@ def test_arena_100k_keeps_its_token_counts_beside_ours(tmp_path: Path) -> None:
         "equal": 2,
         "agreement_rate": 0.5,
         "mean_abs_difference": 0.5,
+    }
+    # Their markdown counts beside ours (TINY's answers have none: the odd rows disagree).
+    api = got[1]["context"]["api_metadata"]
+    assert api["source_style_counts"] == {"header_count_a": 0, "list_count_a": 1, "bold_count_b": 0}
+    style = result.metadata["source_style_agreement"]
+    assert style["list_count_a"] == {
+        "ours": "style.total_a.list_count",
+        "compared": 4,
+        "equal": 2,
+        "agreement_rate": 0.5,
+        "mean_abs_difference": 0.5,
+    }
+    assert style["header_count_a"]["agreement_rate"] == 1.0
+    # Their yes/no labels, flattened (the if score is not yes/no, so it is left out).
+    assert api["categories"] == {
+        "category_tag.if_v0.1.if": False,
+        "category_tag.math_v0.1.math": True,
+        "dedup_tag.high_freq": False,
+        "dedup_tag.sampled": True,
+        "is_code": False,
     }
     assert validate_dir(tmp_path / "out") == []
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from arenatok.errors import SourceError
+from arenatok.style import FEATURES
 from arenatok.write import JSONL, METADATA
 
 
@@ -39,6 +40,13 @@ class Battles:
     moderation_flagged: list[bool | None] = field(default_factory=list)
     toxic_flagged: list[bool | None] = field(default_factory=list)
     quality_flags: list[list[str]] = field(default_factory=list)
+    timestamp: list[float | None] = field(default_factory=list)
+    anony: list[bool | None] = field(default_factory=list)
+    style_a: list[tuple[int, int, int]] = field(default_factory=list)
+    """Model A's (header_count, list_count, bold_count), summed over the turns."""
+    style_b: list[tuple[int, int, int]] = field(default_factory=list)
+    categories: list[dict[str, bool]] = field(default_factory=list)
+    """The release's yes/no labels (empty where it has none)."""
 
     def __len__(self) -> int:
         return len(self.winner)
@@ -46,6 +54,15 @@ class Battles:
     def head(self, n: int) -> Battles:
         """The first n battles."""
         return Battles(**{f.name: getattr(self, f.name)[:n] for f in dataclasses.fields(self)})
+
+    def take(self, indices: Sequence[int]) -> Battles:
+        """The battles at `indices`, in that order."""
+        return Battles(
+            **{
+                f.name: [getattr(self, f.name)[i] for i in indices]
+                for f in dataclasses.fields(self)
+            }
+        )
 
     def add(self, record: dict[str, Any]) -> None:
         """Append one output record."""
@@ -75,6 +92,13 @@ class Battles:
         self.moderation_flagged.append(ctx["flags"]["openai_moderation_flagged"])
         self.toxic_flagged.append(ctx["flags"]["toxic_chat_flagged"])
         self.quality_flags.append(ctx["quality_flags"])
+        api = ctx["api_metadata"]
+        self.timestamp.append(api["timestamp"])
+        self.anony.append(api["anony"])
+        style = ctx["style"]
+        self.style_a.append(tuple(style["total_a"][k] for k in FEATURES))  # type: ignore[arg-type]
+        self.style_b.append(tuple(style["total_b"][k] for k in FEATURES))  # type: ignore[arg-type]
+        self.categories.append(api.get("categories") or {})
 
 
 @dataclass(frozen=True)
@@ -149,7 +173,8 @@ def read_built(out: str | Path, *, limit: int | None = None) -> Built:
             battles.add(r)
         except (KeyError, TypeError, IndexError) as e:
             raise SourceError(
-                f"{out / JSONL}: not an arenatok dataset ({type(e).__name__}: {e})",
-                hint=f"check it with: arenatok validate {out}",
+                f"{out / JSONL}: not an arenatok dataset of this version ({type(e).__name__}: {e})",
+                hint=f"check it with: arenatok validate {out}; a build by an older arenatok "
+                "lacks newer fields (such as context.style): build it again",
             ) from None
     return Built(out, meta, battles)

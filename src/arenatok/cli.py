@@ -265,25 +265,66 @@ def validate_cmd(out_dir: Path) -> None:
     type=click.IntRange(0),
     default=1000,
     show_default=True,
-    help="Bootstrap rounds for the 95% intervals of the Bradley-Terry ratings.",
+    help="Bootstrap rounds for the 95% intervals of every rating and coefficient.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
-def report_cmd(out_dir: Path, rounds: int, seed: int) -> None:
+@click.option(
+    "--by",
+    metavar="language|turns|category|flag:NAME",
+    help="Also a leaderboard per slice (category: the release's own labels; flag:NAME: the "
+    "battles with and without a quality flag).",
+)
+@click.option("--anony-only", is_flag=True, help="Rate only battles with hidden model names.")
+@click.option(
+    "--min-battles",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Leave out models with fewer battles (and their battles) from the ratings.",
+)
+@click.option(
+    "--exclude-model",
+    "exclude",
+    multiple=True,
+    metavar="NAME",
+    help="Leave this model's battles out of the ratings (repeatable).",
+)
+def report_cmd(
+    out_dir: Path,
+    rounds: int,
+    seed: int,
+    by: str | None,
+    anony_only: bool,
+    min_battles: int,
+    exclude: tuple[str, ...],
+) -> None:
     """Describe a built dataset: counts (battles, models, pairs, votes, turns, languages,
     flags), token distributions, what resending the history costs, ratings as the arena
-    computes them (online Elo, Bradley-Terry with bootstrap intervals, length-controlled),
-    length bias, and the specification report's figures beside ours. Writes report.json
-    (every number) and report.html (self-contained, opens offline) into OUT_DIR.
+    computes them (online Elo in arrival order, Bradley-Terry, length- and style-controlled
+    Bradley-Terry, each with bootstrap intervals and the rank with uncertainty), observed
+    against predicted win rates per pair, length bias, and the specification report's
+    figures beside ours. Writes report.json (every number) and report.html
+    (self-contained, opens offline) into OUT_DIR. The filters and slices apply to the
+    ratings; the counts and tokens describe every battle.
 
     \b
-    Example:
+    Examples:
         arenatok report arenatok-out
+        arenatok report arenatok-out --by language --min-battles 50
     """
     from arenatok.cli_output import print_report
     from arenatok.report_page import write_report
 
     started = time.perf_counter()
-    report = write_report(out_dir, rounds=rounds, seed=seed)
+    report = write_report(
+        out_dir,
+        rounds=rounds,
+        seed=seed,
+        by=by,
+        anony_only=anony_only,
+        min_battles=min_battles,
+        exclude=exclude,
+    )
     print_report(report, rounds, time.perf_counter() - started)
     click.echo(f"wrote {out_dir}/report.json, {out_dir}/report.html")
 

@@ -100,32 +100,101 @@ def build_summary(result: BuildResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _ci(row: dict[str, Any], name: str) -> str:
+    ci = row.get(f"{name}_ci95")
+    return f"{ci[0]:.0f}–{ci[1]:.0f}" if ci else ""
+
+
+def ratings_table(board: dict[str, Any], title: str | None = None) -> Any:
+    """One leaderboard: each rating with its interval and rank with uncertainty."""
+    from rich.table import Table
+
+    table = Table(
+        "model",
+        "battles",
+        "Bradley-Terry",
+        "95% CI",
+        "rank",
+        "style-controlled",
+        "95% CI",
+        "rank",
+        "length-controlled",
+        "online Elo",
+        title=title,
+    )
+    for r in board["models"]:
+        table.add_row(
+            r["model"],
+            f"{r['battles']:,}",
+            f"{r['bradley_terry']:.0f}",
+            _ci(r, "bradley_terry"),
+            str(r.get("bradley_terry_rank", "")),
+            f"{r['style_controlled']:.0f}",
+            _ci(r, "style_controlled"),
+            str(r.get("style_controlled_rank", "")),
+            f"{r['length_controlled']:.0f}",
+            f"{r['online_elo']:.0f}",
+        )
+    return table
+
+
 def print_report(report: dict[str, Any], rounds: int, seconds: float) -> None:
-    """The report's headline, ratings table and specification comparison."""
+    """The report's headline, ratings tables, style coefficients and the specification
+    comparison."""
     from rich.console import Console
     from rich.table import Table
 
     counts, rat = report["counts"], report["ratings"]
-    console = Console(width=120)
+    console = Console(width=140)
+    f = rat["filters"]
+    kept = (
+        f"; rated {f['battles_after']:,} of {f['battles_before']:,} battles after the filters"
+        if f["battles_after"] != f["battles_before"]
+        else ""
+    )
     console.print(
         f"{counts['battles']:,} battles, {counts['models']} models, "
         f"{counts['model_pairs']['ordered']} ordered / {counts['model_pairs']['unordered']} "
-        f"unordered pairs; length coefficient {rat['length_coefficient']:.3f}\n"
+        f"unordered pairs{kept}\n"
         f"ratings with {rounds} bootstrap rounds in {report['_ratings_seconds']:.1f} s; "
         f"report in {seconds:.1f} s",
         highlight=False,
     )
-    table = Table("model", "Bradley-Terry", "95% CI", "length-controlled", "online Elo")
-    for r in rat["models"]:
-        ci = r.get("bt_ci95")
-        table.add_row(
-            r["model"],
-            f"{r['bradley_terry']:.0f}",
-            f"{ci[0]:.0f} – {ci[1]:.0f}" if ci else "",
-            f"{r['length_controlled']:.0f}",
-            f"{r['online_elo']:.0f}",
+    console.print(ratings_table(rat))
+    coef = Table("style feature", "coefficient", "95% CI", title="style control (log-odds per sd)")
+    for name, x in rat["coefficients"]["style_controlled"].items():
+        ci = x.get("ci95")
+        coef.add_row(name, f"{x['estimate']:+.3f}", f"{ci[0]:+.3f} – {ci[1]:+.3f}" if ci else "")
+    console.print(coef)
+    worst = sorted((p for p in rat["pairwise"] if p["battles"] >= 20), key=lambda p: -abs(p["z"]))[
+        :5
+    ]
+    if worst:
+        pairs = Table(
+            "model",
+            "opponent",
+            "battles",
+            "observed",
+            "predicted",
+            "z",
+            title="pairs the Bradley-Terry fit explains worst (20+ battles)",
         )
-    console.print(table)
+        for p in worst:
+            pairs.add_row(
+                p["model"],
+                p["opponent"],
+                str(p["battles"]),
+                f"{p['observed_score']:.2f}",
+                f"{p['predicted_score']:.2f}",
+                f"{p['z']:+.1f}",
+            )
+        console.print(pairs)
+    for sl in (report.get("slices") or {}).get("slices", []):
+        title = f"{report['slices']['by']} = {sl['slice']}: {sl['battles']:,} battles"
+        if sl.get("too_few_battles"):
+            console.print(f"{title} (too few to rate)", highlight=False)
+        else:
+            console.print(ratings_table(sl, title))
     src = report["sources"]
     if len(src["sources"]) > 1 or src["votes_differ"]:
         title = f"sources (votes differ between copies: {src['votes_differ']})"

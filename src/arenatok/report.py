@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import itertools
+import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -17,7 +18,8 @@ import numpy as np
 
 from arenatok import ratings
 from arenatok.built import Battles, Built
-from arenatok.errors import SourceError
+from arenatok.check import QUALITY_FLAGS
+from arenatok.errors import OptionError, SourceError
 from arenatok.write import JSONL
 
 SPEC_SAMPLE = 300
@@ -166,38 +168,238 @@ def length_bias(c: Battles, bins: Sequence[int] = LENGTH_BINS) -> list[dict[str,
     return rows
 
 
-def ratings_section(c: Battles, *, rounds: int, seed: int) -> dict[str, Any]:
+STYLE_FEATURES = ("length", "header_count", "list_count", "bold_count")
+"""The arena's style-control features, in its order: answer tokens, headers, list items, bold."""
+
+MIN_SLICE_BATTLES = 50
+"""Slices with fewer battles get no leaderboard; they are listed with their count."""
+
+
+def _interval(samples: np.ndarray) -> list[float]:
+    lo, hi = np.percentile(samples, [2.5, 97.5])
+    return [float(lo), float(hi)]
+
+
+def style_matrix(c: Battles) -> tuple[np.ndarray, np.ndarray]:
+    """Per battle and side: answer tokens and the three markdown counts (battles x 4)."""
+    a = np.column_stack([np.asarray(c.output_a, dtype=float), np.asarray(c.style_a, float)])
+    b = np.column_stack([np.asarray(c.output_b, dtype=float), np.asarray(c.style_b, float)])
+    return a.reshape(len(c), 4), b.reshape(len(c), 4)
+
+
+def _controlled(
+    c: Battles, scores: list[float], columns: slice, *, rounds: int, seed: int
+) -> tuple[ratings.Matchups, np.ndarray, np.ndarray | None]:
+    """A controlled fit on the style features `columns`, and its bootstrap rounds."""
+    a, b = style_matrix(c)
+    x = ratings.normalised_difference(a[:, columns], b[:, columns])
+    m = ratings.Matchups.of(c.model_a, c.model_b, scores, x)
+    full = ratings.contextual_bt(m)
+    boot = ratings.controlled_bootstrap(m, full, rounds=rounds, seed=seed) if rounds else None
+    return m, full, boot
+
+
+def leaderboard(c: Battles, *, rounds: int, seed: int) -> dict[str, Any]:
+    """Ratings of the battles `c`: Bradley-Terry, online Elo in arrival order, and the
+    length- and style-controlled Bradley-Terry, each with a bootstrap interval and the arena's
+    rank with uncertainty; the controlled fits' coefficients with intervals."""
     scores = [ratings.score(w) for w in c.winner]
     cells = ratings.Cells.of(c.model_a, c.model_b, scores)
-    boot = ratings.bt_bootstrap(cells, rounds=rounds, seed=seed) if rounds else None
-    bt = ratings.bt_ratings(cells)
-    elo = ratings.online_elo(c.model_a, c.model_b, scores)
-    lc = ratings.length_controlled(c.model_a, c.model_b, scores, c.output_a, c.output_b)
-    table = []
-    for k, m in enumerate(cells.models):
-        row: dict[str, Any] = {
-            "model": m,
-            "bradley_terry": bt[m],
-            "online_elo": elo[m],
-            "length_controlled": lc["ratings"][m],
-        }
+    models = cells.models
+    n = len(models)
+    order = ratings.arrival_order(c.timestamp)
+    elo = ratings.online_elo(
+        [c.model_a[k] for k in order], [c.model_b[k] for k in order], [scores[k] for k in order]
+    )
+    columns: dict[str, np.ndarray] = {"bradley_terry": ratings.to_elo(ratings.bt_strengths(cells))}
+    samples: dict[str, np.ndarray] = {}
+    if rounds:
+        samples["bradley_terry"] = ratings.bt_bootstrap(cells, rounds=rounds, seed=seed)
+    coefficients: dict[str, dict[str, Any]] = {}
+    for name, cols in (("length_controlled", slice(0, 1)), ("style_controlled", slice(0, 4))):
+        _, full, boot = _controlled(c, scores, cols, rounds=rounds, seed=seed)
+        columns[name] = ratings.SCALE * full[:n] + ratings.INIT
+        features = STYLE_FEATURES[cols]
+        coefficients[name] = {f: {"estimate": float(full[n + k])} for k, f in enumerate(features)}
         if boot is not None:
-            lo, hi = np.percentile(boot[:, k], [2.5, 97.5])
-            row["bt_ci95"] = [float(lo), float(hi)]
+            samples[name] = ratings.SCALE * boot[:, :n] + ratings.INIT
+            for k, f in enumerate(features):
+                coefficients[name][f]["ci95"] = _interval(boot[:, n + k])
+    table = []
+    intervals = {name: [_interval(x[:, k]) for k in range(n)] for name, x in samples.items()}
+    ranks = {
+        name: ratings.rank_with_uncertainty([i[0] for i in iv], [i[1] for i in iv])
+        for name, iv in intervals.items()
+    }
+    per_model = Counter(c.model_a) + Counter(c.model_b)
+    for k, m in enumerate(models):
+        row: dict[str, Any] = {"model": m, "battles": per_model[m], "online_elo": elo[m]}
+        for name, values in columns.items():
+            row[name] = float(values[k])
+            if name in intervals:
+                row[f"{name}_ci95"] = intervals[name][k]
+                row[f"{name}_rank"] = ranks[name][k]
         table.append(row)
     table.sort(key=lambda r: (-r["bradley_terry"], r["model"]))
+    return {"battles": len(c), "coefficients": coefficients, "models": table}
+
+
+def pairwise(c: Battles, board: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every pair of models that met: battles, the observed score of the first (wins + half
+    the ties, over battles) and what the Bradley-Terry ratings predict for it."""
+    rating = {r["model"]: r["bradley_terry"] for r in board["models"]}
+    met: dict[tuple[str, str], list[float]] = {}
+    for a, b, w in zip(c.model_a, c.model_b, c.winner, strict=True):
+        s = ratings.score(w)
+        key, s = ((a, b), s) if a < b else ((b, a), 1 - s)
+        met.setdefault(key, []).append(s)
+    rows = []
+    for (x, y), s in sorted(met.items()):
+        predicted = 1 / (1 + ratings.BASE ** ((rating[y] - rating[x]) / ratings.SCALE))
+        observed = sum(s) / len(s)
+        rows.append(
+            {
+                "model": x,
+                "opponent": y,
+                "battles": len(s),
+                "observed_score": observed,
+                "predicted_score": predicted,
+                "difference": observed - predicted,
+                # How many standard errors apart (binomial, at the predicted rate).
+                "z": (observed - predicted) / math.sqrt(predicted * (1 - predicted) / len(s)),
+            }
+        )
+    return rows
+
+
+def select(
+    c: Battles,
+    *,
+    anony_only: bool = False,
+    min_battles: int = 0,
+    exclude: Sequence[str] = (),
+) -> tuple[Battles, dict[str, Any]]:
+    """The battles the leaderboards use, and what the filters did: `anony_only` keeps the
+    battles whose models were hidden from the voter (anony true); `exclude` drops every battle
+    of the named models; `min_battles` then drops the models with fewer battles (one pass)."""
+    keep = [
+        k
+        for k in range(len(c))
+        if (not anony_only or c.anony[k] is True)
+        and c.model_a[k] not in exclude
+        and c.model_b[k] not in exclude
+    ]
+    per_model = Counter(c.model_a[k] for k in keep) + Counter(c.model_b[k] for k in keep)
+    few = {m for m, n in per_model.items() if n < min_battles}
+    keep = [k for k in keep if c.model_a[k] not in few and c.model_b[k] not in few]
+    unknown = sorted(set(exclude) - set(c.model_a) - set(c.model_b))
+    if unknown:
+        raise OptionError(
+            f"--exclude-model {unknown[0]}: no such model in this dataset",
+            hint="the models are listed in report.json (counts.per_model)",
+        )
+    return c.take(keep), {
+        "anony_only": anony_only,
+        "min_battles": min_battles,
+        "excluded_models": sorted(exclude),
+        "models_below_min_battles": sorted(few),
+        "battles_before": len(c),
+        "battles_after": len(keep),
+    }
+
+
+SLICE_KINDS = ("language", "turns", "category", "flag:NAME")
+
+
+def slice_members(c: Battles, by: str) -> dict[str, list[int]]:
+    """The battles of each slice, by index. `language`, `turns`: one slice per value;
+    `category`: one slice per yes/no label of the release (a battle is in every slice whose
+    label it has); `flag:NAME`: the battles with quality flag NAME (or `openai_moderation`,
+    `toxic_chat`) and those without."""
+    out: dict[str, list[int]] = {}
+    if by == "language":
+        for k, lang in enumerate(c.language):
+            out.setdefault(lang or "(none)", []).append(k)
+    elif by == "turns":
+        for k, t in enumerate(c.turns):
+            out.setdefault(f"{t} turn{'s' if t > 1 else ''}", []).append(k)
+    elif by == "category":
+        for k, labels in enumerate(c.categories):
+            for name, yes in labels.items():
+                if yes:
+                    out.setdefault(name, []).append(k)
+        if not any(c.categories):
+            raise OptionError(
+                "--by category: this dataset has no category labels",
+                hint="only the 100k and 140k releases carry them (is_code, dedup_tag, "
+                "category_tag); try --by language or --by turns",
+            )
+    elif by.startswith("flag:"):
+        name = by.removeprefix("flag:")
+        special = {"openai_moderation": c.moderation_flagged, "toxic_chat": c.toxic_flagged}
+        if name not in special and name not in QUALITY_FLAGS:
+            raise OptionError(
+                f"--by {by}: no such flag",
+                hint=f"flags: {', '.join([*special, *QUALITY_FLAGS])}",
+            )
+        has = (
+            [bool(x) for x in special[name]]
+            if name in special
+            else [name in f for f in c.quality_flags]
+        )
+        for k, yes in enumerate(has):
+            out.setdefault(f"{name}" if yes else f"not {name}", []).append(k)
+    else:
+        raise OptionError(f"--by {by}: unknown slice", hint=f"one of: {', '.join(SLICE_KINDS)}")
+    return dict(sorted(out.items(), key=lambda kv: (-len(kv[1]), kv[0])))
+
+
+def slices_section(c: Battles, by: str, *, rounds: int, seed: int) -> dict[str, Any]:
+    """A leaderboard per slice; slices under MIN_SLICE_BATTLES battles are listed, unrated."""
+    rows = []
+    for name, members in slice_members(c, by).items():
+        row: dict[str, Any] = {"slice": name, "battles": len(members)}
+        if len(members) < MIN_SLICE_BATTLES:
+            row["too_few_battles"] = True
+        else:
+            row |= leaderboard(c.take(members), rounds=rounds, seed=seed)
+        rows.append(row)
+    return {"by": by, "min_battles_per_slice": MIN_SLICE_BATTLES, "slices": rows}
+
+
+def ratings_section(c: Battles, *, rounds: int, seed: int) -> dict[str, Any]:
+    board = leaderboard(c, rounds=rounds, seed=seed)
+    order = "by timestamp (stable on ties; a battle without one keeps its source position)"
     return {
         "method": {
             "scores": "model_a 1, model_b 0, every kind of tie 0.5 (half a win each way)",
-            "online_elo": "K=4, base 10, scale 400, initial 1000, battles in source order",
+            "online_elo": f"K=4, base 10, scale 400, initial 1000, battles in arrival order: "
+            f"{order}",
             "bradley_terry": "maximum likelihood, Elo scale (400 per factor 10 of odds), mean 1000",
-            "bootstrap": f"{rounds} rounds, seed {seed}: each a multinomial draw of the battles "
-            "over the (model_a, model_b, outcome) cells, which is what resampling battles with "
-            "replacement does to Bradley-Terry; 95% percentile intervals",
+            "length_controlled": "Bradley-Terry with one feature, (tokens_a - tokens_b) / "
+            "(tokens_a + tokens_b + 1) standardised; L2 penalty 0.5 as the arena's; "
+            "rating = 400 r + 1000",
+            "style_controlled": "the arena's style control: Bradley-Terry with four features, "
+            "each (a - b) / (a + b + 1) standardised, for answer tokens, markdown headers, list "
+            "items and bold spans (summed over turns); L2 penalty 0.5 as the arena's; "
+            "rating = 400 r + 1000",
+            "coefficients": "change in the log-odds of A winning per standard deviation of the "
+            "feature",
+            "rank": "the arena's rank with uncertainty: 1 + the number of models whose 95% "
+            "interval lies entirely above this model's",
+            "bootstrap": f"{rounds} rounds, seed {seed}: for Bradley-Terry each a multinomial "
+            "draw of the battles over the (model_a, model_b, outcome) cells, which is what "
+            "resampling battles with replacement does to it; for the controlled fits the "
+            "battles resampled with replacement, refitted by Newton steps from the full fit; "
+            "95% percentile intervals",
         },
-        "length_coefficient": lc["length_coefficient"],
-        "length_coefficient_definition": lc["length_coefficient_definition"],
-        "models": table,
+        "length_coefficient": board["coefficients"]["length_controlled"]["length"]["estimate"],
+        "length_coefficient_definition": (
+            "change in the log-odds of A winning per standard deviation of "
+            "(tokens_a - tokens_b) / (tokens_a + tokens_b + 1)"
+        ),
+        **board,
+        "pairwise": pairwise(c, board),
     }
 
 
@@ -280,9 +482,19 @@ def sources_section(meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_report(built: Built, *, rounds: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """Every number of the report of a built dataset. Keys that start with `_` (timings) are
-    for the terminal only."""
+def build_report(
+    built: Built,
+    *,
+    rounds: int = 1000,
+    seed: int = 0,
+    by: str | None = None,
+    anony_only: bool = False,
+    min_battles: int = 0,
+    exclude: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Every number of the report of a built dataset. The filters (`select`) apply to the
+    ratings, the slices (`by`) and the pairwise view; the counts and tokens describe every
+    battle. Keys that start with `_` (timings) are for the terminal only."""
     c, meta = built.battles, built.metadata
     if not len(c):
         raise SourceError(
@@ -290,7 +502,15 @@ def build_report(built: Built, *, rounds: int = 1000, seed: int = 0) -> dict[str
             hint="build from a source with usable rows (see rejects.jsonl)",
         )
     started = time.perf_counter()
-    rating = ratings_section(c, rounds=rounds, seed=seed)
+    rated, filters = select(c, anony_only=anony_only, min_battles=min_battles, exclude=exclude)
+    if not len(rated):
+        raise OptionError(
+            "no battles are left to rate after the filters",
+            hint="loosen --anony-only / --min-battles / --exclude-model",
+        )
+    rating = ratings_section(rated, rounds=rounds, seed=seed)
+    rating["filters"] = filters
+    slices = slices_section(rated, by, rounds=rounds, seed=seed) if by else None
     return {
         "arenatok_version": importlib.metadata.version("arenatok"),
         "build": built.build_id,
@@ -300,8 +520,10 @@ def build_report(built: Built, *, rounds: int = 1000, seed: int = 0) -> dict[str
         "counts": counts_section(c),
         "tokens": tokens_section(c),
         "ratings": rating,
+        **({"slices": slices} if slices else {}),
         "length_bias": length_bias(c),
         "source_token_agreement": meta.get("source_token_agreement"),
+        "source_style_agreement": meta.get("source_style_agreement"),
         "specification_report": spec_comparison(c, meta),
         "sources": sources_section(meta),
         "_ratings_seconds": time.perf_counter() - started,

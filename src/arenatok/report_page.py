@@ -204,11 +204,12 @@ def render_html(report: dict[str, Any], c: Battles) -> str:
     )
 
 
-def write_report(out: str | Path, *, rounds: int = 1000, seed: int = 0) -> dict[str, Any]:
+def write_report(out: str | Path, **options: Any) -> dict[str, Any]:
     """Write report.json and report.html into `out` (atomically); return the report (its
-    timings under keys that start with `_`, which the files leave out)."""
+    timings under keys that start with `_`, which the files leave out). `options`: those of
+    `report.build_report`."""
     built = read_built(out)
-    report = build_report(built, rounds=rounds, seed=seed)
+    report = build_report(built, **options)
     page = render_html(report, built.battles)
     write_json(built.out / REPORT_JSON, {k: v for k, v in report.items() if not k.startswith("_")})
     write_bytes(built.out / REPORT_HTML, page.encode("utf-8"))

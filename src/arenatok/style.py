@@ -69,10 +69,7 @@ def release_counts(meta: object) -> dict[str, int] | None:
     for feature in FEATURES:
         for side in ("a", "b"):
             value = meta.get(f"{feature}_{side}")
-            if isinstance(value, Mapping):
-                parts = list(value.values())
-            else:
-                parts = [value]
+            parts = list(value.values()) if isinstance(value, Mapping) else [value]
             if parts and all(isinstance(x, int) and not isinstance(x, bool) for x in parts):
                 out[f"{feature}_{side}"] = sum(parts)
     return out or None
