@@ -101,3 +101,101 @@ def test_length_control_learns_a_planted_length_effect() -> None:
     noise = np.where(rng.random(n) < 0.5, 1.0, 0.0).tolist()
     got = length_controlled(model_a, model_b, noise, length_a.tolist(), length_b.tolist())
     assert abs(got["length_coefficient"]) < 0.1
+
+
+# ---- controlled Bradley-Terry (the arena's style control) --------------------------------------
+
+
+def planted(
+    n: int, seed: int, beta: tuple[float, ...]
+) -> tuple[list[str], list[str], list[float], np.ndarray, np.ndarray]:
+    """Battles among five models of planted strengths where the side with more of each style
+    feature wins more often, with the planted coefficients `beta` (log-odds per sd)."""
+    rng = np.random.default_rng(seed)
+    names = ["m0", "m1", "m2", "m3", "m4"]
+    strength = np.array([0.4, 0.2, 0.0, -0.2, -0.4])  # log10-odds
+    i = rng.integers(0, 5, n)
+    j = (i + rng.integers(1, 5, n)) % 5
+    a = np.column_stack([rng.integers(1, 800, n), rng.poisson([1, 3, 2], (n, 3))]).astype(float)
+    b = np.column_stack([rng.integers(1, 800, n), rng.poisson([1, 3, 2], (n, 3))]).astype(float)
+    x = ratings.normalised_difference(a, b)
+    z = ratings.ALPHA * (strength[i] - strength[j]) + x @ np.array(beta)
+    s = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(float)
+    return [names[k] for k in i], [names[k] for k in j], s.tolist(), a, b
+
+
+def test_normalised_difference_hand_checked() -> None:
+    # (a - b) / (a + b + 1): 1/4 and -1/4, standardised to +1 and -1; a constant column is 0.
+    got = ratings.normalised_difference(
+        np.array([[2.0, 1.0], [1.0, 1.0]]), np.array([[1.0, 1.0], [2.0, 1.0]])
+    )
+    assert got.tolist() == [[1.0, 0.0], [-1.0, 0.0]]
+
+
+def test_contextual_fit_is_the_minimum_of_the_arena_loss() -> None:
+    """Newton's answer against scipy's L-BFGS on the same penalised loss (the arena's)."""
+    from scipy.optimize import minimize
+
+    model_a, model_b, s, a, b = planted(1500, 1, (0.3, 0.0, 0.4, 0.1))
+    m = ratings.Matchups.of(model_a, model_b, s, ratings.normalised_difference(a, b))
+    ours = ratings.contextual_bt(m)
+    w = np.ones(len(s))
+    ref = minimize(
+        lambda p: ratings._loss(m, w, p, ratings.STYLE_REG),
+        np.zeros(len(ours)),
+        method="L-BFGS-B",
+        options={"gtol": 1e-10, "ftol": 1e-15, "maxiter": 10_000},
+    ).x
+    assert np.max(np.abs(ours - ref)) * ratings.SCALE < 1e-3  # Elo points
+
+
+def test_planted_style_effect_is_recovered_within_its_interval() -> None:
+    beta = (0.3, 0.0, 0.5, 0.2)
+    model_a, model_b, s, a, b = planted(4000, 2, beta)
+    m = ratings.Matchups.of(model_a, model_b, s, ratings.normalised_difference(a, b))
+    full = ratings.contextual_bt(m)
+    boot = ratings.controlled_bootstrap(m, full, rounds=300, seed=0)
+    n = len(m.models)
+    for k, planted_value in enumerate(beta):
+        lo, hi = np.percentile(boot[:, n + k], [2.5, 97.5])
+        assert lo <= planted_value <= hi, (k, lo, hi)
+    # The list feature (planted 0.5) is found, the header feature (planted 0) is not.
+    assert np.percentile(boot[:, n + 2], 2.5) > 0.3
+    # The strengths come back too: m0 first, m4 last, 0.2 log10-odds (80 Elo) apart each.
+    elo = ratings.SCALE * full[:n]
+    assert np.all(np.diff(elo) < 0)
+    assert elo[0] - elo[4] == pytest.approx(320, abs=40)
+
+
+def test_bootstrap_rounds_equal_fits_from_zero() -> None:
+    model_a, model_b, s, a, b = planted(800, 3, (0.3, 0.1, 0.2, 0.0))
+    m = ratings.Matchups.of(model_a, model_b, s, ratings.normalised_difference(a, b))
+    full = ratings.contextual_bt(m)
+    boot = ratings.controlled_bootstrap(m, full, rounds=5, seed=9)
+    rng = np.random.default_rng(9)  # the same draws as controlled_bootstrap
+    for r in range(5):
+        w = np.bincount(rng.integers(0, len(s), len(s)), minlength=len(s)).astype(float)
+        exact = ratings.contextual_bt(m, w, tol=1e-12)
+        assert np.max(np.abs(boot[r] - exact)) * ratings.SCALE < 1e-3
+
+
+def test_a_feature_without_variation_gets_no_weight() -> None:
+    model_a, model_b, s, a, b = planted(500, 4, (0.3, 0.0, 0.0, 0.0))
+    a[:, 1] = b[:, 1] = 0  # no headers anywhere
+    m = ratings.Matchups.of(model_a, model_b, s, ratings.normalised_difference(a, b))
+    params = ratings.contextual_bt(m)
+    assert params[len(m.models) + 1] == 0.0
+    assert np.all(np.isfinite(params))
+
+
+def test_rank_with_uncertainty_hand_checked() -> None:
+    # Intervals: A [10, 20], B [5, 15], C [0, 4]: A is 1; B overlaps A: 1; C is below both: 3.
+    assert ratings.rank_with_uncertainty([10, 5, 0], [20, 15, 4]) == [1, 1, 3]
+
+
+def test_arrival_order() -> None:
+    assert ratings.arrival_order([3.0, 1.0, 2.0, 1.0]) == [1, 3, 2, 0]  # stable on ties
+    assert ratings.arrival_order([None, None, None]) == [0, 1, 2]
+    # A battle without a time stays after the one before it in the source.
+    assert ratings.arrival_order([3.0, None, 1.0, 2.0]) == [2, 3, 0, 1]
+    assert ratings.arrival_order([None, 5.0, 4.0]) == [0, 2, 1]

@@ -64,7 +64,10 @@ def test_report_numbers_against_independent_counts(small_build: Path) -> None:
     # x against y: x scores 3 (wins) + 0.5 (the both-bad tie) out of 5; x against z: 0.5 of 1.
     table = {r["model"]: r for r in saved["ratings"]["models"]}
     assert table["x"]["bradley_terry"] > table["y"]["bradley_terry"]
-    assert all(r["bt_ci95"][0] <= r["bradley_terry"] <= r["bt_ci95"][1] for r in table.values())
+    assert all(
+        r["bradley_terry_ci95"][0] <= r["bradley_terry"] <= r["bradley_terry_ci95"][1]
+        for r in table.values()
+    )
     assert "_ratings_seconds" in report
     assert saved == {k: v for k, v in report.items() if not k.startswith("_")}
     meta = json.loads((small_build / "artifact_metadata.json").read_text())
@@ -109,13 +112,13 @@ def test_report_is_deterministic_and_offline(small_build: Path) -> None:
     page = one[1].decode()
     assert "<script" not in page
     assert not re.search(r'(src|href)="https?:', page)
-    assert page.count("<svg") == 6
+    assert page.count("<svg") == 8  # small_build has multi-turn battles: every plot is drawn
 
 
 def test_cli_report(small_build: Path) -> None:
     result = CliRunner().invoke(cli, ["report", str(small_build), "--rounds", "50"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("6 battles, 3 models, 3 ordered / 2 unordered pairs;")
+    assert result.stdout.startswith("6 battles, 3 models, 3 ordered / 2 unordered pairs\n")
     assert result.stdout.endswith(f"wrote {small_build}/report.json, {small_build}/report.html\n")
 
 
@@ -169,7 +172,7 @@ def test_report_html_renders_in_a_real_browser(arena_parquet: Path, tmp_path: Pa
             page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
             page.goto((tmp_path / "o" / REPORT_HTML).as_uri())
             plots = page.locator("figure.plot svg")
-            assert plots.count() == 6
+            assert plots.count() == 7
             for k in range(plots.count()):
                 box = plots.nth(k).bounding_box()
                 assert box is not None
@@ -204,3 +207,155 @@ def test_a_rebuild_removes_the_report_and_validate_finds_a_stale_one(
     ]
     write_report(small_build, rounds=0)
     assert validate_dir(small_build) == []
+
+
+# ---- ratings: order, filters, slices, pairwise, style -----------------------------------------
+
+
+def test_online_elo_follows_the_timestamps_not_the_source_order(
+    arena_parquet: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from arenatok.built import read_built
+    from arenatok.report import build_report
+
+    table = pq.read_table(arena_parquet)
+    shuffled = table.take(np.random.default_rng(0).permutation(table.num_rows))
+    pq.write_table(shuffled, tmp_path / "shuffled.parquet")
+    build(arena_parquet, out=tmp_path / "sorted", limit=None)
+    build(tmp_path / "shuffled.parquet", out=tmp_path / "shuffled", limit=None)
+    elo = {}
+    for name in ("sorted", "shuffled"):
+        report = build_report(read_built(tmp_path / name), rounds=0)
+        elo[name] = {r["model"]: r["online_elo"] for r in report["ratings"]["models"]}
+    assert elo["sorted"] == elo["shuffled"]  # exactly: the same battles in the same order
+    # Source order would differ: the online Elo depends on the order.
+    from arenatok import ratings
+
+    c = read_built(tmp_path / "shuffled").battles
+    in_source_order = ratings.online_elo(c.model_a, c.model_b, [ratings.score(w) for w in c.winner])
+    assert in_source_order != elo["shuffled"]
+
+
+def test_pairwise_hand_checked(small_build: Path) -> None:
+    from arenatok.built import read_built
+    from arenatok.report import build_report
+
+    report = build_report(read_built(small_build), rounds=0)
+    pairs = {(p["model"], p["opponent"]): p for p in report["ratings"]["pairwise"]}
+    assert set(pairs) == {("x", "y"), ("x", "z")}
+    # x against y: battles 1-5. x wins 1, 2, 3 (as model_b), loses 4, ties 5: 3.5 of 5.
+    xy = pairs[("x", "y")]
+    assert (xy["battles"], xy["observed_score"]) == (5, 0.7)
+    bt = {r["model"]: r["bradley_terry"] for r in report["ratings"]["models"]}
+    assert xy["predicted_score"] == pytest.approx(1 / (1 + 10 ** ((bt["y"] - bt["x"]) / 400)))
+    assert pairs[("x", "z")]["observed_score"] == 0.5  # one tie
+
+
+def test_filters_and_their_record(small_build: Path) -> None:
+    from arenatok.built import read_built
+    from arenatok.errors import OptionError
+    from arenatok.report import build_report
+
+    built = read_built(small_build)
+    report = build_report(built, rounds=0, exclude=["z"])
+    assert {r["model"] for r in report["ratings"]["models"]} == {"x", "y"}
+    assert report["ratings"]["filters"]["battles_after"] == 5
+    assert report["counts"]["battles"] == 6  # the counts still describe every battle
+    # z has one battle: --min-battles 2 drops it (and that battle).
+    report = build_report(built, rounds=0, min_battles=2)
+    assert report["ratings"]["filters"]["models_below_min_battles"] == ["z"]
+    assert report["ratings"]["filters"]["battles_after"] == 5
+    with pytest.raises(OptionError, match="no such model"):
+        build_report(built, rounds=0, exclude=["nobody"])
+    with pytest.raises(OptionError, match="no battles are left"):
+        build_report(built, rounds=0, min_battles=100)
+
+
+def test_slices_by_language_turns_and_flag(arena_parquet: Path, tmp_path: Path) -> None:
+    from arenatok.built import read_built
+    from arenatok.errors import OptionError
+    from arenatok.report import MIN_SLICE_BATTLES, build_report
+
+    build(arena_parquet, out=tmp_path / "o", limit=None)
+    built = read_built(tmp_path / "o")
+    by_flag = build_report(built, rounds=20, by="flag:duplicate")["slices"]
+    sizes = {s["slice"]: s["battles"] for s in by_flag["slices"]}
+    flagged = sum("duplicate" in f for f in built.battles.quality_flags)
+    assert sizes == {"not duplicate": 2008 - flagged, "duplicate": flagged}
+    assert 0 < flagged < MIN_SLICE_BATTLES
+    small = next(s for s in by_flag["slices"] if s["slice"] == "duplicate")
+    assert small["too_few_battles"] is True
+    assert "models" not in small
+    big = next(s for s in by_flag["slices"] if s["slice"] == "not duplicate")
+    assert all("style_controlled_ci95" in r for r in big["models"])
+    assert sum(r["battles"] for r in big["models"]) == 2 * big["battles"]
+    by_language = build_report(built, rounds=0, by="language")["slices"]["slices"]
+    assert [(s["slice"], s["battles"]) for s in by_language] == [("English", 2008)]
+    with pytest.raises(OptionError, match="no category labels"):
+        build_report(built, rounds=0, by="category")
+    with pytest.raises(OptionError, match="unknown slice"):
+        build_report(built, rounds=0, by="colour")
+    with pytest.raises(OptionError, match="no such flag"):
+        build_report(built, rounds=0, by="flag:shiny")
+
+
+def test_slices_by_category_of_a_release(tmp_path: Path) -> None:
+    from arenatok.built import read_built
+    from arenatok.report import build_report
+
+    rows = []
+    for k in range(120):
+        row = battle(
+            str(k),
+            [("Write code", "```x```\n# Title\n- a\n- b" if k % 3 else "plain", "plain")],
+            model_a=["p", "q", "r"][k % 3],
+            model_b=["q", "r", "p"][k % 3],
+            winner=["model_a", "model_b", "tie"][k % 4 % 3],
+        )
+        row |= {"judge_hash": "h", "is_code": k % 2 == 0, "dedup_tag": {"high_freq": k < 10}}
+        rows.append(row)
+    out = tmp_path / "o"
+    build(write_jsonl(tmp_path / "r.jsonl", rows), out=out, limit=None)
+    slices = build_report(read_built(out), rounds=10, by="category")["slices"]["slices"]
+    assert [(s["slice"], s["battles"], s.get("too_few_battles", False)) for s in slices] == [
+        ("is_code", 60, False),
+        ("dedup_tag.high_freq", 10, True),
+    ]
+
+
+def test_style_control_on_real_data(arena_parquet: Path, tmp_path: Path) -> None:
+    """The 2,008 real battles: every rating has an interval that holds it, ranks are 1-based,
+    and the length effect the arena reports (longer answers win) is there."""
+    from arenatok.built import read_built
+    from arenatok.report import build_report
+
+    build(arena_parquet, out=tmp_path / "o", limit=None)
+    rat = build_report(read_built(tmp_path / "o"), rounds=200)["ratings"]
+    coef = rat["coefficients"]["style_controlled"]
+    assert list(coef) == ["length", "header_count", "list_count", "bold_count"]
+    assert coef["length"]["ci95"][0] > 0
+    for r in rat["models"]:
+        for name in ("bradley_terry", "length_controlled", "style_controlled"):
+            lo, hi = r[f"{name}_ci95"]
+            assert lo - 1 <= r[name] <= hi + 1
+            assert 1 <= r[f"{name}_rank"] <= len(rat["models"])
+    assert min(r["bradley_terry_rank"] for r in rat["models"]) == 1
+
+
+def test_cli_report_with_slices_and_filters(small_build: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["report", str(small_build), "--rounds", "20", "--by", "turns", "--exclude-model", "z"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "rated 5 of 6 battles after the filters" in result.stdout
+    assert "turns = 1 turn: 4 battles (too few to rate)" in result.stdout
+    report = json.loads((small_build / REPORT_JSON).read_text())
+    assert report["slices"]["by"] == "turns"
+    assert report["ratings"]["filters"]["excluded_models"] == ["z"]
+    bad = CliRunner().invoke(cli, ["report", str(small_build), "--by", "flag:shiny"])
+    assert bad.exit_code == 2
+    assert "no such flag" in bad.output

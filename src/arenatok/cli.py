@@ -308,7 +308,7 @@ def report_cmd(
     ratings; the counts and tokens describe every battle.
 
     \b
-    Examples:
+    Example:
         arenatok report arenatok-out
         arenatok report arenatok-out --by language --min-battles 50
     """

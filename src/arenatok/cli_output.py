@@ -190,7 +190,8 @@ def print_report(report: dict[str, Any], rounds: int, seconds: float) -> None:
             )
         console.print(pairs)
     for sl in (report.get("slices") or {}).get("slices", []):
-        title = f"{report['slices']['by']} = {sl['slice']}: {sl['battles']:,} battles"
+        n = sl["battles"]
+        title = f"{report['slices']['by']} = {sl['slice']}: {n:,} battle{'s' * (n != 1)}"
         if sl.get("too_few_battles"):
             console.print(f"{title} (too few to rate)", highlight=False)
         else:

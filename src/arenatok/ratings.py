@@ -86,7 +86,8 @@ def bt_strengths(
     w = cells.counts if counts is None else counts
     theta = np.zeros(n_models) if start is None else start.copy()
     for _ in range(100):
-        p = 1 / (1 + np.exp(theta[cells.j] - theta[cells.i]))  # P(i beats j)
+        with np.errstate(over="ignore"):  # exp overflows to inf: p is 0, as it should be
+            p = 1 / (1 + np.exp(theta[cells.j] - theta[cells.i]))  # P(i beats j)
         resid = w * (cells.s - p)
         grad = (
             np.bincount(cells.i, resid, n_models)
@@ -244,7 +245,8 @@ def contextual_bt(
     hess = np.empty((n + k, n + k))
     for _ in range(100):
         z = ALPHA * (params[m.i] - params[m.j]) + params[n:] @ xt
-        p = 1 / (1 + np.exp(-z))
+        with np.errstate(over="ignore"):  # exp overflows to inf: p is 0, as it should be
+            p = 1 / (1 + np.exp(-z))
         h = w * p * (1 - p)
         np.multiply(w, m.s - p, out=per_battle[0])
         per_battle[1] = h

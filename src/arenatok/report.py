@@ -351,6 +351,8 @@ def slice_members(c: Battles, by: str) -> dict[str, list[int]]:
             out.setdefault(f"{name}" if yes else f"not {name}", []).append(k)
     else:
         raise OptionError(f"--by {by}: unknown slice", hint=f"one of: {', '.join(SLICE_KINDS)}")
+    if by == "turns":
+        return dict(sorted(out.items(), key=lambda kv: int(kv[0].split()[0])))
     return dict(sorted(out.items(), key=lambda kv: (-len(kv[1]), kv[0])))
 
 

@@ -62,46 +62,177 @@ def report_plots(report: dict[str, Any], c: Battles) -> list[str]:
     svg("Coordination overhead", fig)
 
     rows = report["tokens"]["full_state_vs_plain_input_by_turns"]
-    fig, ax = figure(7, 3.5)
-    turns = [int(t) for t in rows]
-    ax.plot(turns, [rows[str(t)]["mean_plain_input"] for t in turns], "o-", label="plain input")
-    ax.plot(
-        turns,
-        [rows[str(t)]["mean_full_state_input"] for t in turns],
-        "s-",
-        label="full-state input (history resent)",
-    )
-    ax.set_xlabel("turns in the battle")
-    ax.set_ylabel("mean tokens")
-    ax.legend()
-    svg("What resending the history costs", fig)
-
-    table = report["ratings"]["models"]
-    fig, ax = figure(7, max(3.0, 0.22 * len(table) + 1))
-    ys = np.arange(len(table))[::-1]
-    bt = [r["bradley_terry"] for r in table]
-    if all("bt_ci95" in r for r in table):
-        # With few bootstrap rounds a percentile interval may miss the estimate: draw to it.
-        lo = [max(0.0, r["bradley_terry"] - r["bt_ci95"][0]) for r in table]
-        hi = [max(0.0, r["bt_ci95"][1] - r["bradley_terry"]) for r in table]
-        ax.errorbar(bt, ys, xerr=[lo, hi], fmt="o", capsize=2, label="Bradley-Terry, 95% CI")
+    if len(rows) > 1:
+        fig, ax = figure(7, 3.5)
+        turns = [int(t) for t in rows]
+        ax.plot(turns, [rows[str(t)]["mean_plain_input"] for t in turns], "o-", label="plain input")
+        ax.plot(
+            turns,
+            [rows[str(t)]["mean_full_state_input"] for t in turns],
+            "s-",
+            label="full-state input (history resent)",
+        )
+        ax.set_xlabel("turns in the battle")
+        ax.set_ylabel("mean tokens")
+        ax.legend()
+        svg("What resending the history costs", fig)
     else:
-        ax.plot(bt, ys, "o", label="Bradley-Terry")
-    ax.plot([r["length_controlled"] for r in table], ys, "x", label="length-controlled")
-    ax.set_yticks(ys, [r["model"] for r in table], fontsize=7)
-    ax.set_xlabel("rating (Elo scale)")
-    ax.legend(fontsize=7)
-    svg("Ratings", fig)
+        figs.append(
+            '<p class="note">What resending the history costs: not drawn, because every battle '
+            "here has one turn (nothing to resend: full-state input equals plain input).</p>"
+        )
 
-    bias = [r for r in report["length_bias"] if r["longer_won_rate"] is not None]
+    svg("Ratings with 95% intervals: plain and style-controlled", ratings_figure(report))
+    svg(
+        "Pairs: observed score minus the score Bradley-Terry predicts (row model against "
+        "column model)",
+        pairwise_figure(report),
+    )
+    svg("Style control: each feature's coefficient with its 95% interval", style_figure(report))
+
+    bias = report["length_bias"]
     fig, ax = figure(7, 3.5)
-    ax.bar([r["token_difference"] for r in bias], [r["longer_won_rate"] for r in bias])
+    xs = np.arange(len(bias))
+    rated = [r for r in bias if r["longer_won_rate"] is not None]
+    ax.bar(
+        [x for x, r in zip(xs, bias, strict=True) if r["longer_won_rate"] is not None],
+        [r["longer_won_rate"] for r in rated],
+    )
+    for x, r in zip(xs, bias, strict=True):
+        rate = r["longer_won_rate"]
+        label = f"n={r['decisive']:,}" if rate is not None else "no decisive\nvotes"
+        ax.annotate(
+            label, (x, (rate or 0) + 0.02), ha="center", va="bottom", fontsize=8, color="#333"
+        )
+    ax.set_xticks(xs, [r["token_difference"] for r in bias], fontsize=9)
     ax.axhline(0.5, color="grey", linestyle="--", linewidth=1)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("|tokens_a - tokens_b|")
-    ax.set_ylabel("longer answer won (decisive votes)")
+    ax.set_ylim(0, 1.15)
+    ax.set_xlabel("|tokens_a - tokens_b| (n: decisive votes in the bin)")
+    ax.set_ylabel("longer answer won")
     svg("Length bias", fig)
     return figs
+
+
+def ratings_figure(report: dict[str, Any]) -> Any:
+    """Each model's Bradley-Terry and style-controlled rating with its interval, one row per
+    model, best first."""
+    table = report["ratings"]["models"]
+    fig, ax = figure(8, max(3.0, 0.32 * len(table) + 1.2))
+    ys = np.arange(len(table))[::-1].astype(float)
+    for name, label, shift, fmt in (
+        ("bradley_terry", "Bradley-Terry", 0.15, "o"),
+        ("style_controlled", "style-controlled", -0.15, "s"),
+    ):
+        x = np.array([r[name] for r in table])
+        if all(f"{name}_ci95" in r for r in table):
+            # With few bootstrap rounds a percentile interval may miss the estimate: draw to it.
+            lo = [max(0.0, r[name] - r[f"{name}_ci95"][0]) for r in table]
+            hi = [max(0.0, r[f"{name}_ci95"][1] - r[name]) for r in table]
+            ax.errorbar(x, ys + shift, xerr=[lo, hi], fmt=fmt, capsize=2, label=label)
+        else:
+            ax.plot(x, ys + shift, fmt, label=label)
+    ax.set_yticks(ys, [r["model"] for r in table], fontsize=9)
+    ax.set_xlabel("rating (Elo scale)")
+    ax.legend(fontsize=9)
+    return fig
+
+
+def pairwise_figure(report: dict[str, Any]) -> Any:
+    """A heatmap of observed minus predicted score for every pair that met (blank: never
+    met)."""
+    models = [r["model"] for r in report["ratings"]["models"]]
+    index = {m: k for k, m in enumerate(models)}
+    grid = np.full((len(models), len(models)), np.nan)
+    for p in report["ratings"]["pairwise"]:
+        i, j = index[p["model"]], index[p["opponent"]]
+        grid[i, j] = p["difference"]
+        grid[j, i] = -p["difference"]
+    size = max(4.0, 0.3 * len(models) + 2)
+    fig, ax = figure(size + 1.5, size)
+    top = float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 1.0
+    mesh = ax.pcolormesh(np.ma.masked_invalid(grid), cmap="RdBu", vmin=-top, vmax=top)
+    ax.set_xticks(np.arange(len(models)) + 0.5, models, rotation=90, fontsize=9)
+    ax.set_yticks(np.arange(len(models)) + 0.5, models, fontsize=9)
+    ax.invert_yaxis()
+    fig.colorbar(mesh, ax=ax, label="observed - predicted score of the row model")
+    return fig
+
+
+def style_figure(report: dict[str, Any]) -> Any:
+    """The style features' coefficients (log-odds per standard deviation) with intervals."""
+    coef = report["ratings"]["coefficients"]["style_controlled"]
+    names = list(coef)
+    est = np.array([coef[n]["estimate"] for n in names])
+    fig, ax = figure(7, 2.8)
+    ys = np.arange(len(names))[::-1]
+    if all("ci95" in coef[n] for n in names):
+        lo = [max(0.0, coef[n]["estimate"] - coef[n]["ci95"][0]) for n in names]
+        hi = [max(0.0, coef[n]["ci95"][1] - coef[n]["estimate"]) for n in names]
+        ax.errorbar(est, ys, xerr=[lo, hi], fmt="o", capsize=3)
+    else:
+        ax.plot(est, ys, "o")
+    ax.axvline(0, color="grey", linestyle="--", linewidth=1)
+    ax.set_yticks(ys, names, fontsize=9)
+    ax.set_xlabel("change in the log-odds of A winning per sd of (a - b) / (a + b + 1)")
+    return fig
+
+
+def filters_text(f: dict[str, Any]) -> str:
+    """What the filters left, in a sentence."""
+    parts = []
+    if f["anony_only"]:
+        parts.append("anonymous battles only")
+    if f["excluded_models"]:
+        parts.append("without " + ", ".join(f["excluded_models"]))
+    if f["min_battles"]:
+        parts.append(f"models with at least {f['min_battles']} battles")
+    which = "; ".join(parts) or "no filters"
+    return f"Rated: {f['battles_after']:,} of {f['battles_before']:,} battles ({which})."
+
+
+def leaderboard_html(board: dict[str, Any]) -> str:
+    """One leaderboard as a table: each rating with its interval and rank."""
+    return html_table(
+        board["models"],
+        [
+            "model",
+            "battles",
+            "bradley_terry",
+            "bradley_terry_ci95",
+            "bradley_terry_rank",
+            "style_controlled",
+            "style_controlled_ci95",
+            "style_controlled_rank",
+            "length_controlled",
+            "length_controlled_ci95",
+            "online_elo",
+        ],
+    )
+
+
+def slices_html(slices: dict[str, Any] | None) -> list[str]:
+    """A leaderboard per slice; slices with too few battles named, with their count."""
+    if not slices:
+        return []
+    out = [
+        f"<h2>Leaderboards by {html.escape(slices['by'])}</h2>",
+        html_table(
+            [
+                {
+                    "slice": x["slice"],
+                    "battles": x["battles"],
+                    "rated": "no: too few battles" if x.get("too_few_battles") else "yes",
+                }
+                for x in slices["slices"]
+            ],
+            ["slice", "battles", "rated"],
+        ),
+    ]
+    for x in slices["slices"]:
+        if not x.get("too_few_battles"):
+            out.append(f"<h3>{html.escape(x['slice'])} ({x['battles']:,} battles)</h3>")
+            out.append(leaderboard_html(x))
+    return out
 
 
 def render_html(report: dict[str, Any], c: Battles) -> str:
@@ -185,12 +316,29 @@ def render_html(report: dict[str, Any], c: Battles) -> str:
             ],
         ),
         "<h2>Ratings</h2>",
-        f"<p>Length coefficient: {rat['length_coefficient']:.3f} "
-        f"({html.escape(rat['length_coefficient_definition'])}). "
-        f"Bootstrap: {html.escape(rat['method']['bootstrap'])}.</p>",
+        f"<p>{html.escape(filters_text(rat['filters']))} Bootstrap: "
+        f"{html.escape(rat['method']['bootstrap'])}. Rank: {html.escape(rat['method']['rank'])}. "
+        f"Online Elo: {html.escape(rat['method']['online_elo'])}.</p>",
+        leaderboard_html(rat),
+        f"<p>Style control ({html.escape(rat['method']['style_controlled'])}); coefficients: "
+        f"{html.escape(rat['method']['coefficients'])}.</p>",
         html_table(
-            rat["models"], ["model", "bradley_terry", "bt_ci95", "length_controlled", "online_elo"]
+            [
+                {"fit": fit, "feature": f, **x}
+                for fit, features in rat["coefficients"].items()
+                for f, x in features.items()
+            ],
+            ["fit", "feature", "estimate", "ci95"],
         ),
+        "<h2>Pairs: observed against predicted</h2>",
+        "<p>For every pair that met: the first model's observed score (wins plus half the "
+        "ties, over battles) and the score the Bradley-Terry ratings predict; z is the "
+        "difference in binomial standard errors. The 30 pairs the model fits worst:</p>",
+        html_table(
+            sorted(rat["pairwise"], key=lambda p: -abs(p["z"]))[:30],
+            ["model", "opponent", "battles", "observed_score", "predicted_score", "z"],
+        ),
+        *slices_html(report.get("slices")),
         "<h2>Length bias</h2>",
         html_table(
             report["length_bias"],
