@@ -2,9 +2,9 @@
 
 Times 1,000 bootstrap rounds of the style-controlled Bradley-Terry fit (what `arenatok report`
 prints) on the same battles with arenatok (`ratings.contextual_bt` + `controlled_bootstrap`:
-Newton steps from the full-data fit) and, given a FastChat checkout, with FastChat's
-`compute_bootstrap_style_control` (rows resampled, each round refitted from zero with L-BFGS in
-a process pool, one process per core by default). Also checks that the two full-data fits give
+Newton steps from the full-data fit; in one process, then in one worker per core) and, given
+a FastChat checkout, with FastChat's `compute_bootstrap_style_control` (rows resampled, each
+round refitted from zero with L-BFGS in a process pool, one process per core by default). Also checks that the two full-data fits give
 the same ratings and coefficients.
 
     git clone https://github.com/lm-sys/FastChat
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -60,7 +61,9 @@ def from_build(out: str) -> dict[str, object]:
     return {"model_a": c.model_a, "model_b": c.model_b, "winner": c.winner, "a": a, "b": b}
 
 
-def ours(data: dict[str, object], rounds: int) -> tuple[float, dict[str, float], np.ndarray]:
+def ours(
+    data: dict[str, object], rounds: int, jobs: int
+) -> tuple[float, dict[str, float], np.ndarray]:
     a, b = np.asarray(data["a"], float), np.asarray(data["b"], float)
     scores = [ratings.score(w) for w in data["winner"]]  # type: ignore[attr-defined]
     started = time.perf_counter()
@@ -71,7 +74,7 @@ def ours(data: dict[str, object], rounds: int) -> tuple[float, dict[str, float],
         ratings.normalised_difference(a, b),
     )
     full = ratings.contextual_bt(m)
-    ratings.controlled_bootstrap(m, full, rounds=rounds, seed=0)
+    ratings.controlled_bootstrap(m, full, rounds=rounds, seed=0, jobs=jobs)
     seconds = time.perf_counter() - started
     n = len(m.models)
     elo = dict(zip(m.models, (ratings.SCALE * full[:n] + ratings.INIT).tolist(), strict=True))
@@ -126,13 +129,21 @@ def main() -> None:
     n = len(data["winner"])  # type: ignore[arg-type]
     k = len(set(data["model_a"]) | set(data["model_b"]))  # type: ignore[arg-type]
     print(f"{n:,} battles, {k} models, {args.rounds} bootstrap rounds of the style-controlled fit")
-    t_ours, elo, coefs = ours(data, args.rounds)
-    print(f"arenatok  {t_ours:8.2f} s  (one process)")
+    t_one, elo, coefs = ours(data, args.rounds, 1)
+    print(f"arenatok  {t_one:8.2f} s  (one process)")
+    jobs = os.cpu_count() or 1
+    t_ours = t_one
+    if jobs > 1:
+        t_ours, _, _ = ours(data, args.rounds, jobs)
+        print(f"arenatok  {t_ours:8.2f} s  ({jobs} worker processes)")
     if args.fastchat:
         t_fc, elo_fc, coefs_fc = fastchat(data, args.rounds, args.fastchat, args.fastchat_cpus)
         cpus = args.fastchat_cpus or "all"
         print(f"FastChat  {t_fc:8.2f} s  (process pool: {cpus} cores)")
-        print(f"FastChat / arenatok: {t_fc / t_ours:.1f}x")
+        print(
+            f"FastChat / arenatok: {t_fc / t_ours:.1f}x (both on every core); "
+            f"{t_fc / t_one:.1f}x against arenatok on one process"
+        )
         gap = max(abs(elo[m] - elo_fc[m]) for m in elo)
         print(
             f"full fit: largest rating difference {gap:.4f} Elo, coefficients "

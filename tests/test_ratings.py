@@ -172,8 +172,8 @@ def test_bootstrap_rounds_equal_fits_from_zero() -> None:
     m = ratings.Matchups.of(model_a, model_b, s, ratings.normalised_difference(a, b))
     full = ratings.contextual_bt(m)
     boot = ratings.controlled_bootstrap(m, full, rounds=5, seed=9)
-    rng = np.random.default_rng(9)  # the same draws as controlled_bootstrap
-    for r in range(5):
+    for r, seed in enumerate(np.random.SeedSequence(9).spawn(5)):  # controlled_bootstrap's draws
+        rng = np.random.default_rng(seed)
         w = np.bincount(rng.integers(0, len(s), len(s)), minlength=len(s)).astype(float)
         exact = ratings.contextual_bt(m, w, tol=1e-12)
         assert np.max(np.abs(boot[r] - exact)) * ratings.SCALE < 1e-3

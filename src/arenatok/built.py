@@ -96,8 +96,8 @@ class Battles:
         self.timestamp.append(api["timestamp"])
         self.anony.append(api["anony"])
         style = ctx["style"]
-        self.style_a.append(tuple(style["total_a"][k] for k in FEATURES))  # type: ignore[arg-type]
-        self.style_b.append(tuple(style["total_b"][k] for k in FEATURES))  # type: ignore[arg-type]
+        self.style_a.append(tuple(style["total_a"][k] for k in FEATURES))
+        self.style_b.append(tuple(style["total_b"][k] for k in FEATURES))
         self.categories.append(api.get("categories") or {})
 
 

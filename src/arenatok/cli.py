@@ -289,6 +289,14 @@ def validate_cmd(out_dir: Path) -> None:
     metavar="NAME",
     help="Leave this model's battles out of the ratings (repeatable).",
 )
+@click.option(
+    "--jobs",
+    type=_CountOr("auto"),
+    default="auto",
+    show_default=True,
+    help="Worker processes for the bootstrap (auto: one per core for large inputs); the "
+    "numbers do not depend on it.",
+)
 def report_cmd(
     out_dir: Path,
     rounds: int,
@@ -297,6 +305,7 @@ def report_cmd(
     anony_only: bool,
     min_battles: int,
     exclude: tuple[str, ...],
+    jobs: int | None,
 ) -> None:
     """Describe a built dataset: counts (battles, models, pairs, votes, turns, languages,
     flags), token distributions, what resending the history costs, ratings as the arena
@@ -324,6 +333,7 @@ def report_cmd(
         anony_only=anony_only,
         min_battles=min_battles,
         exclude=exclude,
+        jobs="auto" if jobs is None else jobs,
     )
     print_report(report, rounds, time.perf_counter() - started)
     click.echo(f"wrote {out_dir}/report.json, {out_dir}/report.html")

@@ -17,16 +17,19 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from arenatok.errors import ArenatokError, MissingExtraError
 from arenatok.load import Payload
 from arenatok.steps import BatchResult, StepOptions, run_batch
 from arenatok.tokens import TokenCounter
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 _worker: tuple[StepOptions, list[TokenCounter]] | None = None
 
@@ -100,14 +103,10 @@ def run_local(
             for c in counters:
                 c.close()
         return
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    if method == "forkserver":
-        context.set_forkserver_preload(["arenatok._forkserver"])
     pending: deque[Future[BatchResult]] = deque()
     pool = ProcessPoolExecutor(
         workers,
-        mp_context=context,
+        mp_context=_context(),
         initializer=_init_worker,
         initargs=(options, os.getpid()),
     )
@@ -125,6 +124,30 @@ def run_local(
         ) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _context() -> Any:
+    """The start method of every worker process: a fork server with arenatok preloaded (spawn
+    where there is none)."""
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        context.set_forkserver_preload(["arenatok._forkserver"])
+    return context
+
+
+def process_map(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> list[R]:
+    """[fn(x) for x in items], each in one of `jobs` worker processes (`fn` and the items must
+    pickle); in order."""
+    if jobs <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    with ProcessPoolExecutor(min(jobs, len(items)), mp_context=_context()) as pool:
+        try:
+            return list(pool.map(fn, items))
+        except BrokenProcessPool:
+            raise ArenatokError(
+                "a worker process died (out of memory?)", hint="retry with --jobs 1"
+            ) from None
 
 
 class _RayStep:

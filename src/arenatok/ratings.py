@@ -8,8 +8,10 @@ Ratings are on the Elo scale: 400 points = a factor of 10 in the odds of winning
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -222,15 +224,14 @@ def contextual_bt(
     *,
     start: np.ndarray | None = None,
     reg: float = STYLE_REG,
-    tol: float = 1e-3,
+    tol: float = 1e-6,
 ) -> np.ndarray:
     """Bradley-Terry with features (the arena's style control): P(A wins) =
     sigmoid(ALPHA * (r_A - r_B) + x . beta), fitted by penalised maximum likelihood (see
     STYLE_REG) with Newton's method; returns [r..., beta...]. `weights`: how often each battle
     counts (a bootstrap round). Newton converges quadratically, so it stops after a step under
-    `tol`, which leaves an error of about tol^2 (1e-6 log10-odds, 4e-4 Elo; measured: less).
-    The Hessian is built from per-model sums (bincounts): a step costs O(battles x features),
-    not O(battles x models)."""
+    `tol` (log10-odds), which leaves an error of about tol^2. The Hessian is built from
+    per-model sums (bincounts): a step costs O(battles x features), not O(battles x models)."""
     n, k = len(m.models), m.x.shape[1]
     w = np.ones(len(m.s)) if weights is None else weights
     params = np.zeros(n + k) if start is None else start.copy()
@@ -277,18 +278,55 @@ def contextual_bt(
     return params
 
 
-def controlled_bootstrap(
-    m: Matchups, full: np.ndarray, *, rounds: int, seed: int, reg: float = STYLE_REG
+def controlled_rounds(
+    m: Matchups,
+    full: np.ndarray,
+    seeds: Sequence[np.random.SeedSequence],
+    reg: float = STYLE_REG,
+    tol: float = 1e-2,
 ) -> np.ndarray:
-    """`rounds` refits on battles resampled with replacement (rounds x params), each a few
-    Newton steps from the full-data fit (`full`), to the same tolerance as a fit from zero."""
-    rng = np.random.default_rng(seed)
+    """One bootstrap round per seed (rounds x params): the battles resampled with replacement
+    and refitted by Newton steps from the full-data fit (`full`) until a step is under `tol`
+    (usually two steps; measured on 33,000 battles: within 0.01 Elo of a fit to 1e-12)."""
     n = len(m.s)
-    out = np.empty((rounds, len(full)))
-    for r in range(rounds):
+    out = np.empty((len(seeds), len(full)))
+    for r, seed in enumerate(seeds):
+        rng = np.random.default_rng(seed)
         w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
-        out[r] = contextual_bt(m, w, start=full, reg=reg)
+        drawn = np.flatnonzero(w)  # about 63% of the battles; the others weigh nothing
+        sample = Matchups(m.models, m.i[drawn], m.j[drawn], m.s[drawn], m.x[drawn])
+        out[r] = contextual_bt(sample, w[drawn], start=full, reg=reg, tol=tol)
     return out
+
+
+PARALLEL_WORK = 5_000_000
+"""Battles x rounds from which `jobs="auto"` runs the bootstrap in worker processes (below
+it, starting them costs more than it saves)."""
+
+
+def controlled_bootstrap(
+    m: Matchups,
+    full: np.ndarray,
+    *,
+    rounds: int,
+    seed: int,
+    reg: float = STYLE_REG,
+    tol: float = 1e-2,
+    jobs: int | str = 1,
+) -> np.ndarray:
+    """`rounds` bootstrap refits (rounds x params; see `controlled_rounds`). Round r draws from
+    its own seed (`SeedSequence(seed).spawn`), so the result does not depend on `jobs`: how
+    many worker processes share the rounds ("auto": one per core for large inputs)."""
+    seeds = np.random.SeedSequence(seed).spawn(rounds)
+    if jobs == "auto":
+        jobs = (os.cpu_count() or 1) if len(m.s) * rounds >= PARALLEL_WORK else 1
+    if int(jobs) <= 1 or rounds < 2:
+        return controlled_rounds(m, full, seeds, reg, tol)
+    from arenatok.engine import process_map
+
+    chunks = [list(c) for c in np.array_split(np.array(seeds, dtype=object), int(jobs))]
+    parts = process_map(partial(controlled_rounds, m, full, reg=reg, tol=tol), chunks, int(jobs))
+    return np.concatenate(parts)
 
 
 def rank_with_uncertainty(lower: Sequence[float], upper: Sequence[float]) -> list[int]:

@@ -188,18 +188,22 @@ def style_matrix(c: Battles) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _controlled(
-    c: Battles, scores: list[float], columns: slice, *, rounds: int, seed: int
+    c: Battles, scores: list[float], columns: slice, *, rounds: int, seed: int, jobs: int | str
 ) -> tuple[ratings.Matchups, np.ndarray, np.ndarray | None]:
     """A controlled fit on the style features `columns`, and its bootstrap rounds."""
     a, b = style_matrix(c)
     x = ratings.normalised_difference(a[:, columns], b[:, columns])
     m = ratings.Matchups.of(c.model_a, c.model_b, scores, x)
     full = ratings.contextual_bt(m)
-    boot = ratings.controlled_bootstrap(m, full, rounds=rounds, seed=seed) if rounds else None
+    boot = (
+        ratings.controlled_bootstrap(m, full, rounds=rounds, seed=seed, jobs=jobs)
+        if rounds
+        else None
+    )
     return m, full, boot
 
 
-def leaderboard(c: Battles, *, rounds: int, seed: int) -> dict[str, Any]:
+def leaderboard(c: Battles, *, rounds: int, seed: int, jobs: int | str = 1) -> dict[str, Any]:
     """Ratings of the battles `c`: Bradley-Terry, online Elo in arrival order, and the
     length- and style-controlled Bradley-Terry, each with a bootstrap interval and the arena's
     rank with uncertainty; the controlled fits' coefficients with intervals."""
@@ -217,7 +221,7 @@ def leaderboard(c: Battles, *, rounds: int, seed: int) -> dict[str, Any]:
         samples["bradley_terry"] = ratings.bt_bootstrap(cells, rounds=rounds, seed=seed)
     coefficients: dict[str, dict[str, Any]] = {}
     for name, cols in (("length_controlled", slice(0, 1)), ("style_controlled", slice(0, 4))):
-        _, full, boot = _controlled(c, scores, cols, rounds=rounds, seed=seed)
+        _, full, boot = _controlled(c, scores, cols, rounds=rounds, seed=seed, jobs=jobs)
         columns[name] = ratings.SCALE * full[:n] + ratings.INIT
         features = STYLE_FEATURES[cols]
         coefficients[name] = {f: {"estimate": float(full[n + k])} for k, f in enumerate(features)}
@@ -250,9 +254,9 @@ def pairwise(c: Battles, board: dict[str, Any]) -> list[dict[str, Any]]:
     rating = {r["model"]: r["bradley_terry"] for r in board["models"]}
     met: dict[tuple[str, str], list[float]] = {}
     for a, b, w in zip(c.model_a, c.model_b, c.winner, strict=True):
-        s = ratings.score(w)
-        key, s = ((a, b), s) if a < b else ((b, a), 1 - s)
-        met.setdefault(key, []).append(s)
+        score = ratings.score(w)
+        key, score = ((a, b), score) if a < b else ((b, a), 1 - score)
+        met.setdefault(key, []).append(score)
     rows = []
     for (x, y), s in sorted(met.items()):
         predicted = 1 / (1 + ratings.BASE ** ((rating[y] - rating[x]) / ratings.SCALE))
@@ -356,7 +360,9 @@ def slice_members(c: Battles, by: str) -> dict[str, list[int]]:
     return dict(sorted(out.items(), key=lambda kv: (-len(kv[1]), kv[0])))
 
 
-def slices_section(c: Battles, by: str, *, rounds: int, seed: int) -> dict[str, Any]:
+def slices_section(
+    c: Battles, by: str, *, rounds: int, seed: int, jobs: int | str = 1
+) -> dict[str, Any]:
     """A leaderboard per slice; slices under MIN_SLICE_BATTLES battles are listed, unrated."""
     rows = []
     for name, members in slice_members(c, by).items():
@@ -364,13 +370,13 @@ def slices_section(c: Battles, by: str, *, rounds: int, seed: int) -> dict[str, 
         if len(members) < MIN_SLICE_BATTLES:
             row["too_few_battles"] = True
         else:
-            row |= leaderboard(c.take(members), rounds=rounds, seed=seed)
+            row |= leaderboard(c.take(members), rounds=rounds, seed=seed, jobs=jobs)
         rows.append(row)
     return {"by": by, "min_battles_per_slice": MIN_SLICE_BATTLES, "slices": rows}
 
 
-def ratings_section(c: Battles, *, rounds: int, seed: int) -> dict[str, Any]:
-    board = leaderboard(c, rounds=rounds, seed=seed)
+def ratings_section(c: Battles, *, rounds: int, seed: int, jobs: int | str = 1) -> dict[str, Any]:
+    board = leaderboard(c, rounds=rounds, seed=seed, jobs=jobs)
     order = "by timestamp (stable on ties; a battle without one keeps its source position)"
     return {
         "method": {
@@ -493,8 +499,10 @@ def build_report(
     anony_only: bool = False,
     min_battles: int = 0,
     exclude: Sequence[str] = (),
+    jobs: int | str = "auto",
 ) -> dict[str, Any]:
-    """Every number of the report of a built dataset. The filters (`select`) apply to the
+    """Every number of the report of a built dataset. `jobs`: worker processes for the
+    bootstrap of the controlled fits (the numbers do not depend on it). The filters (`select`) apply to the
     ratings, the slices (`by`) and the pairwise view; the counts and tokens describe every
     battle. Keys that start with `_` (timings) are for the terminal only."""
     c, meta = built.battles, built.metadata
@@ -510,9 +518,9 @@ def build_report(
             "no battles are left to rate after the filters",
             hint="loosen --anony-only / --min-battles / --exclude-model",
         )
-    rating = ratings_section(rated, rounds=rounds, seed=seed)
+    rating = ratings_section(rated, rounds=rounds, seed=seed, jobs=jobs)
     rating["filters"] = filters
-    slices = slices_section(rated, by, rounds=rounds, seed=seed) if by else None
+    slices = slices_section(rated, by, rounds=rounds, seed=seed, jobs=jobs) if by else None
     return {
         "arenatok_version": importlib.metadata.version("arenatok"),
         "build": built.build_id,

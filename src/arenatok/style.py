@@ -69,7 +69,8 @@ def release_counts(meta: object) -> dict[str, int] | None:
     for feature in FEATURES:
         for side in ("a", "b"):
             value = meta.get(f"{feature}_{side}")
-            parts = list(value.values()) if isinstance(value, Mapping) else [value]
-            if parts and all(isinstance(x, int) and not isinstance(x, bool) for x in parts):
-                out[f"{feature}_{side}"] = sum(parts)
+            parts: list[object] = list(value.values()) if isinstance(value, Mapping) else [value]
+            ints = [x for x in parts if isinstance(x, int) and not isinstance(x, bool)]
+            if parts and len(ints) == len(parts):
+                out[f"{feature}_{side}"] = sum(ints)
     return out or None
