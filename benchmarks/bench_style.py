@@ -4,8 +4,8 @@ Times 1,000 bootstrap rounds of the style-controlled Bradley-Terry fit (what `ar
 prints) on the same battles with arenatok (`ratings.contextual_bt` + `controlled_bootstrap`:
 Newton steps from the full-data fit; in one process, then in one worker per core) and, given
 a FastChat checkout, with FastChat's `compute_bootstrap_style_control` (rows resampled, each
-round refitted from zero with L-BFGS in a process pool, one process per core by default). Also checks that the two full-data fits give
-the same ratings and coefficients.
+round refitted from zero with L-BFGS in a process pool, one process per core by default).
+Also checks that the two full-data fits give the same ratings and coefficients.
 
     git clone https://github.com/lm-sys/FastChat
     python -m venv /tmp/bench-env && . /tmp/bench-env/bin/activate
