@@ -501,10 +501,10 @@ def build_report(
     exclude: Sequence[str] = (),
     jobs: int | str = "auto",
 ) -> dict[str, Any]:
-    """Every number of the report of a built dataset. `jobs`: worker processes for the
-    bootstrap of the controlled fits (the numbers do not depend on it). The filters (`select`) apply to the
+    """Every number of the report of a built dataset. The filters (`select`) apply to the
     ratings, the slices (`by`) and the pairwise view; the counts and tokens describe every
-    battle. Keys that start with `_` (timings) are for the terminal only."""
+    battle. `jobs`: worker processes for the bootstrap of the controlled fits (the numbers do
+    not depend on it). Keys that start with `_` (timings) are for the terminal only."""
     c, meta = built.battles, built.metadata
     if not len(c):
         raise SourceError(
