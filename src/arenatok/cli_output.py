@@ -107,10 +107,10 @@ def _ci(row: dict[str, Any], name: str) -> str:
 
 def ratings_table(board: dict[str, Any], title: str | None = None) -> Any:
     """One leaderboard: each rating with its interval and rank with uncertainty."""
-    from rich.table import Table
+    from rich.table import Column, Table
 
     table = Table(
-        "model",
+        Column("model", no_wrap=True),
         "battles",
         "Bradley-Terry",
         "95% CI",
@@ -145,7 +145,7 @@ def print_report(report: dict[str, Any], rounds: int, seconds: float) -> None:
     from rich.table import Table
 
     counts, rat = report["counts"], report["ratings"]
-    console = Console(width=140)
+    console = Console(width=150)
     f = rat["filters"]
     kept = (
         f"; rated {f['battles_after']:,} of {f['battles_before']:,} battles after the filters"
@@ -220,7 +220,7 @@ def print_bench(bench: dict[str, Any], seconds: float) -> None:
     from rich.table import Table
 
     split = bench["split"]
-    console = Console(width=140)
+    console = Console(width=150)
     console.print(
         f"{bench['battles']:,} battles: trained on {split['train_decisive']:,} decisive votes, "
         f"tested on {split['test_decisive']:,} ({split['test_ties']:,} test ties left out); "
