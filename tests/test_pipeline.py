@@ -298,12 +298,14 @@ def test_output_bytes_are_pinned(tmp_path: Path) -> None:
     build(write_jsonl(tmp_path / "b.jsonl", TINY), out=tmp_path / "out")
     got = {n: hashlib.sha256((tmp_path / "out" / n).read_bytes()).hexdigest() for n in GOLDEN}
     assert got == GOLDEN
-    # Before api_metadata.source (0.2), and before quality flags (0.1), data_out.jsonl was
-    # these bytes: everything else is unchanged for the default source and options.
+    # Before context.style (0.3), api_metadata.source (0.2) and quality flags (0.1),
+    # data_out.jsonl was these bytes: everything else is unchanged for the default source and
+    # options.
     records = [
         orjson.loads(x) for x in (tmp_path / "out" / "data_out.jsonl").read_bytes().splitlines()
     ]
     for r in records:
+        del r["context"]["style"]
         del r["context"]["api_metadata"]["source"]
     assert hashlib.sha256(dumps_lines(records) + b"\n").hexdigest() == (
         "494b01b07f1144ecbdce3ebc69b5ba54748cb58752fc59864a0abda670164445"
