@@ -176,7 +176,7 @@ def test_bootstrap_rounds_equal_fits_from_zero() -> None:
         rng = np.random.default_rng(seed)
         w = np.bincount(rng.integers(0, len(s), len(s)), minlength=len(s)).astype(float)
         exact = ratings.contextual_bt(m, w, tol=1e-12)
-        assert np.max(np.abs(boot[r] - exact)) * ratings.SCALE < 0.01  # Elo: the documented bound
+        assert np.max(np.abs(boot[r] - exact)) * ratings.SCALE < 1e-3  # Elo
 
 
 def test_a_feature_without_variation_gets_no_weight() -> None:
