@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from arenatok.cli import cli
 from arenatok.pipeline import build
 from arenatok.report_page import REPORT_HTML, REPORT_JSON, write_report
-from tests.helpers import ROOT, battle, write_jsonl
+from tests.helpers import ROOT, battle, need_shared, write_jsonl
 
 TEST_OUTPUT = ROOT / "test-output"
 
@@ -173,6 +173,16 @@ def test_report_html_renders_in_a_real_browser(arena_parquet: Path, tmp_path: Pa
             page.goto((tmp_path / "o" / REPORT_HTML).as_uri())
             plots = page.locator("figure.plot svg")
             assert plots.count() == 7
+            captions = page.locator("figure.plot figcaption").all_inner_texts()
+            for new in (
+                "Ratings with 95% intervals: plain and style-controlled",
+                "Pairs: observed score minus",
+                "Style control: each feature's coefficient",
+                "Length bias",
+            ):
+                assert any(c.startswith(new) for c in captions), new
+            # Single-turn battles: the history plot would be one dot; the page says why not.
+            assert page.get_by_text("every battle here has one turn").count() == 1
             for k in range(plots.count()):
                 box = plots.nth(k).bounding_box()
                 assert box is not None
@@ -359,3 +369,26 @@ def test_cli_report_with_slices_and_filters(small_build: Path) -> None:
     bad = CliRunner().invoke(cli, ["report", str(small_build), "--by", "flag:shiny"])
     assert bad.exit_code == 2
     assert "no such flag" in bad.output
+
+
+def test_report_on_a_55k_layout_build(tmp_path: Path) -> None:
+    """The Kaggle 55k layout (999 real rows, 131 multi-turn, no timestamps, 64 models): every
+    leaderboard has intervals, slices by turns are rated or marked, the page has every plot."""
+    src = need_shared() / "data" / "khaaliswooden-max_llm-kaggle-comp" / "train_sample.csv"
+    out = tmp_path / "o"
+    build(src, out=out, limit=None, allow_null_turns=True, on_bad_row="reject")
+    result = CliRunner().invoke(
+        cli, ["report", str(out), "--rounds", "30", "--by", "turns", "--min-battles", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / REPORT_JSON).read_text())
+    rat = report["ratings"]
+    assert rat["filters"]["models_below_min_battles"]
+    assert all("style_controlled_ci95" in r for r in rat["models"])
+    assert "by timestamp" in rat["method"]["online_elo"]
+    slices = report["slices"]["slices"]
+    assert [s["slice"] for s in slices][:2] == ["1 turn", "2 turns"]
+    assert sum(s["battles"] for s in slices) == rat["filters"]["battles_after"]
+    assert any(s.get("too_few_battles") for s in slices)
+    page = (out / REPORT_HTML).read_text()
+    assert page.count("<svg") == 8  # multi-turn: the history plot is drawn too
