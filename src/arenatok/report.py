@@ -20,6 +20,7 @@ from arenatok import ratings
 from arenatok.built import Battles, Built
 from arenatok.check import QUALITY_FLAGS
 from arenatok.errors import OptionError, SourceError
+from arenatok.style import FEATURES
 from arenatok.write import JSONL
 
 SPEC_SAMPLE = 300
@@ -168,7 +169,7 @@ def length_bias(c: Battles, bins: Sequence[int] = LENGTH_BINS) -> list[dict[str,
     return rows
 
 
-STYLE_FEATURES = ("length", "header_count", "list_count", "bold_count")
+STYLE_FEATURES = ("length", *FEATURES)
 """The arena's style-control features, in its order: answer tokens, headers, list items, bold."""
 
 MIN_SLICE_BATTLES = 50
@@ -181,10 +182,11 @@ def _interval(samples: np.ndarray) -> list[float]:
 
 
 def style_matrix(c: Battles) -> tuple[np.ndarray, np.ndarray]:
-    """Per battle and side: answer tokens and the three markdown counts (battles x 4)."""
+    """Per battle and side: answer tokens and the markdown counts (battles x STYLE_FEATURES)."""
     a = np.column_stack([np.asarray(c.output_a, dtype=float), np.asarray(c.style_a, float)])
     b = np.column_stack([np.asarray(c.output_b, dtype=float), np.asarray(c.style_b, float)])
-    return a.reshape(len(c), 4), b.reshape(len(c), 4)
+    width = len(STYLE_FEATURES)
+    return a.reshape(len(c), width), b.reshape(len(c), width)
 
 
 def _controlled(
@@ -220,7 +222,8 @@ def leaderboard(c: Battles, *, rounds: int, seed: int, jobs: int | str = 1) -> d
     if rounds:
         samples["bradley_terry"] = ratings.bt_bootstrap(cells, rounds=rounds, seed=seed)
     coefficients: dict[str, dict[str, Any]] = {}
-    for name, cols in (("length_controlled", slice(0, 1)), ("style_controlled", slice(0, 4))):
+    every = slice(0, len(STYLE_FEATURES))
+    for name, cols in (("length_controlled", slice(0, 1)), ("style_controlled", every)):
         _, full, boot = _controlled(c, scores, cols, rounds=rounds, seed=seed, jobs=jobs)
         columns[name] = ratings.SCALE * full[:n] + ratings.INIT
         features = STYLE_FEATURES[cols]
