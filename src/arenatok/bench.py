@@ -8,20 +8,25 @@ extra).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import html
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from arenatok import ratings
-from arenatok.built import read_built
-from arenatok.errors import MissingExtraError, SourceError
+from arenatok.built import Battles, read_built
+from arenatok.engine import process_map
+from arenatok.errors import MissingExtraError, OptionError, SourceError
 from arenatok.page import figure, html_page, html_table, plot
-from arenatok.strategies import Sent, Side, Strategy, checked_send
+from arenatok.report import style_matrix
+from arenatok.strategies import Recurrent, Sent, Side, Strategy, run_side
 from arenatok.write import dumps_pretty, write_bytes
 
 BENCH_JSON = "bench.json"
@@ -29,7 +34,7 @@ BENCH_HTML = "bench.html"
 TEST_SHARE = 0.2
 
 Progress = Callable[[int, int], None]
-"""Called with (steps done, steps in all): a step is a strategy or a reference."""
+"""Called with (steps done, steps in all): a step is a strategy, or the references."""
 
 
 def in_test_split(first_prompt: str, *, seed: int, share: float = TEST_SHARE) -> bool:
@@ -44,21 +49,14 @@ def in_test_split(first_prompt: str, *, seed: int, share: float = TEST_SHARE) ->
 
 def auc(y: np.ndarray, p: np.ndarray) -> float:
     """Area under the ROC curve (the Mann-Whitney statistic, ties counted half)."""
-    pos, neg = p[y == 1], p[y == 0]
-    if not len(pos) or not len(neg):
+    from scipy.stats import rankdata
+
+    pos = y == 1
+    n_pos, n_neg = int(pos.sum()), int((y == 0).sum())
+    if not n_pos or not n_neg:
         return float("nan")
-    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
-    ranks = np.empty(len(order))
-    values = np.concatenate([pos, neg])[order]
-    ranks_sorted = np.arange(1, len(order) + 1, dtype=float)
-    # average ranks over ties
-    _, start, counts = np.unique(values, return_index=True, return_counts=True)
-    for s, c in zip(start, counts, strict=True):
-        if c > 1:
-            ranks_sorted[s : s + c] = ranks_sorted[s : s + c].mean()
-    ranks[order] = ranks_sorted
-    r_pos = ranks[: len(pos)].sum()
-    return float((r_pos - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+    ranks = rankdata(p)  # average ranks over ties
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -71,214 +69,508 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     }
 
 
+def multiclass_log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean negative log-probability of the observed class (natural log; p: votes x classes).
+    A uniform guess over 3 classes scores ln 3 = 1.0986."""
+    q = np.clip(p[np.arange(len(y)), y], 1e-15, 1.0)
+    return float(-np.mean(np.log(q)))
+
+
+def three_way_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """Accuracy and multiclass log-loss of predicted (P(B), P(A), P(tie)) against the votes
+    (0 = model_b, 1 = model_a, 2 = any tie)."""
+    return {
+        "accuracy": float(np.mean(p.argmax(axis=1) == y)),
+        "log_loss": multiclass_log_loss(y, p),
+    }
+
+
+OUTCOMES = {
+    "binary": ("auc", 1.0),
+    "three-way": ("log_loss", -1.0),
+}
+"""Per outcome: the metric strategies are compared on, and its direction (1: higher is
+better)."""
+
+Z_POWER = 1.959964 + 0.841621
+"""z of a two-sided 5% test plus z of 80% power: a difference this many standard errors
+wide is detected 80% of the time."""
+
+
 def _features(sent: Sequence[Sent], vectorizer: Any) -> Any:
     """Per side: the text's TF-IDF (or the vector), and log(1 + tokens) when text was sent."""
     from scipy import sparse
 
     if sent[0].vector is not None:
-        vectors: list[np.ndarray] = [s.vector for s in sent if s.vector is not None]
-        return sparse.csr_matrix(np.vstack(vectors))
+        width = max(len(s.vector) for s in sent if s.vector is not None)
+        rows = [np.pad(np.asarray(s.vector, float), (0, width - len(s.vector))) for s in sent]  # type: ignore[arg-type]
+        return sparse.csr_matrix(np.vstack(rows))
     x = vectorizer.transform([s.text or "" for s in sent])
     length = sparse.csr_matrix(np.log1p([[s.tokens] for s in sent]))
     return sparse.hstack([x, length]).tocsr()
 
 
-def _pair_model(train_a: list[Sent], train_b: list[Sent], y: np.ndarray, seed: int) -> Any:
-    from sklearn.feature_extraction.text import TfidfVectorizer
+def _pair_x(xa: Any, xb: Any, three_way: bool) -> Any:
+    """What the predictor sees of a pair: A minus B; for three-way also |A - B| (a tie is
+    likelier when the two sides sent alike)."""
+    from scipy import sparse
+
+    d = xa - xb
+    return sparse.hstack([d, abs(d)]).tocsr() if three_way else d
+
+
+def _fit_predict(x_train: Any, y_train: np.ndarray, x_test: Any, seed: int) -> np.ndarray:
+    """Logistic regression (L2, C=1; multinomial for three classes): P(A wins), or the
+    class probabilities (B, A, tie)."""
     from sklearn.linear_model import LogisticRegression
 
+    model = LogisticRegression(C=1.0, max_iter=2000, random_state=seed).fit(x_train, y_train)
+    p: np.ndarray = model.predict_proba(x_test)
+    if p.shape[1] == 2:
+        return p[:, 1]
+    return p
+
+
+@dataclass
+class _Task:
+    """What every strategy is evaluated on (small enough to send to a worker process)."""
+
+    side_a: list[Side]
+    side_b: list[Side]
+    y: np.ndarray
+    tr: np.ndarray
+    te: np.ndarray
+    decisive: np.ndarray
+    three_way: bool
+    seed: int
+
+
+def _evaluate(task: _Task, strategy: Strategy | Recurrent) -> dict[str, Any]:
+    """Fit a strategy on the training split, run it on every side, train the predictor on
+    what the training sides sent and predict the test votes. Returns the predictions and the
+    costs (per side, and cumulative by turn)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    tr, te, y = task.tr, task.te, task.y
+    train_a, train_b = [task.side_a[i] for i in tr], [task.side_b[i] for i in tr]
+    fit_pairs = getattr(strategy, "fit_pairs", None)
+    if fit_pairs is not None:
+        learn = [k for k, i in enumerate(tr) if task.decisive[i]]
+        fit_pairs(
+            [train_a[k] for k in learn],
+            [train_b[k] for k in learn],
+            np.array([1.0 if y[tr[k]] == 1 else 0.0 for k in learn]),
+        )
+    else:
+        strategy.fit(train_a + train_b)
+    prepare = getattr(strategy, "prepare", None)
+    if prepare is not None:
+        prepare(task.side_a + task.side_b)
+    runs_a = [run_side(strategy, s) for s in task.side_a]
+    runs_b = [run_side(strategy, s) for s in task.side_b]
+    sent_a, sent_b = [r[0] for r in runs_a], [r[0] for r in runs_b]
     vectorizer = None
-    if train_a[0].vector is None:
+    if sent_a[0].vector is None:
         vectorizer = TfidfVectorizer(min_df=2, max_features=30000, sublinear_tf=True)
-        vectorizer.fit([s.text or "" for s in train_a + train_b])
-    x = _features(train_a, vectorizer) - _features(train_b, vectorizer)
-    model = LogisticRegression(C=1.0, max_iter=2000, random_state=seed).fit(x, y)
+        vectorizer.fit([sent_a[i].text or "" for i in tr] + [sent_b[i].text or "" for i in tr])
 
-    def predict(a: list[Sent], b: list[Sent]) -> np.ndarray:
-        out: np.ndarray = model.predict_proba(_features(a, vectorizer) - _features(b, vectorizer))[
-            :, 1
-        ]
-        return out
+    def x(idx: np.ndarray) -> Any:
+        return _pair_x(
+            _features([sent_a[i] for i in idx], vectorizer),
+            _features([sent_b[i] for i in idx], vectorizer),
+            task.three_way,
+        )
 
-    return predict
+    by_turn = [ra[1] for ra in runs_a], [rb[1] for rb in runs_b]
+    return {
+        "prediction": _fit_predict(x(tr), y[tr], x(te), task.seed),
+        "tokens_per_side": float(np.mean([s.tokens for s in sent_a + sent_b])),
+        "bytes_per_side": float(np.mean([s.bytes for s in sent_a + sent_b])),
+        "cost_by_turn": _cumulative_by_turn(*by_turn),
+    }
+
+
+MAX_TURN_SHOWN = 10
+"""Cost by turn is given for turns 1 to this (later turns are rare)."""
+
+
+def _cumulative_by_turn(
+    a: Sequence[Sequence[tuple[int, int]]], b: Sequence[Sequence[tuple[int, int]]]
+) -> list[dict[str, float]]:
+    """Per turn t: over the battles with at least t turns, the mean tokens and bytes one side
+    has sent by turn t."""
+    out = []
+    for t in range(1, MAX_TURN_SHOWN + 1):
+        rows = [side[t - 1] for side in (*a, *b) if len(side) >= t]
+        if not rows:
+            break
+        out.append(
+            {
+                "turn": t,
+                "battles": len(rows) // 2,
+                "tokens": float(np.mean([r[0] for r in rows])),
+                "bytes": float(np.mean([r[1] for r in rows])),
+            }
+        )
+    return out
+
+
+def _full_state_by_turn(data: Battles) -> list[dict[str, float]]:
+    """The same for resending the whole history: at turn t a side sends every earlier user
+    message and its own answers again, plus turn t's (quadratic in the turns)."""
+    sides = []
+    for users, answers_tok, u_text, a_text in (
+        *zip(data.turn_input_tokens, data.turn_a_tokens, data.users, data.answers_a, strict=True),
+        *zip(data.turn_input_tokens, data.turn_b_tokens, data.users, data.answers_b, strict=True),
+    ):
+        tokens = size = history_t = history_b = 0
+        rows = []
+        for ut, at, us, an in zip(users, answers_tok, u_text, a_text, strict=True):
+            ub, ab = len(us.encode()), len(an.encode())
+            tokens += history_t + ut + at
+            size += history_b + ub + ab
+            history_t += ut + at
+            history_b += ub + ab
+            rows.append((tokens, size))
+        sides.append(rows)
+    half = len(sides) // 2
+    return _cumulative_by_turn(sides[:half], sides[half:])
+
+
+def _reference_predictions(data: Battles, task: _Task) -> dict[str, np.ndarray]:
+    """Predictors that see no content: the length difference, the style features (length and
+    markdown counts, as the arena's style control), and which models fought."""
+    from scipy import sparse
+
+    tr, te, y, seed = task.tr, task.te, task.y, task.seed
+    a, b = style_matrix(data)
+    raw = (a - b) / (a + b + 1.0)
+    models = sorted(set(data.model_a) | set(data.model_b))
+    index = {m: k for k, m in enumerate(models)}
+    who = sparse.lil_matrix((len(data), len(models)))
+    for k, (ma, mb) in enumerate(zip(data.model_a, data.model_b, strict=True)):
+        who[k, index[ma]] += 1.0
+        who[k, index[mb]] -= 1.0
+    who = who.tocsr()
+    out = {}
+    for name, x in (
+        ("reference: length only", sparse.csr_matrix(raw[:, :1])),
+        ("reference: style (length and markdown counts)", sparse.csr_matrix(raw)),
+        ("reference: model identity (Bradley-Terry)", who),
+    ):
+        if task.three_way:
+            x = sparse.hstack([x, abs(x)]).tocsr()
+        out[name] = _fit_predict(x[tr], y[tr], x[te], seed)
+    return out
+
+
+def _concat(parts: Sequence[Battles]) -> Battles:
+    """Several builds' battles as one, in the order given."""
+    if len(parts) == 1:
+        return parts[0]
+    return Battles(
+        **{
+            f.name: [x for p in parts for x in getattr(p, f.name)]
+            for f in dataclasses.fields(Battles)
+        }
+    )
+
+
+def _interval(values: np.ndarray) -> list[float]:
+    return [float(np.nanpercentile(values, 2.5)), float(np.nanpercentile(values, 97.5))]
 
 
 def run_bench(
-    out: str | Path,
-    strategies: Sequence[Strategy],
+    out: str | Path | Sequence[str | Path],
+    strategies: Sequence[Strategy | Recurrent],
     *,
     seed: int = 0,
     rounds: int = 1000,
     limit: int | None = None,
+    outcome: str = "binary",
+    margin: float = 0.02,
+    jobs: int = 1,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Every strategy's cost and the quality its messages retain, with bootstrap intervals."""
-    from sklearn.linear_model import LogisticRegression
-
-    built = read_built(out, limit=limit)
-    data = built.battles
+    """Every strategy's cost and the quality its messages retain, with paired bootstrap
+    intervals, two verdicts (non-inferior to `full` within `margin`; uses content: better than
+    the length-only reference) and what the test split can detect. `out`: one built directory
+    or several, pooled (split by the same prompt hash across all of them). `outcome`: "binary"
+    (A or B, ties left out; compared on AUC) or "three-way" (A, B or tie; compared on
+    multiclass log-loss). `jobs`: worker processes, one strategy each."""
+    if outcome not in OUTCOMES:
+        raise OptionError(f"unknown outcome: {outcome!r}", hint="binary or three-way")
+    outs = [Path(out)] if isinstance(out, str | Path) else [Path(o) for o in out]
+    builts = [read_built(o, limit=limit) for o in outs]
+    data = _concat([b.battles for b in builts])
     n = len(data)
-    steps = len(strategies) + 2
-    side_a = [Side(u, a) for u, a in zip(data.users, data.answers_a, strict=True)]
-    side_b = [Side(u, b) for u, b in zip(data.users, data.answers_b, strict=True)]
+    three_way = outcome == "three-way"
+    metric, better = OUTCOMES[outcome]
     test = np.array([in_test_split(u[0], seed=seed) for u in data.users], dtype=bool)
     decisive = np.array([w in ratings.DECISIVE for w in data.winner], dtype=bool)
-    y = np.array([1 if w == "model_a" else 0 for w in data.winner])
-    tr, te = np.flatnonzero(~test & decisive), np.flatnonzero(test & decisive)
+    if three_way:
+        y = np.array([{"model_b": 0, "model_a": 1}.get(w, 2) for w in data.winner])
+        used = np.ones(n, dtype=bool)
+    else:
+        y = np.array([1 if w == "model_a" else 0 for w in data.winner])
+        used = decisive
+    tr, te = np.flatnonzero(~test & used), np.flatnonzero(test & used)
     if len(tr) < 20 or len(te) < 20 or len(set(y[tr])) < 2:
         raise SourceError(
-            f"{out}: too few decisive votes to train and test on ({len(tr)} / {len(te)})",
+            f"{outs[0]}: too few decisive votes to train and test on ({len(tr)} / {len(te)})",
             hint="bench needs a few hundred battles with human votes",
         )
-    predictions: dict[str, np.ndarray] = {}
-    costs: dict[str, dict[str, float]] = {}
-
-    # Reference predictors that see no content.
+    task = _Task(
+        side_a=[Side(u, a) for u, a in zip(data.users, data.answers_a, strict=True)],
+        side_b=[Side(u, b) for u, b in zip(data.users, data.answers_b, strict=True)],
+        y=y,
+        tr=tr,
+        te=te,
+        decisive=decisive,
+        three_way=three_way,
+        seed=seed,
+    )
+    steps = len(strategies) + 1
     if progress:
         progress(0, steps)
-    ta, tb = np.asarray(data.output_a, float), np.asarray(data.output_b, float)
-    length_x = ((ta - tb) / np.maximum(ta + tb, 1)).reshape(-1, 1)
-    length_model = LogisticRegression(random_state=seed).fit(length_x[tr], y[tr])
-    predictions["reference: length only"] = length_model.predict_proba(length_x[te])[:, 1]
-    cells = ratings.Cells.of(
-        [data.model_a[i] for i in tr], [data.model_b[i] for i in tr], [float(y[i]) for i in tr]
-    )
-    theta = dict(zip(cells.models, ratings.bt_strengths(cells).tolist(), strict=True))
-    predictions["reference: model identity (Bradley-Terry)"] = np.array(
-        [
-            1 / (1 + math.exp(theta.get(data.model_b[i], 0.0) - theta.get(data.model_a[i], 0.0)))
-            for i in te
-        ]
-    )
-
+    predictions = _reference_predictions(data, task)
+    evaluated: dict[str, dict[str, Any]] = {}
     if progress:
-        progress(2, steps)
-    for done, strategy in enumerate(strategies, start=3):
-        strategy.fit([side_a[i] for i in tr] + [side_b[i] for i in tr])
-        sent_a = [checked_send(strategy, side_a[i]) for i in range(n)]
-        sent_b = [checked_send(strategy, side_b[i]) for i in range(n)]
-        predict = _pair_model([sent_a[i] for i in tr], [sent_b[i] for i in tr], y[tr], seed)
-        predictions[strategy.name] = predict([sent_a[i] for i in te], [sent_b[i] for i in te])
-        costs[strategy.name] = {
-            "tokens_per_side": float(np.mean([s.tokens for s in sent_a + sent_b])),
-            "bytes_per_side": float(np.mean([s.bytes for s in sent_a + sent_b])),
-        }
-        if strategy.name == "full":
-            costs["full"]["full_state_tokens_per_side"] = float(
-                np.mean(data.full_state_a + data.full_state_b)
-                + np.mean(data.output_a + data.output_b)
-            )
+        progress(1, steps)
+    for done, (strategy, result) in enumerate(
+        zip(strategies, process_map(partial(_evaluate, task), list(strategies), jobs), strict=True),
+        start=2,
+    ):
+        evaluated[strategy.name] = result
+        predictions[strategy.name] = result["prediction"]
         if progress:
             progress(done, steps)
 
-    rng = np.random.default_rng(seed)
+    # Paired bootstrap: the same resampled test votes for every predictor.
     yt = y[te]
+    rng = np.random.default_rng(seed)
     boots = [rng.integers(0, len(te), len(te)) for _ in range(rounds)]
+    score = three_way_metrics if three_way else metrics
+    draws = {
+        name: {k: np.array([d[k] for d in ds]) for k in ds[0]}
+        for name, p in predictions.items()
+        for ds in [[score(yt[b], p[b]) for b in boots]]
+    }
+    turns = np.array(data.turns)[te]
+    reference = "reference: length only"
     rows = []
-    reference = predictions["reference: length only"]
-    full = predictions.get("full")
     for name, p in predictions.items():
-        point = metrics(yt, p)
-        draws = [metrics(yt[b], p[b]) for b in boots]
-        row: dict[str, Any] = {"strategy": name, **point, **costs.get(name, {})}
-        for key in point:
-            values = [d[key] for d in draws]
-            row[f"{key}_ci95"] = [
-                float(np.nanpercentile(values, 2.5)),
-                float(np.nanpercentile(values, 97.5)),
-            ]
-        gain = [metrics(yt[b], p[b])["auc"] - metrics(yt[b], reference[b])["auc"] for b in boots]
-        row["auc_minus_length_only_ci95"] = [
-            float(np.nanpercentile(gain, 2.5)),
-            float(np.nanpercentile(gain, 97.5)),
-        ]
-        is_reference = name.startswith("reference")
-        row["preserves_quality"] = (
-            None if is_reference else bool(row["auc_minus_length_only_ci95"][0] > 0)
+        point = score(yt, p)
+        row: dict[str, Any] = {"strategy": name, **point}
+        for key, values in draws[name].items():
+            row[f"{key}_ci95"] = _interval(values)
+        costs = evaluated.get(name)
+        if costs is not None:
+            row |= {k: v for k, v in costs.items() if k != "prediction"}
+        row[f"{metric}_minus_length_only_ci95"] = _interval(
+            draws[name][metric] - draws[reference][metric]
         )
-        if full is not None and not is_reference:
-            full_auc = metrics(yt, full)["auc"]
-            row["auc_retention_vs_full"] = (
-                (point["auc"] - 0.5) / (full_auc - 0.5) if full_auc != 0.5 else None
-            )
+        is_reference = name.startswith("reference")
+        if not is_reference:
+            lo, hi = row[f"{metric}_minus_length_only_ci95"]
+            row["uses_content"] = bool(lo > 0) if better > 0 else bool(hi < 0)
+        if "full" in predictions and not is_reference:
+            diff = draws[name][metric] - draws["full"][metric]
+            lo, hi = _interval(diff)
+            row[f"{metric}_minus_full"] = point[metric] - score(yt, predictions["full"])[metric]
+            row[f"{metric}_minus_full_ci95"] = [lo, hi]
+            row["non_inferior_to_full"] = bool(lo > -margin) if better > 0 else bool(hi < margin)
+            if name != "full":
+                se = float(np.nanstd(diff))
+                row["detectable_difference_vs_full"] = Z_POWER * se
+        row["by_turns"] = {}
+        for label, mask in (("single-turn", turns == 1), ("multi-turn", turns > 1)):
+            k = np.flatnonzero(mask)
+            if len(k) >= 20 and len(set(yt[k])) > 1:
+                row["by_turns"][label] = {"votes": len(k), metric: score(yt[k], p[k])[metric]}
         rows.append(row)
     return {
-        "build": built.build_id,
+        "builds": [
+            {"path": str(o), "build": b.build_id, "battles": len(b.battles)}
+            for o, b in zip(outs, builts, strict=True)
+        ],
+        "build": builts[0].build_id,
         "seed": seed,
         "bootstrap_rounds": rounds,
         "battles": n,
+        "outcome": outcome,
+        "compared_on": metric,
+        "margin": margin,
         "split": {
             "rule": f"sha256(seed, first user message) < {TEST_SHARE}: test; no prompt is in "
-            "both splits",
-            "train_decisive": len(tr),
-            "test_decisive": len(te),
+            "both splits, across every build pooled",
+            "train_decisive": int((~test & decisive).sum()),
+            "test_decisive": int((test & decisive).sum()),
             "test_ties": int((test & ~decisive).sum()),
             "train_ties": int((~test & ~decisive).sum()),
+            "ties": "predicted as a third class" if three_way else "left out",
         },
+        "power": _power(rows, metric, len(te)),
         "predictor": "logistic regression on (what A sent) - (what B sent): TF-IDF of the text "
-        "and log(1 + tokens), or the vector; ties left out (reported apart)",
-        "preserves_quality_rule": "the AUC minus the length-only reference's has a 95% "
-        "bootstrap interval above zero",
+        "and log(1 + tokens), or the vector"
+        + ("; and its absolute value (multinomial: A, B, tie)" if three_way else "; ties left out"),
+        "verdicts": {
+            "non_inferior_to_full": f"the 95% interval of {metric}(strategy) - {metric}(full) "
+            + (f"lies above -{margin}" if better > 0 else f"lies below +{margin}"),
+            "uses_content": f"the 95% interval of {metric}(strategy) - {metric}(length-only "
+            "reference) " + ("lies above 0" if better > 0 else "lies below 0"),
+        },
+        "cost_by_turn_full_state": _full_state_by_turn(data),
         "results": rows,
     }
 
 
+def _power(rows: Sequence[dict[str, Any]], metric: str, votes: int) -> dict[str, Any]:
+    """What the test split can detect: the smallest difference from `full` found 80% of the
+    time at the 5% level (2.80 paired-bootstrap standard errors; the median over strategies),
+    and how many test votes other differences would need (the standard error shrinks as
+    1 / sqrt(votes))."""
+    found = [
+        r["detectable_difference_vs_full"] for r in rows if "detectable_difference_vs_full" in r
+    ]
+    if not found:
+        return {"test_votes": votes}
+    mde = float(np.median(found))
+    return {
+        "test_votes": votes,
+        "detectable_difference": mde,
+        "rule": f"{Z_POWER:.2f} x the paired bootstrap standard error of {metric}(strategy) - "
+        f"{metric}(full), median over the strategies: 80% power at the 5% level",
+        "votes_needed": {
+            f"{d:g}": math.ceil(votes * (mde / d) ** 2) for d in (0.005, 0.01, 0.02, 0.05)
+        },
+    }
+
+
 def render_html(bench: dict[str, Any]) -> str:
-    """The cost vs quality plot (inline SVG) and the table, as one offline page."""
+    """The cost vs quality plot, the cost by turn plot (inline SVG) and the table, as one
+    offline page."""
+    metric = bench["compared_on"]
     fig, ax = figure(8, 4.5)
     for r in (r for r in bench["results"] if "bytes_per_side" in r):
-        lo, hi = r["auc_ci95"]
+        lo, hi = r[f"{metric}_ci95"]
         ax.errorbar(
             max(r["bytes_per_side"], 1),
-            r["auc"],
-            yerr=[[r["auc"] - lo], [hi - r["auc"]]],
+            r[metric],
+            yerr=[[max(0.0, r[metric] - lo)], [max(0.0, hi - r[metric])]],
             fmt="o",
             capsize=3,
             label=r["strategy"],
         )
     for r in bench["results"]:
         if r["strategy"].startswith("reference"):
-            ax.axhline(r["auc"], linestyle="--", linewidth=1, color="grey")
-            ax.annotate(r["strategy"], (ax.get_xlim()[0], r["auc"]), fontsize=7, color="grey")
+            ax.axhline(r[metric], linestyle="--", linewidth=1, color="grey")
+            ax.annotate(r["strategy"], (ax.get_xlim()[0], r[metric]), fontsize=7, color="grey")
     ax.set_xscale("log")
     ax.set_xlabel("bytes sent per side (mean)")
-    ax.set_ylabel("AUC on held-out votes (95% CI)")
+    ax.set_ylabel(f"{metric} on held-out votes (95% CI)")
     ax.legend(fontsize=7, ncol=2)
+    cost_plot = plot("Cost against quality", fig)
+
+    fig, ax = figure(8, 4.5)
+    full_state = bench["cost_by_turn_full_state"]
+    ax.plot(
+        [c["turn"] for c in full_state],
+        [max(c["bytes"], 1) for c in full_state],
+        "k--",
+        label="full-state resend (history each turn)",
+    )
+    for r in (r for r in bench["results"] if "cost_by_turn" in r):
+        ax.plot(
+            [c["turn"] for c in r["cost_by_turn"]],
+            [max(c["bytes"], 1) for c in r["cost_by_turn"]],
+            "o-",
+            label=r["strategy"],
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("turn")
+    ax.set_ylabel("bytes sent by this turn, per side (mean)")
+    ax.legend(fontsize=7, ncol=2)
+    turns = len(full_state)
+    turn_plot = (
+        plot("Cost by turn: what a side has sent by each turn", fig)
+        if turns > 1
+        else '<p class="note">Cost by turn: not drawn, because every battle here has one turn.</p>'
+    )
     columns = [
         "strategy",
         "bytes_per_side",
         "tokens_per_side",
         "accuracy",
         "log_loss",
-        "auc",
-        "auc_ci95",
-        "auc_retention_vs_full",
-        "preserves_quality",
+        *(["auc"] if metric == "auc" else []),
+        f"{metric}_ci95",
+        f"{metric}_minus_full_ci95",
+        "non_inferior_to_full",
+        f"{metric}_minus_length_only_ci95",
+        "uses_content",
     ]
+    power = bench["power"]
+    statement = power_statement(bench)
     body = (
-        f"<p>{html.escape(bench['predictor'])}. A strategy preserves quality when "
-        f"{html.escape(bench['preserves_quality_rule'])}.</p>"
-        + plot("Cost against quality", fig)
+        f"<p>{html.escape(bench['predictor'])}. Verdicts: non-inferior to full when "
+        f"{html.escape(bench['verdicts']['non_inferior_to_full'])}; uses content when "
+        f"{html.escape(bench['verdicts']['uses_content'])}.</p>"
+        f"<p>{html.escape(statement)}</p>"
+        + cost_plot
+        + turn_plot
         + html_table(bench["results"], columns)
+        + "<h2>Quality by number of turns</h2>"
+        + html_table(
+            [
+                {"strategy": r["strategy"], "turns": t, **v}
+                for r in bench["results"]
+                for t, v in r["by_turns"].items()
+            ],
+            ["strategy", "turns", "votes", metric],
+        )
+        + "<h2>Power</h2>"
+        + html_table(
+            [
+                {"difference": d, "test votes needed": v}
+                for d, v in power.get("votes_needed", {}).items()
+            ],
+            ["difference", "test votes needed"],
+        )
     )
     return html_page("arenatok bench", body, build=bench["build"])
 
 
+def power_statement(bench: dict[str, Any]) -> str:
+    """What the test split can detect, in a sentence."""
+    power, metric = bench["power"], bench["compared_on"]
+    if "detectable_difference" not in power:
+        return f"{power['test_votes']:,} test votes (run full and another strategy for power)."
+    need = power["votes_needed"]
+    return (
+        f"With {power['test_votes']:,} test votes the smallest {metric} difference from full "
+        f"this test detects (80% power, 5% level) is {power['detectable_difference']:.3f}; "
+        f"a difference of 0.01 would need {need['0.01']:,} test votes, 0.02 would need "
+        f"{need['0.02']:,}."
+    )
+
+
 def write_bench(
-    out: str | Path,
-    strategies: Sequence[Strategy],
+    out: str | Path | Sequence[str | Path],
+    strategies: Sequence[Strategy | Recurrent],
     *,
-    seed: int = 0,
-    rounds: int = 1000,
-    limit: int | None = None,
-    progress: Progress | None = None,
+    write_to: str | Path | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
-    """Run the benchmark and write bench.json and bench.html into `out`."""
+    """Run the benchmark (`run_bench` and its options) and write bench.json and bench.html
+    into `write_to` (default: the first built directory)."""
     try:
         import sklearn  # noqa: F401
     except ImportError:
         raise MissingExtraError("arenatok bench", "bench", "scikit-learn") from None
-    bench = run_bench(out, strategies, seed=seed, rounds=rounds, limit=limit, progress=progress)
-    write_bytes(Path(out) / BENCH_JSON, dumps_pretty(bench).encode("utf-8"))
-    write_bytes(Path(out) / BENCH_HTML, render_html(bench).encode("utf-8"))
+    bench = run_bench(out, strategies, **options)
+    first = Path(out) if isinstance(out, str | Path) else Path(out[0])
+    target = Path(write_to) if write_to is not None else first
+    write_bytes(target / BENCH_JSON, dumps_pretty(bench).encode("utf-8"))
+    write_bytes(target / BENCH_HTML, render_html(bench).encode("utf-8"))
     return bench

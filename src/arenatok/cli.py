@@ -378,15 +378,32 @@ def push_cmd(out_dir: Path, repo_id: str, private: bool, force: bool) -> None:
 
 
 @cli.command("bench")
-@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument(
+    "out_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path)
+)
 @click.option(
     "--strategy",
     "strategies",
     multiple=True,
     metavar="SPEC",
-    help="full, last_turn, truncate_head:K[,K...], truncate_tail:K[,K...], "
-    "lowrank:R[,R...], or module:Class (your own); repeatable. Default: "
-    + " ".join(DEFAULT_STRATEGIES),
+    help="full, last_turn, truncate_head:K[,K...], truncate_tail:K[,K...], lowrank:R[,R...], "
+    "lowrank_learned:R, recurrent:R, recurrent_svd:R, embed[:R] (the embed extra), or "
+    "module:Class (your own); repeatable. Default: " + " ".join(DEFAULT_STRATEGIES),
+)
+@click.option(
+    "--outcome",
+    type=click.Choice(["binary", "three-way"]),
+    default="binary",
+    show_default=True,
+    help="binary: predict A or B (ties left out), compared on AUC; three-way: A, B or tie, "
+    "compared on multiclass log-loss.",
+)
+@click.option(
+    "--margin",
+    type=click.FloatRange(0, min_open=True),
+    default=0.02,
+    show_default=True,
+    help="Non-inferiority margin against full (AUC points, or log-loss for three-way).",
 )
 @click.option(
     "--seed",
@@ -407,21 +424,45 @@ def push_cmd(out_dir: Path, repo_id: str, private: bool, force: bool) -> None:
     type=_CountOr("all"),
     default="all",
     show_default=True,
-    help="Use the first N battles, or all.",
+    help="Use the first N battles of each build, or all.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Worker processes, one strategy each (the results do not depend on it).",
+)
+@click.option(
+    "--out",
+    "write_to",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where bench.json and bench.html go (default: the first OUT_DIR).",
 )
 def bench_cmd(
-    out_dir: Path, strategies: tuple[str, ...], seed: int, rounds: int, limit: int | None
+    out_dirs: tuple[Path, ...],
+    strategies: tuple[str, ...],
+    outcome: str,
+    margin: float,
+    seed: int,
+    rounds: int,
+    limit: int | None,
+    jobs: int,
+    write_to: Path | None,
 ) -> None:
     """Benchmark message compression against human preference: for each strategy (what one
-    side sends instead of its full messages), train a preference predictor on one split and
-    measure on held-out votes (no prompt in both splits) how much of the signal survives
-    (accuracy, log-loss, AUC with bootstrap intervals), beside what the strategy costs and two
-    references that see no content (length only, model identity). Writes bench.json and
-    bench.html into OUT_DIR.
+    side sends instead of its full messages; recurrent ones carry a state across turns), train
+    a preference predictor on one split and measure on held-out votes (no prompt in both
+    splits) how much of the signal survives, with paired bootstrap intervals, beside what the
+    strategy costs (per side and by turn) and references that see no content (length, style,
+    model identity). Two verdicts per strategy: non-inferior to full, and uses content (beats
+    length only); and what the test split can detect. Several OUT_DIRs are pooled. Writes
+    bench.json and bench.html into the first OUT_DIR (or --out).
 
     \b
     Example:
-        arenatok bench arenatok-out --strategy full --strategy truncate_head:32,64,128,256
+        arenatok bench arenatok-out --strategy full --strategy recurrent:16
+        arenatok bench out33k out55k --outcome three-way --out pooled --jobs 2
     """
     from arenatok.bench import write_bench
     from arenatok.cli_output import print_bench, progress_bar
@@ -429,12 +470,24 @@ def bench_cmd(
 
     started = time.perf_counter()
     chosen = parse_strategies(strategies or DEFAULT_STRATEGIES, seed=seed)
+    if write_to is not None:
+        write_to.mkdir(parents=True, exist_ok=True)
     with progress_bar("benchmarking") as progress:
         bench = write_bench(
-            out_dir, chosen, seed=seed, rounds=rounds, limit=limit, progress=progress
+            list(out_dirs),
+            chosen,
+            write_to=write_to,
+            seed=seed,
+            rounds=rounds,
+            limit=limit,
+            outcome=outcome,
+            margin=margin,
+            jobs=jobs,
+            progress=progress,
         )
     print_bench(bench, time.perf_counter() - started)
-    click.echo(f"wrote {out_dir}/bench.json, {out_dir}/bench.html")
+    where = write_to or out_dirs[0]
+    click.echo(f"wrote {where}/bench.json, {where}/bench.html")
 
 
 def main() -> None:

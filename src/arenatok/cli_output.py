@@ -215,38 +215,53 @@ def print_report(report: dict[str, Any], rounds: int, seconds: float) -> None:
 
 
 def print_bench(bench: dict[str, Any], seconds: float) -> None:
-    """The benchmark's split and results table."""
+    """The benchmark's split, results table, verdicts and what the test can detect."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    split = bench["split"]
+    from arenatok.bench import power_statement
+
+    split, metric = bench["split"], bench["compared_on"]
     console = Console(width=150)
+    pooled = f" from {len(bench['builds'])} builds" if len(bench["builds"]) > 1 else ""
+    votes = "votes" if bench["outcome"] == "three-way" else "decisive votes"
     console.print(
-        f"{bench['battles']:,} battles: trained on {split['train_decisive']:,} decisive votes, "
-        f"tested on {split['test_decisive']:,} ({split['test_ties']:,} test ties left out); "
-        f"{seconds:.1f} s",
+        f"{bench['battles']:,} battles{pooled}: trained on {split['train_decisive']:,} "
+        f"{votes}, tested on {split['test_decisive']:,} (ties {split['ties']}: "
+        f"{split['test_ties']:,} in the test split); outcome {bench['outcome']}, compared on "
+        f"{metric}; run time {seconds:.1f} s",
         highlight=False,
     )
+
+    def ci(x: list[float] | None) -> str:
+        return f"{x[0]:+.3f} – {x[1]:+.3f}" if x else ""
+
+    def verdict(x: bool | None) -> str:
+        return {True: "yes", False: "no", None: ""}[x]
+
     table = Table(
-        "strategy",
+        Column("strategy", no_wrap=True),
         "bytes/side",
         "tokens/side",
-        "accuracy",
-        "AUC",
-        "AUC 95% CI",
-        "retention",
-        "beats length-only",
+        metric,
+        "95% CI",
+        "minus full, 95% CI",
+        f"non-inferior (margin {bench['margin']:g})",
+        "minus length-only, 95% CI",
+        "uses content",
     )
     for r in bench["results"]:
-        retention = r.get("auc_retention_vs_full")
+        lo, hi = r[f"{metric}_ci95"]
         table.add_row(
             r["strategy"],
             f"{r['bytes_per_side']:,.0f}" if "bytes_per_side" in r else "",
             f"{r['tokens_per_side']:,.0f}" if "tokens_per_side" in r else "",
-            f"{r['accuracy']:.3f}",
-            f"{r['auc']:.3f}",
-            f"{r['auc_ci95'][0]:.3f} – {r['auc_ci95'][1]:.3f}",
-            f"{retention:.2f}" if retention is not None else "",
-            {True: "yes", False: "no", None: ""}[r["preserves_quality"]],
+            f"{r[metric]:.3f}",
+            f"{lo:.3f} – {hi:.3f}",
+            ci(r.get(f"{metric}_minus_full_ci95")),
+            verdict(r.get("non_inferior_to_full")),
+            ci(r.get(f"{metric}_minus_length_only_ci95")) if "uses_content" in r else "",
+            verdict(r.get("uses_content")),
         )
     console.print(table)
+    console.print(power_statement(bench), highlight=False)

@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -136,14 +136,15 @@ def _context() -> Any:
     return context
 
 
-def process_map(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> list[R]:
-    """[fn(x) for x in items], each in one of `jobs` worker processes (`fn` and the items must
-    pickle); in order."""
+def process_map(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
+    """fn(x) for each of `items`, in order, as they are done; in `jobs` worker processes when
+    jobs > 1 (then `fn` and the items must pickle)."""
     if jobs <= 1 or len(items) <= 1:
-        return [fn(x) for x in items]
+        yield from map(fn, items)
+        return
     with ProcessPoolExecutor(min(jobs, len(items)), mp_context=_context()) as pool:
         try:
-            return list(pool.map(fn, items))
+            yield from pool.map(fn, items)
         except BrokenProcessPool:
             raise ArenatokError(
                 "a worker process died (out of memory?)", hint="retry with --jobs 1"

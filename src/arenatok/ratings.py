@@ -331,7 +331,7 @@ def controlled_bootstrap(
 
     chunks = [list(c) for c in np.array_split(np.array(seeds, dtype=object), int(jobs))]
     parts = process_map(partial(controlled_rounds, m, full, reg=reg, tol=tol), chunks, int(jobs))
-    return np.concatenate(parts)
+    return np.concatenate(list(parts))
 
 
 def rank_with_uncertainty(lower: Sequence[float], upper: Sequence[float]) -> list[int]:

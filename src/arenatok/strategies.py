@@ -8,13 +8,14 @@ is communicated: text, or a vector. Users plug their own in with `module:Class`.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+import importlib.util
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from arenatok.errors import OptionError
+from arenatok.errors import MissingExtraError, OptionError
 from arenatok.tokens import get_encoding
 
 
@@ -108,31 +109,234 @@ class Truncate:
         return Sent(text=text, tokens=kept_tokens, bytes=len(text.encode("utf-8")))
 
 
-class LowRank:
-    """Each message as a rank-R vector: TF-IDF fitted on the training split, then truncated
-    SVD; a side sends one vector per message, summed. Cost: R numbers per message, counted as
-    float16 bytes."""
+def _messages(side: Side) -> list[str]:
+    return [m for pair in zip(side.users, side.answers, strict=True) for m in pair]
 
-    def __init__(self, rank: int, *, seed: int = 0) -> None:
-        if rank < 1:
-            raise OptionError(f"lowrank needs a positive rank, got {rank}")
-        self.rank, self.seed = rank, seed
-        self.name = f"lowrank:{rank}"
 
-    def fit(self, sides: Sequence[Side]) -> None:
+class _Cached:
+    """A text -> vector map that computes what it has not seen in one batch, and remembers."""
+
+    def __init__(self) -> None:
+        self.cache: dict[str, np.ndarray] = {}
+
+    def batch(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if missing:
+            self.cache.update(zip(missing, self.batch(missing), strict=True))
+        return np.vstack([self.cache[t] for t in texts])
+
+
+class _Svd(_Cached):
+    """TF-IDF then truncated SVD, fitted on the training split's messages: text -> k numbers."""
+
+    def __init__(self, texts: Sequence[str], k: int, seed: int) -> None:
         from sklearn.decomposition import TruncatedSVD
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        texts = [m for s in sides for m in (*s.users, *s.answers)]
+        super().__init__()
         self.vectorizer = TfidfVectorizer(min_df=2, max_features=30000, sublinear_tf=True)
         x = self.vectorizer.fit_transform(texts)
-        rank = min(self.rank, x.shape[1] - 1, x.shape[0] - 1)
-        self.svd = TruncatedSVD(n_components=max(1, rank), random_state=self.seed).fit(x)
+        k = max(1, min(k, x.shape[1] - 1, x.shape[0] - 1))
+        svd = TruncatedSVD(n_components=k, random_state=seed).fit(x)
+        self.components = np.ascontiguousarray(svd.components_.T, dtype=np.float32)
+
+    def batch(self, texts: list[str]) -> np.ndarray:
+        out: np.ndarray = self.vectorizer.transform(texts) @ self.components
+        return out
+
+
+class _Learned(_Cached):
+    """A supervised rank-R map, fitted on the training split's votes: the texts' SVD basis
+    (256 numbers), then partial least squares between the two sides' difference and the vote,
+    which keeps the R directions that covary most with who won."""
+
+    BASIS = 256
+
+    def __init__(
+        self,
+        sides_a: Sequence[Side],
+        sides_b: Sequence[Side],
+        votes: np.ndarray,
+        rank: int,
+        seed: int,
+        unit: Callable[[Side], list[str]],
+    ) -> None:
+        from sklearn.cross_decomposition import PLSRegression
+
+        super().__init__()
+        texts = [t for s in (*sides_a, *sides_b) for t in unit(s)]
+        self.basis = _Svd(texts, self.BASIS, seed)
+        self.basis(texts)  # every training text in one batch
+        diff = np.vstack(
+            [
+                self.basis(unit(a)).sum(axis=0) - self.basis(unit(b)).sum(axis=0)
+                for a, b in zip(sides_a, sides_b, strict=True)
+            ]
+        )
+        self.basis.cache.clear()
+        k = max(1, min(rank, diff.shape[1], len(votes) - 1))
+        self.pls = PLSRegression(n_components=k, scale=False).fit(diff, 2.0 * votes - 1.0)
+
+    def batch(self, texts: list[str]) -> np.ndarray:
+        """texts -> rank numbers each (the PLS x-rotations applied to their SVD basis)."""
+        out: np.ndarray = self.basis.batch(texts) @ self.pls.x_rotations_
+        return out
+
+
+def _float16_bytes(numbers: int) -> int:
+    return 2 * numbers
+
+
+class LowRank:
+    """Each message as a rank-R vector: TF-IDF fitted on the training split, then truncated
+    SVD (`lowrank`), or a supervised map fitted on the training split's votes
+    (`lowrank_learned`, see `_Learned`); a side sends one vector per message, summed. Cost: R
+    numbers per message, counted as float16 bytes."""
+
+    def __init__(self, rank: int, *, seed: int = 0, learned: bool = False) -> None:
+        if rank < 1:
+            raise OptionError(f"lowrank needs a positive rank, got {rank}")
+        self.rank, self.seed, self.learned = rank, seed, learned
+        self.name = f"lowrank{'_learned' if learned else ''}:{rank}"
+
+    def fit(self, sides: Sequence[Side]) -> None:
+        if not self.learned:
+            self.project: Callable[[Sequence[str]], np.ndarray] = _Svd(
+                [m for s in sides for m in _messages(s)], self.rank, self.seed
+            )
+
+    def fit_pairs(
+        self, sides_a: Sequence[Side], sides_b: Sequence[Side], votes: np.ndarray
+    ) -> None:
+        """Called instead of `fit`, with the votes (1 = A won)."""
+        if self.learned:
+            self.project = _Learned(sides_a, sides_b, votes, self.rank, self.seed, _messages)
+        else:
+            self.fit([*sides_a, *sides_b])
+
+    def prepare(self, sides: Sequence[Side]) -> None:
+        """Project every message of `sides` in one batch (what `send` will be asked for)."""
+        self.project([m for s in sides for m in _messages(s)])
 
     def send(self, side: Side) -> Sent:
-        messages = [m for pair in zip(side.users, side.answers, strict=True) for m in pair]
-        vectors = self.svd.transform(self.vectorizer.transform(messages))
-        return Sent(vector=vectors.sum(axis=0), bytes=2 * self.rank * len(messages))
+        messages = _messages(side)
+        vectors = self.project(messages)
+        return Sent(vector=vectors.sum(axis=0), bytes=_float16_bytes(self.rank * len(messages)))
+
+
+@runtime_checkable
+class Recurrent(Protocol):
+    """A strategy with a state carried across turns: `start()` gives the state before turn 1;
+    `step(state, user, answer)` gets the previous state and turn t's messages and returns the
+    new state and what the side sends at turn t (a `Sent`). What the predictor sees is the last
+    turn's `Sent`; the cost is the sum over turns. `fit` (or `fit_pairs`) as for any strategy."""
+
+    name: str
+
+    def fit(self, sides: Sequence[Side]) -> None: ...
+
+    def start(self) -> Any: ...
+
+    def step(self, state: Any, user: str, answer: str) -> tuple[Any, Sent]: ...
+
+
+def _turns(side: Side) -> list[str]:
+    return [f"{u}\n\n{a}" for u, a in zip(side.users, side.answers, strict=True)]
+
+
+class RecurrentLowRank:
+    """A rank-R state carried across turns: s_t = tanh(s_(t-1) + P(turn t)), where P maps the
+    turn's text (user message and answer) to R numbers: learned from the training split's
+    votes (`recurrent`, see `_Learned`) or TF-IDF + SVD (`recurrent_svd`). A side sends its R
+    numbers per turn (float16) instead of resending the history; the last state is what the
+    other end sees."""
+
+    def __init__(self, rank: int, *, seed: int = 0, learned: bool = True) -> None:
+        if rank < 1:
+            raise OptionError(f"recurrent needs a positive rank, got {rank}")
+        self.rank, self.seed, self.learned = rank, seed, learned
+        self.name = f"recurrent{'' if learned else '_svd'}:{rank}"
+
+    def fit(self, sides: Sequence[Side]) -> None:
+        self.project: Callable[[Sequence[str]], np.ndarray] = _Svd(
+            [t for s in sides for t in _turns(s)], self.rank, self.seed
+        )
+
+    def fit_pairs(
+        self, sides_a: Sequence[Side], sides_b: Sequence[Side], votes: np.ndarray
+    ) -> None:
+        """Called instead of `fit` (with the votes: 1 = A won)."""
+        if self.learned:
+            self.project = _Learned(sides_a, sides_b, votes, self.rank, self.seed, _turns)
+        else:
+            self.fit([*sides_a, *sides_b])
+
+    def prepare(self, sides: Sequence[Side]) -> None:
+        """Project every turn of `sides` in one batch (what `step` will be asked for)."""
+        self.project([t for s in sides for t in _turns(s)])
+
+    def start(self) -> np.ndarray:
+        return np.zeros(self.rank)
+
+    def step(self, state: np.ndarray, user: str, answer: str) -> tuple[np.ndarray, Sent]:
+        x = self.project([f"{user}\n\n{answer}"])[0]
+        new = np.tanh(state[: len(x)] + x)
+        return new, Sent(vector=new, bytes=_float16_bytes(self.rank))
+
+
+class Embed:
+    """Each message as a WordLlama static embedding (256 numbers, or the first R: its
+    Matryoshka dimensions), summed per side; no network (the weights ship in the wheel). Cost:
+    R float16 numbers per message. Needs the `embed` extra."""
+
+    DIM = 256
+
+    def __init__(self, rank: int | None = None) -> None:
+        if rank is not None and not 1 <= rank <= self.DIM:
+            raise OptionError(f"embed takes 1 to {self.DIM} dimensions, got {rank}")
+        self.rank = rank or self.DIM
+        self.name = "embed" if rank is None else f"embed:{rank}"
+        if importlib.util.find_spec("wordllama") is None:
+            raise MissingExtraError("the embed strategies", "embed", "wordllama")
+
+    def fit(self, sides: Sequence[Side]) -> None:
+        model = load_wordllama(self.rank)  # here, not in __init__: workers load their own
+        self.project = _Embedded(model)
+
+    def prepare(self, sides: Sequence[Side]) -> None:
+        """Embed every message of `sides` in one batch."""
+        self.project([m for s in sides for m in _messages(s)])
+
+    def send(self, side: Side) -> Sent:
+        messages = _messages(side)
+        vectors = self.project(messages)
+        return Sent(vector=vectors.sum(axis=0), bytes=_float16_bytes(self.rank * len(messages)))
+
+
+class _Embedded(_Cached):
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.model = model
+
+    def batch(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.model.embed(texts), dtype=np.float32)
+
+
+def load_wordllama(dim: int) -> Any:
+    """WordLlama, loaded from the files in its wheel (its default `load()` looks for the
+    tokenizer in the wrong folder and goes to the network)."""
+    try:
+        import wordllama
+    except ImportError:
+        raise MissingExtraError("the embed strategies", "embed", "wordllama") from None
+    from pathlib import Path
+
+    return wordllama.WordLlama.load(
+        cache_dir=Path(wordllama.__file__).parent, disable_download=True, trunc_dim=dim
+    )
 
 
 DEFAULT_STRATEGIES = (
@@ -141,20 +345,46 @@ DEFAULT_STRATEGIES = (
     "truncate_head:32,128",
     "truncate_tail:32,128",
     "lowrank:16,64",
+    "lowrank_learned:16",
+    "recurrent:16",
+    "recurrent_svd:16",
 )
 """What `arenatok bench` runs when no --strategy is given."""
 
-BUILT_IN = ("full", "last_turn", "truncate_head", "truncate_tail", "lowrank")
+BUILT_IN = (
+    "full",
+    "last_turn",
+    "truncate_head",
+    "truncate_tail",
+    "lowrank",
+    "lowrank_learned",
+    "recurrent",
+    "recurrent_svd",
+    "embed",
+)
 
 
-def parse_strategies(specs: Sequence[str], *, seed: int = 0) -> list[Strategy]:
-    """`full`, `last_turn`, `truncate_head:32,64`, `truncate_tail:K`, `lowrank:R[,R...]`, or
-    `module:Class` for your own."""
-    out: list[Strategy] = []
+def _one(name: str, v: int, seed: int) -> Strategy | Recurrent:
+    if name.startswith("lowrank"):
+        return LowRank(v, seed=seed, learned=name == "lowrank_learned")
+    if name.startswith("recurrent"):
+        return RecurrentLowRank(v, seed=seed, learned=name == "recurrent")
+    if name == "embed":
+        return Embed(v)
+    return Truncate(v, tail=name == "truncate_tail")
+
+
+def parse_strategies(specs: Sequence[str], *, seed: int = 0) -> list[Strategy | Recurrent]:
+    """`full`, `last_turn`, `truncate_head:32,64`, `truncate_tail:K`, `lowrank:R[,R...]`,
+    `lowrank_learned:R`, `recurrent:R`, `recurrent_svd:R`, `embed[:R]`, or `module:Class` for
+    your own."""
+    out: list[Strategy | Recurrent] = []
     for spec in specs:
         name, _, params = spec.partition(":")
         if name in ("full", "last_turn"):
             out.append(Full() if name == "full" else LastTurn())
+        elif name == "embed" and not params:
+            out.append(Embed())
         elif name in BUILT_IN:
             try:
                 values = [int(v) for v in params.split(",") if v.strip()]
@@ -162,11 +392,7 @@ def parse_strategies(specs: Sequence[str], *, seed: int = 0) -> list[Strategy]:
                 raise OptionError(f"{spec}: {name} takes whole numbers, e.g. {name}:64") from None
             if not values:
                 raise OptionError(f"{spec}: say how much, e.g. {name}:64")
-            for v in values:
-                if name == "lowrank":
-                    out.append(LowRank(v, seed=seed))
-                else:
-                    out.append(Truncate(v, tail=name == "truncate_tail"))
+            out.extend(_one(name, v, seed) for v in values)
         elif params:
             out.append(_user_strategy(name, params))
         else:
@@ -177,7 +403,7 @@ def parse_strategies(specs: Sequence[str], *, seed: int = 0) -> list[Strategy]:
     return out
 
 
-def _user_strategy(module: str, attr: str) -> Strategy:
+def _user_strategy(module: str, attr: str) -> Strategy | Recurrent:
     try:
         cls = getattr(importlib.import_module(module), attr)
         strategy = cls()
@@ -187,14 +413,16 @@ def _user_strategy(module: str, attr: str) -> Strategy:
             hint="the module must be importable (on PYTHONPATH) and the class made without "
             "arguments",
         ) from None
-    if not isinstance(strategy, Strategy):
-        raise OptionError(f"{module}:{attr} is not a strategy: it needs name, fit and send")
+    if not isinstance(strategy, Strategy | Recurrent):
+        raise OptionError(
+            f"{module}:{attr} is not a strategy: it needs name, fit and send (or start and "
+            "step, for a recurrent one)"
+        )
     return strategy
 
 
-def checked_send(strategy: Strategy, side: Side) -> Sent:
-    """`strategy.send(side)`, with a clear error when a strategy breaks the protocol."""
-    sent = strategy.send(side)
+def _checked(strategy: Any, sent: object) -> Sent:
+    """`sent`, with a clear error when a strategy broke the protocol."""
     if not isinstance(sent, Sent):
         raise OptionError(
             f"strategy {strategy.name!r} broke the protocol: send() returned "
@@ -213,3 +441,33 @@ def checked_send(strategy: Strategy, side: Side) -> Sent:
             f"{type(sent.text).__name__}, not str"
         )
     return sent
+
+
+def checked_send(strategy: Strategy, side: Side) -> Sent:
+    """`strategy.send(side)`, with a clear error when a strategy breaks the protocol."""
+    return _checked(strategy, strategy.send(side))
+
+
+def run_side(strategy: Strategy | Recurrent, side: Side) -> tuple[Sent, list[tuple[int, int]]]:
+    """What one side sends under `strategy` (for a recurrent one: the last turn's `Sent`, its
+    cost the sum over turns), and the cumulative (tokens, bytes) it has sent by each turn. For
+    a strategy without state, "sent by turn t" is what it sends for the first t turns."""
+    if isinstance(strategy, Recurrent):
+        state = strategy.start()
+        tokens = size = 0
+        by_turn = []
+        for user, answer in zip(side.users, side.answers, strict=True):
+            state, sent = strategy.step(state, user, answer)
+            sent = _checked(strategy, sent)
+            tokens, size = tokens + sent.tokens, size + sent.bytes
+            by_turn.append((tokens, size))
+        return Sent(text=sent.text, vector=sent.vector, tokens=tokens, bytes=size), by_turn
+    by_turn = [
+        (s.tokens, s.bytes)
+        for s in (
+            checked_send(strategy, Side(side.users[:t], side.answers[:t]))
+            for t in range(1, len(side.users))
+        )
+    ]
+    final = checked_send(strategy, side)
+    return final, [*by_turn, (final.tokens, final.bytes)]
