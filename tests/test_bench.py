@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 from pathlib import Path
 
@@ -148,7 +149,7 @@ def test_predictor_learns_a_planted_signal(tmp_path: Path) -> None:
     bench = run_bench(_planted(tmp_path, signal=True), parse_strategies(["full"]), rounds=200)
     full = next(r for r in bench["results"] if r["strategy"] == "full")
     assert full["auc"] > 0.95
-    assert full["preserves_quality"] is True
+    assert full["uses_content"] is True
 
 
 def test_predictor_stays_at_chance_on_noise(tmp_path: Path) -> None:
@@ -156,7 +157,7 @@ def test_predictor_stays_at_chance_on_noise(tmp_path: Path) -> None:
     full = next(r for r in bench["results"] if r["strategy"] == "full")
     lo, hi = full["auc_ci95"]
     assert lo < 0.5 < hi
-    assert full["preserves_quality"] is False
+    assert full["uses_content"] is False
 
 
 def test_bench_end_to_end_on_real_data(arena_parquet: Path, tmp_path: Path) -> None:
@@ -182,6 +183,7 @@ def test_bench_end_to_end_on_real_data(arena_parquet: Path, tmp_path: Path) -> N
     bench = json.loads(saved)
     assert [r["strategy"] for r in bench["results"]] == [
         "reference: length only",
+        "reference: style (length and markdown counts)",
         "reference: model identity (Bradley-Terry)",
         "full",
         "truncate_head:32",
@@ -232,3 +234,188 @@ def test_bench_on_a_build_with_no_records(tmp_path: Path) -> None:
 def test_unknown_strategy_is_an_option_error() -> None:
     with pytest.raises(OptionError):
         parse_strategies(["gzip"])
+
+
+# ---- the instrument is valid: planted signals are found where they are kept -------------------
+
+
+def _planted_rows(kind: str, n: int, seed: int = 2, flip: float = 0.0) -> list[dict[str, object]]:
+    """Battles whose vote depends only on a planted word. `end`: the last word of a long answer
+    (the same length either way). `turn1`: the first answer of a two-turn battle; the second
+    turn carries no signal. `flip`: the share of votes that go against the signal."""
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(300)]
+    rows = []
+    for i in range(n):
+        a_wins = rng.random() < 0.5
+        win, lose = "good", "bad"  # one token each, at the start or after a space
+
+        def filler(k: int) -> str:
+            return " ".join(rng.choices(words, k=k))
+
+        if kind == "end":
+            a = f"{filler(150)} {win if a_wins else lose}"
+            b = f"{filler(150)} {lose if a_wins else win}"
+            turns = [(f"question {i} {filler(3)}", a, b)]
+        else:
+            a = f"{win if a_wins else lose} {filler(20)}"
+            b = f"{lose if a_wins else win} {filler(20)}"
+            turns = [
+                (f"question {i} {filler(3)}", a, b),
+                (f"and then {filler(3)}", filler(20), filler(20)),
+            ]
+        if rng.random() < flip:
+            a_wins = not a_wins
+        rows.append(
+            battle(
+                f"q{i}",
+                turns,
+                winner="model_a" if a_wins else "model_b",
+                model_a="m1",
+                model_b="m2",
+            )
+        )
+    return rows
+
+
+def _bench_planted(tmp_path: Path, kind: str, specs: list[str]) -> dict[str, dict[str, object]]:
+    out = tmp_path / kind
+    build(write_jsonl(tmp_path / f"{kind}.jsonl", _planted_rows(kind, 500)), out=out, limit=None)
+    bench = run_bench(out, parse_strategies(specs), rounds=200)
+    return {r["strategy"]: r for r in bench["results"]}
+
+
+def test_a_signal_at_the_end_of_long_answers(tmp_path: Path) -> None:
+    got = _bench_planted(
+        tmp_path, "end", ["full", "truncate_tail:16", "truncate_head:16", "lowrank_learned:8"]
+    )
+    assert got["full"]["uses_content"] is True
+    assert got["truncate_tail:16"]["uses_content"] is True  # keeps the end
+    assert got["truncate_tail:16"]["non_inferior_to_full"] is True
+    assert got["truncate_head:16"]["uses_content"] is False  # drops it
+    assert got["truncate_head:16"]["non_inferior_to_full"] is False
+    assert got["lowrank_learned:8"]["uses_content"] is True  # the supervised map finds it
+
+
+def test_a_turn_1_signal_survives_in_a_recurrent_state(tmp_path: Path) -> None:
+    got = _bench_planted(tmp_path, "turn1", ["full", "last_turn", "recurrent:8", "lowrank:8"])
+    assert got["full"]["uses_content"] is True
+    assert got["last_turn"]["uses_content"] is False  # turn 2 has no signal
+    assert got["recurrent:8"]["uses_content"] is True  # carried from turn 1 in the state
+    # Every battle has two turns: the recurrent side sends 8 float16 numbers per turn.
+    assert got["recurrent:8"]["bytes_per_side"] == 2 * 8 * 2
+    by_turn = got["recurrent:8"]["cost_by_turn"]
+    assert [(c["turn"], c["bytes"]) for c in by_turn] == [(1, 16.0), (2, 32.0)]  # type: ignore[index, union-attr]
+
+
+def test_the_recurrent_state_carries_turn_1() -> None:
+    from arenatok.strategies import RecurrentLowRank, run_side
+
+    rows = _planted_rows("turn1", 200)
+    sides = [
+        Side(
+            tuple(m["content"] for m in r["conversation_a"][::2]),  # type: ignore[index]
+            tuple(m["content"] for m in r["conversation_a"][1::2]),  # type: ignore[index]
+        )
+        for r in rows
+    ]
+    strategy = RecurrentLowRank(4, learned=False)
+    strategy.fit(sides)
+    one = Side(("q", "next"), ("good w1 w2", "w3 w4"))
+    other = Side(("q", "next"), ("bad w1 w2", "w3 w4"))
+    final_one, _ = run_side(strategy, one)
+    final_other, _ = run_side(strategy, other)
+    assert final_one.vector is not None
+    assert final_other.vector is not None
+    assert not np.allclose(final_one.vector, final_other.vector)  # turn 1 is in the state
+    # The state is the last step's: R numbers, and the cost is the sum over turns.
+    assert final_one.vector.shape == (4,)
+    assert final_one.bytes == 2 * 2 * 4
+
+
+def test_power_and_verdicts_are_stated(tmp_path: Path) -> None:
+    out = tmp_path / "noisy"
+    rows = _planted_rows("end", 500, flip=0.25)
+    build(write_jsonl(tmp_path / "noisy.jsonl", rows), out=out, limit=None)
+    bench = run_bench(out, parse_strategies(["full", "truncate_tail:8"]), rounds=200, margin=0.05)
+    power = bench["power"]
+    assert power["test_votes"] == bench["split"]["test_decisive"]
+    assert 0 < power["detectable_difference"] < 1
+    # Quadrupling the votes halves the detectable difference.
+    need = power["votes_needed"]
+    assert need["0.01"] == pytest.approx(4 * need["0.02"], rel=0.01)
+    assert bench["margin"] == 0.05
+    assert "lies above -0.05" in bench["verdicts"]["non_inferior_to_full"]
+
+
+def test_three_way_outcome_predicts_ties(tmp_path: Path) -> None:
+    rows = _planted_rows("end", 500)
+    for k, r in enumerate(rows):
+        if k % 4 == 0:  # a quarter are ties, with the same last word on both sides
+            r["winner"] = "tie"
+    out = tmp_path / "three"
+    build(write_jsonl(tmp_path / "three.jsonl", rows), out=out, limit=None)
+    bench = run_bench(out, parse_strategies(["full"]), rounds=100, outcome="three-way")
+    assert bench["compared_on"] == "log_loss"
+    full = next(r for r in bench["results"] if r["strategy"] == "full")
+    uniform = math.log(3)
+    assert full["log_loss"] < uniform
+    assert full["uses_content"] is True  # lower log-loss than the length-only reference
+    assert bench["split"]["ties"] == "predicted as a third class"
+
+
+def test_multiclass_log_loss_hand_checked() -> None:
+    from arenatok.bench import multiclass_log_loss
+
+    p = np.array([[0.2, 0.5, 0.3], [1 / 3, 1 / 3, 1 / 3]])
+    assert multiclass_log_loss(np.array([1, 2]), p) == pytest.approx(
+        -(math.log(0.5) + math.log(1 / 3)) / 2
+    )
+
+
+def test_pooled_builds_share_one_split(tmp_path: Path) -> None:
+    rows = _planted_rows("end", 400)
+    one, two = tmp_path / "one", tmp_path / "two"
+    build(write_jsonl(tmp_path / "1.jsonl", rows[:200]), out=one, limit=None)
+    build(write_jsonl(tmp_path / "2.jsonl", rows[200:]), out=two, limit=None)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "bench",
+            str(one),
+            str(two),
+            "--strategy",
+            "full",
+            "--rounds",
+            "50",
+            "--out",
+            str(tmp_path / "pooled"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    bench = json.loads((tmp_path / "pooled" / "bench.json").read_text())
+    assert [b["battles"] for b in bench["builds"]] == [200, 200]
+    assert [b["build"] for b in bench["builds"]] == [
+        json.loads((d / "artifact_metadata.json").read_text())["files"]["data_out.jsonl"]["sha256"]
+        for d in (one, two)
+    ]
+    assert bench["battles"] == 400
+    assert "power" in bench
+    assert "run time" in result.output
+
+
+def test_jobs_do_not_change_the_numbers(tmp_path: Path) -> None:
+    out = _planted(tmp_path, signal=True, n=200)
+    specs = ["full", "truncate_head:4", "lowrank:4"]
+    one = run_bench(out, parse_strategies(specs), rounds=50, jobs=1)
+    two = run_bench(out, parse_strategies(specs), rounds=50, jobs=2)
+    assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
+
+
+def test_embed_strategy_offline(tmp_path: Path) -> None:
+    pytest.importorskip("wordllama", reason="the embed extra is not installed")
+    got = _bench_planted(tmp_path, "end", ["embed:64"])
+    row = got["embed:64"]
+    assert row["bytes_per_side"] == 2 * 64 * 2  # two messages, 64 float16 numbers each
+    [strategy] = parse_strategies(["embed"])
+    assert strategy.name == "embed"
