@@ -183,7 +183,7 @@ def test_bench_end_to_end_on_real_data(arena_parquet: Path, tmp_path: Path) -> N
     bench = json.loads(saved)
     assert [r["strategy"] for r in bench["results"]] == [
         "reference: length only",
-        "reference: style (length and markdown counts)",
+        "reference: style (length, markdown)",
         "reference: model identity (Bradley-Terry)",
         "full",
         "truncate_head:32",

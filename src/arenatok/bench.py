@@ -255,7 +255,7 @@ def _reference_predictions(data: Battles, task: _Task) -> dict[str, np.ndarray]:
     out = {}
     for name, x in (
         ("reference: length only", sparse.csr_matrix(raw[:, :1])),
-        ("reference: style (length and markdown counts)", sparse.csr_matrix(raw)),
+        ("reference: style (length, markdown)", sparse.csr_matrix(raw)),
         ("reference: model identity (Bradley-Terry)", who),
     ):
         if task.three_way:
@@ -404,6 +404,8 @@ def run_bench(
         "split": {
             "rule": f"sha256(seed, first user message) < {TEST_SHARE}: test; no prompt is in "
             "both splits, across every build pooled",
+            "train_votes": len(tr),
+            "test_votes": len(te),
             "train_decisive": int((~test & decisive).sum()),
             "test_decisive": int((test & decisive).sum()),
             "test_ties": int((test & ~decisive).sum()),

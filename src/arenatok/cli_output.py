@@ -226,29 +226,32 @@ def print_bench(bench: dict[str, Any], seconds: float) -> None:
     pooled = f" from {len(bench['builds'])} builds" if len(bench["builds"]) > 1 else ""
     votes = "votes" if bench["outcome"] == "three-way" else "decisive votes"
     console.print(
-        f"{bench['battles']:,} battles{pooled}: trained on {split['train_decisive']:,} "
-        f"{votes}, tested on {split['test_decisive']:,} (ties {split['ties']}: "
+        f"{bench['battles']:,} battles{pooled}: trained on {split['train_votes']:,} "
+        f"{votes}, tested on {split['test_votes']:,} (ties {split['ties']}: "
         f"{split['test_ties']:,} in the test split); outcome {bench['outcome']}, compared on "
         f"{metric}; run time {seconds:.1f} s",
         highlight=False,
     )
 
     def ci(x: list[float] | None) -> str:
-        return f"{x[0]:+.3f} – {x[1]:+.3f}" if x else ""
+        return f"{x[0]:+.3f}…{x[1]:+.3f}" if x else ""
 
     def verdict(x: bool | None) -> str:
         return {True: "yes", False: "no", None: ""}[x]
 
     table = Table(
         Column("strategy", no_wrap=True),
-        "bytes/side",
-        "tokens/side",
+        Column("bytes/side", justify="right"),
+        Column("tokens/side", justify="right"),
         metric,
-        "95% CI",
-        "minus full, 95% CI",
-        f"non-inferior (margin {bench['margin']:g})",
-        "minus length-only, 95% CI",
-        "uses content",
+        Column("95% CI", no_wrap=True),
+        Column("− full", no_wrap=True),
+        "non-inf.",
+        Column("− length", no_wrap=True),
+        "content",
+        caption=f"− full, − length: 95% intervals of the {metric} difference from full and "
+        f"from the length-only reference; non-inf.: non-inferior to full (margin "
+        f"{bench['margin']:g}); content: uses content (beats length only)",
     )
     for r in bench["results"]:
         lo, hi = r[f"{metric}_ci95"]
@@ -257,7 +260,7 @@ def print_bench(bench: dict[str, Any], seconds: float) -> None:
             f"{r['bytes_per_side']:,.0f}" if "bytes_per_side" in r else "",
             f"{r['tokens_per_side']:,.0f}" if "tokens_per_side" in r else "",
             f"{r[metric]:.3f}",
-            f"{lo:.3f} – {hi:.3f}",
+            f"{lo:.3f}…{hi:.3f}",
             ci(r.get(f"{metric}_minus_full_ci95")),
             verdict(r.get("non_inferior_to_full")),
             ci(r.get(f"{metric}_minus_length_only_ci95")) if "uses_content" in r else "",
