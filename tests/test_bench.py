@@ -419,3 +419,32 @@ def test_embed_strategy_offline(tmp_path: Path) -> None:
     assert row["bytes_per_side"] == 2 * 64 * 2  # two messages, 64 float16 numbers each
     [strategy] = parse_strategies(["embed"])
     assert strategy.name == "embed"
+
+
+def test_bench_on_a_55k_layout_build_three_way(tmp_path: Path) -> None:
+    """The Kaggle 55k layout (999 real rows, 131 multi-turn): the three-way outcome, a
+    recurrent strategy over real multi-turn battles, cost by turn beside the full-state
+    resend, and quality by turn count."""
+    from tests.helpers import need_shared
+
+    src = need_shared() / "data" / "khaaliswooden-max_llm-kaggle-comp" / "train_sample.csv"
+    out = tmp_path / "o"
+    build(src, out=out, limit=None, allow_null_turns=True, on_bad_row="reject")
+    bench = run_bench(
+        out,
+        parse_strategies(["full", "last_turn", "recurrent:8"]),
+        rounds=100,
+        outcome="three-way",
+    )
+    rows = {r["strategy"]: r for r in bench["results"]}
+    assert bench["split"]["test_votes"] == bench["power"]["test_votes"] > 100
+    full_state = bench["cost_by_turn_full_state"]
+    assert len(full_state) > 2
+    for r in ("full", "recurrent:8"):
+        by_turn = rows[r]["cost_by_turn"]
+        assert [c["turn"] for c in by_turn] == [c["turn"] for c in full_state]
+    assert rows["recurrent:8"]["cost_by_turn"][2]["bytes"] == 3 * 2 * 8  # 8 float16s a turn
+    # Resending the history grows faster than sending each message once.
+    assert full_state[2]["bytes"] > rows["full"]["cost_by_turn"][2]["bytes"]
+    assert set(rows["full"]["by_turns"]) == {"single-turn", "multi-turn"}
+    assert all(0 < r["log_loss"] < 2 for r in bench["results"])
