@@ -190,36 +190,50 @@ def _float16_bytes(numbers: int) -> int:
     return 2 * numbers
 
 
-class LowRank:
-    """Each message as a rank-R vector: TF-IDF fitted on the training split, then truncated
-    SVD (`lowrank`), or a supervised map fitted on the training split's votes
-    (`lowrank_learned`, see `_Learned`); a side sends one vector per message, summed. Cost: R
-    numbers per message, counted as float16 bytes."""
+class _Projected:
+    """What the low-rank strategies share: a map P from a unit of text (a message, or a turn)
+    to R numbers, fitted on the training split: TF-IDF + SVD, or learned from the votes."""
+
+    unit: Callable[[Side], list[str]]
 
     def __init__(self, rank: int, *, seed: int = 0, learned: bool = False) -> None:
-        if rank < 1:
-            raise OptionError(f"lowrank needs a positive rank, got {rank}")
         self.rank, self.seed, self.learned = rank, seed, learned
-        self.name = f"lowrank{'_learned' if learned else ''}:{rank}"
+        self.name = self._name()
+        if rank < 1:
+            raise OptionError(f"{self.name}: the rank must be positive")
+
+    def _name(self) -> str:
+        raise NotImplementedError
 
     def fit(self, sides: Sequence[Side]) -> None:
-        if not self.learned:
-            self.project: Callable[[Sequence[str]], np.ndarray] = _Svd(
-                [m for s in sides for m in _messages(s)], self.rank, self.seed
-            )
+        self.project: Callable[[Sequence[str]], np.ndarray] = _Svd(
+            [t for s in sides for t in self.unit(s)], self.rank, self.seed
+        )
 
     def fit_pairs(
         self, sides_a: Sequence[Side], sides_b: Sequence[Side], votes: np.ndarray
     ) -> None:
         """Called instead of `fit`, with the votes (1 = A won)."""
         if self.learned:
-            self.project = _Learned(sides_a, sides_b, votes, self.rank, self.seed, _messages)
+            self.project = _Learned(sides_a, sides_b, votes, self.rank, self.seed, self.unit)
         else:
             self.fit([*sides_a, *sides_b])
 
     def prepare(self, sides: Sequence[Side]) -> None:
-        """Project every message of `sides` in one batch (what `send` will be asked for)."""
-        self.project([m for s in sides for m in _messages(s)])
+        """Map every unit of `sides` in one batch (what `send` or `step` will ask for)."""
+        self.project([t for s in sides for t in self.unit(s)])
+
+
+class LowRank(_Projected):
+    """Each message as a rank-R vector: TF-IDF fitted on the training split, then truncated
+    SVD (`lowrank`), or a supervised map fitted on the training split's votes
+    (`lowrank_learned`, see `_Learned`); a side sends one vector per message, summed. Cost: R
+    numbers per message, counted as float16 bytes."""
+
+    unit = staticmethod(_messages)
+
+    def _name(self) -> str:
+        return f"lowrank{'_learned' if self.learned else ''}:{self.rank}"
 
     def send(self, side: Side) -> Sent:
         messages = _messages(side)
@@ -247,36 +261,20 @@ def _turns(side: Side) -> list[str]:
     return [f"{u}\n\n{a}" for u, a in zip(side.users, side.answers, strict=True)]
 
 
-class RecurrentLowRank:
+class RecurrentLowRank(_Projected):
     """A rank-R state carried across turns: s_t = tanh(s_(t-1) + P(turn t)), where P maps the
     turn's text (user message and answer) to R numbers: learned from the training split's
     votes (`recurrent`, see `_Learned`) or TF-IDF + SVD (`recurrent_svd`). A side sends its R
     numbers per turn (float16) instead of resending the history; the last state is what the
     other end sees."""
 
+    unit = staticmethod(_turns)
+
     def __init__(self, rank: int, *, seed: int = 0, learned: bool = True) -> None:
-        if rank < 1:
-            raise OptionError(f"recurrent needs a positive rank, got {rank}")
-        self.rank, self.seed, self.learned = rank, seed, learned
-        self.name = f"recurrent{'' if learned else '_svd'}:{rank}"
+        super().__init__(rank, seed=seed, learned=learned)
 
-    def fit(self, sides: Sequence[Side]) -> None:
-        self.project: Callable[[Sequence[str]], np.ndarray] = _Svd(
-            [t for s in sides for t in _turns(s)], self.rank, self.seed
-        )
-
-    def fit_pairs(
-        self, sides_a: Sequence[Side], sides_b: Sequence[Side], votes: np.ndarray
-    ) -> None:
-        """Called instead of `fit` (with the votes: 1 = A won)."""
-        if self.learned:
-            self.project = _Learned(sides_a, sides_b, votes, self.rank, self.seed, _turns)
-        else:
-            self.fit([*sides_a, *sides_b])
-
-    def prepare(self, sides: Sequence[Side]) -> None:
-        """Project every turn of `sides` in one batch (what `step` will be asked for)."""
-        self.project([t for s in sides for t in _turns(s)])
+    def _name(self) -> str:
+        return f"recurrent{'' if self.learned else '_svd'}:{self.rank}"
 
     def start(self) -> np.ndarray:
         return np.zeros(self.rank)
