@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arenatok.style import battle_style, markdown_counts, release_counts
@@ -99,12 +99,15 @@ def fastchat_counts(text: str) -> dict[str, int]:
 
 
 MARKDOWNISH = st.text(
-    alphabet=st.sampled_from(list("#*_-+.123 \n\tab")) | st.characters(), max_size=200
+    alphabet=st.sampled_from(list("#*_-+.1234567890 \n\t\r\x0b\x0cab")) | st.characters(),
+    max_size=200,
 )
 
 
+@settings(max_examples=2000)
 @given(MARKDOWNISH.filter(lambda t: "```" not in t))
 def test_equal_to_the_arena_counts_without_code_blocks(text: str) -> None:
+    """Also: our one list pattern counts what the arena's two count apart."""
     assert markdown_counts(text) == fastchat_counts(text)
 
 

@@ -22,8 +22,9 @@ FEATURES = ("header_count", "list_count", "bold_count")
 
 _CODE_BLOCK = re.compile(r"```[^`]*```")
 _HEADER = re.compile(r"^#{1,6}\s", re.MULTILINE)
-_ORDERED = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
-_UNORDERED = re.compile(r"^\s*[-*+]\s", re.MULTILINE)
+_LIST_ITEM = re.compile(r"^\s*(?:\d+\.|[-*+])\s", re.MULTILINE)
+r"""The arena's ordered (`^\s*\d+\.\s`) and unordered (`^\s*[-*+]\s`) patterns in one scan: the
+same count as the two apart (a test compares them), in one pass instead of two."""
 _BOLD_STARS = re.compile(r"\*\*[^*\n]+\*\*")
 _BOLD_UNDERSCORES = re.compile(r"__[^_\n]+__")
 
@@ -33,7 +34,7 @@ def markdown_counts(text: str) -> MarkdownCounts:
     if "```" in text:
         text = _CODE_BLOCK.sub("", text)
     headers = len(_HEADER.findall(text)) if "#" in text else 0
-    lists = len(_ORDERED.findall(text)) + len(_UNORDERED.findall(text))
+    lists = len(_LIST_ITEM.findall(text))
     bold = (len(_BOLD_STARS.findall(text)) if "**" in text else 0) + (
         len(_BOLD_UNDERSCORES.findall(text)) if "__" in text else 0
     )
