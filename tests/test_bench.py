@@ -448,3 +448,25 @@ def test_bench_on_a_55k_layout_build_three_way(tmp_path: Path) -> None:
     assert full_state[2]["bytes"] > rows["full"]["cost_by_turn"][2]["bytes"]
     assert set(rows["full"]["by_turns"]) == {"single-turn", "multi-turn"}
     assert all(0 < r["log_loss"] < 2 for r in bench["results"])
+
+
+def test_three_way_without_ties_in_training(tmp_path: Path) -> None:
+    """No tie anywhere: three-way still runs; the tie class gets probability 0."""
+    out = _planted(tmp_path, signal=True, n=200)
+    bench = run_bench(out, parse_strategies(["full"]), rounds=20, outcome="three-way")
+    full = next(r for r in bench["results"] if r["strategy"] == "full")
+    assert full["log_loss"] < math.log(3)
+
+
+def test_embed_without_its_extra_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "wordllama" else real(name, *a),
+    )
+    result = CliRunner().invoke(cli, ["bench", "nowhere", "--strategy", "embed:64"])
+    assert result.exit_code == 4
+    assert "pip install 'arenatok[embed]'" in result.output

@@ -392,3 +392,17 @@ def test_report_on_a_55k_layout_build(tmp_path: Path) -> None:
     assert any(s.get("too_few_battles") for s in slices)
     page = (out / REPORT_HTML).read_text()
     assert page.count("<svg") == 8  # multi-turn: the history plot is drawn too
+
+
+def test_report_on_a_build_without_style_says_build_again(small_build: Path) -> None:
+    """A build made before context.style existed: a clear error, not a traceback."""
+    path = small_build / "data_out.jsonl"
+    lines = []
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        del record["context"]["style"]
+        lines.append(json.dumps(record))
+    path.write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(cli, ["report", str(small_build), "--rounds", "0"])
+    assert result.exit_code == 2
+    assert "build it again" in result.output

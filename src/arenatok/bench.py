@@ -119,16 +119,21 @@ def _pair_x(xa: Any, xb: Any, three_way: bool) -> Any:
     return sparse.hstack([d, abs(d)]).tocsr() if three_way else d
 
 
-def _fit_predict(x_train: Any, y_train: np.ndarray, x_test: Any, seed: int) -> np.ndarray:
+def _fit_predict(
+    x_train: Any, y_train: np.ndarray, x_test: Any, seed: int, classes: int = 2
+) -> np.ndarray:
     """Logistic regression (L2, C=1; multinomial for three classes): P(A wins), or the
-    class probabilities (B, A, tie)."""
+    probabilities of the `classes` classes (B, A, tie), 0 for a class the training split
+    lacks."""
     from sklearn.linear_model import LogisticRegression
 
     model = LogisticRegression(C=1.0, max_iter=2000, random_state=seed).fit(x_train, y_train)
     p: np.ndarray = model.predict_proba(x_test)
-    if p.shape[1] == 2:
-        return p[:, 1]
-    return p
+    if classes == 2:
+        return p[:, list(model.classes_).index(1)]
+    out = np.zeros((p.shape[0], classes))
+    out[:, model.classes_] = p
+    return out
 
 
 @dataclass
@@ -183,7 +188,7 @@ def _evaluate(task: _Task, strategy: Strategy | Recurrent) -> dict[str, Any]:
 
     by_turn = [ra[1] for ra in runs_a], [rb[1] for rb in runs_b]
     return {
-        "prediction": _fit_predict(x(tr), y[tr], x(te), task.seed),
+        "prediction": _fit_predict(x(tr), y[tr], x(te), task.seed, 3 if task.three_way else 2),
         "tokens_per_side": float(np.mean([s.tokens for s in sent_a + sent_b])),
         "bytes_per_side": float(np.mean([s.bytes for s in sent_a + sent_b])),
         "cost_by_turn": _cumulative_by_turn(*by_turn),
@@ -260,7 +265,7 @@ def _reference_predictions(data: Battles, task: _Task) -> dict[str, np.ndarray]:
     ):
         if task.three_way:
             x = sparse.hstack([x, abs(x)]).tocsr()
-        out[name] = _fit_predict(x[tr], y[tr], x[te], seed)
+        out[name] = _fit_predict(x[tr], y[tr], x[te], seed, 3 if task.three_way else 2)
     return out
 
 
