@@ -4,8 +4,9 @@ counting on one thread), on a corpus of distinct texts:
     python benchmarks/profile_build.py CORPUS.parquet [--counter tiktoken|fast]
 
 Stages: read (Parquet batches), check (rows to battles), count (every distinct text), style
-(the markdown counts of every answer), records (metrics and record dicts), json (one serialisation per record), write (the files: data_out.json,
-data_out.jsonl, the copy, hashing, fsync). Each is timed around the same calls the build makes;
+(the markdown counts of every answer), records (metrics and record dicts), json (one
+serialisation per record), write (the files: data_out.json, data_out.jsonl, the copy, hashing,
+fsync). Each is timed around the same calls the build makes;
 the shares say what the build does besides counting. Make a corpus with corpus.py.
 """
 
