@@ -502,12 +502,14 @@ def build_report(
     anony_only: bool = False,
     min_battles: int = 0,
     exclude: Sequence[str] = (),
-    jobs: int | str = "auto",
+    jobs: int | str = 1,
 ) -> dict[str, Any]:
     """Every number of the report of a built dataset. The filters (`select`) apply to the
     ratings, the slices (`by`) and the pairwise view; the counts and tokens describe every
-    battle. `jobs`: worker processes for the bootstrap of the controlled fits (the numbers do
-    not depend on it). Keys that start with `_` (timings) are for the terminal only."""
+    battle. `jobs`: worker processes for the bootstrap of the controlled fits, or "auto" (one
+    per core for large inputs; the numbers do not depend on it; the calling script must be
+    importable: guard it with `if __name__ == "__main__":`). Keys that start with `_`
+    (timings) are for the terminal only."""
     c, meta = built.battles, built.metadata
     if not len(c):
         raise SourceError(
