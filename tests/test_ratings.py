@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from arenatok import ratings
-from arenatok.ratings import Cells, bt_bootstrap, bt_ratings, length_controlled, online_elo
+from arenatok.ratings import Cells, bt_bootstrap, bt_ratings, online_elo
 
 
 def test_scores_keep_every_tie_at_half() -> None:
@@ -80,6 +80,24 @@ def test_cell_bootstrap_matches_row_bootstrap() -> None:
         assert abs(lo_c - lo_r) < 6
         assert abs(hi_c - hi_r) < 6
     assert np.allclose(by_cells.mean(axis=1), 1000)
+
+
+def length_controlled(
+    model_a: list[str],
+    model_b: list[str],
+    scores: list[float],
+    length_a: list[int],
+    length_b: list[int],
+) -> dict[str, object]:
+    """The report's length control: the controlled fit with the one length feature."""
+    x = ratings.normalised_difference(
+        np.asarray(length_a, dtype=float)[:, None], np.asarray(length_b, dtype=float)[:, None]
+    )
+    m = ratings.Matchups.of(model_a, model_b, scores, x)
+    params = ratings.contextual_bt(m)
+    n = len(m.models)
+    elo = ratings.SCALE * params[:n] + ratings.INIT
+    return {"ratings": dict(zip(m.models, elo, strict=True)), "length_coefficient": params[n]}
 
 
 def test_length_control_learns_a_planted_length_effect() -> None:

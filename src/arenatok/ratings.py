@@ -12,7 +12,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import numpy as np
 
@@ -28,6 +27,24 @@ def score(winner: str) -> float:
     return DECISIVE.get(winner, 0.5)
 
 
+def expected_score(ra: float, rb: float) -> float:
+    """A's expected score against B on the Elo scale: 1 / (1 + 10^((rb - ra) / 400))."""
+    return float(1 / (1 + BASE ** ((rb - ra) / SCALE)))
+
+
+def model_indices(
+    model_a: Sequence[str], model_b: Sequence[str]
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The models (sorted) and each battle's index of model A and of model B among them."""
+    models = sorted(set(model_a) | set(model_b))
+    index = {m: n for n, m in enumerate(models)}
+    return (
+        models,
+        np.fromiter((index[m] for m in model_a), np.int64, len(model_a)),
+        np.fromiter((index[m] for m in model_b), np.int64, len(model_b)),
+    )
+
+
 def online_elo(
     model_a: Sequence[str],
     model_b: Sequence[str],
@@ -39,7 +56,7 @@ def online_elo(
     rating: dict[str, float] = {}
     for a, b, s in zip(model_a, model_b, scores, strict=True):
         ra, rb = rating.setdefault(a, INIT), rating.setdefault(b, INIT)
-        expected = 1 / (1 + BASE ** ((rb - ra) / SCALE))
+        expected = expected_score(ra, rb)
         rating[a] = ra + k * (s - expected)
         rating[b] = rb - k * (s - expected)
     return rating
@@ -58,11 +75,10 @@ class Cells:
 
     @classmethod
     def of(cls, model_a: Sequence[str], model_b: Sequence[str], scores: Sequence[float]) -> Cells:
-        models = sorted(set(model_a) | set(model_b))
-        index = {m: n for n, m in enumerate(models)}
+        models, i, j = model_indices(model_a, model_b)
         keys: dict[tuple[int, int, float], int] = {}
-        for a, b, s in zip(model_a, model_b, scores, strict=True):
-            key = (index[a], index[b], s)
+        for a, b, s in zip(i.tolist(), j.tolist(), scores, strict=True):
+            key = (a, b, s)
             keys[key] = keys.get(key, 0) + 1
         ordered = sorted(keys)
         return cls(
@@ -194,21 +210,29 @@ class Matchups:
         scores: Sequence[float],
         features: np.ndarray,
     ) -> Matchups:
-        models = sorted(set(model_a) | set(model_b))
-        index = {m: n for n, m in enumerate(models)}
+        models, i, j = model_indices(model_a, model_b)
         return cls(
             models,
-            np.fromiter((index[m] for m in model_a), np.int64, len(model_a)),
-            np.fromiter((index[m] for m in model_b), np.int64, len(model_b)),
+            i,
+            j,
             np.asarray(scores, dtype=float),
             np.asarray(features, dtype=float).reshape(len(model_a), -1),
         )
 
+    def columns(self, which: slice) -> Matchups:
+        """The same battles with only the features `which`."""
+        return Matchups(self.models, self.i, self.j, self.s, self.x[:, which])
+
+    def logits(self, params: np.ndarray) -> np.ndarray:
+        """Per battle, the log-odds of A winning under `params` ([r..., beta...])."""
+        n = len(self.models)
+        out: np.ndarray = ALPHA * (params[self.i] - params[self.j]) + self.x @ params[n:]
+        return out
+
 
 def _loss(m: Matchups, w: np.ndarray, params: np.ndarray, reg: float) -> float:
     """The penalised negative log-likelihood that `contextual_bt` minimises."""
-    n = len(m.models)
-    z = ALPHA * (params[m.i] - params[m.j]) + m.x @ params[n:]
+    z = m.logits(params)
     # -[s log sigmoid(z) + (1 - s) log sigmoid(-z)] = log(1 + e^z) - s z
     return float(w @ (np.logaddexp(0, z) - m.s * z) + reg / 2 * params @ params)
 
@@ -248,7 +272,7 @@ def contextual_bt(
     hess = np.empty((n + k, n + k))
     previous: float | None = None
     for _ in range(100):
-        z = ALPHA * (params[m.i] - params[m.j]) + params[n:] @ xt
+        z = m.logits(params)
         with np.errstate(over="ignore"):  # exp overflows to inf: p is 0, as it should be
             p = 1 / (1 + np.exp(-z))
         h = w * p * (1 - p)
@@ -339,29 +363,3 @@ def rank_with_uncertainty(lower: Sequence[float], upper: Sequence[float]) -> lis
     model's (their lower bound above its upper bound)."""
     lo = np.asarray(lower)
     return [1 + int((lo > hi).sum()) for hi in upper]
-
-
-def length_controlled(
-    model_a: Sequence[str],
-    model_b: Sequence[str],
-    scores: Sequence[float],
-    length_a: Sequence[int],
-    length_b: Sequence[int],
-) -> dict[str, Any]:
-    """Ratings controlled for answer length alone: `contextual_bt` with the one feature
-    (len_a - len_b) / (len_a + len_b + 1), standardised. Returns the ratings (Elo scale) and
-    the length coefficient (log-odds per standard deviation of the feature)."""
-    x = normalised_difference(
-        np.asarray(length_a, dtype=float)[:, None], np.asarray(length_b, dtype=float)[:, None]
-    )
-    m = Matchups.of(model_a, model_b, scores, x)
-    params = contextual_bt(m)
-    n = len(m.models)
-    return {
-        "ratings": dict(zip(m.models, (SCALE * params[:n] + INIT).tolist(), strict=True)),
-        "length_coefficient": float(params[n]),
-        "length_coefficient_definition": (
-            "change in the log-odds of A winning per standard deviation of "
-            "(tokens_a - tokens_b) / (tokens_a + tokens_b + 1)"
-        ),
-    }

@@ -176,9 +176,9 @@ MIN_SLICE_BATTLES = 50
 """Slices with fewer battles get no leaderboard; they are listed with their count."""
 
 
-def _interval(samples: np.ndarray) -> list[float]:
-    lo, hi = np.percentile(samples, [2.5, 97.5])
-    return [float(lo), float(hi)]
+def interval95(samples: np.ndarray) -> list[float]:
+    """The 95% percentile interval of bootstrap samples (NaN samples left out)."""
+    return [float(np.nanpercentile(samples, 2.5)), float(np.nanpercentile(samples, 97.5))]
 
 
 def style_matrix(c: Battles) -> tuple[np.ndarray, np.ndarray]:
@@ -189,20 +189,12 @@ def style_matrix(c: Battles) -> tuple[np.ndarray, np.ndarray]:
     return a.reshape(len(c), width), b.reshape(len(c), width)
 
 
-def _controlled(
-    c: Battles, scores: list[float], columns: slice, *, rounds: int, seed: int, jobs: int | str
-) -> tuple[ratings.Matchups, np.ndarray, np.ndarray | None]:
-    """A controlled fit on the style features `columns`, and its bootstrap rounds."""
+def style_matchups(c: Battles, scores: Sequence[float]) -> ratings.Matchups:
+    """The battles with every style feature, as the arena normalises them (each column
+    standardised on its own, so a fit on some columns takes them as they are)."""
     a, b = style_matrix(c)
-    x = ratings.normalised_difference(a[:, columns], b[:, columns])
-    m = ratings.Matchups.of(c.model_a, c.model_b, scores, x)
-    full = ratings.contextual_bt(m)
-    boot = (
-        ratings.controlled_bootstrap(m, full, rounds=rounds, seed=seed, jobs=jobs)
-        if rounds
-        else None
-    )
-    return m, full, boot
+    x = ratings.normalised_difference(a, b)
+    return ratings.Matchups.of(c.model_a, c.model_b, scores, x)
 
 
 def leaderboard(c: Battles, *, rounds: int, seed: int, jobs: int | str = 1) -> dict[str, Any]:
@@ -223,17 +215,24 @@ def leaderboard(c: Battles, *, rounds: int, seed: int, jobs: int | str = 1) -> d
         samples["bradley_terry"] = ratings.bt_bootstrap(cells, rounds=rounds, seed=seed)
     coefficients: dict[str, dict[str, Any]] = {}
     every = slice(0, len(STYLE_FEATURES))
+    matchups = style_matchups(c, scores)
     for name, cols in (("length_controlled", slice(0, 1)), ("style_controlled", every)):
-        _, full, boot = _controlled(c, scores, cols, rounds=rounds, seed=seed, jobs=jobs)
+        fit_on = matchups.columns(cols)
+        full = ratings.contextual_bt(fit_on)
+        boot = (
+            ratings.controlled_bootstrap(fit_on, full, rounds=rounds, seed=seed, jobs=jobs)
+            if rounds
+            else None
+        )
         columns[name] = ratings.SCALE * full[:n] + ratings.INIT
         features = STYLE_FEATURES[cols]
         coefficients[name] = {f: {"estimate": float(full[n + k])} for k, f in enumerate(features)}
         if boot is not None:
             samples[name] = ratings.SCALE * boot[:, :n] + ratings.INIT
             for k, f in enumerate(features):
-                coefficients[name][f]["ci95"] = _interval(boot[:, n + k])
+                coefficients[name][f]["ci95"] = interval95(boot[:, n + k])
     table = []
-    intervals = {name: [_interval(x[:, k]) for k in range(n)] for name, x in samples.items()}
+    intervals = {name: [interval95(x[:, k]) for k in range(n)] for name, x in samples.items()}
     ranks = {
         name: ratings.rank_with_uncertainty([i[0] for i in iv], [i[1] for i in iv])
         for name, iv in intervals.items()
@@ -262,7 +261,7 @@ def pairwise(c: Battles, board: dict[str, Any]) -> list[dict[str, Any]]:
         met.setdefault(key, []).append(score)
     rows = []
     for (x, y), s in sorted(met.items()):
-        predicted = 1 / (1 + ratings.BASE ** ((rating[y] - rating[x]) / ratings.SCALE))
+        predicted = ratings.expected_score(rating[x], rating[y])
         observed = sum(s) / len(s)
         rows.append(
             {
