@@ -25,7 +25,7 @@ from arenatok.built import Battles, read_built
 from arenatok.engine import process_map
 from arenatok.errors import MissingExtraError, OptionError, SourceError
 from arenatok.page import figure, html_page, html_table, plot
-from arenatok.report import style_matrix
+from arenatok.report import interval95, style_matrix
 from arenatok.strategies import Recurrent, Sent, Side, Strategy, run_side
 from arenatok.write import dumps_pretty, write_bytes
 
@@ -110,12 +110,11 @@ def _features(sent: Sequence[Sent], vectorizer: Any) -> Any:
     return sparse.hstack([x, length]).tocsr()
 
 
-def _pair_x(xa: Any, xb: Any, three_way: bool) -> Any:
-    """What the predictor sees of a pair: A minus B; for three-way also |A - B| (a tie is
-    likelier when the two sides sent alike)."""
+def _pair_view(d: Any, three_way: bool) -> Any:
+    """What the predictor sees of a pair, from A minus B (sparse): that; for three-way also
+    |A - B| (a tie is likelier when the two sides sent alike)."""
     from scipy import sparse
 
-    d = xa - xb
     return sparse.hstack([d, abs(d)]).tocsr() if three_way else d
 
 
@@ -149,6 +148,10 @@ class _Task:
     three_way: bool
     seed: int
 
+    @property
+    def classes(self) -> int:
+        return 3 if self.three_way else 2
+
 
 def _evaluate(task: _Task, strategy: Strategy | Recurrent) -> dict[str, Any]:
     """Fit a strategy on the training split, run it on every side, train the predictor on
@@ -180,15 +183,15 @@ def _evaluate(task: _Task, strategy: Strategy | Recurrent) -> dict[str, Any]:
         vectorizer.fit([sent_a[i].text or "" for i in tr] + [sent_b[i].text or "" for i in tr])
 
     def x(idx: np.ndarray) -> Any:
-        return _pair_x(
-            _features([sent_a[i] for i in idx], vectorizer),
-            _features([sent_b[i] for i in idx], vectorizer),
+        return _pair_view(
+            _features([sent_a[i] for i in idx], vectorizer)
+            - _features([sent_b[i] for i in idx], vectorizer),
             task.three_way,
         )
 
     by_turn = [ra[1] for ra in runs_a], [rb[1] for rb in runs_b]
     return {
-        "prediction": _fit_predict(x(tr), y[tr], x(te), task.seed, 3 if task.three_way else 2),
+        "prediction": _fit_predict(x(tr), y[tr], x(te), task.seed, task.classes),
         "tokens_per_side": float(np.mean([s.tokens for s in sent_a + sent_b])),
         "bytes_per_side": float(np.mean([s.bytes for s in sent_a + sent_b])),
         "cost_by_turn": _cumulative_by_turn(*by_turn),
@@ -250,22 +253,23 @@ def _reference_predictions(data: Battles, task: _Task) -> dict[str, np.ndarray]:
     tr, te, y, seed = task.tr, task.te, task.y, task.seed
     a, b = style_matrix(data)
     raw = (a - b) / (a + b + 1.0)
-    models = sorted(set(data.model_a) | set(data.model_b))
-    index = {m: k for k, m in enumerate(models)}
-    who = sparse.lil_matrix((len(data), len(models)))
-    for k, (ma, mb) in enumerate(zip(data.model_a, data.model_b, strict=True)):
-        who[k, index[ma]] += 1.0
-        who[k, index[mb]] -= 1.0
-    who = who.tocsr()
+    models, i, j = ratings.model_indices(data.model_a, data.model_b)
+    rows = np.arange(len(data))
+    who = sparse.csr_matrix(  # +1 for model A, -1 for model B (duplicates add up)
+        (
+            np.concatenate([np.ones(len(data)), -np.ones(len(data))]),
+            (np.concatenate([rows, rows]), np.concatenate([i, j])),
+        ),
+        shape=(len(data), len(models)),
+    )
     out = {}
     for name, x in (
         ("reference: length only", sparse.csr_matrix(raw[:, :1])),
         ("reference: style (length, markdown)", sparse.csr_matrix(raw)),
         ("reference: model identity (Bradley-Terry)", who),
     ):
-        if task.three_way:
-            x = sparse.hstack([x, abs(x)]).tocsr()
-        out[name] = _fit_predict(x[tr], y[tr], x[te], seed, 3 if task.three_way else 2)
+        view = _pair_view(x, task.three_way)
+        out[name] = _fit_predict(view[tr], y[tr], view[te], seed, task.classes)
     return out
 
 
@@ -279,10 +283,6 @@ def _concat(parts: Sequence[Battles]) -> Battles:
             for f in dataclasses.fields(Battles)
         }
     )
-
-
-def _interval(values: np.ndarray) -> list[float]:
-    return [float(np.nanpercentile(values, 2.5)), float(np.nanpercentile(values, 97.5))]
 
 
 def run_bench(
@@ -368,11 +368,11 @@ def run_bench(
         point = score(yt, p)
         row: dict[str, Any] = {"strategy": name, **point}
         for key, values in draws[name].items():
-            row[f"{key}_ci95"] = _interval(values)
+            row[f"{key}_ci95"] = interval95(values)
         costs = evaluated.get(name)
         if costs is not None:
             row |= {k: v for k, v in costs.items() if k != "prediction"}
-        row[f"{metric}_minus_length_only_ci95"] = _interval(
+        row[f"{metric}_minus_length_only_ci95"] = interval95(
             draws[name][metric] - draws[reference][metric]
         )
         is_reference = name.startswith("reference")
@@ -381,7 +381,7 @@ def run_bench(
             row["uses_content"] = bool(lo > 0) if better > 0 else bool(hi < 0)
         if "full" in predictions and not is_reference:
             diff = draws[name][metric] - draws["full"][metric]
-            lo, hi = _interval(diff)
+            lo, hi = interval95(diff)
             row[f"{metric}_minus_full"] = point[metric] - score(yt, predictions["full"])[metric]
             row[f"{metric}_minus_full_ci95"] = [lo, hi]
             row["non_inferior_to_full"] = bool(lo > -margin) if better > 0 else bool(hi < margin)
