@@ -68,18 +68,19 @@ class Stats:
             theirs = c["api_metadata"].get("source_token_counts") or {}
             for key, ours in SOURCE_TOKEN_FIELDS.items():
                 if key in theirs:
-                    diff = abs(theirs[key] - u[ours])  # type: ignore[literal-required]
-                    s.source_compared[key] += 1
-                    s.source_equal[key] += diff == 0
-                    s.source_abs_diff[key] += diff
+                    s._compare(key, theirs[key], u[ours])  # type: ignore[literal-required]
             theirs = c["api_metadata"].get("source_style_counts") or {}
             for key, value in theirs.items():
                 feature, side = key.rsplit("_", 1)
-                diff = abs(value - c["style"][f"total_{side}"][feature])  # type: ignore[literal-required]
-                s.source_compared[key] += 1
-                s.source_equal[key] += diff == 0
-                s.source_abs_diff[key] += diff
+                s._compare(key, value, c["style"][f"total_{side}"][feature])  # type: ignore[literal-required]
         return s
+
+    def _compare(self, key: str, theirs: int, ours: int) -> None:
+        """Count one comparison of a release's own count with ours."""
+        diff = abs(theirs - ours)
+        self.source_compared[key] += 1
+        self.source_equal[key] += diff == 0
+        self.source_abs_diff[key] += diff
 
     def __add__(self, other: Stats) -> Stats:
         merged: dict[str, Any] = {}
