@@ -53,6 +53,11 @@ def _tokens(text: str) -> list[int]:
     return get_encoding("cl100k_base").encode_ordinary(text)
 
 
+def _messages(side: Side) -> list[str]:
+    """A side's messages in order: user message 1, answer 1, user message 2, ..."""
+    return [m for pair in zip(side.users, side.answers, strict=True) for m in pair]
+
+
 def _text_sent(parts: Sequence[str]) -> Sent:
     text = "\n\n".join(parts)
     return Sent(
@@ -69,7 +74,7 @@ class Full:
         pass
 
     def send(self, side: Side) -> Sent:
-        return _text_sent([m for pair in zip(side.users, side.answers, strict=True) for m in pair])
+        return _text_sent(_messages(side))
 
 
 class LastTurn:
@@ -100,17 +105,13 @@ class Truncate:
         enc = get_encoding("cl100k_base")
         kept_tokens = 0
         parts = []
-        for message in (m for pair in zip(side.users, side.answers, strict=True) for m in pair):
+        for message in _messages(side):
             ids = enc.encode_ordinary(message)
             kept = ids[-self.k :] if self.tail else ids[: self.k]
             kept_tokens += len(kept)
             parts.append(enc.decode(kept))
         text = "\n\n".join(parts)
         return Sent(text=text, tokens=kept_tokens, bytes=len(text.encode("utf-8")))
-
-
-def _messages(side: Side) -> list[str]:
-    return [m for pair in zip(side.users, side.answers, strict=True) for m in pair]
 
 
 class _Cached:
@@ -285,7 +286,7 @@ class RecurrentLowRank(_Projected):
         return new, Sent(vector=new, bytes=_float16_bytes(self.rank))
 
 
-class Embed:
+class Embed(LowRank):
     """Each message as a WordLlama static embedding (256 numbers, or the first R: its
     Matryoshka dimensions), summed per side; no network (the weights ship in the wheel). Cost:
     R float16 numbers per message. Needs the `embed` extra."""
@@ -295,23 +296,17 @@ class Embed:
     def __init__(self, rank: int | None = None) -> None:
         if rank is not None and not 1 <= rank <= self.DIM:
             raise OptionError(f"embed takes 1 to {self.DIM} dimensions, got {rank}")
-        self.rank = rank or self.DIM
-        self.name = "embed" if rank is None else f"embed:{rank}"
+        self.given = rank
+        super().__init__(rank or self.DIM)
         if importlib.util.find_spec("wordllama") is None:
             raise MissingExtraError("the embed strategies", "embed", "wordllama")
 
+    def _name(self) -> str:
+        return "embed" if self.given is None else f"embed:{self.given}"
+
     def fit(self, sides: Sequence[Side]) -> None:
-        model = load_wordllama(self.rank)  # here, not in __init__: workers load their own
-        self.project = _Embedded(model)
-
-    def prepare(self, sides: Sequence[Side]) -> None:
-        """Embed every message of `sides` in one batch."""
-        self.project([m for s in sides for m in _messages(s)])
-
-    def send(self, side: Side) -> Sent:
-        messages = _messages(side)
-        vectors = self.project(messages)
-        return Sent(vector=vectors.sum(axis=0), bytes=_float16_bytes(self.rank * len(messages)))
+        # Loaded here, not in __init__: worker processes load their own.
+        self.project = _Embedded(load_wordllama(self.rank))
 
 
 class _Embedded(_Cached):
