@@ -24,7 +24,7 @@ from arenatok import ratings
 from arenatok.built import Battles, read_built
 from arenatok.engine import process_map
 from arenatok.errors import MissingExtraError, OptionError, SourceError
-from arenatok.page import figure, html_page, html_table, plot
+from arenatok.page import error_bars, figure, html_page, html_table, plot
 from arenatok.report import interval95, style_matrix
 from arenatok.strategies import Recurrent, Sent, Side, Strategy, run_side
 from arenatok.write import dumps_pretty, write_bytes
@@ -460,11 +460,10 @@ def render_html(bench: dict[str, Any]) -> str:
     metric = bench["compared_on"]
     fig, ax = figure(8, 4.5)
     for r in (r for r in bench["results"] if "bytes_per_side" in r):
-        lo, hi = r[f"{metric}_ci95"]
         ax.errorbar(
             max(r["bytes_per_side"], 1),
             r[metric],
-            yerr=[[max(0.0, r[metric] - lo)], [max(0.0, hi - r[metric])]],
+            yerr=error_bars([r[metric]], [r[f"{metric}_ci95"]]),
             fmt="o",
             capsize=3,
             label=r["strategy"],

@@ -30,6 +30,16 @@ def figure(width: float, height: float) -> tuple[Any, Any]:
     return fig, fig.subplots()
 
 
+def error_bars(values: Sequence[float], intervals: Sequence[Sequence[float]]) -> list[list[float]]:
+    """matplotlib's [below, above] error bars for estimates and their (low, high) intervals.
+    With few bootstrap rounds a percentile interval may miss its estimate: the bar then stops
+    at the estimate (0), not past it."""
+    return [
+        [max(0.0, v - iv[0]) for v, iv in zip(values, intervals, strict=True)],
+        [max(0.0, iv[1] - v) for v, iv in zip(values, intervals, strict=True)],
+    ]
+
+
 def svg_of(fig: Any) -> str:
     """A figure as inline SVG: no date and fixed ids, so the same figure gives the same bytes."""
     import matplotlib as mpl

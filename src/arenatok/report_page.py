@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from arenatok.built import Battles, read_built
-from arenatok.page import figure, html_page, html_table, plot
+from arenatok.page import error_bars, figure, html_page, html_table, plot
 from arenatok.report import build_report, prompt_tokens, response_tokens
 from arenatok.write import write_bytes, write_json
 
@@ -125,10 +125,8 @@ def ratings_figure(report: dict[str, Any]) -> Any:
     ):
         x = np.array([r[name] for r in table])
         if all(f"{name}_ci95" in r for r in table):
-            # With few bootstrap rounds a percentile interval may miss the estimate: draw to it.
-            lo = [max(0.0, r[name] - r[f"{name}_ci95"][0]) for r in table]
-            hi = [max(0.0, r[f"{name}_ci95"][1] - r[name]) for r in table]
-            ax.errorbar(x, ys + shift, xerr=[lo, hi], fmt=fmt, capsize=2, label=label)
+            bars = error_bars(x.tolist(), [r[f"{name}_ci95"] for r in table])
+            ax.errorbar(x, ys + shift, xerr=bars, fmt=fmt, capsize=2, label=label)
         else:
             ax.plot(x, ys + shift, fmt, label=label)
     ax.set_yticks(ys, [r["model"] for r in table], fontsize=9)
@@ -166,9 +164,8 @@ def style_figure(report: dict[str, Any]) -> Any:
     fig, ax = figure(7, 2.8)
     ys = np.arange(len(names))[::-1]
     if all("ci95" in coef[n] for n in names):
-        lo = [max(0.0, coef[n]["estimate"] - coef[n]["ci95"][0]) for n in names]
-        hi = [max(0.0, coef[n]["ci95"][1] - coef[n]["estimate"]) for n in names]
-        ax.errorbar(est, ys, xerr=[lo, hi], fmt="o", capsize=3)
+        bars = error_bars(est.tolist(), [coef[n]["ci95"] for n in names])
+        ax.errorbar(est, ys, xerr=bars, fmt="o", capsize=3)
     else:
         ax.plot(est, ys, "o")
     ax.axvline(0, color="grey", linestyle="--", linewidth=1)
