@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import html
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from arenatok import ratings
 from arenatok.built import Battles, read_built
 from arenatok.engine import process_map
 from arenatok.errors import MissingExtraError, OptionError, SourceError
+from arenatok.metrics import turn_usages
 from arenatok.page import error_bars, figure, html_page, html_table, plot
 from arenatok.report import interval95, style_matrix
 from arenatok.strategies import Recurrent, Sent, Side, Strategy, run_side
@@ -223,24 +225,32 @@ def _cumulative_by_turn(
     return out
 
 
+def _resent(users: Sequence[int], answers: Sequence[int]) -> list[int]:
+    """What one side has sent by each turn when it resends the whole history: at turn t its
+    context (`context_tokens` of the Metrics: every earlier user message and its own answers,
+    plus user message t) and its answer t, added up over the turns."""
+    turns = turn_usages(users, answers, answers)
+    return list(
+        itertools.accumulate(t["context_tokens_a"] + a for t, a in zip(turns, answers, strict=True))
+    )
+
+
 def _full_state_by_turn(data: Battles) -> list[dict[str, float]]:
-    """The same for resending the whole history: at turn t a side sends every earlier user
-    message and its own answers again, plus turn t's (quadratic in the turns)."""
-    sides = []
-    for users, answers_tok, u_text, a_text in (
-        *zip(data.turn_input_tokens, data.turn_a_tokens, data.users, data.answers_a, strict=True),
-        *zip(data.turn_input_tokens, data.turn_b_tokens, data.users, data.answers_b, strict=True),
-    ):
-        tokens = size = history_t = history_b = 0
-        rows = []
-        for ut, at, us, an in zip(users, answers_tok, u_text, a_text, strict=True):
-            ub, ab = len(us.encode()), len(an.encode())
-            tokens += history_t + ut + at
-            size += history_b + ub + ab
-            history_t += ut + at
-            history_b += ub + ab
-            rows.append((tokens, size))
-        sides.append(rows)
+    """`_cumulative_by_turn` for resending the whole history (quadratic in the turns)."""
+
+    def size(texts: Sequence[str]) -> list[int]:
+        return [len(t.encode()) for t in texts]
+
+    sides = [
+        list(zip(_resent(users, tokens), _resent(size(u_text), size(a_text)), strict=True))
+        for answer_tokens, answer_texts in (
+            (data.turn_a_tokens, data.answers_a),
+            (data.turn_b_tokens, data.answers_b),
+        )
+        for users, tokens, u_text, a_text in zip(
+            data.turn_input_tokens, answer_tokens, data.users, answer_texts, strict=True
+        )
+    ]
     half = len(sides) // 2
     return _cumulative_by_turn(sides[:half], sides[half:])
 
