@@ -8,7 +8,6 @@ extra).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import html
 import itertools
@@ -283,18 +282,6 @@ def _reference_predictions(data: Battles, task: _Task) -> dict[str, np.ndarray]:
     return out
 
 
-def _concat(parts: Sequence[Battles]) -> Battles:
-    """Several builds' battles as one, in the order given."""
-    if len(parts) == 1:
-        return parts[0]
-    return Battles(
-        **{
-            f.name: [x for p in parts for x in getattr(p, f.name)]
-            for f in dataclasses.fields(Battles)
-        }
-    )
-
-
 def run_bench(
     out: str | Path | Sequence[str | Path],
     strategies: Sequence[Strategy | Recurrent],
@@ -317,7 +304,7 @@ def run_bench(
         raise OptionError(f"unknown outcome: {outcome!r}", hint="binary or three-way")
     outs = [Path(out)] if isinstance(out, str | Path) else [Path(o) for o in out]
     builts = [read_built(o, limit=limit) for o in outs]
-    data = _concat([b.battles for b in builts])
+    data = builts[0].battles if len(builts) == 1 else Battles.concat([b.battles for b in builts])
     n = len(data)
     three_way = outcome == "three-way"
     metric, better = OUTCOMES[outcome]

@@ -64,6 +64,16 @@ class Battles:
             }
         )
 
+    @classmethod
+    def concat(cls, parts: Sequence[Battles]) -> Battles:
+        """Several sets of battles as one, in the order given."""
+        return cls(
+            **{
+                f.name: [x for p in parts for x in getattr(p, f.name)]
+                for f in dataclasses.fields(cls)
+            }
+        )
+
     def add(self, record: dict[str, Any]) -> None:
         """Append one output record."""
         ctx = record["context"]
