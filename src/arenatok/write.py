@@ -4,13 +4,14 @@ place only when the whole build succeeded; `artifact_metadata.json` is renamed l
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
 import os
 import secrets
-import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -119,29 +120,61 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-class _HashingFile:
-    """A file in the making: a temp file beside its final name, hashed as it is written."""
+SYNC_EVERY = 64 * 2**20
+"""Bytes written to a file between two background flushes to the disk."""
 
-    def __init__(self, final: Path) -> None:
+
+class _HashingFile:
+    """A file in the making: a temp file beside its final name, hashed as it is written
+    (`hashed=False`: not hashed, for a copy of a hashed file). Every SYNC_EVERY bytes, the
+    written part is flushed to the disk on `syncer`'s thread while the build goes on, so that
+    the fsync of `close` has little left to wait for."""
+
+    def __init__(
+        self, final: Path, *, hashed: bool = True, syncer: ThreadPoolExecutor | None = None
+    ) -> None:
         self.final = final
         fd, self.tmp = _mkstemp(final)
         self._fh: IO[bytes] = os.fdopen(fd, "wb")
-        self._sha = hashlib.sha256()
+        self._sha = hashlib.sha256() if hashed else None
         self.size = 0
+        self._syncer = syncer
+        self._synced = 0
+        self._syncing: Future[None] | None = None
 
     def write(self, data: bytes) -> None:
-        self._sha.update(data)
+        if self._sha is not None:
+            self._sha.update(data)
         self.size += len(data)
         self._fh.write(data)
+        due = self.size - self._synced >= SYNC_EVERY
+        if due and self._syncer is not None and (self._syncing is None or self._syncing.done()):
+            self._wait()
+            self._synced = self.size
+            self._syncing = self._syncer.submit(os.fdatasync, self._fh.fileno())
+
+    def _wait(self) -> None:
+        """Wait for the background flush (its OSError, such as ENOSPC, is raised here)."""
+        if self._syncing is not None:
+            syncing, self._syncing = self._syncing, None
+            syncing.result()
 
     def close(self) -> dict[str, object]:
-        """Flush the file to the disk (fsync) and close it; its size and sha256."""
+        """Flush the file to the disk (fsync) and close it; its size and sha256 (an empty
+        dict when not hashed)."""
+        self._wait()
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
+        if self._sha is None:
+            return {}
         return {"bytes": self.size, "sha256": self._sha.hexdigest()}
 
     def discard(self) -> None:
+        if self._syncing is not None:
+            self._syncing.cancel()
+            with contextlib.suppress(OSError):
+                self._syncing.result()
         self._fh.close()
         self.tmp.unlink(missing_ok=True)
 
@@ -208,11 +241,15 @@ class DatasetWriter:
         self.first_reject: dict[str, object] | None = None
         """The first reject entry added (kept to explain a build where every row failed)."""
         self._lock: _DirLock | None = None
+        self._syncer = ThreadPoolExecutor(1, thread_name_prefix="arenatok-sync")
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
             self._lock = _DirLock(out_dir)
             _remove_stale_temps(out_dir)
             self._data = self._new(DATA)
+            # The same bytes as data_out.json, written as they come: a copy, not a hard link
+            # (editing one file must not change the other), with no copying at the end.
+            self._full = self._new(FULL, hashed=False)
             self._jsonl = self._new(JSONL)
             self._rejects = self._new(REJECTS) if keep_rejects else None
             self._duplicates = self._new(DUPLICATES) if keep_duplicates else None
@@ -222,10 +259,15 @@ class DatasetWriter:
         except BaseException:
             self.discard()
             raise
-        self._guard(self._data.write, b'{"examples": [\n')
+        self._write_data(b'{"examples": [\n')
 
-    def _new(self, name: str) -> _HashingFile:
-        f = _HashingFile(self.out_dir / name)
+    def _write_data(self, data: bytes) -> None:
+        """Append to data_out.json and its copy full_data_out.json."""
+        self._guard(self._data.write, data)
+        self._guard(self._full.write, data)
+
+    def _new(self, name: str, *, hashed: bool = True) -> _HashingFile:
+        f = _HashingFile(self.out_dir / name, hashed=hashed, syncer=self._syncer)
         self._open.append(f)
         return f
 
@@ -251,8 +293,7 @@ class DatasetWriter:
         if n:
             self._guard(self._jsonl.write, block)
             self._guard(self._jsonl.write, b"\n")
-            self._guard(self._data.write, b",\n" if self._n else b"")
-            self._guard(self._data.write, block.replace(b"\n", b",\n"))
+            self._write_data((b",\n" if self._n else b"") + block.replace(b"\n", b",\n"))
             self._n += n
         entries = list(rejects)
         if entries and self.first_reject is None:
@@ -267,7 +308,7 @@ class DatasetWriter:
         derived from an earlier build (`DERIVED`), rename every file into place and
         artifact_metadata.json (with the size and sha256 of every other file) last, and flush
         the directory. Ctrl-C waits until the renames are done. Returns that file table."""
-        self._guard(self._data.write, b"\n]}\n" if self._n else b"]}\n")
+        self._write_data(b"\n]}\n" if self._n else b"]}\n")
         small = {
             MINI: dumps_pretty({"examples": self._first}).encode("utf-8"),
             PREVIEW: dumps_pretty({"examples": cut_strings(self._first)}).encode("utf-8"),
@@ -279,11 +320,6 @@ class DatasetWriter:
                 f = self._new(name)
                 f.write(data)
                 files[name] = f.close()
-            full = self._new(FULL)
-            full.close()
-            # A copy, not a hard link: editing one file must not change the other.
-            shutil.copyfile(self._data.tmp, full.tmp)  # an in-kernel copy (sendfile) on Linux
-            _fsync(full.tmp)
             files[FULL] = files[DATA]
             table = dict(sorted(files.items()))
             meta = self._new(METADATA)
@@ -318,6 +354,7 @@ class DatasetWriter:
         self._release()
 
     def _release(self) -> None:
+        self._syncer.shutdown(wait=True)
         if self._lock is not None:
             self._lock.release()
             self._lock = None
