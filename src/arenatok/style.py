@@ -21,20 +21,34 @@ FEATURES = ("header_count", "list_count", "bold_count")
 """The three counts, in the order of the arena's style features (after length)."""
 
 _CODE_BLOCK = re.compile(r"```[^`]*```")
-_HEADER = re.compile(r"^#{1,6}\s", re.MULTILINE)
-_LIST_ITEM = re.compile(r"^\s*(?:\d+\.|[-*+])\s", re.MULTILINE)
-r"""The arena's ordered (`^\s*\d+\.\s`) and unordered (`^\s*[-*+]\s`) patterns in one scan: the
-same count as the two apart (a test compares them), in one pass instead of two."""
+_HEADER_AT_START = re.compile(r"#{1,6}\s")
+_HEADER_AFTER_NEWLINE = re.compile(r"\n#{1,6}(?=\s)")
+_LIST_AT_START = re.compile(r"\s*(?:\d+\.|[-*+])\s")
+_LIST_AFTER_NEWLINE = re.compile(r"\n\s*(?:\d+\.|[-*+])(?=\s)")
 _BOLD_STARS = re.compile(r"\*\*[^*\n]+\*\*")
 _BOLD_UNDERSCORES = re.compile(r"__[^_\n]+__")
+
+
+def _line_starts(at_start: re.Pattern[str], after_newline: re.Pattern[str], text: str) -> int:
+    r"""Matches of a `^`-anchored MULTILINE pattern (the arena's `^#{1,6}\s`, and its
+    `^\s*\d+\.\s` and `^\s*[-*+]\s` in one), counted fast: such a match can only start at
+    the text's start or after a `\n`. `at_start` is the pattern matched at 0; `after_newline`
+    the same with `\n` in front of it and its last `\s` a lookahead (so that a match that
+    ends with a line break leaves it to the next one), which Python's regex engine finds by
+    scanning for the `\n` instead of trying `^` at every character. The same counts as the
+    arena's patterns (a property test compares them)."""
+    first = at_start.match(text)
+    if first is None:
+        return len(after_newline.findall(text))
+    return 1 + len(after_newline.findall(text, first.end() - 1))
 
 
 def markdown_counts(text: str) -> MarkdownCounts:
     """Headers, list items and bold spans of one answer, outside fenced code blocks."""
     if "```" in text:
         text = _CODE_BLOCK.sub("", text)
-    headers = len(_HEADER.findall(text)) if "#" in text else 0
-    lists = len(_LIST_ITEM.findall(text))
+    headers = _line_starts(_HEADER_AT_START, _HEADER_AFTER_NEWLINE, text) if "#" in text else 0
+    lists = _line_starts(_LIST_AT_START, _LIST_AFTER_NEWLINE, text)
     bold = (len(_BOLD_STARS.findall(text)) if "**" in text else 0) + (
         len(_BOLD_UNDERSCORES.findall(text)) if "__" in text else 0
     )
