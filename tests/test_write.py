@@ -29,6 +29,34 @@ def test_dumps_lines_round_trips_one_line_per_object(objs: list[Any]) -> None:
     assert [orjson.loads(x) for x in lines] == objs
 
 
+@given(st.text())
+def test_line_break_search_is_the_definition(text: str) -> None:
+    data = text.encode("utf-8", "surrogatepass")
+    breaks = (b"\xe2\x80\xa8", b"\xe2\x80\xa9", b"\xc2\x85")
+    assert write._has_line_breaks(data) == any(b in data for b in breaks)
+    assert write._has_line_breaks(b"x" + "\u2029".encode())
+    assert write._has_line_breaks(b"\xc2\x85")
+
+
+def test_large_files_are_flushed_in_the_background_and_full_is_a_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(write, "SYNC_EVERY", 100)
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
+    writer = DatasetWriter(tmp_path, keep_rejects=False)
+    for i in range(20):
+        writer.add(dumps_lines([{"i": i, "text": "x" * 50}] * 3), 3)
+    files = writer.commit({"counts": {}})
+    assert synced  # flushed while the build went on, not only at the end
+    data = (tmp_path / write.DATA).read_bytes()
+    assert (tmp_path / write.FULL).read_bytes() == data
+    assert (tmp_path / write.FULL).stat().st_ino != (tmp_path / write.DATA).stat().st_ino
+    assert files[write.FULL] == files[write.DATA]
+    assert len(orjson.loads(data)["examples"]) == 60
+
+
 def test_files_respect_the_umask_and_leave_it_alone(tmp_path: Path) -> None:
     old = os.umask(0o027)
     try:

@@ -56,6 +56,42 @@ class Keys:
     """The two models in the keys' side order (by name), to name the winner of a vote."""
 
 
+@dataclass(frozen=True)
+class BatchKeys:
+    """The keys of a batch's battles, one entry each, the digests in uint64 arrays: what a
+    worker process sends back (a list of `Keys` would be unpickled object by object)."""
+
+    question_ids: list[str]
+    any_id: Any
+    same_id: Any | None
+    """None where the release's ids are not battle ids (the same for a whole batch)."""
+    exact: Any
+    normalized: Any
+    vote: Any
+    sides: list[tuple[str, str]]
+
+    @classmethod
+    def of(cls, keys: Sequence[Keys]) -> BatchKeys:
+        import numpy as np
+
+        def digests(values: Any) -> Any:
+            return np.fromiter(values, dtype=np.uint64, count=len(keys))
+
+        has_id = bool(keys) and keys[0].same_id is not None
+        return cls(
+            [k.question_id for k in keys],
+            digests(k.any_id for k in keys),
+            digests(k.same_id or 0 for k in keys) if has_id else None,
+            digests(k.exact for k in keys),
+            digests(k.normalized for k in keys),
+            np.fromiter((k.vote for k in keys), dtype=np.uint8, count=len(keys)),
+            [k.sides for k in keys],
+        )
+
+    def __len__(self) -> int:
+        return len(self.question_ids)
+
+
 def _digest(parts: Any) -> int:
     """An 8-byte digest of strings in nested lists (their JSON form: one unambiguous byte
     string, made in C)."""
@@ -242,54 +278,45 @@ class Index:
 
     def see(self, keys: Keys, source: int, row: int) -> Match | None:
         """The match of one battle with an earlier one, or None (then it is remembered)."""
-        return self.see_batch([keys], source, [row])[0]
+        return self.see_batch(BatchKeys.of([keys]), source, [row])[0]
 
-    def see_batch(
-        self, batch: Sequence[Keys], source: int, rows: Sequence[int]
-    ) -> list[Match | None]:
+    def see_batch(self, batch: BatchKeys, source: int, rows: Sequence[int]) -> list[Match | None]:
         """For each battle of a batch of source `source` (rows: where each stands there), in
-        order: its match with an earlier battle (of an earlier batch or this one), or None."""
+        order: its match with an earlier battle (of an earlier batch or this one), or None.
+        A battle's keys are tried in order (same_id first: an id seen again is named as
+        such), so it is named by the first that matches."""
         import numpy as np
 
-        candidates: list[list[tuple[str, str, int, int, tuple[str, str]]]] = []
-        digests: list[int] = []
-        values: list[int] = []
-        for keys, row in zip(batch, rows, strict=True):
-            place = (source << ROW_BITS | row) << 2
-            mine = [
-                ("same_battle", "exact", keys.exact ^ 2, keys.vote, keys.sides),
-                ("same_battle", "normalized", keys.normalized ^ 3, keys.vote, keys.sides),
-            ]  # fmt: skip
-            if keys.same_id is not None:  # checked first: an id seen again is named as such
-                mine.insert(0, ("same_id", "id", keys.same_id ^ 1, keys.vote, keys.sides))
-            candidates.append(
-                [(kind, key, place, vote, sides) for kind, key, _, vote, sides in mine]
-            )
-            digests += [d or 2**64 - 1 for _, _, d, _, _ in mine]
-            values += [place | vote for _, _, _, vote, _ in mine]
-        if not digests:
+        if not len(batch):
             return []
-        firsts = self.table.first_values(
-            np.array(digests, dtype=np.uint64), np.array(values, dtype=np.uint64)
-        ).tolist()
-        out: list[Match | None] = []
-        j = 0
-        for row, mine_ in zip(rows, candidates, strict=True):
-            found = None
-            for kind, key, place, vote, sides in mine_:
-                earlier = firsts[j]
-                j += 1
-                if found is None and earlier >> 2 != place >> 2:
-                    found = (kind, key, earlier, vote, sides)
-            out.append(None if found is None else self._later(found, source, row))
+        place = (np.uint64(source) << np.uint64(ROW_BITS) | np.asarray(rows, np.uint64)) << (
+            np.uint64(2)
+        )
+        kinds = [] if batch.same_id is None else [("same_id", "id", batch.same_id, 1)]
+        kinds += [
+            ("same_battle", "exact", batch.exact, 2),
+            ("same_battle", "normalized", batch.normalized, 3),
+        ]
+        digests = np.concatenate([d ^ np.uint64(tag) for _, _, d, tag in kinds])
+        digests[digests == 0] = np.uint64(2**64 - 1)  # 0 marks an empty slot of the table
+        values = np.tile(place | batch.vote.astype(np.uint64), len(kinds))
+        firsts = self.table.first_values(digests, values).reshape(len(kinds), len(batch))
+        later = (firsts >> np.uint64(2)) != (place >> np.uint64(2))
+        which = later.argmax(axis=0)
+        out: list[Match | None] = [None] * len(batch)
+        for i in np.flatnonzero(later.any(axis=0)).tolist():
+            kind, key, _, _ = kinds[which[i]]
+            found = (kind, key, int(firsts[which[i], i]), int(batch.vote[i]), batch.sides[i])
+            out[i] = self._later(found, source, rows[i])
         return out
 
-    def first_sources(self, batch: Sequence[Keys], source: int) -> list[int]:
+    def first_sources(self, batch: BatchKeys, source: int) -> list[int]:
         """For each battle's id (whatever its release), the source that used it first, this
         one if none did (kept in the same table, as digests)."""
         import numpy as np
 
-        digests = np.array([k.any_id ^ 4 or 1 for k in batch], dtype=np.uint64)
+        digests = batch.any_id ^ np.uint64(4)
+        digests[digests == 0] = np.uint64(1)
         values = np.full(len(batch), source, dtype=np.uint64)
         return [int(x) for x in self.table.first_values(digests, values).tolist()]
 

@@ -127,13 +127,14 @@ def _labels(p: Plan) -> list[str]:
 def _renames(p: Plan, r: BatchResult, matches: list[Match | None], index: Index) -> dict[int, str]:
     """Records whose id another source used first get it namespaced (`s<index>:<id>`), so
     that ids stay unique across sources; a same_id copy keeps its id (it is that battle)."""
-    if len(p.sources) < 2 or not r.keys:
+    if len(p.sources) < 2 or not len(r.keys):
         return {}
     renames = {}
-    for i, (k, first) in enumerate(zip(r.keys, index.first_sources(r.keys, r.source), strict=True)):
+    ids = r.keys.question_ids
+    for i, first in enumerate(index.first_sources(r.keys, r.source)):
         m = matches[i]
         if first != r.source and not (m is not None and m.kind == "same_id"):
-            renames[i] = f"s{r.source}:{k.question_id}"
+            renames[i] = f"s{r.source}:{ids[i]}"
     return renames
 
 
@@ -142,7 +143,7 @@ def _duplicate_error(p: Plan, r: BatchResult, matches: list[Match | None]) -> No
     src = p.sources[r.source]
     raise DuplicateError(
         f"{src.label}: row {r.record_rows[i]} ({formats.get(src.file.layout).id_column} "
-        f"{r.keys[i].question_id!r}) is a later copy ({m.kind}, key {m.key}) of "
+        f"{r.keys.question_ids[i]!r}) is a later copy ({m.kind}, key {m.key}) of "
         f"{p.sources[m.source].label} row {m.row}",
         hint="--duplicates flag (the default) marks later copies; --duplicates drop writes "
         "them to duplicates.jsonl",

@@ -13,7 +13,7 @@ from typing import Any
 from arenatok import formats
 from arenatok.check import parse_rows, quality_flags
 from arenatok.check_arrow import battles_from_arrow
-from arenatok.dedup import Keys, battle_keys
+from arenatok.dedup import BatchKeys, battle_keys
 from arenatok.load import JsonLines, Payload, rows_of
 from arenatok.metrics import chat_overhead, token_usage
 from arenatok.records import Battle, Record, Reject, SourceRef, TokenUsage
@@ -209,7 +209,7 @@ class BatchResult:
     """Where a counter disagreed with tiktoken on a text of this batch, and both counts."""
     record_rows: list[int] = field(default_factory=list)
     """Each record's row in its source."""
-    keys: list[Keys] = field(default_factory=list)
+    keys: BatchKeys = field(default_factory=lambda: BatchKeys.of([]))
     """Each record's duplicate keys (see `dedup`)."""
 
 
@@ -274,5 +274,5 @@ def run_batch(
         cache_misses=primary.misses - misses,
         mismatch=_mismatch(battles, counters),
         record_rows=rows,
-        keys=[battle_keys(b, release) for b in battles],
+        keys=BatchKeys.of([battle_keys(b, release) for b in battles]),
     )
