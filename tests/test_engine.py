@@ -79,3 +79,30 @@ def test_import_does_not_load_optional_dependencies() -> None:
     code = "import sys, arenatok, arenatok.cli; print(sorted({'ray'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_fork_server_starts_early_only_for_builds_that_use_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from arenatok import plan
+
+    started: list[bool] = []
+    monkeypatch.setattr(plan, "start_early", lambda: started.append(True))
+
+    def starts(sources: list[str | Path], limit: int | None, workers: int | None) -> bool:
+        started.clear()
+        plan.start_workers_early(sources, limit=limit, workers=workers)
+        return bool(started)
+
+    small = write_jsonl(tmp_path / "small.jsonl", TINY)
+    large = tmp_path / "large.jsonl"
+    with large.open("wb") as f:
+        f.truncate(plan.PROCESS_MIN_ROWS * plan.BATTLE_BYTES)  # sparse: the size is what counts
+    assert not starts([small], None, None)
+    assert starts([small], None, 2)
+    assert starts([large], None, None)
+    assert starts([f"kaggle-55k:{large}"], None, None)
+    assert not starts([large], 300, None)  # --limit 300 reads too few rows
+    assert not starts([large], None, 1)
+    assert not starts([large, tmp_path / "missing.jsonl"], None, None)  # plan reports it
+    assert not starts([], None, None)  # the Hub file: not known before it is fetched

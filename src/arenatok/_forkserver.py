@@ -8,4 +8,10 @@ import signal
 
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
-import arenatok.engine  # noqa: E402, F401  (workers start with it already imported)
+# Workers start with these imported: the step's modules, pyarrow (the batches come as Arrow),
+# and the command line (a worker runs the `arenatok` script again as its __main__ module).
+import pyarrow  # noqa: E402
+import pyarrow.compute  # noqa: E402, F401
+
+import arenatok.cli  # noqa: E402
+import arenatok.engine  # noqa: E402, F401

@@ -211,7 +211,10 @@ def build_cmd(
         arenatok build --source a.parquet --source kaggle-55k:train.csv --duplicates drop
     """
     from arenatok.cli_output import build_summary, progress_bar
+    from arenatok.plan import start_workers_early
 
+    if engine != "ray":
+        start_workers_early(sources, limit=limit, workers=workers)
     with progress_bar("building") as progress:
         result = build(
             list(sources) or None,

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from arenatok import formats
-from arenatok.engine import default_workers
+from arenatok.engine import default_workers, start_early
 from arenatok.errors import OptionError
 from arenatok.hub import ARENA_33K, HubFile, fetch_hub_file
 from arenatok.load import LocalFile, open_local, parquet_rows, sha256_file
@@ -125,8 +125,8 @@ def plan(
     known = [s.expected for s in sources]
     expected = None if None in known else sum(k for k in known if k is not None)
     if workers is None:
-        if expected is None:  # CSV, JSON: judge by size (a battle takes about 1.3 KB on disk)
-            small = sum(s.file.path.stat().st_size for s in sources) < PROCESS_MIN_ROWS * 1300
+        if expected is None:  # CSV, JSON: judge by size
+            small = _small(sum(s.file.path.stat().st_size for s in sources), limit)
         else:
             small = expected < PROCESS_MIN_ROWS
         workers = 1 if small else default_workers()
@@ -159,6 +159,41 @@ def plan(
     )
 
 
+BATTLE_BYTES = 1300
+"""About what a battle takes on disk, to judge a file's rows by its size."""
+
+
+def _small(size: int, limit: int | None) -> bool:
+    """Whether a source of `size` bytes read up to `limit` rows is too small for workers."""
+    return size < PROCESS_MIN_ROWS * BATTLE_BYTES or (
+        limit is not None and limit < PROCESS_MIN_ROWS
+    )
+
+
+def start_workers_early(
+    sources: Sequence[str | Path], *, limit: int | None, workers: int | None
+) -> None:
+    """Start the worker processes' fork server now (`engine.start_early`) when the build will
+    use worker processes: `workers` > 1, or None and the local files are large (the rule of
+    `plan`, judged by size). Its start-up then overlaps the planning."""
+    if workers == 1 or not sources:
+        return
+    if workers is None:
+        paths = [Path(_split_layout(str(s))[1]) for s in sources]
+        sizes = [p.stat().st_size for p in paths if p.is_file()]
+        if len(sizes) < len(paths) or _small(sum(sizes), limit):
+            return
+    start_early()
+
+
+def _split_layout(source: str) -> tuple[str | None, str]:
+    """A source's layout where it names one (`kaggle-55k:train.csv`), and its file."""
+    prefix, sep, rest = source.partition(":")
+    if sep and prefix in formats.FORMATS and not Path(source).exists():
+        return prefix, rest
+    return None, source
+
+
 def _resolve_source(
     source: str | Path | None, hub: HubFile, endpoint: str | None, layout: str | None
 ) -> tuple[LocalFile, dict[str, Any], str]:
@@ -166,9 +201,8 @@ def _resolve_source(
     layout (`kaggle-55k:train.csv`). A local path is recorded resolved (absolute, links
     followed): one rule, so `./x.parquet` and `x.parquet` give the same bytes."""
     if isinstance(source, str):
-        prefix, sep, rest = source.partition(":")
-        if sep and prefix in formats.FORMATS and not Path(source).exists():
-            layout, source = prefix, rest
+        named, source = _split_layout(source)
+        layout = named or layout
     if source is None:
         path = fetch_hub_file(hub, endpoint=endpoint)
         local = open_local(path, layout=layout)

@@ -134,7 +134,7 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-SYNC_EVERY = 64 * 2**20
+SYNC_EVERY = 16 * 2**20
 """Bytes written to a file between two background flushes to the disk."""
 
 
