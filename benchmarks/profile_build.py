@@ -4,10 +4,11 @@ counting on one thread), on a corpus of distinct texts:
     python benchmarks/profile_build.py CORPUS.parquet [--counter tiktoken|fast]
 
 Stages: read (Parquet batches), check (rows to battles), count (every distinct text), style
-(the markdown counts of every answer), records (metrics and record dicts), json (one
-serialisation per record), write (the files: data_out.json, data_out.jsonl, the copy, hashing,
-fsync). Each is timed around the same calls the build makes;
-the shares say what the build does besides counting. Make a corpus with corpus.py.
+(the markdown counts of every answer), records (metrics and record dicts), keys (the duplicate
+digests of every battle), json (one serialisation per record), write (the files:
+data_out.json, its copy full_data_out.json, data_out.jsonl, hashing, fsync). Each is timed
+around the same calls the build makes; the shares say what the build does besides counting.
+Make a corpus with corpus.py.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from arenatok.dedup import BatchKeys, battle_keys
 from arenatok.load import open_local
 from arenatok.stats import Stats
 from arenatok.steps import StepOptions, parse_batch, records_of, texts_of
@@ -58,6 +60,8 @@ def main() -> None:
             records = records_of(battles, [counter], options=options)
             stats += Stats.of(records, len(rejects))
             t = timed("records", t)
+            BatchKeys.of([battle_keys(b, "profile") for b in battles])
+            t = timed("keys", t)
             block = dumps_lines(records)
             t = timed("json", t)
             writer.add(block, len(records), records[:MINI_SIZE])
