@@ -106,3 +106,14 @@ def test_the_fork_server_starts_early_only_for_builds_that_use_workers(
     assert not starts([large], None, 1)
     assert not starts([large, tmp_path / "missing.jsonl"], None, None)  # plan reports it
     assert not starts([], None, None)  # the Hub file: not known before it is fetched
+
+
+def test_the_command_line_starts_without_the_slow_imports() -> None:
+    """numpy, pyarrow and importlib.metadata take 0.2 s to import: the command line starts
+    the fork server (`engine.start_early`) before it needs them."""
+    import subprocess
+
+    slow = ("numpy", "pyarrow", "importlib.metadata", "pandas")
+    code = f"import sys, arenatok.cli; print([m for m in {slow!r} if m in sys.modules])"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout == "[]\n"

@@ -11,12 +11,13 @@ import importlib
 import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from arenatok.errors import MissingExtraError, OptionError
 from arenatok.tokens import get_encoding
+
+if TYPE_CHECKING:  # numpy is imported where used: the command line starts without it
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,8 @@ class _Cached:
         raise NotImplementedError
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
         missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
         if missing:
             self.cache.update(zip(missing, self.batch(missing), strict=True))
@@ -134,6 +137,7 @@ class _Svd(_Cached):
     """TF-IDF then truncated SVD, fitted on the training split's messages: text -> k numbers."""
 
     def __init__(self, texts: Sequence[str], k: int, seed: int) -> None:
+        import numpy as np
         from sklearn.decomposition import TruncatedSVD
         from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -165,6 +169,7 @@ class _Learned(_Cached):
         seed: int,
         unit: Callable[[Side], list[str]],
     ) -> None:
+        import numpy as np
         from sklearn.cross_decomposition import PLSRegression
 
         super().__init__()
@@ -278,9 +283,13 @@ class RecurrentLowRank(_Projected):
         return f"recurrent{'' if self.learned else '_svd'}:{self.rank}"
 
     def start(self) -> np.ndarray:
+        import numpy as np
+
         return np.zeros(self.rank)
 
     def step(self, state: np.ndarray, user: str, answer: str) -> tuple[np.ndarray, Sent]:
+        import numpy as np
+
         x = self.project([f"{user}\n\n{answer}"])[0]
         new = np.tanh(state[: len(x)] + x)
         return new, Sent(vector=new, bytes=_float16_bytes(self.rank))
@@ -315,6 +324,8 @@ class _Embedded(_Cached):
         self.model = model
 
     def batch(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+
         return np.asarray(self.model.embed(texts), dtype=np.float32)
 
 

