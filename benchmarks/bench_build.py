@@ -13,7 +13,8 @@ one run and interleaved, times:
   (b) `arenatok build --source FILE --limit all` with every output file, in a fresh process,
       with each counter (`build`: tiktoken, `build-fast`: --counter fast).
 
-Each is run --repeat times; the minimum is reported (the least noisy estimate on a shared
+arenatok's modules are compiled to bytecode first, as an installed package is. Each is run
+--repeat times; the minimum is reported (the least noisy estimate on a shared
 machine), the median beside it. Peak RSS is the largest sum of the resident memory of the build
 process and its children, sampled every 20 ms. Needs ../shared (the real texts).
 """
@@ -210,6 +211,13 @@ def main() -> None:
     if not (SHARED / "tools" / "elobench_to_arena.py").is_file():
         sys.exit(f"needs the real arena texts in {SHARED} (set ARENATOK_SHARED)")
     args.work.mkdir(parents=True, exist_ok=True)
+    # Every timed process starts as an installed package does, from compiled bytecode (an
+    # editable install compiles on first import, unless PYTHONDONTWRITEBYTECODE is set).
+    import compileall
+
+    import arenatok
+
+    compileall.compile_dir(Path(arenatok.__file__).parent, quiet=1)
     sizes = [int(x) for x in args.sizes.split(",")]
     baselines = args.baselines.split(",")
     builds = args.builds.split(",")
