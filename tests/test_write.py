@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arenatok import write
+from arenatok.errors import OutputError
 from arenatok.write import DatasetWriter, dumps_lines, remove_derived, write_bytes
 
 json_values = st.recursive(
@@ -106,3 +107,25 @@ def test_remove_derived_keeps_a_readme_of_the_users(tmp_path: Path) -> None:
     (tmp_path / "report.json").write_text("{}")
     remove_derived(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
+
+
+def test_a_failed_background_flush_fails_the_build_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(write, "SYNC_EVERY", 100)
+    monkeypatch.setattr(os, "fdatasync", full)
+    writer = DatasetWriter(tmp_path, keep_rejects=False)
+
+    def build() -> None:
+        for i in range(20):
+            writer.add(dumps_lines([{"i": i, "text": "x" * 50}] * 3), 3)
+        writer.commit({"counts": {}})
+
+    with pytest.raises(OutputError, match="no space left on the device"):
+        build()
+    assert list(tmp_path.iterdir()) == []

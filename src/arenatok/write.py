@@ -4,13 +4,13 @@ place only when the whole build succeeded; `artifact_metadata.json` is renamed l
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import json
 import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -185,10 +185,9 @@ class _HashingFile:
         return {"bytes": self.size, "sha256": self._sha.hexdigest()}
 
     def discard(self) -> None:
-        if self._syncing is not None:
+        if self._syncing is not None:  # not yet started: dropped; running: waited for
             self._syncing.cancel()
-            with contextlib.suppress(OSError):
-                self._syncing.result()
+            futures.wait([self._syncing])
         self._fh.close()
         self.tmp.unlink(missing_ok=True)
 
