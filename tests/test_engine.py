@@ -117,3 +117,11 @@ def test_the_command_line_starts_without_the_slow_imports() -> None:
     code = f"import sys, arenatok.cli; print([m for m in {slow!r} if m in sys.modules])"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout == "[]\n"
+    # A worker makes its counters without looking up versions (only the metadata needs them).
+    code = (
+        "import sys; from arenatok.steps import StepOptions; "
+        "StepOptions(dataset='x').make_counters(threads=1); "
+        "print('importlib.metadata' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout == "False\n"

@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -178,8 +178,12 @@ class TokenCounter:
         self.name = encoding
         self._encode: Callable[[str], Sequence[int]] = get_encoding(encoding).encode_ordinary
         self._setup(cache_chars, threads)
-        self.provenance = describe(encoding)
-        """Where this counter comes from, for artifact_metadata.json."""
+
+    @cached_property
+    def provenance(self) -> dict[str, str]:
+        """Where this counter comes from, for artifact_metadata.json (made when asked: worker
+        processes, which only count, never look up the versions)."""
+        return describe(self.name)
 
     def _setup(self, cache_chars: int, threads: int | None) -> None:
         self._cache: OrderedDict[str, int] = OrderedDict()
@@ -279,7 +283,10 @@ class TokenizerFileCounter(TokenCounter):
         self._encode = lambda text: tokenizer.encode(text, add_special_tokens=False).ids
         # tokenizers spreads encode_batch over its own threads: no pool of ours on top.
         self._setup(cache_chars, 1)
-        self.provenance = {
+
+    @cached_property
+    def provenance(self) -> dict[str, str]:
+        return {
             "name": self.name,
             "library": "tokenizers",
             "tokenizers_version": _version("tokenizers"),
@@ -355,10 +362,15 @@ class FastCounter(TokenCounter):
         self, encoding: str = "cl100k_base", *, cache_chars: int = 16_000_000, threads: int = 1
     ) -> None:
         self.name = encoding
-        self.provenance = fast_provenance(encoding)
-        self._count = bpe_bindings().tokenizer_for_encoding(encoding).count
+        bindings = bpe_bindings()  # a clear error without the extra
+        encoding_spec(encoding)  # and for an unknown name, with the known ones
+        self._count = bindings.tokenizer_for_encoding(encoding).count
         self._encode = get_encoding(encoding).encode_ordinary  # the reference, for the sample
         self._setup(cache_chars, threads)
+
+    @cached_property
+    def provenance(self) -> dict[str, str]:
+        return fast_provenance(self.name)
 
     def _count_chunk(self, texts: Sequence[str]) -> list[int]:
         count = self._count
