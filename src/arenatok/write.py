@@ -306,7 +306,9 @@ class DatasetWriter:
         if n:
             self._guard(self._jsonl.write, block)
             self._guard(self._jsonl.write, b"\n")
-            self._write_data((b",\n" if self._n else b"") + block.replace(b"\n", b",\n"))
+            if self._n:
+                self._write_data(b",\n")
+            self._write_data(block.replace(b"\n", b",\n"))
             self._n += n
         entries = list(rejects)
         if entries and self.first_reject is None:
