@@ -8,7 +8,6 @@ Ratings are on the Elo scale: 400 points = a factor of 10 in the odds of winning
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -346,12 +345,13 @@ def controlled_bootstrap(
     """`rounds` bootstrap refits (rounds x params; see `controlled_rounds`). Round r draws from
     its own seed (`SeedSequence(seed).spawn`), so the result does not depend on `jobs`: how
     many worker processes share the rounds ("auto": one per core for large inputs)."""
+    from arenatok.engine import default_workers, process_map
+
     seeds = np.random.SeedSequence(seed).spawn(rounds)
     if jobs == "auto":
-        jobs = (os.cpu_count() or 1) if len(m.s) * rounds >= PARALLEL_WORK else 1
+        jobs = default_workers() if len(m.s) * rounds >= PARALLEL_WORK else 1
     if int(jobs) <= 1 or rounds < 2:
         return controlled_rounds(m, full, seeds, reg, tol)
-    from arenatok.engine import process_map
 
     chunks = [list(c) for c in np.array_split(np.array(seeds, dtype=object), int(jobs))]
     parts = process_map(partial(controlled_rounds, m, full, reg=reg, tol=tol), chunks, int(jobs))

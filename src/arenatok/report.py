@@ -209,7 +209,8 @@ def leaderboard(c: Battles, *, rounds: int, seed: int, jobs: int | str = 1) -> d
     elo = ratings.online_elo(
         [c.model_a[k] for k in order], [c.model_b[k] for k in order], [scores[k] for k in order]
     )
-    columns: dict[str, np.ndarray] = {"bradley_terry": ratings.to_elo(ratings.bt_strengths(cells))}
+    bt = ratings.bt_ratings(cells)  # in the order of `models`
+    columns: dict[str, np.ndarray] = {"bradley_terry": np.fromiter(bt.values(), float, n)}
     samples: dict[str, np.ndarray] = {}
     if rounds:
         samples["bradley_terry"] = ratings.bt_bootstrap(cells, rounds=rounds, seed=seed)
