@@ -361,8 +361,9 @@ def run_bench(
     turns = np.array(data.turns)[te]
     reference = "reference: length only"
     rows = []
+    points = {name: score(yt, p) for name, p in predictions.items()}
     for name, p in predictions.items():
-        point = score(yt, p)
+        point = points[name]
         row: dict[str, Any] = {"strategy": name, **point}
         for key, values in draws[name].items():
             row[f"{key}_ci95"] = interval95(values)
@@ -379,7 +380,7 @@ def run_bench(
         if "full" in predictions and not is_reference:
             diff = draws[name][metric] - draws["full"][metric]
             lo, hi = interval95(diff)
-            row[f"{metric}_minus_full"] = point[metric] - score(yt, predictions["full"])[metric]
+            row[f"{metric}_minus_full"] = point[metric] - points["full"][metric]
             row[f"{metric}_minus_full_ci95"] = [lo, hi]
             row["non_inferior_to_full"] = bool(lo > -margin) if better > 0 else bool(hi < margin)
             if name != "full":
@@ -572,8 +573,7 @@ def write_bench(
     except ImportError:
         raise MissingExtraError("arenatok bench", "bench", "scikit-learn") from None
     bench = run_bench(out, strategies, **options)
-    first = Path(out) if isinstance(out, str | Path) else Path(out[0])
-    target = Path(write_to) if write_to is not None else first
+    target = Path(write_to if write_to is not None else bench["builds"][0]["path"])
     write_bytes(target / BENCH_JSON, dumps_pretty(bench).encode("utf-8"))
     write_bytes(target / BENCH_HTML, render_html(bench).encode("utf-8"))
     return bench

@@ -263,8 +263,14 @@ class Recurrent(Protocol):
     def step(self, state: Any, user: str, answer: str) -> tuple[Any, Sent]: ...
 
 
+def _turn_text(user: str, answer: str) -> str:
+    """One turn as the recurrent strategies map it: the user message, a blank line, the
+    answer."""
+    return f"{user}\n\n{answer}"
+
+
 def _turns(side: Side) -> list[str]:
-    return [f"{u}\n\n{a}" for u, a in zip(side.users, side.answers, strict=True)]
+    return [_turn_text(u, a) for u, a in zip(side.users, side.answers, strict=True)]
 
 
 class RecurrentLowRank(_Projected):
@@ -290,7 +296,7 @@ class RecurrentLowRank(_Projected):
     def step(self, state: np.ndarray, user: str, answer: str) -> tuple[np.ndarray, Sent]:
         import numpy as np
 
-        x = self.project([f"{user}\n\n{answer}"])[0]
+        x = self.project([_turn_text(user, answer)])[0]
         new = np.tanh(state[: len(x)] + x)
         return new, Sent(vector=new, bytes=_float16_bytes(self.rank))
 
