@@ -10,6 +10,8 @@ one run and interleaved, times:
       conversations with bare tiktoken (`len(encode_ordinary(text))`), the fastest way to get
       exact counts with tiktoken here; `processes-fast` does the same with the fast counter
       (bpe-openai's `count`); `threads` (one process, a thread per core) is there to compare;
+      `skeleton` and `skeleton-fast` (skeleton.py) are the build without its per-battle work,
+      a floor for any per-battle step;
   (b) `arenatok build --source FILE --limit all` with every output file, in a fresh process,
       with each counter (`build`: tiktoken, `build-fast`: --counter fast).
 
@@ -162,7 +164,12 @@ def bench_size(
     counted: dict[str, int] = {}
     for _ in range(repeat):
         for mode in baselines:
-            s, _, stdout = timed([sys.executable, "-c", BASELINE, mode, str(path)])
+            cmd = [sys.executable, "-c", BASELINE, mode, str(path)]
+            if mode.startswith("skeleton"):
+                counter = "fast" if mode.endswith("fast") else "tiktoken"
+                cmd = [sys.executable, str(HERE / "skeleton.py"), str(path),
+                       str(work / f"out-{n}-{mode}"), "--counter", counter]  # fmt: skip
+            s, _, stdout = timed(cmd)
             runs[mode].append(s)
             counted[mode] = int(stdout)
         for b in builds:
@@ -201,8 +208,9 @@ def main() -> None:
     ap.add_argument(
         "--baselines",
         default="processes,processes-fast",
-        help="bare counting to time (processes, processes-fast, threads); the first is the "
-        "reference of the ratios",
+        help="bare counting to time (processes, processes-fast, threads), and the build's "
+        "skeleton (skeleton, skeleton-fast: see skeleton.py); the first is the reference of the "
+        "ratios",
     )
     ap.add_argument("--builds", default="build,build-fast", help="build, build-fast")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "arenatok-bench")
