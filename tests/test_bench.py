@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arenatok.bench import TEST_SHARE, auc, in_test_split, run_bench
+from arenatok.bench import TEST_SHARE, auc, in_test_split, run_bench, write_bench
 from arenatok.built import read_built
 from arenatok.cli import cli
-from arenatok.errors import ArenatokError, OptionError, SourceError
+from arenatok.errors import ArenatokError, OptionError, OutputError, SourceError
 from arenatok.pipeline import build
 from arenatok.strategies import Full, LastTurn, LowRank, Side, Truncate, parse_strategies
 from arenatok.tokens import count, get_encoding
@@ -402,6 +402,17 @@ def test_pooled_builds_share_one_split(tmp_path: Path) -> None:
     assert bench["battles"] == 400
     assert "power" in bench
     assert "run time" in result.output
+
+
+def test_write_bench_makes_its_out_directory(tmp_path: Path) -> None:
+    out = _planted(tmp_path, signal=True, n=200)
+    target = tmp_path / "new" / "bench"
+    bench = write_bench(out, parse_strategies(["full"]), write_to=target, rounds=20)
+    assert json.loads((target / "bench.json").read_text()) == json.loads(json.dumps(bench))
+    assert (target / "bench.html").read_text().startswith("<!DOCTYPE html>")
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(OutputError, match="a-file"):
+        write_bench(out, parse_strategies(["full"]), write_to=tmp_path / "a-file" / "x")
 
 
 def test_jobs_do_not_change_the_numbers(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from arenatok.metrics import turn_usages
 from arenatok.page import error_bars, figure, html_page, html_table, plot
 from arenatok.report import interval95, style_matrix
 from arenatok.strategies import Recurrent, Sent, Side, Strategy, run_side
-from arenatok.write import dumps_pretty, write_bytes
+from arenatok.write import dumps_pretty, output_error, write_bytes
 
 BENCH_JSON = "bench.json"
 BENCH_HTML = "bench.html"
@@ -567,11 +567,16 @@ def write_bench(
     **options: Any,
 ) -> dict[str, Any]:
     """Run the benchmark (`run_bench` and its options) and write bench.json and bench.html
-    into `write_to` (default: the first built directory)."""
+    into `write_to` (made if missing, before the run; default: the first built directory)."""
     try:
         import sklearn  # noqa: F401
     except ImportError:
         raise MissingExtraError("arenatok bench", "bench", "scikit-learn") from None
+    if write_to is not None:
+        try:
+            Path(write_to).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise output_error(Path(write_to), e, hint="choose another --out directory") from None
     bench = run_bench(out, strategies, **options)
     target = Path(write_to if write_to is not None else bench["builds"][0]["path"])
     write_bytes(target / BENCH_JSON, dumps_pretty(bench).encode("utf-8"))

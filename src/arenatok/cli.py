@@ -473,8 +473,6 @@ def bench_cmd(
 
     started = time.perf_counter()
     chosen = parse_strategies(strategies or DEFAULT_STRATEGIES, seed=seed)
-    if write_to is not None:
-        write_to.mkdir(parents=True, exist_ok=True)
     with progress_bar("benchmarking") as progress:
         bench = write_bench(
             list(out_dirs),
