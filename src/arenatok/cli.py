@@ -15,7 +15,7 @@ from arenatok.errors import ArenatokError
 from arenatok.formats import FORMATS
 from arenatok.interrupts import Interrupted
 from arenatok.pipeline import DEFAULT_LIMIT, build
-from arenatok.strategies import DEFAULT_STRATEGIES
+from arenatok.bench.strategies import DEFAULT_STRATEGIES
 from arenatok.tokens import ENCODINGS
 from arenatok.write import METADATA
 
@@ -431,10 +431,11 @@ def push_cmd(out_dir: Path, repo_id: str, private: bool, force: bool) -> None:
 )
 @click.option(
     "--jobs",
-    type=click.IntRange(1),
-    default=1,
+    type=_CountOr("auto"),
+    default="auto",
     show_default=True,
-    help="Worker processes, one strategy each (the results do not depend on it).",
+    help="Worker processes that read the builds and fit the predictors (auto: one per core; "
+    "1: everything in this process). The results do not depend on it.",
 )
 @click.option(
     "--out",
@@ -450,7 +451,7 @@ def bench_cmd(
     seed: int,
     rounds: int,
     limit: int | None,
-    jobs: int,
+    jobs: int | None,
     write_to: Path | None,
 ) -> None:
     """Benchmark message compression against human preference: for each strategy (what one
@@ -468,8 +469,9 @@ def bench_cmd(
         arenatok bench out33k out55k --outcome three-way --out pooled --jobs 2
     """
     from arenatok.bench import write_bench
+    from arenatok.bench.strategies import parse_strategies
     from arenatok.cli_output import print_bench, progress_bar
-    from arenatok.strategies import parse_strategies  # scikit-learn, numpy: only here
+    from arenatok.engine import default_workers
 
     started = time.perf_counter()
     chosen = parse_strategies(strategies or DEFAULT_STRATEGIES, seed=seed)
@@ -483,7 +485,7 @@ def bench_cmd(
             limit=limit,
             outcome=outcome,
             margin=margin,
-            jobs=jobs,
+            jobs=jobs or default_workers(),
             progress=progress,
         )
     print_bench(bench, time.perf_counter() - started)

@@ -22,7 +22,7 @@ def one_line(text: str) -> str:
 
 
 @contextmanager
-def progress_bar(label: str) -> Iterator[Callable[[int, int | None], None]]:
+def progress_bar(label: str) -> Iterator[Callable[..., None]]:
     """A rich progress bar on stderr, updated with (done, total or None); shown only when
     stderr is a terminal, and gone when the work is done."""
     from rich.console import Console
@@ -37,7 +37,7 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int | None], None]]:
 
     console = Console(stderr=True)
     bar = Progress(
-        TextColumn(label),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -48,8 +48,10 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int | None], None]]:
     )
     task = bar.add_task(label, total=None)
 
-    def update(done: int, total: int | None) -> None:
+    def update(done: int, total: int | None, stage: str | None = None) -> None:
         bar.update(task, completed=done, total=total)
+        if stage is not None:
+            bar.update(task, description=f"{label}: {stage}")
 
     with bar:
         yield update
@@ -219,7 +221,7 @@ def print_bench(bench: dict[str, Any], seconds: float) -> None:
     from rich.console import Console
     from rich.table import Column, Table
 
-    from arenatok.bench import power_statement
+    from arenatok.bench.page import answer_sentences, power_statement
 
     split, metric = bench["split"], bench["compared_on"]
     console = Console(width=150)
@@ -267,4 +269,6 @@ def print_bench(bench: dict[str, Any], seconds: float) -> None:
             verdict(r.get("uses_content")),
         )
     console.print(table)
+    for sentence in answer_sentences(bench):
+        console.print(sentence, highlight=False)
     console.print(power_statement(bench), highlight=False)

@@ -148,19 +148,86 @@ def start_early() -> None:
         forkserver.ensure_running()
 
 
+def _init_plain_worker(parent: int) -> None:
+    """A worker of `Pool`: signals are the parent's to handle; it ends with the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+class Pool:
+    """Worker processes for the analyses (`jobs` of them; jobs <= 1: this process), that stop
+    at once when the caller is interrupted: waits wake every 0.1 s for `interrupts.check()`,
+    and leaving the `with` block on an exception (Ctrl-C, SIGTERM, an error) kills the workers
+    instead of waiting for their work."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Pool:
+        if self.jobs > 1:
+            self._pool = ProcessPoolExecutor(
+                self.jobs,
+                mp_context=_context(),
+                initializer=_init_plain_worker,
+                initargs=(os.getpid(),),
+            )
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if self._pool is None:
+            return
+        if kind is not None:
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.kill()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, fn: Callable[..., R], *args: Any) -> Future[R]:
+        """fn(*args) in a worker (here: at once)."""
+        if self._pool is not None:
+            return self._pool.submit(fn, *args)
+        future: Future[R] = Future()
+        future.set_result(fn(*args))
+        return future
+
+    def result(self, future: Future[R]) -> R:
+        """The future's result, waking every 0.1 s to take an interruption."""
+        from concurrent.futures import TimeoutError as Pending
+
+        from arenatok import interrupts
+
+        while True:
+            try:
+                return future.result(timeout=0.1)
+            except Pending:
+                interrupts.check()
+            except BrokenProcessPool:
+                time.sleep(0.2)  # a signal to the process group ends workers too: take it first
+                interrupts.check()
+                raise ArenatokError(
+                    "a worker process died (out of memory?)", hint="retry with --jobs 1"
+                ) from None
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+        """fn(x) for each of `items`, in order, as they are done (2 in flight a worker)."""
+        if self._pool is None:
+            yield from map(fn, items)
+            return
+        pending: deque[Future[R]] = deque()
+        for item in items:
+            pending.append(self.submit(fn, item))
+            if len(pending) >= 2 * self.jobs:
+                yield self.result(pending.popleft())
+        while pending:
+            yield self.result(pending.popleft())
+
+
 def process_map(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
     """fn(x) for each of `items`, in order, as they are done; in `jobs` worker processes when
-    jobs > 1 (then `fn` and the items must pickle)."""
-    if jobs <= 1 or len(items) <= 1:
-        yield from map(fn, items)
-        return
-    with ProcessPoolExecutor(min(jobs, len(items)), mp_context=_context()) as pool:
-        try:
-            yield from pool.map(fn, items)
-        except BrokenProcessPool:
-            raise ArenatokError(
-                "a worker process died (out of memory?)", hint="retry with --jobs 1"
-            ) from None
+    jobs > 1 (then `fn` and the items must pickle). Stops at once when interrupted."""
+    with Pool(min(jobs, len(items))) as pool:
+        yield from pool.map(fn, items)
 
 
 class _RayStep:

@@ -1,0 +1,41 @@
+"""`arenatok bench`: how much of the human preference signal survives when each side sends
+less (see `arenatok.bench.strategies`), against what it saves.
+
+A preference predictor, trained on one split, sees only what the two sides communicated and
+predicts the human winner on the other split. The modules, in the order a run uses them:
+`corpus` (the builds read in shards, the split), `represent` and `shared` (token bags, one
+vocabulary, one low-rank basis), `strategies` (the built-ins) and `protocol` (yours),
+`predict` (the predictor and the references), `verdicts` (bootstrap, verdicts, power, the
+answer), `page` (bench.html), `run` (the stages).
+
+The names below are imported on first use, so that `import arenatok.bench.strategies` (the
+command line does) loads neither numpy nor scikit-learn.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_PUBLIC = {
+    "run_bench": "run",
+    "write_bench": "run",
+    "BENCH_JSON": "run",
+    "BENCH_HTML": "run",
+    "in_test_split": "corpus",
+    "TEST_SHARE": "corpus",
+    "auc": "verdicts",
+    "multiclass_log_loss": "verdicts",
+    "power_statement": "page",
+    "answer_sentences": "page",
+    "render_html": "page",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'arenatok.bench' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"arenatok.bench.{_PUBLIC[name]}"), name)

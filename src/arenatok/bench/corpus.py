@@ -1,0 +1,179 @@
+"""The bench's view of one or more builds: what it reads of each record, read in shards by
+worker processes, and the split.
+
+A shard is a byte range of a build's data_out.jsonl (whole lines). A worker parses its lines,
+keeps the fields the bench needs and turns every message into its cl100k_base token ids, so
+the texts never reach the process that runs the bench: it holds token ids and a few numbers
+per battle (see `Corpus`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from arenatok.errors import SourceError
+from arenatok.style import FEATURES
+from arenatok.write import JSONL
+
+TEST_SHARE = 0.2
+SHARD_BYTES = 8 << 20
+"""A shard's size in data_out.jsonl (whole lines): about 1,600 battles."""
+
+WINNERS = {"model_b": 0, "model_a": 1}
+"""Vote codes: 0 model_b, 1 model_a, 2 any tie label."""
+
+
+def in_test_split(first_prompt: str, *, seed: int, share: float = TEST_SHARE) -> bool:
+    """A battle is in the test split by a seeded hash of its first user message: battles that
+    share a prompt are always on the same side of the split."""
+    digest = hashlib.sha256(f"{seed}\0{first_prompt}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+@dataclass
+class Corpus:
+    """Battles as arrays, in the order of the builds and their records. Messages are numbered
+    battle by battle, turn by turn: user message t, answer A t, answer B t."""
+
+    vote: np.ndarray
+    """Per battle: 0 model_b, 1 model_a, 2 a tie label."""
+    test: np.ndarray
+    """Per battle: in the test split."""
+    turns: np.ndarray
+    """Per battle: its number of turns."""
+    model_a: list[str]
+    model_b: list[str]
+    style_a: np.ndarray
+    """Per battle: answer tokens and markdown counts of side A (as `report.style_matrix`)."""
+    style_b: np.ndarray
+    lengths: np.ndarray
+    """Per message: its number of cl100k_base tokens."""
+    sizes: np.ndarray
+    """Per message: its size in UTF-8 bytes."""
+    ids: np.ndarray
+    """Every message's token ids, one after another (int32)."""
+
+    def __len__(self) -> int:
+        return len(self.vote)
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Per message: where its ids start in `ids`."""
+        return np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
+
+    @property
+    def first_message(self) -> np.ndarray:
+        """Per battle: the number of its first message (3 a turn)."""
+        return np.concatenate([[0], np.cumsum(3 * self.turns)[:-1]]).astype(np.int64)
+
+    @classmethod
+    def concat(cls, parts: Sequence[Corpus]) -> Corpus:
+        out: dict[str, Any] = {}
+        for f in fields(cls):
+            values = [getattr(p, f.name) for p in parts]
+            out[f.name] = (
+                [x for v in values for x in v] if isinstance(values[0], list) else
+                np.concatenate(values)
+            )
+        return cls(**out)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Lines [start, end) (bytes) of a build's data_out.jsonl."""
+
+    path: Path
+    start: int
+    end: int
+    seed: int
+
+
+def plan_shards(out: Path, *, limit: int | None, seed: int) -> list[Shard]:
+    """A build's data_out.jsonl (its first `limit` lines) cut into shards of whole lines."""
+    path = out / JSONL
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            end = _end_of_line(f, limit) if limit is not None else size
+            cuts = [0]
+            while cuts[-1] + SHARD_BYTES < end:
+                f.seek(cuts[-1] + SHARD_BYTES)
+                f.readline()
+                cuts.append(min(f.tell(), end))
+            if cuts[-1] < end:
+                cuts.append(end)
+    except FileNotFoundError:
+        raise SourceError(f"{out}: no {JSONL} here", hint="run arenatok build --out DIR first")
+    return [Shard(path, a, b, seed) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+def _end_of_line(f: Any, n: int) -> int:
+    """The byte offset after line n (or the end of the file)."""
+    for _ in range(n):
+        if not f.readline():
+            break
+    return int(f.tell())
+
+
+def read_shard(shard: Shard) -> Corpus:
+    """A shard's battles (runs in a worker process)."""
+    import orjson
+
+    from arenatok.tokens import get_encoding
+
+    encode = get_encoding("cl100k_base").encode_ordinary
+    with shard.path.open("rb") as f:
+        f.seek(shard.start)
+        lines = f.read(shard.end - shard.start).splitlines()
+    vote, test, turns, model_a, model_b = [], [], [], [], []
+    style_a, style_b = [], []
+    ids: list[int] = []
+    lengths: list[int] = []
+    sizes: list[int] = []
+    for line in lines:
+        try:
+            ctx = orjson.loads(line)["context"]
+            conv = ctx["conversation"]
+            usage = ctx["token_usage"]
+            style = ctx["style"]
+            texts = [m for t in conv for m in (t["user"], t["response_a"], t["response_b"])]
+            first = conv[0]["user"]
+            row_a = [usage["total_output_tokens_a"], *(style["total_a"][k] for k in FEATURES)]
+            row_b = [usage["total_output_tokens_b"], *(style["total_b"][k] for k in FEATURES)]
+            vote.append(WINNERS.get(ctx["winner"], 2))
+            model_a.append(ctx["model_a"])
+            model_b.append(ctx["model_b"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, IndexError) as e:
+            raise SourceError(
+                f"{shard.path}: not an arenatok dataset of this version ({type(e).__name__}: "
+                f"{e})",
+                hint=f"check it with: arenatok validate {shard.path.parent}",
+            ) from None
+        test.append(in_test_split(first, seed=shard.seed))
+        turns.append(len(conv))
+        style_a.append(row_a)
+        style_b.append(row_b)
+        for text in texts:
+            tokens = encode(text)
+            ids += tokens
+            lengths.append(len(tokens))
+            sizes.append(len(text.encode("utf-8", "surrogatepass")))
+    width = 1 + len(FEATURES)
+    return Corpus(
+        vote=np.array(vote, dtype=np.int8),
+        test=np.array(test, dtype=bool),
+        turns=np.array(turns, dtype=np.int32),
+        model_a=model_a,
+        model_b=model_b,
+        style_a=np.array(style_a, dtype=float).reshape(-1, width),
+        style_b=np.array(style_b, dtype=float).reshape(-1, width),
+        lengths=np.array(lengths, dtype=np.int64),
+        sizes=np.array(sizes, dtype=np.int64),
+        ids=np.array(ids, dtype=np.int32),
+    )

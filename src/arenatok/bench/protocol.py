@@ -1,0 +1,146 @@
+"""The strategy protocol: what one side of a battle sends, and what it costs.
+
+A side (`Side`) is the battle's user messages and that side's answers, turn by turn. A strategy
+maps it to what is communicated (`Sent`): text, or a vector; with its cost in tokens and bytes.
+
+Your own strategy (plugged in with `--strategy module:Class`, made without arguments) has:
+
+- `name`, and `fit(sides)`: it sees the training split's sides (and may ignore them); or
+  `fit_pairs(sides_a, sides_b, votes)` instead, to learn from the decisive training votes
+  (1 where A won, 0 where B did);
+- `send(side) -> Sent`; or, for a state carried across turns (`Recurrent`), `start()` (the
+  state before turn 1) and `step(state, user, answer) -> (new_state, Sent)`: what the side
+  sends at turn t. The predictor sees the last turn's `Sent`; the cost is summed over turns;
+- optionally `prepare(sides)`: sees every side before `send` or `step` (for batch work).
+
+Text is read by the predictor as the bag of its cl100k_base tokens; a vector as it is. The
+built-in strategies (`arenatok.bench.strategies`) do the same work on whole batches of sides at
+once (`send_many`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from arenatok.errors import OptionError
+
+if TYPE_CHECKING:  # numpy is imported where used: the command line starts without it
+    import numpy as np
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a battle: the user messages and this side's answers, turn by turn."""
+
+    users: tuple[str, ...]
+    answers: tuple[str, ...]
+
+
+@dataclass
+class Sent:
+    """What one side communicated: text, or a vector; and what it cost."""
+
+    text: str | None = None
+    vector: np.ndarray | None = None
+    tokens: int = 0
+    bytes: int = 0
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """A strategy without state: `fit` on the training split's sides, then `send` per side."""
+
+    name: str
+
+    def fit(self, sides: Sequence[Side]) -> None: ...
+
+    def send(self, side: Side) -> Sent: ...
+
+
+@runtime_checkable
+class Recurrent(Protocol):
+    """A strategy with a state carried across turns: `start()` gives the state before turn 1;
+    `step(state, user, answer)` gets the previous state and turn t's messages and returns the
+    new state and what the side sends at turn t."""
+
+    name: str
+
+    def fit(self, sides: Sequence[Side]) -> None: ...
+
+    def start(self) -> Any: ...
+
+    def step(self, state: Any, user: str, answer: str) -> tuple[Any, Sent]: ...
+
+
+def load(module: str, attr: str) -> Strategy | Recurrent:
+    """Your strategy `module:attr`, made without arguments, checked to be one."""
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+        strategy = cls()
+    except (ImportError, AttributeError, TypeError) as e:
+        raise OptionError(
+            f"cannot load strategy {module}:{attr} ({type(e).__name__}: {e})",
+            hint="the module must be importable (on PYTHONPATH) and the class made without "
+            "arguments",
+        ) from None
+    if not isinstance(strategy, Strategy | Recurrent):
+        raise OptionError(
+            f"{module}:{attr} is not a strategy: it needs name, fit and send (or start and "
+            "step, for a recurrent one)"
+        )
+    return strategy
+
+
+def _checked(strategy: Any, sent: object) -> Sent:
+    """`sent`, with a clear error when a strategy broke the protocol."""
+    if not isinstance(sent, Sent):
+        raise OptionError(
+            f"strategy {strategy.name!r} broke the protocol: send() returned "
+            f"{type(sent).__name__}, not Sent",
+            hint="return arenatok.strategies.Sent(text=..., tokens=..., bytes=...) or "
+            "Sent(vector=..., bytes=...)",
+        )
+    if (sent.text is None) == (sent.vector is None):
+        raise OptionError(
+            f"strategy {strategy.name!r} broke the protocol: send() must set exactly one of "
+            "text and vector",
+        )
+    if sent.text is not None and not isinstance(sent.text, str):
+        raise OptionError(
+            f"strategy {strategy.name!r} broke the protocol: Sent.text is "
+            f"{type(sent.text).__name__}, not str"
+        )
+    return sent
+
+
+def checked_send(strategy: Strategy, side: Side) -> Sent:
+    """`strategy.send(side)`, with a clear error when a strategy breaks the protocol."""
+    return _checked(strategy, strategy.send(side))
+
+
+def run_side(strategy: Strategy | Recurrent, side: Side) -> tuple[Sent, list[tuple[int, int]]]:
+    """What one side sends under `strategy` (for a recurrent one: the last turn's `Sent`, its
+    cost the sum over turns), and the cumulative (tokens, bytes) it has sent by each turn. For
+    a strategy without state, "sent by turn t" is what it sends for the first t turns."""
+    if isinstance(strategy, Recurrent):
+        state = strategy.start()
+        tokens = size = 0
+        by_turn = []
+        for user, answer in zip(side.users, side.answers, strict=True):
+            state, sent = strategy.step(state, user, answer)
+            sent = _checked(strategy, sent)
+            tokens, size = tokens + sent.tokens, size + sent.bytes
+            by_turn.append((tokens, size))
+        return Sent(text=sent.text, vector=sent.vector, tokens=tokens, bytes=size), by_turn
+    by_turn = [
+        (s.tokens, s.bytes)
+        for s in (
+            checked_send(strategy, Side(side.users[:t], side.answers[:t]))
+            for t in range(1, len(side.users))
+        )
+    ]
+    final = checked_send(strategy, side)
+    return final, [*by_turn, (final.tokens, final.bytes)]

@@ -1,0 +1,272 @@
+"""`run_bench`: the stages of a bench run, and `write_bench`, which writes its files.
+
+Stages: read the builds in shards (worker processes), the split, the references, each
+strategy's features (in this process, from the shared representations) and its predictor's fit
+(worker processes), then the paired bootstrap and the verdicts.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from arenatok import interrupts
+from arenatok.bench import predict, verdicts
+from arenatok.bench.corpus import TEST_SHARE, Corpus, plan_shards, read_shard
+from arenatok.bench.shared import Batch, Shared, grouped_cumsum
+from arenatok.bench.strategies import AnyStrategy
+from arenatok.built import build_id, read_metadata
+from arenatok.engine import Pool
+from arenatok.errors import MissingExtraError, OptionError, SourceError
+from arenatok.write import dumps_pretty, output_error, write_bytes
+
+BENCH_JSON = "bench.json"
+BENCH_HTML = "bench.html"
+MAX_TURN_SHOWN = 10
+"""Cost by turn is given for turns 1 to this (later turns are rare)."""
+
+Progress = Callable[..., None]
+"""Called with (steps done, steps in all, stage): a step is a shard read, a predictor fitted
+or a block of bootstrap rounds."""
+
+
+def _by_turn(tokens: np.ndarray, size: np.ndarray, turns: np.ndarray) -> list[dict[str, float]]:
+    """Per turn t: over the sides of battles with at least t turns, the mean tokens and bytes
+    one side has sent by turn t (flat arrays: side by side, turn by turn)."""
+    turn = np.arange(len(tokens)) - np.repeat(np.cumsum(turns) - turns, turns)
+    out = []
+    for t in range(MAX_TURN_SHOWN):
+        k = turn == t
+        if not k.any():
+            break
+        out.append(
+            {
+                "turn": t + 1,
+                "battles": int(k.sum()) // 2,
+                "tokens": float(tokens[k].mean()),
+                "bytes": float(size[k].mean()),
+            }
+        )
+    return out
+
+
+def _full_state_by_turn(shared: Shared) -> list[dict[str, float]]:
+    """`_by_turn` for resending the whole history each turn: at turn t a side sends its
+    context (`context_tokens` of the Metrics: every earlier user message and its own answers,
+    plus user message t) and its answer t, so turn t costs the messages of turns 1 to t
+    (quadratic in the turns; bytes without separators)."""
+    _, message = shared.sides
+    sizes = shared.turns_per_side
+    by_turn = []
+    for per_message in (shared.c.lengths, shared.message_bytes):
+        pairs = per_message[message[0::2]] + per_message[message[1::2]]
+        by_turn.append(grouped_cumsum(grouped_cumsum(pairs, sizes), sizes))
+    return _by_turn(by_turn[0], by_turn[1], sizes)
+
+
+def _votes(corpus: Corpus, outcome: str) -> tuple[np.ndarray, np.ndarray]:
+    """The labels (binary: 1 if A won; three-way: 0 B, 1 A, 2 tie) and which battles count."""
+    vote = corpus.vote.astype(np.int64)
+    if outcome == "three-way":
+        return vote, np.ones(len(vote), dtype=bool)
+    return (vote == 1).astype(np.int64), vote < 2
+
+
+def run_bench(
+    out: str | Path | Sequence[str | Path],
+    strategies: Sequence[AnyStrategy],
+    *,
+    seed: int = 0,
+    rounds: int = 1000,
+    limit: int | None = None,
+    outcome: str = "binary",
+    margin: float = 0.02,
+    jobs: int = 1,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Every strategy's cost and the quality its messages retain, with paired bootstrap
+    intervals, two verdicts (non-inferior to `full` within `margin`; uses content: better than
+    the length-only reference), what the test split can detect, and the answer (the cheapest
+    strategy that keeps the signal; the cost-quality frontier). `out`: one built directory or
+    several, pooled (split by the same prompt hash across all of them). `outcome`: "binary" (A
+    or B, ties left out; compared on AUC) or "three-way" (A, B or tie; compared on multiclass
+    log-loss). `jobs`: worker processes (the numbers do not depend on it)."""
+    if outcome not in verdicts.OUTCOMES:
+        raise OptionError(f"unknown outcome: {outcome!r}", hint="binary or three-way")
+    outs = [Path(out)] if isinstance(out, str | Path) else [Path(o) for o in out]
+    with interrupts.held(), Pool(jobs) as pool:
+        return _run(outs, strategies, pool, seed, rounds, limit, outcome, margin, progress)
+
+
+def _run(
+    outs: list[Path],
+    strategies: Sequence[AnyStrategy],
+    pool: Pool,
+    seed: int,
+    rounds: int,
+    limit: int | None,
+    outcome: str,
+    margin: float,
+    progress: Progress | None,
+) -> dict[str, Any]:
+    metas = [read_metadata(o) for o in outs]
+    shards = [plan_shards(o, limit=limit, seed=seed) for o in outs]
+    blocks = -(-rounds // verdicts.BLOCK)
+    steps = sum(map(len, shards)) + len(strategies) + 3 + blocks
+    done = itertools.count(1)
+
+    def tick(stage: str) -> None:
+        interrupts.check()
+        if progress:
+            progress(next(done), steps, stage)
+
+    if progress:
+        progress(0, steps, "reading")
+    parts = []
+    for part in pool.map(read_shard, [s for build in shards for s in build]):
+        parts.append(part)
+        tick("reading")
+    sizes = [0] + list(itertools.accumulate(len(build) for build in shards))
+    built = [Corpus.concat(parts[a:b]) if b > a else None for a, b in itertools.pairwise(sizes)]
+    corpus = Corpus.concat([b for b in built if b is not None]) if parts else None
+    n = len(corpus) if corpus is not None else 0
+    three_way = outcome == "three-way"
+    metric, better = verdicts.OUTCOMES[outcome]
+    y, used = _votes(corpus, outcome) if corpus is not None else (np.zeros(0), np.zeros(0, bool))
+    test = corpus.test if corpus is not None else np.zeros(0, bool)
+    tr, te = np.flatnonzero(~test & used), np.flatnonzero(test & used)
+    if corpus is None or len(tr) < 20 or len(te) < 20 or len(set(y[tr])) < 2:
+        raise SourceError(
+            f"{outs[0]}: too few {'votes' if three_way else 'decisive votes'} to train and "
+            f"test on ({len(tr)} / {len(te)})",
+            hint="bench needs a few hundred battles with human votes",
+        )
+    decisive = corpus.vote < 2
+    learn = np.flatnonzero(~test & decisive)
+    shared = Shared(corpus, tr, learn, (corpus.vote[learn] == 1).astype(float), seed)
+    classes = 3 if three_way else 2
+
+    def task(x: Any) -> tuple[Any, ...]:
+        return (x[tr], y[tr], x[te], seed, classes)
+
+    names: list[str] = []
+    tasks = []
+    for name, x in predict.references(corpus, three_way).items():
+        names.append(name)
+        tasks.append(pool.submit(predict.fit_predict, *task(x)))
+    costs: dict[str, Batch] = {}
+    sides = None
+    for strategy in strategies:
+        if hasattr(strategy, "send_many"):
+            batch = strategy.send_many(shared)
+        else:
+            if sides is None:
+                a, b = predict.texts(corpus)
+                sides = a + b
+            batch = predict.per_side(strategy, shared, sides)  # type: ignore[arg-type]
+        costs[strategy.name] = batch
+        names.append(strategy.name)
+        tasks.append(pool.submit(predict.fit_predict, *task(predict.features(batch, shared, three_way))))
+        tick(f"strategy {strategy.name}")
+    predictions = {}
+    for name, future in zip(names, tasks, strict=True):
+        predictions[name] = pool.result(future)
+        tick("fitting predictors")
+
+    yt = y[te]
+    boot: dict[str, dict[str, list[np.ndarray]]] = {name: {} for name in predictions}
+    for counts in verdicts.draws(len(te), rounds, seed):
+        for name, p in predictions.items():
+            for key, values in verdicts.scores(yt, p, three_way, counts).items():
+                boot[name].setdefault(key, []).append(values)
+        tick("bootstrap")
+    draws = {name: {k: np.concatenate(v) for k, v in d.items()} for name, d in boot.items()}
+    points = {name: verdicts.point(yt, p, three_way) for name, p in predictions.items()}
+    rows = verdicts.verdict_rows(points, draws, metric, better, margin)
+    turns = corpus.turns[te]
+    for row in rows:
+        batch = costs.get(row["strategy"])
+        if batch is not None:
+            row["tokens_per_side"] = float(batch.tokens.mean())
+            row["bytes_per_side"] = float(batch.bytes.mean())
+            row["cost_by_turn"] = _by_turn(
+                batch.by_turn_tokens, batch.by_turn_bytes, shared.turns_per_side
+            )
+        p = predictions[row["strategy"]]
+        row["by_turns"] = {}
+        for label, mask in (("single-turn", turns == 1), ("multi-turn", turns > 1)):
+            k = np.flatnonzero(mask)
+            if len(k) >= 20 and len(set(yt[k])) > 1:
+                row["by_turns"][label] = {
+                    "votes": len(k),
+                    metric: verdicts.point(yt[k], p[k], three_way)[metric],
+                }
+    tick("verdicts")
+    return {
+        "builds": [
+            {"path": str(o), "build": build_id(m), "battles": len(b) if b is not None else 0}
+            for o, m, b in zip(outs, metas, built, strict=True)
+        ],
+        "build": build_id(metas[0]),
+        "seed": seed,
+        "bootstrap_rounds": rounds,
+        "battles": n,
+        "outcome": outcome,
+        "compared_on": metric,
+        "margin": margin,
+        "split": {
+            "rule": f"sha256(seed, first user message) < {TEST_SHARE}: test; no prompt is in "
+            "both splits, across every build pooled",
+            "train_votes": len(tr),
+            "test_votes": len(te),
+            "train_decisive": int((~test & decisive).sum()),
+            "test_decisive": int((test & decisive).sum()),
+            "test_ties": int((test & ~decisive).sum()),
+            "train_ties": int((~test & ~decisive).sum()),
+            "ties": "predicted as a third class" if three_way else "left out",
+        },
+        "power": verdicts.power(rows, metric, len(te)),
+        "answer": verdicts.answer(rows, metric, better),
+        "predictor": "logistic regression on (what A sent) - (what B sent): TF-IDF of the "
+        "cl100k_base tokens of the text and log(1 + tokens), or the vector"
+        + ("; and its absolute value (multinomial: A, B, tie)" if three_way else "; ties left out"),
+        "verdicts": {
+            "non_inferior_to_full": f"the 95% interval of {metric}(strategy) - {metric}(full) "
+            + (f"lies above -{margin}" if better > 0 else f"lies below +{margin}"),
+            "uses_content": f"the 95% interval of {metric}(strategy) - {metric}(length-only "
+            "reference) " + ("lies above 0" if better > 0 else "lies below 0"),
+        },
+        "cost_by_turn_full_state": _full_state_by_turn(shared),
+        "results": rows,
+    }
+
+
+def write_bench(
+    out: str | Path | Sequence[str | Path],
+    strategies: Sequence[AnyStrategy],
+    *,
+    write_to: str | Path | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Run the benchmark (`run_bench` and its options) and write bench.json and bench.html
+    into `write_to` (made if missing, before the run; default: the first built directory)."""
+    from arenatok.bench.page import render_html
+
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise MissingExtraError("arenatok bench", "bench", "scikit-learn") from None
+    if write_to is not None:
+        try:
+            Path(write_to).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise output_error(Path(write_to), e, hint="choose another --out directory") from None
+    bench = run_bench(out, strategies, **options)
+    target = Path(write_to if write_to is not None else bench["builds"][0]["path"])
+    write_bytes(target / BENCH_JSON, dumps_pretty(bench).encode("utf-8"))
+    write_bytes(target / BENCH_HTML, render_html(bench).encode("utf-8"))
+    return bench

@@ -1,0 +1,203 @@
+"""What the strategies share, made once per run (`Shared`), and what a strategy sends for
+every side at once (`Batch`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from arenatok.bench import represent as rep
+from arenatok.bench.corpus import Corpus
+
+
+@dataclass
+class Batch:
+    """What every side sent (side A of battle i is row i, its side B row n + i): token bags
+    (text) or vectors, with the cost per side and cumulative by turn (flat, side by side,
+    turn by turn)."""
+
+    tokens: np.ndarray
+    bytes: np.ndarray
+    by_turn_tokens: np.ndarray
+    by_turn_bytes: np.ndarray
+    bags: Any = None
+    vectors: np.ndarray | None = None
+
+
+def grouped_cumsum(x: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Cumulative sums of x restarting at every group (consecutive groups of `sizes` >= 1)."""
+    total = np.cumsum(x)
+    starts = np.cumsum(sizes) - sizes
+    return total - np.repeat(total[starts] - x[starts], sizes)
+
+
+class Shared:
+    """The corpus, the split, and the representations the strategies share (each made on
+    first use): the sides' messages, the token byte lengths, the vocabulary, the messages'
+    TF-IDF, the SVD basis and the learned maps."""
+
+    def __init__(
+        self, corpus: Corpus, train: np.ndarray, learn: np.ndarray, votes: np.ndarray, seed: int
+    ) -> None:
+        self.c, self.train, self.learn, self.votes, self.seed = corpus, train, learn, votes, seed
+        self.n = len(corpus)
+        self._learned: dict[int, np.ndarray] = {}
+
+    @cached_property
+    def sides(self) -> tuple[np.ndarray, np.ndarray]:
+        """(side, message) of every message each side sends, in order (pairs: user, answer)."""
+        return rep.side_messages(self.c)
+
+    @cached_property
+    def turns_per_side(self) -> np.ndarray:
+        return np.concatenate([self.c.turns, self.c.turns]).astype(np.int64)
+
+    @cached_property
+    def token_bytes(self) -> np.ndarray:
+        """The UTF-8 length of every cl100k_base token."""
+        from arenatok.tokens import get_encoding
+
+        enc = get_encoding("cl100k_base")
+        out = np.zeros(rep.N_IDS, dtype=np.int64)
+        for i in range(enc.n_vocab):
+            try:
+                out[i] = len(enc.decode_single_token_bytes(i))
+            except KeyError:
+                continue
+        return out
+
+    @cached_property
+    def message_bytes(self) -> np.ndarray:
+        """Every message's size in UTF-8 bytes (the bytes of its tokens)."""
+        lengths = self.c.lengths
+        message = np.repeat(np.arange(len(lengths)), lengths)
+        return np.bincount(message, self.token_bytes[self.c.ids], len(lengths)).astype(np.int64)
+
+    @cached_property
+    def train_sides(self) -> np.ndarray:
+        return np.concatenate([self.train, self.train + self.n])
+
+    def text(self, *, k: int | None, tail: bool, last_turn: bool) -> Batch:
+        """A text strategy: all, or the first/last k tokens, of each message (of every turn, or
+        of the last); cost: the tokens and their bytes, with 2-byte separators."""
+        side, message = self.sides
+        starts, keep = rep.kept(self.c, message, k, tail)
+        positions = rep.spans(starts, keep)
+        span = np.repeat(np.arange(len(keep)), keep)
+        size = np.bincount(span, self.token_bytes[self.c.ids[positions]], len(keep))
+        pair_tokens = keep[0::2] + keep[1::2]
+        pair_bytes = size[0::2] + size[1::2] + len(b"\n\n")
+        if last_turn:
+            by_tokens, by_bytes = pair_tokens, pair_bytes
+            last = np.cumsum(self.turns_per_side) - 1
+            side, message = side.reshape(-1, 2)[last].ravel(), message.reshape(-1, 2)[last].ravel()
+            starts, keep = rep.kept(self.c, message, k, tail)
+            positions = rep.spans(starts, keep)
+        else:
+            by_tokens = grouped_cumsum(pair_tokens, self.turns_per_side)
+            by_bytes = grouped_cumsum(pair_bytes, self.turns_per_side) + 2 * (
+                grouped_cumsum(np.ones_like(pair_tokens), self.turns_per_side) - 1
+            )
+        ends = np.cumsum(self.turns_per_side) - 1
+        return Batch(
+            tokens=by_tokens[ends],
+            bytes=by_bytes[ends],
+            by_turn_tokens=by_tokens,
+            by_turn_bytes=by_bytes,
+            bags=rep.bag(self.c.ids[positions], np.repeat(side, keep), 2 * self.n),
+        )
+
+    @cached_property
+    def message_tfidf(self) -> Any:
+        """Every message's TF-IDF over the vocabulary (idf from the training messages)."""
+        lengths = self.c.lengths
+        bags = rep.bag(self.c.ids, np.repeat(np.arange(len(lengths)), lengths), len(lengths))
+        return rep.tfidf(bags, self.vocabulary, self.train_messages)
+
+    @cached_property
+    def train_messages(self) -> np.ndarray:
+        first = self.c.first_message[self.train]
+        return rep.spans(first, 3 * self.c.turns[self.train].astype(np.int64))
+
+    @cached_property
+    def vocabulary(self) -> np.ndarray:
+        """Chosen once, on `full`'s training sides, for every strategy."""
+        full = self.text(k=None, tail=False, last_turn=False).bags
+        return rep.choose_vocabulary(full[self.train_sides])
+
+    @cached_property
+    def basis(self) -> np.ndarray:
+        return rep.fit_basis(self.message_tfidf, self.train_messages, self.seed)
+
+    def projection(self, rank: int, *, learned: bool) -> np.ndarray:
+        """Every message as `rank` numbers (messages x rank): its TF-IDF times the basis's
+        first `rank` directions, or times the map learned from the votes."""
+        if not learned:
+            return np.asarray(self.message_tfidf @ self.basis[:, :rank])
+        if rank not in self._learned:
+            self._learned[rank] = self._learn(rank)
+        return np.asarray(self.message_tfidf @ self._learned[rank])
+
+    def _learn(self, rank: int) -> np.ndarray:
+        """A supervised rank-R map: partial least squares between the two sides' difference
+        (summed messages, in the basis) and the vote, on the decisive training battles; the R
+        directions that covary most with who won, as vocabulary x R."""
+        from sklearn.cross_decomposition import PLSRegression
+
+        side, message = self.sides
+        n = self.n
+        sign = np.where(side < n, 1.0, -1.0).astype(np.float32)
+        battle = side % n
+        pick = np.isin(battle, self.learn)
+        row = np.searchsorted(self.learn, battle[pick])
+        diff = sparse.csr_matrix(
+            (sign[pick], (row, message[pick])), shape=(len(self.learn), self.c.lengths.size)
+        )
+        x = (diff @ self.message_tfidf) @ self.basis
+        k = max(1, min(rank, x.shape[1], len(self.learn) - 1))
+        pls = PLSRegression(n_components=k, scale=False).fit(x, 2.0 * self.votes - 1.0)
+        return np.ascontiguousarray(self.basis @ pls.x_rotations_, dtype=np.float32)
+
+    def _per_turn(self, projected: np.ndarray) -> np.ndarray:
+        """Per side and turn: the projection of the user message plus that of the answer."""
+        _, message = self.sides
+        return projected[message[0::2]] + projected[message[1::2]]
+
+    def _vector_costs(self, numbers: np.ndarray, vectors: np.ndarray) -> Batch:
+        """`numbers` sent per side and turn (cumulative), as float16 bytes."""
+        by_turn = grouped_cumsum(numbers, self.turns_per_side)
+        ends = np.cumsum(self.turns_per_side) - 1
+        return Batch(
+            tokens=np.zeros(2 * self.n, dtype=np.int64),
+            bytes=2 * by_turn[ends],
+            by_turn_tokens=np.zeros_like(by_turn),
+            by_turn_bytes=2 * by_turn,
+            vectors=vectors,
+        )
+
+    def summed(self, projected: np.ndarray, rank: int) -> Batch:
+        """One vector a message, summed per side; rank numbers a message."""
+        per_turn = self._per_turn(projected)
+        side = np.repeat(np.arange(2 * self.n), self.turns_per_side)
+        vectors = np.zeros((2 * self.n, per_turn.shape[1]))
+        np.add.at(vectors, side, per_turn)
+        numbers = np.full(len(side), 2 * rank, dtype=np.int64)
+        return self._vector_costs(numbers, vectors)
+
+    def recurrent(self, projected: np.ndarray, rank: int) -> Batch:
+        """s_t = tanh(s_(t-1) + x_t) from s_0 = 0, per side; the last state is sent; rank
+        numbers a turn."""
+        x = self._per_turn(projected)
+        sizes = self.turns_per_side
+        turn = np.arange(len(x)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        side = np.repeat(np.arange(2 * self.n), sizes)
+        state = np.zeros((2 * self.n, x.shape[1]))
+        for t in range(int(sizes.max(initial=0))):
+            rows = np.flatnonzero(turn == t)
+            state[side[rows]] = np.tanh(state[side[rows]] + x[rows])
+        numbers = np.full(len(side), rank, dtype=np.int64)
+        return self._vector_costs(numbers, state)

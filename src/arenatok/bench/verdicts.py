@@ -1,0 +1,197 @@
+"""Scores, paired bootstrap intervals, the two verdicts, what the test can detect, and the
+answer: the cheapest strategy that keeps the signal, and the cost-quality frontier."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+OUTCOMES = {
+    "binary": ("auc", 1.0),
+    "three-way": ("log_loss", -1.0),
+}
+"""Per outcome: the metric strategies are compared on, and its direction (1: higher is
+better)."""
+
+Z_POWER = 1.959964 + 0.841621
+"""z of a two-sided 5% test plus z of 80% power: a difference this many standard errors
+wide is detected 80% of the time."""
+
+BLOCK = 50
+"""Bootstrap rounds computed together (a rounds x test votes matrix of counts)."""
+
+
+def auc(y: np.ndarray, p: np.ndarray) -> float:
+    """Area under the ROC curve (the Mann-Whitney statistic, ties counted half)."""
+    return float(weighted_auc(y, p, np.ones((1, len(y))))[0])
+
+
+def weighted_auc(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """AUC of each row of `counts` (how many times each vote is drawn): the share of
+    (positive, negative) pairs, drawn with those multiplicities, where the positive scores
+    higher (ties half). NaN for a row without both classes."""
+    order = np.argsort(p, kind="stable")
+    ps, pos = p[order], (y[order] == 1)
+    w = counts[:, order].astype(np.float64)
+    start = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])  # groups of tied scores
+    neg = np.where(pos, 0.0, w)
+    neg_group = np.add.reduceat(neg, start, axis=1)
+    below = np.cumsum(neg_group, axis=1) - neg_group  # negatives strictly lower, per group
+    group = np.repeat(np.arange(len(start)), np.diff(np.r_[start, len(ps)]))
+    credit = below[:, group] + 0.5 * neg_group[:, group]
+    n_pos = (w * pos).sum(axis=1)
+    n_neg = neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: np.ndarray = ((w * pos) * credit).sum(axis=1) / (n_pos * n_neg)
+    out[(n_pos == 0) | (n_neg == 0)] = np.nan
+    return out
+
+
+def _losses(y: np.ndarray, p: np.ndarray, three_way: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per vote: 1 if predicted right, and its log-loss."""
+    if three_way:
+        q = np.clip(p[np.arange(len(y)), y], 1e-15, 1.0)
+        return (p.argmax(axis=1) == y).astype(float), -np.log(q)
+    q = np.clip(p, 1e-12, 1 - 1e-12)
+    right = ((p > 0.5) == (y == 1)).astype(float)
+    return right, -(y * np.log(q) + (1 - y) * np.log(1 - q))
+
+
+def scores(y: np.ndarray, p: np.ndarray, three_way: bool, counts: np.ndarray) -> dict[str, Any]:
+    """Accuracy, log-loss (and AUC for binary) of each row of `counts` (vote multiplicities)."""
+    right, loss = _losses(y, p, three_way)
+    total = counts.sum(axis=1)
+    out = {"accuracy": counts @ right / total, "log_loss": counts @ loss / total}
+    if not three_way:
+        out["auc"] = weighted_auc(y, p, counts)
+    return out
+
+
+def point(y: np.ndarray, p: np.ndarray, three_way: bool) -> dict[str, float]:
+    """The scores on the votes as they are."""
+    return {k: float(v[0]) for k, v in scores(y, p, three_way, np.ones((1, len(y)))).items()}
+
+
+def multiclass_log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean negative log-probability of the observed class (natural log; p: votes x classes).
+    A uniform guess over 3 classes scores ln 3 = 1.0986."""
+    return point(y, p, True)["log_loss"]
+
+
+def draws(n: int, rounds: int, seed: int) -> Iterator[np.ndarray]:
+    """The bootstrap's resamples as counts (block x n), BLOCK rounds at a time: round r draws
+    n votes with replacement (numpy's default_rng(seed), n integers a round)."""
+    rng = np.random.default_rng(seed)
+    for first in range(0, rounds, BLOCK):
+        k = min(BLOCK, rounds - first)
+        idx = rng.integers(0, n, (k, n)) + (np.arange(k) * n)[:, None]
+        yield np.bincount(idx.ravel(), minlength=k * n).reshape(k, n).astype(np.float64)
+
+
+def interval95(samples: np.ndarray) -> list[float]:
+    """The 95% percentile interval of bootstrap samples (NaN samples left out)."""
+    return [float(np.nanpercentile(samples, 2.5)), float(np.nanpercentile(samples, 97.5))]
+
+
+def verdict_rows(
+    points: dict[str, dict[str, float]],
+    boot: dict[str, dict[str, np.ndarray]],
+    metric: str,
+    better: float,
+    margin: float,
+) -> list[dict[str, Any]]:
+    """Per predictor: its scores with intervals, and the comparisons with the length-only
+    reference and with full (verdicts and the difference detectable)."""
+    reference = "reference: length only"
+    rows = []
+    for name, pt in points.items():
+        row: dict[str, Any] = {"strategy": name, **pt}
+        for key, values in boot[name].items():
+            row[f"{key}_ci95"] = interval95(values)
+        row[f"{metric}_minus_length_only_ci95"] = interval95(
+            boot[name][metric] - boot[reference][metric]
+        )
+        is_reference = name.startswith("reference")
+        if not is_reference:
+            lo, hi = row[f"{metric}_minus_length_only_ci95"]
+            row["uses_content"] = bool(lo > 0) if better > 0 else bool(hi < 0)
+        if "full" in points and not is_reference:
+            diff = boot[name][metric] - boot["full"][metric]
+            lo, hi = interval95(diff)
+            row[f"{metric}_minus_full"] = pt[metric] - points["full"][metric]
+            row[f"{metric}_minus_full_ci95"] = [lo, hi]
+            row["non_inferior_to_full"] = bool(lo > -margin) if better > 0 else bool(hi < margin)
+            if name != "full":
+                row["detectable_difference_vs_full"] = Z_POWER * float(np.nanstd(diff))
+        rows.append(row)
+    return rows
+
+
+def power(rows: Sequence[dict[str, Any]], metric: str, votes: int) -> dict[str, Any]:
+    """What the test split can detect: the smallest difference from `full` found 80% of the
+    time at the 5% level (2.80 paired-bootstrap standard errors; the median over strategies),
+    and how many test votes other differences would need (the standard error shrinks as
+    1 / sqrt(votes))."""
+    found = [
+        r["detectable_difference_vs_full"] for r in rows if "detectable_difference_vs_full" in r
+    ]
+    if not found:
+        return {"test_votes": votes}
+    mde = float(np.median(found))
+    return {
+        "test_votes": votes,
+        "detectable_difference": mde,
+        "rule": f"{Z_POWER:.2f} x the paired bootstrap standard error of {metric}(strategy) - "
+        f"{metric}(full), median over the strategies: 80% power at the 5% level",
+        "votes_needed": {
+            f"{d:g}": math.ceil(votes * (mde / d) ** 2) for d in (0.005, 0.01, 0.02, 0.05)
+        },
+    }
+
+
+def answer(rows: Sequence[dict[str, Any]], metric: str, better: float) -> dict[str, Any]:
+    """The cheapest strategy non-inferior to full and the cheapest that uses content (by
+    bytes sent per side, with its share of full's bytes), and the cost-quality frontier: the
+    strategies that no other beats on both cost (fewer bytes) and quality (a better point
+    estimate of the metric)."""
+    strategies = [r for r in rows if "bytes_per_side" in r]
+    full = next((r for r in strategies if r["strategy"] == "full"), None)
+
+    def cheapest(key: str) -> dict[str, Any] | None:
+        found = sorted(
+            (r for r in strategies if r.get(key)), key=lambda r: (r["bytes_per_side"], r["strategy"])
+        )
+        if not found:
+            return None
+        r = found[0]
+        out = {"strategy": r["strategy"], "bytes_per_side": r["bytes_per_side"], metric: r[metric]}
+        if full is not None and full["bytes_per_side"] > 0:
+            out["share_of_full_bytes"] = r["bytes_per_side"] / full["bytes_per_side"]
+        return out
+
+    def beats(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        cost_ok = a["bytes_per_side"] <= b["bytes_per_side"]
+        quality_ok = better * a[metric] >= better * b[metric]
+        strictly = a["bytes_per_side"] < b["bytes_per_side"] or better * a[metric] > better * b[
+            metric
+        ]
+        return cost_ok and quality_ok and strictly
+
+    frontier = sorted(
+        (r for r in strategies if not any(beats(o, r) for o in strategies)),
+        key=lambda r: (r["bytes_per_side"], r["strategy"]),
+    )
+    return {
+        "cheapest_non_inferior_to_full": cheapest("non_inferior_to_full"),
+        "cheapest_using_content": cheapest("uses_content"),
+        "frontier": [
+            {"strategy": r["strategy"], "bytes_per_side": r["bytes_per_side"], metric: r[metric]}
+            for r in frontier
+        ],
+        "rule": "cheapest: fewest bytes sent per side among the strategies with that verdict; "
+        f"frontier: the strategies that no other matches or beats on both bytes and {metric} "
+        "(point estimates) while beating it on one",
+    }
