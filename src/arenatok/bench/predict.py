@@ -32,7 +32,7 @@ def features(batch: Batch, shared: Shared, three_way: bool) -> Any:
     n = shared.n
     if batch.vectors is not None:
         return pair_view(batch.vectors[:n] - batch.vectors[n:], three_way)
-    x = rep.tfidf(batch.bags, shared.vocabulary, shared.train_sides)
+    x = rep.tfidf(batch.bags, shared.train_sides)
     length = sparse.csr_matrix(np.log1p(batch.tokens.astype(np.float64))[:, None])
     x = sparse.hstack([x, length]).tocsr()
     return pair_view(x[:n] - x[n:], three_way)
@@ -133,5 +133,6 @@ def per_side(strategy: Strategy | Recurrent, shared: Shared, sides: Sequence[Sid
         ids = [encode(s.text or "") for s in sent]
         lengths = np.array([len(i) for i in ids], dtype=np.int64)
         flat = np.fromiter((t for i in ids for t in i), np.int32, int(lengths.sum()))
-        out.bags = rep.bag(flat, np.repeat(np.arange(len(sent)), lengths), len(sent))
+        rows = np.repeat(np.arange(len(sent)), lengths)
+        out.bags = rep.bag(shared.features[flat], rows, len(sent), shared.width)
     return out

@@ -24,7 +24,7 @@ VOCABULARY = 30_000
 frequent first."""
 BASIS = 256
 """Dimensions of the shared low-rank basis."""
-BASIS_SAMPLE = 40_000
+BASIS_SAMPLE = 20_000
 """The basis is fitted on at most this many training messages (a seeded sample)."""
 
 
@@ -37,12 +37,14 @@ def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return offsets + np.arange(total, dtype=np.int64)
 
 
-def bag(ids: np.ndarray, rows: np.ndarray, n_rows: int) -> sparse.csr_matrix:
-    """Counts of `ids` per row (rows sorted ascending): a rows x N_IDS sparse matrix."""
+def bag(ids: np.ndarray, rows: np.ndarray, n_rows: int, width: int = N_IDS) -> Any:
+    """Counts of `ids` per row (rows sorted ascending; ids of -1 left out): a rows x width
+    sparse matrix."""
+    if ids.size and ids.min() < 0:
+        keep = ids >= 0
+        ids, rows = ids[keep], rows[keep]
     indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
-    m = sparse.csr_matrix(
-        (np.ones(len(ids), dtype=np.float32), ids, indptr), shape=(n_rows, N_IDS)
-    )
+    m = sparse.csr_matrix((np.ones(len(ids), dtype=np.float32), ids, indptr), shape=(n_rows, width))
     m.sum_duplicates()
     return m
 
@@ -82,20 +84,25 @@ def side_bags(c: Corpus, side: np.ndarray, starts: np.ndarray, keep: np.ndarray)
     return bag(c.ids[positions], np.repeat(side, keep), 2 * len(c))
 
 
-def choose_vocabulary(train_bags: Any) -> np.ndarray:
-    """The ids that are features: in 2 or more training texts, the VOCABULARY most frequent
-    (by total count; ties by id)."""
-    df = np.bincount(train_bags.indices, minlength=N_IDS)
-    tf = np.asarray(train_bags.sum(axis=0)).ravel()
+def choose_vocabulary(ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The ids that are features: in 2 or more training texts (`rows`: the text of each id),
+    the VOCABULARY most frequent (by total count; ties by id). Returns, for every id, its
+    feature number or -1."""
+    tf = np.bincount(ids, minlength=N_IDS)
+    df = np.bincount(bag(ids, rows, int(rows[-1]) + 1 if len(rows) else 0).indices, minlength=N_IDS)
     candidates = np.flatnonzero(df >= 2)
     order = np.lexsort((candidates, -tf[candidates]))
-    return np.sort(candidates[order[:VOCABULARY]])
+    chosen = np.sort(candidates[order[:VOCABULARY]])
+    feature = np.full(N_IDS, -1, dtype=np.int32)
+    feature[chosen] = np.arange(len(chosen), dtype=np.int32)
+    return feature
 
 
-def tfidf(bags: Any, vocabulary: np.ndarray, train_rows: np.ndarray) -> Any:
-    """Sublinear TF-IDF of `bags` over `vocabulary`, rows L2-normalised: tf = 1 + ln(count),
-    idf = ln((1 + n) / (1 + df)) + 1 with df over `train_rows` (scikit-learn's definition)."""
-    x = bags[:, vocabulary].tocsr()
+def tfidf(bags: Any, train_rows: np.ndarray) -> Any:
+    """Sublinear TF-IDF of `bags` (over the vocabulary), rows L2-normalised: tf = 1 +
+    ln(count), idf = ln((1 + n) / (1 + df)) + 1 with df over `train_rows` (scikit-learn's
+    definition)."""
+    x = bags.copy()
     x.data = 1.0 + np.log(x.data)
     train = x[train_rows]
     df = np.bincount(train.indices, minlength=x.shape[1])
@@ -116,5 +123,5 @@ def fit_basis(x: Any, rows: np.ndarray, seed: int) -> np.ndarray:
         rows = np.sort(rng.choice(rows, BASIS_SAMPLE, replace=False))
     sample = x[rows]
     k = max(1, min(BASIS, sample.shape[0] - 1, sample.shape[1] - 1))
-    _, _, vt = randomized_svd(sample, k, n_iter=4, random_state=seed)
+    _, _, vt = randomized_svd(sample, k, n_iter=3, random_state=seed)
     return np.ascontiguousarray(vt.T, dtype=np.float32)

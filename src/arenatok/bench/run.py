@@ -168,9 +168,12 @@ def _run(
                 a, b = predict.texts(corpus)
                 sides = a + b
             batch = predict.per_side(strategy, shared, sides)  # type: ignore[arg-type]
+        x = predict.features(batch, shared, three_way)
+        batch.bags = batch.vectors = None  # what it sent is in x now
         costs[strategy.name] = batch
         names.append(strategy.name)
-        tasks.append(pool.submit(predict.fit_predict, *task(predict.features(batch, shared, three_way))))
+        tasks.append(pool.submit(predict.fit_predict, *task(x)))
+        del x
         tick(f"strategy {strategy.name}")
     predictions = {}
     for name, future in zip(names, tasks, strict=True):

@@ -62,7 +62,7 @@ class Shared:
         from arenatok.tokens import get_encoding
 
         enc = get_encoding("cl100k_base")
-        out = np.zeros(rep.N_IDS, dtype=np.int64)
+        out = np.zeros(rep.N_IDS, dtype=np.uint32)
         for i in range(enc.n_vocab):
             try:
                 out[i] = len(enc.decode_single_token_bytes(i))
@@ -71,11 +71,19 @@ class Shared:
         return out
 
     @cached_property
+    def cumulative_bytes(self) -> np.ndarray:
+        """The UTF-8 bytes of the ids before each position of `ids` (uint32, modulo 2^32: a
+        difference of two is exact for any message under 4 GiB)."""
+        out = np.zeros(len(self.c.ids) + 1, dtype=np.uint32)
+        np.cumsum(self.token_bytes[self.c.ids], dtype=np.uint32, out=out[1:])
+        return out
+
+    @cached_property
     def message_bytes(self) -> np.ndarray:
         """Every message's size in UTF-8 bytes (the bytes of its tokens)."""
-        lengths = self.c.lengths
-        message = np.repeat(np.arange(len(lengths)), lengths)
-        return np.bincount(message, self.token_bytes[self.c.ids], len(lengths)).astype(np.int64)
+        starts = self.c.starts
+        ends = starts + self.c.lengths
+        return (self.cumulative_bytes[ends] - self.cumulative_bytes[starts]).astype(np.int64)
 
     @cached_property
     def train_sides(self) -> np.ndarray:
@@ -86,9 +94,8 @@ class Shared:
         of the last); cost: the tokens and their bytes, with 2-byte separators."""
         side, message = self.sides
         starts, keep = rep.kept(self.c, message, k, tail)
-        positions = rep.spans(starts, keep)
-        span = np.repeat(np.arange(len(keep)), keep)
-        size = np.bincount(span, self.token_bytes[self.c.ids[positions]], len(keep))
+        ends = (starts + keep).astype(np.int64)
+        size = (self.cumulative_bytes[ends] - self.cumulative_bytes[starts]).astype(np.int64)
         pair_tokens = keep[0::2] + keep[1::2]
         pair_bytes = size[0::2] + size[1::2] + len(b"\n\n")
         if last_turn:
@@ -96,27 +103,30 @@ class Shared:
             last = np.cumsum(self.turns_per_side) - 1
             side, message = side.reshape(-1, 2)[last].ravel(), message.reshape(-1, 2)[last].ravel()
             starts, keep = rep.kept(self.c, message, k, tail)
-            positions = rep.spans(starts, keep)
         else:
             by_tokens = grouped_cumsum(pair_tokens, self.turns_per_side)
             by_bytes = grouped_cumsum(pair_bytes, self.turns_per_side) + 2 * (
                 grouped_cumsum(np.ones_like(pair_tokens), self.turns_per_side) - 1
             )
         ends = np.cumsum(self.turns_per_side) - 1
+        positions = rep.spans(starts, keep)
         return Batch(
             tokens=by_tokens[ends],
             bytes=by_bytes[ends],
             by_turn_tokens=by_tokens,
             by_turn_bytes=by_bytes,
-            bags=rep.bag(self.c.ids[positions], np.repeat(side, keep), 2 * self.n),
+            bags=rep.bag(
+                self.features[positions], np.repeat(side, keep), 2 * self.n, self.width
+            ),
         )
 
     @cached_property
     def message_tfidf(self) -> Any:
         """Every message's TF-IDF over the vocabulary (idf from the training messages)."""
         lengths = self.c.lengths
-        bags = rep.bag(self.c.ids, np.repeat(np.arange(len(lengths)), lengths), len(lengths))
-        return rep.tfidf(bags, self.vocabulary, self.train_messages)
+        message = np.repeat(np.arange(len(lengths)), lengths)
+        bags = rep.bag(self.features, message, len(lengths), self.width)
+        return rep.tfidf(bags, self.train_messages)
 
     @cached_property
     def train_messages(self) -> np.ndarray:
@@ -124,10 +134,19 @@ class Shared:
         return rep.spans(first, 3 * self.c.turns[self.train].astype(np.int64))
 
     @cached_property
-    def vocabulary(self) -> np.ndarray:
-        """Chosen once, on `full`'s training sides, for every strategy."""
-        full = self.text(k=None, tail=False, last_turn=False).bags
-        return rep.choose_vocabulary(full[self.train_sides])
+    def features(self) -> np.ndarray:
+        """Every token's feature number (-1: not in the vocabulary, chosen once on `full`'s
+        training sides for every strategy)."""
+        side, message = self.sides
+        train = np.isin(side % self.n, self.train)
+        starts, keep = rep.kept(self.c, message[train], None, False)
+        positions = rep.spans(starts, keep)
+        vocabulary = rep.choose_vocabulary(self.c.ids[positions], np.repeat(side[train], keep))
+        return vocabulary[self.c.ids]
+
+    @cached_property
+    def width(self) -> int:
+        return int(self.features.max(initial=-1)) + 1
 
     @cached_property
     def basis(self) -> np.ndarray:
