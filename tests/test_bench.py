@@ -17,7 +17,7 @@ from arenatok.built import read_built
 from arenatok.cli import cli
 from arenatok.errors import ArenatokError, OptionError, OutputError, SourceError
 from arenatok.pipeline import build
-from arenatok.strategies import Full, LastTurn, LowRank, Side, Truncate, parse_strategies
+from arenatok.strategies import Full, LastTurn, Side, Truncate, parse_strategies
 from arenatok.tokens import count, get_encoding
 from tests.helpers import battle, write_jsonl
 
@@ -47,21 +47,6 @@ def test_truncate_head_and_tail() -> None:
     assert tail.text == "\n\n".join(enc.decode(enc.encode_ordinary(m)[-2:]) for m in messages)
     assert Truncate(2).name == "truncate_head:2"
     assert Truncate(3, tail=True).name == "truncate_tail:3"
-
-
-def test_lowrank_costs_r_numbers_per_message() -> None:
-    rng = random.Random(0)
-    words = [f"w{i}" for i in range(60)]
-    corpus = [
-        Side((" ".join(rng.choices(words, k=8)),), (" ".join(rng.choices(words, k=12)),))
-        for _ in range(40)
-    ]
-    strategy = LowRank(4)
-    strategy.fit(corpus)
-    sent = strategy.send(SIDE)
-    assert sent.vector is not None
-    assert sent.vector.shape == (4,)
-    assert (sent.tokens, sent.bytes) == (0, 2 * 4 * 4)  # 4 messages, 4 float16 numbers each
 
 
 def test_parse_strategies_sweeps_and_errors() -> None:
@@ -308,29 +293,44 @@ def test_a_turn_1_signal_survives_in_a_recurrent_state(tmp_path: Path) -> None:
     assert [(c["turn"], c["bytes"]) for c in by_turn] == [(1, 16.0), (2, 32.0)]  # type: ignore[index, union-attr]
 
 
-def test_the_recurrent_state_carries_turn_1() -> None:
-    from arenatok.strategies import RecurrentLowRank, run_side
+def test_the_recurrent_state_hand_checked() -> None:
+    """s_1 = tanh(x_1), s_2 = tanh(s_1 + x_2): the state carries turn 1 into what is sent."""
+    from arenatok.bench.corpus import Corpus
+    from arenatok.bench.shared import Shared
 
-    rows = _planted_rows("turn1", 200)
-    sides = [
-        Side(
-            tuple(m["content"] for m in r["conversation_a"][::2]),  # type: ignore[index]
-            tuple(m["content"] for m in r["conversation_a"][1::2]),  # type: ignore[index]
-        )
-        for r in rows
-    ]
-    strategy = RecurrentLowRank(4, learned=False)
-    strategy.fit(sides)
-    one = Side(("q", "next"), ("good w1 w2", "w3 w4"))
-    other = Side(("q", "next"), ("bad w1 w2", "w3 w4"))
-    final_one, _ = run_side(strategy, one)
-    final_other, _ = run_side(strategy, other)
-    assert final_one.vector is not None
-    assert final_other.vector is not None
-    assert not np.allclose(final_one.vector, final_other.vector)  # turn 1 is in the state
-    # The state is the last step's: R numbers, and the cost is the sum over turns.
-    assert final_one.vector.shape == (4,)
-    assert final_one.bytes == 2 * 2 * 4
+    # One battle of two turns (6 messages), one of one turn (3 messages).
+    corpus = Corpus(
+        vote=np.array([1, 0], np.int8),
+        test=np.array([False, False]),
+        turns=np.array([2, 1], np.int32),
+        model_a=["m1", "m1"],
+        model_b=["m2", "m2"],
+        style_a=np.zeros((2, 4)),
+        style_b=np.zeros((2, 4)),
+        lengths=np.ones(9, np.int64),
+        ids=np.arange(9, dtype=np.int32),
+    )
+    shared = Shared(corpus, np.array([0, 1]), np.array([0, 1]), np.array([1.0, 0.0]), 0)
+    projected = np.arange(9, dtype=float)[:, None] / 10  # message m -> m / 10
+    sent = shared.recurrent(projected, 1)
+    # Rows: side A of battles 1 and 2, then side B. Messages: user 1 (0), answer A 1 (1),
+    # answer B 1 (2), user 2 (3), answer A 2 (4), answer B 2 (5); battle 2: 6, 7, 8.
+    assert sent.vectors is not None
+    assert sent.vectors[:, 0] == pytest.approx(
+        [
+            np.tanh(np.tanh(0.0 + 0.1) + 0.3 + 0.4),
+            np.tanh(0.6 + 0.7),
+            np.tanh(np.tanh(0.0 + 0.2) + 0.3 + 0.5),
+            np.tanh(0.6 + 0.8),
+        ]
+    )
+    # One float16 number a turn: by turn, cumulative; per side, the sum over its turns.
+    assert list(sent.bytes) == [4, 2, 4, 2]
+    assert list(sent.by_turn_bytes) == [2, 4, 2, 2, 4, 2]
+    summed = shared.summed(projected, 1)
+    assert summed.vectors is not None
+    assert summed.vectors[0, 0] == pytest.approx(0.0 + 0.1 + 0.3 + 0.4)
+    assert list(summed.bytes) == [8, 4, 8, 4]  # one number a message
 
 
 def test_power_and_verdicts_are_stated(tmp_path: Path) -> None:

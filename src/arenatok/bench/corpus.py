@@ -10,6 +10,7 @@ per battle (see `Corpus`).
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -54,8 +55,6 @@ class Corpus:
     style_b: np.ndarray
     lengths: np.ndarray
     """Per message: its number of cl100k_base tokens."""
-    sizes: np.ndarray
-    """Per message: its size in UTF-8 bytes."""
     ids: np.ndarray
     """Every message's token ids, one after another (int32)."""
 
@@ -78,8 +77,9 @@ class Corpus:
         for f in fields(cls):
             values = [getattr(p, f.name) for p in parts]
             out[f.name] = (
-                [x for v in values for x in v] if isinstance(values[0], list) else
-                np.concatenate(values)
+                [x for v in values for x in v]
+                if isinstance(values[0], list)
+                else np.concatenate(values)
             )
         return cls(**out)
 
@@ -109,8 +109,10 @@ def plan_shards(out: Path, *, limit: int | None, seed: int) -> list[Shard]:
             if cuts[-1] < end:
                 cuts.append(end)
     except FileNotFoundError:
-        raise SourceError(f"{out}: no {JSONL} here", hint="run arenatok build --out DIR first")
-    return [Shard(path, a, b, seed) for a, b in zip(cuts, cuts[1:]) if b > a]
+        raise SourceError(
+            f"{out}: no {JSONL} here", hint="run arenatok build --out DIR first"
+        ) from None
+    return [Shard(path, a, b, seed) for a, b in itertools.pairwise(cuts) if b > a]
 
 
 def _end_of_line(f: Any, n: int) -> int:
@@ -135,7 +137,6 @@ def read_shard(shard: Shard) -> Corpus:
     style_a, style_b = [], []
     ids: list[int] = []
     lengths: list[int] = []
-    sizes: list[int] = []
     for line in lines:
         try:
             ctx = orjson.loads(line)["context"]
@@ -151,8 +152,7 @@ def read_shard(shard: Shard) -> Corpus:
             model_b.append(ctx["model_b"])
         except (orjson.JSONDecodeError, KeyError, TypeError, IndexError) as e:
             raise SourceError(
-                f"{shard.path}: not an arenatok dataset of this version ({type(e).__name__}: "
-                f"{e})",
+                f"{shard.path}: not an arenatok dataset of this version ({type(e).__name__}: {e})",
                 hint=f"check it with: arenatok validate {shard.path.parent}",
             ) from None
         test.append(in_test_split(first, seed=shard.seed))
@@ -163,7 +163,6 @@ def read_shard(shard: Shard) -> Corpus:
             tokens = encode(text)
             ids += tokens
             lengths.append(len(tokens))
-            sizes.append(len(text.encode("utf-8", "surrogatepass")))
     width = 1 + len(FEATURES)
     return Corpus(
         vote=np.array(vote, dtype=np.int8),
@@ -174,6 +173,5 @@ def read_shard(shard: Shard) -> Corpus:
         style_a=np.array(style_a, dtype=float).reshape(-1, width),
         style_b=np.array(style_b, dtype=float).reshape(-1, width),
         lengths=np.array(lengths, dtype=np.int64),
-        sizes=np.array(sizes, dtype=np.int64),
         ids=np.array(ids, dtype=np.int32),
     )

@@ -74,8 +74,10 @@ def _cost_plot(bench: dict[str, Any]) -> str:
     full = next((r for r in results if r["strategy"] == "full"), None)
     if full is not None:
         m = bench["margin"]
-        lo, hi = (full[metric] - m, full[metric]) if metric == "auc" else (
-            full[metric], full[metric] + m
+        lo, hi = (
+            (full[metric] - m, full[metric])
+            if metric == "auc"
+            else (full[metric], full[metric] + m)
         )
         ax.axhspan(lo, hi, color="green", alpha=0.1, label=f"within the margin of full ({m:g})")
     for r in results:

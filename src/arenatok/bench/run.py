@@ -130,7 +130,7 @@ def _run(
     for part in pool.map(read_shard, [s for build in shards for s in build]):
         parts.append(part)
         tick("reading")
-    sizes = [0] + list(itertools.accumulate(len(build) for build in shards))
+    sizes = [0, *list(itertools.accumulate(len(build) for build in shards))]
     built = [Corpus.concat(parts[a:b]) if b > a else None for a, b in itertools.pairwise(sizes)]
     corpus = Corpus.concat([b for b in built if b is not None]) if parts else None
     n = len(corpus) if corpus is not None else 0
@@ -167,7 +167,7 @@ def _run(
             if sides is None:
                 a, b = predict.texts(corpus)
                 sides = a + b
-            batch = predict.per_side(strategy, shared, sides)  # type: ignore[arg-type]
+            batch = predict.per_side(strategy, shared, sides)
         x = predict.features(batch, shared, three_way)
         batch.bags = batch.vectors = None  # what it sent is in x now
         costs[strategy.name] = batch

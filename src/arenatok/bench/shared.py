@@ -32,7 +32,8 @@ def grouped_cumsum(x: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Cumulative sums of x restarting at every group (consecutive groups of `sizes` >= 1)."""
     total = np.cumsum(x)
     starts = np.cumsum(sizes) - sizes
-    return total - np.repeat(total[starts] - x[starts], sizes)
+    out: np.ndarray = total - np.repeat(total[starts] - x[starts], sizes)
+    return out
 
 
 class Shared:
@@ -83,7 +84,8 @@ class Shared:
         """Every message's size in UTF-8 bytes (the bytes of its tokens)."""
         starts = self.c.starts
         ends = starts + self.c.lengths
-        return (self.cumulative_bytes[ends] - self.cumulative_bytes[starts]).astype(np.int64)
+        size: np.ndarray = self.cumulative_bytes[ends] - self.cumulative_bytes[starts]
+        return size.astype(np.int64)
 
     @cached_property
     def train_sides(self) -> np.ndarray:
@@ -115,9 +117,7 @@ class Shared:
             bytes=by_bytes[ends],
             by_turn_tokens=by_tokens,
             by_turn_bytes=by_bytes,
-            bags=rep.bag(
-                self.features[positions], np.repeat(side, keep), 2 * self.n, self.width
-            ),
+            bags=rep.bag(self.features[positions], np.repeat(side, keep), 2 * self.n, self.width),
         )
 
     @cached_property
@@ -142,7 +142,8 @@ class Shared:
         starts, keep = rep.kept(self.c, message[train], None, False)
         positions = rep.spans(starts, keep)
         vocabulary = rep.choose_vocabulary(self.c.ids[positions], np.repeat(side[train], keep))
-        return vocabulary[self.c.ids]
+        out: np.ndarray = vocabulary[self.c.ids]
+        return out
 
     @cached_property
     def width(self) -> int:
@@ -184,7 +185,8 @@ class Shared:
     def _per_turn(self, projected: np.ndarray) -> np.ndarray:
         """Per side and turn: the projection of the user message plus that of the answer."""
         _, message = self.sides
-        return projected[message[0::2]] + projected[message[1::2]]
+        out: np.ndarray = projected[message[0::2]] + projected[message[1::2]]
+        return out
 
     def _vector_costs(self, numbers: np.ndarray, vectors: np.ndarray) -> Batch:
         """`numbers` sent per side and turn (cumulative), as float16 bytes."""

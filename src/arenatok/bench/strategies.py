@@ -192,7 +192,7 @@ def _one(name: str, v: int, seed: int) -> AnyStrategy:
     if name.startswith("recurrent"):
         return RecurrentLowRank(v, seed=seed, learned=name == "recurrent")
     if name == "embed":
-        return Embed(v)  # type: ignore[return-value]
+        return Embed(v)
     return Truncate(v, tail=name == "truncate_tail")
 
 
@@ -206,7 +206,7 @@ def parse_strategies(specs: Sequence[str], *, seed: int = 0) -> list[AnyStrategy
         if name in ("full", "last_turn"):
             out.append(Full() if name == "full" else LastTurn())
         elif name == "embed" and not params:
-            out.append(Embed())  # type: ignore[arg-type]
+            out.append(Embed())
         elif name in BUILT_IN:
             try:
                 values = [int(v) for v in params.split(",") if v.strip()]

@@ -162,7 +162,8 @@ def answer(rows: Sequence[dict[str, Any]], metric: str, better: float) -> dict[s
 
     def cheapest(key: str) -> dict[str, Any] | None:
         found = sorted(
-            (r for r in strategies if r.get(key)), key=lambda r: (r["bytes_per_side"], r["strategy"])
+            (r for r in strategies if r.get(key)),
+            key=lambda r: (r["bytes_per_side"], r["strategy"]),
         )
         if not found:
             return None
@@ -173,12 +174,13 @@ def answer(rows: Sequence[dict[str, Any]], metric: str, better: float) -> dict[s
         return out
 
     def beats(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        """a costs no more and scores no worse, and is better on one."""
         cost_ok = a["bytes_per_side"] <= b["bytes_per_side"]
         quality_ok = better * a[metric] >= better * b[metric]
-        strictly = a["bytes_per_side"] < b["bytes_per_side"] or better * a[metric] > better * b[
-            metric
-        ]
-        return cost_ok and quality_ok and strictly
+        strictly = (
+            a["bytes_per_side"] < b["bytes_per_side"] or better * a[metric] > better * b[metric]
+        )
+        return bool(cost_ok and quality_ok and strictly)
 
     frontier = sorted(
         (r for r in strategies if not any(beats(o, r) for o in strategies)),
