@@ -1,0 +1,211 @@
+"""The bench at scale: the vectorised path agrees with the per-side protocol, the bootstrap on
+counts agrees with resampling, the answer is what it says, and a signal stops a busy run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from arenatok.bench.corpus import plan_shards, read_shard
+from arenatok.bench.predict import texts
+from arenatok.bench.shared import Shared
+from arenatok.bench.verdicts import answer, scores, weighted_auc
+from arenatok.built import read_built
+from arenatok.pipeline import build
+from arenatok.strategies import Full, LastTurn, Truncate
+from tests.helpers import battle, write_jsonl
+
+
+def _shared(out: Path) -> Shared:
+    corpus = read_shard(plan_shards(out, limit=None, seed=0)[0])
+    every = np.arange(len(corpus))
+    return Shared(corpus, every, every, np.ones(len(corpus)), 0)
+
+
+@pytest.fixture(scope="module")
+def unicode_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Multi-turn battles with emoji, accents and CJK, whose tokens split characters."""
+    tmp = tmp_path_factory.mktemp("uni")
+    pieces = ["héllo wörld", "日本語のテキスト", "🙂🙃 emoji ", "naïve café", "plain words here"]
+    rows = []
+    for i in range(40):
+        turns = [
+            (
+                f"q{i} {pieces[(i + t) % 5] * (t + 1)}",
+                pieces[i % 5] * (3 + i % 7),
+                pieces[(i + 2) % 5] * (1 + t),
+            )
+            for t in range(1 + i % 3)
+        ]
+        rows.append(battle(f"u{i}", turns, winner="model_a" if i % 2 else "model_b"))
+    out = tmp / "out"
+    build(write_jsonl(tmp / "u.jsonl", rows), out=out, limit=None)
+    return out
+
+
+def test_corpus_token_counts_are_the_builds(unicode_build: Path) -> None:
+    """The ids the bench reads count what the build counted, message by message."""
+    shared = _shared(unicode_build)
+    battles = read_built(unicode_build).battles
+    expected = [
+        n
+        for users, a, b in zip(
+            battles.turn_input_tokens, battles.turn_a_tokens, battles.turn_b_tokens, strict=True
+        )
+        for t in zip(users, a, b, strict=True)
+        for n in t
+    ]
+    assert shared.c.lengths.tolist() == expected
+    sides_a, sides_b = texts(shared.c)
+    assert [s.users for s in sides_a] == battles.users  # decoded exactly
+    assert [s.answers for s in sides_b] == battles.answers_b
+
+
+@pytest.mark.parametrize(
+    "strategy", [Full(), LastTurn(), Truncate(3), Truncate(3, tail=True), Truncate(20)]
+)
+def test_send_many_costs_equal_send(unicode_build: Path, strategy: Full) -> None:
+    """Every side's tokens and bytes, in all and by turn, are what `send` says one side at a
+    time (including cuts inside a character)."""
+    shared = _shared(unicode_build)
+    batch = strategy.send_many(shared)
+    sides_a, sides_b = texts(shared.c)
+    by_turn_tokens, by_turn_bytes = [], []
+    for k, side in enumerate(sides_a + sides_b):
+        sent = strategy.send(side)
+        assert (batch.tokens[k], batch.bytes[k]) == (sent.tokens, sent.bytes)
+        for t in range(1, len(side.users) + 1):
+            part = strategy.send(type(side)(side.users[:t], side.answers[:t]))
+            by_turn_tokens.append(part.tokens)
+            by_turn_bytes.append(part.bytes)
+    assert batch.by_turn_tokens.tolist() == by_turn_tokens
+    assert batch.by_turn_bytes.tolist() == by_turn_bytes
+
+
+def _pairs_auc(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> float:
+    """AUC written out over every (positive, negative) pair, weighted."""
+    num = den = 0.0
+    for i in np.flatnonzero(y == 1):
+        for j in np.flatnonzero(y == 0):
+            pair = w[i] * w[j]
+            den += pair
+            num += pair * (1.0 if p[i] > p[j] else 0.5 if p[i] == p[j] else 0.0)
+    return num / den if den else float("nan")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_weighted_auc_is_the_pairwise_definition(data: st.DataObject) -> None:
+    n = data.draw(st.integers(2, 25))
+    y = np.array(data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)))
+    p = np.array(data.draw(st.lists(st.sampled_from([0.1, 0.3, 0.5, 0.9]), min_size=n, max_size=n)))
+    w = np.array(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)), dtype=float)
+    got = weighted_auc(y, p, w[None, :])[0]
+    want = _pairs_auc(y, p, w)
+    assert (np.isnan(got) and np.isnan(want)) or got == pytest.approx(want)
+
+
+def test_counts_equal_resampling() -> None:
+    """A round's scores on counts are the scores of the resampled votes themselves."""
+    from arenatok.bench.verdicts import auc
+
+    rng = np.random.default_rng(3)
+    y, p = rng.integers(0, 2, 300), rng.random(300)
+    idx = rng.integers(0, 300, 300)
+    counts = np.bincount(idx, minlength=300)[None, :].astype(float)
+    got = scores(y, p, False, counts)
+    q = np.clip(p[idx], 1e-12, 1 - 1e-12)
+    assert got["auc"][0] == pytest.approx(auc(y[idx], p[idx]))
+    assert got["accuracy"][0] == pytest.approx(np.mean((p[idx] > 0.5) == (y[idx] == 1)))
+    assert got["log_loss"][0] == pytest.approx(
+        -np.mean(y[idx] * np.log(q) + (1 - y[idx]) * np.log(1 - q))
+    )
+
+
+def test_answer_hand_checked() -> None:
+    rows = [
+        {"strategy": "reference: length only", "auc": 0.6},
+        {"strategy": "full", "bytes_per_side": 1000.0, "auc": 0.70, "non_inferior_to_full": True},
+        {"strategy": "a", "bytes_per_side": 100.0, "auc": 0.69, "non_inferior_to_full": True},
+        {"strategy": "b", "bytes_per_side": 50.0, "auc": 0.65, "uses_content": True},
+        {"strategy": "c", "bytes_per_side": 60.0, "auc": 0.64},  # b is cheaper and better
+        {"strategy": "d", "bytes_per_side": 10.0, "auc": 0.55},
+    ]
+    got = answer(rows, "auc", 1.0)
+    assert got["cheapest_non_inferior_to_full"] == {
+        "strategy": "a",
+        "bytes_per_side": 100.0,
+        "auc": 0.69,
+        "share_of_full_bytes": 0.1,
+    }
+    assert got["cheapest_using_content"]["strategy"] == "b"
+    assert [r["strategy"] for r in got["frontier"]] == ["d", "b", "a", "full"]
+    # For log-loss, lower is better: the frontier turns around.
+    three = [dict(r, log_loss=1 - r["auc"]) for r in rows]
+    assert [r["strategy"] for r in answer(three, "log_loss", -1.0)["frontier"]] == [
+        "d",
+        "b",
+        "a",
+        "full",
+    ]
+
+
+def _children(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                kids = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            out += kids
+            todo += kids
+    return out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_a_busy_bench(slow_source: Path, tmp_path: Path, sig: int) -> None:
+    """A real signal to the process group while the workers read and tokenise: the bench
+    ends at once, 128 + signal, nothing written, no worker left."""
+    out = tmp_path / "slow"
+    build(slow_source, out=out, limit=None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "arenatok.cli", "bench", str(out), "--jobs", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the workers are tokenising now
+    workers = _children(proc.pid)
+    assert workers, "the bench started no worker"
+    os.killpg(proc.pid, sig)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + sig, stderr
+    assert "no output was changed" in stderr
+    assert not (out / "bench.json").exists()
+    deadline = time.monotonic() + 5  # the fork server leaves when it sees the bench gone
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [w for w in workers if _alive(w)] == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
