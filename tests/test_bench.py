@@ -308,6 +308,7 @@ def test_the_recurrent_state_hand_checked() -> None:
         style_a=np.zeros((2, 4)),
         style_b=np.zeros((2, 4)),
         lengths=np.ones(9, np.int64),
+        sizes=np.ones(9, np.int64),
         ids=np.arange(9, dtype=np.int32),
     )
     shared = Shared(corpus, np.array([0, 1]), np.array([0, 1]), np.array([1.0, 0.0]), 0)

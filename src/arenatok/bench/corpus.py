@@ -55,6 +55,8 @@ class Corpus:
     style_b: np.ndarray
     lengths: np.ndarray
     """Per message: its number of cl100k_base tokens."""
+    sizes: np.ndarray
+    """Per message: its size in UTF-8 bytes."""
     ids: np.ndarray
     """Every message's token ids, one after another (int32)."""
 
@@ -137,6 +139,7 @@ def read_shard(shard: Shard) -> Corpus:
     style_a, style_b = [], []
     ids: list[int] = []
     lengths: list[int] = []
+    sizes: list[int] = []
     for line in lines:
         try:
             ctx = orjson.loads(line)["context"]
@@ -163,6 +166,7 @@ def read_shard(shard: Shard) -> Corpus:
             tokens = encode(text)
             ids += tokens
             lengths.append(len(tokens))
+            sizes.append(len(text.encode("utf-8", "surrogatepass")))
     width = 1 + len(FEATURES)
     return Corpus(
         vote=np.array(vote, dtype=np.int8),
@@ -173,5 +177,6 @@ def read_shard(shard: Shard) -> Corpus:
         style_a=np.array(style_a, dtype=float).reshape(-1, width),
         style_b=np.array(style_b, dtype=float).reshape(-1, width),
         lengths=np.array(lengths, dtype=np.int64),
+        sizes=np.array(sizes, dtype=np.int64),
         ids=np.array(ids, dtype=np.int32),
     )

@@ -22,8 +22,8 @@ from arenatok.bench.shared import Batch, Shared
 def pair_view(d: Any, three_way: bool) -> Any:
     """What the predictor sees of a pair, from A minus B (sparse): that; for three-way also
     |A - B| (a tie is likelier when the two sides sent alike)."""
-    d = sparse.csr_matrix(d)
-    return sparse.hstack([d, abs(d)]).tocsr() if three_way else d
+    d = sparse.csr_matrix(d, dtype=np.float32)
+    return sparse.hstack([d, abs(d)], format="csr") if three_way else d
 
 
 def features(batch: Batch, shared: Shared, three_way: bool) -> Any:
@@ -41,12 +41,14 @@ def features(batch: Batch, shared: Shared, three_way: bool) -> Any:
 def fit_predict(
     x_train: Any, y_train: np.ndarray, x_test: Any, seed: int, classes: int = 2
 ) -> np.ndarray:
-    """Logistic regression (L2, C=1; multinomial for three classes): P(A wins), or the
-    probabilities of the `classes` classes (B, A, tie), 0 for a class the training split
-    lacks."""
+    """Logistic regression (L2, C=1; multinomial for three classes), fitted by Newton-CG to
+    its optimum: P(A wins), or the probabilities of the `classes` classes (B, A, tie), 0 for a
+    class the training split lacks."""
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=1.0, max_iter=2000, random_state=seed).fit(x_train, y_train)
+    model = LogisticRegression(C=1.0, solver="newton-cg", max_iter=2000, random_state=seed).fit(
+        x_train, y_train
+    )
     p: np.ndarray = model.predict_proba(x_test)
     if classes == 2:
         return p[:, list(model.classes_).index(1)]
@@ -72,12 +74,15 @@ def references(c: Corpus, three_way: bool) -> dict[str, Any]:
     )
     return {
         name: pair_view(x, three_way)
-        for name, x in (
-            ("reference: length only", raw[:, :1]),
-            ("reference: style (length, markdown)", raw),
-            ("reference: model identity (Bradley-Terry)", who),
-        )
+        for name, x in zip(REFERENCES, (raw[:, :1], raw, who), strict=True)
     }
+
+
+REFERENCES = (
+    "reference: length only",
+    "reference: style (length, markdown)",
+    "reference: model identity (Bradley-Terry)",
+)
 
 
 def texts(c: Corpus) -> tuple[list[Side], list[Side]]:
@@ -134,5 +139,5 @@ def per_side(strategy: Strategy | Recurrent, shared: Shared, sides: Sequence[Sid
         lengths = np.array([len(i) for i in ids], dtype=np.int64)
         flat = np.fromiter((t for i in ids for t in i), np.int32, int(lengths.sum()))
         rows = np.repeat(np.arange(len(sent)), lengths)
-        out.bags = rep.bag(shared.features[flat], rows, len(sent), shared.width)
+        out.bags = rep.restrict(rep.bag(flat, rows, len(sent)), shared.lookup)
     return out

@@ -22,8 +22,8 @@ N_IDS = 100_277
 VOCABULARY = 30_000
 """At most this many ids are features: those in 2 or more training texts of `full`, the most
 frequent first."""
-BASIS = 256
-"""Dimensions of the shared low-rank basis."""
+BASIS = 128
+"""Dimensions of the shared low-rank basis (more if a strategy asks for a higher rank)."""
 BASIS_SAMPLE = 20_000
 """The basis is fitted on at most this many training messages (a seeded sample)."""
 
@@ -38,28 +38,20 @@ def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def bag(ids: np.ndarray, rows: np.ndarray, n_rows: int, width: int = N_IDS) -> Any:
-    """Counts of `ids` per row (rows sorted ascending; ids of -1 left out): a rows x width
-    sparse matrix."""
-    if ids.size and ids.min() < 0:
-        keep = ids >= 0
-        ids, rows = ids[keep], rows[keep]
+    """Counts of `ids` per row (rows sorted ascending): a rows x width sparse matrix."""
     indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
     m = sparse.csr_matrix((np.ones(len(ids), dtype=np.float32), ids, indptr), shape=(n_rows, width))
     m.sum_duplicates()
     return m
 
 
-def side_messages(c: Corpus, *, last_turn: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def side_messages(c: Corpus) -> tuple[np.ndarray, np.ndarray]:
     """What each side sends, as (side, message) pairs in order: side A of battle i is side i,
-    its side B side n + i; each sends user message 1, its answer 1, user message 2, ...
-    (`last_turn`: only the last turn's two)."""
+    its side B side n + i; each sends user message 1, its answer 1, user message 2, ..."""
     n = len(c)
     turns = c.turns.astype(np.int64)
     battle = np.repeat(np.arange(n), turns)
     turn = np.arange(len(battle)) - np.repeat(np.cumsum(turns) - turns, turns)
-    if last_turn:
-        keep = turn == turns[battle] - 1
-        battle, turn = battle[keep], turn[keep]
     user = c.first_message[battle] + 3 * turn
     side = np.concatenate([np.repeat(battle, 2), np.repeat(battle + n, 2)])
     message = np.concatenate(
@@ -78,50 +70,108 @@ def kept(c: Corpus, messages: np.ndarray, k: int | None, tail: bool) -> tuple[np
     return (starts + lengths - keep if tail else starts), keep
 
 
-def side_bags(c: Corpus, side: np.ndarray, starts: np.ndarray, keep: np.ndarray) -> Any:
-    """The bag of ids each side sends (2n rows)."""
-    positions = spans(starts, keep)
-    return bag(c.ids[positions], np.repeat(side, keep), 2 * len(c))
-
-
-def choose_vocabulary(ids: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The ids that are features: in 2 or more training texts (`rows`: the text of each id),
-    the VOCABULARY most frequent (by total count; ties by id). Returns, for every id, its
-    feature number or -1."""
-    tf = np.bincount(ids, minlength=N_IDS)
-    df = np.bincount(bag(ids, rows, int(rows[-1]) + 1 if len(rows) else 0).indices, minlength=N_IDS)
+def choose_vocabulary(bags: Any, train_rows: np.ndarray) -> np.ndarray:
+    """The ids that are features: in 2 or more training texts (the rows `train_rows` of
+    `bags`, texts x ids), the VOCABULARY most frequent (by total count; ties by id). Returns,
+    for every id, its feature number or -1."""
+    in_train = np.zeros(bags.shape[0], dtype=bool)
+    in_train[train_rows] = True
+    entries = np.repeat(in_train, np.diff(bags.indptr))
+    ids = bags.indices[entries]
+    df = np.bincount(ids, minlength=N_IDS)
+    tf = np.bincount(ids, weights=bags.data[entries], minlength=N_IDS)
     candidates = np.flatnonzero(df >= 2)
     order = np.lexsort((candidates, -tf[candidates]))
     chosen = np.sort(candidates[order[:VOCABULARY]])
-    feature = np.full(N_IDS, -1, dtype=np.int32)
-    feature[chosen] = np.arange(len(chosen), dtype=np.int32)
-    return feature
+    lookup = np.full(N_IDS, -1, dtype=np.int32)
+    lookup[chosen] = np.arange(len(chosen), dtype=np.int32)
+    return lookup
 
 
-def tfidf(bags: Any, train_rows: np.ndarray) -> Any:
-    """Sublinear TF-IDF of `bags` (over the vocabulary), rows L2-normalised: tf = 1 +
-    ln(count), idf = ln((1 + n) / (1 + df)) + 1 with df over `train_rows` (scikit-learn's
+def restrict(bags: Any, lookup: np.ndarray) -> Any:
+    """`bags` (texts x ids) with only the ids of the vocabulary, as its features (texts x
+    vocabulary); `lookup` from `choose_vocabulary`."""
+    feature = lookup[bags.indices]
+    keep = feature >= 0
+    kept = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+    width = int(lookup.max(initial=-1)) + 1
+    return sparse.csr_matrix(
+        (bags.data[keep], feature[keep], kept[bags.indptr]), shape=(bags.shape[0], width)
+    )
+
+
+def tfidf(x: Any, train_rows: np.ndarray) -> Any:
+    """Sublinear TF-IDF of the counts `x` (texts x features), in place, rows L2-normalised: tf =
+    1 + ln(count), idf = ln((1 + n) / (1 + df)) + 1 with df over `train_rows` (scikit-learn's
     definition)."""
-    x = bags.copy()
-    x.data = 1.0 + np.log(x.data)
-    train = x[train_rows]
-    df = np.bincount(train.indices, minlength=x.shape[1])
-    idf = np.log((1.0 + train.shape[0]) / (1.0 + df)) + 1.0
-    x = x @ sparse.diags(idf.astype(np.float32))
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    in_train = np.zeros(x.shape[0], dtype=bool)
+    in_train[train_rows] = True
+    df = np.bincount(x.indices[np.repeat(in_train, np.diff(x.indptr))], minlength=x.shape[1])
+    idf = (np.log((1.0 + len(train_rows)) / (1.0 + df)) + 1.0).astype(np.float32)
+    x.data = (1.0 + np.log(x.data, dtype=np.float32)) * idf[x.indices]
+    row = np.repeat(np.arange(x.shape[0], dtype=np.int32), np.diff(x.indptr))
+    norms = np.sqrt(np.bincount(row, weights=x.data.astype(np.float64) ** 2, minlength=x.shape[0]))
     norms[norms == 0] = 1.0
-    return sparse.diags((1.0 / norms).astype(np.float32)) @ x
+    x.data /= norms[row].astype(np.float32)
+    return x
 
 
-def fit_basis(x: Any, rows: np.ndarray, seed: int) -> np.ndarray:
-    """The first BASIS right singular vectors (vocabulary x BASIS, float32) of the TF-IDF rows
-    `rows` of `x` (a seeded sample of at most BASIS_SAMPLE), by randomised SVD."""
+CHUNK_IDS = 1 << 22
+"""Token ids gathered at a time when bags are made (bounds the memory of the temporaries)."""
+
+
+def chunks(rows: np.ndarray, keep: np.ndarray) -> list[tuple[int, int]]:
+    """Ranges [lo, hi) of spans, each about CHUNK_IDS ids, cut where the row changes (`rows`
+    ascending)."""
+    ends = np.cumsum(keep)
+    out, lo = [], 0
+    while lo < len(rows):
+        hi = max(int(np.searchsorted(ends, ends[lo] - keep[lo] + CHUNK_IDS, "right")), lo + 1)
+        if hi < len(rows):
+            hi = int(np.searchsorted(rows, rows[hi - 1], "right"))
+        out.append((lo, hi))
+        lo = hi
+    return out
+
+
+def span_bags(
+    ids: np.ndarray,
+    rows: np.ndarray,
+    starts: np.ndarray,
+    keep: np.ndarray,
+    token_bytes: np.ndarray,
+) -> tuple[Any, np.ndarray]:
+    """The bag of ids of each row (rows x N_IDS), a row being the spans (start, keep) of `ids`
+    that name it (`rows` ascending, every row from 0 to the last named); and each span's size in
+    UTF-8 bytes."""
+    parts, size = [], np.zeros(len(keep), dtype=np.int64)
+    for lo, hi in chunks(rows, keep):
+        tokens = ids[spans(starts[lo:hi], keep[lo:hi])]
+        local = np.repeat(np.arange(hi - lo), keep[lo:hi])
+        size[lo:hi] = np.bincount(local, token_bytes[tokens], hi - lo)
+        first = int(rows[lo])
+        parts.append(
+            bag(tokens, np.repeat(rows[lo:hi] - first, keep[lo:hi]), int(rows[hi - 1]) - first + 1)
+        )
+    if len(parts) == 1:
+        return parts[0], size
+    if not parts:
+        return sparse.csr_matrix((0, N_IDS), dtype=np.float32), size
+    return sparse.vstack(parts, format="csr"), size
+
+
+def basis_sample(rows: np.ndarray, seed: int) -> np.ndarray:
+    """The training messages the basis is fitted on: a seeded sample of at most BASIS_SAMPLE."""
+    if len(rows) <= BASIS_SAMPLE:
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, BASIS_SAMPLE, replace=False))
+
+
+def fit_basis(sample: Any, rank: int, seed: int) -> np.ndarray:
+    """The first `rank` right singular vectors (vocabulary x rank, float32) of the TF-IDF rows
+    `sample`, by randomised SVD (3 power iterations)."""
     from sklearn.utils.extmath import randomized_svd
 
-    rng = np.random.default_rng(seed)
-    if len(rows) > BASIS_SAMPLE:
-        rows = np.sort(rng.choice(rows, BASIS_SAMPLE, replace=False))
-    sample = x[rows]
-    k = max(1, min(BASIS, sample.shape[0] - 1, sample.shape[1] - 1))
+    k = max(1, min(rank, sample.shape[0] - 1, sample.shape[1] - 1))
     _, _, vt = randomized_svd(sample, k, n_iter=3, random_state=seed)
     return np.ascontiguousarray(vt.T, dtype=np.float32)

@@ -8,7 +8,9 @@ strategy's features (in this process, from the shared representations) and its p
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from arenatok import interrupts
 from arenatok.bench import predict, verdicts
 from arenatok.bench.corpus import TEST_SHARE, Corpus, plan_shards, read_shard
 from arenatok.bench.shared import Batch, Shared, grouped_cumsum
-from arenatok.bench.strategies import AnyStrategy
+from arenatok.bench.strategies import AnyStrategy, LowRank
 from arenatok.built import build_id, read_metadata
 from arenatok.engine import Pool
 from arenatok.errors import MissingExtraError, OptionError, SourceError
@@ -62,7 +64,7 @@ def _full_state_by_turn(shared: Shared) -> list[dict[str, float]]:
     _, message = shared.sides
     sizes = shared.turns_per_side
     by_turn = []
-    for per_message in (shared.c.lengths, shared.message_bytes):
+    for per_message in (shared.c.lengths, shared.c.sizes):
         pairs = per_message[message[0::2]] + per_message[message[1::2]]
         by_turn.append(grouped_cumsum(grouped_cumsum(pairs, sizes), sizes))
     return _by_turn(by_turn[0], by_turn[1], sizes)
@@ -116,7 +118,7 @@ def _run(
     metas = [read_metadata(o) for o in outs]
     shards = [plan_shards(o, limit=limit, seed=seed) for o in outs]
     blocks = -(-rounds // verdicts.BLOCK)
-    steps = sum(map(len, shards)) + len(strategies) + 3 + blocks
+    steps = sum(map(len, shards)) + 2 * len(strategies) + 3 + blocks + 1
     done = itertools.count(1)
 
     def tick(stage: str) -> None:
@@ -130,9 +132,10 @@ def _run(
     for part in pool.map(read_shard, [s for build in shards for s in build]):
         parts.append(part)
         tick("reading")
-    sizes = [0, *list(itertools.accumulate(len(build) for build in shards))]
-    built = [Corpus.concat(parts[a:b]) if b > a else None for a, b in itertools.pairwise(sizes)]
-    corpus = Corpus.concat([b for b in built if b is not None]) if parts else None
+    cuts = [0, *itertools.accumulate(len(build) for build in shards)]
+    battles = [sum(len(p) for p in parts[a:b]) for a, b in itertools.pairwise(cuts)]
+    corpus = Corpus.concat(parts) if parts else None
+    del parts
     n = len(corpus) if corpus is not None else 0
     three_way = outcome == "three-way"
     metric, better = verdicts.OUTCOMES[outcome]
@@ -147,17 +150,39 @@ def _run(
         )
     decisive = corpus.vote < 2
     learn = np.flatnonzero(~test & decisive)
-    shared = Shared(corpus, tr, learn, (corpus.vote[learn] == 1).astype(float), seed)
+    ranks = [s.rank for s in strategies if isinstance(s, LowRank)]
+    shared = Shared(
+        corpus,
+        tr,
+        learn,
+        (corpus.vote[learn] == 1).astype(float),
+        seed,
+        basis_rank=max(ranks, default=0),
+    )
     classes = 3 if three_way else 2
 
     def task(x: Any) -> tuple[Any, ...]:
         return (x[tr], y[tr], x[te], seed, classes)
 
-    names: list[str] = []
-    tasks = []
+    predictions: dict[str, np.ndarray] = {}
+    pending: deque[tuple[str, Future[np.ndarray]]] = deque()
+
+    def fit(name: str, x: Any) -> None:
+        """The predictor of `name` fitted in a worker; at most `jobs` fits wait at a time (each
+        holds its features)."""
+        pending.append((name, pool.submit(predict.fit_predict, *task(x))))
+        while len(pending) > pool.jobs:
+            collect()
+
+    def collect() -> None:
+        name, future = pending.popleft()
+        predictions[name] = pool.result(future)
+        tick("fitting predictors")
+
     for name, x in predict.references(corpus, three_way).items():
-        names.append(name)
-        tasks.append(pool.submit(predict.fit_predict, *task(x)))
+        fit(name, x)
+    if ranks:
+        shared.start_basis(lambda fn, *args: pool.submit(fn, *args))
     costs: dict[str, Batch] = {}
     sides = None
     for strategy in strategies:
@@ -171,14 +196,13 @@ def _run(
         x = predict.features(batch, shared, three_way)
         batch.bags = batch.vectors = None  # what it sent is in x now
         costs[strategy.name] = batch
-        names.append(strategy.name)
-        tasks.append(pool.submit(predict.fit_predict, *task(x)))
-        del x
         tick(f"strategy {strategy.name}")
-    predictions = {}
-    for name, future in zip(names, tasks, strict=True):
-        predictions[name] = pool.result(future)
-        tick("fitting predictors")
+        fit(strategy.name, x)
+        del x
+    while pending:
+        collect()
+    order = [*predict.REFERENCES, *(s.name for s in strategies)]
+    predictions = {name: predictions[name] for name in order}
 
     yt = y[te]
     boot: dict[str, dict[str, list[np.ndarray]]] = {name: {} for name in predictions}
@@ -211,8 +235,8 @@ def _run(
     tick("verdicts")
     return {
         "builds": [
-            {"path": str(o), "build": build_id(m), "battles": len(b) if b is not None else 0}
-            for o, m, b in zip(outs, metas, built, strict=True)
+            {"path": str(o), "build": build_id(m), "battles": b}
+            for o, m, b in zip(outs, metas, battles, strict=True)
         ],
         "build": build_id(metas[0]),
         "seed": seed,

@@ -3,6 +3,8 @@ every side at once (`Batch`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -12,6 +14,7 @@ from scipy import sparse
 
 from arenatok.bench import represent as rep
 from arenatok.bench.corpus import Corpus
+from arenatok.bench.strategies import SEPARATOR
 
 
 @dataclass
@@ -42,11 +45,21 @@ class Shared:
     TF-IDF, the SVD basis and the learned maps."""
 
     def __init__(
-        self, corpus: Corpus, train: np.ndarray, learn: np.ndarray, votes: np.ndarray, seed: int
+        self,
+        corpus: Corpus,
+        train: np.ndarray,
+        learn: np.ndarray,
+        votes: np.ndarray,
+        seed: int,
+        *,
+        basis_rank: int = rep.BASIS,
     ) -> None:
         self.c, self.train, self.learn, self.votes, self.seed = corpus, train, learn, votes, seed
+        self.basis_rank = max(rep.BASIS, basis_rank)
         self.n = len(corpus)
         self._learned: dict[int, np.ndarray] = {}
+        self._full: Batch | None = None
+        self._basis: Future[np.ndarray] | None = None
 
     @cached_property
     def sides(self) -> tuple[np.ndarray, np.ndarray]:
@@ -63,7 +76,7 @@ class Shared:
         from arenatok.tokens import get_encoding
 
         enc = get_encoding("cl100k_base")
-        out = np.zeros(rep.N_IDS, dtype=np.uint32)
+        out = np.zeros(rep.N_IDS)
         for i in range(enc.n_vocab):
             try:
                 out[i] = len(enc.decode_single_token_bytes(i))
@@ -72,86 +85,86 @@ class Shared:
         return out
 
     @cached_property
-    def cumulative_bytes(self) -> np.ndarray:
-        """The UTF-8 bytes of the ids before each position of `ids` (uint32, modulo 2^32: a
-        difference of two is exact for any message under 4 GiB)."""
-        out = np.zeros(len(self.c.ids) + 1, dtype=np.uint32)
-        np.cumsum(self.token_bytes[self.c.ids], dtype=np.uint32, out=out[1:])
-        return out
-
-    @cached_property
-    def message_bytes(self) -> np.ndarray:
-        """Every message's size in UTF-8 bytes (the bytes of its tokens)."""
-        starts = self.c.starts
-        ends = starts + self.c.lengths
-        size: np.ndarray = self.cumulative_bytes[ends] - self.cumulative_bytes[starts]
-        return size.astype(np.int64)
-
-    @cached_property
     def train_sides(self) -> np.ndarray:
         return np.concatenate([self.train, self.train + self.n])
 
-    def text(self, *, k: int | None, tail: bool, last_turn: bool) -> Batch:
-        """A text strategy: all, or the first/last k tokens, of each message (of every turn, or
-        of the last); cost: the tokens and their bytes, with 2-byte separators."""
+    def _text(self, k: int | None, tail: bool, last_turn: bool) -> Batch:
+        """`text` with its bags over every id."""
         side, message = self.sides
         starts, keep = rep.kept(self.c, message, k, tail)
-        ends = (starts + keep).astype(np.int64)
-        size = (self.cumulative_bytes[ends] - self.cumulative_bytes[starts]).astype(np.int64)
-        pair_tokens = keep[0::2] + keep[1::2]
-        pair_bytes = size[0::2] + size[1::2] + len(b"\n\n")
-        if last_turn:
-            by_tokens, by_bytes = pair_tokens, pair_bytes
+        if last_turn:  # whole messages only
             last = np.cumsum(self.turns_per_side) - 1
-            side, message = side.reshape(-1, 2)[last].ravel(), message.reshape(-1, 2)[last].ravel()
-            starts, keep = rep.kept(self.c, message, k, tail)
-        else:
-            by_tokens = grouped_cumsum(pair_tokens, self.turns_per_side)
-            by_bytes = grouped_cumsum(pair_bytes, self.turns_per_side) + 2 * (
-                grouped_cumsum(np.ones_like(pair_tokens), self.turns_per_side) - 1
+            pairs = np.column_stack([2 * last, 2 * last + 1]).ravel()
+            bags, _ = rep.span_bags(
+                self.c.ids, side[pairs], starts[pairs], keep[pairs], self.token_bytes
             )
+            size = self.c.sizes[message]
+            # what it sends for the first t turns: turn t
+            by_tokens = keep[0::2] + keep[1::2]
+            by_bytes = size[0::2] + size[1::2] + len(SEPARATOR)
+        else:
+            bags, size = rep.span_bags(self.c.ids, side, starts, keep, self.token_bytes)
+            if k is None:
+                size = self.c.sizes[message]
+            # the text of the first t turns: 2t messages, 2t - 1 separators
+            by_tokens = grouped_cumsum(keep[0::2] + keep[1::2], self.turns_per_side)
+            pair_bytes = size[0::2] + size[1::2] + 2 * len(SEPARATOR)
+            by_bytes = grouped_cumsum(pair_bytes, self.turns_per_side) - len(SEPARATOR)
         ends = np.cumsum(self.turns_per_side) - 1
-        positions = rep.spans(starts, keep)
         return Batch(
             tokens=by_tokens[ends],
             bytes=by_bytes[ends],
             by_turn_tokens=by_tokens,
             by_turn_bytes=by_bytes,
-            bags=rep.bag(self.features[positions], np.repeat(side, keep), 2 * self.n, self.width),
+            bags=bags,
         )
+
+    def text(self, *, k: int | None, tail: bool, last_turn: bool) -> Batch:
+        """A text strategy: all, or the first/last k tokens, of each message (of every turn, or
+        of the last); its bags over the vocabulary; cost: the tokens and their bytes, with
+        2-byte separators between messages."""
+        lookup = self.lookup
+        if (k, last_turn) == (None, False) and self._full is not None:
+            batch, self._full = self._full, None
+        else:
+            batch = self._text(k, tail, last_turn)
+        batch.bags = rep.restrict(batch.bags, lookup)
+        return batch
+
+    @cached_property
+    def lookup(self) -> np.ndarray:
+        """Every id's feature number (-1: not in the vocabulary, chosen once on `full`'s
+        training sides for every strategy)."""
+        self._full = self._text(None, False, False)
+        return rep.choose_vocabulary(self._full.bags, self.train_sides)
 
     @cached_property
     def message_tfidf(self) -> Any:
         """Every message's TF-IDF over the vocabulary (idf from the training messages)."""
         lengths = self.c.lengths
-        message = np.repeat(np.arange(len(lengths)), lengths)
-        bags = rep.bag(self.features, message, len(lengths), self.width)
-        return rep.tfidf(bags, self.train_messages)
+        bags, _ = rep.span_bags(
+            self.c.ids, np.arange(len(lengths)), self.c.starts, lengths, self.token_bytes
+        )
+        return rep.tfidf(rep.restrict(bags, self.lookup), self.train_messages)
 
     @cached_property
     def train_messages(self) -> np.ndarray:
         first = self.c.first_message[self.train]
         return rep.spans(first, 3 * self.c.turns[self.train].astype(np.int64))
 
-    @cached_property
-    def features(self) -> np.ndarray:
-        """Every token's feature number (-1: not in the vocabulary, chosen once on `full`'s
-        training sides for every strategy)."""
-        side, message = self.sides
-        train = np.isin(side % self.n, self.train)
-        starts, keep = rep.kept(self.c, message[train], None, False)
-        positions = rep.spans(starts, keep)
-        vocabulary = rep.choose_vocabulary(self.c.ids[positions], np.repeat(side[train], keep))
-        out: np.ndarray = vocabulary[self.c.ids]
-        return out
-
-    @cached_property
-    def width(self) -> int:
-        return int(self.features.max(initial=-1)) + 1
+    def start_basis(self, submit: Callable[..., Future[np.ndarray]]) -> None:
+        """Fit the basis in a worker (`submit` as `engine.Pool.submit`) while this process goes
+        on; `basis` waits for it."""
+        sample = self.message_tfidf[rep.basis_sample(self.train_messages, self.seed)]
+        self._basis = submit(rep.fit_basis, sample, self.basis_rank, self.seed)
 
     @cached_property
     def basis(self) -> np.ndarray:
-        return rep.fit_basis(self.message_tfidf, self.train_messages, self.seed)
+        """The SVD basis of the training messages' TF-IDF (vocabulary x BASIS)."""
+        if self._basis is not None:
+            return self._basis.result()
+        sample = self.message_tfidf[rep.basis_sample(self.train_messages, self.seed)]
+        return rep.fit_basis(sample, self.basis_rank, self.seed)
 
     def projection(self, rank: int, *, learned: bool) -> np.ndarray:
         """Every message as `rank` numbers (messages x rank): its TF-IDF times the basis's
@@ -204,8 +217,10 @@ class Shared:
         """One vector a message, summed per side; rank numbers a message."""
         per_turn = self._per_turn(projected)
         side = np.repeat(np.arange(2 * self.n), self.turns_per_side)
-        vectors = np.zeros((2 * self.n, per_turn.shape[1]))
-        np.add.at(vectors, side, per_turn)
+        by_side = sparse.csr_matrix(
+            (np.ones(len(side)), (side, np.arange(len(side)))), shape=(2 * self.n, len(side))
+        )
+        vectors = np.asarray(by_side @ per_turn)
         numbers = np.full(len(side), 2 * rank, dtype=np.int64)
         return self._vector_costs(numbers, vectors)
 

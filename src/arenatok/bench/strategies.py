@@ -69,7 +69,7 @@ class Full(_Text):
 
 
 class LastTurn(_Text):
-    """Only the last turn: its user message and answer."""
+    """Only the last turn: its user message and answer (whole)."""
 
     name = "last_turn"
     last_turn = True
