@@ -149,7 +149,8 @@ def main() -> None:
           f"{'plain RSS':>9} {'bench RSS':>9} {'ratio':>5} {'stop s':>6}")  # fmt: skip
     for r in results:
         print(
-            f"{r['battles']:>8,} {r['seconds_min']['plain']:>8.2f} {r['seconds_min']['bench']:>8.2f}"
+            f"{r['battles']:>8,} {r['seconds_min']['plain']:>8.2f}"
+            f" {r['seconds_min']['bench']:>8.2f}"
             f" {r['bench_over_plain_min']:>10.2f}; {r['bench_over_plain_median']:.2f}"
             f" {r['peak_rss_bytes']['plain'] / 2**20:>7.0f}Mi"
             f" {r['peak_rss_bytes']['bench'] / 2**20:>7.0f}Mi {r['peak_rss_over_plain']:>5.2f}"
