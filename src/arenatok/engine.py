@@ -21,7 +21,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from arenatok.errors import ArenatokError, MissingExtraError
 from arenatok.load import Payload
@@ -221,6 +221,47 @@ class Pool:
                 yield self.result(pending.popleft())
         while pending:
             yield self.result(pending.popleft())
+
+
+def trim_memory() -> None:
+    """Give the memory this process freed back to the system (glibc keeps freed blocks of a
+    few MiB, such as the chunks of a large computation, for reuse): the resident size then
+    says what is in use. A no-op where the C library has no malloc_trim."""
+    import contextlib
+    import ctypes
+    import ctypes.util
+
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
+
+
+class Background(Generic[R]):
+    """fn(*args) on a daemon thread of this process (for work that releases the GIL, such as
+    scikit-learn's sparse fits), while the caller goes on; `result()` waits for it in 0.1 s
+    steps, so Ctrl-C and SIGTERM stop the caller at once (the thread ends with the process)."""
+
+    def __init__(self, fn: Callable[..., R], *args: Any) -> None:
+        self._done = threading.Event()
+        self._box: list[Any] = []
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._box.append(fn(*args))
+            except BaseException as e:  # handed to the caller by result()
+                self._error = e
+            finally:
+                self._done.set()
+
+        threading.Thread(target=run, daemon=True).start()
+
+    def result(self) -> R:
+        while not self._done.wait(0.1):
+            pass
+        if self._error is not None:
+            raise self._error
+        value: R = self._box[0]
+        return value
 
 
 def process_map(fn: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:

@@ -26,29 +26,40 @@ def pair_view(d: Any, three_way: bool) -> Any:
     return sparse.hstack([d, abs(d)], format="csr") if three_way else d
 
 
-def features(batch: Batch, shared: Shared, three_way: bool) -> Any:
-    """(what A sent) - (what B sent): the TF-IDF of the token bag and log(1 + tokens), or the
-    vector."""
+def features(
+    batch: Batch, shared: Shared, three_way: bool, splits: Sequence[np.ndarray]
+) -> list[Any]:
+    """For the battles of each split: (what A sent) - (what B sent), the TF-IDF of the token
+    bag and log(1 + tokens), or the vector."""
     n = shared.n
     if batch.vectors is not None:
-        return pair_view(batch.vectors[:n] - batch.vectors[n:], three_way)
+        d = batch.vectors[:n] - batch.vectors[n:]
+        return [pair_view(d[rows], three_way) for rows in splits]
     x = rep.tfidf(batch.bags, shared.train_sides)
-    length = sparse.csr_matrix(np.log1p(batch.tokens.astype(np.float64))[:, None])
-    x = sparse.hstack([x, length]).tocsr()
-    return pair_view(x[:n] - x[n:], three_way)
+    batch.bags = None
+    length = np.log1p(batch.tokens.astype(np.float64))
+    return [
+        pair_view(
+            rep.with_column(rep.differences(x, rows, n), length[rows] - length[n + rows]),
+            three_way,
+        )
+        for rows in splits
+    ]
 
 
-def fit_predict(
-    x_train: Any, y_train: np.ndarray, x_test: Any, seed: int, classes: int = 2
-) -> np.ndarray:
+def fit(x_train: Any, y_train: np.ndarray, seed: int) -> Any:
     """Logistic regression (L2, C=1; multinomial for three classes), fitted by Newton-CG to
-    its optimum: P(A wins), or the probabilities of the `classes` classes (B, A, tie), 0 for a
-    class the training split lacks."""
+    its optimum (in a worker: only the model comes back)."""
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=1.0, solver="newton-cg", max_iter=2000, random_state=seed).fit(
+    return LogisticRegression(C=1.0, solver="newton-cg", max_iter=2000, random_state=seed).fit(
         x_train, y_train
     )
+
+
+def predict(model: Any, x_test: Any, classes: int = 2) -> np.ndarray:
+    """P(A wins), or the probabilities of the `classes` classes (B, A, tie), 0 for a class the
+    training split lacks."""
     p: np.ndarray = model.predict_proba(x_test)
     if classes == 2:
         return p[:, list(model.classes_).index(1)]

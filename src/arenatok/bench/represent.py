@@ -10,6 +10,7 @@ strategies share one basis: the truncated SVD of the messages' TF-IDF.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -38,9 +39,11 @@ def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def bag(ids: np.ndarray, rows: np.ndarray, n_rows: int, width: int = N_IDS) -> Any:
-    """Counts of `ids` per row (rows sorted ascending): a rows x width sparse matrix."""
+    """Counts of `ids` per row (rows sorted ascending): a rows x width sparse matrix (`ids` is
+    left as it was)."""
     indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
-    m = sparse.csr_matrix((np.ones(len(ids), dtype=np.float32), ids, indptr), shape=(n_rows, width))
+    entries = (np.ones(len(ids), dtype=np.float32), ids.copy(), indptr)
+    m = sparse.csr_matrix(entries, shape=(n_rows, width))
     m.sum_duplicates()
     return m
 
@@ -70,24 +73,6 @@ def kept(c: Corpus, messages: np.ndarray, k: int | None, tail: bool) -> tuple[np
     return (starts + lengths - keep if tail else starts), keep
 
 
-def choose_vocabulary(bags: Any, train_rows: np.ndarray) -> np.ndarray:
-    """The ids that are features: in 2 or more training texts (the rows `train_rows` of
-    `bags`, texts x ids), the VOCABULARY most frequent (by total count; ties by id). Returns,
-    for every id, its feature number or -1."""
-    in_train = np.zeros(bags.shape[0], dtype=bool)
-    in_train[train_rows] = True
-    entries = np.repeat(in_train, np.diff(bags.indptr))
-    ids = bags.indices[entries]
-    df = np.bincount(ids, minlength=N_IDS)
-    tf = np.bincount(ids, weights=bags.data[entries], minlength=N_IDS)
-    candidates = np.flatnonzero(df >= 2)
-    order = np.lexsort((candidates, -tf[candidates]))
-    chosen = np.sort(candidates[order[:VOCABULARY]])
-    lookup = np.full(N_IDS, -1, dtype=np.int32)
-    lookup[chosen] = np.arange(len(chosen), dtype=np.int32)
-    return lookup
-
-
 def restrict(bags: Any, lookup: np.ndarray) -> Any:
     """`bags` (texts x ids) with only the ids of the vocabulary, as its features (texts x
     vocabulary); `lookup` from `choose_vocabulary`."""
@@ -100,23 +85,67 @@ def restrict(bags: Any, lookup: np.ndarray) -> Any:
     )
 
 
+def row_blocks(x: Any) -> Iterator[tuple[int, int]]:
+    """Ranges [lo, hi) of the rows of the CSR matrix x, about CHUNK_IDS entries each."""
+    lo = 0
+    while lo < x.shape[0]:
+        hi = int(np.searchsorted(x.indptr, x.indptr[lo] + CHUNK_IDS, "right")) - 1
+        hi = min(max(hi, lo + 1), x.shape[0])
+        yield lo, hi
+        lo = hi
+
+
 def tfidf(x: Any, train_rows: np.ndarray) -> Any:
-    """Sublinear TF-IDF of the counts `x` (texts x features), in place, rows L2-normalised: tf =
-    1 + ln(count), idf = ln((1 + n) / (1 + df)) + 1 with df over `train_rows` (scikit-learn's
-    definition)."""
+    """Sublinear TF-IDF of the counts `x` (texts x features, float32), in place, rows
+    L2-normalised: tf = 1 + ln(count), idf = ln((1 + n) / (1 + df)) + 1 with df over
+    `train_rows` (scikit-learn's definition). Works a block of rows at a time."""
     in_train = np.zeros(x.shape[0], dtype=bool)
     in_train[train_rows] = True
-    df = np.bincount(x.indices[np.repeat(in_train, np.diff(x.indptr))], minlength=x.shape[1])
+    df = np.zeros(x.shape[1], dtype=np.int64)
+    for lo, hi in row_blocks(x):
+        a, b = x.indptr[lo], x.indptr[hi]
+        mine = np.repeat(in_train[lo:hi], np.diff(x.indptr[lo : hi + 1]))
+        df += np.bincount(x.indices[a:b][mine], minlength=x.shape[1])
     idf = (np.log((1.0 + len(train_rows)) / (1.0 + df)) + 1.0).astype(np.float32)
-    x.data = (1.0 + np.log(x.data, dtype=np.float32)) * idf[x.indices]
-    row = np.repeat(np.arange(x.shape[0], dtype=np.int32), np.diff(x.indptr))
-    norms = np.sqrt(np.bincount(row, weights=x.data.astype(np.float64) ** 2, minlength=x.shape[0]))
-    norms[norms == 0] = 1.0
-    x.data /= norms[row].astype(np.float32)
+    for lo, hi in row_blocks(x):
+        a, b = x.indptr[lo], x.indptr[hi]
+        counts = np.diff(x.indptr[lo : hi + 1])
+        data = (1.0 + np.log(x.data[a:b], dtype=np.float32)) * idf[x.indices[a:b]]
+        local = np.repeat(np.arange(hi - lo), counts)
+        norms = np.sqrt(np.bincount(local, weights=data.astype(np.float64) ** 2, minlength=hi - lo))
+        norms[norms == 0] = 1.0
+        x.data[a:b] = data / np.repeat(norms, counts).astype(np.float32)
     return x
 
 
-CHUNK_IDS = 1 << 22
+def with_column(x: Any, column: np.ndarray) -> Any:
+    """x (CSR) with one more column, last, holding `column` (one value a row)."""
+    rows, width = x.shape
+    indptr = x.indptr.astype(np.int64) + np.arange(rows + 1)
+    last = indptr[1:] - 1
+    data = np.empty(x.nnz + rows, dtype=np.float32)
+    indices = np.empty(x.nnz + rows, dtype=np.int32)
+    old = np.ones(x.nnz + rows, dtype=bool)
+    old[last] = False
+    data[old], data[last] = x.data, column
+    indices[old], indices[last] = x.indices, width
+    return sparse.csr_matrix((data, indices, indptr), shape=(rows, width + 1))
+
+
+def differences(x: Any, rows: np.ndarray, n: int) -> Any:
+    """Row i of x minus row n + i, for each i of `rows` (CSR)."""
+    k = len(rows)
+    pick = sparse.csr_matrix(
+        (
+            np.concatenate([np.ones(k, np.float32), -np.ones(k, np.float32)]),
+            (np.concatenate([np.arange(k), np.arange(k)]), np.concatenate([rows, rows + n])),
+        ),
+        shape=(k, x.shape[0]),
+    )
+    return pick @ x
+
+
+CHUNK_IDS = 1 << 20
 """Token ids gathered at a time when bags are made (bounds the memory of the temporaries)."""
 
 
@@ -134,30 +163,68 @@ def chunks(rows: np.ndarray, keep: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
+def _chunk_bags(
+    ids: np.ndarray, rows: np.ndarray, starts: np.ndarray, keep: np.ndarray
+) -> Iterator[tuple[int, int, np.ndarray, Any]]:
+    """Per chunk of spans [lo, hi): its ids and the bag of each of its rows (over every id)."""
+    for lo, hi in chunks(rows, keep):
+        tokens = ids[spans(starts[lo:hi], keep[lo:hi])]
+        first = int(rows[lo])
+        local = np.repeat(rows[lo:hi] - first, keep[lo:hi])
+        yield lo, hi, tokens, bag(tokens, local, int(rows[hi - 1]) - first + 1)
+
+
 def span_bags(
     ids: np.ndarray,
     rows: np.ndarray,
     starts: np.ndarray,
     keep: np.ndarray,
+    lookup: np.ndarray,
     token_bytes: np.ndarray,
 ) -> tuple[Any, np.ndarray]:
-    """The bag of ids of each row (rows x N_IDS), a row being the spans (start, keep) of `ids`
-    that name it (`rows` ascending, every row from 0 to the last named); and each span's size in
-    UTF-8 bytes."""
-    parts, size = [], np.zeros(len(keep), dtype=np.int64)
-    for lo, hi in chunks(rows, keep):
-        tokens = ids[spans(starts[lo:hi], keep[lo:hi])]
+    """The bag of each row over the vocabulary (rows x features), a row being the spans
+    (start, keep) of `ids` that name it (`rows` ascending, every row from 0 to the last named);
+    and each span's size in UTF-8 bytes."""
+    data, indices, indptr = [], [], [np.zeros(1, dtype=np.int64)]
+    size = np.zeros(len(keep), dtype=np.int64)
+    for lo, hi, tokens, part in _chunk_bags(ids, rows, starts, keep):
         local = np.repeat(np.arange(hi - lo), keep[lo:hi])
         size[lo:hi] = np.bincount(local, token_bytes[tokens], hi - lo)
+        part = restrict(part, lookup)
+        data.append(part.data)
+        indices.append(part.indices)
+        indptr.append(part.indptr[1:] + indptr[-1][-1])
+    width = int(lookup.max(initial=-1)) + 1
+    n_rows = sum(len(p) for p in indptr) - 1
+    arrays = []
+    for parts, dtype in ((data, np.float32), (indices, np.int32), (indptr, np.int64)):
+        arrays.append(np.concatenate(parts) if parts else np.zeros(0, dtype))
+        parts.clear()  # one array's parts at a time: a third less memory at the peak
+    return sparse.csr_matrix(tuple(arrays), shape=(n_rows, width)), size
+
+
+def choose_vocabulary(
+    ids: np.ndarray, rows: np.ndarray, starts: np.ndarray, keep: np.ndarray, train: np.ndarray
+) -> np.ndarray:
+    """The ids that are features: in 2 or more training texts (a text: the spans of a row, as
+    in `span_bags`; `train`: a mask of the rows), the VOCABULARY most frequent (by total count;
+    ties by id). Returns, for every id, its feature number or -1."""
+    df = np.zeros(N_IDS, dtype=np.int64)
+    tf = np.zeros(N_IDS, dtype=np.int64)
+    for lo, _hi, _, part in _chunk_bags(ids, rows, starts, keep):
         first = int(rows[lo])
-        parts.append(
-            bag(tokens, np.repeat(rows[lo:hi] - first, keep[lo:hi]), int(rows[hi - 1]) - first + 1)
-        )
-    if len(parts) == 1:
-        return parts[0], size
-    if not parts:
-        return sparse.csr_matrix((0, N_IDS), dtype=np.float32), size
-    return sparse.vstack(parts, format="csr"), size
+        mine = train[first : first + part.shape[0]]
+        entries = np.repeat(mine, np.diff(part.indptr))
+        df += np.bincount(part.indices[entries], minlength=N_IDS)
+        tf += np.bincount(
+            part.indices[entries], weights=part.data[entries], minlength=N_IDS
+        ).astype(np.int64)
+    candidates = np.flatnonzero(df >= 2)
+    order = np.lexsort((candidates, -tf[candidates]))
+    chosen = np.sort(candidates[order[:VOCABULARY]])
+    lookup = np.full(N_IDS, -1, dtype=np.int32)
+    lookup[chosen] = np.arange(len(chosen), dtype=np.int32)
+    return lookup
 
 
 def basis_sample(rows: np.ndarray, seed: int) -> np.ndarray:

@@ -10,19 +10,17 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from arenatok import interrupts
 from arenatok.bench import predict, verdicts
 from arenatok.bench.corpus import TEST_SHARE, Corpus, plan_shards, read_shard
 from arenatok.bench.shared import Batch, Shared, grouped_cumsum
 from arenatok.bench.strategies import AnyStrategy, LowRank
 from arenatok.built import build_id, read_metadata
-from arenatok.engine import Pool
+from arenatok.engine import Background, Pool, trim_memory
 from arenatok.errors import MissingExtraError, OptionError, SourceError
 from arenatok.write import dumps_pretty, output_error, write_bytes
 
@@ -100,14 +98,13 @@ def run_bench(
     if outcome not in verdicts.OUTCOMES:
         raise OptionError(f"unknown outcome: {outcome!r}", hint="binary or three-way")
     outs = [Path(out)] if isinstance(out, str | Path) else [Path(o) for o in out]
-    with interrupts.held(), Pool(jobs) as pool:
-        return _run(outs, strategies, pool, seed, rounds, limit, outcome, margin, progress)
+    return _run(outs, strategies, jobs, seed, rounds, limit, outcome, margin, progress)
 
 
 def _run(
     outs: list[Path],
     strategies: Sequence[AnyStrategy],
-    pool: Pool,
+    jobs: int,
     seed: int,
     rounds: int,
     limit: int | None,
@@ -122,20 +119,21 @@ def _run(
     done = itertools.count(1)
 
     def tick(stage: str) -> None:
-        interrupts.check()
         if progress:
             progress(next(done), steps, stage)
 
     if progress:
         progress(0, steps, "reading")
     parts = []
-    for part in pool.map(read_shard, [s for build in shards for s in build]):
-        parts.append(part)
-        tick("reading")
+    with Pool(jobs) as pool:  # the workers read and tokenise; the rest runs here
+        for part in pool.map(read_shard, [s for build in shards for s in build]):
+            parts.append(part)
+            tick("reading")
     cuts = [0, *itertools.accumulate(len(build) for build in shards)]
     battles = [sum(len(p) for p in parts[a:b]) for a, b in itertools.pairwise(cuts)]
     corpus = Corpus.concat(parts) if parts else None
     del parts
+    trim_memory()
     n = len(corpus) if corpus is not None else 0
     three_way = outcome == "three-way"
     metric, better = verdicts.OUTCOMES[outcome]
@@ -161,28 +159,24 @@ def _run(
     )
     classes = 3 if three_way else 2
 
-    def task(x: Any) -> tuple[Any, ...]:
-        return (x[tr], y[tr], x[te], seed, classes)
-
     predictions: dict[str, np.ndarray] = {}
-    pending: deque[tuple[str, Future[np.ndarray]]] = deque()
+    pending: deque[tuple[str, Any, Background[Any]]] = deque()
 
-    def fit(name: str, x: Any) -> None:
-        """The predictor of `name` fitted in a worker; at most `jobs` fits wait at a time (each
-        holds its features)."""
-        pending.append((name, pool.submit(predict.fit_predict, *task(x))))
-        while len(pending) > pool.jobs:
+    def fit(name: str, x_train: Any, x_test: Any) -> None:
+        """The predictor of `name` fitted on the training votes in the background while the
+        next strategy is prepared (one at a time: each holds its features), then asked about
+        the test votes."""
+        while pending:
             collect()
+        pending.append((name, x_test, Background(predict.fit, x_train, y[tr], seed)))
 
     def collect() -> None:
-        name, future = pending.popleft()
-        predictions[name] = pool.result(future)
+        name, x_test, fitting = pending.popleft()
+        predictions[name] = predict.predict(fitting.result(), x_test, classes)
         tick("fitting predictors")
 
     for name, x in predict.references(corpus, three_way).items():
-        fit(name, x)
-    if ranks:
-        shared.start_basis(lambda fn, *args: pool.submit(fn, *args))
+        fit(name, x[tr], x[te])
     costs: dict[str, Batch] = {}
     sides = None
     for strategy in strategies:
@@ -193,12 +187,13 @@ def _run(
                 a, b = predict.texts(corpus)
                 sides = a + b
             batch = predict.per_side(strategy, shared, sides)
-        x = predict.features(batch, shared, three_way)
-        batch.bags = batch.vectors = None  # what it sent is in x now
+        x_train, x_test = predict.features(batch, shared, three_way, (tr, te))
+        batch.bags = batch.vectors = None  # what it sent is in the features now
         costs[strategy.name] = batch
+        trim_memory()
         tick(f"strategy {strategy.name}")
-        fit(strategy.name, x)
-        del x
+        fit(strategy.name, x_train, x_test)
+        del x_train, x_test
     while pending:
         collect()
     order = [*predict.REFERENCES, *(s.name for s in strategies)]

@@ -3,8 +3,6 @@ every side at once (`Batch`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -58,8 +56,6 @@ class Shared:
         self.basis_rank = max(rep.BASIS, basis_rank)
         self.n = len(corpus)
         self._learned: dict[int, np.ndarray] = {}
-        self._full: Batch | None = None
-        self._basis: Future[np.ndarray] | None = None
 
     @cached_property
     def sides(self) -> tuple[np.ndarray, np.ndarray]:
@@ -88,22 +84,25 @@ class Shared:
     def train_sides(self) -> np.ndarray:
         return np.concatenate([self.train, self.train + self.n])
 
-    def _text(self, k: int | None, tail: bool, last_turn: bool) -> Batch:
-        """`text` with its bags over every id."""
+    def text(self, *, k: int | None, tail: bool, last_turn: bool) -> Batch:
+        """A text strategy: all, or the first/last k tokens, of each message (of every turn, or
+        of the last: whole messages); its bags over the vocabulary; cost: the tokens and their
+        bytes, with 2-byte separators between messages."""
         side, message = self.sides
         starts, keep = rep.kept(self.c, message, k, tail)
-        if last_turn:  # whole messages only
+        ids, lookup, token_bytes = self.c.ids, self.lookup, self.token_bytes
+        if last_turn:
             last = np.cumsum(self.turns_per_side) - 1
             pairs = np.column_stack([2 * last, 2 * last + 1]).ravel()
             bags, _ = rep.span_bags(
-                self.c.ids, side[pairs], starts[pairs], keep[pairs], self.token_bytes
+                ids, side[pairs], starts[pairs], keep[pairs], lookup, token_bytes
             )
             size = self.c.sizes[message]
             # what it sends for the first t turns: turn t
             by_tokens = keep[0::2] + keep[1::2]
             by_bytes = size[0::2] + size[1::2] + len(SEPARATOR)
         else:
-            bags, size = rep.span_bags(self.c.ids, side, starts, keep, self.token_bytes)
+            bags, size = rep.span_bags(ids, side, starts, keep, lookup, token_bytes)
             if k is None:
                 size = self.c.sizes[message]
             # the text of the first t turns: 2t messages, 2t - 1 separators
@@ -119,50 +118,38 @@ class Shared:
             bags=bags,
         )
 
-    def text(self, *, k: int | None, tail: bool, last_turn: bool) -> Batch:
-        """A text strategy: all, or the first/last k tokens, of each message (of every turn, or
-        of the last); its bags over the vocabulary; cost: the tokens and their bytes, with
-        2-byte separators between messages."""
-        lookup = self.lookup
-        if (k, last_turn) == (None, False) and self._full is not None:
-            batch, self._full = self._full, None
-        else:
-            batch = self._text(k, tail, last_turn)
-        batch.bags = rep.restrict(batch.bags, lookup)
-        return batch
-
     @cached_property
     def lookup(self) -> np.ndarray:
         """Every id's feature number (-1: not in the vocabulary, chosen once on `full`'s
         training sides for every strategy)."""
-        self._full = self._text(None, False, False)
-        return rep.choose_vocabulary(self._full.bags, self.train_sides)
+        side, message = self.sides
+        starts, keep = rep.kept(self.c, message, None, False)
+        train = np.zeros(2 * self.n, dtype=bool)
+        train[self.train_sides] = True
+        return rep.choose_vocabulary(self.c.ids, side, starts, keep, train)
 
     @cached_property
     def message_tfidf(self) -> Any:
         """Every message's TF-IDF over the vocabulary (idf from the training messages)."""
         lengths = self.c.lengths
         bags, _ = rep.span_bags(
-            self.c.ids, np.arange(len(lengths)), self.c.starts, lengths, self.token_bytes
+            self.c.ids,
+            np.arange(len(lengths)),
+            self.c.starts,
+            lengths,
+            self.lookup,
+            self.token_bytes,
         )
-        return rep.tfidf(rep.restrict(bags, self.lookup), self.train_messages)
+        return rep.tfidf(bags, self.train_messages)
 
     @cached_property
     def train_messages(self) -> np.ndarray:
         first = self.c.first_message[self.train]
         return rep.spans(first, 3 * self.c.turns[self.train].astype(np.int64))
 
-    def start_basis(self, submit: Callable[..., Future[np.ndarray]]) -> None:
-        """Fit the basis in a worker (`submit` as `engine.Pool.submit`) while this process goes
-        on; `basis` waits for it."""
-        sample = self.message_tfidf[rep.basis_sample(self.train_messages, self.seed)]
-        self._basis = submit(rep.fit_basis, sample, self.basis_rank, self.seed)
-
     @cached_property
     def basis(self) -> np.ndarray:
         """The SVD basis of the training messages' TF-IDF (vocabulary x BASIS)."""
-        if self._basis is not None:
-            return self._basis.result()
         sample = self.message_tfidf[rep.basis_sample(self.train_messages, self.seed)]
         return rep.fit_basis(sample, self.basis_rank, self.seed)
 
