@@ -121,6 +121,7 @@ def bench_size(n: int, work: Path, repeat: int, jobs: int) -> dict[str, Any]:
         "bench_over_plain_min": best["bench"] / best["plain"],
         "bench_over_plain_median": median["bench"] / median["plain"],
         "peak_rss_bytes": {k: max(v) for k, v in peaks.items()},
+        "peak_rss_bytes_each_run": peaks,
         "peak_rss_over_plain": max(peaks["bench"]) / max(peaks["plain"]),
         "stop_seconds_max": max(s for s, _, _ in stops),
         "stop_exit_codes": sorted({c for _, c, _ in stops}),

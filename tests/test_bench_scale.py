@@ -173,33 +173,52 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_stops_a_busy_bench(slow_source: Path, tmp_path: Path, sig: int) -> None:
-    """A real signal to the process group while the workers read and tokenise: the bench
-    ends at once, 128 + signal, nothing written, no worker left."""
-    out = tmp_path / "slow"
-    build(slow_source, out=out, limit=None)
+def _stop_when_busy(args: list[str], sig: int) -> tuple[subprocess.Popen[str], list[int], str]:
+    """Start `arenatok ARGS` in its own process group, wait until its workers run, send `sig`
+    to the group; the process, its workers and its stderr."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "arenatok.cli", "bench", str(out), "--jobs", "2"],
+        [sys.executable, "-m", "arenatok.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
     deadline = time.monotonic() + 60
-    while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+    while len(_children(proc.pid)) < 3 and time.monotonic() < deadline:  # fork server, 2 workers
         time.sleep(0.05)
-    time.sleep(0.5)  # the workers are tokenising now
+    time.sleep(0.5)  # the workers are busy now
     workers = _children(proc.pid)
-    assert workers, "the bench started no worker"
+    assert len(workers) >= 3, "no workers started"
     os.killpg(proc.pid, sig)
     _, stderr = proc.communicate(timeout=30)
+    deadline = time.monotonic() + 5  # the fork server leaves when it sees its parent gone
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return proc, workers, stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_a_busy_bench(slow_source: Path, tmp_path: Path, sig: int) -> None:
+    """A real signal to the process group while the workers read and tokenise: the bench
+    ends at once, 128 + signal, nothing written, no worker left."""
+    out = tmp_path / "slow"
+    build(slow_source, out=out, limit=None)
+    proc, workers, stderr = _stop_when_busy(["bench", str(out), "--jobs", "2"], sig)
     assert proc.returncode == 128 + sig, stderr
     assert "no output was changed" in stderr
     assert not (out / "bench.json").exists()
-    deadline = time.monotonic() + 5  # the fork server leaves when it sees the bench gone
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert [w for w in workers if _alive(w)] == []
+
+
+def test_a_signal_stops_a_busy_report(arena_parquet: Path, tmp_path: Path) -> None:
+    """The report's bootstrap runs in worker processes: SIGTERM to the group while they work
+    ends it at once, exit 143, nothing written, no worker left."""
+    out = tmp_path / "real"
+    build(arena_parquet, out=out, limit=None)
+    args = ["report", str(out), "--rounds", "200000", "--jobs", "2"]
+    proc, workers, stderr = _stop_when_busy(args, signal.SIGTERM)
+    assert proc.returncode == 143, stderr
+    assert not (out / "report.json").exists()
     assert [w for w in workers if _alive(w)] == []
 
 

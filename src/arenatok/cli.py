@@ -434,8 +434,8 @@ def push_cmd(out_dir: Path, repo_id: str, private: bool, force: bool) -> None:
     type=_CountOr("auto"),
     default="auto",
     show_default=True,
-    help="Worker processes that read the builds and fit the predictors (auto: one per core; "
-    "1: everything in this process). The results do not depend on it.",
+    help="Worker processes that read and tokenise the builds (auto: one per core; 1: in this "
+    "process). The results do not depend on it.",
 )
 @click.option(
     "--out",

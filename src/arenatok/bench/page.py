@@ -22,9 +22,9 @@ def power_statement(bench: dict[str, Any]) -> str:
     )
 
 
-def _cheapest(found: dict[str, Any] | None, what: str, metric: str) -> str:
+def _cheapest(found: dict[str, Any] | None, what: str, metric: str, none: str) -> str:
     if found is None:
-        return f"No strategy is {what}."
+        return none
     share = found.get("share_of_full_bytes")
     of_full = f", {share:.1%} of full's bytes" if share is not None else ""
     return (
@@ -37,13 +37,27 @@ def answer_sentences(bench: dict[str, Any]) -> list[str]:
     """The answer in three sentences: the cheapest strategy non-inferior to full, the
     cheapest that uses content, and the frontier."""
     answer, metric = bench["answer"], bench["compared_on"]
+    kept = answer["cheapest_non_inferior_to_full"]
+    if kept is not None and kept.get("share_of_full_bytes", 0) >= 1:
+        first = (
+            f"No strategy cheaper than full is non-inferior to it ({metric} {kept[metric]:.3f})."
+        )
+    else:
+        first = _cheapest(
+            kept, "non-inferior to full", metric, "No strategy is non-inferior to full."
+        )
     frontier = ", ".join(
         f"{r['strategy']} ({r['bytes_per_side']:,.0f} B, {r[metric]:.3f})"
         for r in answer["frontier"]
     )
     return [
-        _cheapest(answer["cheapest_non_inferior_to_full"], "non-inferior to full", metric),
-        _cheapest(answer["cheapest_using_content"], "that uses content", metric),
+        first,
+        _cheapest(
+            answer["cheapest_using_content"],
+            "that uses content",
+            metric,
+            "No strategy uses content.",
+        ),
         f"Cost-quality frontier (bytes a side, {metric}): {frontier or 'none'}.",
     ]
 
