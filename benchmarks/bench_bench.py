@@ -162,6 +162,5 @@ def main() -> None:
     print(f"wrote {args.json}")
 
 
-
 if __name__ == "__main__":
     main()

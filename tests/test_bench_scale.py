@@ -4,6 +4,7 @@ counts agrees with resampling, the answer is what it says, and a signal stops a 
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from arenatok.bench.predict import texts
 from arenatok.bench.shared import Shared
 from arenatok.bench.verdicts import answer, scores, weighted_auc
 from arenatok.built import read_built
+from arenatok.errors import OptionError
 from arenatok.pipeline import build
 from arenatok.strategies import Full, LastTurn, Truncate
 from tests.helpers import battle, write_jsonl
@@ -215,7 +217,7 @@ def test_a_signal_stops_a_busy_report(arena_parquet: Path, tmp_path: Path) -> No
     ends it at once, exit 143, nothing written, no worker left."""
     out = tmp_path / "real"
     build(arena_parquet, out=out, limit=None)
-    args = ["report", str(out), "--rounds", "200000", "--jobs", "2"]
+    args = ["report", str(out), "--rounds", "20000", "--jobs", "2"]
     proc, workers, stderr = _stop_when_busy(args, signal.SIGTERM)
     assert proc.returncode == 143, stderr
     assert not (out / "report.json").exists()
@@ -228,3 +230,207 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state not in ("Z", "X")
+
+
+# ---- what a coordinator really sends: quantised vectors, extracted sentences, hybrids --------
+
+
+def test_quantise_hand_checked() -> None:
+    from arenatok.bench.represent import quantise, vector_bytes
+
+    scale = np.array([2.0])
+    x = np.array([[-2.0], [-0.1], [0.1], [1.9]])
+    # 1 bit: the sign, decoded as +-scale/2.
+    assert quantise(x, scale, 1)[:, 0].tolist() == [-1.0, -1.0, 1.0, 1.0]
+    # 2 bits: 4 levels over [-2, 2], decoded at their midpoints -1.5, -0.5, 0.5, 1.5.
+    assert quantise(x, scale, 2)[:, 0].tolist() == [-1.5, -0.5, 0.5, 1.5]
+    assert quantise(x, scale, 16) is x
+    assert [vector_bytes(16, b) for b in (1, 2, 4, 8, 16)] == [2, 4, 8, 16, 32]
+    assert vector_bytes(5, 1) == 1  # ceil(5 / 8)
+
+
+@given(st.lists(st.floats(-1, 1), min_size=1, max_size=20), st.sampled_from([1, 2, 4, 8]))
+def test_quantise_is_within_half_a_level(values: list[float], bits: int) -> None:
+    from arenatok.bench.represent import quantise
+
+    x = np.array(values)[:, None]
+    decoded = quantise(x, np.array([1.0]), bits)
+    assert np.all(np.abs(decoded - x) <= 1.0 / 2**bits + 1e-12)
+    assert len(np.unique(decoded)) <= 2**bits
+
+
+def test_parse_bits_extract_and_hybrids() -> None:
+    from arenatok.bench.strategies import parse_strategies as parse
+
+    names = [s.name for s in parse(["lowrank:16,64@4", "recurrent:16@1", "extract:32"])]
+    assert names == ["lowrank:16@4", "lowrank:64@4", "recurrent:16@1", "extract:32"]
+    [hybrid] = parse(["recurrent:16@4+extract:32"])
+    assert hybrid.name == "recurrent:16@4+extract:32"
+    for bad, says in (
+        ("full@4", "only vector strategies take @BITS"),
+        ("truncate_head:32@4", "only vector strategies take @BITS"),
+        ("lowrank:16@3", "@BITS is 1, 2, 4, 8 or 16"),
+        ("extract:16,32+full", "each part of a hybrid is one strategy"),
+    ):
+        with pytest.raises(OptionError, match=says):
+            parse([bad])
+
+
+def _sentences_rows(n: int, seed: int = 5) -> list[dict[str, object]]:
+    """Long answers of ten sentences; the vote is planted in one sentence in the middle
+    (the 3rd to the 8th), whose other words carry nothing."""
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(300)]
+
+    def sentence() -> str:
+        return " ".join(rng.choices(words, k=8)) + "."
+
+    def answer(word: str) -> str:
+        parts = [sentence() for _ in range(10)]
+        where = rng.randrange(2, 8)
+        parts[where] = (
+            f"{' '.join(rng.choices(words, k=4))} {word} {' '.join(rng.choices(words, k=3))}."
+        )
+        return " ".join(parts)
+
+    rows = []
+    for i in range(n):
+        a_wins = rng.random() < 0.5
+        a, b = (answer("good"), answer("bad")) if a_wins else (answer("bad"), answer("good"))
+        rows.append(
+            battle(
+                f"s{i}",
+                [(f"question {i} {' '.join(rng.choices(words, k=3))}", a, b)],
+                winner="model_a" if a_wins else "model_b",
+                model_a="m1",
+                model_b="m2",
+            )
+        )
+    return rows
+
+
+def test_extract_finds_a_sentence_anywhere(tmp_path: Path) -> None:
+    from arenatok.bench import run_bench
+    from arenatok.bench.strategies import parse_strategies as parse
+
+    out = tmp_path / "sentences"
+    build(write_jsonl(tmp_path / "s.jsonl", _sentences_rows(500)), out=out, limit=None)
+    specs = ["full", "extract:16", "extract_lead:16", "truncate_head:16", "truncate_tail:16"]
+    got = {r["strategy"]: r for r in run_bench(out, parse(specs), rounds=200)["results"]}
+    assert got["full"]["uses_content"] is True
+    assert got["extract:16"]["uses_content"] is True  # the learned importance finds it
+    assert got["extract:16"]["auc"] > 0.9
+    for blunt in ("extract_lead:16", "truncate_head:16", "truncate_tail:16"):
+        assert got[blunt]["uses_content"] is False, blunt
+    # Whole sentences only: at most 16 tokens a message, and cost as for text.
+    assert got["extract:16"]["tokens_per_side"] <= 2 * 16
+
+
+def _graded_rows(n: int, seed: int = 9) -> list[dict[str, object]]:
+    """Two turns; each answer holds 0 to 6 planted words; the side with more in all wins: the
+    signal is in how many, which a sign alone cannot carry. Every word is one token, so length
+    tells nothing."""
+    rng = random.Random(seed)
+    words = [
+        "the",
+        "of",
+        "and",
+        "to",
+        "in",
+        "is",
+        "you",
+        "that",
+        "it",
+        "he",
+        "was",
+        "for",
+        "on",
+        "are",
+        "as",
+        "with",
+        "his",
+        "they",
+        "at",
+        "be",
+        "this",
+        "have",
+        "from",
+        "or",
+        "one",
+        "had",
+        "by",
+        "word",
+        "but",
+        "not",
+        "what",
+        "all",
+        "were",
+        "we",
+        "when",
+        "your",
+        "can",
+        "said",
+        "there",
+        "use",
+        "an",
+        "each",
+        "which",
+        "she",
+        "do",
+        "how",
+        "their",
+        "if",
+        "will",
+        "up",
+    ]
+    rows: list[dict[str, object]] = []
+    while len(rows) < n:
+        counts = [[rng.randrange(7) for _ in range(2)] for _ in range(2)]  # side, turn
+        if sum(counts[0]) == sum(counts[1]):
+            continue
+        i = len(rows)
+
+        def answer(k: int) -> str:  # the same length whatever k
+            return " ".join(["good"] * k + rng.choices(words, k=18 - k))
+
+        turns = [
+            (f"question {i} turn {t}", answer(counts[0][t]), answer(counts[1][t])) for t in range(2)
+        ]
+        a_wins = sum(counts[0]) > sum(counts[1])
+        rows.append(
+            battle(
+                f"g{i}",
+                turns,
+                winner="model_a" if a_wins else "model_b",
+                model_a="m1",
+                model_b="m2",
+            )
+        )
+    return rows
+
+
+def test_fewer_bits_keep_less_and_cost_what_they_send(tmp_path: Path) -> None:
+    from arenatok.bench import run_bench
+    from arenatok.bench.strategies import parse_strategies as parse
+
+    out = tmp_path / "graded"
+    rows = _graded_rows(800)
+    build(write_jsonl(tmp_path / "t.jsonl", rows), out=out, limit=None)
+    specs = [
+        "recurrent:8@1",
+        "recurrent:8@8",
+        "recurrent:8",
+        "lowrank:8@2",
+        "recurrent:8@1+extract:8",
+    ]
+    got = {r["strategy"]: r for r in run_bench(out, parse(specs), rounds=100)["results"]}
+    # Every battle has two turns: a state of 8 numbers a turn; a message vector of 8 a message.
+    assert got["recurrent:8@1"]["bytes_per_side"] == 2 * 1  # ceil(8 x 1 / 8) a turn
+    assert got["recurrent:8@8"]["bytes_per_side"] == 2 * 8
+    assert got["recurrent:8"]["bytes_per_side"] == 2 * 16
+    assert got["lowrank:8@2"]["bytes_per_side"] == 4 * 2  # 4 messages, 2 bytes each
+    assert [c["bytes"] for c in got["recurrent:8@1"]["cost_by_turn"]] == [1.0, 2.0]
+    hybrid = got["recurrent:8@1+extract:8"]
+    assert hybrid["bytes_per_side"] > got["recurrent:8@1"]["bytes_per_side"]
+    assert got["recurrent:8@8"]["uses_content"] is True
+    assert got["recurrent:8@1"]["auc"] < got["recurrent:8@8"]["auc"]

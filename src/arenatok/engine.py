@@ -178,10 +178,18 @@ class Pool:
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         if self._pool is None:
             return
-        if kind is not None:
-            for process in list(getattr(self._pool, "_processes", {}).values()):
-                process.kill()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if kind is None:
+            self._pool.shutdown(wait=True)
+            return
+        # Stopped: kill the workers, and do not wait for anything of theirs: a task still in
+        # the pipe to a dead worker would hold the queue's feeder thread, and with it this
+        # process's exit, for ever.
+        for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+            process.kill()
+        queue = getattr(self._pool, "_call_queue", None)
+        if queue is not None:
+            queue.cancel_join_thread()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def submit(self, fn: Callable[..., R], *args: Any) -> Future[R]:
         """fn(*args) in a worker (here: at once)."""

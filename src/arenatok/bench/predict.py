@@ -32,6 +32,9 @@ def features(
     """For the battles of each split: (what A sent) - (what B sent), the TF-IDF of the token
     bag and log(1 + tokens), or the vector."""
     n = shared.n
+    if batch.parts is not None:
+        each = [features(p, shared, three_way, splits) for p in batch.parts]
+        return [sparse.hstack(split, format="csr") for split in zip(*each, strict=True)]
     if batch.vectors is not None:
         d = batch.vectors[:n] - batch.vectors[n:]
         return [pair_view(d[rows], three_way) for rows in splits]

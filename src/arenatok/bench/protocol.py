@@ -41,12 +41,15 @@ class Side:
 
 @dataclass
 class Sent:
-    """What one side communicated: text, or a vector; and what it cost."""
+    """What one side communicated: text, or a vector; and what it cost. `bits`: the width a
+    vector's numbers were sent at (16: float16), for the record: the vector is what the
+    receiver decoded, and `bytes` what was sent."""
 
     text: str | None = None
     vector: np.ndarray | None = None
     tokens: int = 0
     bytes: int = 0
+    bits: int = 16
 
 
 @runtime_checkable

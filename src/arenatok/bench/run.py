@@ -18,7 +18,7 @@ import numpy as np
 from arenatok.bench import predict, verdicts
 from arenatok.bench.corpus import TEST_SHARE, Corpus, plan_shards, read_shard
 from arenatok.bench.shared import Batch, Shared, grouped_cumsum
-from arenatok.bench.strategies import AnyStrategy, LowRank
+from arenatok.bench.strategies import AnyStrategy, Hybrid, LowRank
 from arenatok.built import build_id, read_metadata
 from arenatok.engine import Background, Pool, trim_memory
 from arenatok.errors import MissingExtraError, OptionError, SourceError
@@ -148,7 +148,7 @@ def _run(
         )
     decisive = corpus.vote < 2
     learn = np.flatnonzero(~test & decisive)
-    ranks = [s.rank for s in strategies if isinstance(s, LowRank)]
+    ranks = [s.rank for s in strategies if isinstance(s, LowRank | Hybrid)]
     shared = Shared(
         corpus,
         tr,
@@ -188,7 +188,7 @@ def _run(
                 sides = a + b
             batch = predict.per_side(strategy, shared, sides)
         x_train, x_test = predict.features(batch, shared, three_way, (tr, te))
-        batch.bags = batch.vectors = None  # what it sent is in the features now
+        batch.bags = batch.vectors = batch.parts = None  # what it sent is in the features now
         costs[strategy.name] = batch
         trim_memory()
         tick(f"strategy {strategy.name}")

@@ -27,6 +27,23 @@ class Batch:
     by_turn_bytes: np.ndarray
     bags: Any = None
     vectors: np.ndarray | None = None
+    parts: list[Batch] | None = None
+    """A hybrid's batches, one a strategy it combines."""
+
+    @classmethod
+    def combined(cls, parts: list[Batch]) -> Batch:
+        """What a side sends when it sends every part: the costs added up."""
+        return cls(
+            tokens=sum((p.tokens for p in parts), np.zeros_like(parts[0].tokens)),
+            bytes=sum((p.bytes for p in parts), np.zeros_like(parts[0].bytes)),
+            by_turn_tokens=sum(
+                (p.by_turn_tokens for p in parts), np.zeros_like(parts[0].by_turn_tokens)
+            ),
+            by_turn_bytes=sum(
+                (p.by_turn_bytes for p in parts), np.zeros_like(parts[0].by_turn_bytes)
+            ),
+            parts=parts,
+        )
 
 
 def grouped_cumsum(x: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -118,6 +135,67 @@ class Shared:
             bags=bags,
         )
 
+    def extract(self, k: int, *, learned: bool) -> Batch:
+        """Whole sentences of each message up to k tokens (see `strategies.Extract`): the
+        heaviest first (`learned`) or the first ones, while they fit; sent in their order."""
+        sentence = self.sentences
+        order_key = -self.sentence_weight if learned else np.zeros(len(sentence.start))
+        order = np.lexsort((sentence.start, order_key, sentence.message))
+        total = grouped_cumsum(
+            sentence.length[order], sentence.per_message[sentence.per_message > 0]
+        )
+        kept = np.sort(order[total <= k])  # in message order, then position
+        n_messages = len(self.c.lengths)
+        kept_tokens = np.bincount(sentence.message[kept], sentence.length[kept], n_messages)
+        kept_bytes = np.bincount(sentence.message[kept], sentence.size[kept], n_messages)
+        first = np.searchsorted(sentence.message[kept], np.arange(n_messages))
+        count = np.bincount(sentence.message[kept], minlength=n_messages)
+        side, message = self.sides
+        pick = rep.spans(first[message], count[message])  # every kept sentence of each pair
+        bags, _ = rep.span_bags(
+            self.c.ids,
+            np.repeat(side, count[message]),
+            sentence.start[kept][pick],
+            sentence.length[kept][pick],
+            self.lookup,
+            self.token_bytes,
+        )
+        keep = kept_tokens[message].astype(np.int64)
+        size = kept_bytes[message].astype(np.int64)
+        by_tokens = grouped_cumsum(keep[0::2] + keep[1::2], self.turns_per_side)
+        pair_bytes = size[0::2] + size[1::2] + 2 * len(SEPARATOR)
+        by_bytes = grouped_cumsum(pair_bytes, self.turns_per_side) - len(SEPARATOR)
+        ends = np.cumsum(self.turns_per_side) - 1
+        return Batch(
+            tokens=by_tokens[ends],
+            bytes=by_bytes[ends],
+            by_turn_tokens=by_tokens,
+            by_turn_bytes=by_bytes,
+            bags=bags,
+        )
+
+    @cached_property
+    def sentences(self) -> rep.Sentences:
+        return rep.sentences(self.c.ids, self.c.starts, self.c.lengths, self.token_bytes)
+
+    @cached_property
+    def sentence_weight(self) -> np.ndarray:
+        """Per sentence: the mean |weight| of its tokens in a logistic regression of the
+        decisive training votes on `full`'s TF-IDF differences (0 for tokens outside the
+        vocabulary)."""
+        from sklearn.linear_model import LogisticRegression
+
+        x = rep.tfidf(self.text(k=None, tail=False, last_turn=False).bags, self.train_sides)
+        d = rep.differences(x, self.learn, self.n)
+        model = LogisticRegression(C=1.0, solver="newton-cg", max_iter=2000).fit(d, self.votes)
+        weight = np.zeros(rep.N_IDS)
+        known = self.lookup >= 0
+        weight[known] = np.abs(model.coef_[0])[self.lookup[known]]
+        sentence = self.sentences
+        total = rep.span_sums(self.c.ids, sentence.start, sentence.length, weight)
+        out: np.ndarray = total / np.maximum(sentence.length, 1)
+        return out
+
     @cached_property
     def lookup(self) -> np.ndarray:
         """Every id's feature number (-1: not in the vocabulary, chosen once on `full`'s
@@ -188,39 +266,45 @@ class Shared:
         out: np.ndarray = projected[message[0::2]] + projected[message[1::2]]
         return out
 
-    def _vector_costs(self, numbers: np.ndarray, vectors: np.ndarray) -> Batch:
-        """`numbers` sent per side and turn (cumulative), as float16 bytes."""
-        by_turn = grouped_cumsum(numbers, self.turns_per_side)
+    def _vector_costs(self, unit_bytes: np.ndarray, vectors: np.ndarray) -> Batch:
+        """`unit_bytes` sent per side and turn (cumulative)."""
+        by_turn = grouped_cumsum(unit_bytes, self.turns_per_side)
         ends = np.cumsum(self.turns_per_side) - 1
         return Batch(
             tokens=np.zeros(2 * self.n, dtype=np.int64),
-            bytes=2 * by_turn[ends],
+            bytes=by_turn[ends],
             by_turn_tokens=np.zeros_like(by_turn),
-            by_turn_bytes=2 * by_turn,
+            by_turn_bytes=by_turn,
             vectors=vectors,
         )
 
-    def summed(self, projected: np.ndarray, rank: int) -> Batch:
-        """One vector a message, summed per side; rank numbers a message."""
-        per_turn = self._per_turn(projected)
+    def summed(self, projected: np.ndarray, rank: int, bits: int = 16) -> Batch:
+        """One vector a message (sent at `bits` a number, the scale fitted on the training
+        messages), summed per side by the receiver; ceil(rank x bits / 8) bytes a message."""
+        scale = rep.fit_scale(projected[self.train_messages])
+        per_turn = self._per_turn(rep.quantise(projected, scale, bits))
         side = np.repeat(np.arange(2 * self.n), self.turns_per_side)
         by_side = sparse.csr_matrix(
             (np.ones(len(side)), (side, np.arange(len(side)))), shape=(2 * self.n, len(side))
         )
         vectors = np.asarray(by_side @ per_turn)
-        numbers = np.full(len(side), 2 * rank, dtype=np.int64)
-        return self._vector_costs(numbers, vectors)
+        unit = np.full(len(side), 2 * rep.vector_bytes(rank, bits), dtype=np.int64)
+        return self._vector_costs(unit, vectors)
 
-    def recurrent(self, projected: np.ndarray, rank: int) -> Batch:
-        """s_t = tanh(s_(t-1) + x_t) from s_0 = 0, per side; the last state is sent; rank
-        numbers a turn."""
+    def recurrent(self, projected: np.ndarray, rank: int, bits: int = 16) -> Batch:
+        """s_t = tanh(s_(t-1) + x_t) from s_0 = 0, per side, kept exact by the sender and sent
+        each turn at `bits` a number (the scale fitted on the training sides' states); the
+        receiver sees the last state sent; ceil(rank x bits / 8) bytes a turn."""
         x = self._per_turn(projected)
         sizes = self.turns_per_side
         turn = np.arange(len(x)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         side = np.repeat(np.arange(2 * self.n), sizes)
         state = np.zeros((2 * self.n, x.shape[1]))
+        states = np.zeros_like(x)
         for t in range(int(sizes.max(initial=0))):
             rows = np.flatnonzero(turn == t)
             state[side[rows]] = np.tanh(state[side[rows]] + x[rows])
-        numbers = np.full(len(side), rank, dtype=np.int64)
-        return self._vector_costs(numbers, state)
+            states[rows] = state[side[rows]]
+        scale = rep.fit_scale(states[np.isin(side, self.train_sides)])
+        unit = np.full(len(side), rep.vector_bytes(rank, bits), dtype=np.int64)
+        return self._vector_costs(unit, rep.quantise(state, scale, bits))

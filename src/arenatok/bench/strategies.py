@@ -85,32 +85,80 @@ class Truncate(_Text):
         self.name = f"truncate_{'tail' if tail else 'head'}:{k}"
 
 
+def _bits_suffix(bits: int) -> str:
+    return "" if bits == 16 else f"@{bits}"
+
+
 class LowRank:
     """Each message as R numbers: its TF-IDF times the shared SVD basis (`lowrank`), or times
     a map learned from the training votes (`lowrank_learned`: partial least squares on the
-    basis); a side sends one vector per message, summed. Cost: R float16 numbers a message."""
+    basis); a side sends one vector per message, summed by the receiver. Each number is sent
+    at `bits` (16: float16; 8, 4, 2, 1: quantised, see `represent.quantise`). Cost:
+    ceil(R x bits / 8) bytes a message."""
 
-    def __init__(self, rank: int, *, seed: int = 0, learned: bool = False) -> None:
-        self.rank, self.seed, self.learned = rank, seed, learned
-        self.name = f"lowrank{'_learned' if learned else ''}:{rank}"
+    def __init__(self, rank: int, *, seed: int = 0, learned: bool = False, bits: int = 16) -> None:
+        self.rank, self.seed, self.learned, self.bits = rank, seed, learned, bits
+        self.name = f"lowrank{'_learned' if learned else ''}:{rank}{_bits_suffix(bits)}"
         if rank < 1:
             raise OptionError(f"{self.name}: the rank must be positive")
 
     def send_many(self, shared: Shared) -> Batch:
-        return shared.summed(shared.projection(self.rank, learned=self.learned), self.rank)
+        projected = shared.projection(self.rank, learned=self.learned)
+        return shared.summed(projected, self.rank, self.bits)
 
 
 class RecurrentLowRank(LowRank):
     """A rank-R state carried across turns: s_t = tanh(s_(t-1) + P(user message t) + P(answer
     t)), with the map P of `lowrank_learned` (`recurrent`) or of `lowrank` (`recurrent_svd`).
-    A side sends its R numbers a turn (float16); the other end sees the last state."""
+    The sender keeps the exact state and sends it each turn at `bits` a number; the other end
+    sees the last state sent. Cost: ceil(R x bits / 8) bytes a turn."""
 
-    def __init__(self, rank: int, *, seed: int = 0, learned: bool = True) -> None:
-        super().__init__(rank, seed=seed, learned=learned)
-        self.name = f"recurrent{'' if learned else '_svd'}:{rank}"
+    def __init__(self, rank: int, *, seed: int = 0, learned: bool = True, bits: int = 16) -> None:
+        super().__init__(rank, seed=seed, learned=learned, bits=bits)
+        self.name = f"recurrent{'' if learned else '_svd'}:{rank}{_bits_suffix(bits)}"
 
     def send_many(self, shared: Shared) -> Batch:
-        return shared.recurrent(shared.projection(self.rank, learned=self.learned), self.rank)
+        projected = shared.projection(self.rank, learned=self.learned)
+        return shared.recurrent(projected, self.rank, self.bits)
+
+
+class Extract:
+    """Whole sentences of each message, up to K tokens, sent in their original order: the
+    sentences whose tokens weigh most, on average, in a logistic regression of the training
+    votes on `full` (`extract`), or the first ones (`extract_lead`, the unlearned control);
+    taken in that order while they fit in K together. A sentence ends after a token that ends
+    with . ! or ? (spaces aside) or holds a line break, and at the end of the message. Cost:
+    the kept tokens and their bytes, with the separators of `full`."""
+
+    def __init__(self, k: int, *, lead: bool = False) -> None:
+        if k < 1:
+            raise OptionError(f"extraction needs a positive number of tokens, got {k}")
+        self.k, self.lead = k, lead
+        self.name = f"extract{'_lead' if lead else ''}:{k}"
+
+    def send_many(self, shared: Shared) -> Batch:
+        return shared.extract(self.k, learned=not self.lead)
+
+
+class Hybrid:
+    """`A+B`: a side sends what A sends and what B sends, and pays for both; the predictor
+    sees both."""
+
+    def __init__(self, parts: Sequence[Any]) -> None:
+        for p in parts:
+            if not hasattr(p, "send_many"):
+                raise OptionError(
+                    f"{p.name}: only built-in strategies combine with +",
+                    hint="combine full, last_turn, truncate_*, extract*, lowrank*, recurrent*",
+                )
+        self.parts = list(parts)
+        self.name = "+".join(p.name for p in parts)
+        self.rank = max((getattr(p, "rank", 0) for p in parts), default=0)
+
+    def send_many(self, shared: Shared) -> Batch:
+        from arenatok.bench.shared import Batch
+
+        return Batch.combined([p.send_many(shared) for p in self.parts])
 
 
 class Embed:
@@ -120,31 +168,46 @@ class Embed:
 
     DIM = 256
 
-    def __init__(self, rank: int | None = None) -> None:
+    def __init__(self, rank: int | None = None, *, bits: int = 16) -> None:
         if rank is not None and not 1 <= rank <= self.DIM:
             raise OptionError(f"embed takes 1 to {self.DIM} dimensions, got {rank}")
-        self.rank = rank or self.DIM
-        self.name = "embed" if rank is None else f"embed:{rank}"
+        self.rank, self.bits = rank or self.DIM, bits
+        self.name = ("embed" if rank is None else f"embed:{rank}") + _bits_suffix(bits)
         if importlib.util.find_spec("wordllama") is None:
             raise MissingExtraError("the embed strategies", "embed", "wordllama")
         self.cache: dict[str, np.ndarray] = {}
 
     def fit(self, sides: Sequence[Side]) -> None:
-        self.model = load_wordllama(self.rank)  # here, not in __init__: workers load their own
+        """Load the model; the quantiser's scale from the training messages."""
+        import numpy as np
+
+        from arenatok.bench.represent import fit_scale
+
+        self.model = load_wordllama(self.rank)
+        texts = list(dict.fromkeys(m for s in sides for m in messages(s)))
+        self.scale = fit_scale(np.asarray(self.model.embed(texts), dtype=np.float32))
 
     def prepare(self, sides: Sequence[Side]) -> None:
         import numpy as np
 
+        from arenatok.bench.represent import quantise
+
         texts = list(dict.fromkeys(m for s in sides for m in messages(s)))
-        vectors = np.asarray(self.model.embed(texts), dtype=np.float32)
+        vectors = quantise(
+            np.asarray(self.model.embed(texts), dtype=np.float32), self.scale, self.bits
+        )
         self.cache = dict(zip(texts, vectors, strict=True))
 
     def send(self, side: Side) -> Sent:
         import numpy as np
 
+        from arenatok.bench.represent import vector_bytes
+
         parts = messages(side)
         vector = np.sum([self.cache[m] for m in parts], axis=0)
-        return Sent(vector=vector, bytes=2 * self.rank * len(parts))
+        return Sent(
+            vector=vector, bytes=vector_bytes(self.rank, self.bits) * len(parts), bits=self.bits
+        )
 
 
 def load_wordllama(dim: int) -> Any:
@@ -167,7 +230,10 @@ DEFAULT_STRATEGIES = (
     "lowrank:16,64",
     "lowrank_learned:16",
     "recurrent:16",
+    "recurrent:16@4",
     "recurrent_svd:16",
+    "extract:32",
+    "extract_lead:32",
 )
 """What `arenatok bench` runs when no --strategy is given."""
 
@@ -181,32 +247,66 @@ BUILT_IN = (
     "recurrent",
     "recurrent_svd",
     "embed",
+    "extract",
+    "extract_lead",
 )
+VECTORS = ("lowrank", "lowrank_learned", "recurrent", "recurrent_svd", "embed")
+"""The strategies that send vectors, and so take @BITS."""
 
-AnyStrategy = Strategy | Recurrent | _Text | LowRank
+AnyStrategy = Strategy | Recurrent | _Text | LowRank | Extract | Hybrid
 
 
-def _one(name: str, v: int, seed: int) -> AnyStrategy:
+def _one(name: str, v: int, seed: int, bits: int) -> AnyStrategy:
     if name.startswith("lowrank"):
-        return LowRank(v, seed=seed, learned=name == "lowrank_learned")
+        return LowRank(v, seed=seed, learned=name == "lowrank_learned", bits=bits)
     if name.startswith("recurrent"):
-        return RecurrentLowRank(v, seed=seed, learned=name == "recurrent")
+        return RecurrentLowRank(v, seed=seed, learned=name == "recurrent", bits=bits)
     if name == "embed":
-        return Embed(v)
+        return Embed(v, bits=bits)
+    if name.startswith("extract"):
+        return Extract(v, lead=name == "extract_lead")
     return Truncate(v, tail=name == "truncate_tail")
 
 
+def _bits(spec: str, name: str, params: str) -> tuple[str, int]:
+    """`params` without its @BITS, and the bits (16 without)."""
+    params, at, bits = params.partition("@")
+    if not at:
+        return params, 16
+    if name not in VECTORS:
+        raise OptionError(
+            f"{spec}: only vector strategies take @BITS", hint=f"{', '.join(VECTORS)}"
+        )
+    if bits not in ("1", "2", "4", "8", "16"):
+        raise OptionError(f"{spec}: @BITS is 1, 2, 4, 8 or 16", hint=f"for example {name}:16@4")
+    return params, int(bits)
+
+
 def parse_strategies(specs: Sequence[str], *, seed: int = 0) -> list[AnyStrategy]:
-    """`full`, `last_turn`, `truncate_head:32,64`, `truncate_tail:K`, `lowrank:R[,R...]`,
-    `lowrank_learned:R`, `recurrent:R`, `recurrent_svd:R`, `embed[:R]`, or `module:Class` for
-    your own."""
+    """`full`, `last_turn`, `truncate_head:32,64`, `truncate_tail:K`, `extract:K`,
+    `extract_lead:K`, `lowrank:R[,R...]`, `lowrank_learned:R`, `recurrent:R`,
+    `recurrent_svd:R`, `embed[:R]` (a vector strategy takes @BITS: `recurrent:16@4`), `A+B`
+    (both sent), or `module:Class` for your own."""
     out: list[AnyStrategy] = []
     for spec in specs:
+        if "+" in spec:
+            parts = [parse_strategies([p], seed=seed) for p in spec.split("+")]
+            if any(len(p) != 1 for p in parts):
+                raise OptionError(
+                    f"{spec}: each part of a hybrid is one strategy (no sweeps)",
+                    hint="for example recurrent:16@4+extract:32",
+                )
+            out.append(Hybrid([p[0] for p in parts]))
+            continue
         name, _, params = spec.partition(":")
+        if "@" in name:  # full@4
+            name, _, width = name.partition("@")
+            params = f"{params}@{width}"
+        params, bits = _bits(spec, name, params) if name in BUILT_IN else (params, 16)
         if name in ("full", "last_turn"):
             out.append(Full() if name == "full" else LastTurn())
         elif name == "embed" and not params:
-            out.append(Embed())
+            out.append(Embed(bits=bits))
         elif name in BUILT_IN:
             try:
                 values = [int(v) for v in params.split(",") if v.strip()]
@@ -219,7 +319,7 @@ def parse_strategies(specs: Sequence[str], *, seed: int = 0) -> list[AnyStrategy
                 raise OptionError(
                     f"{spec}: say how much, e.g. {name}:64", hint=f"--strategy {name}:64"
                 )
-            out.extend(_one(name, v, seed) for v in values)
+            out.extend(_one(name, v, seed, bits) for v in values)
         elif params:
             out.append(load(name, params))
         else:
