@@ -418,7 +418,14 @@ def test_write_bench_makes_its_out_directory(tmp_path: Path) -> None:
 
 def test_jobs_do_not_change_the_numbers(tmp_path: Path) -> None:
     out = _planted(tmp_path, signal=True, n=200)
-    specs = ["full", "truncate_head:4", "lowrank:4"]
+    specs = [
+        "full",
+        "truncate_head:4",
+        "lowrank:4",
+        "recurrent:4@2",
+        "extract:8",
+        "lowrank:4@1+extract_lead:8",
+    ]
     one = run_bench(out, parse_strategies(specs), rounds=50, jobs=1)
     two = run_bench(out, parse_strategies(specs), rounds=50, jobs=2)
     assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)

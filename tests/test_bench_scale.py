@@ -236,7 +236,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_quantise_hand_checked() -> None:
-    from arenatok.bench.represent import quantise, vector_bytes
+    from arenatok.bench.compress import quantise, vector_bytes
 
     scale = np.array([2.0])
     x = np.array([[-2.0], [-0.1], [0.1], [1.9]])
@@ -251,7 +251,7 @@ def test_quantise_hand_checked() -> None:
 
 @given(st.lists(st.floats(-1, 1), min_size=1, max_size=20), st.sampled_from([1, 2, 4, 8]))
 def test_quantise_is_within_half_a_level(values: list[float], bits: int) -> None:
-    from arenatok.bench.represent import quantise
+    from arenatok.bench.compress import quantise
 
     x = np.array(values)[:, None]
     decoded = quantise(x, np.array([1.0]), bits)

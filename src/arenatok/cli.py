@@ -389,9 +389,10 @@ def push_cmd(out_dir: Path, repo_id: str, private: bool, force: bool) -> None:
     "strategies",
     multiple=True,
     metavar="SPEC",
-    help="full, last_turn, truncate_head:K[,K...], truncate_tail:K[,K...], lowrank:R[,R...], "
-    "lowrank_learned:R, recurrent:R, recurrent_svd:R, embed[:R] (the embed extra), or "
-    "module:Class (your own); repeatable. Default: " + " ".join(DEFAULT_STRATEGIES),
+    help="full, last_turn, truncate_head:K[,K...], truncate_tail:K[,K...], extract:K, "
+    "extract_lead:K, lowrank:R[,R...], lowrank_learned:R, recurrent:R, recurrent_svd:R, "
+    "embed[:R] (the embed extra); a vector strategy takes @BITS (recurrent:16@4); A+B sends "
+    "both; or module:Class (your own); repeatable. Default: " + " ".join(DEFAULT_STRATEGIES),
 )
 @click.option(
     "--outcome",

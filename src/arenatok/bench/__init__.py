@@ -4,7 +4,8 @@ less (see `arenatok.bench.strategies`), against what it saves.
 A preference predictor, trained on one split, sees only what the two sides communicated and
 predicts the human winner on the other split. The modules, in the order a run uses them:
 `corpus` (the builds read in shards, the split), `represent` and `shared` (token bags, one
-vocabulary, one low-rank basis), `strategies` (the built-ins) and `protocol` (yours),
+vocabulary, one low-rank basis), `compress` (fewer bits, chosen sentences), `strategies` (the
+built-ins), `embed` (WordLlama) and `protocol` (yours),
 `predict` (the predictor and the references), `verdicts` (bootstrap, verdicts, power, the
 answer), `page` (bench.html), `run` (the stages).
 

@@ -52,6 +52,16 @@ class Sent:
     bits: int = 16
 
 
+def messages(side: Side) -> list[str]:
+    """A side's messages in order: user message 1, answer 1, user message 2, ..."""
+    return [m for pair in zip(side.users, side.answers, strict=True) for m in pair]
+
+
+def bits_suffix(bits: int) -> str:
+    """How a strategy's name says the width its numbers are sent at: "@4"; nothing for 16."""
+    return "" if bits == 16 else f"@{bits}"
+
+
 @runtime_checkable
 class Strategy(Protocol):
     """A strategy without state: `fit` on the training split's sides, then `send` per side."""

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from arenatok.bench import compress
 from arenatok.bench import represent as rep
 from arenatok.bench.corpus import Corpus
 from arenatok.bench.strategies import SEPARATOR
@@ -175,8 +176,8 @@ class Shared:
         )
 
     @cached_property
-    def sentences(self) -> rep.Sentences:
-        return rep.sentences(self.c.ids, self.c.starts, self.c.lengths, self.token_bytes)
+    def sentences(self) -> compress.Sentences:
+        return compress.sentences(self.c.ids, self.c.starts, self.c.lengths, self.token_bytes)
 
     @cached_property
     def sentence_weight(self) -> np.ndarray:
@@ -192,7 +193,7 @@ class Shared:
         known = self.lookup >= 0
         weight[known] = np.abs(model.coef_[0])[self.lookup[known]]
         sentence = self.sentences
-        total = rep.span_sums(self.c.ids, sentence.start, sentence.length, weight)
+        total = compress.span_sums(self.c.ids, sentence.start, sentence.length, weight)
         out: np.ndarray = total / np.maximum(sentence.length, 1)
         return out
 
@@ -281,14 +282,14 @@ class Shared:
     def summed(self, projected: np.ndarray, rank: int, bits: int = 16) -> Batch:
         """One vector a message (sent at `bits` a number, the scale fitted on the training
         messages), summed per side by the receiver; ceil(rank x bits / 8) bytes a message."""
-        scale = rep.fit_scale(projected[self.train_messages])
-        per_turn = self._per_turn(rep.quantise(projected, scale, bits))
+        scale = compress.fit_scale(projected[self.train_messages])
+        per_turn = self._per_turn(compress.quantise(projected, scale, bits))
         side = np.repeat(np.arange(2 * self.n), self.turns_per_side)
         by_side = sparse.csr_matrix(
             (np.ones(len(side)), (side, np.arange(len(side)))), shape=(2 * self.n, len(side))
         )
         vectors = np.asarray(by_side @ per_turn)
-        unit = np.full(len(side), 2 * rep.vector_bytes(rank, bits), dtype=np.int64)
+        unit = np.full(len(side), 2 * compress.vector_bytes(rank, bits), dtype=np.int64)
         return self._vector_costs(unit, vectors)
 
     def recurrent(self, projected: np.ndarray, rank: int, bits: int = 16) -> Batch:
@@ -305,6 +306,6 @@ class Shared:
             rows = np.flatnonzero(turn == t)
             state[side[rows]] = np.tanh(state[side[rows]] + x[rows])
             states[rows] = state[side[rows]]
-        scale = rep.fit_scale(states[np.isin(side, self.train_sides)])
-        unit = np.full(len(side), rep.vector_bytes(rank, bits), dtype=np.int64)
-        return self._vector_costs(unit, rep.quantise(state, scale, bits))
+        scale = compress.fit_scale(states[np.isin(side, self.train_sides)])
+        unit = np.full(len(side), compress.vector_bytes(rank, bits), dtype=np.int64)
+        return self._vector_costs(unit, compress.quantise(state, scale, bits))

@@ -7,27 +7,27 @@ the per-side protocol (`send`), with the same costs, for use one side at a time.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from arenatok.bench.protocol import Recurrent, Sent, Side, Strategy, load
-from arenatok.errors import MissingExtraError, OptionError
+from arenatok.bench.embed import Embed
+from arenatok.bench.protocol import (
+    Recurrent,
+    Sent,
+    Side,
+    Strategy,
+    bits_suffix,
+    load,
+    messages,
+)
+from arenatok.errors import OptionError
 from arenatok.tokens import get_encoding
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from arenatok.bench.shared import Batch, Shared
 
 SEPARATOR = "\n\n"
 """Between the messages of a text that a side sends (2 bytes)."""
-
-
-def messages(side: Side) -> list[str]:
-    """A side's messages in order: user message 1, answer 1, user message 2, ..."""
-    return [m for pair in zip(side.users, side.answers, strict=True) for m in pair]
 
 
 def _kept_text(parts: Sequence[list[int]]) -> Sent:
@@ -85,10 +85,6 @@ class Truncate(_Text):
         self.name = f"truncate_{'tail' if tail else 'head'}:{k}"
 
 
-def _bits_suffix(bits: int) -> str:
-    return "" if bits == 16 else f"@{bits}"
-
-
 class LowRank:
     """Each message as R numbers: its TF-IDF times the shared SVD basis (`lowrank`), or times
     a map learned from the training votes (`lowrank_learned`: partial least squares on the
@@ -98,7 +94,7 @@ class LowRank:
 
     def __init__(self, rank: int, *, seed: int = 0, learned: bool = False, bits: int = 16) -> None:
         self.rank, self.seed, self.learned, self.bits = rank, seed, learned, bits
-        self.name = f"lowrank{'_learned' if learned else ''}:{rank}{_bits_suffix(bits)}"
+        self.name = f"lowrank{'_learned' if learned else ''}:{rank}{bits_suffix(bits)}"
         if rank < 1:
             raise OptionError(f"{self.name}: the rank must be positive")
 
@@ -115,7 +111,7 @@ class RecurrentLowRank(LowRank):
 
     def __init__(self, rank: int, *, seed: int = 0, learned: bool = True, bits: int = 16) -> None:
         super().__init__(rank, seed=seed, learned=learned, bits=bits)
-        self.name = f"recurrent{'' if learned else '_svd'}:{rank}{_bits_suffix(bits)}"
+        self.name = f"recurrent{'' if learned else '_svd'}:{rank}{bits_suffix(bits)}"
 
     def send_many(self, shared: Shared) -> Batch:
         projected = shared.projection(self.rank, learned=self.learned)
@@ -159,67 +155,6 @@ class Hybrid:
         from arenatok.bench.shared import Batch
 
         return Batch.combined([p.send_many(shared) for p in self.parts])
-
-
-class Embed:
-    """Each message as a WordLlama static embedding (256 numbers, or the first R: its
-    Matryoshka dimensions), summed per side; no network (the weights ship in the wheel). Cost:
-    R float16 numbers a message. Needs the `embed` extra. Runs through the per-side protocol."""
-
-    DIM = 256
-
-    def __init__(self, rank: int | None = None, *, bits: int = 16) -> None:
-        if rank is not None and not 1 <= rank <= self.DIM:
-            raise OptionError(f"embed takes 1 to {self.DIM} dimensions, got {rank}")
-        self.rank, self.bits = rank or self.DIM, bits
-        self.name = ("embed" if rank is None else f"embed:{rank}") + _bits_suffix(bits)
-        if importlib.util.find_spec("wordllama") is None:
-            raise MissingExtraError("the embed strategies", "embed", "wordllama")
-        self.cache: dict[str, np.ndarray] = {}
-
-    def fit(self, sides: Sequence[Side]) -> None:
-        """Load the model; the quantiser's scale from the training messages."""
-        import numpy as np
-
-        from arenatok.bench.represent import fit_scale
-
-        self.model = load_wordllama(self.rank)
-        texts = list(dict.fromkeys(m for s in sides for m in messages(s)))
-        self.scale = fit_scale(np.asarray(self.model.embed(texts), dtype=np.float32))
-
-    def prepare(self, sides: Sequence[Side]) -> None:
-        import numpy as np
-
-        from arenatok.bench.represent import quantise
-
-        texts = list(dict.fromkeys(m for s in sides for m in messages(s)))
-        vectors = quantise(
-            np.asarray(self.model.embed(texts), dtype=np.float32), self.scale, self.bits
-        )
-        self.cache = dict(zip(texts, vectors, strict=True))
-
-    def send(self, side: Side) -> Sent:
-        import numpy as np
-
-        from arenatok.bench.represent import vector_bytes
-
-        parts = messages(side)
-        vector = np.sum([self.cache[m] for m in parts], axis=0)
-        return Sent(
-            vector=vector, bytes=vector_bytes(self.rank, self.bits) * len(parts), bits=self.bits
-        )
-
-
-def load_wordllama(dim: int) -> Any:
-    """WordLlama, loaded from the files in its wheel (its default `load()` looks for the
-    tokenizer in the wrong folder and goes to the network)."""
-    try:
-        import wordllama
-    except ImportError:
-        raise MissingExtraError("the embed strategies", "embed", "wordllama") from None
-    return wordllama.WordLlama.load(
-        cache_dir=Path(wordllama.__file__).parent, disable_download=True, trunc_dim=dim
-    )
 
 
 DEFAULT_STRATEGIES = (
