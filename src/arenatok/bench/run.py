@@ -18,7 +18,7 @@ import numpy as np
 from arenatok.bench import predict, verdicts
 from arenatok.bench.corpus import TEST_SHARE, Corpus, plan_shards, read_shard
 from arenatok.bench.shared import Batch, Shared, grouped_cumsum
-from arenatok.bench.strategies import AnyStrategy, Hybrid, LowRank
+from arenatok.bench.strategies import AnyStrategy, Hybrid, LowRank, learns_sentences
 from arenatok.built import build_id, read_metadata
 from arenatok.engine import Background, Pool, trim_memory
 from arenatok.errors import MissingExtraError, OptionError, SourceError
@@ -172,14 +172,21 @@ def _run(
 
     def collect() -> None:
         name, x_test, fitting = pending.popleft()
-        predictions[name] = predict.predict(fitting.result(), x_test, classes)
+        model = fitting.result()
+        if name == "full":
+            shared.full_model = model  # its text weights choose the sentences of `extract`
+        predictions[name] = predict.predict(model, x_test, classes)
         tick("fitting predictors")
 
     for name, x in predict.references(corpus, three_way).items():
         fit(name, x[tr], x[te])
     costs: dict[str, Batch] = {}
     sides = None
-    for strategy in strategies:
+    # The learned extractions last: by then `full` (if it runs) is fitted, and they use it.
+    for strategy in sorted(strategies, key=learns_sentences):
+        if learns_sentences(strategy):
+            while pending:
+                collect()
         if hasattr(strategy, "send_many"):
             batch = strategy.send_many(shared)
         else:

@@ -72,6 +72,8 @@ class Shared:
     ) -> None:
         self.c, self.train, self.learn, self.votes, self.seed = corpus, train, learn, votes, seed
         self.basis_rank = max(rep.BASIS, basis_rank)
+        self.full_model: Any = None
+        """`full`'s fitted predictor, when the run has one (for `extract`)."""
         self.n = len(corpus)
         self._learned: dict[int, np.ndarray] = {}
 
@@ -181,17 +183,26 @@ class Shared:
 
     @cached_property
     def sentence_weight(self) -> np.ndarray:
-        """Per sentence: the mean |weight| of its tokens in a logistic regression of the
-        decisive training votes on `full`'s TF-IDF differences (0 for tokens outside the
-        vocabulary)."""
-        from sklearn.linear_model import LogisticRegression
+        """Per sentence: the mean |weight| of its tokens (0 outside the vocabulary) in the
+        preference model of `full`: its fitted predictor when the run has one (`full_model`;
+        for three-way, the weights of A less those of B), else a logistic regression of the
+        decisive training votes on `full`'s TF-IDF differences."""
+        model = self.full_model
+        if model is None:
+            from sklearn.linear_model import LogisticRegression
 
-        x = rep.tfidf(self.text(k=None, tail=False, last_turn=False).bags, self.train_sides)
-        d = rep.differences(x, self.learn, self.n)
-        model = LogisticRegression(C=1.0, solver="newton-cg", max_iter=2000).fit(d, self.votes)
+            x = rep.tfidf(self.text(k=None, tail=False, last_turn=False).bags, self.train_sides)
+            d = rep.differences(x, self.learn, self.n)
+            model = LogisticRegression(C=1.0, solver="newton-cg", max_iter=2000).fit(d, self.votes)
+        coef = model.coef_
+        if coef.shape[0] == 1:
+            w = coef[0]
+        else:
+            classes = list(model.classes_)
+            w = coef[classes.index(1)] - coef[classes.index(0)]
         weight = np.zeros(rep.N_IDS)
         known = self.lookup >= 0
-        weight[known] = np.abs(model.coef_[0])[self.lookup[known]]
+        weight[known] = np.abs(w)[self.lookup[known]]
         sentence = self.sentences
         total = compress.span_sums(self.c.ids, sentence.start, sentence.length, weight)
         out: np.ndarray = total / np.maximum(sentence.length, 1)
