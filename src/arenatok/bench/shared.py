@@ -121,14 +121,19 @@ class Shared:
             # what it sends for the first t turns: turn t
             by_tokens = keep[0::2] + keep[1::2]
             by_bytes = size[0::2] + size[1::2] + len(SEPARATOR)
-        else:
-            bags, size = rep.span_bags(ids, side, starts, keep, lookup, token_bytes)
-            if k is None:
-                size = self.c.sizes[message]
-            # the text of the first t turns: 2t messages, 2t - 1 separators
-            by_tokens = grouped_cumsum(keep[0::2] + keep[1::2], self.turns_per_side)
-            pair_bytes = size[0::2] + size[1::2] + 2 * len(SEPARATOR)
-            by_bytes = grouped_cumsum(pair_bytes, self.turns_per_side) - len(SEPARATOR)
+            return self._batch(by_tokens, by_bytes, bags)
+        bags, size = rep.span_bags(ids, side, starts, keep, lookup, token_bytes)
+        return self._joined(keep, self.c.sizes[message] if k is None else size, bags)
+
+    def _joined(self, keep: np.ndarray, size: np.ndarray, bags: Any) -> Batch:
+        """Costs of sending, by turn t, the text of the first t turns: `keep` tokens and `size`
+        bytes a message (in the order of `sides`), 2t messages and 2t - 1 separators."""
+        by_tokens = grouped_cumsum(keep[0::2] + keep[1::2], self.turns_per_side)
+        pair_bytes = size[0::2] + size[1::2] + 2 * len(SEPARATOR)
+        by_bytes = grouped_cumsum(pair_bytes, self.turns_per_side) - len(SEPARATOR)
+        return self._batch(by_tokens, by_bytes, bags)
+
+    def _batch(self, by_tokens: np.ndarray, by_bytes: np.ndarray, bags: Any) -> Batch:
         ends = np.cumsum(self.turns_per_side) - 1
         return Batch(
             tokens=by_tokens[ends],
@@ -164,18 +169,7 @@ class Shared:
             self.token_bytes,
         )
         keep = kept_tokens[message].astype(np.int64)
-        size = kept_bytes[message].astype(np.int64)
-        by_tokens = grouped_cumsum(keep[0::2] + keep[1::2], self.turns_per_side)
-        pair_bytes = size[0::2] + size[1::2] + 2 * len(SEPARATOR)
-        by_bytes = grouped_cumsum(pair_bytes, self.turns_per_side) - len(SEPARATOR)
-        ends = np.cumsum(self.turns_per_side) - 1
-        return Batch(
-            tokens=by_tokens[ends],
-            bytes=by_bytes[ends],
-            by_turn_tokens=by_tokens,
-            by_turn_bytes=by_bytes,
-            bags=bags,
-        )
+        return self._joined(keep, kept_bytes[message].astype(np.int64), bags)
 
     @cached_property
     def sentences(self) -> compress.Sentences:
