@@ -433,9 +433,10 @@ def test_jobs_do_not_change_the_numbers(tmp_path: Path) -> None:
 
 def test_embed_strategy_offline(tmp_path: Path) -> None:
     pytest.importorskip("wordllama", reason="the embed extra is not installed")
-    got = _bench_planted(tmp_path, "end", ["embed:64"])
+    got = _bench_planted(tmp_path, "end", ["embed:64", "embed:64@2"])
     row = got["embed:64"]
     assert row["bytes_per_side"] == 2 * 64 * 2  # two messages, 64 float16 numbers each
+    assert got["embed:64@2"]["bytes_per_side"] == 2 * 64 * 2 / 8  # 2 bits a number
     [strategy] = parse_strategies(["embed"])
     assert strategy.name == "embed"
 
