@@ -490,3 +490,17 @@ def test_embed_without_its_extra_says_how_to_install(monkeypatch: pytest.MonkeyP
     result = CliRunner().invoke(cli, ["bench", "nowhere", "--strategy", "embed:64"])
     assert result.exit_code == 4
     assert "pip install 'arenatok[embed]'" in result.output
+
+
+def test_the_same_build_twice_is_refused(tmp_path: Path) -> None:
+    """Pooling a build with itself (or with a copy of it) would count its votes twice."""
+    import shutil
+
+    out = _planted(tmp_path, signal=True, n=120)
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    for args in ([str(out), str(out)], [str(out), str(copy)]):
+        result = CliRunner().invoke(cli, ["bench", *args, "--strategy", "full", "--rounds", "10"])
+        assert result.exit_code == 2, result.output
+        assert "is the same build as" in result.output
+        assert "Hint: give each build once" in result.output

@@ -113,6 +113,15 @@ def _run(
     progress: Progress | None,
 ) -> dict[str, Any]:
     metas = [read_metadata(o) for o in outs]
+    seen: dict[str, Path] = {}
+    for o, m in zip(outs, metas, strict=True):
+        first = seen.setdefault(build_id(m), o)
+        if first is not o:
+            raise OptionError(
+                f"{o} is the same build as {first} (data_out.jsonl sha256 {build_id(m)[:12]}…): "
+                "pooled, its battles would count twice",
+                hint="give each build once",
+            )
     shards = [plan_shards(o, limit=limit, seed=seed) for o in outs]
     blocks = -(-rounds // verdicts.BLOCK)
     steps = sum(map(len, shards)) + 2 * len(strategies) + 3 + blocks + 1
