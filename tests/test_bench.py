@@ -310,6 +310,7 @@ def test_the_recurrent_state_hand_checked() -> None:
         lengths=np.ones(9, np.int64),
         sizes=np.ones(9, np.int64),
         ids=np.arange(9, dtype=np.int32),
+        key=np.arange(2, dtype=np.uint64),
     )
     shared = Shared(corpus, np.array([0, 1]), np.array([0, 1]), np.array([1.0, 0.0]), 0)
     projected = np.arange(9, dtype=float)[:, None] / 10  # message m -> m / 10
@@ -504,3 +505,22 @@ def test_the_same_build_twice_is_refused(tmp_path: Path) -> None:
         assert result.exit_code == 2, result.output
         assert "is the same build as" in result.output
         assert "Hint: give each build once" in result.output
+
+
+def test_copies_across_pooled_builds_count_once(tmp_path: Path) -> None:
+    """Two builds that share 50 battles: pooled, the later copies are left out and said so;
+    the rest of each build stays (copies within one build are the build's to flag)."""
+    rows = _planted_rows("end", 300)
+    one, two = tmp_path / "one", tmp_path / "two"
+    build(write_jsonl(tmp_path / "1.jsonl", rows[:200]), out=one, limit=None)
+    build(write_jsonl(tmp_path / "2.jsonl", rows[150:]), out=two, limit=None)
+    args = ["bench", str(one), str(two), "--strategy", "full", "--rounds", "20"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "pooled")])
+    assert result.exit_code == 0, result.output
+    assert "300 battles from 2 builds (50 copies of battles of an earlier build left out)" in (
+        result.output
+    )
+    bench = json.loads((tmp_path / "pooled" / "bench.json").read_text())
+    assert bench["battles"] == 300
+    assert [b["battles"] for b in bench["builds"]] == [200, 150]
+    assert [b["left_out_as_copies_of_an_earlier_build"] for b in bench["builds"]] == [0, 50]

@@ -434,3 +434,14 @@ def test_fewer_bits_keep_less_and_cost_what_they_send(tmp_path: Path) -> None:
     assert hybrid["bytes_per_side"] > got["recurrent:8@1"]["bytes_per_side"]
     assert got["recurrent:8@8"]["uses_content"] is True
     assert got["recurrent:8@1"]["auc"] < got["recurrent:8@8"]["auc"]
+
+
+def test_take_keeps_each_battle_whole(unicode_build: Path) -> None:
+    """Leaving battles out keeps the others' messages and ids together."""
+    corpus = _shared(unicode_build).c
+    keep = np.arange(len(corpus)) % 3 != 1
+    sides_a, sides_b = texts(corpus)
+    taken_a, taken_b = texts(corpus.take(keep))
+    assert taken_a == [s for s, k in zip(sides_a, keep, strict=True) if k]
+    assert taken_b == [s for s, k in zip(sides_b, keep, strict=True) if k]
+    assert corpus.take(keep).key.tolist() == corpus.key[keep].tolist()

@@ -226,6 +226,9 @@ def print_bench(bench: dict[str, Any], seconds: float) -> None:
     split, metric = bench["split"], bench["compared_on"]
     console = Console(width=150)
     pooled = f" from {len(bench['builds'])} builds" if len(bench["builds"]) > 1 else ""
+    copies = sum(b.get("left_out_as_copies_of_an_earlier_build", 0) for b in bench["builds"])
+    if copies:
+        pooled += f" ({copies:,} copies of battles of an earlier build left out)"
     votes = "votes" if bench["outcome"] == "three-way" else "decisive votes"
     console.print(
         f"{bench['battles']:,} battles{pooled}: trained on {split['train_votes']:,} "

@@ -133,11 +133,23 @@ def _normalized_bytes(text: str) -> bytes:
 
 def _normalized_key(b: Battle) -> int:
     """`_exact_key` of the battle with every text normalized (length-prefixed bytes)."""
+    return normalized_key(b.users, b.answers_a, b.answers_b, b.model_a, b.model_b)
+
+
+def normalized_key(
+    users: Sequence[str],
+    answers_a: Sequence[str],
+    answers_b: Sequence[str],
+    model_a: str,
+    model_b: str,
+) -> int:
+    """The same-battle key of these texts and models (see `_normalized_key`): also what the
+    bench pools builds by."""
     h = hashlib.blake2b(b"normalized", digest_size=8)
-    side_a = [b.model_a.encode(), *map(_normalized_bytes, b.answers_a)]
-    side_b = [b.model_b.encode(), *map(_normalized_bytes, b.answers_b)]
-    sides = [side_b, side_a] if b.model_a > b.model_b else [side_a, side_b]
-    for group in ([_normalized_bytes(u) for u in b.users], *sides):
+    side_a = [model_a.encode(), *map(_normalized_bytes, answers_a)]
+    side_b = [model_b.encode(), *map(_normalized_bytes, answers_b)]
+    sides = [side_b, side_a] if model_a > model_b else [side_a, side_b]
+    for group in ([_normalized_bytes(u) for u in users], *sides):
         h.update(len(group).to_bytes(8, "little"))
         for piece in group:
             h.update(len(piece).to_bytes(8, "little"))

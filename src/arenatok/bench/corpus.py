@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from arenatok.dedup import normalized_key
 from arenatok.errors import SourceError
 from arenatok.style import FEATURES
 from arenatok.write import JSONL
@@ -59,6 +60,9 @@ class Corpus:
     """Per message: its size in UTF-8 bytes."""
     ids: np.ndarray
     """Every message's token ids, one after another (int32)."""
+    key: np.ndarray
+    """Per battle: its same-battle key (`dedup.normalized_key`, uint64): a copy of a battle
+    in another build has the same."""
 
     def __len__(self) -> int:
         return len(self.vote)
@@ -72,6 +76,27 @@ class Corpus:
     def first_message(self) -> np.ndarray:
         """Per battle: the number of its first message (3 a turn)."""
         return np.concatenate([[0], np.cumsum(3 * self.turns)[:-1]]).astype(np.int64)
+
+    def take(self, keep: np.ndarray) -> Corpus:
+        """The battles where `keep` (a mask) is true, with their messages and ids."""
+        messages = np.repeat(keep, 3 * self.turns.astype(np.int64))
+        starts, lengths = self.starts[messages], self.lengths[messages]
+        total = int(lengths.sum())
+        offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        picked = self.ids[offsets + np.arange(total, dtype=np.int64)]
+        return Corpus(
+            vote=self.vote[keep],
+            test=self.test[keep],
+            turns=self.turns[keep],
+            model_a=[m for m, k in zip(self.model_a, keep, strict=True) if k],
+            model_b=[m for m, k in zip(self.model_b, keep, strict=True) if k],
+            style_a=self.style_a[keep],
+            style_b=self.style_b[keep],
+            lengths=lengths,
+            sizes=self.sizes[messages],
+            ids=picked,
+            key=self.key[keep],
+        )
 
     @classmethod
     def concat(cls, parts: Sequence[Corpus]) -> Corpus:
@@ -135,7 +160,7 @@ def read_shard(shard: Shard) -> Corpus:
     with shard.path.open("rb") as f:
         f.seek(shard.start)
         lines = f.read(shard.end - shard.start).splitlines()
-    vote, test, turns, model_a, model_b = [], [], [], [], []
+    vote, test, turns, model_a, model_b, keys = [], [], [], [], [], []
     style_a, style_b = [], []
     ids: list[int] = []
     lengths: list[int] = []
@@ -148,6 +173,9 @@ def read_shard(shard: Shard) -> Corpus:
             style = ctx["style"]
             texts = [m for t in conv for m in (t["user"], t["response_a"], t["response_b"])]
             first = conv[0]["user"]
+            key = normalized_key(
+                texts[0::3], texts[1::3], texts[2::3], ctx["model_a"], ctx["model_b"]
+            )
             row_a = [usage["total_output_tokens_a"], *(style["total_a"][k] for k in FEATURES)]
             row_b = [usage["total_output_tokens_b"], *(style["total_b"][k] for k in FEATURES)]
             vote.append(WINNERS.get(ctx["winner"], 2))
@@ -159,6 +187,7 @@ def read_shard(shard: Shard) -> Corpus:
                 hint=f"check it with: arenatok validate {shard.path.parent}",
             ) from None
         test.append(in_test_split(first, seed=shard.seed))
+        keys.append(key)
         turns.append(len(conv))
         style_a.append(row_a)
         style_b.append(row_b)
@@ -179,4 +208,5 @@ def read_shard(shard: Shard) -> Corpus:
         lengths=np.array(lengths, dtype=np.int64),
         sizes=np.array(sizes, dtype=np.int64),
         ids=np.array(ids, dtype=np.int32),
+        key=np.array(keys, dtype=np.uint64),
     )

@@ -68,6 +68,18 @@ def _full_state_by_turn(shared: Shared) -> list[dict[str, float]]:
     return _by_turn(by_turn[0], by_turn[1], sizes)
 
 
+def _without_copies(corpus: Corpus, battles: list[int]) -> tuple[Corpus, list[int]]:
+    """The pooled battles without the copies, in a later build, of a battle of an earlier
+    one (the same `dedup.normalized_key`: the build's same-battle rule); and how many each
+    build lost. Copies within one build are the build's to flag and stay."""
+    build = np.repeat(np.arange(len(battles)), battles)
+    _, first, inverse = np.unique(corpus.key, return_index=True, return_inverse=True)
+    copy = build > build[first][inverse]
+    if not copy.any():
+        return corpus, [0] * len(battles)
+    return corpus.take(~copy), np.bincount(build[copy], minlength=len(battles)).tolist()
+
+
 def _votes(corpus: Corpus, outcome: str) -> tuple[np.ndarray, np.ndarray]:
     """The labels (binary: 1 if A won; three-way: 0 B, 1 A, 2 tie) and which battles count."""
     vote = corpus.vote.astype(np.int64)
@@ -142,6 +154,9 @@ def _run(
     battles = [sum(len(p) for p in parts[a:b]) for a, b in itertools.pairwise(cuts)]
     corpus = Corpus.concat(parts) if parts else None
     del parts
+    left_out = [0] * len(outs)
+    if corpus is not None and len(outs) > 1:
+        corpus, left_out = _without_copies(corpus, battles)
     trim_memory()
     n = len(corpus) if corpus is not None else 0
     three_way = outcome == "three-way"
@@ -246,8 +261,13 @@ def _run(
     tick("verdicts")
     return {
         "builds": [
-            {"path": str(o), "build": build_id(m), "battles": b}
-            for o, m, b in zip(outs, metas, battles, strict=True)
+            {
+                "path": str(o),
+                "build": build_id(m),
+                "battles": b,
+                "left_out_as_copies_of_an_earlier_build": lost,
+            }
+            for o, m, b, lost in zip(outs, metas, battles, left_out, strict=True)
         ],
         "build": build_id(metas[0]),
         "seed": seed,
