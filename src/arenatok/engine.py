@@ -36,11 +36,7 @@ _worker: tuple[StepOptions, list[TokenCounter]] | None = None
 
 def _init_worker(options: StepOptions, parent: int) -> None:
     global _worker
-    # Ctrl-C and SIGTERM reach the whole process group; the parent handles them once and
-    # shuts the pool down.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+    _init_plain_worker(parent)
     _worker = (options, options.make_counters(threads=1))
 
 
@@ -149,7 +145,8 @@ def start_early() -> None:
 
 
 def _init_plain_worker(parent: int) -> None:
-    """A worker of `Pool`: signals are the parent's to handle; it ends with the parent."""
+    """Any worker: Ctrl-C and SIGTERM reach the whole process group, and the parent handles
+    them once and stops the pool; the worker ends with the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()

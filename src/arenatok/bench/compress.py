@@ -4,14 +4,11 @@ fitted on the training split), and chosen sentences (split on token ids)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from arenatok.bench.represent import CHUNK_IDS, N_IDS, spans
-
-BITS = (1, 2, 4, 8, 16)
-"""Widths a vector strategy can send a number at (16: float16, the default)."""
+from arenatok.bench.corpus import spans
+from arenatok.bench.represent import N_IDS, chunks, token_strings
 
 
 def fit_scale(x: np.ndarray) -> np.ndarray:
@@ -49,11 +46,11 @@ class Sentences:
     per_message: np.ndarray
 
 
-def sentence_end_ids(token_bytes_of: Any) -> np.ndarray:
+def sentence_end_ids() -> np.ndarray:
     """Per id: whether a sentence ends after it (its bytes, spaces aside, end with . ! or ?, or
     hold a line break)."""
     out = np.zeros(N_IDS, dtype=bool)
-    for i, b in enumerate(token_bytes_of):
+    for i, b in enumerate(token_strings()):
         stripped = b.rstrip(b" ")
         out[i] = b"\n" in b or stripped.endswith((b".", b"!", b"?"))
     return out
@@ -65,14 +62,10 @@ def span_sums(
     """Per span (start, length) of `ids`: the sum of value[id] (spans in order, not
     overlapping), a chunk at a time."""
     out = np.zeros(len(starts))
-    ends = np.cumsum(lengths)
-    lo = 0
-    while lo < len(starts):
-        hi = max(int(np.searchsorted(ends, ends[lo] - lengths[lo] + CHUNK_IDS, "right")), lo + 1)
+    for lo, hi in chunks(np.arange(len(starts)), lengths):
         tokens = ids[spans(starts[lo:hi], lengths[lo:hi])]
         local = np.repeat(np.arange(hi - lo), lengths[lo:hi])
         out[lo:hi] = np.bincount(local, value[tokens], hi - lo)
-        lo = hi
     return out
 
 
@@ -80,29 +73,14 @@ def sentences(
     ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray, token_bytes: np.ndarray
 ) -> Sentences:
     """The sentences of the messages (spans `starts`, `lengths` of `ids`)."""
-    from arenatok.tokens import get_encoding
-
-    enc = get_encoding("cl100k_base")
-    ends_here = sentence_end_ids(_token_bytes(enc))
-    is_end = ends_here[ids]
+    is_end = sentence_end_ids()[ids]
     nonempty = lengths > 0
     is_end[(starts + lengths - 1)[nonempty]] = True
     end = np.flatnonzero(is_end)
     first = np.concatenate([[0], end[:-1] + 1])
-    message_of_first = np.searchsorted(starts, first, "right") - 1
     # a sentence never crosses into the next message: every message's last id ends one
-    message = message_of_first
+    message = np.searchsorted(starts, first, "right") - 1
     length = end - first + 1
     size = span_sums(ids, first, length, token_bytes).astype(np.int64)
     per_message = np.bincount(message, minlength=len(starts))
     return Sentences(first, length, size, message, per_message)
-
-
-def _token_bytes(enc: Any) -> list[bytes]:
-    out = []
-    for i in range(N_IDS):
-        try:
-            out.append(enc.decode_single_token_bytes(i))
-        except KeyError:
-            out.append(b"")
-    return out

@@ -31,6 +31,23 @@ WINNERS = {"model_b": 0, "model_a": 1}
 """Vote codes: 0 model_b, 1 model_a, 2 any tie label."""
 
 
+def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions start, start+1, ... start+length-1 of every span, one after another."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    total = int(lengths.sum())
+    ends = np.cumsum(lengths)
+    offsets = np.repeat(np.asarray(starts, dtype=np.int64) - (ends - lengths), lengths)
+    return offsets + np.arange(total, dtype=np.int64)
+
+
+def turn_numbers(sizes: np.ndarray) -> np.ndarray:
+    """0, 1, ... size-1 for each group of `sizes`, one group after another (the turn of each
+    (side, turn) row, for groups of a side's turns)."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    out: np.ndarray = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return out
+
+
 def in_test_split(first_prompt: str, *, seed: int, share: float = TEST_SHARE) -> bool:
     """A battle is in the test split by a seeded hash of its first user message: battles that
     share a prompt are always on the same side of the split."""
@@ -62,7 +79,7 @@ class Corpus:
     """Every message's token ids, one after another (int32)."""
     key: np.ndarray
     """Per battle: its same-battle key (`dedup.normalized_key`, uint64): a copy of a battle
-    in another build has the same."""
+    in another build has the same (0 where the shards were read without keys)."""
 
     def __len__(self) -> int:
         return len(self.vote)
@@ -80,10 +97,8 @@ class Corpus:
     def take(self, keep: np.ndarray) -> Corpus:
         """The battles where `keep` (a mask) is true, with their messages and ids."""
         messages = np.repeat(keep, 3 * self.turns.astype(np.int64))
-        starts, lengths = self.starts[messages], self.lengths[messages]
-        total = int(lengths.sum())
-        offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        picked = self.ids[offsets + np.arange(total, dtype=np.int64)]
+        lengths = self.lengths[messages]
+        picked = self.ids[spans(self.starts[messages], lengths)]
         return Corpus(
             vote=self.vote[keep],
             test=self.test[keep],
@@ -119,9 +134,11 @@ class Shard:
     start: int
     end: int
     seed: int
+    keys: bool = False
+    """Whether to make the same-battle keys (only pooling needs them)."""
 
 
-def plan_shards(out: Path, *, limit: int | None, seed: int) -> list[Shard]:
+def plan_shards(out: Path, *, limit: int | None, seed: int, keys: bool = False) -> list[Shard]:
     """A build's data_out.jsonl (its first `limit` lines) cut into shards of whole lines."""
     path = out / JSONL
     try:
@@ -139,7 +156,7 @@ def plan_shards(out: Path, *, limit: int | None, seed: int) -> list[Shard]:
         raise SourceError(
             f"{out}: no {JSONL} here", hint="run arenatok build --out DIR first"
         ) from None
-    return [Shard(path, a, b, seed) for a, b in itertools.pairwise(cuts) if b > a]
+    return [Shard(path, a, b, seed, keys) for a, b in itertools.pairwise(cuts) if b > a]
 
 
 def _end_of_line(f: Any, n: int) -> int:
@@ -173,8 +190,12 @@ def read_shard(shard: Shard) -> Corpus:
             style = ctx["style"]
             texts = [m for t in conv for m in (t["user"], t["response_a"], t["response_b"])]
             first = conv[0]["user"]
-            key = normalized_key(
-                texts[0::3], texts[1::3], texts[2::3], ctx["model_a"], ctx["model_b"]
+            key = (
+                normalized_key(
+                    texts[0::3], texts[1::3], texts[2::3], ctx["model_a"], ctx["model_b"]
+                )
+                if shard.keys
+                else 0
             )
             row_a = [usage["total_output_tokens_a"], *(style["total_a"][k] for k in FEATURES)]
             row_b = [usage["total_output_tokens_b"], *(style["total_b"][k] for k in FEATURES)]

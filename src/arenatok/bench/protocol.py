@@ -57,6 +57,10 @@ def messages(side: Side) -> list[str]:
     return [m for pair in zip(side.users, side.answers, strict=True) for m in pair]
 
 
+BITS = (1, 2, 4, 8, 16)
+"""Widths a vector can be sent at, bits a number (16: float16, the default)."""
+
+
 def bits_suffix(bits: int) -> str:
     """How a strategy's name says the width its numbers are sent at: "@4"; nothing for 16."""
     return "" if bits == 16 else f"@{bits}"

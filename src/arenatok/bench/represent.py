@@ -10,13 +10,14 @@ strategies share one basis: the truncated SVD of the messages' TF-IDF.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 
-from arenatok.bench.corpus import Corpus
+from arenatok.bench.corpus import Corpus, spans, turn_numbers
 
 N_IDS = 100_277
 """cl100k_base's ids (its ordinary tokens and special tokens)."""
@@ -29,13 +30,19 @@ BASIS_SAMPLE = 20_000
 """The basis is fitted on at most this many training messages (a seeded sample)."""
 
 
-def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The positions start, start+1, ... start+length-1 of every span, one after another."""
-    lengths = np.asarray(lengths, dtype=np.int64)
-    total = int(lengths.sum())
-    ends = np.cumsum(lengths)
-    offsets = np.repeat(np.asarray(starts, dtype=np.int64) - (ends - lengths), lengths)
-    return offsets + np.arange(total, dtype=np.int64)
+@functools.cache
+def token_strings() -> tuple[bytes, ...]:
+    """The bytes of every cl100k_base id (empty for the ids it does not use)."""
+    from arenatok.tokens import get_encoding
+
+    enc = get_encoding("cl100k_base")
+    out = []
+    for i in range(N_IDS):
+        try:
+            out.append(enc.decode_single_token_bytes(i))
+        except KeyError:
+            out.append(b"")
+    return tuple(out)
 
 
 def bag(ids: np.ndarray, rows: np.ndarray, n_rows: int, width: int = N_IDS) -> Any:
@@ -54,8 +61,7 @@ def side_messages(c: Corpus) -> tuple[np.ndarray, np.ndarray]:
     n = len(c)
     turns = c.turns.astype(np.int64)
     battle = np.repeat(np.arange(n), turns)
-    turn = np.arange(len(battle)) - np.repeat(np.cumsum(turns) - turns, turns)
-    user = c.first_message[battle] + 3 * turn
+    user = c.first_message[battle] + 3 * turn_numbers(turns)
     side = np.concatenate([np.repeat(battle, 2), np.repeat(battle + n, 2)])
     message = np.concatenate(
         [np.column_stack([user, user + 1]).ravel(), np.column_stack([user, user + 2]).ravel()]

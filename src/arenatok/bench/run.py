@@ -2,7 +2,8 @@
 
 Stages: read the builds in shards (worker processes), the split, the references, each
 strategy's features (in this process, from the shared representations) and its predictor's fit
-(worker processes), then the paired bootstrap and the verdicts.
+(on a background thread, while the next strategy is prepared), then the paired bootstrap and
+the verdicts.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from arenatok.bench import predict, verdicts
-from arenatok.bench.corpus import TEST_SHARE, Corpus, plan_shards, read_shard
+from arenatok.bench.corpus import TEST_SHARE, Corpus, plan_shards, read_shard, turn_numbers
 from arenatok.bench.shared import Batch, Shared, grouped_cumsum
 from arenatok.bench.strategies import AnyStrategy, Hybrid, LowRank, learns_sentences
 from arenatok.built import build_id, read_metadata
@@ -37,7 +38,7 @@ or a block of bootstrap rounds."""
 def _by_turn(tokens: np.ndarray, size: np.ndarray, turns: np.ndarray) -> list[dict[str, float]]:
     """Per turn t: over the sides of battles with at least t turns, the mean tokens and bytes
     one side has sent by turn t (flat arrays: side by side, turn by turn)."""
-    turn = np.arange(len(tokens)) - np.repeat(np.cumsum(turns) - turns, turns)
+    turn = turn_numbers(turns)
     out = []
     for t in range(MAX_TURN_SHOWN):
         k = turn == t
@@ -134,7 +135,8 @@ def _run(
                 "pooled, its battles would count twice",
                 hint="give each build once",
             )
-    shards = [plan_shards(o, limit=limit, seed=seed) for o in outs]
+    # The same-battle keys are made only when builds are pooled: nothing else needs them.
+    shards = [plan_shards(o, limit=limit, seed=seed, keys=len(outs) > 1) for o in outs]
     blocks = -(-rounds // verdicts.BLOCK)
     steps = sum(map(len, shards)) + 2 * len(strategies) + 3 + blocks + 1
     done = itertools.count(1)
@@ -152,24 +154,30 @@ def _run(
             tick("reading")
     cuts = [0, *itertools.accumulate(len(build) for build in shards)]
     battles = [sum(len(p) for p in parts[a:b]) for a, b in itertools.pairwise(cuts)]
-    corpus = Corpus.concat(parts) if parts else None
-    del parts
-    left_out = [0] * len(outs)
-    if corpus is not None and len(outs) > 1:
-        corpus, left_out = _without_copies(corpus, battles)
-    trim_memory()
-    n = len(corpus) if corpus is not None else 0
     three_way = outcome == "three-way"
-    metric, better = verdicts.OUTCOMES[outcome]
-    y, used = _votes(corpus, outcome) if corpus is not None else (np.zeros(0), np.zeros(0, bool))
-    test = corpus.test if corpus is not None else np.zeros(0, bool)
-    tr, te = np.flatnonzero(~test & used), np.flatnonzero(test & used)
-    if corpus is None or len(tr) < 20 or len(te) < 20 or len(set(y[tr])) < 2:
-        raise SourceError(
+
+    def too_few(train: int, test: int) -> SourceError:
+        return SourceError(
             f"{outs[0]}: too few {'votes' if three_way else 'decisive votes'} to train and "
-            f"test on ({len(tr)} / {len(te)})",
+            f"test on ({train} / {test})",
             hint="bench needs a few hundred battles with human votes",
         )
+
+    if not parts:
+        raise too_few(0, 0)
+    corpus = Corpus.concat(parts)
+    del parts
+    left_out = [0] * len(outs)
+    if len(outs) > 1:
+        corpus, left_out = _without_copies(corpus, battles)
+    trim_memory()
+    n = len(corpus)
+    metric, better = verdicts.OUTCOMES[outcome]
+    y, used = _votes(corpus, outcome)
+    test = corpus.test
+    tr, te = np.flatnonzero(~test & used), np.flatnonzero(test & used)
+    if len(tr) < 20 or len(te) < 20 or len(set(y[tr])) < 2:
+        raise too_few(len(tr), len(te))
     decisive = corpus.vote < 2
     learn = np.flatnonzero(~test & decisive)
     ranks = [s.rank for s in strategies if isinstance(s, LowRank | Hybrid)]

@@ -12,7 +12,7 @@ from scipy import sparse
 
 from arenatok.bench import compress
 from arenatok.bench import represent as rep
-from arenatok.bench.corpus import Corpus
+from arenatok.bench.corpus import Corpus, spans, turn_numbers
 from arenatok.bench.strategies import SEPARATOR
 
 
@@ -89,15 +89,12 @@ class Shared:
     @cached_property
     def token_bytes(self) -> np.ndarray:
         """The UTF-8 length of every cl100k_base token."""
-        from arenatok.tokens import get_encoding
+        return np.array([len(b) for b in rep.token_strings()], dtype=np.float64)
 
-        enc = get_encoding("cl100k_base")
-        out = np.zeros(rep.N_IDS)
-        for i in range(enc.n_vocab):
-            try:
-                out[i] = len(enc.decode_single_token_bytes(i))
-            except KeyError:
-                continue
+    @cached_property
+    def last_turns(self) -> np.ndarray:
+        """Per side: the number of its last (side, turn) row."""
+        out: np.ndarray = np.cumsum(self.turns_per_side) - 1
         return out
 
     @cached_property
@@ -112,7 +109,7 @@ class Shared:
         starts, keep = rep.kept(self.c, message, k, tail)
         ids, lookup, token_bytes = self.c.ids, self.lookup, self.token_bytes
         if last_turn:
-            last = np.cumsum(self.turns_per_side) - 1
+            last = self.last_turns
             pairs = np.column_stack([2 * last, 2 * last + 1]).ravel()
             bags, _ = rep.span_bags(
                 ids, side[pairs], starts[pairs], keep[pairs], lookup, token_bytes
@@ -133,14 +130,21 @@ class Shared:
         by_bytes = grouped_cumsum(pair_bytes, self.turns_per_side) - len(SEPARATOR)
         return self._batch(by_tokens, by_bytes, bags)
 
-    def _batch(self, by_tokens: np.ndarray, by_bytes: np.ndarray, bags: Any) -> Batch:
-        ends = np.cumsum(self.turns_per_side) - 1
+    def _batch(
+        self,
+        by_tokens: np.ndarray,
+        by_bytes: np.ndarray,
+        bags: Any = None,
+        vectors: np.ndarray | None = None,
+    ) -> Batch:
+        """What each side sent by its last turn, from the costs by (side, turn)."""
         return Batch(
-            tokens=by_tokens[ends],
-            bytes=by_bytes[ends],
+            tokens=by_tokens[self.last_turns],
+            bytes=by_bytes[self.last_turns],
             by_turn_tokens=by_tokens,
             by_turn_bytes=by_bytes,
             bags=bags,
+            vectors=vectors,
         )
 
     def extract(self, k: int, *, learned: bool) -> Batch:
@@ -159,7 +163,7 @@ class Shared:
         first = np.searchsorted(sentence.message[kept], np.arange(n_messages))
         count = np.bincount(sentence.message[kept], minlength=n_messages)
         side, message = self.sides
-        pick = rep.spans(first[message], count[message])  # every kept sentence of each pair
+        pick = spans(first[message], count[message])  # every kept sentence of each pair
         bags, _ = rep.span_bags(
             self.c.ids,
             np.repeat(side, count[message]),
@@ -183,11 +187,10 @@ class Shared:
         decisive training votes on `full`'s TF-IDF differences."""
         model = self.full_model
         if model is None:
-            from sklearn.linear_model import LogisticRegression
+            from arenatok.bench.predict import fit
 
             x = rep.tfidf(self.text(k=None, tail=False, last_turn=False).bags, self.train_sides)
-            d = rep.differences(x, self.learn, self.n)
-            model = LogisticRegression(C=1.0, solver="newton-cg", max_iter=2000).fit(d, self.votes)
+            model = fit(rep.differences(x, self.learn, self.n), self.votes, self.seed)
         coef = model.coef_
         if coef.shape[0] == 1:
             w = coef[0]
@@ -229,7 +232,7 @@ class Shared:
     @cached_property
     def train_messages(self) -> np.ndarray:
         first = self.c.first_message[self.train]
-        return rep.spans(first, 3 * self.c.turns[self.train].astype(np.int64))
+        return spans(first, 3 * self.c.turns[self.train].astype(np.int64))
 
     @cached_property
     def basis(self) -> np.ndarray:
@@ -275,14 +278,7 @@ class Shared:
     def _vector_costs(self, unit_bytes: np.ndarray, vectors: np.ndarray) -> Batch:
         """`unit_bytes` sent per side and turn (cumulative)."""
         by_turn = grouped_cumsum(unit_bytes, self.turns_per_side)
-        ends = np.cumsum(self.turns_per_side) - 1
-        return Batch(
-            tokens=np.zeros(2 * self.n, dtype=np.int64),
-            bytes=by_turn[ends],
-            by_turn_tokens=np.zeros_like(by_turn),
-            by_turn_bytes=by_turn,
-            vectors=vectors,
-        )
+        return self._batch(np.zeros_like(by_turn), by_turn, vectors=vectors)
 
     def summed(self, projected: np.ndarray, rank: int, bits: int = 16) -> Batch:
         """One vector a message (sent at `bits` a number, the scale fitted on the training
@@ -303,7 +299,7 @@ class Shared:
         receiver sees the last state sent; ceil(rank x bits / 8) bytes a turn."""
         x = self._per_turn(projected)
         sizes = self.turns_per_side
-        turn = np.arange(len(x)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        turn = turn_numbers(sizes)
         side = np.repeat(np.arange(2 * self.n), sizes)
         state = np.zeros((2 * self.n, x.shape[1]))
         states = np.zeros_like(x)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from arenatok.bench.embed import Embed
 from arenatok.bench.protocol import (
+    BITS,
     Recurrent,
     Sent,
     Side,
@@ -219,7 +220,7 @@ def _bits(spec: str, name: str, params: str) -> tuple[str, int]:
         raise OptionError(
             f"{spec}: only vector strategies take @BITS", hint=f"{', '.join(VECTORS)}"
         )
-    if bits not in ("1", "2", "4", "8", "16"):
+    if bits not in {str(b) for b in BITS}:
         raise OptionError(f"{spec}: @BITS is 1, 2, 4, 8 or 16", hint=f"for example {name}:16@4")
     return params, int(bits)
 
