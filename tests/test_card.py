@@ -15,7 +15,7 @@ from arenatok.card import (
     features_yaml,
     is_arenatok_card,
     push,
-    records_table,
+    records_schema,
 )
 from arenatok.cli import cli
 from arenatok.errors import HubError
@@ -72,7 +72,7 @@ def test_card_metadata(carded: Path) -> None:
 def test_features_match_what_datasets_derives(carded: Path) -> None:
     import datasets
 
-    schema = records_table(carded).schema
+    schema = records_schema(carded)
     ours = features_yaml(schema)
     theirs = datasets.Features.from_arrow_schema(schema)._to_yaml_list()
     assert ours == theirs
@@ -216,8 +216,9 @@ def test_a_rebuild_removes_the_old_card_and_push_refuses_a_stale_one(
     other = write_jsonl(tmp_path / "other.jsonl", TINY[:2])
     build(other, out=carded)
     assert not (carded / CARD).exists()
-    assert not (carded / PARQUET).exists()
+    assert not (carded / "data").exists()  # an empty data/ is not left behind
     # A stale card copied back (or written by hand) is caught by validate and push.
+    (carded / "data").mkdir()
     (carded / CARD).write_bytes(card)
     (carded / PARQUET).write_bytes(parquet)
     from arenatok.validate import validate_dir
@@ -231,7 +232,8 @@ def test_a_rebuild_removes_the_old_card_and_push_refuses_a_stale_one(
     result = CliRunner().invoke(cli, ["push", str(carded), "--repo-id", "me/x"])
     assert (result.exit_code, result.stderr) == (
         2,
-        f"Error: {carded}: the card is stale: README.md was made from another build\n"
+        f"Error: {carded}: the card is stale: README.md was made from another build (or not "
+        "by arenatok)\n"
         f"Hint: run arenatok card {carded} again\n",
     )
     with pytest.raises(Exception, match="stale"):

@@ -100,9 +100,9 @@ def test_a_signal_during_the_final_renames_does_not_undo_the_build(
 ) -> None:
     real = write.remove_derived
 
-    def remove_and_interrupt(out_dir: Path) -> None:
+    def remove_and_interrupt(out_dir: Path, builds: set[str]) -> list[str]:
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the files are renamed into place
-        real(out_dir)
+        return real(out_dir, builds)
 
     monkeypatch.setattr(write, "remove_derived", remove_and_interrupt)
     src = write_jsonl(tmp_path / "b.jsonl", TINY)

@@ -3,6 +3,7 @@ alone."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -88,15 +89,37 @@ def test_discard_leaves_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+OLD = "ab" * 32
+"""The build id (a sha256) that the derived files of the tests below name."""
+
+
+def plant_derived(directory: Path, build: str) -> None:
+    """One file of each derived name, each naming `build` as its maker the way arenatok's do."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (directory / "data").mkdir(exist_ok=True)
+    for name in ("report.json", "bench.json"):
+        (directory / name).write_text(json.dumps({"build": build}))
+    for name in ("report.html", "bench.html"):
+        (directory / name).write_text(f'<html><meta name="arenatok-build" content="{build}">')
+    table = pa.table({"a": [1]}).replace_schema_metadata({"arenatok_build": build})
+    pq.write_table(table, directory / "data/train-00000-of-00001.parquet")
+    (directory / "README.md").write_text(
+        f"---\nlicense: other\narenatok:\n  made_with: arenatok\n  build: {build}\n---\n# card\n"
+    )
+
+
 def test_commit_lists_every_file_and_removes_derived_ones(tmp_path: Path) -> None:
-    for name in write.DERIVED:
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_text("made_with: arenatok\n")
+    plant_derived(tmp_path, OLD)
+    (tmp_path / write.METADATA).write_text(json.dumps({"files": {write.JSONL: {"sha256": OLD}}}))
     writer = DatasetWriter(tmp_path, keep_rejects=False)
     writer.add(b'{"a": 1}\n{"a": 2}', 2)
     files = writer.commit({"counts": {}})
     assert sorted(files) == sorted(set(write.OUTPUTS) - {write.REJECTS, write.DUPLICATES})
     assert not any((tmp_path / n).exists() for n in write.DERIVED)
+    assert not (tmp_path / "data").exists()
+    assert writer.kept == []
     assert (tmp_path / write.JSONL).read_bytes() == b'{"a": 1}\n{"a": 2}\n'
     meta = orjson.loads((tmp_path / write.METADATA).read_bytes())
     assert meta["files"] == files
@@ -104,9 +127,22 @@ def test_commit_lists_every_file_and_removes_derived_ones(tmp_path: Path) -> Non
 
 def test_remove_derived_keeps_a_readme_of_the_users(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("# notes\n")
-    (tmp_path / "report.json").write_text("{}")
-    remove_derived(tmp_path)
+    (tmp_path / "report.json").write_text(json.dumps({"build": OLD}))
+    assert remove_derived(tmp_path, {OLD}) == ["README.md (arenatok did not make it)"]
     assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
+
+
+def test_a_build_removes_only_what_was_made_from_the_build_it_replaces(tmp_path: Path) -> None:
+    """The user's own files of derived names, and ours made from another build, stay; the
+    build says so."""
+    plant_derived(tmp_path, "cd" * 32)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    (tmp_path / write.METADATA).write_text(json.dumps({"files": {write.JSONL: {"sha256": OLD}}}))
+    writer = DatasetWriter(tmp_path, keep_rejects=False)
+    writer.add(b'{"a": 1}', 1)
+    writer.commit({"counts": {}})
+    assert {p: p.read_bytes() for p in before} == before
+    assert writer.kept == [f"{n} (another build)" for n in write.DERIVED]
 
 
 def test_a_failed_background_flush_fails_the_build_and_leaves_nothing(

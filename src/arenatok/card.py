@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.resources
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from arenatok.built import build_id, read_metadata
-from arenatok.errors import HubError, OptionError, SourceError, first_line
-from arenatok.write import JSONL, output_error, write_bytes
+from arenatok.derived import CARD, PARQUET, PARQUET_BUILD_KEY, card_build, made_from
+from arenatok.errors import HubError, OptionError, OutputError, SourceError, first_line
+from arenatok.write import JSONL, card_is_ours, output_error, write_together
 
-CARD = "README.md"
-PARQUET = "data/train-00000-of-00001.parquet"
-PARQUET_BUILD_KEY = "arenatok_build"
-"""Schema metadata key of the card's Parquet file: the build it was made from."""
+__all__ = ["CARD", "PARQUET", "push", "records_schema", "records_tables", "write_card"]
 
 LICENSES = {
     "arena": "cc",
@@ -82,18 +82,62 @@ def _marker(build: str) -> dict[str, str]:
     }
 
 
-def records_table(out: Path) -> Any:
-    """data_out.jsonl as an Arrow table (nested structs), with all-null columns typed."""
+CHUNK_BYTES = 32 * 2**20
+"""Bytes of whole data_out.jsonl lines that the card reads at a time (more when one record is
+larger): what bounds its memory."""
+
+
+def _chunks(out: Path) -> Iterator[bytes]:
+    """data_out.jsonl in blocks of whole lines of about CHUNK_BYTES."""
+    path = out / JSONL
+    try:
+        with path.open("rb") as f:
+            block: list[bytes] = []
+            size = 0
+            for line in f:
+                block.append(line)
+                size += len(line)
+                if size >= CHUNK_BYTES:
+                    yield b"".join(block)
+                    block, size = [], 0
+            if block:
+                yield b"".join(block)
+    except OSError as e:
+        raise SourceError(
+            f"{path}: cannot be read ({e.strerror or e})",
+            hint=f"check it with: arenatok validate {out}",
+        ) from None
+
+
+def _read_chunk(out: Path, chunk: bytes, schema: Any = None) -> Any:
+    """One block of records as an Arrow table (with `schema`, else the types it infers)."""
+    import io
+
     import pyarrow as pa
     import pyarrow.json as pj
 
     try:
-        table = pj.read_json(out / JSONL)
-    except (pa.ArrowException, OSError) as e:
+        return pj.read_json(
+            io.BytesIO(chunk),
+            read_options=pj.ReadOptions(block_size=len(chunk) + 1),
+            parse_options=pj.ParseOptions(explicit_schema=schema),
+        )
+    except pa.ArrowException as e:
         raise SourceError(
             f"{out / JSONL}: cannot be read ({str(e).splitlines()[0][:200]})",
             hint=f"check it with: arenatok validate {out}",
         ) from None
+
+
+def records_schema(out: Path) -> Any:
+    """The Arrow schema of data_out.jsonl (nested structs): the types of every block unified,
+    all-null columns typed (`NULL_TYPES`). Reads the file as a stream."""
+    import pyarrow as pa
+
+    schemas = [_read_chunk(out, chunk).schema for chunk in _chunks(out)]
+    if not schemas:
+        raise SourceError(f"{out / JSONL}: no records", hint="build a dataset with records first")
+    unified = pa.unify_schemas(schemas, promote_options="permissive")
 
     def typed(name: str, t: Any) -> Any:
         if pa.types.is_null(t):
@@ -104,8 +148,40 @@ def records_table(out: Path) -> Any:
             return pa.list_(typed(name, t.value_type))
         return t
 
-    schema = pa.schema([pa.field(f.name, typed(f.name, f.type)) for f in table.schema])
-    return table.cast(schema)
+    return pa.schema([pa.field(f.name, typed(f.name, f.type)) for f in unified])
+
+
+def records_tables(out: Path, schema: Any) -> Iterator[Any]:
+    """data_out.jsonl as Arrow tables of `schema`, a block at a time."""
+    for chunk in _chunks(out):
+        yield _read_chunk(out, chunk, schema)
+
+
+@dataclass
+class _Written:
+    """What the card says of its Parquet file."""
+
+    schema: Any = None
+    rows: int = 0
+    nbytes: int = 0
+    size: int = 0
+    languages: set[str] = field(default_factory=set)
+
+
+def _write_parquet(out: Path, build: str, into: IO[bytes], written: _Written) -> None:
+    """The records as one zstd Parquet file (schema metadata: the build), a block at a time."""
+    import pyarrow.parquet as pq
+
+    schema = written.schema = records_schema(out)
+    schema = schema.with_metadata({PARQUET_BUILD_KEY: build})
+    start = into.tell()
+    with pq.ParquetWriter(into, schema, compression="zstd") as writer:
+        for table in records_tables(out, schema):
+            writer.write_table(table)
+            written.rows += table.num_rows
+            written.nbytes += table.nbytes
+            written.languages |= _languages(table)
+    written.size = into.tell() - start
 
 
 def features_yaml(schema: Any) -> list[dict[str, Any]]:
@@ -148,33 +224,47 @@ def _size_category(n: int) -> str:
     return "10M<n<100M"
 
 
-def write_card(out: str | Path) -> Path:
+def write_card(out: str | Path, *, force: bool = False) -> Path:
     """Write data/train-00000-of-00001.parquet and README.md (the dataset card) into `out`, a
-    directory written by `arenatok build`. Returns the card's path."""
-    import io
-
-    import pyarrow.parquet as pq
-    from huggingface_hub import DatasetCard, DatasetCardData
-
+    directory written by `arenatok build`, both or neither; a README.md that arenatok did not
+    write is replaced only with `force`. Returns the card's path."""
     out = Path(out)
     meta = read_metadata(out)
     build = build_id(meta)
-    table = records_table(out)
-    table = table.replace_schema_metadata({PARQUET_BUILD_KEY: build})
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd")
+    if not force and not card_is_ours(out / CARD):
+        raise OutputError(
+            f"{out / CARD}: is not a card that arenatok wrote; arenatok leaves it alone",
+            hint="move it away, or pass --force to replace it",
+        )
+    hint = "make the directory writable, or copy the build elsewhere"
+    data = out / "data"
     try:
-        (out / "data").mkdir(exist_ok=True)
+        if not data.is_symlink():
+            data.mkdir(exist_ok=True)
     except OSError as e:
-        raise output_error(out / "data", e, hint="make the directory writable") from None
-    write_bytes(out / PARQUET, buf.getvalue())
+        raise output_error(data, e, hint=hint) from None
+    written = _Written()
+    write_together(
+        out,
+        {
+            PARQUET: lambda f: _write_parquet(out, build, f, written),
+            CARD: lambda f: f.write(_card_text(meta, build, written).encode("utf-8")),
+        },
+        hint=hint,
+    )
+    return out / CARD
+
+
+def _card_text(meta: dict[str, Any], build: str, written: _Written) -> str:
+    """The dataset card: YAML metadata, then the template filled in."""
+    from huggingface_hub import DatasetCard, DatasetCardData
 
     source = meta.get("source", {})
     layout = source.get("layout", "arena")
     languages = sorted(
         {
             LANGUAGES.get(lang, lang)
-            for lang in _languages(table)
+            for lang in written.languages
             if lang in LANGUAGES or (isinstance(lang, str) and len(lang) == 2 and lang.isalpha())
         }
     )
@@ -182,7 +272,7 @@ def write_card(out: str | Path) -> Path:
         license=LICENSES.get(layout, "other"),
         language=languages or None,
         task_categories=["text-classification"],
-        size_categories=[_size_category(table.num_rows)],
+        size_categories=[_size_category(written.rows)],
         pretty_name=f"Token usage of {meta.get('dataset')}",
         source_datasets=[source["layout_of"]] if source.get("layout_of") else None,
         tags=["token-usage", "chatbot-arena", "human-preference", "arenatok"],
@@ -190,12 +280,12 @@ def write_card(out: str | Path) -> Path:
             {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}
         ],
         dataset_info={
-            "features": features_yaml(table.schema),
+            "features": features_yaml(written.schema),
             "splits": [
-                {"name": "train", "num_bytes": table.nbytes, "num_examples": table.num_rows}
+                {"name": "train", "num_bytes": written.nbytes, "num_examples": written.rows}
             ],
-            "download_size": len(buf.getvalue()),
-            "dataset_size": table.nbytes,
+            "download_size": written.size,
+            "dataset_size": written.nbytes,
         },
         arenatok=_marker(build),
     )
@@ -204,12 +294,11 @@ def write_card(out: str | Path) -> Path:
         data,
         template_str=template,
         meta=meta,
-        rows=table.num_rows,
+        rows=written.rows,
         definitions=meta.get("definitions", {}),
         flags=meta.get("quality_flag_definitions", {}),
     )
-    write_bytes(out / CARD, str(card).encode("utf-8"))
-    return out / CARD
+    return str(card)
 
 
 def _languages(table: Any) -> set[str]:
@@ -219,47 +308,19 @@ def _languages(table: Any) -> set[str]:
     return {x for x in pc.unique(column).to_pylist() if x}
 
 
-def card_marker(text: str) -> dict[str, Any] | None:
-    """The `arenatok` entry of a card's YAML when arenatok wrote the card, else None."""
-    from huggingface_hub import DatasetCard
-
-    try:
-        data = DatasetCard(text).data.to_dict()  # type: ignore[no-untyped-call]
-    except Exception:  # any card that cannot be parsed is not ours
-        return None
-    marker = data.get("arenatok")
-    return marker if isinstance(marker, dict) and marker.get("made_with") == "arenatok" else None
-
-
 def is_arenatok_card(text: str) -> bool:
-    """Whether a README.md is a card that arenatok wrote (its YAML names arenatok)."""
-    return card_marker(text) is not None
-
-
-def parquet_build(path: Path) -> str | None:
-    """The build a card's Parquet file was made from (its schema metadata), or None."""
-    import pyarrow.parquet as pq
-
-    meta = pq.read_schema(path).metadata or {}
-    value = meta.get(PARQUET_BUILD_KEY.encode())
-    return value.decode() if value else None
+    """Whether a README.md is a card that arenatok wrote (its YAML names arenatok and a
+    build)."""
+    return card_build(text) is not None
 
 
 def stale_card(out: Path) -> str | None:
     """Why the card or its Parquet file in `out` does not describe the current build, or None
     when both name it."""
     build = build_id(read_metadata(out))
-    marker = card_marker((out / CARD).read_text(encoding="utf-8", errors="replace"))
-    if marker is None:
-        return f"{CARD} is not a card that arenatok wrote"
-    if marker.get("build") != build:
-        return f"{CARD} was made from another build"
-    try:
-        made_from = parquet_build(out / PARQUET)
-    except Exception:  # unreadable Parquet: stale as well
-        made_from = None
-    if made_from != build:
-        return f"{PARQUET} was made from another build"
+    for name in (CARD, PARQUET):
+        if made_from(out / name) != build:
+            return f"{name} was made from another build (or not by arenatok)"
     return None
 
 

@@ -344,7 +344,8 @@ def report_cmd(
 
 @cli.command("card")
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
-def card_cmd(out_dir: Path) -> None:
+@click.option("--force", is_flag=True, help="Replace a README.md that arenatok did not write.")
+def card_cmd(out_dir: Path, force: bool) -> None:
     """Write a Hugging Face dataset card (README.md: YAML metadata with license, language,
     size, features and configs, then provenance, metric definitions and known limits) and the
     records as Parquet under data/, so that datasets.load_dataset(OUT_DIR) loads them.
@@ -355,7 +356,7 @@ def card_cmd(out_dir: Path) -> None:
     """
     from arenatok.card import PARQUET, write_card
 
-    path = write_card(out_dir)
+    path = write_card(out_dir, force=force)
     click.echo(f"wrote {path} and {out_dir / PARQUET}")
 
 

@@ -94,6 +94,10 @@ def build_summary(result: BuildResult) -> str:
         f"token cache: {result.cache_hit_rate:.1%} of texts were repeats, counted once",
         f"wrote {result.out_dir}/: " + ", ".join([*result.files, METADATA]),
     ]
+    if result.kept:
+        lines.append(
+            "left in place, not made from the build this one replaced: " + ", ".join(result.kept)
+        )
     if result.late_signal:
         lines.append(
             "a stop signal came while the finished files were renamed into place: the build "

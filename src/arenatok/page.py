@@ -77,21 +77,15 @@ def html_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def html_page(title: str, body: str, *, build: str) -> str:
+def html_page(title: str, body: str, *, build: str, run: str = "") -> str:
     """One self-contained page; `build` (the sha256 of the data_out.jsonl it was made from)
-    goes into a meta tag, so that a stale page can be told from a current one."""
+    and `run` (the sha256 of the JSON file written with it) go into meta tags, so that a stale
+    page, or one of another run than its JSON file, can be told."""
     title = html.escape(title)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta name="arenatok-build" content="{html.escape(build)}">'
-        f"<title>{title}</title><style>{STYLE}</style></head><body>"
+        + (f'<meta name="arenatok-run" content="{html.escape(run)}">' if run else "")
+        + f"<title>{title}</title><style>{STYLE}</style></head><body>"
         f"<h1>{title}</h1>{body}</body></html>\n"
     )
-
-
-def page_build(text: str) -> str | None:
-    """The build a page names (see `html_page`), or None."""
-    import re
-
-    m = re.search(r'<meta name="arenatok-build" content="([0-9a-f]*)">', text[:2000])
-    return m.group(1) if m else None

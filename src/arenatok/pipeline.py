@@ -44,6 +44,9 @@ class BuildResult:
     files: dict[str, dict[str, object]]
     metadata: dict[str, Any]
     cache_hit_rate: float
+    kept: tuple[str, ...] = ()
+    """Files named like a report, bench or card that the build left in place: not made from
+    the build it replaced (each with why)."""
     late_signal: int | None = None
     """A SIGINT or SIGTERM that came while the finished output was being renamed into place:
     the build completed anyway."""
@@ -96,7 +99,8 @@ def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
         writer.discard()
         raise
     assert stats.read == stats.written + stats.rejected + stats.dropped
-    return BuildResult(p.out, stats, files, metadata, hits / lookups if lookups else 0.0, late)
+    rate = hits / lookups if lookups else 0.0
+    return BuildResult(p.out, stats, files, metadata, rate, tuple(writer.kept), late)
 
 
 def _check_batch(p: Plan, r: BatchResult) -> None:

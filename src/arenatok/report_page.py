@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,12 @@ from typing import Any
 import numpy as np
 
 from arenatok.built import Battles, read_built
+from arenatok.derived import REPORT_HTML, REPORT_JSON
 from arenatok.page import error_bars, figure, html_page, html_table, plot
 from arenatok.report import build_report, prompt_tokens, response_tokens
-from arenatok.write import write_bytes, write_json
+from arenatok.write import dumps_pretty, write_together
 
-REPORT_JSON = "report.json"
-REPORT_HTML = "report.html"
+__all__ = ["REPORT_HTML", "REPORT_JSON", "render_html", "report_plots", "write_report"]
 
 
 def report_plots(report: dict[str, Any], c: Battles) -> list[str]:
@@ -232,8 +233,9 @@ def slices_html(slices: dict[str, Any] | None) -> list[str]:
     return out
 
 
-def render_html(report: dict[str, Any], c: Battles) -> str:
-    """One self-contained page: inline CSS and SVG, no script, nothing fetched."""
+def render_html(report: dict[str, Any], c: Battles, *, run: str = "") -> str:
+    """One self-contained page: inline CSS and SVG, no script, nothing fetched; `run`: the
+    sha256 of the report.json written with it."""
     figs = report_plots(report, c)
     counts, tokens, rat = report["counts"], report["tokens"], report["ratings"]
     sections = [
@@ -345,7 +347,10 @@ def render_html(report: dict[str, Any], c: Battles) -> str:
         *figs,
     ]
     return html_page(
-        f"arenatok report: {report['dataset']}", "\n".join(sections), build=report["build"]
+        f"arenatok report: {report['dataset']}",
+        "\n".join(sections),
+        build=report["build"],
+        run=run,
     )
 
 
@@ -355,7 +360,11 @@ def write_report(out: str | Path, **options: Any) -> dict[str, Any]:
     `report.build_report`."""
     built = read_built(out)
     report = build_report(built, **options)
-    page = render_html(report, built.battles)
-    write_json(built.out / REPORT_JSON, {k: v for k, v in report.items() if not k.startswith("_")})
-    write_bytes(built.out / REPORT_HTML, page.encode("utf-8"))
+    data = dumps_pretty({k: v for k, v in report.items() if not k.startswith("_")}).encode()
+    page = render_html(report, built.battles, run=hashlib.sha256(data).hexdigest())
+    write_together(
+        built.out,
+        {REPORT_JSON: data, REPORT_HTML: page.encode("utf-8")},
+        hint="make the directory writable, or copy the build elsewhere",
+    )
     return report

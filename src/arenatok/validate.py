@@ -4,7 +4,6 @@ invariants that every arenatok dataset holds. Reads the large files as streams."
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,11 +11,11 @@ from typing import Any
 
 import orjson
 
+from arenatok.derived import CARD, DERIVED, PAIRS, card_build, made_from, mismatched_pair
 from arenatok.load import sha256_file
 from arenatok.style import markdown_counts, total
 from arenatok.write import (
     DATA,
-    DERIVED,
     DUPLICATES,
     FULL,
     JSONL,
@@ -29,6 +28,7 @@ from arenatok.write import (
     SCHEMA,
     cut_strings,
     schema_bytes,
+    stray_temps,
 )
 
 MAX_RECORD_PROBLEMS = 20
@@ -51,8 +51,10 @@ def validate_dir(out: str | Path) -> list[str]:
         problems.add(METADATA, "missing: the build did not finish, or this is not its output")
         return problems
     try:
-        meta = json.loads(meta_path.read_bytes())
+        meta = orjson.loads(meta_path.read_bytes())  # nesting deeper than 1,024 is refused
         files: dict[str, dict[str, Any]] = meta["files"]
+        if not isinstance(files, dict):
+            raise TypeError("its files entry is not a table")
         counts = meta["counts"]
         read, written, rejected = (
             counts["rows_read"],
@@ -90,50 +92,62 @@ def validate_dir(out: str | Path) -> list[str]:
 
 
 def _check_derived(out: Path, build: object, problems: _Problems) -> None:
-    """Each file derived from a build (report, bench, card) must name this build."""
-    from arenatok.page import page_build
-
+    """Each file derived from a build (report, bench, card) must name this build, each page
+    the same run as its JSON file; no temp file may be left."""
     again = {"report": "report", "bench": "bench", "data/": "card", "README": "card"}
     for name in DERIVED:
         path = out / name
-        if not path.is_file():
-            continue
-        try:
-            if name.endswith(".json"):
-                made_from = json.loads(path.read_bytes()).get("build")
-            elif name.endswith(".html"):
-                made_from = page_build(path.read_text(encoding="utf-8", errors="replace"))
-            elif name.endswith(".parquet"):
-                from arenatok.card import parquet_build
-
-                made_from = parquet_build(path)
-            else:
-                from arenatok.card import card_marker
-
-                marker = card_marker(path.read_text(encoding="utf-8", errors="replace"))
-                if marker is None:
-                    continue  # a README.md of the user's own
-                made_from = marker.get("build")
-        except Exception:  # unreadable: it names no build
-            made_from = None
-        if made_from != build:
+        if not path.is_file() or (name == CARD and card_build(_head(path)) is None):
+            continue  # absent, or a README.md of the user's own
+        if made_from(path) != build:
             command = next(c for prefix, c in again.items() if name.startswith(prefix))
             problems.add(
                 name,
                 f"was made from another build (or names none): run arenatok {command} {out} again",
             )
+    for json_name, html_name in PAIRS:
+        why = mismatched_pair(out, json_name, html_name)
+        if why is not None:
+            problems.add(html_name, f"{why}: run arenatok {json_name.split('.')[0]} {out} again")
+    for stray in stray_temps(out):
+        problems.add(stray, "a temp file left by a run that was killed (the next run removes it)")
+
+
+def _head(path: Path) -> str:
+    return path.read_bytes()[: 2**20].decode("utf-8", "replace")
+
+
+def _inside(out: Path, name: object) -> bool:
+    """Whether a file name of the metadata's list stays inside `out` (no absolute path, no
+    `..`, no link that leads out)."""
+    if not isinstance(name, str) or not name or Path(name).is_absolute():
+        return False
+    if ".." in Path(name).parts:
+        return False
+    try:
+        (out / name).resolve().relative_to(out.resolve())
+    except (ValueError, OSError):
+        return False
+    return True
 
 
 def _check_files(out: Path, files: dict[str, Any], meta: Any, problems: _Problems) -> None:
     expected = set(OUTPUTS) - {REJECTS, DUPLICATES}
-    if meta.get("options", {}).get("on_bad_row") == "reject":
+    options = meta.get("options") if isinstance(meta.get("options"), dict) else {}
+    if options.get("on_bad_row") == "reject":
         expected.add(REJECTS)
-    if meta.get("options", {}).get("duplicates") == "drop":
+    if options.get("duplicates") == "drop":
         expected.add(DUPLICATES)
     for name in sorted(expected - set(files)):
         problems.add(METADATA, f"does not list {name}")
     for name, info in sorted(files.items()):
         path = out / name
+        if not _inside(out, name):
+            problems.add(METADATA, f"lists {name!r}, which is not a file of this directory")
+            continue
+        if not isinstance(info, dict):
+            problems.add(METADATA, f"the entry of {name} is not a table of bytes and sha256")
+            continue
         if not path.is_file():
             problems.add(name, "missing")
             continue
@@ -306,8 +320,8 @@ def _check_small_files(out: Path, files: dict[str, Any], problems: _Problems) ->
     try:
         with (out / JSONL).open("rb") as lines:
             head = [orjson.loads(line) for line in itertools.islice(lines, MINI_SIZE)]
-        mini = json.loads((out / MINI).read_bytes())["examples"]
-        preview = json.loads((out / PREVIEW).read_bytes())["examples"]
+        mini = orjson.loads((out / MINI).read_bytes())["examples"]
+        preview = orjson.loads((out / PREVIEW).read_bytes())["examples"]
     except (ValueError, KeyError, TypeError) as e:
         problems.add(f"{MINI}/{PREVIEW}", f"unreadable ({type(e).__name__})")
         return

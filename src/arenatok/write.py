@@ -19,6 +19,7 @@ from typing import IO, Any
 import orjson
 
 from arenatok import interrupts
+from arenatok.derived import DERIVED, card_build, made_from
 from arenatok.errors import OutputError
 from arenatok.records import Record, Reject
 
@@ -33,17 +34,6 @@ METADATA = "artifact_metadata.json"
 SCHEMA = "record.schema.json"
 OUTPUTS = (DATA, FULL, MINI, PREVIEW, JSONL, REJECTS, DUPLICATES, SCHEMA)
 """Every file a build writes besides METADATA."""
-DERIVED = (
-    "report.json",
-    "report.html",
-    "bench.json",
-    "bench.html",
-    "data/train-00000-of-00001.parquet",
-    "README.md",
-)
-"""Files that `report`, `bench` and `card` derive from a build: a new build removes them (the
-card only when arenatok wrote it), since they describe the old data."""
-
 MINI_SIZE = 3
 PREVIEW_CHARS = 200
 
@@ -119,7 +109,8 @@ def _mkstemp(final: Path) -> tuple[int, Path]:
     while True:
         tmp = final.parent / f".{final.name}.{secrets.token_hex(4)}.tmp"
         try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
             continue
 
@@ -150,6 +141,8 @@ class _HashingFile:
         self.final = final
         fd, self.tmp = _mkstemp(final)
         self._fh: IO[bytes] = os.fdopen(fd, "wb")
+        self.file = self._fh
+        """The open temp file, for a writer of its own (not hashed, not flushed on the way)."""
         self._sha = hashlib.sha256() if hashed else None
         self.size = 0
         self._syncer = syncer
@@ -198,22 +191,31 @@ LOCK = ".arenatok.lock"
 class _DirLock:
     """An exclusive lock on an output directory: `flock` on DIR/.arenatok.lock, which holds the
     holder's pid and is removed at the end. The kernel drops the lock when its holder dies, so
-    a lock file left by a killed build is simply taken over."""
+    a lock file left by a killed build is simply taken over. A link planted under the lock's
+    name is refused (O_NOFOLLOW), never written through."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, hint: str = _BUILD_HINT) -> None:
         import fcntl
 
         self.path = directory / LOCK
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            except OSError as e:
+                if e.errno != errno.ELOOP:
+                    raise
+                raise OutputError(
+                    f"{self.path}: is a symbolic link; arenatok does not write through links",
+                    hint=f"remove the link, or {hint}",
+                ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
                 os.close(fd)
                 raise OutputError(
-                    f"{directory}: another arenatok build (pid {holder}) is writing here",
-                    hint=f"wait for it to finish, or {_BUILD_HINT}",
+                    f"{directory}: another arenatok run (pid {holder}) is writing here",
+                    hint=f"wait for it to finish, or {hint}",
                 ) from None
             # The file may have been replaced between open and lock: lock the current one.
             if self.path.exists() and os.fstat(fd).st_ino == self.path.stat().st_ino:
@@ -232,11 +234,27 @@ class _DirLock:
             self._fd = None
 
 
-def _remove_stale_temps(directory: Path) -> None:
-    """Temp files that a killed build left behind (only ours: .<output name>.<random>.tmp)."""
-    for name in (*OUTPUTS, METADATA):
-        for stale in directory.glob(f".{name}.*.tmp"):
+def _remove_stale_temps(directory: Path, names: Iterable[str]) -> None:
+    """Temp files that a killed run left behind (only ours: .<file name>.<random>.tmp, for the
+    files `names` under `directory`). Called under the directory's lock, so that no live run's
+    temp file is taken."""
+    for name in names:
+        path = directory / name
+        if path.parent.is_symlink():
+            continue
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
             stale.unlink(missing_ok=True)
+
+
+def stray_temps(directory: Path) -> list[str]:
+    """Temp files of arenatok's under `directory` (a killed run's, or a live run's), by their
+    path relative to it."""
+    names = (*OUTPUTS, METADATA, *DERIVED)
+    return sorted(
+        str(stale.relative_to(directory))
+        for name in names
+        for stale in (directory / name).parent.glob(f".{Path(name).name}.*.tmp")
+    )
 
 
 class DatasetWriter:
@@ -253,12 +271,15 @@ class DatasetWriter:
         self._n = 0
         self.first_reject: dict[str, object] | None = None
         """The first reject entry added (kept to explain a build where every row failed)."""
+        self.kept: list[str] = []
+        """Files named like derived ones that the commit left: not made from the build it
+        replaced."""
         self._lock: _DirLock | None = None
         self._syncer = ThreadPoolExecutor(1, thread_name_prefix="arenatok-sync")
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
             self._lock = _DirLock(out_dir)
-            _remove_stale_temps(out_dir)
+            _remove_stale_temps(out_dir, (*OUTPUTS, METADATA, *DERIVED))
             self._data = self._new(DATA)
             # The same bytes as data_out.json, written as they come: a copy, not a hard link
             # (editing one file must not change the other), with no copying at the end.
@@ -330,6 +351,7 @@ class DatasetWriter:
             SCHEMA: schema_bytes(),
         }
         try:
+            predecessor = _build_of(self.out_dir)
             files = {f.final.name: f.close() for f in self._open}
             for name, data in small.items():
                 f = self._new(name)
@@ -342,7 +364,7 @@ class DatasetWriter:
             meta.close()
             with interrupts.held():
                 (self.out_dir / METADATA).unlink(missing_ok=True)
-                remove_derived(self.out_dir)
+                self.kept = remove_derived(self.out_dir, {predecessor} if predecessor else set())
                 for f in self._open:
                     if f is not meta:
                         f.tmp.replace(f.final)
@@ -375,19 +397,82 @@ class DatasetWriter:
             self._lock = None
 
 
-def remove_derived(out_dir: Path) -> None:
-    """Remove the files derived from a build (`DERIVED`); a README.md only if arenatok
-    wrote it."""
+def _build_of(out_dir: Path) -> str | None:
+    """The build whose artifact_metadata.json is in `out_dir` (its data_out.jsonl's sha256),
+    or None."""
+    try:
+        sha = orjson.loads((out_dir / METADATA).read_bytes())["files"][JSONL]["sha256"]
+    except Exception:  # none, or unreadable: no build to name
+        return None
+    return sha if isinstance(sha, str) else None
+
+
+def remove_derived(out_dir: Path, builds: set[str]) -> list[str]:
+    """Remove the files derived from a build (`DERIVED`) that name one of `builds` as their
+    maker (and data/ when that leaves it empty); leave any other file of those names, a link,
+    or a file under a linked data/. Returns the names left, each with why."""
+    kept = []
     for name in DERIVED:
         path = out_dir / name
-        if name == "README.md":
-            try:
-                ours = b"made_with: arenatok" in path.read_bytes()[:4096]
-            except OSError:
-                ours = False
-            if not ours:
-                continue
-        path.unlink(missing_ok=True)
+        if not path.exists() and not path.is_symlink():
+            continue
+        if path.parent != out_dir and path.parent.is_symlink():
+            kept.append(f"{name} (under a symbolic link)")
+        elif made_from(path) in builds:
+            path.unlink()
+        else:
+            maker = "arenatok did not make it" if made_from(path) is None else "another build"
+            kept.append(f"{name} ({maker})")
+    data = out_dir / "data"
+    if data.is_dir() and not data.is_symlink() and not any(data.iterdir()):
+        data.rmdir()
+    return kept
+
+
+Content = bytes | Callable[[IO[bytes]], object]
+"""A file's bytes, or a function that writes them into an open file (in the order given)."""
+
+
+def write_together(directory: Path, files: Mapping[str, Content], *, hint: str) -> None:
+    """Write `files` (names relative to `directory`) so that all of them change or none: each
+    to a temp file beside it (flushed to the disk), then all renamed into place with Ctrl-C
+    held, then the directory flushed. Holds the directory's lock meanwhile, and first removes
+    the temp files that a killed run left for these names. A link where a file or its folder
+    is expected is refused."""
+    made: list[_HashingFile] = []
+    lock = None
+    try:
+        lock = _DirLock(directory, hint=hint)
+        for name in files:
+            path = directory / name
+            for link in (path, path.parent):
+                if link.is_symlink():
+                    raise OutputError(
+                        f"{link}: is a symbolic link; arenatok does not write through links",
+                        hint=f"remove the link, or {hint}",
+                    )
+        _remove_stale_temps(directory, files)
+        for name, data in files.items():
+            f = _HashingFile(directory / name, hashed=False)
+            made.append(f)
+            if isinstance(data, bytes):
+                f.write(data)
+            else:
+                data(f.file)
+            f.close()
+        with interrupts.held():
+            for f in made:
+                f.tmp.replace(f.final)
+            for folder in {f.final.parent for f in made}:
+                _fsync(folder)
+        made.clear()
+    except OSError as e:
+        raise output_error(directory, e, hint=hint) from None
+    finally:
+        for f in made:
+            f.discard()
+        if lock is not None:
+            lock.release()
 
 
 @contextmanager
@@ -410,6 +495,16 @@ def schema_bytes() -> bytes:
     import importlib.resources
 
     return (importlib.resources.files("arenatok") / SCHEMA).read_bytes()
+
+
+def card_is_ours(path: Path) -> bool:
+    """Whether a README.md is missing or a card that arenatok wrote (which it may replace)."""
+    if not path.exists() and not path.is_symlink():
+        return True
+    try:
+        return not path.is_symlink() and card_build(path.read_text("utf-8", "replace")) is not None
+    except OSError:
+        return False
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:

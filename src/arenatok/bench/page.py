@@ -138,9 +138,9 @@ def _turn_plot(bench: dict[str, Any]) -> str:
     return plot("Cost by turn: what a side has sent by each turn", fig)
 
 
-def render_html(bench: dict[str, Any]) -> str:
+def render_html(bench: dict[str, Any], *, run: str = "") -> str:
     """The answer, the cost against quality plot, the cost by turn plot (inline SVG) and the
-    tables, as one offline page."""
+    tables, as one offline page; `run`: the sha256 of the bench.json written with it."""
     metric = bench["compared_on"]
     columns = [
         "strategy",
@@ -183,4 +183,4 @@ def render_html(bench: dict[str, Any]) -> str:
             ["difference", "test votes needed"],
         )
     )
-    return html_page("arenatok bench", body, build=bench["build"])
+    return html_page("arenatok bench", body, build=bench["build"], run=run)

@@ -8,6 +8,7 @@ the verdicts.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -21,12 +22,11 @@ from arenatok.bench.corpus import TEST_SHARE, Corpus, plan_shards, read_shard, t
 from arenatok.bench.shared import Batch, Shared, grouped_cumsum
 from arenatok.bench.strategies import AnyStrategy, Hybrid, LowRank, learns_sentences
 from arenatok.built import build_id, read_metadata
+from arenatok.derived import BENCH_HTML, BENCH_JSON
 from arenatok.engine import Background, Pool, trim_memory
 from arenatok.errors import MissingExtraError, OptionError, SourceError
-from arenatok.write import dumps_pretty, output_error, write_bytes
+from arenatok.write import dumps_pretty, output_error, write_together
 
-BENCH_JSON = "bench.json"
-BENCH_HTML = "bench.html"
 MAX_TURN_SHOWN = 10
 """Cost by turn is given for turns 1 to this (later turns are rare)."""
 
@@ -333,6 +333,11 @@ def write_bench(
             raise output_error(Path(write_to), e, hint="choose another --out directory") from None
     bench = run_bench(out, strategies, **options)
     target = Path(write_to if write_to is not None else bench["builds"][0]["path"])
-    write_bytes(target / BENCH_JSON, dumps_pretty(bench).encode("utf-8"))
-    write_bytes(target / BENCH_HTML, render_html(bench).encode("utf-8"))
+    data = dumps_pretty(bench).encode("utf-8")
+    page = render_html(bench, run=hashlib.sha256(data).hexdigest())
+    write_together(
+        target,
+        {BENCH_JSON: data, BENCH_HTML: page.encode("utf-8")},
+        hint="choose another --out directory",
+    )
     return bench
