@@ -83,7 +83,7 @@ def test_a_held_lock_is_an_output_error(src: Path, tmp_path: Path) -> None:
         os.close(fd)
     assert (code, err) == (
         3,
-        f"Error: {out}: another arenatok build (pid 4242) is writing here\n"
+        f"Error: {out}: another arenatok run (pid 4242) is writing here\n"
         "Hint: wait for it to finish, or choose another --out directory\n",
     )
 
@@ -143,7 +143,7 @@ def test_report_in_an_unwritable_directory_gives_no_out_hint(
     out.chmod(0o755)
     assert code == 3
     assert "--out" not in err
-    assert err.endswith("Hint: make the directory writable, or copy it elsewhere\n")
+    assert err.endswith("Hint: make the directory writable, or copy the build elsewhere\n")
 
 
 def test_a_build_that_rejects_every_row_fails_and_keeps_the_old_output(

@@ -106,8 +106,12 @@ def test_sigkill_leaves_no_partial_file(
     after = snapshot(out)
     finals = {k: v for k, v in after.items() if not k.startswith(".")}
     assert finals == before  # every final file is the earlier run's
-    assert any(k.endswith(".tmp") for k in after)  # the killed build's temp files
-    assert validate_dir(out) == []  # the earlier dataset still holds
+    strays = sorted(k for k in after if k.endswith(".tmp"))  # the killed build's temp files
+    assert strays
+    # The earlier dataset still holds; validate names the leftovers.
+    assert validate_dir(out) == [
+        f"{k}: a temp file left by a run that was killed (the next run removes it)" for k in strays
+    ]
     # The next build takes the lock over and removes the leftovers.
     build(write_jsonl(out.parent / "small.jsonl", TINY[:2]), out=out)
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
@@ -197,7 +201,7 @@ def test_unreadable_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     src = write_jsonl(tmp_path / "b.jsonl", TINY)
     _deny(monkeypatch, src)
     code, err = run_cli("build", "--source", str(src), "--out", str(tmp_path / "out"))
-    assert (code, err) == (2, f"Error: {src}: permission denied\n")
+    assert (code, err) == (2, f"Error: {src}: permission denied\nHint: make the file readable\n")
 
 
 def test_second_build_refuses_while_first_holds_the_lock(tmp_path: Path) -> None:
@@ -220,7 +224,7 @@ def test_second_build_refuses_while_first_holds_the_lock(tmp_path: Path) -> None
             with pytest.raises(OutputError) as e:
                 build(write_jsonl(tmp_path / "b.jsonl", TINY), out=out)
             assert e.value.message == (
-                f"{out}: another arenatok build (pid {holder.pid}) is writing here"
+                f"{out}: another arenatok run (pid {holder.pid}) is writing here"
             )
             assert [p.name for p in out.iterdir()] == [".arenatok.lock"]
         finally:
@@ -308,8 +312,11 @@ def test_flipped_bytes_in_json_lines(tmp_path: Path) -> None:
             lambda p: pq.write_table(pa.Table.from_pylist(TINY).slice(0, 0), p),
             "{src}: the file has no rows",
         ),
-        (lambda p: p.mkdir(), "{src}: is a directory, expected a file"),
-        (lambda p: None, "{src}: no such file"),
+        (
+            lambda p: p.mkdir(),
+            "{src}: is a directory, expected a file\nHint: name a file inside it (--source FILE)",
+        ),
+        (lambda p: None, "{src}: no such file\nHint: check the path (--source FILE)"),
     ],
 )
 def test_source_errors(tmp_path: Path, make: Any, message: str) -> None:

@@ -142,7 +142,9 @@ def head_fields(
 
 
 def check_turn(turn: object, n: int) -> None:
-    """The `turn` column must be the number of turns."""
+    """The `turn` column must be the number of turns (an integral float, 2.0, counts too)."""
+    if isinstance(turn, float) and turn.is_integer():
+        turn = int(turn)
     if not is_whole(turn):
         raise RowProblem(f"turn must be a whole number, got {show(turn)}")
     if turn != n:

@@ -109,8 +109,21 @@ class LocalFile:
         return map(rows_of, self.payloads(batch_size))
 
 
+BOM = b"\xef\xbb\xbf"
+"""The UTF-8 byte order mark, which some editors put at the start of a text file."""
+_WIDE = (b"\xff\xfe", b"\xfe\xff")
+"""Byte order marks of UTF-16 and UTF-32 text."""
+
+
 def _sniff(path: Path, start: bytes) -> str:
-    """The file type from the name's suffix, or else from the first bytes."""
+    """The file type from the name's suffix, or else from the first bytes (after a UTF-8 byte
+    order mark). Text in UTF-16 or UTF-32 is refused: every reader reads UTF-8."""
+    if not start.startswith(b"PAR1") and (start.startswith(_WIDE) or b"\x00" in start[:4]):
+        raise SourceError(
+            f"{path}: is UTF-16 or UTF-32 text; arenatok reads UTF-8",
+            hint=f"convert it first, e.g. iconv -f UTF-16 -t UTF-8 {path.name} > utf8.jsonl",
+        )
+    start = start.removeprefix(BOM)
     suffix = path.suffix.lower()
     by_suffix = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl",
                  ".ndjson": "jsonl", ".json": None}  # fmt: skip
@@ -129,21 +142,40 @@ def _sniff(path: Path, start: bytes) -> str:
     )
 
 
+def check_regular(p: Path) -> None:
+    """A clear SourceError unless `p` is a regular file (links followed): a missing path, a
+    directory, a pipe or a device is refused before anything opens it (a pipe would block)."""
+    import stat
+
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        raise SourceError(f"{p}: no such file", hint="check the path (--source FILE)") from None
+    except OSError as e:
+        raise SourceError(f"{p}: cannot read: {e.strerror or e}") from None
+    if stat.S_ISDIR(mode):
+        raise SourceError(
+            f"{p}: is a directory, expected a file", hint="name a file inside it (--source FILE)"
+        )
+    if not stat.S_ISREG(mode):
+        raise SourceError(
+            f"{p}: is not a regular file (a pipe, socket or device); arenatok reads files",
+            hint="save the stream to a file first, then --source FILE",
+        )
+
+
 def open_local(path: str | Path, *, layout: str | None = None) -> LocalFile:
     """Check that `path` is a readable battle file in a known layout (detected from its
     columns unless `layout` names one); say clearly if not."""
     from arenatok import formats
 
     p = Path(path)
+    check_regular(p)
     try:
         with p.open("rb") as f:
             start = f.read(64)
-    except FileNotFoundError:
-        raise SourceError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise SourceError(f"{p}: is a directory, expected a file") from None
     except PermissionError:
-        raise SourceError(f"{p}: permission denied") from None
+        raise SourceError(f"{p}: permission denied", hint="make the file readable") from None
     except OSError as e:
         raise SourceError(f"{p}: cannot read: {e.strerror or e}") from None
     if not start:
@@ -195,13 +227,24 @@ def _columns(p: Path, filetype: str) -> tuple[list[str], Any]:
             schema = pq.ParquetFile(p).schema_arrow
         except (pa.ArrowException, OSError) as e:
             raise SourceError(f"{p}: not a readable Parquet file ({first_line(e)})") from None
-        return list(schema.names), schema
+        return _unique(p, list(schema.names)), schema
     if filetype == "csv":
         try:
-            return list(_open_csv(p).schema.names), None
+            return _unique(p, list(_open_csv(p).schema.names)), None
         except (pa.ArrowException, OSError) as e:
             raise SourceError(f"{p}: not a readable CSV file ({first_line(e)})") from None
     return [], None
+
+
+def _unique(p: Path, names: list[str]) -> list[str]:
+    """`names`, unless a column name occurs twice: which of the two is meant cannot be told."""
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SourceError(
+            f"{p}: the column {', '.join(map(repr, twice))} occurs more than once",
+            hint="give every column its own name",
+        )
+    return names
 
 
 def _detect_json(p: Path, filetype: str) -> Any:
@@ -331,6 +374,8 @@ def _json_items(f: BinaryIO) -> Iterator[Any]:
     `items()` keeps a dotted path per level, which costs quadratic memory on deep nesting)."""
     import ijson
 
+    if f.read(len(BOM)) != BOM:
+        f.seek(0)
     events = ijson.basic_parse(f, use_float=True)
     if next(events, (None, None))[0] != "start_array":
         raise ijson.JSONError("the file does not start with a JSON list")

@@ -14,7 +14,7 @@ from arenatok import formats
 from arenatok.engine import default_workers, start_early
 from arenatok.errors import OptionError
 from arenatok.hub import ARENA_33K, HubFile, fetch_hub_file
-from arenatok.load import LocalFile, open_local, parquet_rows, sha256_file
+from arenatok.load import LocalFile, check_regular, open_local, parquet_rows, sha256_file
 from arenatok.steps import Source, StepOptions
 from arenatok.tokens import COUNTERS, TokenizerFileCounter, describe, fast_provenance
 
@@ -86,8 +86,12 @@ def plan(
     counter: str = "tiktoken",
 ) -> Plan:
     """Check every option and find the source (see `build` for what they mean)."""
-    if limit is not None and limit < 1:
-        raise OptionError(f"--limit must be a positive number or 'all', got {limit}")
+    if limit is not None and (not _whole(limit) or limit < 1):
+        raise OptionError(f"--limit must be a positive number or 'all', got {limit!r}")
+    if not _whole(batch_size) or batch_size < 1:
+        raise OptionError(f"batch_size must be a positive whole number, got {batch_size!r}")
+    if workers is not None and (not _whole(workers) or workers < 1):
+        raise OptionError(f"--workers must be a positive number or 'auto', got {workers!r}")
     if chat_overhead not in (None, "openai"):
         raise OptionError(f"unknown chat format: {chat_overhead!r}", hint="known: openai")
     if on_bad_row not in ("error", "reject"):
@@ -122,6 +126,7 @@ def plan(
         if limit is not None:
             rows = limit if rows is None else min(limit, rows)
         sources.append(PlannedSource(local, label, {"index": index, **provenance}, rows))
+        _check_not_an_output(local.path, Path(out))
     known = [s.expected for s in sources]
     expected = None if None in known else sum(k for k in known if k is not None)
     if workers is None:
@@ -157,6 +162,29 @@ def plan(
         batch_size=batch_size,
         created=created,
     )
+
+
+def _whole(n: object) -> bool:
+    return isinstance(n, int) and not isinstance(n, bool)
+
+
+def _check_not_an_output(source: Path, out: Path) -> None:
+    """An OptionError when the build would replace or remove its own source: a file of the
+    output directory (the same file, also through links)."""
+    from arenatok.derived import DERIVED
+    from arenatok.write import LOCK, METADATA, OUTPUTS
+
+    for name in (*OUTPUTS, METADATA, LOCK, *DERIVED):
+        target = out / name
+        try:
+            same = target.exists() and source.samefile(target)
+        except OSError:
+            same = False
+        if same or source == target.resolve():
+            raise OptionError(
+                f"{source}: is the output's own {name} in {out}; the build would replace it",
+                hint="copy the source elsewhere first, or choose another --out directory",
+            )
 
 
 BATTLE_BYTES = 1300
@@ -203,6 +231,8 @@ def _resolve_source(
     if isinstance(source, str):
         named, source = _split_layout(source)
         layout = named or layout
+    if source is not None:
+        check_regular(Path(source))  # named as given: /dev/stdin, not /proc/self/fd/0
     if source is None:
         path = fetch_hub_file(hub, endpoint=endpoint)
         local = open_local(path, layout=layout)
@@ -231,6 +261,15 @@ def _created() -> str | None:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if not epoch:
         return None
-    if not epoch.isdigit():
-        raise OptionError(f"SOURCE_DATE_EPOCH must be whole seconds, got {epoch!r}")
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
+    if not epoch.isascii() or not epoch.isdigit() or len(epoch) > 12:
+        raise OptionError(
+            f"SOURCE_DATE_EPOCH must be whole seconds since 1970, got {epoch[:40]!r}",
+            hint="for example SOURCE_DATE_EPOCH=$(date +%s), or unset it",
+        )
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
+    except (OverflowError, OSError, ValueError):
+        raise OptionError(
+            f"SOURCE_DATE_EPOCH={epoch} is past the dates this system can write",
+            hint="for example SOURCE_DATE_EPOCH=$(date +%s), or unset it",
+        ) from None

@@ -27,6 +27,7 @@ from arenatok.write import (
     REJECTS,
     SCHEMA,
     cut_strings,
+    locked,
     schema_bytes,
     stray_temps,
 )
@@ -109,8 +110,14 @@ def _check_derived(out: Path, build: object, problems: _Problems) -> None:
         why = mismatched_pair(out, json_name, html_name)
         if why is not None:
             problems.add(html_name, f"{why}: run arenatok {json_name.split('.')[0]} {out} again")
+    live = locked(out)
     for stray in stray_temps(out):
-        problems.add(stray, "a temp file left by a run that was killed (the next run removes it)")
+        problems.add(
+            stray,
+            "a temp file of the run writing here now"
+            if live
+            else "a temp file left by a run that was killed (the next run removes it)",
+        )
 
 
 def _head(path: Path) -> str:

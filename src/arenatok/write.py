@@ -246,6 +246,23 @@ def _remove_stale_temps(directory: Path, names: Iterable[str]) -> None:
             stale.unlink(missing_ok=True)
 
 
+def locked(directory: Path) -> bool:
+    """Whether an arenatok run holds the directory's lock now (the lock file is only read)."""
+    import fcntl
+
+    try:
+        fd = os.open(directory / LOCK, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 def stray_temps(directory: Path) -> list[str]:
     """Temp files of arenatok's under `directory` (a killed run's, or a live run's), by their
     path relative to it."""
