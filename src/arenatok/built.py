@@ -4,11 +4,12 @@ on it (`report`, `bench`) and the files derived from it (`card`)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from arenatok.errors import SourceError
 from arenatok.style import FEATURES
@@ -133,14 +134,14 @@ def build_id(metadata: dict[str, Any]) -> str:
 def read_metadata(out: Path) -> dict[str, Any]:
     """artifact_metadata.json of a built directory; a clear error if there is none."""
     try:
-        meta = json.loads((out / METADATA).read_bytes())
+        meta = orjson.loads((out / METADATA).read_bytes())  # refuses nesting past 1,024
         build_id(meta)
     except FileNotFoundError:
         raise SourceError(
             f"{out}: no {METADATA} here (not a finished build)",
             hint="run arenatok build --out DIR first",
         ) from None
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as e:
         raise SourceError(
             f"{out / METADATA}: unreadable ({type(e).__name__})",
             hint=f"check it with: arenatok validate {out}",
@@ -152,8 +153,6 @@ def read_metadata(out: Path) -> dict[str, Any]:
 
 def records(out: Path, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
     """The records of a built directory, in order (the first `limit`)."""
-    import orjson
-
     path = out / JSONL
     try:
         with path.open("rb") as lines:

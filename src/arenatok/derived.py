@@ -5,9 +5,10 @@ tell a stale file."""
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
+
+import orjson
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
@@ -54,7 +55,7 @@ def made_from(path: Path) -> str | None:
             meta = pq.read_schema(path).metadata or {}
             value = meta.get(PARQUET_BUILD_KEY.encode(), b"").decode()
         elif path.suffix == ".json":
-            value = json.loads(path.read_bytes()).get("build")
+            value = orjson.loads(path.read_bytes()).get("build")
         else:
             text = path.read_bytes()[: 2**20].decode("utf-8", "replace")
             value = page_meta(text, "build") if path.suffix == ".html" else card_build(text)

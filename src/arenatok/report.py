@@ -19,7 +19,7 @@ import numpy as np
 from arenatok import ratings
 from arenatok.built import Battles, Built
 from arenatok.check import QUALITY_FLAGS
-from arenatok.errors import OptionError, SourceError
+from arenatok.errors import OptionError, SourceError, check_seed
 from arenatok.style import FEATURES
 from arenatok.write import JSONL
 
@@ -511,6 +511,9 @@ def build_report(
     importable: guard it with `if __name__ == "__main__":`). Keys that start with `_`
     (timings) are for the terminal only."""
     c, meta = built.battles, built.metadata
+    check_seed(seed)
+    if not isinstance(rounds, int) or rounds < 0:
+        raise OptionError(f"--rounds must be a whole number, 0 or more, got {rounds!r}")
     if not len(c):
         raise SourceError(
             f"{built.out / JSONL}: no battles to report on",

@@ -19,8 +19,9 @@ import os
 import sys
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
@@ -283,6 +284,23 @@ class TokenizerFileCounter(TokenCounter):
         self._encode = lambda text: tokenizer.encode(text, add_special_tokens=False).ids
         # tokenizers spreads encode_batch over its own threads: no pool of ours on top.
         self._setup(cache_chars, 1)
+        with _stderr_silenced():  # a panic's report from the Rust side: our error says it
+            self._count_chunk(PROBE_TEXTS)  # a file that loads but cannot encode fails here
+
+    def _count_chunk(self, texts: Sequence[str]) -> list[int]:
+        """Counts of `texts`; a text the tokenizer cannot encode (an error, or a panic of its
+        Rust code, such as a regex that backtracks past its limit) is a TokenizerError."""
+        try:
+            encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        except BaseException as e:
+            if not isinstance(e, Exception) and type(e).__name__ != "PanicException":
+                raise  # Ctrl-C, SIGTERM, exit
+            raise TokenizerError(
+                f"{self.path}: cannot encode a text ({first_line(e)})",
+                hint="check the tokenizer file (a WordLevel model needs an unk_token; a "
+                "pre-tokenizer's regex must not backtrack without bound)",
+            ) from None
+        return [len(e.ids) for e in encodings]
 
     @cached_property
     def provenance(self) -> dict[str, str]:
@@ -295,9 +313,30 @@ class TokenizerFileCounter(TokenCounter):
             "counting": "len(encode(text, add_special_tokens=False).ids)",
         }
 
-    def _count_chunk(self, texts: Sequence[str]) -> list[int]:
-        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [len(e.ids) for e in encodings]
+
+@contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 sent to /dev/null meanwhile (what native code prints goes there)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+PROBE_TEXTS = (
+    "Hello, world! How are you today?",
+    "Grüße, 世界 🙂 ٱلسَّلَامُ عَلَيْكُمْ\n\tx = 1;",
+    "",
+    *(c * 256 + "." for c in "a A1!-\n"),
+)
+"""What a tokenizer file must encode before a build starts: plain text, mixed scripts and
+emoji, and long runs of one character (what makes a backtracking regex give up)."""
 
 
 CROSS_CHECK_EVERY = 64

@@ -15,8 +15,9 @@ from scipy import sparse
 from arenatok import ratings
 from arenatok.bench import represent as rep
 from arenatok.bench.corpus import Corpus
-from arenatok.bench.protocol import Recurrent, Side, Strategy, run_side
+from arenatok.bench.protocol import Recurrent, Side, Strategy, run_side, user_code
 from arenatok.bench.shared import Batch, Shared
+from arenatok.errors import OptionError
 
 
 def pair_view(d: Any, three_way: bool) -> Any:
@@ -119,21 +120,31 @@ def per_side(strategy: Strategy | Recurrent, shared: Shared, sides: Sequence[Sid
     """A strategy of the per-side protocol, run one side at a time (sides: every A, then
     every B): fitted on the training sides (or their decisive votes), then sent."""
     n = shared.n
+    who = repr(strategy.name)
     fit_pairs = getattr(strategy, "fit_pairs", None)
     if fit_pairs is not None:
-        fit_pairs(
-            [sides[i] for i in shared.learn],
-            [sides[n + i] for i in shared.learn],
-            shared.votes.astype(float),
-        )
+        with user_code(who, "fit_pairs()"):
+            fit_pairs(
+                [sides[i] for i in shared.learn],
+                [sides[n + i] for i in shared.learn],
+                shared.votes.astype(float),
+            )
     else:
-        strategy.fit([sides[i] for i in shared.train_sides])
+        with user_code(who, "fit()"):
+            strategy.fit([sides[i] for i in shared.train_sides])
     prepare = getattr(strategy, "prepare", None)
     if prepare is not None:
-        prepare(sides)
-    runs = [run_side(strategy, s) for s in sides]
+        with user_code(who, "prepare()"):
+            prepare(sides)
+    with user_code(who, "step()" if isinstance(strategy, Recurrent) else "send()"):
+        runs = [run_side(strategy, s) for s in sides]
     by_turn = np.array([t for _, turns in runs for t in turns], dtype=np.int64).reshape(-1, 2)
     sent = [s for s, _ in runs]
+    if len({s.vector is None for s in sent}) > 1:
+        raise OptionError(
+            f"strategy {who} broke the protocol: it sent text for some sides and a vector for "
+            "others"
+        )
     out = Batch(
         tokens=np.array([s.tokens for s in sent], dtype=np.int64),
         bytes=np.array([s.bytes for s in sent], dtype=np.int64),

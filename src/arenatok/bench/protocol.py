@@ -21,7 +21,9 @@ once (`send_many`).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+import numbers
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -92,21 +94,45 @@ class Recurrent(Protocol):
     def step(self, state: Any, user: str, answer: str) -> tuple[Any, Sent]: ...
 
 
+@contextmanager
+def user_code(who: str, what: str) -> Iterator[None]:
+    """Runs a strategy's own code: whatever it raises (SystemExit too) becomes one OptionError
+    that names the strategy and the call; Ctrl-C and SIGTERM pass."""
+    try:
+        yield
+    except OptionError:
+        raise
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:
+        raise OptionError(
+            f"strategy {who}: {what} raised {type(e).__name__}: {str(e)[:200]}",
+            hint="fix the strategy (run it on a few sides in Python first), or leave it out",
+        ) from e
+
+
 def load(module: str, attr: str) -> Strategy | Recurrent:
     """Your strategy `module:attr`, made without arguments, checked to be one."""
+    who = f"{module}:{attr}"
     try:
-        cls = getattr(importlib.import_module(module), attr)
-        strategy = cls()
-    except (ImportError, AttributeError, TypeError) as e:
+        with user_code(who, "import"):
+            cls = getattr(importlib.import_module(module), attr)
+    except OptionError as e:
         raise OptionError(
-            f"cannot load strategy {module}:{attr} ({type(e).__name__}: {e})",
-            hint="the module must be importable (on PYTHONPATH) and the class made without "
-            "arguments",
-        ) from None
+            f"cannot load strategy {who} ({str(e.__cause__)[:200] or type(e.__cause__).__name__})",
+            hint="the module must be importable (on PYTHONPATH) and define the class",
+        ) from e
+    with user_code(who, "making it without arguments"):
+        strategy = cls()
     if not isinstance(strategy, Strategy | Recurrent):
         raise OptionError(
-            f"{module}:{attr} is not a strategy: it needs name, fit and send (or start and "
-            "step, for a recurrent one)"
+            f"{who} is not a strategy: it needs name, fit and send (or start and step, for a "
+            "recurrent one)"
+        )
+    name = strategy.name
+    if not isinstance(name, str) or not name.strip():
+        raise OptionError(
+            f"strategy {who}: its name is {name!r}, not a text", hint='set name = "my_strategy"'
         )
     return strategy
 
@@ -130,7 +156,40 @@ def _checked(strategy: Any, sent: object) -> Sent:
             f"strategy {strategy.name!r} broke the protocol: Sent.text is "
             f"{type(sent.text).__name__}, not str"
         )
+    for field in ("tokens", "bytes"):
+        n = getattr(sent, field)
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or int(n) < 0:
+            raise OptionError(
+                f"strategy {strategy.name!r} broke the protocol: Sent.{field} is {n!r}, not a "
+                "whole number, 0 or more"
+            )
+    if sent.bits not in BITS:
+        raise OptionError(
+            f"strategy {strategy.name!r} broke the protocol: Sent.bits is {sent.bits!r}, not "
+            f"one of {', '.join(map(str, BITS))}"
+        )
+    if sent.vector is not None:
+        _check_vector(strategy.name, sent.vector)
     return sent
+
+
+def _check_vector(name: str, vector: object) -> None:
+    """A vector must be one row of finite numbers."""
+    import numpy as np
+
+    try:
+        v = np.asarray(vector, dtype=float)
+    except (TypeError, ValueError):
+        v = None
+    if v is None or v.ndim != 1 or not v.size:
+        shape = "not numbers" if v is None else f"of shape {v.shape}"
+        raise OptionError(
+            f"strategy {name!r} broke the protocol: Sent.vector is {shape}, not one row of numbers"
+        )
+    if not np.isfinite(v).all():
+        raise OptionError(
+            f"strategy {name!r} broke the protocol: Sent.vector holds NaN or infinity"
+        )
 
 
 def checked_send(strategy: Strategy, side: Side) -> Sent:

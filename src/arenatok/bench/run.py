@@ -24,7 +24,7 @@ from arenatok.bench.strategies import AnyStrategy, Hybrid, LowRank, learns_sente
 from arenatok.built import build_id, read_metadata
 from arenatok.derived import BENCH_HTML, BENCH_JSON
 from arenatok.engine import Background, Pool, trim_memory
-from arenatok.errors import MissingExtraError, OptionError, SourceError
+from arenatok.errors import MissingExtraError, OptionError, SourceError, check_seed
 from arenatok.write import dumps_pretty, output_error, write_together
 
 MAX_TURN_SHOWN = 10
@@ -110,6 +110,21 @@ def run_bench(
     log-loss). `jobs`: worker processes (the numbers do not depend on it)."""
     if outcome not in verdicts.OUTCOMES:
         raise OptionError(f"unknown outcome: {outcome!r}", hint="binary or three-way")
+    check_seed(seed)
+    if not isinstance(margin, int | float) or not 0 < margin <= 1:  # NaN fails both
+        raise OptionError(
+            f"--margin must be a number above 0 and at most 1, got {margin!r}",
+            hint="for example --margin 0.02 (two AUC points)",
+        )
+    if not isinstance(rounds, int) or rounds < 1:
+        raise OptionError(f"--rounds must be a positive whole number, got {rounds!r}")
+    names = [getattr(s, "name", None) for s in strategies]
+    twice = sorted({str(n) for n in names if names.count(n) > 1})
+    if twice:
+        raise OptionError(
+            f"strategy {', '.join(twice)} given more than once (results are keyed by name)",
+            hint="give each strategy once; a strategy of your own needs a name of its own",
+        )
     outs = [Path(out)] if isinstance(out, str | Path) else [Path(o) for o in out]
     return _run(outs, strategies, jobs, seed, rounds, limit, outcome, margin, progress)
 
