@@ -83,7 +83,7 @@ def test_missing_source(tmp_path: Path) -> None:
     assert run("build", "--source", str(tmp_path / "x.parquet")) == (
         2,
         "",
-        f"Error: {tmp_path}/x.parquet: no such file\n",
+        f"Error: {tmp_path}/x.parquet: no such file\nHint: check the path (--source FILE)\n",
     )
 
 

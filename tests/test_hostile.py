@@ -230,3 +230,437 @@ def test_negative_turn_and_extra_columns(tmp_path: Path) -> None:
     assert (result.stats.written, result.stats.rejected) == (1, 1)
     reject = json.loads((tmp_path / "out" / "rejects.jsonl").read_text())
     assert reject["reason"] == "turn is -1 but the conversation has 1 turns"
+
+
+# ---- the second hostile pass: paths that lead elsewhere, pairs of files, plug-ins, odd inputs
+
+
+def cli_run(*args: str) -> tuple[int, str, str]:
+    from click.testing import CliRunner
+
+    from arenatok.cli import cli
+
+    result = CliRunner().invoke(cli, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a traceback is a failure of its own
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> Path:
+    out = tmp_path / "o"
+    build(write_jsonl(tmp_path / "b.jsonl", TINY), out=out)
+    return out
+
+
+@pytest.mark.parametrize("dangling", [True, False])
+def test_a_planted_lock_link_is_not_written_through(tmp_path: Path, dangling: bool) -> None:
+    target = tmp_path / "elsewhere.txt"
+    if not dangling:
+        target.write_text("keep me\n")
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / ".arenatok.lock").symlink_to(target)
+    src = write_jsonl(tmp_path / "b.jsonl", TINY)
+    code, _, err = cli_run("build", "--source", str(src), "--out", str(out))
+    assert code == 3
+    assert err.startswith(f"Error: {out}/.arenatok.lock: is a symbolic link; arenatok does not")
+    assert target.exists() is not dangling
+    if not dangling:
+        assert target.read_text() == "keep me\n"
+    assert not (out / "artifact_metadata.json").exists()
+
+
+def test_a_build_keeps_the_users_own_files_of_derived_names(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    (out / "data").mkdir(parents=True)
+    mine = {
+        "data/train-00000-of-00001.parquet": b"PAR1 my own data",
+        "report.json": b'{"mine": true}\n',
+        "README.md": b"# my notes\n",
+    }
+    for name, data in mine.items():
+        (out / name).write_bytes(data)
+    src = write_jsonl(tmp_path / "b.jsonl", TINY)
+    code, stdout, _ = cli_run("build", "--source", str(src), "--out", str(out))
+    assert code == 0
+    assert {n: (out / n).read_bytes() for n in mine} == mine
+    assert (
+        "left in place, not made from the build this one replaced: report.json (arenatok did "
+        "not make it), data/train-00000-of-00001.parquet (arenatok did not make it), README.md "
+        "(arenatok did not make it)\n"
+    ) in stdout
+
+
+def test_card_leaves_a_users_readme_unless_forced(built: Path) -> None:
+    (built / "README.md").write_text("# my notes\n")
+    code, _, err = cli_run("card", str(built))
+    assert (code, err) == (
+        3,
+        f"Error: {built}/README.md: is not a card that arenatok wrote; arenatok leaves it alone\n"
+        "Hint: move it away, or pass --force to replace it\n",
+    )
+    assert (built / "README.md").read_text() == "# my notes\n"
+    assert not (built / "data" / "train-00000-of-00001.parquet").exists()
+    assert cli_run("card", str(built), "--force")[0] == 0
+    assert "made_with: arenatok" in (built / "README.md").read_text()
+
+
+def test_a_linked_data_folder_is_neither_written_nor_emptied(built: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (built / "data").symlink_to(outside)
+    code, _, err = cli_run("card", str(built))
+    assert code == 3
+    assert "is a symbolic link; arenatok does not write through links" in err
+    assert list(outside.iterdir()) == []
+    # Our card's Parquet file placed in the outside folder survives a rebuild.
+    (built / "data").unlink()
+    assert cli_run("card", str(built))[0] == 0
+    (outside / "train-00000-of-00001.parquet").write_bytes(
+        (built / "data" / "train-00000-of-00001.parquet").read_bytes()
+    )
+    for p in (built / "data").iterdir():
+        p.unlink()
+    (built / "data").rmdir()
+    (built / "data").symlink_to(outside)
+    build(write_jsonl(tmp_path / "c.jsonl", TINY[:2]), out=built)
+    assert [p.name for p in outside.iterdir()] == ["train-00000-of-00001.parquet"]
+
+
+@pytest.mark.parametrize("through_link", [False, True])
+def test_a_build_never_replaces_its_own_source(built: Path, through_link: bool) -> None:
+    src = built / "data_out.jsonl"
+    if through_link:
+        link = built.parent / "link.jsonl"
+        link.symlink_to(src)
+        src = link
+    before = (built / "data_out.jsonl").read_bytes()
+    code, _, err = cli_run("build", "--source", str(src), "--out", str(built))
+    assert code == 2
+    assert f"is the output's own data_out.jsonl in {built}; the build would replace it" in err
+    assert (built / "data_out.jsonl").read_bytes() == before
+    assert validate_dir(built) == []
+
+
+def test_validate_opens_nothing_outside_the_directory(built: Path) -> None:
+    (built.parent / "secret.txt").write_text("x" * 12345)
+    meta_path = built / "artifact_metadata.json"
+    meta = json.loads(meta_path.read_text())
+    for name in ("../secret.txt", "/etc/hostname"):
+        meta["files"][name] = {"bytes": 1, "sha256": "0" * 64}
+    meta_path.write_text(json.dumps(meta))
+    problems = validate_dir(built)
+    assert (
+        "artifact_metadata.json: lists '../secret.txt', which is not a file of this directory"
+        in (problems)
+    )
+    assert not any("12345" in p for p in problems)
+
+
+def test_report_and_its_page_change_together(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from arenatok import write
+
+    assert cli_run("report", str(built), "--rounds", "0")[0] == 0
+    before = {n: (built / n).read_bytes() for n in ("report.json", "report.html")}
+    assert validate_dir(built) == []
+    real = write._HashingFile.close
+
+    def stop_at_the_page(self: Any) -> dict[str, object]:
+        if self.final.name == "report.html":
+            raise KeyboardInterrupt  # Ctrl-C once report.json's temp file is complete
+        return real(self)
+
+    monkeypatch.setattr(write._HashingFile, "close", stop_at_the_page)
+    code, _, _ = cli_run("report", str(built), "--rounds", "0", "--seed", "3")
+    assert code == 130
+    monkeypatch.undo()
+    assert {n: (built / n).read_bytes() for n in before} == before
+    assert not [p.name for p in built.iterdir() if p.name.endswith(".tmp")]
+    # A page from another run beside the JSON file is found.
+    (built / "report.html").write_bytes(before["report.html"].replace(b"arenatok-run", b"x"))
+    assert validate_dir(built) == [
+        f"report.html: report.html was not made in the same run as report.json: run arenatok "
+        f"report {built} again"
+    ]
+
+
+def test_a_killed_runs_temp_files_are_named_then_cleaned(built: Path) -> None:
+    (built / "data").mkdir()
+    strays = [".report.json.1a2b3c4d.tmp", ".bench.html.0f0f0f0f.tmp"]
+    strays.append("data/.train-00000-of-00001.parquet.deadbeef.tmp")
+    for s in strays:
+        (built / s).write_bytes(b"half")
+    assert validate_dir(built) == [
+        f"{s}: a temp file left by a run that was killed (the next run removes it)"
+        for s in sorted(strays)
+    ]
+    assert cli_run("report", str(built), "--rounds", "0")[0] == 0
+    assert cli_run("card", str(built))[0] == 0
+    assert validate_dir(built) == [
+        ".bench.html.0f0f0f0f.tmp: a temp file left by a run that was killed (the next run "
+        "removes it)"
+    ]
+    build(write_jsonl(built.parent / "c.jsonl", TINY), out=built)  # the build takes any of ours
+    assert validate_dir(built) == []
+
+
+def test_card_reads_records_over_a_mebibyte_a_block_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    from arenatok import card
+
+    rows = [battle(f"q{i}", tstamp=None if i < 3 else 1.5) for i in range(6)]
+    rows[4] = battle("q4", [("Hi", "word " * 230_000, "short")])  # a 1.1 MB answer
+    out = tmp_path / "o"
+    build(write_jsonl(tmp_path / "b.jsonl", rows), out=out)
+    # Blocks of about one record: the first blocks have no timestamp, the later ones do.
+    monkeypatch.setattr(card, "CHUNK_BYTES", 1000)
+    assert cli_run("card", str(out))[0] == 0
+    table = pq.read_table(out / "data" / "train-00000-of-00001.parquet")
+    assert table.num_rows == 6
+    records = [json.loads(line) for line in (out / "data_out.jsonl").read_text().splitlines()]
+
+    def set_fields(v: Any) -> Any:  # Arrow gives a field that one record lacks as null
+        if isinstance(v, dict):
+            return {k: set_fields(x) for k, x in v.items() if x is not None}
+        return [set_fields(x) for x in v] if isinstance(v, list) else v
+
+    assert set_fields(table.to_pylist()) == set_fields(records)
+    assert validate_dir(out) == []
+
+
+@pytest.mark.parametrize("filetype", ["parquet", "csv"])
+def test_a_column_named_twice_is_refused(tmp_path: Path, filetype: str) -> None:
+    if filetype == "parquet":
+        src = tmp_path / "twice.parquet"
+        t = pa.Table.from_pylist(TINY)
+        table = pa.Table.from_arrays(
+            [*t.columns, t.column("language")], names=[*t.column_names, "language"]
+        )
+        pq.write_table(table, src)
+        args = ["--source", str(src)]
+    else:
+        src = tmp_path / "twice.csv"
+        src.write_text("id,model_a,model_b,model_a\n1,x,y,z\n")
+        args = ["--source", f"kaggle-55k:{src}"]
+    code, _, err = cli_run("build", *args, "--out", str(tmp_path / "o"))
+    assert code == 2
+    wanted = "'language'" if filetype == "parquet" else "'model_a'"
+    assert err.startswith(f"Error: {src}: the column {wanted} occurs more than once\n")
+
+
+def test_a_pipe_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "battles.jsonl"
+    os.mkfifo(fifo)
+    code, _, err = cli_run("build", "--source", str(fifo), "--out", str(tmp_path / "o"))
+    assert (code, err) == (
+        2,
+        f"Error: {fifo}: is not a regular file (a pipe, socket or device); arenatok reads "
+        "files\nHint: save the stream to a file first, then --source FILE\n",
+    )
+    r, w = os.pipe()
+    try:
+        code, _, err = cli_run("build", "--source", f"/dev/fd/{r}", "--out", str(tmp_path / "o"))
+    finally:
+        os.close(r)
+        os.close(w)
+    assert (code, err.splitlines()[0]) == (
+        2,
+        f"Error: /dev/fd/{r}: is not a regular file (a pipe, socket or device); arenatok reads "
+        "files",
+    )
+
+
+def _tokenizer_file(tmp_path: Path, kind: str) -> Path:
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+
+    if kind == "no_unk":
+        t = Tokenizer(models.WordLevel({"hello": 0, "world": 1}))
+        t.pre_tokenizer = pre_tokenizers.Whitespace()
+    else:  # a split pattern that backtracks past the regex engine's limit on long runs
+        t = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
+        letter = {"backtracks": "a", "backtracks_on_data": "q"}[kind]
+        t.pre_tokenizer = pre_tokenizers.Split(Regex(f"({letter}+)+b"), behavior="isolated")
+    path = tmp_path / f"{kind}.json"
+    t.save(str(path))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "why"),
+    [
+        ("no_unk", "WordLevel error: Missing [UNK] token from the vocabulary"),
+        ("backtracks", "Onig: Regex search error: retry-limit-in-match over"),
+    ],
+)
+def test_a_tokenizer_that_cannot_encode_fails_before_the_build(
+    tmp_path: Path, kind: str, why: str
+) -> None:
+    tok = _tokenizer_file(tmp_path, kind)
+    src = write_jsonl(tmp_path / "b.jsonl", TINY)
+    code, _, err = cli_run("build", "--source", str(src), "--tokenizer", str(tok), "--out", "o")
+    assert code == 1
+    assert err.splitlines()[0] == f"Error: {tok}: cannot encode a text ({why})"
+    assert len(err.splitlines()) == 2  # and its hint
+
+
+def test_a_tokenizer_panic_on_the_data_stops_the_workers_with_one_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    tok = _tokenizer_file(tmp_path, "backtracks_on_data")
+    rows = [battle(f"q{i}", [(f"Hi {i}", "fine", "ok")]) for i in range(6000)]
+    rows[5000] = battle("q5000", [("q" * 64 + "c", "fine", "ok")])
+    src = write_jsonl(tmp_path / "b.jsonl", rows)
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "arenatok.cli", "build", "--source", str(src)),
+            *("--limit", "all", "--tokenizer", str(tok), "--workers", "2"),
+            *("--out", str(tmp_path / "o")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "RUST_BACKTRACE": "0"},
+    )
+    assert proc.returncode == 1
+    assert "Error: " + str(tok) + ": cannot encode a text (Onig: Regex search error" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.splitlines()) < 20  # the panic's own lines, then ours
+    assert not (tmp_path / "o" / "artifact_metadata.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["report", "{out}", "--seed", "-1"], "--seed must be a whole number from 0 to"),
+        (["bench", "{out}", "--seed", "-3"], "--seed must be a whole number from 0 to"),
+        (["bench", "{out}", "--seed", str(2**70)], "--seed must be a whole number from 0 to"),
+        (["bench", "{out}", "--margin", "nan"], "--margin must be a number above 0 and at most"),
+        (["bench", "{out}", "--margin", "inf"], "--margin must be a number above 0 and at most"),
+        (["bench", "{out}", "--strategy", "full", "--strategy", "full"], "strategy full given"),
+    ],
+)
+def test_options_out_of_range_are_one_line(built: Path, args: list[str], message: str) -> None:
+    code, _, err = cli_run(*[a.format(out=built) for a in args])
+    assert code == 2
+    assert err.startswith(f"Error: {message}")
+    assert not (built / "bench.json").exists()
+    assert not (built / "report.json").exists()
+
+
+def test_a_date_past_what_the_system_can_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = write_jsonl(tmp_path / "b.jsonl", TINY)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "99999999999999999999")
+    code, _, err = cli_run("build", "--source", str(src), "--out", str(tmp_path / "o"))
+    assert code == 2
+    assert err.startswith("Error: SOURCE_DATE_EPOCH must be whole seconds since 1970, got '9999")
+
+
+def test_metadata_nested_too_deeply(built: Path) -> None:
+    (built / "artifact_metadata.json").write_text("[" * 200_000 + "]" * 200_000)
+    assert validate_dir(built)[0].startswith("artifact_metadata.json: unreadable")
+    for command in (["report", "--rounds", "0"], ["bench", "--rounds", "1"], ["card"]):
+        code, _, err = cli_run(command[0], str(built), *command[1:])
+        assert code == 2
+        assert err.startswith(f"Error: {built}/artifact_metadata.json: unreadable")
+
+
+PLUGINS = {
+    "RaisesInInit": ("def __init__(self): raise ValueError('no config')", "making it without"),
+    "RaisesInFit": ("def fit(self, sides): raise RuntimeError('fit broke')", "fit() raised"),
+    "RaisesInSend": ("def send(self, side): raise KeyError('x')", "send() raised KeyError"),
+    "ExitsInSend": ("def send(self, side): raise SystemExit(0)", "send() raised SystemExit"),
+    "NanVector": (
+        "def send(self, side): return Sent(vector=np.array([np.nan, 1.0]), bytes=4)",
+        "Sent.vector holds NaN or infinity",
+    ),
+    "InfVector": (
+        "def send(self, side): return Sent(vector=np.array([np.inf]), bytes=2)",
+        "Sent.vector holds NaN or infinity",
+    ),
+    "TwoDVector": (
+        "def send(self, side): return Sent(vector=np.ones((2, 2)), bytes=8)",
+        "Sent.vector is of shape (2, 2), not one row of numbers",
+    ),
+    "NegativeTokens": (
+        "def send(self, side): return Sent(text='x', tokens=-1, bytes=1)",
+        "Sent.tokens is -1, not a whole number, 0 or more",
+    ),
+    "NanTokens": (
+        "def send(self, side): return Sent(text='x', tokens=float('nan'), bytes=1)",
+        "Sent.tokens is nan, not a whole number, 0 or more",
+    ),
+    "NumberName": ("name = 7", "its name is 7, not a text"),
+}
+
+
+@pytest.mark.parametrize("plugin", sorted(PLUGINS))
+def test_a_broken_plugin_is_one_line_naming_it(
+    plugin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body, message = PLUGINS[plugin]
+    module = f"hostile_{plugin.lower()}"  # one module each: an imported module is kept
+    (tmp_path / f"{module}.py").write_text(
+        "import numpy as np\nfrom arenatok.strategies import Sent\n"
+        f"class {plugin}:\n"
+        "    name = 'mine'\n"
+        "    def fit(self, sides): pass\n"
+        "    def send(self, side): return Sent(text='x', tokens=1, bytes=1)\n"
+        f"    {body}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "o"
+    rows = [
+        battle(f"q{i}", [(f"p{i}", f"a{i}", "b")], winner=("model_a", "model_b")[i % 2])
+        for i in range(200)
+    ]
+    build(write_jsonl(tmp_path / "b.jsonl", rows), out=out)
+    code, _, err = cli_run("bench", str(out), "--strategy", f"{module}:{plugin}")
+    assert code == 2
+    lines = err.splitlines()
+    assert lines[0].startswith("Error: ")
+    assert message in lines[0]
+    assert "mine" in lines[0] or module in lines[0]
+    assert len(lines) == 2
+    assert lines[1].startswith("Hint: ")
+    assert not (out / "bench.json").exists()
+
+
+def test_a_plugin_module_that_fails_to_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "broken_import.py").write_text("import a_module_that_is_not_there\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, _, err = cli_run("bench", str(tmp_path), "--strategy", "broken_import:X")
+    assert code == 2
+    assert err.startswith(
+        "Error: cannot load strategy broken_import:X (No module named 'a_module_that_is_not_"
+    )
+
+
+def test_a_json_file_with_a_byte_order_mark(tmp_path: Path) -> None:
+    src = tmp_path / "b.json"
+    src.write_bytes(b"\xef\xbb\xbf" + json.dumps(TINY).encode())
+    result = build(src, out=tmp_path / "o")
+    assert (result.stats.read, result.stats.written) == (4, 4)
+
+
+def test_utf16_text_is_refused_whole(tmp_path: Path) -> None:
+    src = tmp_path / "b.jsonl"
+    src.write_bytes("\n".join(json.dumps(r) for r in TINY).encode("utf-16"))
+    with pytest.raises(SourceError, match="is UTF-16 or UTF-32 text; arenatok reads UTF-8"):
+        build(src, out=tmp_path / "o", on_bad_row="reject")
+
+
+def test_an_integral_float_turn_is_a_whole_number(tmp_path: Path) -> None:
+    rows = [dict(TINY[0], turn=1.0)]
+    result = build(write_jsonl(tmp_path / "b.jsonl", rows), out=tmp_path / "o")
+    assert result.stats.written == 1
+    with pytest.raises(ArenatokError, match=r"turn must be a whole number, got float 1\.5"):
+        build(write_jsonl(tmp_path / "c.jsonl", [dict(TINY[0], turn=1.5)]), out=tmp_path / "p")

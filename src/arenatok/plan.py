@@ -116,7 +116,7 @@ def plan(
         raise OptionError("no source given", hint="--source FILE, or none for the Hub file")
     sources = []
     for index, spec in enumerate(specs):
-        local, provenance, label = _resolve_source(spec, hub, endpoint, layout)
+        local, provenance, label = _resolve_source(spec, hub, endpoint, layout, Path(out))
         if engine == "ray" and (local.filetype != "parquet" or len(specs) > 1):
             raise OptionError(
                 f"{label}: --engine ray reads one Parquet source, this is {local.filetype}"
@@ -126,7 +126,6 @@ def plan(
         if limit is not None:
             rows = limit if rows is None else min(limit, rows)
         sources.append(PlannedSource(local, label, {"index": index, **provenance}, rows))
-        _check_not_an_output(local.path, Path(out))
     known = [s.expected for s in sources]
     expected = None if None in known else sum(k for k in known if k is not None)
     if workers is None:
@@ -223,7 +222,7 @@ def _split_layout(source: str) -> tuple[str | None, str]:
 
 
 def _resolve_source(
-    source: str | Path | None, hub: HubFile, endpoint: str | None, layout: str | None
+    source: str | Path | None, hub: HubFile, endpoint: str | None, layout: str | None, out: Path
 ) -> tuple[LocalFile, dict[str, Any], str]:
     """The source file, its provenance and the label for messages. A source may name its
     layout (`kaggle-55k:train.csv`). A local path is recorded resolved (absolute, links
@@ -233,6 +232,7 @@ def _resolve_source(
         layout = named or layout
     if source is not None:
         check_regular(Path(source))  # named as given: /dev/stdin, not /proc/self/fd/0
+        _check_not_an_output(Path(source).resolve(), out)
     if source is None:
         path = fetch_hub_file(hub, endpoint=endpoint)
         local = open_local(path, layout=layout)

@@ -143,7 +143,8 @@ def per_side(strategy: Strategy | Recurrent, shared: Shared, sides: Sequence[Sid
     if len({s.vector is None for s in sent}) > 1:
         raise OptionError(
             f"strategy {who} broke the protocol: it sent text for some sides and a vector for "
-            "others"
+            "others",
+            hint="send the same kind for every side",
         )
     out = Batch(
         tokens=np.array([s.tokens for s in sent], dtype=np.int64),

@@ -137,39 +137,33 @@ def load(module: str, attr: str) -> Strategy | Recurrent:
     return strategy
 
 
+SENT_HINT = (
+    "return arenatok.strategies.Sent(text=..., tokens=..., bytes=...) or "
+    "Sent(vector=..., bytes=...)"
+)
+
+
+def _broke(name: object, what: str, hint: str = SENT_HINT) -> OptionError:
+    return OptionError(f"strategy {name!r} broke the protocol: {what}", hint=hint)
+
+
 def _checked(strategy: Any, sent: object) -> Sent:
     """`sent`, with a clear error when a strategy broke the protocol."""
+    name = strategy.name
     if not isinstance(sent, Sent):
-        raise OptionError(
-            f"strategy {strategy.name!r} broke the protocol: send() returned "
-            f"{type(sent).__name__}, not Sent",
-            hint="return arenatok.strategies.Sent(text=..., tokens=..., bytes=...) or "
-            "Sent(vector=..., bytes=...)",
-        )
+        raise _broke(name, f"send() returned {type(sent).__name__}, not Sent")
     if (sent.text is None) == (sent.vector is None):
-        raise OptionError(
-            f"strategy {strategy.name!r} broke the protocol: send() must set exactly one of "
-            "text and vector",
-        )
+        raise _broke(name, "send() must set exactly one of text and vector")
     if sent.text is not None and not isinstance(sent.text, str):
-        raise OptionError(
-            f"strategy {strategy.name!r} broke the protocol: Sent.text is "
-            f"{type(sent.text).__name__}, not str"
-        )
+        raise _broke(name, f"Sent.text is {type(sent.text).__name__}, not str")
     for field in ("tokens", "bytes"):
         n = getattr(sent, field)
         if not isinstance(n, numbers.Integral) or isinstance(n, bool) or int(n) < 0:
-            raise OptionError(
-                f"strategy {strategy.name!r} broke the protocol: Sent.{field} is {n!r}, not a "
-                "whole number, 0 or more"
-            )
+            raise _broke(name, f"Sent.{field} is {n!r}, not a whole number, 0 or more")
     if sent.bits not in BITS:
-        raise OptionError(
-            f"strategy {strategy.name!r} broke the protocol: Sent.bits is {sent.bits!r}, not "
-            f"one of {', '.join(map(str, BITS))}"
-        )
+        raise _broke(name, f"Sent.bits is {sent.bits!r}, not one of {', '.join(map(str, BITS))}")
     if sent.vector is not None:
-        _check_vector(strategy.name, sent.vector)
+        _check_vector(name, sent.vector)
     return sent
 
 
@@ -183,13 +177,9 @@ def _check_vector(name: str, vector: object) -> None:
         v = None
     if v is None or v.ndim != 1 or not v.size:
         shape = "not numbers" if v is None else f"of shape {v.shape}"
-        raise OptionError(
-            f"strategy {name!r} broke the protocol: Sent.vector is {shape}, not one row of numbers"
-        )
+        raise _broke(name, f"Sent.vector is {shape}, not one row of numbers")
     if not np.isfinite(v).all():
-        raise OptionError(
-            f"strategy {name!r} broke the protocol: Sent.vector holds NaN or infinity"
-        )
+        raise _broke(name, "Sent.vector holds NaN or infinity")
 
 
 def checked_send(strategy: Strategy, side: Side) -> Sent:
