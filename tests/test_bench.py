@@ -314,7 +314,7 @@ def test_the_recurrent_state_hand_checked() -> None:
     )
     shared = Shared(corpus, np.array([0, 1]), np.array([0, 1]), np.array([1.0, 0.0]), 0)
     projected = np.arange(9, dtype=float)[:, None] / 10  # message m -> m / 10
-    sent = shared.recurrent(projected, 1)
+    sent = shared.recurrent(projected)
     # Rows: side A of battles 1 and 2, then side B. Messages: user 1 (0), answer A 1 (1),
     # answer B 1 (2), user 2 (3), answer A 2 (4), answer B 2 (5); battle 2: 6, 7, 8.
     assert sent.vectors is not None
@@ -329,7 +329,7 @@ def test_the_recurrent_state_hand_checked() -> None:
     # One float16 number a turn: by turn, cumulative; per side, the sum over its turns.
     assert list(sent.bytes) == [4, 2, 4, 2]
     assert list(sent.by_turn_bytes) == [2, 4, 2, 2, 4, 2]
-    summed = shared.summed(projected, 1)
+    summed = shared.summed(projected)
     assert summed.vectors is not None
     assert summed.vectors[0, 0] == pytest.approx(0.0 + 0.1 + 0.3 + 0.4)
     assert list(summed.bytes) == [8, 4, 8, 4]  # one number a message

@@ -445,3 +445,25 @@ def test_take_keeps_each_battle_whole(unicode_build: Path) -> None:
     assert taken_a == [s for s, k in zip(sides_a, keep, strict=True) if k]
     assert taken_b == [s for s, k in zip(sides_b, keep, strict=True) if k]
     assert corpus.take(keep).key.tolist() == corpus.key[keep].tolist()
+
+
+def test_low_rank_strategies_bill_the_numbers_they_send(tmp_path: Path) -> None:
+    """On a vocabulary of a handful of tokens the SVD gives fewer directions than asked for:
+    each message then costs what is sent (2 bytes a float16 number), not the rank asked."""
+    from arenatok.strategies import LowRank, RecurrentLowRank
+
+    rows = [
+        battle(f"v{i}", [("a b", "a b c", "b c")], winner=("model_a", "model_b")[i % 2])
+        for i in range(30)
+    ]
+    out = tmp_path / "o"
+    build(write_jsonl(tmp_path / "v.jsonl", rows), out=out)
+    shared = _shared(out)
+    for strategy in (LowRank(64), RecurrentLowRank(64, learned=False)):
+        sent = strategy.send_many(shared)
+        assert sent.vectors is not None
+        width = sent.vectors.shape[1]
+        assert width < 64
+        # One turn a side: lowrank sends its 2 messages, the recurrent state 1 vector a turn.
+        messages = 1 if isinstance(strategy, RecurrentLowRank) else 2
+        assert set(sent.bytes.tolist()) == {messages * 2 * width}

@@ -125,3 +125,43 @@ def test_the_command_line_starts_without_the_slow_imports() -> None:
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout == "False\n"
+
+
+FORKSERVER_PROBE = """
+import multiprocessing, signal, sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+def sigterm():
+    return {signal.SIG_DFL: "default", signal.SIG_IGN: "ignored"}.get(
+        signal.getsignal(signal.SIGTERM), "a handler"
+    )
+
+if __name__ == "__main__":
+    import arenatok
+    from arenatok.report_page import write_report
+
+    tmp = Path(sys.argv[1])
+    arenatok.build(tmp / "b.jsonl", out=tmp / "o", workers=2, limit=None)
+    write_report(tmp / "o", rounds=4, jobs=2)
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        print(pool.submit(sigterm).result())
+"""
+
+
+def test_a_library_call_leaves_the_fork_server_alone(tmp_path: Path) -> None:
+    """build(workers=2) and a report with jobs leave the caller's own worker processes as the
+    caller would have them: SIGTERM still ends them."""
+    import subprocess
+
+    write_jsonl(tmp_path / "b.jsonl", [battle(f"q{i}") for i in range(40)])
+    (tmp_path / "probe.py").write_text(FORKSERVER_PROBE)
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "probe.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "default"

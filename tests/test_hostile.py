@@ -664,3 +664,94 @@ def test_an_integral_float_turn_is_a_whole_number(tmp_path: Path) -> None:
     assert result.stats.written == 1
     with pytest.raises(ArenatokError, match=r"turn must be a whole number, got float 1\.5"):
         build(write_jsonl(tmp_path / "c.jsonl", [dict(TINY[0], turn=1.5)]), out=tmp_path / "p")
+
+
+# ---- one text policy for every reader: a lone surrogate is a bad row with its reason ---------
+
+SURROGATE_REASON = (
+    "an answer of model A (turn 1) holds a lone surrogate U+D800 at character 2: not Unicode "
+    "text (it cannot be written as UTF-8)"
+)
+
+
+def _surrogate_source(tmp_path: Path, kind: str) -> str:
+    """TINY with answer A of row 2 spelled "x \\ud800 y" (valid JSON), in each reader's file."""
+    rows = json.loads(json.dumps(TINY))
+    rows[1]["conversation_a"][1]["content"] = "x \ud800 y"
+    if kind == "jsonl":
+        path = tmp_path / "s.jsonl"
+        path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")  # ensure_ascii: \ud800
+        return str(path)
+    if kind == "json":
+        path = tmp_path / "s.json"
+        path.write_text(json.dumps(rows))
+        return str(path)
+    # The kaggle-55k layout: JSON-encoded lists in CSV or Parquet columns.
+    flat = [
+        {
+            "id": str(i),
+            "model_a": r["model_a"],
+            "model_b": r["model_b"],
+            "prompt": json.dumps([m["content"] for m in r["conversation_a"][::2]]),
+            "response_a": json.dumps([m["content"] for m in r["conversation_a"][1::2]]),
+            "response_b": json.dumps([m["content"] for m in r["conversation_b"][1::2]]),
+            "winner_model_a": int(r["winner"] == "model_a"),
+            "winner_model_b": int(r["winner"] == "model_b"),
+            "winner_tie": int(r["winner"].startswith("tie")),
+        }
+        for i, r in enumerate(rows)
+    ]
+    if kind == "csv":
+        import csv
+
+        path = tmp_path / "s.csv"
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(flat[0]))
+            writer.writeheader()
+            writer.writerows(flat)
+    else:
+        path = tmp_path / "s.parquet"
+        pq.write_table(pa.Table.from_pylist(flat), path)
+    return f"kaggle-55k:{path}"
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "json", "csv", "parquet"])
+def test_a_lone_surrogate_is_a_bad_row_in_every_reader(tmp_path: Path, kind: str) -> None:
+    src = _surrogate_source(tmp_path, kind)
+    result = build(src, out=tmp_path / "o", on_bad_row="reject", limit=None)
+    assert (result.stats.read, result.stats.written, result.stats.rejected) == (4, 3, 1)
+    [reject] = [json.loads(x) for x in (tmp_path / "o" / "rejects.jsonl").read_text().splitlines()]
+    assert (reject["row"], reject["reason"]) == (2, SURROGATE_REASON)
+    assert "x ? y" not in (tmp_path / "o" / "data_out.jsonl").read_text()
+    assert validate_dir(tmp_path / "o") == []
+    code, _, err = cli_run("build", "--source", src, "--out", str(tmp_path / "p"))
+    assert code == 2
+    assert err.splitlines()[0].endswith(
+        f"row 2 ({'question_id' if kind in ('jsonl', 'json') else 'id'} "
+        f"{'q1' if kind in ('jsonl', 'json') else '1'!r}): {SURROGATE_REASON}"
+    )
+
+
+def test_a_surrogate_question_id_is_reported_escaped(tmp_path: Path) -> None:
+    rows = json.loads(json.dumps(TINY))
+    rows[0]["question_id"] = "q\udc80"
+    src = tmp_path / "s.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    result = build(src, out=tmp_path / "o", on_bad_row="reject")
+    assert result.stats.rejected == 1
+    [reject] = [json.loads(x) for x in (tmp_path / "o" / "rejects.jsonl").read_text().splitlines()]
+    assert reject["question_id"] == "str 'q\\udc80'"
+    assert reject["reason"].startswith("question_id holds a lone surrogate U+DC80 at character 1")
+
+
+def test_invalid_utf8_in_a_csv_value_is_a_bad_row(tmp_path: Path) -> None:
+    src = tmp_path / "b.csv"
+    head = b"id,model_a,model_b,prompt,response_a,response_b,"
+    head += b"winner_model_a,winner_model_b,winner_tie\n"
+    good = b'1,m1,m2,"[""hi""]","[""fine""]","[""ok""]",0,1,0\n'
+    bad = b'2,m1,m2,"[""hi""]","[""x \xed\xa0\x80 y""]","[""ok""]",1,0,0\n'
+    src.write_bytes(head + good + bad)
+    result = build(f"kaggle-55k:{src}", out=tmp_path / "o", on_bad_row="reject")
+    assert (result.stats.written, result.stats.rejected) == (1, 1)
+    [reject] = [json.loads(x) for x in (tmp_path / "o" / "rejects.jsonl").read_text().splitlines()]
+    assert (reject["row"], reject["reason"]) == (2, "column response_a is not valid UTF-8 (byte 4)")

@@ -315,3 +315,17 @@ def test_output_bytes_are_pinned(tmp_path: Path) -> None:
     assert hashlib.sha256(dumps_lines(records) + b"\n").hexdigest() == (
         "a972c4e0342397499c2dffab4a8a403f703cef51e400967ecace4400053eec46"
     )
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("batch_size", 0), ("batch_size", -3), ("workers", 0), ("limit", 0), ("batch_size", 1.5)],
+)
+def test_every_option_is_checked_before_any_work(tmp_path: Path, option: str, value: Any) -> None:
+    from arenatok.errors import OptionError
+
+    src = tmp_path / "b.jsonl"
+    src.write_text(json.dumps(TINY[0]) + "\n")
+    with pytest.raises(OptionError, match=f"{option.replace('_size', '_size')}|--{option}"):
+        build(src, out=tmp_path / "o", **{option: value})
+    assert not (tmp_path / "o").exists()

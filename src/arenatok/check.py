@@ -8,6 +8,7 @@ checks: every Battle is made by `new_battle`, from fields checked here.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeGuard
 
@@ -218,12 +219,50 @@ def battle_from_row(row: object, allow_null_turns: bool = False) -> Battle:
 
 
 def plain_id(row: object, id_key: str = "question_id") -> str | None:
-    """The id of a row for a reject entry: as it is when a string, else a short description
-    of whatever is there (null when absent)."""
+    """The id of a row for a reject entry: as it is when a string of Unicode text, else a short
+    description of whatever is there (null when absent)."""
     qid = row.get(id_key) if isinstance(row, Mapping) else None
-    if qid is None or isinstance(qid, str):
+    if qid is None or (isinstance(qid, str) and _surrogate(qid) is None):
         return qid
     return show(qid)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate(text: str) -> re.Match[str] | None:
+    """Where `text` holds a surrogate code point (JSON can spell one, `\\ud800`; Unicode text
+    and UTF-8 cannot), or None. Free for ASCII text (`isascii` reads a flag)."""
+    return None if text.isascii() else _SURROGATE.search(text)
+
+
+_TEXTS = (
+    ("users", "a user message"),
+    ("answers_a", "an answer of model A"),
+    ("answers_b", "an answer of model B"),
+)
+
+
+def text_problem(battle: Battle) -> str | None:
+    """Why a battle's texts are not Unicode text (a lone surrogate), or None: one policy for
+    every reader, since such a text cannot be written as UTF-8."""
+    where: list[tuple[str, str]] = []
+    for name in ("question_id", "model_a", "model_b", "judge", "language"):
+        value = getattr(battle, name)
+        if isinstance(value, str):
+            where.append((name, value))
+    for name, label in _TEXTS:
+        where += [(f"{label} (turn {i})", t) for i, t in enumerate(getattr(battle, name), 1)]
+    for name in ("categories", "source_tokens", "source_style"):
+        where += [(f"a key of {name}", k) for k in getattr(battle, name) or ()]
+    for label, text in where:
+        m = _surrogate(text)
+        if m is not None:
+            return (
+                f"{label} holds a lone surrogate U+{ord(m.group()):04X} at character "
+                f"{m.start()}: not Unicode text (it cannot be written as UTF-8)"
+            )
+    return None
 
 
 def parse_rows(
@@ -238,7 +277,11 @@ def parse_rows(
     out: list[Battle | Reject] = []
     for i, row in enumerate(rows):
         try:
-            out.append(parse(row))
+            battle = parse(row)
+            why = text_problem(battle)
+            if why is not None:
+                raise RowProblem(why)
+            out.append(battle)
         except RowProblem as e:
             out.append(Reject(first_row + i, plain_id(row, id_key), str(e)))
     return out

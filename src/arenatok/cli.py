@@ -498,8 +498,11 @@ def bench_cmd(
 def main() -> None:
     """Entry point of the `arenatok` script. SIGTERM stops a command like Ctrl-C does, unless
     the process was started with SIGTERM ignored: then it stays ignored."""
+    from arenatok.engine import configure_command_line
+
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_sigterm)
+    configure_command_line()
     cli(prog_name="arenatok")
 
 

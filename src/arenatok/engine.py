@@ -123,13 +123,20 @@ def run_local(
 
 
 def _context() -> Any:
-    """The start method of every worker process: a fork server with arenatok preloaded (spawn
-    where there is none)."""
+    """The start method of every worker process: the fork server (spawn where there is none).
+    A library call leaves its settings alone (they are the whole process's); each worker sets
+    its own signals (`_init_plain_worker`)."""
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    if method == "forkserver":
+    return multiprocessing.get_context(method)
+
+
+def configure_command_line() -> None:
+    """For the `arenatok` command only (it owns its process): the fork server preloads
+    arenatok, pyarrow and click once for every worker, and ignores SIGTERM (see
+    `arenatok._forkserver`)."""
+    context = _context()
+    if context.get_start_method() == "forkserver":
         context.set_forkserver_preload(["arenatok._forkserver"])
-    return context
 
 
 def start_early() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -319,15 +320,16 @@ def _decode_line(raw: bytes, lineno: int) -> Any:
 
 
 def _open_csv(path: Path) -> Any:
-    """A streaming CSV reader: every column read as text (the layout's parser converts), quoted
-    values may hold newlines."""
+    """A streaming CSV reader: every column read as bytes (made text in `_csv_batches`, the
+    layout's parser converts), quoted values may hold newlines."""
+    import pyarrow as pa
     import pyarrow.csv as csv
 
     names = csv.open_csv(path, parse_options=csv.ParseOptions(newlines_in_values=True)).schema
     return csv.open_csv(
         path,
         parse_options=csv.ParseOptions(newlines_in_values=True),
-        convert_options=csv.ConvertOptions(column_types={n: "string" for n in names.names}),
+        convert_options=csv.ConvertOptions(column_types={n: pa.binary() for n in names.names}),
         read_options=csv.ReadOptions(block_size=1 << 22),
     )
 
@@ -338,9 +340,33 @@ def _csv_batches(path: Path, size: int) -> Iterator[Payload]:
     try:
         for batch in _open_csv(path):
             for offset in range(0, batch.num_rows, size):
-                yield batch.slice(offset, size)
+                yield _as_text(batch.slice(offset, size))
     except (pa.ArrowException, OSError) as e:
         raise SourceError(f"{path}: the CSV data is malformed ({first_line(e)})") from None
+
+
+def _as_text(batch: Any) -> Payload:
+    """A batch of byte columns as text; where a value is not valid UTF-8, the rows as a list
+    in which each such row is a RowProblem (rejected like any bad row)."""
+    import pyarrow as pa
+
+    try:
+        return pa.RecordBatch.from_arrays(
+            [c.cast(pa.string()) for c in batch.columns], names=batch.schema.names
+        )
+    except pa.ArrowInvalid:
+        pass
+    rows: list[Any] = []
+    for raw in batch.to_pylist():
+        row: Any = {}
+        for name, value in raw.items():
+            try:
+                row[name] = None if value is None else value.decode("utf-8")
+            except UnicodeDecodeError as e:
+                row = RowProblem(f"column {name} is not valid UTF-8 (byte {e.start})")
+                break
+        rows.append(row)
+    return rows
 
 
 def _jsonl_batches(path: Path, size: int) -> Iterator[Payload]:
@@ -369,14 +395,32 @@ MAX_DEPTH = 64
 """Records of a JSON list nested deeper than this are bad rows (an arena row needs about 5)."""
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _spells_surrogates(f: BinaryIO) -> bool:
+    """Whether a JSON file spells a surrogate code point (`\\ud800`; a pair too), read in 1 MiB
+    blocks. ijson's fast parser turns a lone one into "?", silently; the plain Python one keeps
+    it, so the row's check can refuse it like any reader's."""
+    tail = b""
+    while block := f.read(1 << 20):
+        if _SURROGATE_ESCAPE.search(tail + block):
+            f.seek(0)
+            return True
+        tail = block[-5:]
+    f.seek(0)
+    return False
+
+
 def _json_items(f: BinaryIO) -> Iterator[Any]:
     """The items of a top-level JSON list, one at a time, from ijson's flat event stream (its
     `items()` keeps a dotted path per level, which costs quadratic memory on deep nesting)."""
     import ijson
 
+    parse = ijson.get_backend("python").basic_parse if _spells_surrogates(f) else ijson.basic_parse
     if f.read(len(BOM)) != BOM:
         f.seek(0)
-    events = ijson.basic_parse(f, use_float=True)
+    events = parse(f, use_float=True)
     if next(events, (None, None))[0] != "start_array":
         raise ijson.JSONError("the file does not start with a JSON list")
     index, depth, builder = 0, 1, None

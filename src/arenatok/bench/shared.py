@@ -280,9 +280,10 @@ class Shared:
         by_turn = grouped_cumsum(unit_bytes, self.turns_per_side)
         return self._batch(np.zeros_like(by_turn), by_turn, vectors=vectors)
 
-    def summed(self, projected: np.ndarray, rank: int, bits: int = 16) -> Batch:
+    def summed(self, projected: np.ndarray, bits: int = 16) -> Batch:
         """One vector a message (sent at `bits` a number, the scale fitted on the training
-        messages), summed per side by the receiver; ceil(rank x bits / 8) bytes a message."""
+        messages), summed per side by the receiver; ceil(R x bits / 8) bytes a message, R the
+        numbers the projection gives (the rank asked for, or fewer on a small vocabulary)."""
         scale = compress.fit_scale(projected[self.train_messages])
         per_turn = self._per_turn(compress.quantise(projected, scale, bits))
         side = np.repeat(np.arange(2 * self.n), self.turns_per_side)
@@ -290,13 +291,15 @@ class Shared:
             (np.ones(len(side)), (side, np.arange(len(side)))), shape=(2 * self.n, len(side))
         )
         vectors = np.asarray(by_side @ per_turn)
-        unit = np.full(len(side), 2 * compress.vector_bytes(rank, bits), dtype=np.int64)
+        width = projected.shape[1]
+        unit = np.full(len(side), 2 * compress.vector_bytes(width, bits), dtype=np.int64)
         return self._vector_costs(unit, vectors)
 
-    def recurrent(self, projected: np.ndarray, rank: int, bits: int = 16) -> Batch:
+    def recurrent(self, projected: np.ndarray, bits: int = 16) -> Batch:
         """s_t = tanh(s_(t-1) + x_t) from s_0 = 0, per side, kept exact by the sender and sent
         each turn at `bits` a number (the scale fitted on the training sides' states); the
-        receiver sees the last state sent; ceil(rank x bits / 8) bytes a turn."""
+        receiver sees the last state sent; ceil(R x bits / 8) bytes a turn, R the numbers of
+        the projection."""
         x = self._per_turn(projected)
         sizes = self.turns_per_side
         turn = turn_numbers(sizes)
@@ -308,5 +311,5 @@ class Shared:
             state[side[rows]] = np.tanh(state[side[rows]] + x[rows])
             states[rows] = state[side[rows]]
         scale = compress.fit_scale(states[np.isin(side, self.train_sides)])
-        unit = np.full(len(side), compress.vector_bytes(rank, bits), dtype=np.int64)
+        unit = np.full(len(side), compress.vector_bytes(x.shape[1], bits), dtype=np.int64)
         return self._vector_costs(unit, compress.quantise(state, scale, bits))

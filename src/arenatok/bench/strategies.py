@@ -101,7 +101,7 @@ class LowRank:
 
     def send_many(self, shared: Shared) -> Batch:
         projected = shared.projection(self.rank, learned=self.learned)
-        return shared.summed(projected, self.rank, self.bits)
+        return shared.summed(projected, self.bits)
 
 
 class RecurrentLowRank(LowRank):
@@ -116,7 +116,7 @@ class RecurrentLowRank(LowRank):
 
     def send_many(self, shared: Shared) -> Batch:
         projected = shared.projection(self.rank, learned=self.learned)
-        return shared.recurrent(projected, self.rank, self.bits)
+        return shared.recurrent(projected, self.bits)
 
 
 class Extract:
