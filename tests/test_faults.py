@@ -298,7 +298,7 @@ def test_flipped_bytes_in_json_lines(tmp_path: Path) -> None:
     code, err = run_cli("build", "--source", str(src), "--out", str(tmp_path / "o"))
     assert (code, err.splitlines()[0]) == (
         2,
-        f"Error: {src}: row 1 (question_id None): line 1 is not valid UTF-8 (byte 10)",
+        f"Error: {src}: row 1: line 1 is not valid UTF-8 (byte 10)",
     )
     result = build(src, out=tmp_path / "o", on_bad_row="reject")
     assert (result.stats.read, result.stats.rejected) == (20, 2)

@@ -147,7 +147,10 @@ def read_metadata(out: Path) -> dict[str, Any]:
             hint=f"check it with: arenatok validate {out}",
         ) from None
     if not isinstance(meta, dict):
-        raise SourceError(f"{out / METADATA}: not an arenatok metadata file")
+        raise SourceError(
+            f"{out / METADATA}: not an arenatok metadata file",
+            hint=f"check it with: arenatok validate {out}",
+        )
     return meta
 
 

@@ -405,7 +405,10 @@ def push(
                 f"not allowed to create or write {repo_id} (HTTP {status})",
                 hint="log in (hf auth login) or set HF_TOKEN with write access",
             ) from None
-        raise HubError(f"the Hub refused the upload to {repo_id} (HTTP {status})") from None
+        raise HubError(
+            f"the Hub refused the upload to {repo_id} (HTTP {status})",
+            hint="retry later; check the repo on the Hub",
+        ) from None
     except OSError as e:
         raise HubError(
             f"cannot reach the Hugging Face Hub ({e.strerror or type(e).__name__})",

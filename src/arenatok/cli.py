@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,37 @@ def _on_sigterm(signum: int, _frame: object) -> None:
 
 
 class _Group(click.Group):
-    """Turns ArenatokError into `Error: ...` / `Hint: ...` and its exit code (see
-    errors.EXIT_CODES); no traceback unless --debug."""
+    """Turns ArenatokError, and click's own errors of usage, into `Error: ...` / `Hint: ...`
+    and its exit code (see errors.EXIT_CODES); no traceback unless --debug, which may come
+    anywhere on the command line."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--debug" in args[1:] and "--" not in args[: args.index("--debug")]:
+            args = ["--debug", *(a for a in args if a != "--debug")]
+        return super().parse_args(ctx, args)
+
+    def main(  # type: ignore[override]
+        self, args: Any = None, prog_name: str | None = None, **extra: Any
+    ) -> Any:
+        if extra.get("standalone_mode", True) is False:
+            return super().main(args, prog_name, **extra)
+        try:
+            code = super().main(args, prog_name, **{**extra, "standalone_mode": False})
+        except click.UsageError as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # `arenatok` alone: the help
+                e.show()
+                sys.exit(e.exit_code)
+            command = e.ctx.command_path if e.ctx else prog_name or "arenatok"
+            click.echo(f"Error: {one_line(e.format_message())}", err=True)
+            click.echo(f"Hint: {command} --help lists every option and its values", err=True)
+            sys.exit(e.exit_code)
+        except click.ClickException as e:
+            e.show()
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

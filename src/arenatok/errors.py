@@ -37,8 +37,9 @@ class BadRowError(SourceError):
     def __init__(
         self, *, file: str, row: int, question_id: str | None, reason: str, id_column: str
     ) -> None:
+        named = f" ({id_column} {question_id!r})" if question_id is not None else ""
         super().__init__(
-            f"{file}: row {row} ({id_column} {question_id!r}): {reason}",
+            f"{file}: row {row}{named}: {reason}",
             hint="fix the row, or pass --on-bad-row reject to write it to rejects.jsonl",
         )
         self.file = file

@@ -110,6 +110,8 @@ class LocalFile:
         return map(rows_of, self.payloads(batch_size))
 
 
+_CHECK = "check the path and its permissions (--source FILE)"
+_AGAIN = "download or write the file again (it may be cut short)"
 BOM = b"\xef\xbb\xbf"
 """The UTF-8 byte order mark, which some editors put at the start of a text file."""
 _WIDE = (b"\xff\xfe", b"\xfe\xff")
@@ -153,7 +155,7 @@ def check_regular(p: Path) -> None:
     except FileNotFoundError:
         raise SourceError(f"{p}: no such file", hint="check the path (--source FILE)") from None
     except OSError as e:
-        raise SourceError(f"{p}: cannot read: {e.strerror or e}") from None
+        raise SourceError(f"{p}: cannot read: {e.strerror or e}", hint=_CHECK) from None
     if stat.S_ISDIR(mode):
         raise SourceError(
             f"{p}: is a directory, expected a file", hint="name a file inside it (--source FILE)"
@@ -178,9 +180,9 @@ def open_local(path: str | Path, *, layout: str | None = None) -> LocalFile:
     except PermissionError:
         raise SourceError(f"{p}: permission denied", hint="make the file readable") from None
     except OSError as e:
-        raise SourceError(f"{p}: cannot read: {e.strerror or e}") from None
+        raise SourceError(f"{p}: cannot read: {e.strerror or e}", hint=_CHECK) from None
     if not start:
-        raise SourceError(f"{p}: the file is empty")
+        raise SourceError(f"{p}: the file is empty", hint="check the path (--source FILE)")
     filetype = _sniff(p, start)
     names, schema = _columns(p, filetype)
     if layout is not None:
@@ -189,7 +191,9 @@ def open_local(path: str | Path, *, layout: str | None = None) -> LocalFile:
         if filetype in ("parquet", "csv") and missing:
             raise SourceError(
                 f"{p}: missing columns for the {chosen.name} layout: {', '.join(missing)} "
-                f"(found: {', '.join(names)})"
+                f"(found: {', '.join(names)})",
+                hint="name the file's layout with --format (see README, Sources), or leave "
+                "--format out to detect it",
             )
     elif filetype in ("parquet", "csv"):
         chosen = formats.detect(names, p)
@@ -227,13 +231,18 @@ def _columns(p: Path, filetype: str) -> tuple[list[str], Any]:
         try:
             schema = pq.ParquetFile(p).schema_arrow
         except (pa.ArrowException, OSError) as e:
-            raise SourceError(f"{p}: not a readable Parquet file ({first_line(e)})") from None
+            raise SourceError(
+                f"{p}: not a readable Parquet file ({first_line(e)})", hint=_AGAIN
+            ) from None
         return _unique(p, list(schema.names)), schema
     if filetype == "csv":
         try:
             return _unique(p, list(_open_csv(p).schema.names)), None
         except (pa.ArrowException, OSError) as e:
-            raise SourceError(f"{p}: not a readable CSV file ({first_line(e)})") from None
+            raise SourceError(
+                f"{p}: not a readable CSV file ({first_line(e)})",
+                hint="check its header and quoting; the file must be UTF-8 text",
+            ) from None
     return [], None
 
 
@@ -301,7 +310,9 @@ def _parquet_batches(path: Path, columns: tuple[str, ...], size: int) -> Iterato
         parquet = pq.ParquetFile(path, pre_buffer=False)
         yield from parquet.iter_batches(batch_size=size, columns=list(columns), use_threads=False)
     except (pa.ArrowException, OSError) as e:
-        raise SourceError(f"{path}: the Parquet data is corrupt ({first_line(e)})") from None
+        raise SourceError(
+            f"{path}: the Parquet data is corrupt ({first_line(e)})", hint=_AGAIN
+        ) from None
 
 
 def _decode_line(raw: bytes, lineno: int) -> Any:
@@ -342,7 +353,10 @@ def _csv_batches(path: Path, size: int) -> Iterator[Payload]:
             for offset in range(0, batch.num_rows, size):
                 yield _as_text(batch.slice(offset, size))
     except (pa.ArrowException, OSError) as e:
-        raise SourceError(f"{path}: the CSV data is malformed ({first_line(e)})") from None
+        raise SourceError(
+            f"{path}: the CSV data is malformed ({first_line(e)})",
+            hint="check its quoting (values with commas or newlines need double quotes)",
+        ) from None
 
 
 def _as_text(batch: Any) -> Payload:

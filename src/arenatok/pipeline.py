@@ -206,7 +206,7 @@ def _batches(p: Plan) -> Iterator[tuple[int, int, Payload]]:
 def _check_not_empty(p: Plan, stats: Stats, writer: DatasetWriter) -> None:
     label = ", ".join(_labels(p))
     if stats.read == 0:
-        raise SourceError(f"{label}: the file has no rows")
+        raise SourceError(f"{label}: the file has no rows", hint="check the path (--source FILE)")
     if stats.written == 0 and not p.allow_empty:
         first = writer.first_reject
         why = f"; the first: {first['reason']} (row {first['row']})" if first else ""

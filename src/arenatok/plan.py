@@ -87,11 +87,20 @@ def plan(
 ) -> Plan:
     """Check every option and find the source (see `build` for what they mean)."""
     if limit is not None and (not _whole(limit) or limit < 1):
-        raise OptionError(f"--limit must be a positive number or 'all', got {limit!r}")
+        raise OptionError(
+            f"--limit must be a positive number or 'all', got {limit!r}",
+            hint="for example --limit all",
+        )
     if not _whole(batch_size) or batch_size < 1:
-        raise OptionError(f"batch_size must be a positive whole number, got {batch_size!r}")
+        raise OptionError(
+            f"batch_size must be a positive whole number, got {batch_size!r}",
+            hint="for example batch_size=1024",
+        )
     if workers is not None and (not _whole(workers) or workers < 1):
-        raise OptionError(f"--workers must be a positive number or 'auto', got {workers!r}")
+        raise OptionError(
+            f"--workers must be a positive number or 'auto', got {workers!r}",
+            hint="for example --workers auto",
+        )
     if chat_overhead not in (None, "openai"):
         raise OptionError(f"unknown chat format: {chat_overhead!r}", hint="known: openai")
     if on_bad_row not in ("error", "reject"):
@@ -120,7 +129,8 @@ def plan(
         if engine == "ray" and (local.filetype != "parquet" or len(specs) > 1):
             raise OptionError(
                 f"{label}: --engine ray reads one Parquet source, this is {local.filetype}"
-                + f" and one of {len(specs)}" * (len(specs) > 1)
+                + f" and one of {len(specs)}" * (len(specs) > 1),
+                hint="drop --engine ray (the local engine reads every kind and several sources)",
             )
         rows = parquet_rows(local.path) if local.filetype == "parquet" else None
         if limit is not None:

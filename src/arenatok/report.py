@@ -513,7 +513,10 @@ def build_report(
     c, meta = built.battles, built.metadata
     check_seed(seed)
     if not isinstance(rounds, int) or rounds < 0:
-        raise OptionError(f"--rounds must be a whole number, 0 or more, got {rounds!r}")
+        raise OptionError(
+            f"--rounds must be a whole number, 0 or more, got {rounds!r}",
+            hint="for example --rounds 1000",
+        )
     if not len(c):
         raise SourceError(
             f"{built.out / JSONL}: no battles to report on",

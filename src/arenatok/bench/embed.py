@@ -24,7 +24,9 @@ class Embed:
 
     def __init__(self, rank: int | None = None, *, bits: int = 16) -> None:
         if rank is not None and not 1 <= rank <= self.DIM:
-            raise OptionError(f"embed takes 1 to {self.DIM} dimensions, got {rank}")
+            raise OptionError(
+                f"embed takes 1 to {self.DIM} dimensions, got {rank}", hint="for example embed:64"
+            )
         self.rank, self.bits = rank or self.DIM, bits
         self.name = ("embed" if rank is None else f"embed:{rank}") + bits_suffix(bits)
         if importlib.util.find_spec("wordllama") is None:

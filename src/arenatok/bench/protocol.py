@@ -127,7 +127,8 @@ def load(module: str, attr: str) -> Strategy | Recurrent:
     if not isinstance(strategy, Strategy | Recurrent):
         raise OptionError(
             f"{who} is not a strategy: it needs name, fit and send (or start and step, for a "
-            "recurrent one)"
+            "recurrent one)",
+            hint="see the README, bench: your own strategy",
         )
     name = strategy.name
     if not isinstance(name, str) or not name.strip():

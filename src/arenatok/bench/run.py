@@ -117,7 +117,10 @@ def run_bench(
             hint="for example --margin 0.02 (two AUC points)",
         )
     if not isinstance(rounds, int) or rounds < 1:
-        raise OptionError(f"--rounds must be a positive whole number, got {rounds!r}")
+        raise OptionError(
+            f"--rounds must be a positive whole number, got {rounds!r}",
+            hint="for example --rounds 1000",
+        )
     names = [getattr(s, "name", None) for s in strategies]
     twice = sorted({str(n) for n in names if names.count(n) > 1})
     if twice:

@@ -81,7 +81,10 @@ class Truncate(_Text):
 
     def __init__(self, k: int, *, tail: bool = False) -> None:
         if k < 1:
-            raise OptionError(f"truncation needs a positive number of tokens, got {k}")
+            raise OptionError(
+                f"truncation needs a positive number of tokens, got {k}",
+                hint="for example truncate_tail:64",
+            )
         self.k, self.tail = k, tail
         self.name = f"truncate_{'tail' if tail else 'head'}:{k}"
 
@@ -97,7 +100,9 @@ class LowRank:
         self.rank, self.seed, self.learned, self.bits = rank, seed, learned, bits
         self.name = f"lowrank{'_learned' if learned else ''}:{rank}{bits_suffix(bits)}"
         if rank < 1:
-            raise OptionError(f"{self.name}: the rank must be positive")
+            raise OptionError(
+                f"{self.name}: the rank must be positive", hint="for example lowrank:16"
+            )
 
     def send_many(self, shared: Shared) -> Batch:
         projected = shared.projection(self.rank, learned=self.learned)
@@ -129,7 +134,10 @@ class Extract:
 
     def __init__(self, k: int, *, lead: bool = False) -> None:
         if k < 1:
-            raise OptionError(f"extraction needs a positive number of tokens, got {k}")
+            raise OptionError(
+                f"extraction needs a positive number of tokens, got {k}",
+                hint="for example extract:32",
+            )
         self.k, self.lead = k, lead
         self.name = f"extract{'_lead' if lead else ''}:{k}"
 
