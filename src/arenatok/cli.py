@@ -104,6 +104,9 @@ class _Group(click.Group):
 @click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
 def cli(debug: bool) -> None:
     """Token-usage datasets from Chatbot Arena battles."""
+    import logging
+
+    logging.getLogger("arenatok").setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 @cli.command("build")

@@ -94,6 +94,10 @@ def build_summary(result: BuildResult) -> str:
         f"token cache: {result.cache_hit_rate:.1%} of texts were repeats, counted once",
         f"wrote {result.out_dir}/: " + ", ".join([*result.files, METADATA]),
     ]
+    for label, read, total in result.limited:
+        of = f"{read:,} of {total:,} rows" if total is not None else f"the first {read:,} rows"
+        more = "" if total is not None else "; it has more"
+        lines.insert(1, f"read {of} of {Path(label).name}{more} (--limit all for every row)")
     if result.kept:
         lines.append(
             "left in place, not made from the build this one replaced: " + ", ".join(result.kept)

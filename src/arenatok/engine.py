@@ -16,6 +16,7 @@ import re
 import signal
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -347,9 +348,18 @@ def run_ray(
         raise MissingExtraError("--engine ray", "ray", "Ray Data") from None
     started = not ray.is_initialized()
     if started:
+        import logging
+
+        # Ray's own log lines on the terminal only with --debug (the command line sets the
+        # level of the "arenatok" logger).
+        debug = logging.getLogger("arenatok").getEffectiveLevel() <= logging.DEBUG
         ray.init(
-            address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False
+            address=os.environ.get("RAY_ADDRESS"),
+            include_dashboard=False,
+            log_to_driver=debug,
+            logging_level=logging.INFO if debug else logging.ERROR,
         )
+        logging.getLogger("ray.data").setLevel(logging.INFO if debug else logging.ERROR)
     context = ray.data.DataContext.get_current()
     saved = context.execution_options.preserve_order, context.enable_progress_bars
     context.execution_options.preserve_order = True
@@ -361,13 +371,19 @@ def run_ray(
         if limit is not None:
             data = data.limit(limit)
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        results = data.map_batches(
-            _RayStep,
-            fn_constructor_kwargs={"options": options},
-            batch_format="pyarrow",
-            batch_size=batch_size,
-            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=cpus),
-        )
+        with warnings.catch_warnings():
+            # Remote arguments by keyword are deprecated, with no replacement for max_restarts.
+            warnings.filterwarnings("ignore", "`ray_remote_args` is deprecated")
+            results = data.map_batches(
+                _RayStep,
+                fn_constructor_kwargs={"options": options},
+                batch_format="pyarrow",
+                batch_size=batch_size,
+                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=cpus),
+                # A step that died is an error, not restarted (and Ray warns on the terminal
+                # about restarting actors whose arguments live in its object store).
+                max_restarts=0,  # passed on to Ray as a remote argument
+            )
         done = 0
         tables: Iterable[Any] = results.iter_batches(batch_format="pyarrow", batch_size=None)
         for table in tables:

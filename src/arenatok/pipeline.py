@@ -24,7 +24,7 @@ from arenatok.errors import (
     SourceError,
     TokenizerError,
 )
-from arenatok.load import Payload, first_rows
+from arenatok.load import Payload, first_rows, parquet_rows
 from arenatok.metrics import DEFINITIONS
 from arenatok.plan import DEFAULT_LIMIT, Plan, Progress, plan
 from arenatok.stats import Stats
@@ -47,6 +47,8 @@ class BuildResult:
     kept: tuple[str, ...] = ()
     """Files named like a report, bench or card that the build left in place: not made from
     the build it replaced (each with why)."""
+    limited: tuple[tuple[str, int, int | None], ...] = ()
+    """Sources that have rows past --limit: (label, rows read, rows in all where known)."""
     late_signal: int | None = None
     """A SIGINT or SIGTERM that came while the finished output was being renamed into place:
     the build completed anyway."""
@@ -56,6 +58,7 @@ def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
     """Run a planned build. SIGINT and SIGTERM stop it between batches (`Interrupted`); until
     the final renames, the files of an earlier build stay as they were."""
     per_source = [Stats() for _ in p.sources]
+    more = [False] * len(p.sources)
     hits = lookups = 0
     index = Index()
     writer = DatasetWriter(
@@ -65,7 +68,7 @@ def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
         with interrupts.held():
             if progress:
                 progress(0, p.expected)
-            results = _results(p)
+            results = _results(p, more)
             try:
                 for r in results:
                     interrupts.check()
@@ -100,7 +103,16 @@ def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
         raise
     assert stats.read == stats.written + stats.rejected + stats.dropped
     rate = hits / lookups if lookups else 0.0
-    return BuildResult(p.out, stats, files, metadata, rate, tuple(writer.kept), late)
+    limited = tuple(
+        (
+            s.label,
+            per_source[i].read,
+            parquet_rows(s.file.path) if s.file.filetype == "parquet" else None,
+        )
+        for i, s in enumerate(p.sources)
+        if more[i]
+    )
+    return BuildResult(p.out, stats, files, metadata, rate, tuple(writer.kept), limited, late)
 
 
 def _check_batch(p: Plan, r: BatchResult) -> None:
@@ -177,7 +189,11 @@ def build(
     return run(plan(source, **options), progress=progress)
 
 
-def _results(p: Plan) -> Generator[BatchResult, None, None]:
+def _results(p: Plan, more: list[bool]) -> Generator[BatchResult, None, None]:
+    """Every batch's result, in order; sets more[i] when source i has rows past the limit."""
+    for i, s in enumerate(p.sources):
+        if s.file.filetype == "parquet" and p.limit is not None:
+            more[i] = parquet_rows(s.file.path) > p.limit
     if p.engine == "ray":
         return run_ray(
             p.sources[0].file.path,
@@ -186,20 +202,23 @@ def _results(p: Plan) -> Generator[BatchResult, None, None]:
             limit=p.limit,
             batch_size=p.batch_size,
         )
-    return run_local(_batches(p), options=p.options, workers=p.workers)
+    return run_local(_batches(p, more), options=p.options, workers=p.workers)
 
 
-def _batches(p: Plan) -> Iterator[tuple[int, int, Payload]]:
+def _batches(p: Plan, more: list[bool]) -> Iterator[tuple[int, int, Payload]]:
     """(source, first row number counted from 1, batch), source after source, each cut at the
-    limit."""
+    limit; more[i] is set when source i has rows past it (one batch more is read to know)."""
     for index, source in enumerate(p.sources):
         read = 0
-        for payload in source.file.payloads(p.batch_size):
+        payloads = source.file.payloads(p.batch_size)
+        for payload in payloads:
             if p.limit is not None and read + len(payload) > p.limit:
                 payload = first_rows(payload, p.limit - read)
+                more[index] = True
             yield index, read + 1, payload
             read += len(payload)
             if p.limit is not None and read >= p.limit:
+                more[index] = more[index] or next(iter(payloads), None) is not None
                 break
 
 
