@@ -121,8 +121,9 @@ def test_readme_test_command_is_what_ci_runs() -> None:
 def test_cli_end_to_end_on_real_data(arena_parquet: Path, tmp_path: Path) -> None:
     code, out, err = run("build", "--source", str(arena_parquet), "--out", str(tmp_path / "o"))
     assert (code, err) == (0, "")
-    assert out.splitlines()[:4] == [
+    assert out.splitlines()[:5] == [
         "rows read 300 = written 300 + rejected 0",
+        "read 300 of 2,008 rows of elobench.parquet (--limit all for every row)",
         "tokens (cl100k_base): 116,516 in all, 388.4 per battle, 1.00 turns per battle",
         "winners: model_a 39.7% · model_b 37.3% · tie 23.0% · tie (bothbad) 0.0%",
         "model pairs: 47 ordered, 26 unordered",
