@@ -17,15 +17,38 @@ from arenatok.write import JSONL, card_is_ours, output_error, write_together
 
 __all__ = ["CARD", "PARQUET", "push", "records_schema", "records_tables", "write_card"]
 
-LICENSES = {
-    "arena": "cc",
-    "arena-100k": "other",
-    "arena-140k": "other",
-    "kaggle-55k": "apache-2.0",
-    "mt-bench": "cc-by-4.0",
+LICENSES: dict[str, tuple[str, str]] = {
+    "arena": (
+        "cc-by-nc-4.0",
+        "the license of lmsys/chatbot_arena_conversations, as its dataset card on the Hub "
+        "declares it",
+    ),
+    "arena-100k": (
+        "other",
+        "lmarena-ai/arena-human-preference-100k: the prompts under CC-BY-4.0, the model "
+        "outputs under each provider's terms, as its dataset card on the Hub says",
+    ),
+    "arena-140k": (
+        "other",
+        "lmarena-ai/arena-human-preference-140k: the prompts under CC-BY-4.0, the model "
+        "outputs under each provider's terms, as its dataset card on the Hub says",
+    ),
+    "kaggle-55k": (
+        "apache-2.0",
+        "the license of lmarena-ai/arena-human-preference-55k, as its dataset card on the Hub "
+        "declares it (the Kaggle competition's data)",
+    ),
+    "mt-bench": (
+        "cc-by-4.0",
+        "the license of lmsys/mt_bench_human_judgments, as its dataset card on the Hub declares it",
+    ),
 }
-"""The license each source's card declares (`other`: prompts CC-BY-4.0, model outputs under each
-provider's terms, as the card text says)."""
+"""The license a card declares for each layout's release, and where it comes from: a derived
+dataset keeps the terms of the release it was made from."""
+UNKNOWN_LICENSE = (
+    "other",
+    "unknown: the source's release is not known to arenatok; check its terms before you share",
+)
 
 LANGUAGES = {
     "English": "en",
@@ -269,7 +292,7 @@ def _card_text(meta: dict[str, Any], build: str, written: _Written) -> str:
         }
     )
     data = DatasetCardData(
-        license=LICENSES.get(layout, "other"),
+        license=LICENSES.get(layout, UNKNOWN_LICENSE)[0],
         language=languages or None,
         task_categories=["text-classification"],
         size_categories=[_size_category(written.rows)],
@@ -294,11 +317,27 @@ def _card_text(meta: dict[str, Any], build: str, written: _Written) -> str:
         data,
         template_str=template,
         meta=meta,
+        license_id=LICENSES.get(layout, UNKNOWN_LICENSE)[0],
+        license_note=LICENSES.get(layout, UNKNOWN_LICENSE)[1],
+        source_names=_source_names(meta),
         rows=written.rows,
         definitions=meta.get("definitions", {}),
         flags=meta.get("quality_flag_definitions", {}),
     )
     return str(card)
+
+
+def _source_names(meta: dict[str, Any]) -> list[str]:
+    """Each source as a card names it: the Hub file, or a local file by its name and sha256
+    (never its local path, which the build's own metadata keeps)."""
+    names = []
+    for s in meta.get("sources") or [meta.get("source", {})]:
+        if s.get("kind") == "huggingface_hub":
+            where = f"`{s.get('repo_id')}` at revision `{s.get('revision')}`, file "
+            names.append(where + f"`{s.get('filename')}`")
+        else:
+            names.append(f"local file `{Path(str(s.get('path', '?'))).name}`")
+    return names
 
 
 def _languages(table: Any) -> set[str]:

@@ -12,12 +12,50 @@ from typing import Any
 from arenatok.errors import MissingExtraError
 
 STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-    "table{border-collapse:collapse;margin:1em 0;font-size:13px}"
+    "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
+    "color:#222}"
+    "div.table{overflow-x:auto;max-width:100%;margin:1em 0}"
+    "table{border-collapse:collapse;font-size:13px}"
     "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}"
-    "th{background:#f3f3f3}td.n{text-align:right}"
-    "figure.plot{margin:2em 0}figure.plot svg{max-width:100%;height:auto}"
+    "th{background:#f3f3f3;font-weight:600}th[title]{cursor:help}"
+    "td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
+    "p.note{background:#fff6e0;border-left:4px solid #e0a000;padding:6px 10px}"
+    "figure.plot{margin:2em 0;overflow-x:auto}figure.plot svg{max-width:100%;height:auto}"
 )
+
+LABELS = {
+    "bradley_terry": "Bradley-Terry",
+    "online_elo": "online Elo",
+    "ci95": "95% interval",
+    "p5": "5th pct",
+    "p25": "25th pct",
+    "p75": "75th pct",
+    "p95": "95th pct",
+    "auc": "AUC",
+    "tie (bothbad)": "tie (both bad)",
+}
+"""Words of field names said the way a reader says them (see `header`)."""
+
+
+def header(field: str) -> str:
+    """A column's header for people: `bradley_terry_ci95` -> "Bradley-Terry 95% interval"."""
+    if field in LABELS:
+        return LABELS[field]
+    for name, said in LABELS.items():
+        field = field.replace(name, said)
+    return field.replace("_", " ")
+
+
+def _decimals(values: Sequence[Any]) -> int:
+    """Decimals for a column of numbers: 1 from 100 up, 2 from 10, else 3."""
+    floats = [
+        abs(x)
+        for v in values
+        for x in (v if isinstance(v, list) else [v])
+        if isinstance(x, float) and x == x and abs(x) != float("inf")
+    ]
+    top = max(floats, default=0.0)
+    return 1 if top >= 100 else 2 if top >= 10 else 3
 
 
 def figure(width: float, height: float) -> tuple[Any, Any]:
@@ -59,22 +97,39 @@ def plot(title: str, fig: Any) -> str:
 
 
 def html_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """An HTML table of `rows` (dicts) in `columns`; numbers right-aligned."""
+    """An HTML table of `rows` (dicts) in `columns`, in a box that scrolls sideways when it is
+    wider than the page: headers for people (the field name in the tooltip), numbers
+    right-aligned with thousands separators and the same decimals down a column, yes/no."""
+    decimals = {c: _decimals([r.get(c) for r in rows]) for c in columns}
 
-    def cell(v: Any) -> str:
+    def cell(v: Any, d: int) -> str:
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        if isinstance(v, int):
+            return f"{v:,}"
         if isinstance(v, float):
-            return f"{v:,.3f}" if abs(v) < 10 else f"{v:,.1f}"
+            return "–" if v != v else f"{v:,.{d}f}"
         if isinstance(v, list):
-            return " – ".join(cell(x) for x in v)
+            return " to ".join(cell(x, d) for x in v)
         return html.escape("" if v is None else str(v))
 
-    def td(v: Any) -> str:
+    def td(v: Any, d: int) -> str:
         numeric = isinstance(v, int | float | list) and not isinstance(v, bool)
-        return f'<td class="n">{cell(v)}</td>' if numeric else f"<td>{cell(v)}</td>"
+        return f'<td class="n">{cell(v, d)}</td>' if numeric else f"<td>{cell(v, d)}</td>"
 
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(td(r.get(c, "")) for c in columns) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    head = "".join(
+        f'<th title="{html.escape(c)}">{html.escape(header(c))}</th>'
+        if header(c) != c
+        else f"<th>{html.escape(c)}</th>"
+        for c in columns
+    )
+    body = "".join(
+        "<tr>" + "".join(td(r.get(c, ""), decimals[c]) for c in columns) + "</tr>" for r in rows
+    )
+    return (
+        f'<div class="table"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        "</div>"
+    )
 
 
 def html_page(title: str, body: str, *, build: str, run: str = "") -> str:

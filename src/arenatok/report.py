@@ -493,6 +493,35 @@ def sources_section(meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+THIN_BATTLES = 300
+"""Below this many rated battles a report says its data is thin."""
+PLOT_MIN_BATTLES = 30
+"""Models with fewer rated battles are left out of the plots (their ratings are in the tables):
+with a handful of battles a rating is little more than noise and stretches every axis, which is
+why the arena's own leaderboard shows only models with enough votes."""
+
+
+def caveats(rating: dict[str, Any]) -> list[str]:
+    """What a reader must know before reading the ratings: thin data, rough models."""
+    models = rating["models"]
+    battles = rating["filters"]["battles_after"]
+    out = []
+    if battles < THIN_BATTLES:
+        out.append(
+            f"Thin data: {battles:,} rated battles (under {THIN_BATTLES}). Ratings and ranks move "
+            "a lot with so few votes: read the 95% intervals, not the points; a shared rank of 1 "
+            "means the intervals overlap, not a tie."
+        )
+    rough = [m["model"] for m in models if m["battles"] < PLOT_MIN_BATTLES]
+    if rough:
+        out.append(
+            f"{len(rough)} of {len(models)} models have fewer than {PLOT_MIN_BATTLES} rated "
+            "battles: their ratings are rough (wide intervals) and they are left out of the "
+            "plots; the tables keep them."
+        )
+    return out
+
+
 def build_report(
     built: Built,
     *,
@@ -547,5 +576,6 @@ def build_report(
         "source_style_agreement": meta.get("source_style_agreement"),
         "specification_report": spec_comparison(c, meta),
         "sources": sources_section(meta),
+        "caveats": caveats(rating),
         "_ratings_seconds": time.perf_counter() - started,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import numpy as np
 from arenatok.built import Battles, read_built
 from arenatok.derived import REPORT_HTML, REPORT_JSON
 from arenatok.page import error_bars, figure, html_page, html_table, plot
-from arenatok.report import build_report, prompt_tokens, response_tokens
+from arenatok.report import PLOT_MIN_BATTLES, build_report, prompt_tokens, response_tokens
 from arenatok.write import dumps_pretty, write_together
 
 __all__ = ["REPORT_HTML", "REPORT_JSON", "render_html", "report_plots", "write_report"]
@@ -26,20 +27,9 @@ def report_plots(report: dict[str, Any], c: Battles) -> list[str]:
     def svg(title: str, fig: Any) -> None:
         figs.append(plot(title, fig))
 
-    models = sorted(report["counts"]["per_model"])
-    index = {m: k for k, m in enumerate(models)}
-    grid = np.zeros((len(models), len(models)))
-    for p in report["counts"]["pair_counts"]:
-        grid[index[p["model_a"]], index[p["model_b"]]] += p["battles"]
-    size = max(4.0, 0.28 * len(models) + 2)
-    fig, ax = figure(size + 1, size)
-    mesh = ax.pcolormesh(grid, cmap="viridis")
-    ax.set_xticks(np.arange(len(models)) + 0.5, models, rotation=90, fontsize=7)
-    ax.set_yticks(np.arange(len(models)) + 0.5, models, fontsize=7)
-    ax.set_xlabel("model_b")
-    ax.set_ylabel("model_a")
-    fig.colorbar(mesh, ax=ax, label="battles")
-    svg("Battles per model pair", fig)
+    models = plotted_models(report)
+    if len(models) > 1:
+        svg("Battles per model pair (models ordered by rating, best first)", pairs_figure(report))
 
     fig, ax = figure(7, 3.5)
     bins = sorted({int(x) for x in np.geomspace(1, max(2, max(c.total)) + 1, 40)})
@@ -83,12 +73,19 @@ def report_plots(report: dict[str, Any], c: Battles) -> list[str]:
             "here has one turn (nothing to resend: full-state input equals plain input).</p>"
         )
 
-    svg("Ratings with 95% intervals: plain and style-controlled", ratings_figure(report))
-    svg(
-        "Pairs: observed score minus the score Bradley-Terry predicts (row model against "
-        "column model)",
-        pairwise_figure(report),
-    )
+    if models:
+        svg("Ratings with 95% intervals: plain and style-controlled", ratings_figure(report))
+    if len(models) > 1:
+        svg(
+            "Pairs: observed score minus the score Bradley-Terry predicts (row model against "
+            "column model)",
+            pairwise_figure(report),
+        )
+    if len(models) < 2:
+        figs.append(
+            f'<p class="note">The rating and pair plots are not drawn: {len(models)} model(s) '
+            f"have {PLOT_MIN_BATTLES} rated battles or more. The tables give every rating.</p>"
+        )
     svg("Style control: each feature's coefficient with its 95% interval", style_figure(report))
 
     bias = report["length_bias"]
@@ -114,10 +111,53 @@ def report_plots(report: dict[str, Any], c: Battles) -> list[str]:
     return figs
 
 
+def plotted_models(report: dict[str, Any]) -> list[str]:
+    """The models the plots show, best rated first: those with at least PLOT_MIN_BATTLES rated
+    battles (the others are rough, and would stretch every axis)."""
+    return [m["model"] for m in report["ratings"]["models"] if m["battles"] >= PLOT_MIN_BATTLES]
+
+
+def heatmap_axes(n: int) -> tuple[Any, Any]:
+    """A square heatmap for n models, large enough for 9-point model names."""
+    size = max(4.0, 0.3 * n + 2.5)
+    return figure(size + 1.5, size)
+
+
+def model_ticks(ax: Any, models: Sequence[str]) -> None:
+    """Model names on both axes of a heatmap, in the same order: left to right, top down."""
+    ticks = np.arange(len(models)) + 0.5
+    ax.set_xticks(ticks, models, rotation=90, fontsize=9)
+    ax.set_yticks(ticks, models, fontsize=9)
+    ax.invert_yaxis()
+
+
+def pairs_figure(report: dict[str, Any]) -> Any:
+    """A heatmap of the battles of every ordered pair of plotted models, on a log scale (a
+    linear one makes most pairs one dark block), rows and columns in the rating order."""
+    from matplotlib.colors import LogNorm
+
+    models = plotted_models(report)
+    index = {m: k for k, m in enumerate(models)}
+    grid = np.full((len(models), len(models)), np.nan)
+    for p in report["counts"]["pair_counts"]:
+        i, j = index.get(p["model_a"]), index.get(p["model_b"])
+        if i is not None and j is not None:
+            grid[i, j] = np.nan_to_num(grid[i, j]) + p["battles"]
+    fig, ax = heatmap_axes(len(models))
+    top = max(2.0, float(np.nanmax(grid)) if np.isfinite(grid).any() else 2.0)
+    mesh = ax.pcolormesh(np.ma.masked_invalid(grid), cmap="viridis", norm=LogNorm(vmin=1, vmax=top))
+    model_ticks(ax, models)
+    ax.set_xlabel("model_b")
+    ax.set_ylabel("model_a")
+    fig.colorbar(mesh, ax=ax, label="battles (log scale; blank: never met)")
+    return fig
+
+
 def ratings_figure(report: dict[str, Any]) -> Any:
-    """Each model's Bradley-Terry and style-controlled rating with its interval, one row per
-    model, best first."""
-    table = report["ratings"]["models"]
+    """Each plotted model's Bradley-Terry and style-controlled rating with its interval, one
+    row per model, best first."""
+    shown = set(plotted_models(report))
+    table = [m for m in report["ratings"]["models"] if m["model"] in shown]
     fig, ax = figure(8, max(3.0, 0.32 * len(table) + 1.2))
     ys = np.arange(len(table))[::-1].astype(float)
     for name, label, shift, fmt in (
@@ -139,20 +179,18 @@ def ratings_figure(report: dict[str, Any]) -> Any:
 def pairwise_figure(report: dict[str, Any]) -> Any:
     """A heatmap of observed minus predicted score for every pair that met (blank: never
     met)."""
-    models = [r["model"] for r in report["ratings"]["models"]]
+    models = plotted_models(report)
     index = {m: k for k, m in enumerate(models)}
     grid = np.full((len(models), len(models)), np.nan)
     for p in report["ratings"]["pairwise"]:
-        i, j = index[p["model"]], index[p["opponent"]]
-        grid[i, j] = p["difference"]
-        grid[j, i] = -p["difference"]
-    size = max(4.0, 0.3 * len(models) + 2)
-    fig, ax = figure(size + 1.5, size)
+        i, j = index.get(p["model"]), index.get(p["opponent"])
+        if i is not None and j is not None:
+            grid[i, j] = p["difference"]
+            grid[j, i] = -p["difference"]
+    fig, ax = heatmap_axes(len(models))
     top = float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 1.0
     mesh = ax.pcolormesh(np.ma.masked_invalid(grid), cmap="RdBu", vmin=-top, vmax=top)
-    ax.set_xticks(np.arange(len(models)) + 0.5, models, rotation=90, fontsize=9)
-    ax.set_yticks(np.arange(len(models)) + 0.5, models, fontsize=9)
-    ax.invert_yaxis()
+    model_ticks(ax, models)
     fig.colorbar(mesh, ax=ax, label="observed - predicted score of the row model")
     return fig
 
@@ -242,7 +280,9 @@ def render_html(report: dict[str, Any], c: Battles, *, run: str = "") -> str:
         f"<p>{counts['battles']:,} battles, {counts['models']} models, "
         f"{counts['model_pairs']['ordered']} ordered / {counts['model_pairs']['unordered']} "
         f"unordered model pairs. Tokenizer: {html.escape(str(report['tokenizer']))}.</p>",
-        "<h2>Beside the specification report (first 300 battles)</h2>",
+        *(f'<p class="note">{html.escape(x)}</p>' for x in report.get("caveats", [])),
+        "<h2>The specification report's example figures against this dataset's (its first "
+        "300 battles)</h2>",
         html_table(report["specification_report"], ["figure", "report", "ours", "why"]),
         "<h2>Sources and duplicates</h2>",
         html_table(
@@ -284,7 +324,11 @@ def render_html(report: dict[str, Any], c: Battles, *, run: str = "") -> str:
             ["winner", "count", "share"],
         ),
         html_table(
-            [{"model": m, **d} for m, d in counts["per_model"].items()],
+            [
+                {"wins": 0, "losses": 0, "tie": 0, "tie (bothbad)": 0, "both_bad": 0, "model": m}
+                | d
+                for m, d in counts["per_model"].items()
+            ],
             ["model", "battles", "wins", "losses", "tie", "tie (bothbad)", "both_bad"],
         ),
         "<h2>Turns, languages, flags</h2>",

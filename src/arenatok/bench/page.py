@@ -62,17 +62,42 @@ def answer_sentences(bench: dict[str, Any]) -> list[str]:
     ]
 
 
+MARKERS = "osD^vP*Xph<>"
+
+
+def series_style(k: int) -> dict[str, Any]:
+    """The k-th series' colour and marker: 20 colours (tab20) times 11 markers, so that no two
+    of up to 220 strategies look alike."""
+    from matplotlib import colormaps
+
+    return {"color": colormaps["tab20"](k % 20), "marker": MARKERS[(k // 2) % len(MARKERS)]}
+
+
+def dodged(xs: list[float], spread: float = 0.06) -> list[float]:
+    """Costs (on a log axis) moved apart where points would cover each other: each point
+    within `spread` (in log10 units) of an earlier one moves right by `spread` per such point."""
+    import math
+
+    out: list[float] = []
+    for x in xs:
+        near = sum(1 for y in xs[: len(out)] if abs(math.log10(x) - math.log10(y)) < spread)
+        out.append(x * 10 ** (spread * near))
+    return out
+
+
 def _cost_plot(bench: dict[str, Any]) -> str:
     metric = bench["compared_on"]
     results = bench["results"]
     fig, ax = figure(8, 4.8)
     strategies = [r for r in results if "bytes_per_side" in r]
-    for r in strategies:
+    xs = dodged([max(r["bytes_per_side"], 1) for r in strategies])
+    for k, (x, r) in enumerate(zip(xs, strategies, strict=True)):
         ax.errorbar(
-            max(r["bytes_per_side"], 1),
+            x,
             r[metric],
             yerr=error_bars([r[metric]], [r[f"{metric}_ci95"]]),
-            fmt="o",
+            fmt=series_style(k)["marker"],
+            color=series_style(k)["color"],
             capsize=3,
             label=r["strategy"],
         )
@@ -103,14 +128,18 @@ def _cost_plot(bench: dict[str, Any]) -> str:
                 xycoords=("axes fraction", "data"),
                 ha="right",
                 va="bottom",
-                fontsize=7,
-                color="grey",
+                fontsize=8,
+                color="#555",
             )
     ax.set_xscale("log")
     ax.set_xlabel("bytes sent per side (mean)")
     ax.set_ylabel(f"{metric} on held-out votes (95% CI)")
-    ax.legend(fontsize=7, ncol=3, loc="upper left", bbox_to_anchor=(0, -0.15))
-    return plot("Cost against quality (dashed: references that see no content)", fig)
+    ax.legend(fontsize=8, ncol=3, loc="upper left", bbox_to_anchor=(0, -0.15))
+    return plot(
+        "Cost against quality (dashed: references that see no content; points at the same "
+        "cost are spread sideways a little)",
+        fig,
+    )
 
 
 def _turn_plot(bench: dict[str, Any]) -> str:
@@ -124,17 +153,18 @@ def _turn_plot(bench: dict[str, Any]) -> str:
         "k--",
         label="full-state resend (history each turn)",
     )
-    for r in (r for r in bench["results"] if "cost_by_turn" in r):
+    for k, r in enumerate(r for r in bench["results"] if "cost_by_turn" in r):
         ax.plot(
             [c["turn"] for c in r["cost_by_turn"]],
             [max(c["bytes"], 1) for c in r["cost_by_turn"]],
-            "o-",
+            "-",
+            **series_style(k),
             label=r["strategy"],
         )
     ax.set_yscale("log")
     ax.set_xlabel("turn")
     ax.set_ylabel("bytes sent by this turn, per side (mean)")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=8, ncol=2, loc="upper left", bbox_to_anchor=(1.02, 1))
     return plot("Cost by turn: what a side has sent by each turn", fig)
 
 
