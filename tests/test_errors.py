@@ -209,8 +209,7 @@ def test_a_cut_json_lines_line_names_the_real_column(tmp_path: Path) -> None:
     code, _, err = run("build", "--source", str(path), "--out", str(tmp_path / "o"))
     assert (code, err.splitlines()[0]) == (
         2,
-        f"Error: {path}: row 2: line 2 is not valid JSON: Expecting value "
-        f"(column {len(cut) + 1})",
+        f"Error: {path}: row 2: line 2 is not valid JSON: Expecting value (column {len(cut) + 1})",
     )
     assert len(cut) > 5000
 

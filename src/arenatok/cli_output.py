@@ -170,6 +170,8 @@ def print_report(report: dict[str, Any], rounds: int, seconds: float) -> None:
         f"report in {seconds:.1f} s",
         highlight=False,
     )
+    for caveat in report.get("caveats", []):
+        console.print(f"note: {caveat}", highlight=False)
     console.print(ratings_table(rat))
     coef = Table("style feature", "coefficient", "95% CI", title="style control (log-odds per sd)")
     for name, x in rat["coefficients"]["style_controlled"].items():
