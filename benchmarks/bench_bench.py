@@ -146,11 +146,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "arenatok-bench")
-    ap.add_argument("--json", type=Path, default=Path("bench_bench.json"))
+    ap.add_argument(
+        "--json", type=Path, help="where the results go (default: WORK/bench_bench.json)"
+    )
     args = ap.parse_args()
     if not (SHARED / "tools" / "elobench_to_arena.py").is_file():
         sys.exit(f"needs the real arena texts in {SHARED} (set ARENATOK_SHARED)")
     args.work.mkdir(parents=True, exist_ok=True)
+    args.json = args.json or args.work / "bench_bench.json"
     import compileall
 
     import arenatok

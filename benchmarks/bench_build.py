@@ -111,18 +111,24 @@ def _tree_rss(pid: int) -> int:
 
 
 def timed(cmd: list[str]) -> tuple[float, int, str]:
-    """Wall seconds, peak tree RSS in bytes, and stdout of a command."""
+    """Wall seconds, peak RSS in bytes and stdout of a command. The peak is the largest sum
+    over the process tree seen every 20 ms, and at least the largest resident size of any one
+    of its processes (the kernel's rusage), so a run shorter than one look is not 0."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0
-    while proc.poll() is None:
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
         peak = max(peak, _tree_rss(proc.pid))
         time.sleep(0.02)
     seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
     out, err = proc.communicate()
     if proc.returncode:
         sys.exit(f"failed: {' '.join(cmd)}\n{err}")
-    return seconds, peak, out
+    return seconds, max(peak, usage.ru_maxrss * 1024), out
 
 
 def corpus(n: int, work: Path) -> Path:
@@ -159,7 +165,7 @@ def bench_size(
     path = corpus(n, work)
     arenatok = [sys.executable, "-m", "arenatok.cli"]
     runs: dict[str, list[float]] = {mode: [] for mode in [*baselines, *builds]}
-    peaks: dict[str, list[int]] = {b: [] for b in builds}
+    peaks: dict[str, list[int]] = {mode: [] for mode in [*baselines, *builds]}
     summaries: dict[str, str] = {}
     counted: dict[str, int] = {}
     for _ in range(repeat):
@@ -169,9 +175,10 @@ def bench_size(
                 counter = "fast" if mode.endswith("fast") else "tiktoken"
                 cmd = [sys.executable, str(HERE / "skeleton.py"), str(path),
                        str(work / f"out-{n}-{mode}"), "--counter", counter]  # fmt: skip
-            s, _, stdout = timed(cmd)
+            s, peak, stdout = timed(cmd)
             runs[mode].append(s)
-            counted[mode] = int(stdout)
+            peaks[mode].append(peak)
+            counted[mode] = int(stdout.split()[0])
         for b in builds:
             out = work / f"out-{n}-{b}"
             s, peak, summaries[b] = timed(
@@ -214,8 +221,11 @@ def main() -> None:
     )
     ap.add_argument("--builds", default="build,build-fast", help="build, build-fast")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "arenatok-bench")
-    ap.add_argument("--json", type=Path, default=Path("bench_build.json"))
+    ap.add_argument(
+        "--json", type=Path, help="where the results go (default: WORK/bench_build.json)"
+    )
     args = ap.parse_args()
+    args.json = args.json or args.work / "bench_build.json"
     if not (SHARED / "tools" / "elobench_to_arena.py").is_file():
         sys.exit(f"needs the real arena texts in {SHARED} (set ARENATOK_SHARED)")
     args.work.mkdir(parents=True, exist_ok=True)
@@ -241,12 +251,12 @@ def main() -> None:
           f"{'peak RSS':>9}")  # fmt: skip
     for r in results:
         for k in r["seconds_min"]:
-            peak = r["peak_rss_bytes"].get(k)
+            peak = r["peak_rss_bytes"][k]
             print(
                 f"{r['battles']:>8,} {k:>15} {r['seconds_min'][k]:>7.2f} "
                 f"{r['seconds_median'][k]:>8.2f} "
                 f"{r['over_reference_min'][k]:>10.3f}; {r['over_reference_median'][k]:.3f} "
-                f"{peak / 2**20 if peak else 0:>7.0f}Mi"
+                f"{peak / 2**20:>7.0f} MiB"
             )
         print(
             f"{'':>8} tokens {r['tokens_in_dataset']:,} in the dataset; token cache hits "
