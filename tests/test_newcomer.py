@@ -255,6 +255,9 @@ def _open_pages(pages: list[Path]) -> list[dict[str, object]]:
                             && t.parentElement.getBoundingClientRect().right <= 1400),
                         headers: [...document.querySelectorAll('th')].map(h => h.textContent),
                         cells: [...document.querySelectorAll('td')].map(c => c.textContent),
+                        shrunk: [...document.querySelectorAll('figure.wide svg')].filter(s =>
+                            s.getBoundingClientRect().width < s.width.baseVal.value - 1).length,
+                        wide: document.querySelectorAll('figure.wide svg').length,
                     })"""
                     )
                 )
@@ -284,6 +287,8 @@ def test_the_pages_fit_1400_pixels(arena_parquet: Path, tmp_path: Path) -> None:
         assert isinstance(cells, list)
         assert "True" not in cells
         assert "False" not in cells
+    assert pages[0]["wide"] == 2  # the two heatmaps of the report, at their own size
+    assert pages[0]["shrunk"] == 0
     report_cells = pages[0]["cells"]
     assert isinstance(report_cells, list)
     assert "2,008" in report_cells  # the battles of the sources table, with its separator

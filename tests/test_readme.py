@@ -117,3 +117,38 @@ def test_every_readme_example_prints_what_it_shows(tmp_path: Path) -> None:
                 wrong[-1] += "\n--- it printed:\n" + "\n".join(printed)
     if wrong:
         pytest.fail("\n\n".join(wrong))
+
+
+def like(shown: object, real: object) -> bool:
+    """Whether the README's example value stands for the real one: the same keys in the same
+    order, equal values, a text ending in … the start of the real text."""
+    if isinstance(shown, dict):
+        return (
+            isinstance(real, dict)
+            and list(shown) == list(real)
+            and all(like(v, real[k]) for k, v in shown.items())
+        )
+    if isinstance(shown, list):
+        return (
+            isinstance(real, list)
+            and len(shown) == len(real)
+            and all(like(a, b) for a, b in zip(shown, real, strict=True))
+        )
+    if isinstance(shown, str) and shown.endswith("…") and isinstance(real, str):
+        return real.startswith(shown[:-1])
+    return shown == real
+
+
+def test_the_readmes_example_record_is_the_builds(arena_parquet: Path, tmp_path: Path) -> None:
+    import json
+
+    from arenatok.pipeline import build
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [example] = re.findall(r"A record \(the first of `out` above.*?```json\n(.*?)```", readme, re.S)
+    build(arena_parquet, out=tmp_path / "out", limit=1)
+    real = json.loads((tmp_path / "out" / "data_out.jsonl").read_text().splitlines()[0])
+    real["dataset"] = "elobench.parquet"  # the README's build names its file so
+    assert like(json.loads(example), real)
+    assert not like({"a": 1}, {"a": 1, "b": 2})
+    assert like(["abc…"], ["abcdef"])

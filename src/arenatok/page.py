@@ -21,6 +21,7 @@ STYLE = (
     "td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
     "p.note{background:#fff6e0;border-left:4px solid #e0a000;padding:6px 10px}"
     "figure.plot{margin:2em 0;overflow-x:auto}figure.plot svg{max-width:100%;height:auto}"
+    "figure.wide svg{max-width:none}"
 )
 
 LABELS = {
@@ -89,10 +90,13 @@ def svg_of(fig: Any) -> str:
     return text[text.index("<svg") :]
 
 
-def plot(title: str, fig: Any) -> str:
-    """A figure with its caption, as a page section."""
+def plot(title: str, fig: Any, *, wide: bool = False) -> str:
+    """A figure with its caption, as a page section; a `wide` one (a heatmap of many models)
+    keeps its size and scrolls sideways in its box rather than shrink its labels."""
+    kind = "plot wide" if wide else "plot"
     return (
-        f'<figure class="plot"><figcaption>{html.escape(title)}</figcaption>{svg_of(fig)}</figure>'
+        f'<figure class="{kind}"><figcaption>{html.escape(title)}</figcaption>{svg_of(fig)}'
+        "</figure>"
     )
 
 

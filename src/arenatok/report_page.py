@@ -24,12 +24,16 @@ def report_plots(report: dict[str, Any], c: Battles) -> list[str]:
     """Each plot of the report as a page section. Needs matplotlib (the `report` extra)."""
     figs: list[str] = []
 
-    def svg(title: str, fig: Any) -> None:
-        figs.append(plot(title, fig))
+    def svg(title: str, fig: Any, *, wide: bool = False) -> None:
+        figs.append(plot(title, fig, wide=wide))
 
     models = plotted_models(report)
     if len(models) > 1:
-        svg("Battles per model pair (models ordered by rating, best first)", pairs_figure(report))
+        svg(
+            "Battles per model pair (models ordered by rating, best first)",
+            pairs_figure(report),
+            wide=True,
+        )
 
     fig, ax = figure(7, 3.5)
     bins = sorted({int(x) for x in np.geomspace(1, max(2, max(c.total)) + 1, 40)})
@@ -80,6 +84,7 @@ def report_plots(report: dict[str, Any], c: Battles) -> list[str]:
             "Pairs: observed score minus the score Bradley-Terry predicts (row model against "
             "column model)",
             pairwise_figure(report),
+            wide=True,
         )
     if len(models) < 2:
         figs.append(
