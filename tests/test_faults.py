@@ -256,7 +256,7 @@ def test_truncated_parquet(tmp_path: Path) -> None:
     code, err = run_cli("build", "--source", str(src), "--out", str(tmp_path / "o"))
     assert code == 2
     assert err.startswith(f"Error: {src}: not a readable Parquet file (")
-    assert err.count("\n") == 1
+    assert err.count("\n") == 2  # the message and its hint
 
 
 def test_parquet_with_corrupt_data_pages(tmp_path: Path) -> None:
@@ -285,7 +285,7 @@ def test_parquet_with_corrupt_data_pages(tmp_path: Path) -> None:
             f"Error: {src}: not a readable Parquet file (",
         )
     )
-    assert err.count("\n") == 1
+    assert err.count("\n") == 2  # the message and its hint
     assert not (tmp_path / "o" / "data_out.json").exists()
 
 
@@ -307,10 +307,13 @@ def test_flipped_bytes_in_json_lines(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda p: p.write_bytes(b""), "{src}: the file is empty"),
+        (
+            lambda p: p.write_bytes(b""),
+            "{src}: the file is empty\nHint: check the path (--source FILE)",
+        ),
         (
             lambda p: pq.write_table(pa.Table.from_pylist(TINY).slice(0, 0), p),
-            "{src}: the file has no rows",
+            "{src}: the file has no rows\nHint: check the path (--source FILE)",
         ),
         (
             lambda p: p.mkdir(),
