@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
@@ -18,33 +17,33 @@ from arenatok.cli import cli
 from arenatok.errors import ArenatokError, OptionError, OutputError, SourceError
 from arenatok.pipeline import build
 from arenatok.strategies import Full, LastTurn, Side, Truncate, parse_strategies
-from arenatok.tokens import count, get_encoding
 from tests.helpers import battle, write_jsonl
 
 SIDE = Side(("Hello world", "And then?"), ("one two three four five", "six seven"))
+# Tokens by hand (cl100k_base): Hello| world (2), one| two| three| four| five (5),
+# And| then|? (3), six| seven (2).
 
 
 def test_full_sends_everything() -> None:
     sent = Full().send(SIDE)
     assert sent.text == "Hello world\n\none two three four five\n\nAnd then?\n\nsix seven"
-    assert sent.tokens == sum(count(m) for m in (*SIDE.users, *SIDE.answers))
-    assert sent.bytes == len(sent.text.encode())
+    assert sent.tokens == 2 + 5 + 3 + 2
+    assert sent.bytes == 58  # 11 + 23 + 9 + 9 characters of ASCII, 3 separators of 2 bytes
 
 
 def test_last_turn() -> None:
     sent = LastTurn().send(SIDE)
     assert sent.text == "And then?\n\nsix seven"
-    assert sent.tokens == count("And then?") + count("six seven")
+    assert (sent.tokens, sent.bytes) == (3 + 2, 20)
 
 
 def test_truncate_head_and_tail() -> None:
-    enc = get_encoding("cl100k_base")
-    messages = ["Hello world", "one two three four five", "And then?", "six seven"]
     head = Truncate(2).send(SIDE)
-    assert head.text == "\n\n".join(enc.decode(enc.encode_ordinary(m)[:2]) for m in messages)
-    assert head.tokens == sum(min(2, count(m)) for m in messages) == 8
+    assert head.text == "Hello world\n\none two\n\nAnd then\n\nsix seven"
+    assert head.tokens == 8
     tail = Truncate(2, tail=True).send(SIDE)
-    assert tail.text == "\n\n".join(enc.decode(enc.encode_ordinary(m)[-2:]) for m in messages)
+    assert tail.text == "Hello world\n\n four five\n\n then?\n\nsix seven"
+    assert tail.tokens == 8
     assert Truncate(2).name == "truncate_head:2"
     assert Truncate(3, tail=True).name == "truncate_tail:3"
 
@@ -75,15 +74,25 @@ def test_user_strategy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         parse_strategies(["my_strategies:Nope"])
 
 
-def _documented_split(prompt: str, seed: int) -> bool:
-    """The split rule as bench.json states it, written out independently."""
-    digest = hashlib.sha256(f"{seed}\0{prompt}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") < TEST_SHARE * 2**64
+def test_split_is_pinned() -> None:
+    """Which prompts are held out, pinned: a change of the rule (or of its hash) moves them."""
+    prompts = [
+        "What is the difference between OpenCL and CUDA?",
+        "Hi there",
+        "prompt 1",
+        "prompt 2",
+        "prompt 3",
+        "",
+        "Write a haiku",
+    ]
+    assert [in_test_split(p, seed=0) for p in prompts] == [0, 0, 1, 1, 0, 0, 0]
+    assert [in_test_split(p, seed=1) for p in prompts] == [0, 1, 0, 0, 0, 0, 1]
 
 
 @given(st.text(max_size=30), st.integers(0, 10))
-def test_split_is_the_documented_rule(prompt: str, seed: int) -> None:
-    assert in_test_split(prompt, seed=seed) == _documented_split(prompt, seed)
+def test_split_depends_on_the_prompt_and_seed_only(prompt: str, seed: int) -> None:
+    assert in_test_split(prompt, seed=seed) == in_test_split(str(prompt), seed=int(seed))
+    assert isinstance(in_test_split(prompt, seed=seed), bool)
 
 
 def test_split_share_and_seed() -> None:
@@ -175,7 +184,7 @@ def test_bench_end_to_end_on_real_data(arena_parquet: Path, tmp_path: Path) -> N
         "lowrank:16",
     ]
     data = read_built(out).battles
-    test = [_documented_split(u[0], 0) for u in data.users]
+    test = [in_test_split(u[0], seed=0) for u in data.users]
     decisive = [w in ("model_a", "model_b") for w in data.winner]
     assert bench["split"] == {
         **bench["split"],
@@ -342,10 +351,12 @@ def test_power_and_verdicts_are_stated(tmp_path: Path) -> None:
     bench = run_bench(out, parse_strategies(["full", "truncate_tail:8"]), rounds=200, margin=0.05)
     power = bench["power"]
     assert power["test_votes"] == bench["split"]["test_decisive"]
-    assert 0 < power["detectable_difference"] < 1
-    # Quadrupling the votes halves the detectable difference.
-    need = power["votes_needed"]
-    assert need["0.01"] == pytest.approx(4 * need["0.02"], rel=0.01)
+    # Against the interval, an independent estimate of the same standard error: a 95%
+    # percentile interval is about 2 x 1.96 standard errors wide, the detectable difference
+    # 2.80 of them.
+    tail = next(r for r in bench["results"] if r["strategy"] == "truncate_tail:8")
+    lo, hi = tail["auc_minus_full_ci95"]
+    assert power["detectable_difference"] == pytest.approx(2.80 * (hi - lo) / 3.92, rel=0.2)
     assert bench["margin"] == 0.05
     assert "lies above -0.05" in bench["verdicts"]["non_inferior_to_full"]
 

@@ -467,3 +467,13 @@ def test_low_rank_strategies_bill_the_numbers_they_send(tmp_path: Path) -> None:
         # One turn a side: lowrank sends its 2 messages, the recurrent state 1 vector a turn.
         messages = 1 if isinstance(strategy, RecurrentLowRank) else 2
         assert set(sent.bytes.tolist()) == {messages * 2 * width}
+
+
+def test_power_hand_checked() -> None:
+    from arenatok.bench.verdicts import power
+
+    rows = [{"detectable_difference_vs_full": 0.08}, {"detectable_difference_vs_full": 0.06}]
+    got = power(rows, "auc", 271)
+    assert got["detectable_difference"] == pytest.approx(0.07)  # the median of 0.06 and 0.08
+    # 271 x (0.07 / d)^2 votes, rounded up: 0.02 needs 271 x 12.25 = 3,319.75, so 3,320.
+    assert got["votes_needed"] == {"0.005": 53116, "0.01": 13279, "0.02": 3320, "0.05": 532}

@@ -63,7 +63,13 @@ def test_report_numbers_against_independent_counts(small_build: Path) -> None:
     assert saved["counts"]["turns_per_battle"] == {"1": 5, "2": 1}
     # x against y: x scores 3 (wins) + 0.5 (the both-bad tie) out of 5; x against z: 0.5 of 1.
     table = {r["model"]: r for r in saved["ratings"]["models"]}
-    assert table["x"]["bradley_terry"] > table["y"]["bradley_terry"]
+    # The Bradley-Terry fit by hand: its score equations give x 70% against y and 50% against
+    # z, so x - y = 400 log10(0.7 / 0.3) = 147.19 and x = z; the mean is 1000, hence x = z =
+    # (3000 + 147.19) / 3 = 1049.06 and y = 901.87 (the fit's vanishing ridge moves them less
+    # than 0.001).
+    assert table["x"]["bradley_terry"] == pytest.approx(1049.0636, abs=1e-3)
+    assert table["z"]["bradley_terry"] == pytest.approx(1049.0636, abs=1e-3)
+    assert table["y"]["bradley_terry"] == pytest.approx(901.8729, abs=1e-3)
     assert all(
         r["bradley_terry_ci95"][0] <= r["bradley_terry"] <= r["bradley_terry_ci95"][1]
         for r in table.values()
@@ -263,9 +269,11 @@ def test_pairwise_hand_checked(small_build: Path) -> None:
     # x against y: battles 1-5. x wins 1, 2, 3 (as model_b), loses 4, ties 5: 3.5 of 5.
     xy = pairs[("x", "y")]
     assert (xy["battles"], xy["observed_score"]) == (5, 0.7)
-    bt = {r["model"]: r["bradley_terry"] for r in report["ratings"]["models"]}
-    assert xy["predicted_score"] == pytest.approx(1 / (1 + 10 ** ((bt["y"] - bt["x"]) / 400)))
+    # y meets only x, so the fit's score equation for y makes its predicted score the observed
+    # one: 3.5 of 5 (an oracle of the maximum-likelihood fit, not of the report's formula).
+    assert xy["predicted_score"] == pytest.approx(0.7, abs=1e-5)
     assert pairs[("x", "z")]["observed_score"] == 0.5  # one tie
+    assert pairs[("x", "z")]["predicted_score"] == pytest.approx(0.5, abs=1e-5)
 
 
 def test_filters_and_their_record(small_build: Path) -> None:

@@ -21,12 +21,29 @@ def stats() -> st.SearchStrategy[Stats]:
     return st.builds(Stats, **fields)
 
 
-@given(stats(), stats())
-def test_every_field_adds_up_by_name(a: Stats, b: Stats) -> None:
+@given(stats(), stats(), stats())
+def test_adding_is_a_commutative_monoid(a: Stats, b: Stats, c: Stats) -> None:
+    """Batches and shards merge in any grouping and order: the sum does not depend on them."""
+    assert a + b == b + a
+    assert (a + b) + c == a + (b + c)
+    assert a + Stats() == a
+
+
+def test_a_count_of_zero_is_the_same_as_no_count() -> None:
+    """Counter addition drops keys whose count is 0 (a comparison that never agreed: equal 0):
+    the summary must still report them as compared, equal 0 times."""
+    a, b = Stats(), Stats()
+    a._compare("sum_user_tokens", 10, 12)  # compared once, not equal: source_equal is 0
+    b._compare("sum_user_tokens", 5, 6)
     s = a + b
-    for f in dataclasses.fields(Stats):
-        x, y = getattr(a, f.name), getattr(b, f.name)
-        assert getattr(s, f.name) == (x | y if isinstance(x, set) else x + y), f.name
+    assert "sum_user_tokens" not in s.source_equal  # the rule that drops zeros
+    assert s.summary()["source_token_agreement"]["sum_user_tokens"] == {
+        "ours": "total_input_tokens",
+        "compared": 2,
+        "equal": 0,
+        "agreement_rate": 0.0,
+        "mean_abs_difference": 1.5,
+    }
 
 
 def test_stats_add_up() -> None:
