@@ -535,3 +535,22 @@ def test_copies_across_pooled_builds_count_once(tmp_path: Path) -> None:
     assert bench["battles"] == 300
     assert [b["battles"] for b in bench["builds"]] == [200, 150]
     assert [b["left_out_as_copies_of_an_earlier_build"] for b in bench["builds"]] == [0, 50]
+
+
+def test_bench_numbers_on_a_committed_fixture(tmp_path: Path) -> None:
+    """Values a checkout without ../shared still checks, each explained: the planted battles
+    (`_planted`: 200, the winner's answer starts "good answer", the loser's "bad answer", the
+    rest shared filler) split 163 / 37 by the prompt rule."""
+    out = _planted(tmp_path, signal=True, n=200)
+    bench = run_bench(out, parse_strategies(["full", "truncate_tail:2", "lowrank:4"]), rounds=50)
+    rows = {r["strategy"]: r for r in bench["results"]}
+    assert (bench["split"]["train_votes"], bench["split"]["test_votes"]) == (163, 37)
+    # full reads "good"/"bad": perfect; the last 2 tokens of each message are filler: chance.
+    assert (rows["full"]["auc"], rows["full"]["auc_ci95"]) == (1.0, [1.0, 1.0])
+    assert rows["truncate_tail:2"]["auc"] == 0.5
+    # Cost: 2 tokens of each of the 2 messages; 4 float16 numbers for each message.
+    assert rows["truncate_tail:2"]["tokens_per_side"] == 4.0
+    assert rows["lowrank:4"]["bytes_per_side"] == 2 * 4 * 2
+    assert rows["full"]["tokens_per_side"] == 22.0
+    # Both answers have the same number of tokens: length alone knows nothing.
+    assert rows["reference: length only"]["auc"] == 0.5

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from arenatok.errors import BadRowError, SourceError
 from arenatok.pipeline import build
-from arenatok.tokens import count
 from arenatok.write import cut_strings, dumps_lines
 from tests.helpers import TINY, battle, write_jsonl, write_parquet
 
@@ -47,15 +46,14 @@ def test_build_tiny(tmp_path: Path) -> None:
         {"user": "And 3+3?", "response_a": "6", "response_b": "Six, of course."},
     ]
     usage = two["context"]["token_usage"]
-    users = [count("What is 2+2?"), count("And 3+3?")]
-    a, b = [count("4"), count("6")], [count("Four."), count("Six, of course.")]
-    assert [t["input_tokens"] for t in usage["turns"]] == users
-    assert [t["response_a_tokens"] for t in usage["turns"]] == a
-    assert [t["response_b_tokens"] for t in usage["turns"]] == b
-    assert usage["total_tokens"] == sum(users) + sum(a) + sum(b)
-    assert ex[2]["context"]["token_usage"]["total_input_tokens"] == count(
-        "<|endoftext|> is a special token"
-    )
+    # By hand (cl100k_base): What| is| |2|+|2|? (7), And| |3|+|3|? (6); 4 (1), 6 (1);
+    # Four|. (2), Six|,| of| course|. (5).
+    assert [t["input_tokens"] for t in usage["turns"]] == [7, 6]
+    assert [t["response_a_tokens"] for t in usage["turns"]] == [1, 1]
+    assert [t["response_b_tokens"] for t in usage["turns"]] == [2, 5]
+    assert usage["total_tokens"] == 22
+    # <|endoftext|> is ordinary text: <|endo|ft|ext|>| is| a| special| token (11).
+    assert ex[2]["context"]["token_usage"]["total_input_tokens"] == 11
     assert ex[3]["context"]["token_usage"]["total_output_tokens_b"] == 0  # empty answer
     assert result.stats.read == result.stats.written == len(TINY)
     jsonl = [json.loads(line) for line in (out / "data_out.jsonl").read_text().split("\n") if line]
@@ -315,6 +313,24 @@ def test_output_bytes_are_pinned(tmp_path: Path) -> None:
     assert hashlib.sha256(dumps_lines(records) + b"\n").hexdigest() == (
         "a972c4e0342397499c2dffab4a8a403f703cef51e400967ecace4400053eec46"
     )
+
+
+def test_the_previews_cut_is_pinned(tmp_path: Path) -> None:
+    """TINY has no text over 200 characters, so its mini and preview files are the same bytes:
+    this build has, and pins the preview's cut."""
+    import hashlib
+
+    rows = [
+        battle("long", [("Tell me a story. " * 20, "Once upon a time " * 30 + "the end.", "No.")])
+    ]
+    build(write_jsonl(tmp_path / "l.jsonl", [*rows, *TINY[:2]]), out=tmp_path / "o")
+    preview = (tmp_path / "o" / "preview_data_out.json").read_bytes()
+    assert hashlib.sha256(preview).hexdigest() == (
+        "92ec0030b8547f63c5041c5e5be65c117764f8f8cbecdc57c7af43e388331840"
+    )
+    first = json.loads(preview)["examples"][0]
+    assert first["input"] == "Tell me a story. " * 11 + "Tell me a sto… [cut: 340 chars in all]"
+    assert len(first["context"]["response_a"]) == 200 + len("… [cut: 518 chars in all]")
 
 
 @pytest.mark.parametrize(
