@@ -755,3 +755,90 @@ def test_invalid_utf8_in_a_csv_value_is_a_bad_row(tmp_path: Path) -> None:
     assert (result.stats.written, result.stats.rejected) == (1, 1)
     [reject] = [json.loads(x) for x in (tmp_path / "o" / "rejects.jsonl").read_text().splitlines()]
     assert (reject["row"], reject["reason"]) == (2, "column response_a is not valid UTF-8 (byte 4)")
+
+
+# ---- full Unicode: every reader and the writer ------------------------------------------------
+
+ODD = ["\x00", "\ufeff", "\r", "\u0301", "\ue000", "\U0010fffd", "\u2028", "\x85", "\ud800"]
+full_unicode = st.text(
+    alphabet=st.characters(blacklist_categories=()) | st.sampled_from(ODD), max_size=12
+)
+"""Any code point, surrogates included (JSON can spell them), with the odd ones often."""
+
+
+def _texts_of(record: dict[str, Any]) -> list[str]:
+    turns = record["context"]["conversation"]
+    return [t[k] for t in turns for k in ("user", "response_a", "response_b")]
+
+
+@FUZZ
+@given(texts=st.lists(st.tuples(full_unicode, full_unicode, full_unicode), min_size=1, max_size=4))
+@pytest.mark.parametrize("kind", ["jsonl", "json", "csv", "parquet"])
+def test_every_reader_keeps_any_text_or_rejects_it(
+    kind: str, texts: list[tuple[str, str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    tmp = tmp_path_factory.mktemp(kind)
+    rows = [battle(f"q{i}", [t]) for i, t in enumerate(texts)]
+    if kind == "parquet":  # Arrow holds UTF-8 only: no surrogates there
+        rows = [r for r in rows if not any(_surrogates(x) for x in _row_texts(r))]
+        if not rows:
+            return
+        pq.write_table(pa.Table.from_pylist(rows), tmp / "b.parquet")
+        src = str(tmp / "b.parquet")
+    elif kind == "csv":
+        import csv
+
+        with (tmp / "b.csv").open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["id", "model_a", "model_b", "prompt", "response_a", "response_b",
+                        "winner_model_a", "winner_model_b", "winner_tie"])  # fmt: skip
+            for i, (u, a, b) in enumerate(texts):
+                w.writerow([f"q{i}", "m1", "m2", *(json.dumps([x]) for x in (u, a, b)), 1, 0, 0])
+        src = f"kaggle-55k:{tmp / 'b.csv'}"
+    elif kind == "json":
+        (tmp / "b.json").write_text(json.dumps(rows), encoding="ascii")
+        src = str(tmp / "b.json")
+    else:
+        src = str(write_lines(tmp / "b.jsonl", [json.dumps(r) for r in rows]))
+    result = build_rejecting(src, tmp / "o")
+    assert not isinstance(result, ArenatokError), result
+    s = result.stats
+    assert s.read == s.written + s.rejected == len(rows)
+    kept = [json.loads(x) for x in (tmp / "o" / "data_out.jsonl").read_text().splitlines()]
+    wanted = [t for t in texts if not any(_surrogates(x) for x in t)]
+    if kind == "parquet":
+        wanted = [t for t in wanted if t in {tuple(_row_texts(r)) for r in rows}]
+    assert [tuple(_texts_of(r)) for r in kept] == [tuple(t) for t in wanted]  # exactly as given
+    rejects = (tmp / "o" / "rejects.jsonl").read_text().splitlines()
+    assert all("lone surrogate" in json.loads(x)["reason"] for x in rejects)
+    assert validate_dir(tmp / "o") == []
+
+
+def _surrogates(text: str) -> bool:
+    return any("\ud800" <= c <= "\udfff" for c in text)
+
+
+def _row_texts(row: dict[str, Any]) -> list[str]:
+    a, b = row["conversation_a"], row["conversation_b"]
+    return [a[0]["content"], a[1]["content"], b[1]["content"]]
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(x + "\n" for x in lines), encoding="ascii")
+    return path
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_categories=("Cs",)) | st.sampled_from(ODD[:-1])),
+        max_size=5,
+    )
+)
+def test_the_writer_keeps_any_unicode_text_on_one_line(texts: list[str]) -> None:
+    from arenatok.write import dumps_lines
+
+    block = dumps_lines([{"t": t} for t in texts])
+    lines = block.split(b"\n") if texts else []
+    assert [json.loads(line)["t"] for line in lines] == texts
+    assert all(line.decode("utf-8").splitlines() == [line.decode("utf-8")] for line in lines)
