@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import random
 import subprocess
 import sys
@@ -14,6 +15,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.helpers import TINY, battle, need_shared
+
+if os.environ.get("MUTANT_UNDER_TEST"):
+    # Under `mutmut run` (see pyproject.toml): arenatok may have been imported from the
+    # checkout before mutmut put its mutated copy first on sys.path; drop it and the finders
+    # that cached the paths, so that the tests import the mutated copy.
+    for _name in [m for m in sys.modules if m == "arenatok" or m.startswith("arenatok.")]:
+        del sys.modules[_name]
+    sys.path_importer_cache.clear()
 
 WORDS = ["the", "of", "and", "to", "in", "is", "you", "that", "it", "he", "was", "for", "on"]
 

@@ -119,14 +119,20 @@ def test_a_build_stopped_by_the_limit_says_so(tmp_path: Path) -> None:
     rows = [battle(f"q{i}") for i in range(12)]
     jsonl = write_jsonl(tmp_path / "b.jsonl", rows)
     parquet = write_parquet(tmp_path / "b.parquet", rows)
-    code, out, _ = run("build", "--source", str(parquet), "--limit", "5", "--out", "o1")
+    code, out, _ = run(
+        "build", "--source", str(parquet), "--limit", "5", "--out", str(tmp_path / "o1")
+    )
     assert out.splitlines()[1] == "read 5 of 12 rows of b.parquet (--limit all for every row)"
-    code, out, _ = run("build", "--source", str(jsonl), "--limit", "5", "--out", "o2")
+    code, out, _ = run(
+        "build", "--source", str(jsonl), "--limit", "5", "--out", str(tmp_path / "o2")
+    )
     assert out.splitlines()[1] == (
         "read the first 5 rows of b.jsonl; it has more (--limit all for every row)"
     )
     for limit in ("12", "all"):  # every row read: nothing to say
-        code, out, _ = run("build", "--source", str(jsonl), "--limit", limit, "--out", "o3")
+        code, out, _ = run(
+            "build", "--source", str(jsonl), "--limit", limit, "--out", str(tmp_path / "o3")
+        )
         assert code == 0
         assert "--limit all" not in out
 
