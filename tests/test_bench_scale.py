@@ -184,6 +184,7 @@ def _stop_when_busy(args: list[str], sig: int) -> tuple[subprocess.Popen[str], l
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT: every thread's stack
     )
     deadline = time.monotonic() + 60
     while len(_children(proc.pid)) < 3 and time.monotonic() < deadline:  # fork server, 2 workers
@@ -192,7 +193,12 @@ def _stop_when_busy(args: list[str], sig: int) -> tuple[subprocess.Popen[str], l
     workers = _children(proc.pid)
     assert len(workers) >= 3, "no workers started"
     os.killpg(proc.pid, sig)
-    _, stderr = proc.communicate(timeout=30)
+    try:
+        _, stderr = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:  # stuck: say where, then fail
+        os.kill(proc.pid, signal.SIGABRT)
+        _, stderr = proc.communicate(timeout=30)
+        pytest.fail(f"still running 30 s after the signal; its threads:\n{stderr[-8000:]}")
     deadline = time.monotonic() + 5  # the fork server leaves when it sees its parent gone
     while any(_alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
