@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -536,7 +537,17 @@ def main() -> None:
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_sigterm)
     configure_command_line()
-    cli(prog_name="arenatok")
+    try:
+        cli(prog_name="arenatok")
+    except SystemExit as e:
+        if e.code in (130, 143):
+            # Stopped by a signal, and said so: leave now. Exiting normally would first join
+            # the threads that watch worker pools (atexit), which can wait on a worker just
+            # killed; every file is already as it was (temp files are gone).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(e.code)
+        raise
 
 
 if __name__ == "__main__":
