@@ -165,3 +165,35 @@ def test_a_failed_background_flush_fails_the_build_and_leaves_nothing(
     with pytest.raises(OutputError, match="no space left on the device"):
         build()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fallback", ["none", "no_reflink", "no_kernel_copy"])
+def test_the_copy_of_data_out_json_is_made_by_the_kernel_where_it_can(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fallback: str
+) -> None:
+    """full_data_out.json: a reflink where the file system shares blocks, else
+    copy_file_range, else a plain copy; the same bytes every way, and the method recorded."""
+    import errno
+    import fcntl
+
+    def no(*args: Any) -> Any:
+        raise OSError(errno.EXDEV, "not here")
+
+    if fallback != "none":
+        monkeypatch.setattr(fcntl, "ioctl", no)
+    if fallback == "no_kernel_copy":
+        monkeypatch.setattr(os, "copy_file_range", no)
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(3 * 2**20 + 17))
+    with (tmp_path / "dst.bin").open("wb") as dst:
+        method = write.clone_file(src, dst)
+    assert (tmp_path / "dst.bin").read_bytes() == src.read_bytes()
+    expected = {"no_reflink": "copy_file_range", "no_kernel_copy": "copy"}
+    assert method == expected.get(fallback, method)
+    assert method in ("reflink", "copy_file_range", "copy")
+    writer = DatasetWriter(tmp_path / "o", keep_rejects=False)
+    writer.add(b'{"a": 1}', 1)
+    writer.commit({"counts": {}})
+    meta = orjson.loads((tmp_path / "o" / write.METADATA).read_bytes())
+    assert meta["full_data_out_copy"] == writer.copy_method == method
+    assert (tmp_path / "o" / write.FULL).read_bytes() == (tmp_path / "o" / write.DATA).read_bytes()

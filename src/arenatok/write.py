@@ -185,6 +185,43 @@ class _HashingFile:
         self.tmp.unlink(missing_ok=True)
 
 
+FICLONE = 0x40049409
+"""Linux's ioctl that makes a file share another's blocks (a reflink: Btrfs, XFS, ...)."""
+
+
+def clone_file(src: Path, dst: IO[bytes]) -> str:
+    """Give `dst` (an empty file open for writing) the bytes of `src` without this process
+    writing them: a reflink where the file system can share blocks ("reflink"), else a copy
+    inside the kernel ("copy_file_range"), else a plain copy ("copy"). Returns which ran."""
+    import fcntl
+    import shutil
+
+    with src.open("rb") as s:
+        size = os.fstat(s.fileno()).st_size
+        try:
+            fcntl.ioctl(dst.fileno(), FICLONE, s.fileno())
+            return "reflink"
+        except OSError:
+            pass
+        done = 0
+        try:
+            while done < size:
+                n = os.copy_file_range(s.fileno(), dst.fileno(), size - done)
+                if n == 0:
+                    break
+                done += n
+        except OSError as e:
+            if e.errno == errno.ENOSPC:
+                raise
+        if done == size:
+            return "copy_file_range"
+        s.seek(0)
+        dst.seek(0)
+        dst.truncate()
+        shutil.copyfileobj(s, dst, 1 << 20)
+        return "copy"
+
+
 LOCK = ".arenatok.lock"
 
 
@@ -288,6 +325,8 @@ class DatasetWriter:
         self._n = 0
         self.first_reject: dict[str, object] | None = None
         """The first reject entry added (kept to explain a build where every row failed)."""
+        self.copy_method = ""
+        """How full_data_out.json was made from data_out.json (see `clone_file`)."""
         self.kept: list[str] = []
         """Files named like derived ones that the commit left: not made from the build it
         replaced."""
@@ -298,9 +337,6 @@ class DatasetWriter:
             self._lock = _DirLock(out_dir)
             _remove_stale_temps(out_dir, (*OUTPUTS, METADATA, *DERIVED))
             self._data = self._new(DATA)
-            # The same bytes as data_out.json, written as they come: a copy, not a hard link
-            # (editing one file must not change the other), with no copying at the end.
-            self._full = self._new(FULL, hashed=False)
             self._jsonl = self._new(JSONL)
             self._rejects = self._new(REJECTS) if keep_rejects else None
             self._duplicates = self._new(DUPLICATES) if keep_duplicates else None
@@ -313,9 +349,8 @@ class DatasetWriter:
         self._write_data(b'{"examples": [\n')
 
     def _write_data(self, data: bytes) -> None:
-        """Append to data_out.json and its copy full_data_out.json."""
+        """Append to data_out.json (full_data_out.json is made from it at the end)."""
         self._guard(self._data.write, data)
-        self._guard(self._full.write, data)
 
     def _new(self, name: str, *, hashed: bool = True) -> _HashingFile:
         f = _HashingFile(self.out_dir / name, hashed=hashed, syncer=self._syncer)
@@ -370,6 +405,11 @@ class DatasetWriter:
         try:
             predecessor = _build_of(self.out_dir)
             files = {f.final.name: f.close() for f in self._open}
+            # The same bytes as data_out.json, without this process writing them again: a copy,
+            # not a hard link (editing one file must not change the other).
+            full = self._new(FULL, hashed=False)
+            self.copy_method = clone_file(self._data.tmp, full.file)
+            full.close()
             for name, data in small.items():
                 f = self._new(name)
                 f.write(data)
@@ -377,7 +417,11 @@ class DatasetWriter:
             files[FULL] = files[DATA]
             table = dict(sorted(files.items()))
             meta = self._new(METADATA)
-            meta.write(dumps_pretty({**metadata, "files": table}).encode("utf-8"))
+            meta.write(
+                dumps_pretty(
+                    {**metadata, "full_data_out_copy": self.copy_method, "files": table}
+                ).encode("utf-8")
+            )
             meta.close()
             with interrupts.held():
                 (self.out_dir / METADATA).unlink(missing_ok=True)
