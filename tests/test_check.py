@@ -240,3 +240,28 @@ def test_whole_timestamps_that_a_float_cannot_hold(value: int) -> None:
 def test_rows_are_numbered_from_first_row() -> None:
     items = parse_rows([TINY[0], {"question_id": "x"}], first_row=7)
     assert [getattr(x, "row", None) for x in items] == [None, 8]
+
+
+def test_show_describes_a_value_in_60_characters() -> None:
+    from arenatok.check import show
+
+    assert show(None) == "null"
+    assert show(12) == "int 12"
+    assert show("x" * 100) == "str '" + "x" * 59 + "..."  # the repr's first 60, then ...
+    assert show(b"y" * 70) == "bytes b'" + "y" * 58 + "..."
+    assert show(10**5000) == "int ..."  # too long to print
+    deep: list[object] = []
+    for _ in range(100_000):
+        deep = [deep]
+    assert show(deep) == "list ..."  # nested too deeply to print
+
+
+def test_plain_id_is_the_id_as_given_or_described() -> None:
+    from arenatok.check import plain_id
+
+    assert plain_id({"question_id": "abc"}) == "abc"  # the default column
+    assert plain_id({"id": "7"}, "id") == "7"
+    assert plain_id({"question_id": 5}) == "int 5"
+    assert plain_id({"question_id": "q\ud800"}) == "str 'q\\ud800'"  # not Unicode: escaped
+    assert plain_id({}) is None
+    assert plain_id("junk") is None
