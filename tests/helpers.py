@@ -81,6 +81,18 @@ def write_parquet(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
+def need_chromium() -> Path:
+    """Debian's chromium (ARENATOK_CHROMIUM to name another), or a skip (a failure under
+    .ci/run, which installs it)."""
+    chromium = Path(os.environ.get("ARENATOK_CHROMIUM", "/usr/bin/chromium"))
+    if not chromium.exists():
+        reason = f"no browser at {chromium} (.ci/run installs Debian's chromium)"
+        if REQUIRE_SHARED:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return chromium
+
+
 def need_shared() -> Path:
     """../shared, or a skip (a failure under .ci/run, which sets ARENATOK_REQUIRE_SHARED=1)."""
     if not (SHARED / "tools" / "elobench_to_arena.py").is_file():

@@ -5,7 +5,6 @@ examples leave behind)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from click.testing import CliRunner
 from arenatok.cli import cli
 from arenatok.errors import SourceError
 from arenatok.pipeline import build
-from tests.helpers import ROOT, TINY, battle, write_jsonl, write_parquet
+from tests.helpers import ROOT, TINY, battle, need_chromium, write_jsonl, write_parquet
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -239,12 +238,7 @@ def _open_pages(pages: list[Path]) -> list[dict[str, object]]:
     """Each page opened in Debian's chromium at 1,400 x 900: its width and what its tables
     say."""
     playwright = pytest.importorskip("playwright.sync_api", reason="the test extra is missing")
-    chromium = Path(os.environ.get("ARENATOK_CHROMIUM", "/usr/bin/chromium"))
-    if not chromium.exists():
-        reason = f"no browser at {chromium} (.ci/run installs Debian's chromium)"
-        if os.environ.get("ARENATOK_REQUIRE_SHARED") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    chromium = need_chromium()
     found = []
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -154,12 +153,9 @@ def test_report_html_renders_in_a_real_browser(arena_parquet: Path, tmp_path: Pa
     """Open report.html in Debian's chromium (driven by Playwright): every plot drawn, no error
     logged; a screenshot is kept in test-output/."""
     playwright = pytest.importorskip("playwright.sync_api", reason="the test extra is missing")
-    chromium = Path(os.environ.get("ARENATOK_CHROMIUM", "/usr/bin/chromium"))
-    if not chromium.exists():
-        reason = f"no browser at {chromium} (.ci/run installs Debian's chromium)"
-        if os.environ.get("ARENATOK_REQUIRE_SHARED") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    from tests.helpers import need_chromium
+
+    chromium = need_chromium()
     build(arena_parquet, out=tmp_path / "o", limit=None)
     write_report(tmp_path / "o", rounds=200)
     errors: list[str] = []

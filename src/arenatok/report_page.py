@@ -122,6 +122,19 @@ def plotted_models(report: dict[str, Any]) -> list[str]:
     return [m["model"] for m in report["ratings"]["models"] if m["battles"] >= PLOT_MIN_BATTLES]
 
 
+def model_grid(models: Sequence[str], cells: Sequence[tuple[str, str, float]]) -> Any:
+    """A models x models array of the (row model, column model, value) cells, summed where a
+    cell comes twice; NaN where none comes (a blank in a heatmap); cells of other models left
+    out."""
+    index = {m: k for k, m in enumerate(models)}
+    grid = np.full((len(models), len(models)), np.nan)
+    for a, b, value in cells:
+        i, j = index.get(a), index.get(b)
+        if i is not None and j is not None:
+            grid[i, j] = np.nan_to_num(grid[i, j]) + value
+    return grid
+
+
 def heatmap_axes(n: int) -> tuple[Any, Any]:
     """A square heatmap for n models, large enough for 9-point model names."""
     size = max(4.0, 0.3 * n + 2.5)
@@ -142,12 +155,10 @@ def pairs_figure(report: dict[str, Any]) -> Any:
     from matplotlib.colors import LogNorm
 
     models = plotted_models(report)
-    index = {m: k for k, m in enumerate(models)}
-    grid = np.full((len(models), len(models)), np.nan)
-    for p in report["counts"]["pair_counts"]:
-        i, j = index.get(p["model_a"]), index.get(p["model_b"])
-        if i is not None and j is not None:
-            grid[i, j] = np.nan_to_num(grid[i, j]) + p["battles"]
+    grid = model_grid(
+        models,
+        [(p["model_a"], p["model_b"], p["battles"]) for p in report["counts"]["pair_counts"]],
+    )
     fig, ax = heatmap_axes(len(models))
     top = max(2.0, float(np.nanmax(grid)) if np.isfinite(grid).any() else 2.0)
     mesh = ax.pcolormesh(np.ma.masked_invalid(grid), cmap="viridis", norm=LogNorm(vmin=1, vmax=top))
@@ -185,13 +196,12 @@ def pairwise_figure(report: dict[str, Any]) -> Any:
     """A heatmap of observed minus predicted score for every pair that met (blank: never
     met)."""
     models = plotted_models(report)
-    index = {m: k for k, m in enumerate(models)}
-    grid = np.full((len(models), len(models)), np.nan)
-    for p in report["ratings"]["pairwise"]:
-        i, j = index.get(p["model"]), index.get(p["opponent"])
-        if i is not None and j is not None:
-            grid[i, j] = p["difference"]
-            grid[j, i] = -p["difference"]
+    pairs = report["ratings"]["pairwise"]
+    grid = model_grid(
+        models,
+        [(p["model"], p["opponent"], p["difference"]) for p in pairs]
+        + [(p["opponent"], p["model"], -p["difference"]) for p in pairs],
+    )
     fig, ax = heatmap_axes(len(models))
     top = float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 1.0
     mesh = ax.pcolormesh(np.ma.masked_invalid(grid), cmap="RdBu", vmin=-top, vmax=top)
