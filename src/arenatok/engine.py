@@ -24,7 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from arenatok.errors import ArenatokError, MissingExtraError
+from arenatok.errors import ArenatokError, EngineError, MissingExtraError, first_line
 from arenatok.load import Payload
 from arenatok.steps import BatchResult, StepOptions, run_batch
 from arenatok.tokens import TokenCounter
@@ -115,7 +115,7 @@ def run_local(
         while pending:
             yield pending.popleft().result()
     except BrokenProcessPool:
-        raise ArenatokError(
+        raise EngineError(
             "a worker process died (out of memory?)",
             hint="retry with fewer workers: --workers 1",
         ) from None
@@ -218,7 +218,7 @@ class Pool:
             except BrokenProcessPool:
                 time.sleep(0.2)  # a signal to the process group ends workers too: take it first
                 interrupts.check()
-                raise ArenatokError(
+                raise EngineError(
                     "a worker process died (out of memory?)", hint="retry with --jobs 1"
                 ) from None
 
@@ -386,11 +386,21 @@ def run_ray(
             )
         done = 0
         tables: Iterable[Any] = results.iter_batches(batch_format="pyarrow", batch_size=None)
-        for table in tables:
-            for blob in table.column("result").to_pylist():
-                r: BatchResult = pickle.loads(blob)
-                yield shift_rows(r, done)
-                done += r.rows
+        try:
+            for table in tables:
+                for blob in table.column("result").to_pylist():
+                    r: BatchResult = pickle.loads(blob)
+                    yield shift_rows(r, done)
+                    done += r.rows
+        except ray.exceptions.RayError as e:
+            cause = getattr(e, "cause", None)
+            if isinstance(cause, ArenatokError):  # a bad row or tokenizer of ours, in an actor
+                raise cause from e
+            raise EngineError(
+                f"the Ray cluster lost work after {done:,} rows ({type(e).__name__}: "
+                f"{first_line(e)})",
+                hint="check the cluster's nodes (ray status) and build again; nothing was written",
+            ) from e
     finally:
         context.execution_options.preserve_order, context.enable_progress_bars = saved
         if started:

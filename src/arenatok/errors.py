@@ -1,7 +1,7 @@
 """The exceptions arenatok raises. Only the CLI turns them into messages and exit codes.
 
 Each class is one failure class with one exit code (the README's table is `EXIT_CODES`):
-1 Hub or tokenizer, 2 bad input (file, row or option), 3 output cannot be written,
+1 Hub, tokenizer or engine, 2 bad input (file, row or option), 3 output cannot be written,
 4 an optional extra is missing; 130 / 143 interrupted by SIGINT / SIGTERM.
 """
 
@@ -64,6 +64,11 @@ class HashMismatchError(ArenatokError):
     """A downloaded or bundled file does not have the pinned sha256."""
 
 
+class EngineError(ArenatokError):
+    """The engine that runs the per-battle work failed: a worker process died, or a Ray node
+    or actor was lost."""
+
+
 class TokenizerError(ArenatokError):
     """A tokenizer cannot be loaded, or two counters disagree on a text."""
 
@@ -93,7 +98,7 @@ class MissingExtraError(ArenatokError):
 
 EXIT_CODES: dict[int, str] = {
     0: "success",
-    1: "Hub or tokenizer problem; `validate`: problems found",
+    1: "Hub, tokenizer or engine problem (a worker or a Ray node lost); `validate`: problems found",
     2: "bad input: file, row or option",
     3: "the output cannot be written (permission, disk full, another build writes there)",
     4: "an optional extra is not installed",
