@@ -43,6 +43,11 @@ def card_build(text: str) -> str | None:
     return m.group(1) if m else None
 
 
+def head_text(path: Path) -> str:
+    """A file's first MiB as text (where the markers of a page or a card are)."""
+    return path.read_bytes()[: 2**20].decode("utf-8", "replace")
+
+
 def made_from(path: Path) -> str | None:
     """The build (sha256 of its data_out.jsonl) that a derived file names as its maker, or None
     when it names none (not ours, unreadable, a link or not a regular file)."""
@@ -57,7 +62,7 @@ def made_from(path: Path) -> str | None:
         elif path.suffix == ".json":
             value = orjson.loads(path.read_bytes()).get("build")
         else:
-            text = path.read_bytes()[: 2**20].decode("utf-8", "replace")
+            text = head_text(path)
             value = page_meta(text, "build") if path.suffix == ".html" else card_build(text)
     except Exception:  # anything unreadable names no build
         return None

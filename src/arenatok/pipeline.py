@@ -58,7 +58,12 @@ def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
     """Run a planned build. SIGINT and SIGTERM stop it between batches (`Interrupted`); until
     the final renames, the files of an earlier build stay as they were."""
     per_source = [Stats() for _ in p.sources]
-    more = [False] * len(p.sources)
+    # Rows in all where the file says (Parquet's footer), read once: whether a source has rows
+    # past --limit, and the summary's "300 of 2,008"; other sources are found out while read.
+    totals = [
+        parquet_rows(s.file.path) if s.file.filetype == "parquet" else None for s in p.sources
+    ]
+    more = [t is not None and p.limit is not None and t > p.limit for t in totals]
     hits = lookups = 0
     index = Index()
     writer = DatasetWriter(
@@ -104,13 +109,7 @@ def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
     assert stats.read == stats.written + stats.rejected + stats.dropped
     rate = hits / lookups if lookups else 0.0
     limited = tuple(
-        (
-            s.label,
-            per_source[i].read,
-            parquet_rows(s.file.path) if s.file.filetype == "parquet" else None,
-        )
-        for i, s in enumerate(p.sources)
-        if more[i]
+        (s.label, per_source[i].read, totals[i]) for i, s in enumerate(p.sources) if more[i]
     )
     return BuildResult(p.out, stats, files, metadata, rate, tuple(writer.kept), limited, late)
 
@@ -191,9 +190,6 @@ def build(
 
 def _results(p: Plan, more: list[bool]) -> Generator[BatchResult, None, None]:
     """Every batch's result, in order; sets more[i] when source i has rows past the limit."""
-    for i, s in enumerate(p.sources):
-        if s.file.filetype == "parquet" and p.limit is not None:
-            more[i] = parquet_rows(s.file.path) > p.limit
     if p.engine == "ray":
         return run_ray(
             p.sources[0].file.path,

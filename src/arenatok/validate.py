@@ -11,7 +11,15 @@ from typing import Any
 
 import orjson
 
-from arenatok.derived import CARD, DERIVED, PAIRS, card_build, made_from, mismatched_pair
+from arenatok.derived import (
+    CARD,
+    DERIVED,
+    PAIRS,
+    card_build,
+    head_text,
+    made_from,
+    mismatched_pair,
+)
 from arenatok.load import sha256_file
 from arenatok.style import markdown_counts, total
 from arenatok.write import (
@@ -98,7 +106,7 @@ def _check_derived(out: Path, build: object, problems: _Problems) -> None:
     again = {"report": "report", "bench": "bench", "data/": "card", "README": "card"}
     for name in DERIVED:
         path = out / name
-        if not path.is_file() or (name == CARD and card_build(_head(path)) is None):
+        if not path.is_file() or (name == CARD and card_build(head_text(path)) is None):
             continue  # absent, or a README.md of the user's own
         if made_from(path) != build:
             command = next(c for prefix, c in again.items() if name.startswith(prefix))
@@ -118,10 +126,6 @@ def _check_derived(out: Path, build: object, problems: _Problems) -> None:
             if live
             else "a temp file left by a run that was killed (the next run removes it)",
         )
-
-
-def _head(path: Path) -> str:
-    return path.read_bytes()[: 2**20].decode("utf-8", "replace")
 
 
 def _inside(out: Path, name: object) -> bool:

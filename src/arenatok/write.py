@@ -271,16 +271,20 @@ class _DirLock:
             self._fd = None
 
 
-def _remove_stale_temps(directory: Path, names: Iterable[str]) -> None:
-    """Temp files that a killed run left behind (only ours: .<file name>.<random>.tmp, for the
-    files `names` under `directory`). Called under the directory's lock, so that no live run's
-    temp file is taken."""
+def _temps(directory: Path, names: Iterable[str], *, through_links: bool) -> Iterator[Path]:
+    """Our temp files (.<file name>.<random>.tmp) of the files `names` under `directory`; with
+    `through_links` False, none under a folder that is a link."""
     for name in names:
         path = directory / name
-        if path.parent.is_symlink():
-            continue
-        for stale in path.parent.glob(f".{path.name}.*.tmp"):
-            stale.unlink(missing_ok=True)
+        if through_links or not path.parent.is_symlink():
+            yield from path.parent.glob(f".{path.name}.*.tmp")
+
+
+def _remove_stale_temps(directory: Path, names: Iterable[str]) -> None:
+    """Temp files that a killed run left behind, for the files `names` under `directory`.
+    Called under the directory's lock, so that no live run's temp file is taken."""
+    for stale in _temps(directory, names, through_links=False):
+        stale.unlink(missing_ok=True)
 
 
 def locked(directory: Path) -> bool:
@@ -305,9 +309,7 @@ def stray_temps(directory: Path) -> list[str]:
     path relative to it."""
     names = (*OUTPUTS, METADATA, *DERIVED)
     return sorted(
-        str(stale.relative_to(directory))
-        for name in names
-        for stale in (directory / name).parent.glob(f".{Path(name).name}.*.tmp")
+        str(stale.relative_to(directory)) for stale in _temps(directory, names, through_links=True)
     )
 
 

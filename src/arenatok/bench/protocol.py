@@ -100,9 +100,7 @@ def user_code(who: str, what: str) -> Iterator[None]:
     that names the strategy and the call; Ctrl-C and SIGTERM pass."""
     try:
         yield
-    except OptionError:
-        raise
-    except KeyboardInterrupt:
+    except (OptionError, KeyboardInterrupt):
         raise
     except BaseException as e:
         raise OptionError(

@@ -76,15 +76,17 @@ class LastTurn(_Text):
     last_turn = True
 
 
+def _positive(n: int, message: str, example: str) -> None:
+    """An OptionError (`message`, and `example` as the hint) unless n is 1 or more."""
+    if n < 1:
+        raise OptionError(message, hint=f"for example {example}")
+
+
 class Truncate(_Text):
     """The first (head) or last (tail) K tokens (cl100k_base) of each message."""
 
     def __init__(self, k: int, *, tail: bool = False) -> None:
-        if k < 1:
-            raise OptionError(
-                f"truncation needs a positive number of tokens, got {k}",
-                hint="for example truncate_tail:64",
-            )
+        _positive(k, f"truncation needs a positive number of tokens, got {k}", "truncate_tail:64")
         self.k, self.tail = k, tail
         self.name = f"truncate_{'tail' if tail else 'head'}:{k}"
 
@@ -99,10 +101,7 @@ class LowRank:
     def __init__(self, rank: int, *, seed: int = 0, learned: bool = False, bits: int = 16) -> None:
         self.rank, self.seed, self.learned, self.bits = rank, seed, learned, bits
         self.name = f"lowrank{'_learned' if learned else ''}:{rank}{bits_suffix(bits)}"
-        if rank < 1:
-            raise OptionError(
-                f"{self.name}: the rank must be positive", hint="for example lowrank:16"
-            )
+        _positive(rank, f"{self.name}: the rank must be positive", "lowrank:16")
 
     def send_many(self, shared: Shared) -> Batch:
         projected = shared.projection(self.rank, learned=self.learned)
@@ -133,11 +132,7 @@ class Extract:
     the kept tokens and their bytes, with the separators of `full`."""
 
     def __init__(self, k: int, *, lead: bool = False) -> None:
-        if k < 1:
-            raise OptionError(
-                f"extraction needs a positive number of tokens, got {k}",
-                hint="for example extract:32",
-            )
+        _positive(k, f"extraction needs a positive number of tokens, got {k}", "extract:32")
         self.k, self.lead = k, lead
         self.name = f"extract{'_lead' if lead else ''}:{k}"
 
