@@ -282,6 +282,11 @@ def test_parse_bits_extract_and_hybrids() -> None:
             parse([bad])
 
 
+def _vote(qid: str, turns: list[tuple[str, str, str]], a_wins: bool) -> dict[str, object]:
+    """A battle of m1 against m2 that A wins or loses."""
+    return battle(qid, turns, winner="model_a" if a_wins else "model_b", model_a="m1", model_b="m2")
+
+
 def _sentences_rows(n: int, seed: int = 5) -> list[dict[str, object]]:
     """Long answers of ten sentences; the vote is planted in one sentence in the middle
     (the 3rd to the 8th), whose other words carry nothing."""
@@ -304,13 +309,7 @@ def _sentences_rows(n: int, seed: int = 5) -> list[dict[str, object]]:
         a_wins = rng.random() < 0.5
         a, b = (answer("good"), answer("bad")) if a_wins else (answer("bad"), answer("good"))
         rows.append(
-            battle(
-                f"s{i}",
-                [(f"question {i} {' '.join(rng.choices(words, k=3))}", a, b)],
-                winner="model_a" if a_wins else "model_b",
-                model_a="m1",
-                model_b="m2",
-            )
+            _vote(f"s{i}", [(f"question {i} {' '.join(rng.choices(words, k=3))}", a, b)], a_wins)
         )
     return rows
 
@@ -403,15 +402,7 @@ def _graded_rows(n: int, seed: int = 9) -> list[dict[str, object]]:
             (f"question {i} turn {t}", answer(counts[0][t]), answer(counts[1][t])) for t in range(2)
         ]
         a_wins = sum(counts[0]) > sum(counts[1])
-        rows.append(
-            battle(
-                f"g{i}",
-                turns,
-                winner="model_a" if a_wins else "model_b",
-                model_a="m1",
-                model_b="m2",
-            )
-        )
+        rows.append(_vote(f"g{i}", turns, a_wins))
     return rows
 
 
