@@ -21,10 +21,11 @@ from pathlib import Path
 
 from arenatok.dedup import BatchKeys, battle_keys
 from arenatok.load import open_local
+from arenatok.records import dumps_lines
 from arenatok.stats import Stats
 from arenatok.steps import StepOptions, parse_batch, records_of, texts_of
 from arenatok.style import battle_style
-from arenatok.write import MINI_SIZE, DatasetWriter, dumps_lines
+from arenatok.write import MINI_SIZE, DatasetWriter
 
 
 def main() -> None:

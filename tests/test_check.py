@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arenatok.check import RowProblem, battle_from_row, parse_rows, timestamp
-from arenatok.load import REQUIRED_COLUMNS
+from arenatok.formats import REQUIRED_COLUMNS
 from arenatok.records import Battle
 from tests.helpers import TINY, battle, msg
 

@@ -836,7 +836,7 @@ def write_lines(path: Path, lines: list[str]) -> Path:
     )
 )
 def test_the_writer_keeps_any_unicode_text_on_one_line(texts: list[str]) -> None:
-    from arenatok.write import dumps_lines
+    from arenatok.records import dumps_lines
 
     block = dumps_lines([{"t": t} for t in texts])
     lines = block.split(b"\n") if texts else []

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from arenatok.errors import BadRowError, SourceError
 from arenatok.pipeline import build
-from arenatok.write import cut_strings, dumps_lines
+from arenatok.records import dumps_lines
+from arenatok.write import cut_strings
 from tests.helpers import TINY, battle, write_jsonl, write_parquet
 
 FILES = [

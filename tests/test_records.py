@@ -1,12 +1,25 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from arenatok.records import Battle, record_adapter, schema_json
+from arenatok.records import (
+    Battle,
+    DuplicateOf,
+    Edit,
+    Record,
+    dumps_lines,
+    edit,
+    edit_lines,
+    loads,
+    record_adapter,
+    schema_json,
+)
 from arenatok.steps import make_record
 from arenatok.write import schema_bytes
 
@@ -53,3 +66,74 @@ def test_record_shape_follows_the_battle() -> None:
         "anony": None,
     }
     assert c["quality_flags"] == []
+
+
+# ---- the codec: the driver's one edit of workers' lines --------------------------------------
+
+TEXTS = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs",)) | st.sampled_from('"\\,:{}'),
+    max_size=30,
+)
+
+
+def _sourced(text: str, row: int, qid: str = "q") -> Record:
+    record: Any = _record()
+    record["input"] = text
+    record["context"]["response_a"] = f'"sha256":"ab","row":{row}'  # the field's bytes in a text
+    record["context"]["api_metadata"]["question_id"] = qid
+    record["context"]["api_metadata"]["source"] = {
+        "index": 1,
+        "layout": "arena",
+        "sha256": "ab" * 32,
+        "row": row,
+    }
+    return cast(Record, record)
+
+
+def test_edit_applies_each_change_by_value() -> None:
+    record = _sourced("x", 7)
+    edit(record, Edit(row_offset=1000, question_id="s1:q", duplicate_of=DUP))
+    api = record["context"]["api_metadata"]
+    assert api["source"]["row"] == 1007
+    assert api["question_id"] == "s1:q"
+    assert record["context"]["quality_flags"] == ["duplicate"]
+    assert record["context"]["duplicate_of"] == DUP
+    # A text that spells the field is a text: only the source row moved.
+    assert record["context"]["response_a"] == '"sha256":"ab","row":7'
+
+
+DUP: DuplicateOf = {"source": 0, "row": 3, "kind": "same_battle", "key": "exact"}
+
+
+@given(
+    texts=st.lists(TEXTS, min_size=1, max_size=6),
+    rows=st.lists(st.integers(1, 10**9), min_size=6, max_size=6),
+    offset=st.integers(0, 10**12),
+    which=st.sets(st.integers(0, 5)),
+)
+def test_edit_lines_equals_decoding_every_line(
+    texts: list[str], rows: list[int], offset: int, which: set[int]
+) -> None:
+    """The fast path (a regex on lines without an edit) gives the bytes of the slow one."""
+    made = [_sourced(t, rows[i]) for i, t in enumerate(texts)]
+    lines = dumps_lines(made).split(b"\n")
+    edits = {i: Edit(question_id=f"s2:{i}", duplicate_of=DUP) for i in which if i < len(made)}
+    expected = []
+    for i, line in enumerate(lines):
+        record = loads(line)
+        e = edits.get(i, Edit())
+        edit(record, Edit(offset, e.question_id, e.duplicate_of))
+        expected.append(dumps_lines([record]))
+    assert edit_lines(lines, edits, row_offset=offset) == expected
+    assert [loads(x)["context"]["api_metadata"]["source"]["row"] for x in expected] == [
+        r + offset for r in rows[: len(made)]
+    ]
+
+
+def test_a_line_round_trips_through_the_codec() -> None:
+    record = _sourced("line\u2028break \x00 é", 5)
+    line = dumps_lines([record])
+    assert b"\\u2028" in line
+    assert b"\n" not in line
+    assert loads(line) == record
+    assert dumps_lines([loads(line)]) == line

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from arenatok import write
 from arenatok.errors import OutputError
-from arenatok.write import DatasetWriter, dumps_lines, remove_derived, write_bytes
+from arenatok.records import dumps_lines
+from arenatok.write import DatasetWriter, remove_derived, write_bytes
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),

@@ -17,7 +17,6 @@ digests and (source, row) pairs: memory grows by about 200 bytes per battle, not
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import re
@@ -25,16 +24,11 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from arenatok.records import Battle
-from arenatok.stats import Stats
-from arenatok.write import MINI_SIZE, dumps_lines
-
-if TYPE_CHECKING:
-    from arenatok.steps import BatchResult
+from arenatok.records import Battle, DuplicateOf
 
 KINDS = ("same_id", "same_battle")
 DECISIVE = ("model_a", "model_b")
@@ -190,7 +184,7 @@ class Match:
     row: int
     votes_differ: bool
 
-    def reference(self) -> dict[str, Any]:
+    def reference(self) -> DuplicateOf:
         """`duplicate_of` of a record: the first copy and how it was found."""
         return {"source": self.source, "row": self.row, "kind": self.kind, "key": self.key}
 
@@ -391,64 +385,3 @@ DEFINITIONS = {
     ),
 }
 """The README and artifact_metadata.json carry the same text."""
-
-
-def mark_duplicates(
-    r: BatchResult,
-    matches: Sequence[Match | None],
-    renames: dict[int, str],
-    *,
-    drop: bool,
-    labels: Sequence[str],
-) -> tuple[BatchResult, list[dict[str, Any]]]:
-    """A batch's result with its later copies marked (`quality_flags: duplicate` and
-    `duplicate_of`) or, with `drop`, taken out (returned as duplicates.jsonl entries), and ids
-    namespaced by `renames` (record index -> new id). Only the records that change are
-    parsed again; the counts are made again only where records were taken out."""
-    import orjson
-
-    lines = r.block.split(b"\n") if r.records else []
-    kept: list[bytes] = []
-    dropped: list[dict[str, Any]] = []
-    flagged = 0
-    changed_first = False
-    for i, line in enumerate(lines):
-        m, new_id = matches[i], renames.get(i)
-        if m is None and new_id is None:
-            kept.append(line)
-            continue
-        changed_first |= i < len(r.first_records)
-        record = orjson.loads(line)
-        context = record["context"]
-        if new_id is not None:
-            context["api_metadata"]["question_id"] = new_id
-        if m is not None and drop:
-            dropped.append(
-                {
-                    "file": labels[r.source],
-                    "row": r.record_rows[i],
-                    "question_id": context["api_metadata"]["question_id"],
-                    "kind": m.kind,
-                    "key": m.key,
-                    "duplicate_of": {"file": labels[m.source], **m.reference()},
-                }
-            )
-            continue
-        if m is not None:
-            context["quality_flags"].append("duplicate")
-            context["duplicate_of"] = m.reference()
-            flagged += 1
-        kept.append(dumps_lines([record]))
-    block = b"\n".join(kept)
-    if dropped:
-        records = [orjson.loads(x) for x in kept]
-        stats = Stats.of(records, len(r.rejects), r.stats.image_parts)
-        stats.dropped = len(dropped)
-        stats.read += len(dropped)
-        stats.cross_checked = r.stats.cross_checked
-        first = records[:MINI_SIZE]
-    else:
-        stats = dataclasses.replace(r.stats, flags=r.stats.flags + Counter(duplicate=flagged))
-        first = [orjson.loads(x) for x in kept[:MINI_SIZE]] if changed_first else r.first_records
-    new = dataclasses.replace(r, block=block, records=len(kept), first_records=first, stats=stats)
-    return new, dropped

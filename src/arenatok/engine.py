@@ -12,7 +12,6 @@ import copy
 import dataclasses
 import multiprocessing
 import os
-import re
 import signal
 import threading
 import time
@@ -24,6 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from arenatok import records
 from arenatok.errors import ArenatokError, EngineError, MissingExtraError, first_line
 from arenatok.load import Payload
 from arenatok.steps import BatchResult, StepOptions, run_batch
@@ -301,27 +301,19 @@ class _RayStep:
         return pa.table({"result": pa.array([pickle.dumps(result)], type=pa.large_binary())})
 
 
-_SOURCE_ROW = re.compile(rb'("sha256":"[0-9a-f]*","row":)(\d+)')
-"""The row of `api_metadata.source` in a serialised record. A `"` inside a JSON string is
-always escaped, so these bytes occur only as that field, never inside a text."""
-
-
 def shift_rows(r: BatchResult, offset: int) -> BatchResult:
     """A result made with its batch's rows counted from 1, with rows counted in the source
     (Ray hands a step its batch without saying where in the file it starts)."""
     if not offset:
         return r
-
-    def shifted(m: re.Match[bytes]) -> bytes:
-        return m.group(1) + str(int(m.group(2)) + offset).encode()
-
     first = copy.deepcopy(r.first_records)
     for record in first:
-        record["context"]["api_metadata"]["source"]["row"] += offset
+        records.edit(record, records.Edit(row_offset=offset))
+    lines = records.edit_lines(r.block.split(b"\n") if r.records else [], {}, row_offset=offset)
     return dataclasses.replace(
         r,
         first_row=offset + 1,
-        block=_SOURCE_ROW.sub(shifted, r.block),
+        block=b"\n".join(lines),
         first_records=first,
         rejects=[dataclasses.replace(x, row=offset + x.row) for x in r.rejects],
         record_rows=[offset + n for n in r.record_rows],

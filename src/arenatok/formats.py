@@ -28,12 +28,30 @@ from arenatok.check import (
     timestamp,
 )
 from arenatok.errors import SourceError
-from arenatok.load import REQUIRED_COLUMNS
 from arenatok.records import WINNERS, Battle
 from arenatok.style import release_counts
 
 Parse = Callable[[Mapping[str, Any], bool], Battle]
 """A row (and whether null replies are allowed) to a Battle, or RowProblem."""
+
+REQUIRED_COLUMNS = (
+    "question_id",
+    "model_a",
+    "model_b",
+    "winner",
+    "conversation_a",
+    "conversation_b",
+    "turn",
+)
+OPTIONAL_COLUMNS = (
+    "judge",
+    "anony",
+    "language",
+    "tstamp",
+    "openai_moderation",
+    "toxic_chat_tag",
+)
+"""Columns of the arena schema that are read; missing optional ones become null in the output."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +73,18 @@ class Format:
     """Every column is a string or number (texts as JSON-encoded lists), so CSV can hold it."""
     battle_ids: bool = True
     """Each battle has its own id (false for mt_bench: one question, many judgments)."""
+
+    def parquet_columns(self, schema: Any) -> tuple[str, ...]:
+        """The columns (or struct leaves) to read from a Parquet file of this layout with Arrow
+        schema `schema`: the arena schema's own, or every column but `full_conversation`."""
+        if self.name != DEFAULT:  # full_conversation (140k) repeats earlier votes' turns
+            return tuple(c for c in schema.names if c != "full_conversation")
+        return tuple(
+            leaf
+            for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
+            if c in schema.names
+            for leaf in _flag_leaves(c, schema.field(c).type)
+        )
 
 
 # ---- lmsys/chatbot_arena_conversations (33K) and lmarena-ai/arena-human-preference-100k ---------
@@ -375,3 +405,20 @@ def get(name: str) -> Format:
         raise SourceError(
             f"unknown format: {name!r}", hint=f"known formats: {', '.join(FORMATS)}"
         ) from None
+
+
+def _flag_leaves(name: str, kind: Any) -> list[str]:
+    """For the moderation struct columns only their `flagged` leaves are read (the scores are
+    not used); any other shape is read whole and checked row by row."""
+    import pyarrow as pa
+
+    if name not in ("openai_moderation", "toxic_chat_tag") or not pa.types.is_struct(kind):
+        return [name]
+    if name == "openai_moderation":
+        return [f"{name}.flagged"] if kind.get_field_index("flagged") >= 0 else [name]
+    leaves = [
+        f"{name}.{f.name}.flagged"
+        for f in kind
+        if pa.types.is_struct(f.type) and f.type.get_field_index("flagged") >= 0
+    ]
+    return leaves if len(leaves) == kind.num_fields else [name]

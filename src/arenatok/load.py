@@ -15,30 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
 
+from arenatok import formats
 from arenatok.check import RowProblem
 from arenatok.errors import SourceError, first_line
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-REQUIRED_COLUMNS = (
-    "question_id",
-    "model_a",
-    "model_b",
-    "winner",
-    "conversation_a",
-    "conversation_b",
-    "turn",
-)
-OPTIONAL_COLUMNS = (
-    "judge",
-    "anony",
-    "language",
-    "tstamp",
-    "openai_moderation",
-    "toxic_chat_tag",
-)
-"""Columns of the arena schema that are read; missing optional ones become null in the output."""
 
 
 def sha256_file(path: Path) -> str:
@@ -170,8 +152,6 @@ def check_regular(p: Path) -> None:
 def open_local(path: str | Path, *, layout: str | None = None) -> LocalFile:
     """Check that `path` is a readable battle file in a known layout (detected from its
     columns unless `layout` names one); say clearly if not."""
-    from arenatok import formats
-
     p = Path(path)
     check_regular(p)
     try:
@@ -206,18 +186,7 @@ def open_local(path: str | Path, *, layout: str | None = None) -> LocalFile:
         )
     if filetype != "parquet":
         return LocalFile(p, filetype, chosen.name)
-    import pyarrow as pa
-
-    if chosen.name == formats.DEFAULT:
-        wanted = tuple(
-            leaf
-            for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
-            if c in names
-            for leaf in _flag_leaves(c, schema.field(c).type, pa)
-        )
-    else:  # full_conversation (140k) repeats earlier votes' turns and is not used
-        wanted = tuple(c for c in names if c != "full_conversation")
-    return LocalFile(p, filetype, chosen.name, wanted)
+    return LocalFile(p, filetype, chosen.name, chosen.parquet_columns(schema))
 
 
 def _columns(p: Path, filetype: str) -> tuple[list[str], Any]:
@@ -262,8 +231,6 @@ def _detect_json(p: Path, filetype: str) -> Any:
     that fits a layout decides. If none fits and there are several, all with the same keys, the
     file is in an unknown layout (an error); otherwise its rows are checked, and rejected, one
     by one, as the default layout's."""
-    from arenatok import formats
-
     keysets: list[list[str]] = []
     with contextlib.suppress(SourceError):
         for batch in LocalFile(p, filetype).batches(batch_size=100):
@@ -275,21 +242,6 @@ def _detect_json(p: Path, filetype: str) -> Any:
     if len(keysets) > 1 and all(set(k) == set(keysets[0]) for k in keysets):
         return formats.detect(keysets[0], p)  # raises: names the columns and the layouts
     return formats.get(formats.DEFAULT)
-
-
-def _flag_leaves(name: str, kind: Any, pa: Any) -> list[str]:
-    """For the moderation struct columns only their `flagged` leaves are read (the scores are
-    not used); any other shape is read whole and checked row by row."""
-    if name not in ("openai_moderation", "toxic_chat_tag") or not pa.types.is_struct(kind):
-        return [name]
-    if name == "openai_moderation":
-        return [f"{name}.flagged"] if kind.get_field_index("flagged") >= 0 else [name]
-    leaves = [
-        f"{name}.{f.name}.flagged"
-        for f in kind
-        if pa.types.is_struct(f.type) and f.type.get_field_index("flagged") >= 0
-    ]
-    return leaves if len(leaves) == kind.num_fields else [name]
 
 
 def parquet_rows(path: Path) -> int:

@@ -8,14 +8,16 @@ in `steps`.
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from arenatok import formats, interrupts
+from arenatok import formats, interrupts, records
 from arenatok.check import QUALITY_FLAGS
-from arenatok.dedup import Index, Match, mark_duplicates
+from arenatok.dedup import Index, Match
 from arenatok.engine import run_local, run_ray
 from arenatok.errors import (
     BadRowError,
@@ -30,7 +32,7 @@ from arenatok.plan import DEFAULT_LIMIT, Plan, Progress, plan
 from arenatok.stats import Stats
 from arenatok.steps import BatchResult
 from arenatok.tokens import CROSS_CHECK_RULE
-from arenatok.write import DatasetWriter, reject_entry
+from arenatok.write import MINI_SIZE, DatasetWriter, reject_entry
 
 __all__ = ["DEFAULT_LIMIT", "BuildResult", "Plan", "Progress", "build", "plan", "run"]
 
@@ -162,6 +164,60 @@ def _duplicate_error(p: Plan, r: BatchResult, matches: list[Match | None]) -> No
         hint="--duplicates flag (the default) marks later copies; --duplicates drop writes "
         "them to duplicates.jsonl",
     )
+
+
+def mark_duplicates(
+    r: BatchResult,
+    matches: Sequence[Match | None],
+    renames: dict[int, str],
+    *,
+    drop: bool,
+    labels: Sequence[str],
+) -> tuple[BatchResult, list[dict[str, Any]]]:
+    """A batch's result with its later copies marked (`quality_flags: duplicate` and
+    `duplicate_of`) or, with `drop`, taken out (returned as duplicates.jsonl entries), and ids
+    namespaced by `renames` (record index -> new id). Only the records that change are
+    decoded again; the counts are made again only where records were taken out."""
+    lines = r.block.split(b"\n") if r.records else []
+    edits = {
+        i: records.Edit(
+            question_id=renames.get(i),
+            duplicate_of=None if m is None or drop else m.reference(),
+        )
+        for i, m in enumerate(matches)
+        if m is not None or i in renames
+    }
+    dropped: list[dict[str, Any]] = []
+    if drop:
+        for i, m in enumerate(matches):
+            if m is not None:
+                dropped.append(
+                    {
+                        "file": labels[r.source],
+                        "row": r.record_rows[i],
+                        "question_id": renames.get(i, r.keys.question_ids[i]),
+                        "kind": m.kind,
+                        "key": m.key,
+                        "duplicate_of": {"file": labels[m.source], **m.reference()},
+                    }
+                )
+    edited = records.edit_lines(lines, edits)
+    kept = [x for i, x in enumerate(edited) if not (drop and matches[i] is not None)]
+    if dropped:
+        decoded = [records.loads(x) for x in kept]
+        stats = Stats.of(decoded, len(r.rejects), r.stats.image_parts)
+        stats.dropped = len(dropped)
+        stats.read += len(dropped)
+        stats.cross_checked = r.stats.cross_checked
+        first = decoded[:MINI_SIZE]
+    else:
+        flagged = sum(m is not None for m in matches)
+        stats = dataclasses.replace(r.stats, flags=r.stats.flags + Counter(duplicate=flagged))
+        changed_first = any(i < len(r.first_records) for i in edits)
+        first = [records.loads(x) for x in kept[:MINI_SIZE]] if changed_first else r.first_records
+    block = b"\n".join(kept)
+    new = dataclasses.replace(r, block=block, records=len(kept), first_records=first, stats=stats)
+    return new, dropped
 
 
 def build(

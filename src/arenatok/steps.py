@@ -16,11 +16,11 @@ from arenatok.check_arrow import battles_from_arrow
 from arenatok.dedup import BatchKeys, battle_keys
 from arenatok.load import JsonLines, Payload, rows_of
 from arenatok.metrics import chat_overhead, token_usage
-from arenatok.records import Battle, Record, Reject, SourceRef, TokenUsage
+from arenatok.records import Battle, Record, Reject, SourceRef, TokenUsage, dumps_lines
 from arenatok.stats import Stats
 from arenatok.style import battle_style
 from arenatok.tokens import FastCounter, TokenCounter, counter_for, cross_checked
-from arenatok.write import MINI_SIZE, dumps_lines
+from arenatok.write import MINI_SIZE
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import orjson
 from arenatok import interrupts
 from arenatok.derived import DERIVED, card_build, made_from
 from arenatok.errors import OutputError
-from arenatok.records import Record, Reject
+from arenatok.records import Record, Reject, dumps_lines
 
 DATA = "data_out.json"
 FULL = "full_data_out.json"
@@ -36,40 +36,6 @@ OUTPUTS = (DATA, FULL, MINI, PREVIEW, JSONL, REJECTS, DUPLICATES, SCHEMA)
 """Every file a build writes besides METADATA."""
 MINI_SIZE = 3
 PREVIEW_CHARS = 200
-
-_LINE_BREAKS = (
-    (b"\xe2\x80\xa8", b"\\u2028"),
-    (b"\xe2\x80\xa9", b"\\u2029"),
-    (b"\xc2\x85", b"\\u0085"),
-)
-
-
-def dumps_lines(objs: Iterable[object]) -> bytes:
-    """Compact UTF-8 JSON, one line per object, lines joined by b"\\n" (no final newline).
-
-    orjson keeps keys in insertion order and writes floats in shortest round-trip form. U+2028,
-    U+2029 and U+0085 are escaped as well: they are legal in JSON strings, but some line
-    splitters (str.splitlines) would break the line there. A raw b"\\n" occurs only between
-    lines, since JSON escapes newlines inside strings."""
-    block = b"\n".join([orjson.dumps(o) for o in objs])
-    if _has_line_breaks(block):
-        for raw, escaped in _LINE_BREAKS:
-            block = block.replace(raw, escaped)
-    return block
-
-
-def _has_line_breaks(block: bytes) -> bool:
-    """Whether UTF-8 `block` holds U+2028, U+2029 or U+0085: the positions of their lead bytes
-    (E2, C2) found with numpy, then their next bytes checked (three `in` scans of the block
-    take twice as long: the lead bytes are common in text, which defeats bytes.find's skips)."""
-    import numpy as np
-
-    a = np.frombuffer(block, dtype=np.uint8)
-    e = np.flatnonzero(a[:-2] == 0xE2)
-    if ((a[e + 1] == 0x80) & ((a[e + 2] == 0xA8) | (a[e + 2] == 0xA9))).any():
-        return True
-    c = np.flatnonzero(a[:-1] == 0xC2)
-    return bool((a[c + 1] == 0x85).any())
 
 
 def dumps_pretty(obj: object) -> str:
