@@ -43,7 +43,7 @@ BASELINE = r"""
 import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import pyarrow.compute as pc, pyarrow.parquet as pq
-from arenatok.engine import default_workers
+from arenatok.workers import default_workers
 
 mode, path = sys.argv[1], sys.argv[2]
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import pyarrow.compute as pc
 
-from arenatok import engine
+from arenatok import workers
 from arenatok.load import open_local
 from arenatok.tokens import TokenCounter, counter_for
 
@@ -60,8 +60,8 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--counter", default="tiktoken", choices=["tiktoken", "fast"])
     args = ap.parse_args()
-    engine.start_early()
-    workers = engine.default_workers()
+    workers.start_early()
+    n_workers = workers.default_workers()
     args.out.mkdir(parents=True, exist_ok=True)
     hashes = [hashlib.sha256(), hashlib.sha256()]
     tokens = 0
@@ -80,11 +80,11 @@ def main() -> None:
                 h.update(block)
 
         with ProcessPoolExecutor(
-            workers, mp_context=engine._context(), initializer=_init, initargs=(args.counter,)
+            n_workers, mp_context=workers.context(), initializer=_init, initargs=(args.counter,)
         ) as pool:
             for batch in open_local(args.corpus).payloads(1024):
                 pending.append(pool.submit(_work, batch))
-                if len(pending) >= 2 * workers:
+                if len(pending) >= 2 * n_workers:
                     take()
             while pending:
                 take()

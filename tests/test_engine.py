@@ -110,7 +110,7 @@ def test_the_fork_server_starts_early_only_for_builds_that_use_workers(
 
 def test_the_command_line_starts_without_the_slow_imports() -> None:
     """numpy, pyarrow and importlib.metadata take 0.2 s to import: the command line starts
-    the fork server (`engine.start_early`) before it needs them."""
+    the fork server (`workers.start_early`) before it needs them."""
     import subprocess
 
     slow = ("numpy", "pyarrow", "importlib.metadata", "pandas")

@@ -507,7 +507,7 @@ def bench_cmd(
     from arenatok.bench import write_bench
     from arenatok.bench.strategies import parse_strategies
     from arenatok.cli_output import print_bench, progress_bar
-    from arenatok.engine import default_workers
+    from arenatok.workers import default_workers
 
     started = time.perf_counter()
     chosen = parse_strategies(strategies or DEFAULT_STRATEGIES, seed=seed)
@@ -532,7 +532,7 @@ def bench_cmd(
 def main() -> None:
     """Entry point of the `arenatok` script. SIGTERM stops a command like Ctrl-C does, unless
     the process was started with SIGTERM ignored: then it stays ignored."""
-    from arenatok.engine import configure_command_line
+    from arenatok.workers import configure_command_line
 
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_sigterm)

@@ -345,7 +345,7 @@ def controlled_bootstrap(
     """`rounds` bootstrap refits (rounds x params; see `controlled_rounds`). Round r draws from
     its own seed (`SeedSequence(seed).spawn`), so the result does not depend on `jobs`: how
     many worker processes share the rounds ("auto": one per core for large inputs)."""
-    from arenatok.engine import default_workers, process_map
+    from arenatok.workers import default_workers, process_map
 
     seeds = np.random.SeedSequence(seed).spawn(rounds)
     if jobs == "auto":

@@ -36,6 +36,7 @@ from arenatok.errors import (
     TokenizerError,
     first_line,
 )
+from arenatok.workers import default_workers
 
 _ENDOFTEXT = "<|endoftext|>"
 _FIM_PREFIX = "<|fim_prefix|>"
@@ -190,7 +191,7 @@ class TokenCounter:
         self._cache: OrderedDict[str, int] = OrderedDict()
         self._cache_chars = 0
         self._cache_limit = cache_chars
-        self._threads = threads if threads is not None else (os.cpu_count() or 1)
+        self._threads = threads if threads is not None else default_workers()
         self._pool: ThreadPoolExecutor | None = None
         self.hits = 0
         self.misses = 0

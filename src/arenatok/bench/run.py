@@ -23,8 +23,8 @@ from arenatok.bench.shared import Batch, Shared, grouped_cumsum
 from arenatok.bench.strategies import AnyStrategy, Hybrid, LowRank, learns_sentences
 from arenatok.built import build_id, read_metadata
 from arenatok.derived import BENCH_HTML, BENCH_JSON
-from arenatok.engine import Background, Pool, trim_memory
 from arenatok.errors import MissingExtraError, OptionError, SourceError, check_seed
+from arenatok.workers import Background, Pool, trim_memory
 from arenatok.write import dumps_pretty, output_error, write_together
 
 MAX_TURN_SHOWN = 10
