@@ -53,7 +53,7 @@ def counter():
         from bpe_openai import _bindings
 
         return _bindings.tokenizer_for_encoding("cl100k_base").count
-    from arenatok.tokens import get_encoding
+    from arenatok.encodings import get_encoding
 
     encode = get_encoding("cl100k_base").encode_ordinary
     return lambda t: len(encode(t))

@@ -18,8 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arenatok.cli import cli
+from arenatok.encodings import SPECIAL_TOKEN_TEXTS, get_encoding
 from arenatok.pipeline import build
-from arenatok.tokens import SPECIAL_TOKEN_TEXTS, FastCounter, cross_checked, get_encoding
+from arenatok.tokens import FastCounter, cross_checked
 from tests.helpers import TINY, need_shared, write_jsonl, write_parquet
 
 pytest.importorskip("bpe_openai", reason="the [fast] extra is not installed")

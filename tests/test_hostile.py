@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from arenatok.encodings import get_encoding
 from arenatok.errors import ArenatokError, SourceError
 from arenatok.pipeline import build
-from arenatok.tokens import get_encoding
 from arenatok.validate import validate_dir
 from tests.helpers import TINY, battle, write_jsonl
 

@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arenatok import tokens
+from arenatok.encodings import ENCODINGS, bpe_bytes, get_encoding
 from arenatok.errors import EncodingNotFoundError, HashMismatchError
-from arenatok.tokens import ENCODINGS, TokenCounter, bpe_bytes, count, get_encoding
+from arenatok.tokens import TokenCounter, count
 
 OPENCL = "What is the difference between OpenCL and CUDA?"
 

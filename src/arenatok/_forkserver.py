@@ -8,13 +8,14 @@ import signal
 
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
-# Workers start with these imported: the step's modules, pyarrow (the batches come as Arrow),
-# and what the command line imports (a worker runs the `arenatok` script, or `python -m
+# Workers start with these imported: the step's modules, tiktoken, pyarrow (the batches come as
+# Arrow), and what the command line imports (a worker runs the `arenatok` script, or `python -m
 # arenatok.cli`, again as its __main__ module; arenatok.cli itself is not imported here, or
 # runpy would warn that it is imported twice).
 import click  # noqa: E402, F401
 import pyarrow  # noqa: E402
 import pyarrow.compute  # noqa: E402, F401
+import tiktoken  # noqa: E402, F401
 
 import arenatok.cli_output  # noqa: E402
 import arenatok.engine  # noqa: E402

@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeGuard
 
+from arenatok.encodings import SPECIAL_TOKEN_TEXTS
 from arenatok.records import WINNERS, Battle, Reject
-from arenatok.tokens import SPECIAL_TOKEN_TEXTS
 
 
 class RowProblem(ValueError):

@@ -14,11 +14,11 @@ import click
 from arenatok import __version__
 from arenatok.bench.strategies import DEFAULT_STRATEGIES
 from arenatok.cli_output import one_line
+from arenatok.encodings import ENCODINGS
 from arenatok.errors import ArenatokError
 from arenatok.formats import FORMATS
 from arenatok.interrupts import Interrupted
 from arenatok.pipeline import DEFAULT_LIMIT, build
-from arenatok.tokens import ENCODINGS
 from arenatok.write import METADATA
 
 

@@ -171,7 +171,7 @@ def read_shard(shard: Shard) -> Corpus:
     """A shard's battles (runs in a worker process)."""
     import orjson
 
-    from arenatok.tokens import get_encoding
+    from arenatok.encodings import get_encoding
 
     encode = get_encoding("cl100k_base").encode_ordinary
     with shard.path.open("rb") as f:

@@ -21,8 +21,8 @@ from arenatok.bench.protocol import (
     load,
     messages,
 )
+from arenatok.encodings import get_encoding
 from arenatok.errors import OptionError
-from arenatok.tokens import get_encoding
 
 if TYPE_CHECKING:
     from arenatok.bench.shared import Batch, Shared
