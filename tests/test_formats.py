@@ -403,7 +403,7 @@ def test_quality_flags(tmp_path: Path) -> None:
 
 
 def test_readme_documents_every_quality_flag() -> None:
-    from arenatok.check import QUALITY_FLAGS
+    from arenatok.records import QUALITY_FLAGS
     from tests.helpers import ROOT
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8").replace("\\|", "|")

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from arenatok import formats, interrupts, records
-from arenatok.check import QUALITY_FLAGS
 from arenatok.dedup import Index, Match
 from arenatok.engine import run_local, run_ray
 from arenatok.errors import (
@@ -29,6 +28,7 @@ from arenatok.errors import (
 from arenatok.load import Payload, first_rows, parquet_rows
 from arenatok.metrics import DEFINITIONS
 from arenatok.plan import DEFAULT_LIMIT, Plan, Progress, plan
+from arenatok.records import QUALITY_FLAGS
 from arenatok.stats import Stats
 from arenatok.steps import BatchResult
 from arenatok.tokens import CROSS_CHECK_RULE
@@ -212,7 +212,8 @@ def mark_duplicates(
         first = decoded[:MINI_SIZE]
     else:
         flagged = sum(m is not None for m in matches)
-        stats = dataclasses.replace(r.stats, flags=r.stats.flags + Counter(duplicate=flagged))
+        quality = r.stats.quality_flags + Counter(duplicate=flagged)
+        stats = dataclasses.replace(r.stats, quality_flags=quality)
         changed_first = any(i < len(r.first_records) for i in edits)
         first = [records.loads(x) for x in kept[:MINI_SIZE]] if changed_first else r.first_records
     block = b"\n".join(kept)

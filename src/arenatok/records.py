@@ -23,6 +23,24 @@ labels (`both_bad`, `tie (inconsistent)`); each format lists its own, and none i
 another."""
 
 
+QUALITY_FLAGS: dict[str, str] = {
+    "empty_prompt": "a user message is empty or only whitespace.",
+    "empty_response_a": "an answer of model A is empty or only whitespace (likewise _b).",
+    "empty_response_b": "an answer of model B is empty or only whitespace.",
+    "null_turn": "a reply was null in the source; it is counted as empty (--allow-null-turns).",
+    "identical_responses": "model A's and model B's answers are the same at every turn.",
+    "special_token_text": (
+        "a message contains the text of a tiktoken special token (such as <|endoftext|>); "
+        "it is counted as ordinary text."
+    ),
+    "multi_turn": "the battle has more than one turn.",
+    "image_parts": "the source has non-text parts (images); only the text is counted.",
+    "duplicate": "a later copy of a battle seen before (see duplicate_of and Duplicates).",
+}
+"""Data-quality flags of a record: facts about the battle worth knowing, never a reason to drop
+it. The README and artifact_metadata.json carry the same text."""
+
+
 @dataclass(frozen=True, slots=True)
 class Battle:
     """One arena battle after its checks: turn i is (users[i], answers_a[i], answers_b[i])."""

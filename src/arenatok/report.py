@@ -18,8 +18,8 @@ import numpy as np
 
 from arenatok import ratings
 from arenatok.built import Battles, Built
-from arenatok.check import QUALITY_FLAGS
 from arenatok.errors import OptionError, SourceError, check_seed
+from arenatok.records import QUALITY_FLAGS
 from arenatok.style import FEATURES
 from arenatok.write import JSONL
 

@@ -9,9 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from arenatok import formats
-from arenatok.check import QUALITY_FLAGS
-from arenatok.records import Record
+from arenatok.records import QUALITY_FLAGS, WINNERS, Record
 
 SOURCE_TOKEN_FIELDS = {
     "sum_user_tokens": "total_input_tokens",
@@ -37,7 +35,7 @@ class Stats:
     input_tokens: int = 0
     output_tokens_a: int = 0
     output_tokens_b: int = 0
-    flags: Counter[str] = field(default_factory=Counter)
+    quality_flags: Counter[str] = field(default_factory=Counter)
     image_parts: int = 0
     source_compared: Counter[str] = field(default_factory=Counter)
     source_equal: Counter[str] = field(default_factory=Counter)
@@ -64,7 +62,7 @@ class Stats:
             s.input_tokens += u["total_input_tokens"]
             s.output_tokens_a += u["total_output_tokens_a"]
             s.output_tokens_b += u["total_output_tokens_b"]
-            s.flags.update(c["quality_flags"])
+            s.quality_flags.update(c["quality_flags"])
             theirs = c["api_metadata"].get("source_token_counts") or {}
             for key, ours in SOURCE_TOKEN_FIELDS.items():
                 if key in theirs:
@@ -93,9 +91,7 @@ class Stats:
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens_a + self.output_tokens_b
 
-    def summary(
-        self, labels: Sequence[str] = formats.FORMATS[formats.DEFAULT].winners
-    ) -> dict[str, Any]:
+    def summary(self, labels: Sequence[str] = WINNERS) -> dict[str, Any]:
         """The figures that go into artifact_metadata.json; `labels` are the source's votes."""
         n = self.written
 
@@ -131,7 +127,7 @@ class Stats:
                 "total_output_tokens_a": self.output_tokens_a,
                 "total_output_tokens_b": self.output_tokens_b,
             },
-            "quality_flags": {f: self.flags[f] for f in QUALITY_FLAGS},
+            "quality_flags": {f: self.quality_flags[f] for f in QUALITY_FLAGS},
         }
         if self.image_parts:
             summary["image_parts_not_counted"] = self.image_parts
