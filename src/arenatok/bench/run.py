@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from arenatok.bench import predict, verdicts
+from arenatok.bench import classifier, predict, verdicts
 from arenatok.bench.corpus import TEST_SHARE, Corpus, plan_shards, read_shard, turn_numbers
 from arenatok.bench.shared import Batch, Shared, grouped_cumsum
 from arenatok.bench.strategies import AnyStrategy, Hybrid, LowRank, learns_sentences
@@ -218,14 +218,14 @@ def _run(
         the test votes."""
         while pending:
             collect()
-        pending.append((name, x_test, Background(predict.fit, x_train, y[tr], seed)))
+        pending.append((name, x_test, Background(classifier.fit, x_train, y[tr], seed)))
 
     def collect() -> None:
         name, x_test, fitting = pending.popleft()
         model = fitting.result()
         if name == "full":
             shared.full_model = model  # its text weights choose the sentences of `extract`
-        predictions[name] = predict.predict(model, x_test, classes)
+        predictions[name] = classifier.predict(model, x_test, classes)
         tick("fitting predictors")
 
     for name, x in predict.references(corpus, three_way).items():

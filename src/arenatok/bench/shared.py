@@ -13,7 +13,6 @@ from scipy import sparse
 from arenatok.bench import compress
 from arenatok.bench import represent as rep
 from arenatok.bench.corpus import Corpus, spans, turn_numbers
-from arenatok.bench.strategies import SEPARATOR
 
 
 @dataclass
@@ -117,7 +116,7 @@ class Shared:
             size = self.c.sizes[message]
             # what it sends for the first t turns: turn t
             by_tokens = keep[0::2] + keep[1::2]
-            by_bytes = size[0::2] + size[1::2] + len(SEPARATOR)
+            by_bytes = size[0::2] + size[1::2] + len(rep.SEPARATOR)
             return self._batch(by_tokens, by_bytes, bags)
         bags, size = rep.span_bags(ids, side, starts, keep, lookup, token_bytes)
         return self._joined(keep, self.c.sizes[message] if k is None else size, bags)
@@ -126,8 +125,8 @@ class Shared:
         """Costs of sending, by turn t, the text of the first t turns: `keep` tokens and `size`
         bytes a message (in the order of `sides`), 2t messages and 2t - 1 separators."""
         by_tokens = grouped_cumsum(keep[0::2] + keep[1::2], self.turns_per_side)
-        pair_bytes = size[0::2] + size[1::2] + 2 * len(SEPARATOR)
-        by_bytes = grouped_cumsum(pair_bytes, self.turns_per_side) - len(SEPARATOR)
+        pair_bytes = size[0::2] + size[1::2] + 2 * len(rep.SEPARATOR)
+        by_bytes = grouped_cumsum(pair_bytes, self.turns_per_side) - len(rep.SEPARATOR)
         return self._batch(by_tokens, by_bytes, bags)
 
     def _batch(
@@ -187,7 +186,7 @@ class Shared:
         decisive training votes on `full`'s TF-IDF differences."""
         model = self.full_model
         if model is None:
-            from arenatok.bench.predict import fit
+            from arenatok.bench.classifier import fit
 
             x = rep.tfidf(self.text(k=None, tail=False, last_turn=False).bags, self.train_sides)
             model = fit(rep.differences(x, self.learn, self.n), self.votes, self.seed)
