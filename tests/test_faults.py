@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from arenatok import write
+from arenatok import atomic
 from arenatok.cli import cli
 from arenatok.errors import OutputError
 from arenatok.pipeline import build
@@ -144,7 +144,7 @@ def test_disk_full(
 ) -> None:
     out, before = earlier_run
     calls = 0
-    real_write = write._HashingFile.write
+    real_write = atomic.TempFile.write
 
     def write_until_full(self: Any, data: bytes) -> None:
         nonlocal calls
@@ -153,7 +153,7 @@ def test_disk_full(
             raise OSError(errno.ENOSPC, "No space left on device")
         real_write(self, data)
 
-    monkeypatch.setattr(write._HashingFile, "write", write_until_full)
+    monkeypatch.setattr(atomic.TempFile, "write", write_until_full)
     with pytest.raises(OutputError) as e:
         build(slow_source, out=out, limit=2000, batch_size=100)
     assert e.value.message == f"{out}: no space left on the device"
@@ -211,8 +211,8 @@ def test_second_build_refuses_while_first_holds_the_lock(tmp_path: Path) -> None
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from arenatok.write import _DirLock\n"
-            f"lock = _DirLock(Path({str(out)!r})); print('locked', flush=True); time.sleep(60)",
+            "import sys, time; from pathlib import Path; from arenatok.atomic import DirLock\n"
+            f"lock = DirLock(Path({str(out)!r})); print('locked', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
         text=True,

@@ -359,19 +359,19 @@ def test_validate_opens_nothing_outside_the_directory(built: Path) -> None:
 
 
 def test_report_and_its_page_change_together(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from arenatok import write
+    from arenatok import atomic
 
     assert cli_run("report", str(built), "--rounds", "0")[0] == 0
     before = {n: (built / n).read_bytes() for n in ("report.json", "report.html")}
     assert validate_dir(built) == []
-    real = write._HashingFile.close
+    real = atomic.TempFile.close
 
     def stop_at_the_page(self: Any) -> dict[str, object]:
         if self.final.name == "report.html":
             raise KeyboardInterrupt  # Ctrl-C once report.json's temp file is complete
         return real(self)
 
-    monkeypatch.setattr(write._HashingFile, "close", stop_at_the_page)
+    monkeypatch.setattr(atomic.TempFile, "close", stop_at_the_page)
     code, _, _ = cli_run("report", str(built), "--rounds", "0", "--seed", "3")
     assert code == 130
     monkeypatch.undo()

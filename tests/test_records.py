@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from arenatok import records
 from arenatok.records import (
     Battle,
     DuplicateOf,
@@ -137,3 +138,12 @@ def test_a_line_round_trips_through_the_codec() -> None:
     assert b"\n" not in line
     assert loads(line) == record
     assert dumps_lines([loads(line)]) == line
+
+
+@given(st.text())
+def test_line_break_search_is_the_definition(text: str) -> None:
+    data = text.encode("utf-8", "surrogatepass")
+    breaks = (b"\xe2\x80\xa8", b"\xe2\x80\xa9", b"\xc2\x85")
+    assert records._has_line_breaks(data) == any(b in data for b in breaks)
+    assert records._has_line_breaks(b"x" + "\u2029".encode())
+    assert records._has_line_breaks(b"\xc2\x85")

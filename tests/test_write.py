@@ -13,10 +13,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arenatok import write
+from arenatok import atomic, write
+from arenatok.atomic import write_bytes
+from arenatok.derived import DERIVED
 from arenatok.errors import OutputError
 from arenatok.records import dumps_lines
-from arenatok.write import DatasetWriter, remove_derived, write_bytes
+from arenatok.write import DatasetWriter, remove_derived
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
@@ -32,21 +34,12 @@ def test_dumps_lines_round_trips_one_line_per_object(objs: list[Any]) -> None:
     assert [orjson.loads(x) for x in lines] == objs
 
 
-@given(st.text())
-def test_line_break_search_is_the_definition(text: str) -> None:
-    data = text.encode("utf-8", "surrogatepass")
-    breaks = (b"\xe2\x80\xa8", b"\xe2\x80\xa9", b"\xc2\x85")
-    assert write._has_line_breaks(data) == any(b in data for b in breaks)
-    assert write._has_line_breaks(b"x" + "\u2029".encode())
-    assert write._has_line_breaks(b"\xc2\x85")
-
-
 def test_large_files_are_flushed_in_the_background_and_full_is_a_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     synced: list[int] = []
     real = os.fdatasync
-    monkeypatch.setattr(write, "SYNC_EVERY", 100)
+    monkeypatch.setattr(atomic, "SYNC_EVERY", 100)
     monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
     writer = DatasetWriter(tmp_path, keep_rejects=False)
     for i in range(20):
@@ -118,7 +111,7 @@ def test_commit_lists_every_file_and_removes_derived_ones(tmp_path: Path) -> Non
     writer.add(b'{"a": 1}\n{"a": 2}', 2)
     files = writer.commit({"counts": {}})
     assert sorted(files) == sorted(set(write.OUTPUTS) - {write.REJECTS, write.DUPLICATES})
-    assert not any((tmp_path / n).exists() for n in write.DERIVED)
+    assert not any((tmp_path / n).exists() for n in DERIVED)
     assert not (tmp_path / "data").exists()
     assert writer.kept == []
     assert (tmp_path / write.JSONL).read_bytes() == b'{"a": 1}\n{"a": 2}\n'
@@ -143,7 +136,7 @@ def test_a_build_removes_only_what_was_made_from_the_build_it_replaces(tmp_path:
     writer.add(b'{"a": 1}', 1)
     writer.commit({"counts": {}})
     assert {p: p.read_bytes() for p in before} == before
-    assert writer.kept == [f"{n} (another build)" for n in write.DERIVED]
+    assert writer.kept == [f"{n} (another build)" for n in DERIVED]
 
 
 def test_a_failed_background_flush_fails_the_build_and_leaves_nothing(
@@ -154,7 +147,7 @@ def test_a_failed_background_flush_fails_the_build_and_leaves_nothing(
     def full(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(write, "SYNC_EVERY", 100)
+    monkeypatch.setattr(atomic, "SYNC_EVERY", 100)
     monkeypatch.setattr(os, "fdatasync", full)
     writer = DatasetWriter(tmp_path, keep_rejects=False)
 

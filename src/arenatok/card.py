@@ -10,10 +10,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from arenatok.atomic import output_error, write_together
 from arenatok.built import build_id, read_metadata
-from arenatok.derived import CARD, PARQUET, PARQUET_BUILD_KEY, card_build, made_from
+from arenatok.derived import (
+    CARD,
+    PARQUET,
+    PARQUET_BUILD_KEY,
+    card_build,
+    card_is_ours,
+    made_from,
+)
 from arenatok.errors import HubError, OptionError, OutputError, SourceError, first_line
-from arenatok.write import JSONL, card_is_ours, output_error, write_together
+from arenatok.write import JSONL
 
 __all__ = ["CARD", "PARQUET", "push", "records_schema", "records_tables", "write_card"]
 

@@ -81,3 +81,13 @@ def mismatched_pair(out: Path, json_name: str, html_name: str) -> str | None:
     if page_meta(text, "run") != hashlib.sha256(j.read_bytes()).hexdigest():
         return f"{html_name} was not made in the same run as {json_name}"
     return None
+
+
+def card_is_ours(path: Path) -> bool:
+    """Whether a README.md is missing or a card that arenatok wrote (which it may replace)."""
+    if not path.exists() and not path.is_symlink():
+        return True
+    try:
+        return not path.is_symlink() and card_build(path.read_text("utf-8", "replace")) is not None
+    except OSError:
+        return False

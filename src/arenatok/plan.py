@@ -181,8 +181,9 @@ def _whole(n: object) -> bool:
 def _check_not_an_output(source: Path, out: Path) -> None:
     """An OptionError when the build would replace or remove its own source: a file of the
     output directory (the same file, also through links)."""
+    from arenatok.atomic import LOCK
     from arenatok.derived import DERIVED
-    from arenatok.write import LOCK, METADATA, OUTPUTS
+    from arenatok.write import METADATA, OUTPUTS
 
     for name in (*OUTPUTS, METADATA, LOCK, *DERIVED):
         target = out / name

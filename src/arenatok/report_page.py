@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from arenatok.atomic import dumps_pretty, write_together
 from arenatok.built import Battles, read_built
 from arenatok.derived import REPORT_HTML, REPORT_JSON
 from arenatok.page import error_bars, figure, html_page, html_table, plot
 from arenatok.report import PLOT_MIN_BATTLES, build_report, prompt_tokens, response_tokens
-from arenatok.write import dumps_pretty, write_together
 
 __all__ = ["REPORT_HTML", "REPORT_JSON", "render_html", "report_plots", "write_report"]
 

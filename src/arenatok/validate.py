@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from arenatok.atomic import locked
 from arenatok.derived import (
     CARD,
     DERIVED,
@@ -35,7 +36,6 @@ from arenatok.write import (
     REJECTS,
     SCHEMA,
     cut_strings,
-    locked,
     schema_bytes,
     stray_temps,
 )

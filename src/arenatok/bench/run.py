@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from arenatok.atomic import dumps_pretty, output_error, write_together
 from arenatok.bench import classifier, predict, verdicts
 from arenatok.bench.corpus import TEST_SHARE, Corpus, plan_shards, read_shard, turn_numbers
 from arenatok.bench.shared import Batch, Shared, grouped_cumsum
@@ -25,7 +26,6 @@ from arenatok.built import build_id, read_metadata
 from arenatok.derived import BENCH_HTML, BENCH_JSON
 from arenatok.errors import MissingExtraError, OptionError, SourceError, check_seed
 from arenatok.workers import Background, Pool, trim_memory
-from arenatok.write import dumps_pretty, output_error, write_together
 
 MAX_TURN_SHOWN = 10
 """Cost by turn is given for turns 1 to this (later turns are rare)."""
