@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from arenatok import ratings
-from arenatok.built import read_built
-from arenatok.report import style_matrix
+from arenatok.dataset.built import read_built
+from arenatok.report import ratings
+from arenatok.report.leaderboards import style_matrix
 
 
 def synthetic(n: int, n_models: int, seed: int) -> dict[str, object]:

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arenatok.bench import TEST_SHARE, auc, in_test_split, run_bench, write_bench
-from arenatok.built import read_built
 from arenatok.cli import cli
+from arenatok.dataset.built import read_built
 from arenatok.errors import ArenatokError, OptionError, OutputError, SourceError
 from arenatok.pipeline import build
 from arenatok.strategies import Full, LastTurn, Side, Truncate, parse_strategies

@@ -20,7 +20,7 @@ from arenatok.bench.corpus import plan_shards, read_shard
 from arenatok.bench.predict import texts
 from arenatok.bench.shared import Shared
 from arenatok.bench.verdicts import answer, scores, weighted_auc
-from arenatok.built import read_built
+from arenatok.dataset.built import read_built
 from arenatok.errors import OptionError
 from arenatok.pipeline import build
 from arenatok.strategies import Full, LastTurn, Truncate

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from huggingface_hub import DatasetCard
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
-from arenatok.card import (
+from arenatok.cli import cli
+from arenatok.dataset.card import (
     CARD,
     PARQUET,
     features_yaml,
@@ -17,7 +18,6 @@ from arenatok.card import (
     push,
     records_schema,
 )
-from arenatok.cli import cli
 from arenatok.errors import HubError
 from arenatok.pipeline import build
 from tests.helpers import TINY, write_jsonl
@@ -221,7 +221,7 @@ def test_a_rebuild_removes_the_old_card_and_push_refuses_a_stale_one(
     (carded / "data").mkdir()
     (carded / CARD).write_bytes(card)
     (carded / PARQUET).write_bytes(parquet)
-    from arenatok.validate import validate_dir
+    from arenatok.dataset.validate import validate_dir
 
     assert validate_dir(carded) == [
         f"data/train-00000-of-00001.parquet: was made from another build (or names none): run "

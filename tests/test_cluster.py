@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from arenatok.dataset.validate import validate_dir
 from arenatok.errors import EngineError
 from arenatok.pipeline import build
-from arenatok.validate import validate_dir
 
 ray = pytest.importorskip("ray", reason="the ray extra is missing")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray's own, on connect

@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arenatok.cli import cli
+from arenatok.dataset.validate import validate_dir
 from arenatok.dedup import Index, battle_keys, normalize
 from arenatok.errors import DuplicateError
 from arenatok.pipeline import build
-from arenatok.validate import validate_dir
 from tests.helpers import battle, need_shared, write_jsonl
 
 TURNS = [("What is 2+2?", "It is 4.", "Four, of course.")]
@@ -271,7 +271,7 @@ def test_two_real_sources(arena_parquet: Path, tmp_path: Path) -> None:
 
 
 def test_report_shows_sources_overlap_and_votes(planted: tuple[Path, Path], tmp_path: Path) -> None:
-    from arenatok.report_page import write_report
+    from arenatok.report import write_report
 
     a, b = planted
     build([a, f"kaggle-55k:{b}"], out=tmp_path / "o", limit=None)

@@ -139,7 +139,7 @@ def sigterm():
 
 if __name__ == "__main__":
     import arenatok
-    from arenatok.report_page import write_report
+    from arenatok.report import write_report
 
     tmp = Path(sys.argv[1])
     arenatok.build(tmp / "b.jsonl", out=tmp / "o", workers=2, limit=None)

@@ -20,9 +20,9 @@ from click.testing import CliRunner
 
 from arenatok import atomic
 from arenatok.cli import cli
+from arenatok.dataset.validate import validate_dir
 from arenatok.errors import OutputError
 from arenatok.pipeline import build
-from arenatok.validate import validate_dir
 from tests.helpers import TINY, write_jsonl, write_parquet
 
 

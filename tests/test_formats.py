@@ -11,12 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from arenatok.dataset.validate import validate_dir
 from arenatok.errors import SourceError
 from arenatok.formats import FORMATS
 from arenatok.load import open_local
 from arenatok.pipeline import build
 from arenatok.tokens import count
-from arenatok.validate import validate_dir
 from tests.helpers import TINY, battle, need_shared, write_jsonl, write_parquet
 
 

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from arenatok.dataset.validate import validate_dir
 from arenatok.encodings import get_encoding
 from arenatok.errors import ArenatokError, SourceError
 from arenatok.pipeline import build
-from arenatok.validate import validate_dir
 from tests.helpers import TINY, battle, write_jsonl
 
 FUZZ = settings(
@@ -410,7 +410,7 @@ def test_card_reads_records_over_a_mebibyte_a_block_at_a_time(
 ) -> None:
     import pyarrow.parquet as pq
 
-    from arenatok import card
+    from arenatok.dataset import card
 
     rows = [battle(f"q{i}", tstamp=None if i < 3 else 1.5) for i in range(6)]
     rows[4] = battle("q4", [("Hi", "word " * 230_000, "short")])  # a 1.1 MB answer

@@ -16,9 +16,9 @@ from click.testing import CliRunner
 
 from arenatok import interrupts, write
 from arenatok.cli import cli
+from arenatok.dataset.validate import validate_dir
 from arenatok.interrupts import Interrupted
 from arenatok.pipeline import build
-from arenatok.validate import validate_dir
 from tests.helpers import TINY, write_jsonl
 from tests.test_faults import snapshot, wait_for_temp_files
 

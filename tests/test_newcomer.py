@@ -152,7 +152,7 @@ def test_the_card_declares_the_releases_license_and_no_local_path(
 ) -> None:
     from huggingface_hub import DatasetCard
 
-    from arenatok.card import LICENSES, write_card
+    from arenatok.dataset.card import LICENSES, write_card
 
     out = tmp_path / "carded"
     build(write_jsonl(tmp_path / "b.jsonl", TINY), out=out)
@@ -176,8 +176,9 @@ def test_the_card_declares_the_releases_license_and_no_local_path(
 
 
 def test_a_report_on_thin_data_says_so_and_plots_only_sound_models(tmp_path: Path) -> None:
-    from arenatok.report import PLOT_MIN_BATTLES
-    from arenatok.report_page import pairs_figure, plotted_models, ratings_figure, write_report
+    from arenatok.report import write_report
+    from arenatok.report.numbers import PLOT_MIN_BATTLES
+    from arenatok.report.plots import pairs_figure, plotted_models, ratings_figure
 
     rows = [
         battle(f"q{i}", model_a=f"m{i % 3}", model_b=f"m{(i + 1) % 3}", winner="model_a")
@@ -270,7 +271,7 @@ def _open_pages(pages: list[Path]) -> list[dict[str, object]]:
 def test_the_pages_fit_1400_pixels(arena_parquet: Path, tmp_path: Path) -> None:
     from arenatok.bench import write_bench
     from arenatok.bench.strategies import parse_strategies
-    from arenatok.report_page import write_report
+    from arenatok.report import write_report
 
     out = tmp_path / "o"
     build(arena_parquet, out=out, limit=None)

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from arenatok import ratings
-from arenatok.ratings import Cells, bt_bootstrap, bt_ratings, online_elo
+from arenatok.report import ratings
+from arenatok.report.ratings import Cells, bt_bootstrap, bt_ratings, online_elo
 
 
 def test_scores_keep_every_tie_at_half() -> None:

@@ -10,8 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from arenatok.cli import cli
+from arenatok.derived import REPORT_HTML, REPORT_JSON
 from arenatok.pipeline import build
-from arenatok.report_page import REPORT_HTML, REPORT_JSON, write_report
+from arenatok.report import write_report
 from tests.helpers import ROOT, battle, need_shared, write_jsonl
 
 TEST_OUTPUT = ROOT / "test-output"
@@ -214,7 +215,7 @@ def test_a_rebuild_removes_the_report_and_validate_finds_a_stale_one(
     assert not (small_build / REPORT_HTML).exists()
     for name, data in stale.items():
         (small_build / name).write_bytes(data)
-    from arenatok.validate import validate_dir
+    from arenatok.dataset.validate import validate_dir
 
     assert validate_dir(small_build) == [
         f"{name}: was made from another build (or names none): run arenatok report "
@@ -234,7 +235,7 @@ def test_online_elo_follows_the_timestamps_not_the_source_order(
     import numpy as np
     import pyarrow.parquet as pq
 
-    from arenatok.built import read_built
+    from arenatok.dataset.built import read_built
     from arenatok.report import build_report
 
     table = pq.read_table(arena_parquet)
@@ -248,7 +249,7 @@ def test_online_elo_follows_the_timestamps_not_the_source_order(
         elo[name] = {r["model"]: r["online_elo"] for r in report["ratings"]["models"]}
     assert elo["sorted"] == elo["shuffled"]  # exactly: the same battles in the same order
     # Source order would differ: the online Elo depends on the order.
-    from arenatok import ratings
+    from arenatok.report import ratings
 
     c = read_built(tmp_path / "shuffled").battles
     in_source_order = ratings.online_elo(c.model_a, c.model_b, [ratings.score(w) for w in c.winner])
@@ -256,7 +257,7 @@ def test_online_elo_follows_the_timestamps_not_the_source_order(
 
 
 def test_pairwise_hand_checked(small_build: Path) -> None:
-    from arenatok.built import read_built
+    from arenatok.dataset.built import read_built
     from arenatok.report import build_report
 
     report = build_report(read_built(small_build), rounds=0)
@@ -273,7 +274,7 @@ def test_pairwise_hand_checked(small_build: Path) -> None:
 
 
 def test_filters_and_their_record(small_build: Path) -> None:
-    from arenatok.built import read_built
+    from arenatok.dataset.built import read_built
     from arenatok.errors import OptionError
     from arenatok.report import build_report
 
@@ -293,9 +294,10 @@ def test_filters_and_their_record(small_build: Path) -> None:
 
 
 def test_slices_by_language_turns_and_flag(arena_parquet: Path, tmp_path: Path) -> None:
-    from arenatok.built import read_built
+    from arenatok.dataset.built import read_built
     from arenatok.errors import OptionError
-    from arenatok.report import MIN_SLICE_BATTLES, build_report
+    from arenatok.report import build_report
+    from arenatok.report.slices import MIN_SLICE_BATTLES
 
     build(arena_parquet, out=tmp_path / "o", limit=None)
     built = read_built(tmp_path / "o")
@@ -321,7 +323,7 @@ def test_slices_by_language_turns_and_flag(arena_parquet: Path, tmp_path: Path) 
 
 
 def test_slices_by_category_of_a_release(tmp_path: Path) -> None:
-    from arenatok.built import read_built
+    from arenatok.dataset.built import read_built
     from arenatok.report import build_report
 
     rows = []
@@ -347,7 +349,7 @@ def test_slices_by_category_of_a_release(tmp_path: Path) -> None:
 def test_style_control_on_real_data(arena_parquet: Path, tmp_path: Path) -> None:
     """The 2,008 real battles: every rating has an interval that holds it, ranks are 1-based,
     and the length effect the arena reports (longer answers win) is there."""
-    from arenatok.built import read_built
+    from arenatok.dataset.built import read_built
     from arenatok.report import build_report
 
     build(arena_parquet, out=tmp_path / "o", limit=None)

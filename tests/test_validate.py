@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arenatok.cli import cli
+from arenatok.dataset.validate import validate_dir
 from arenatok.pipeline import build
 from arenatok.records import schema_json
-from arenatok.validate import validate_dir
 from arenatok.write import DUPLICATES, METADATA, OUTPUTS, schema_bytes
 from tests.helpers import TINY, battle, write_jsonl
 

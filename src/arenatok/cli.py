@@ -284,7 +284,7 @@ def validate_cmd(out_dir: Path) -> None:
     Example:
         arenatok validate arenatok-out
     """
-    from arenatok.validate import validate_dir
+    from arenatok.dataset.validate import validate_dir
 
     problems = validate_dir(out_dir)
     for p in problems:
@@ -359,7 +359,7 @@ def report_cmd(
         arenatok report arenatok-out --by language --min-battles 50
     """
     from arenatok.cli_output import print_report
-    from arenatok.report_page import write_report
+    from arenatok.report import write_report
 
     started = time.perf_counter()
     report = write_report(
@@ -388,7 +388,7 @@ def card_cmd(out_dir: Path, force: bool) -> None:
     Example:
         arenatok card arenatok-out
     """
-    from arenatok.card import PARQUET, write_card
+    from arenatok.dataset.card import PARQUET, write_card
 
     path = write_card(out_dir, force=force)
     click.echo(f"wrote {path} and {out_dir / PARQUET}")
@@ -410,7 +410,7 @@ def push_cmd(out_dir: Path, repo_id: str, private: bool, force: bool) -> None:
     Example:
         arenatok push arenatok-out --repo-id you/arena-token-usage --private
     """
-    from arenatok.card import push
+    from arenatok.dataset.card import push
 
     click.echo(f"pushed to {push(out_dir, repo_id, private=private, force=force)}")
 

@@ -69,7 +69,8 @@ class Corpus:
     model_a: list[str]
     model_b: list[str]
     style_a: np.ndarray
-    """Per battle: answer tokens and markdown counts of side A (as `report.style_matrix`)."""
+    """Per battle: answer tokens and markdown counts of side A (as
+    `report.leaderboards.style_matrix`)."""
     style_b: np.ndarray
     lengths: np.ndarray
     """Per message: its number of cl100k_base tokens."""

@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from arenatok import ratings
 from arenatok.bench import represent as rep
 from arenatok.bench.corpus import Corpus
 from arenatok.bench.protocol import Recurrent, Side, Strategy, run_side, user_code
 from arenatok.bench.shared import Batch, Shared
 from arenatok.errors import OptionError
+from arenatok.report import ratings
 
 
 def pair_view(d: Any, three_way: bool) -> Any:

@@ -22,7 +22,7 @@ from arenatok.bench import classifier, predict, verdicts
 from arenatok.bench.corpus import TEST_SHARE, Corpus, plan_shards, read_shard, turn_numbers
 from arenatok.bench.shared import Batch, Shared, grouped_cumsum
 from arenatok.bench.strategies import AnyStrategy, Hybrid, LowRank, learns_sentences
-from arenatok.built import build_id, read_metadata
+from arenatok.dataset.built import build_id, read_metadata
 from arenatok.derived import BENCH_HTML, BENCH_JSON
 from arenatok.errors import MissingExtraError, OptionError, SourceError, check_seed
 from arenatok.workers import Background, Pool, trim_memory

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from arenatok.atomic import output_error, write_together
-from arenatok.built import build_id, read_metadata
+from arenatok.dataset.built import build_id, read_metadata
 from arenatok.derived import (
     CARD,
     PARQUET,

@@ -1,0 +1,110 @@
+"""`arenatok report`: the numbers people look at before they trust the data, as one dict
+(`build_report`), with the caveats of thin data. `report.page` writes them as files.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from arenatok.dataset.built import Built
+from arenatok.errors import OptionError, SourceError, check_seed
+from arenatok.report.leaderboards import ratings_section
+from arenatok.report.slices import select, slices_section
+from arenatok.report.usage import (
+    counts_section,
+    length_bias,
+    sources_section,
+    spec_comparison,
+    tokens_section,
+)
+from arenatok.write import JSONL
+
+THIN_BATTLES = 300
+"""Below this many rated battles a report says its data is thin."""
+PLOT_MIN_BATTLES = 30
+"""Models with fewer rated battles are left out of the plots (their ratings are in the tables):
+with a handful of battles a rating is little more than noise and stretches every axis, which is
+why the arena's own leaderboard shows only models with enough votes."""
+
+
+def caveats(rating: dict[str, Any]) -> list[str]:
+    """What a reader must know before reading the ratings: thin data, rough models."""
+    models = rating["models"]
+    battles = rating["filters"]["battles_after"]
+    out = []
+    if battles < THIN_BATTLES:
+        out.append(
+            f"Thin data: {battles:,} rated battles (under {THIN_BATTLES}). Ratings and ranks move "
+            "a lot with so few votes: read the 95% intervals, not the points; a shared rank of 1 "
+            "means the intervals overlap, not a tie."
+        )
+    rough = [m["model"] for m in models if m["battles"] < PLOT_MIN_BATTLES]
+    if rough:
+        out.append(
+            f"{len(rough)} of {len(models)} models have fewer than {PLOT_MIN_BATTLES} rated "
+            "battles: their ratings are rough (wide intervals) and they are left out of the "
+            "plots; the tables keep them."
+        )
+    return out
+
+
+def build_report(
+    built: Built,
+    *,
+    rounds: int = 1000,
+    seed: int = 0,
+    by: str | None = None,
+    anony_only: bool = False,
+    min_battles: int = 0,
+    exclude: Sequence[str] = (),
+    jobs: int | str = 1,
+) -> dict[str, Any]:
+    """Every number of the report of a built dataset. The filters (`select`) apply to the
+    ratings, the slices (`by`) and the pairwise view; the counts and tokens describe every
+    battle. `jobs`: worker processes for the bootstrap of the controlled fits, or "auto" (one
+    per core for large inputs; the numbers do not depend on it; the calling script must be
+    importable: guard it with `if __name__ == "__main__":`). Keys that start with `_`
+    (timings) are for the terminal only."""
+    c, meta = built.battles, built.metadata
+    check_seed(seed)
+    if not isinstance(rounds, int) or rounds < 0:
+        raise OptionError(
+            f"--rounds must be a whole number, 0 or more, got {rounds!r}",
+            hint="for example --rounds 1000",
+        )
+    if not len(c):
+        raise SourceError(
+            f"{built.out / JSONL}: no battles to report on",
+            hint="build from a source with usable rows (see rejects.jsonl)",
+        )
+    started = time.perf_counter()
+    rated, filters = select(c, anony_only=anony_only, min_battles=min_battles, exclude=exclude)
+    if not len(rated):
+        raise OptionError(
+            "no battles are left to rate after the filters",
+            hint="loosen --anony-only / --min-battles / --exclude-model",
+        )
+    rating = ratings_section(rated, rounds=rounds, seed=seed, jobs=jobs)
+    rating["filters"] = filters
+    slices = slices_section(rated, by, rounds=rounds, seed=seed, jobs=jobs) if by else None
+    return {
+        "arenatok_version": importlib.metadata.version("arenatok"),
+        "build": built.build_id,
+        "dataset": meta.get("dataset"),
+        "source": meta.get("source"),
+        "tokenizer": meta.get("tokenizer", {}).get("name"),
+        "counts": counts_section(c),
+        "tokens": tokens_section(c),
+        "ratings": rating,
+        **({"slices": slices} if slices else {}),
+        "length_bias": length_bias(c),
+        "source_token_agreement": meta.get("source_token_agreement"),
+        "source_style_agreement": meta.get("source_style_agreement"),
+        "specification_report": spec_comparison(c, meta),
+        "sources": sources_section(meta),
+        "caveats": caveats(rating),
+        "_ratings_seconds": time.perf_counter() - started,
+    }
