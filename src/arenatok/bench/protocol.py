@@ -32,6 +32,9 @@ from arenatok.errors import OptionError
 if TYPE_CHECKING:  # numpy is imported where used: the command line starts without it
     import numpy as np
 
+SEPARATOR = "\n\n"
+"""Between the messages of a text that a side sends (2 bytes)."""
+
 
 @dataclass(frozen=True)
 class Side:

@@ -28,8 +28,6 @@ BASIS = 128
 """Dimensions of the shared low-rank basis (more if a strategy asks for a higher rank)."""
 BASIS_SAMPLE = 20_000
 """The basis is fitted on at most this many training messages (a seeded sample)."""
-SEPARATOR = "\n\n"
-"""Between the messages of a text that a side sends (2 bytes)."""
 
 
 @functools.cache

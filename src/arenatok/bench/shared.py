@@ -13,6 +13,7 @@ from scipy import sparse
 from arenatok.bench import compress
 from arenatok.bench import represent as rep
 from arenatok.bench.corpus import Corpus, spans, turn_numbers
+from arenatok.bench.protocol import SEPARATOR
 
 
 @dataclass
@@ -116,7 +117,7 @@ class Shared:
             size = self.c.sizes[message]
             # what it sends for the first t turns: turn t
             by_tokens = keep[0::2] + keep[1::2]
-            by_bytes = size[0::2] + size[1::2] + len(rep.SEPARATOR)
+            by_bytes = size[0::2] + size[1::2] + len(SEPARATOR)
             return self._batch(by_tokens, by_bytes, bags)
         bags, size = rep.span_bags(ids, side, starts, keep, lookup, token_bytes)
         return self._joined(keep, self.c.sizes[message] if k is None else size, bags)
@@ -125,8 +126,8 @@ class Shared:
         """Costs of sending, by turn t, the text of the first t turns: `keep` tokens and `size`
         bytes a message (in the order of `sides`), 2t messages and 2t - 1 separators."""
         by_tokens = grouped_cumsum(keep[0::2] + keep[1::2], self.turns_per_side)
-        pair_bytes = size[0::2] + size[1::2] + 2 * len(rep.SEPARATOR)
-        by_bytes = grouped_cumsum(pair_bytes, self.turns_per_side) - len(rep.SEPARATOR)
+        pair_bytes = size[0::2] + size[1::2] + 2 * len(SEPARATOR)
+        by_bytes = grouped_cumsum(pair_bytes, self.turns_per_side) - len(SEPARATOR)
         return self._batch(by_tokens, by_bytes, bags)
 
     def _batch(

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from arenatok.bench import represent as rep
 from arenatok.bench.embed import Embed
 from arenatok.bench.protocol import (
     BITS,
+    SEPARATOR,
     Recurrent,
     Sent,
     Side,
@@ -33,8 +33,8 @@ def _kept_text(parts: Sequence[list[int]]) -> Sent:
     """The text of token ids, message by message; cost: the ids and their bytes, with the
     separators."""
     enc = get_encoding("cl100k_base")
-    text = rep.SEPARATOR.join(enc.decode(p) for p in parts)
-    size = sum(len(enc.decode_bytes(p)) for p in parts) + len(rep.SEPARATOR) * (len(parts) - 1)
+    text = SEPARATOR.join(enc.decode(p) for p in parts)
+    size = sum(len(enc.decode_bytes(p)) for p in parts) + len(SEPARATOR) * (len(parts) - 1)
     return Sent(text=text, tokens=sum(map(len, parts)), bytes=size)
 
 
