@@ -10,14 +10,8 @@ from huggingface_hub import DatasetCard
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
 from arenatok.cli import cli
-from arenatok.dataset.card import (
-    CARD,
-    PARQUET,
-    features_yaml,
-    is_arenatok_card,
-    push,
-    records_schema,
-)
+from arenatok.dataset.card import CARD, PARQUET, features_yaml, records_schema
+from arenatok.dataset.push import is_arenatok_card, push
 from arenatok.errors import HubError
 from arenatok.pipeline import build
 from tests.helpers import TINY, write_jsonl

@@ -145,16 +145,16 @@ class DirLock:
                 raise OutputError(
                     f"{self.path}: is a symbolic link; arenatok does not write through links",
                     hint=f"remove the link, or {hint}",
-                ) from None
+                ) from e
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            except BlockingIOError as e:
                 holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
                 os.close(fd)
                 raise OutputError(
                     f"{directory}: another arenatok run (pid {holder}) is writing here",
                     hint=f"wait for it to finish, or {hint}",
-                ) from None
+                ) from e
             # The file may have been replaced between open and lock: lock the current one.
             if self.path.exists() and os.fstat(fd).st_ino == self.path.stat().st_ino:
                 break
@@ -243,7 +243,7 @@ def write_together(directory: Path, files: Mapping[str, Content], *, hint: str) 
                 fsync_path(folder)
         made.clear()
     except OSError as e:
-        raise output_error(directory, e, hint=hint) from None
+        raise output_error(directory, e, hint=hint) from e
     finally:
         for f in made:
             f.discard()
@@ -274,7 +274,7 @@ def write_bytes(path: str | Path, data: bytes) -> None:
         with atomic_file(p) as fh:
             fh.write(data)
     except OSError as e:
-        raise output_error(p, e, hint="make the directory writable, or copy it elsewhere") from None
+        raise output_error(p, e, hint="make the directory writable, or copy it elsewhere") from e
 
 
 def write_json(path: str | Path, obj: object) -> None:

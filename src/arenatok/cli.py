@@ -309,7 +309,7 @@ def push_cmd(out_dir: Path, repo_id: str, private: bool, force: bool) -> None:
     Example:
         arenatok push arenatok-out --repo-id you/arena-token-usage --private
     """
-    from arenatok.dataset.card import push
+    from arenatok.dataset.push import push
 
     click.echo(f"pushed to {push(out_dir, repo_id, private=private, force=force)}")
 

@@ -64,7 +64,7 @@ def made_from(path: Path) -> str | None:
         else:
             text = head_text(path)
             value = page_meta(text, "build") if path.suffix == ".html" else card_build(text)
-    except Exception:  # anything unreadable names no build
+    except (OSError, ValueError, AttributeError):  # unreadable, or not ours: names no build
         return None
     return value if isinstance(value, str) and re.fullmatch(_HEX, value) else None
 

@@ -85,11 +85,11 @@ def encoding_spec(name: str) -> EncodingSpec:
     """The registry entry for `name`; a miss lists the known names."""
     try:
         return ENCODINGS[name]
-    except KeyError:
+    except KeyError as e:
         known = ", ".join(sorted(ENCODINGS))
         raise EncodingNotFoundError(
             f"unknown encoding: {name!r}", hint=f"known encodings: {known}"
-        ) from None
+        ) from e
 
 
 def bpe_bytes(name: str) -> bytes:

@@ -80,11 +80,11 @@ def run_local(
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
-    except BrokenProcessPool:
+    except BrokenProcessPool as e:
         raise EngineError(
             "a worker process died (out of memory?)",
             hint="retry with fewer workers: --workers 1",
-        ) from None
+        ) from e
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -141,8 +141,8 @@ def run_ray(
     try:
         import ray
         import ray.data
-    except ImportError:
-        raise MissingExtraError("--engine ray", "ray", "Ray Data") from None
+    except ImportError as e:
+        raise MissingExtraError("--engine ray", "ray", "Ray Data") from e
     started = not ray.is_initialized()
     if started:
         import logging

@@ -292,8 +292,8 @@ def _timestamp(value: object) -> float | None:
         return timestamp(value, "timestamp")
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise RowProblem(f"timestamp is not an ISO 8601 time: {show(value)}") from None
+    except ValueError as e:
+        raise RowProblem(f"timestamp is not an ISO 8601 time: {show(value)}") from e
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.timestamp()
@@ -401,10 +401,10 @@ def get(name: str) -> Format:
     """The format called `name`; a miss lists the known ones."""
     try:
         return FORMATS[name]
-    except KeyError:
+    except KeyError as e:
         raise SourceError(
             f"unknown format: {name!r}", hint=f"known formats: {', '.join(FORMATS)}"
-        ) from None
+        ) from e
 
 
 def _flag_leaves(name: str, kind: Any) -> list[str]:

@@ -71,11 +71,13 @@ def fetch_hub_file(
             except HfHubHTTPError:
                 raise
             except Exception as e:
+                if not unreachable(e):
+                    raise
                 raise HubError(
                     f"cannot reach the Hugging Face Hub ({first_line(e)}), and {hub.repo_id} "
                     "is not in the local cache",
                     hint=f"connect once to fill the cache (it is reused offline), {local}",
-                ) from None
+                ) from e
         path = Path(
             hf_hub_download(
                 repo,
@@ -86,22 +88,22 @@ def fetch_hub_file(
                 cache_dir=cache_dir,
             )
         )
-    except GatedRepoError:
+    except GatedRepoError as e:
         raise HubError(
             f"{hub.repo_id} is gated and this account has not accepted its terms",
             hint=f"accept them at {page}, log in (hf auth login) or set HF_TOKEN; {local}",
-        ) from None
-    except RepositoryNotFoundError:
+        ) from e
+    except RepositoryNotFoundError as e:
         raise HubError(
             f"{hub.repo_id} was not found, or needs a login to be seen",
             hint=f"accept the terms at {page}, log in (hf auth login) or set HF_TOKEN; {local}",
-        ) from None
-    except RevisionNotFoundError:
-        raise HubError(f"{hub.repo_id} has no revision {hub.revision}", hint=local) from None
-    except RemoteEntryNotFoundError:
+        ) from e
+    except RevisionNotFoundError as e:
+        raise HubError(f"{hub.repo_id} has no revision {hub.revision}", hint=local) from e
+    except RemoteEntryNotFoundError as e:
         raise HubError(
             f"{hub.repo_id}@{hub.revision} has no file {hub.filename}", hint=local
-        ) from None
+        ) from e
     except LocalEntryNotFoundError as e:
         # huggingface_hub wraps the failed metadata call; its cause tells offline from refused.
         cause = e.__cause__
@@ -110,24 +112,34 @@ def fetch_hub_file(
                 f"the Hub refused the download of {hub.repo_id} "
                 f"(HTTP {cause.response.status_code})",
                 hint=local,
-            ) from None
+            ) from e
         if constants.is_offline_mode():
             raise HubError(
                 f"HF_HUB_OFFLINE is set and {hub.repo_id} is not in the local cache",
                 hint=f"unset HF_HUB_OFFLINE and connect once to fill the cache, {local}",
-            ) from None
+            ) from e
         raise HubError(
             f"cannot reach the Hugging Face Hub, and {hub.repo_id} is not in the local cache",
             hint=f"connect once to fill the cache (it is reused offline), {local}",
-        ) from None
+        ) from e
     except HfHubHTTPError as e:
         status = e.response.status_code if e.response is not None else "no response"
         raise HubError(
             f"the Hub refused the download of {hub.repo_id} (HTTP {status})", hint=local
-        ) from None
+        ) from e
     except OSError as e:
-        raise HubError(f"cannot download {hub.repo_id}: {e.strerror or e}", hint=local) from None
+        raise HubError(f"cannot download {hub.repo_id}: {e.strerror or e}", hint=local) from e
     return _checked(path, hub, local)
+
+
+def unreachable(e: BaseException) -> bool:
+    """Whether an exception of huggingface_hub's calls means the Hub could not be reached: an
+    OSError (offline mode, DNS, refused connections) or an error of its HTTP client's own."""
+    return isinstance(e, OSError) or type(e).__module__.split(".")[0] in HTTP_CLIENTS
+
+
+HTTP_CLIENTS = ("httpx", "httpx2", "httpcore", "requests", "urllib3")
+"""The HTTP libraries under huggingface_hub (by version), whose errors mean no connection."""
 
 
 def _checked(path: Path, hub: HubFile, local: str) -> Path:

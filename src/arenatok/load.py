@@ -134,10 +134,10 @@ def check_regular(p: Path) -> None:
 
     try:
         mode = p.stat().st_mode
-    except FileNotFoundError:
-        raise SourceError(f"{p}: no such file", hint="check the path (--source FILE)") from None
+    except FileNotFoundError as e:
+        raise SourceError(f"{p}: no such file", hint="check the path (--source FILE)") from e
     except OSError as e:
-        raise SourceError(f"{p}: cannot read: {e.strerror or e}", hint=_CHECK) from None
+        raise SourceError(f"{p}: cannot read: {e.strerror or e}", hint=_CHECK) from e
     if stat.S_ISDIR(mode):
         raise SourceError(
             f"{p}: is a directory, expected a file", hint="name a file inside it (--source FILE)"
@@ -157,10 +157,10 @@ def open_local(path: str | Path, *, layout: str | None = None) -> LocalFile:
     try:
         with p.open("rb") as f:
             start = f.read(64)
-    except PermissionError:
-        raise SourceError(f"{p}: permission denied", hint="make the file readable") from None
+    except PermissionError as e:
+        raise SourceError(f"{p}: permission denied", hint="make the file readable") from e
     except OSError as e:
-        raise SourceError(f"{p}: cannot read: {e.strerror or e}", hint=_CHECK) from None
+        raise SourceError(f"{p}: cannot read: {e.strerror or e}", hint=_CHECK) from e
     if not start:
         raise SourceError(f"{p}: the file is empty", hint="check the path (--source FILE)")
     filetype = _sniff(p, start)
@@ -202,7 +202,7 @@ def _columns(p: Path, filetype: str) -> tuple[list[str], Any]:
         except (pa.ArrowException, OSError) as e:
             raise SourceError(
                 f"{p}: not a readable Parquet file ({first_line(e)})", hint=_AGAIN
-            ) from None
+            ) from e
         return _unique(p, list(schema.names)), schema
     if filetype == "csv":
         try:
@@ -211,7 +211,7 @@ def _columns(p: Path, filetype: str) -> tuple[list[str], Any]:
             raise SourceError(
                 f"{p}: not a readable CSV file ({first_line(e)})",
                 hint="check its header and quoting; the file must be UTF-8 text",
-            ) from None
+            ) from e
     return [], None
 
 
@@ -264,7 +264,7 @@ def _parquet_batches(path: Path, columns: tuple[str, ...], size: int) -> Iterato
     except (pa.ArrowException, OSError) as e:
         raise SourceError(
             f"{path}: the Parquet data is corrupt ({first_line(e)})", hint=_AGAIN
-        ) from None
+        ) from e
 
 
 def _decode_line(raw: bytes, lineno: int) -> Any:
@@ -308,7 +308,7 @@ def _csv_batches(path: Path, size: int) -> Iterator[Payload]:
         raise SourceError(
             f"{path}: the CSV data is malformed ({first_line(e)})",
             hint="check its quoting (values with commas or newlines need double quotes)",
-        ) from None
+        ) from e
 
 
 def _as_text(batch: Any) -> Payload:
@@ -431,6 +431,6 @@ def _json_batches(path: Path, size: int) -> Iterator[list[Any]]:
             raise SourceError(
                 f"{path}: not a valid JSON list of records ({first_line(e)})",
                 hint="expected [{...}, {...}] or one JSON object per line (.jsonl)",
-            ) from None
+            ) from e
     if batch:
         yield batch

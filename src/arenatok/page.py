@@ -63,8 +63,8 @@ def figure(width: float, height: float) -> tuple[Any, Any]:
     """A new matplotlib figure and its axes (needs the `report` or `bench` extra)."""
     try:
         from matplotlib.figure import Figure
-    except ImportError:
-        raise MissingExtraError("plotting", "report", "matplotlib") from None
+    except ImportError as e:
+        raise MissingExtraError("plotting", "report", "matplotlib") from e
     fig = Figure(figsize=(width, height))
     return fig, fig.subplots()
 

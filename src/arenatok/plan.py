@@ -280,8 +280,8 @@ def _created() -> str | None:
         )
     try:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
-    except (OverflowError, OSError, ValueError):
+    except (OverflowError, OSError, ValueError) as e:
         raise OptionError(
             f"SOURCE_DATE_EPOCH={epoch} is past the dates this system can write",
             hint="for example SOURCE_DATE_EPOCH=$(date +%s), or unset it",
-        ) from None
+        ) from e

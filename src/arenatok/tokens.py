@@ -144,8 +144,8 @@ class TokenizerFileCounter(TokenCounter):
     def __init__(self, path: str | Path, *, cache_chars: int = 16_000_000) -> None:
         try:
             from tokenizers import Tokenizer
-        except ImportError:
-            raise MissingExtraError("--tokenizer", "tokenizers", "the tokenizers library") from None
+        except ImportError as e:
+            raise MissingExtraError("--tokenizer", "tokenizers", "the tokenizers library") from e
         self.path = Path(path)
         try:
             data = self.path.read_bytes()
@@ -154,7 +154,7 @@ class TokenizerFileCounter(TokenCounter):
             raise TokenizerError(
                 f"{self.path}: not a readable tokenizers file ({first_line(e)})",
                 hint="pass the tokenizer.json of a Hugging Face tokenizer",
-            ) from None
+            ) from e
         self.sha256 = hashlib.sha256(data).hexdigest()
         self.name = f"hf-tokenizer-{self.sha256[:12]}"
         self._tokenizer = tokenizer
@@ -176,7 +176,7 @@ class TokenizerFileCounter(TokenCounter):
                 f"{self.path}: cannot encode a text ({first_line(e)})",
                 hint="check the tokenizer file (a WordLevel model needs an unk_token; a "
                 "pre-tokenizer's regex must not backtrack without bound)",
-            ) from None
+            ) from e
         return [len(e.ids) for e in encodings]
 
     @cached_property

@@ -146,12 +146,12 @@ class Pool:
                 return future.result(timeout=0.1)
             except Pending:
                 interrupts.check()
-            except BrokenProcessPool:
+            except BrokenProcessPool as e:
                 time.sleep(0.2)  # a signal to the process group ends workers too: take it first
                 interrupts.check()
                 raise EngineError(
                     "a worker process died (out of memory?)", hint="retry with --jobs 1"
-                ) from None
+                ) from e
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
         """fn(x) for each of `items`, in order, as they are done (2 in flight a worker)."""

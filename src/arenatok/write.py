@@ -132,7 +132,7 @@ class DatasetWriter:
             self._duplicates = self._new(DUPLICATES) if keep_duplicates else None
         except OSError as e:
             self.discard()
-            raise output_error(out_dir, e, hint=BUILD_HINT) from None
+            raise output_error(out_dir, e, hint=BUILD_HINT) from e
         except BaseException:
             self.discard()
             raise
@@ -152,7 +152,7 @@ class DatasetWriter:
             write(data)
         except OSError as e:
             self.discard()
-            raise output_error(self.out_dir, e, hint=BUILD_HINT) from None
+            raise output_error(self.out_dir, e, hint=BUILD_HINT) from e
 
     def add(
         self,
@@ -226,7 +226,7 @@ class DatasetWriter:
                 fsync_path(self.out_dir)
         except OSError as e:
             self.discard()
-            raise output_error(self.out_dir, e, hint=BUILD_HINT) from None
+            raise output_error(self.out_dir, e, hint=BUILD_HINT) from e
         except BaseException:
             self.discard()
             raise
@@ -253,7 +253,7 @@ def _build_of(out_dir: Path) -> str | None:
     or None."""
     try:
         sha = orjson.loads((out_dir / METADATA).read_bytes())["files"][JSONL]["sha256"]
-    except Exception:  # none, or unreadable: no build to name
+    except (OSError, ValueError, KeyError, TypeError):  # none, or unreadable: no build
         return None
     return sha if isinstance(sha, str) else None
 

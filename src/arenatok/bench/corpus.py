@@ -153,10 +153,10 @@ def plan_shards(out: Path, *, limit: int | None, seed: int, keys: bool = False) 
                 cuts.append(min(f.tell(), end))
             if cuts[-1] < end:
                 cuts.append(end)
-    except FileNotFoundError:
+    except FileNotFoundError as e:
         raise SourceError(
             f"{out}: no {JSONL} here", hint="run arenatok build --out DIR first"
-        ) from None
+        ) from e
     return [Shard(path, a, b, seed, keys) for a, b in itertools.pairwise(cuts) if b > a]
 
 
@@ -207,7 +207,7 @@ def read_shard(shard: Shard) -> Corpus:
             raise SourceError(
                 f"{shard.path}: not an arenatok dataset of this version ({type(e).__name__}: {e})",
                 hint=f"check it with: arenatok validate {shard.path.parent}",
-            ) from None
+            ) from e
         test.append(in_test_split(first, seed=shard.seed))
         keys.append(key)
         turns.append(len(conv))

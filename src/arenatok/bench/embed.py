@@ -71,8 +71,8 @@ def load_wordllama(dim: int) -> Any:
     tokenizer in the wrong folder and goes to the network)."""
     try:
         import wordllama
-    except ImportError:
-        raise MissingExtraError("the embed strategies", "embed", "wordllama") from None
+    except ImportError as e:
+        raise MissingExtraError("the embed strategies", "embed", "wordllama") from e
     return wordllama.WordLlama.load(
         cache_dir=Path(wordllama.__file__).parent, disable_download=True, trunc_dim=dim
     )

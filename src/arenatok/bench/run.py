@@ -342,13 +342,13 @@ def write_bench(
 
     try:
         import sklearn  # noqa: F401
-    except ImportError:
-        raise MissingExtraError("arenatok bench", "bench", "scikit-learn") from None
+    except ImportError as e:
+        raise MissingExtraError("arenatok bench", "bench", "scikit-learn") from e
     if write_to is not None:
         try:
             Path(write_to).mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise output_error(Path(write_to), e, hint="choose another --out directory") from None
+            raise output_error(Path(write_to), e, hint="choose another --out directory") from e
     bench = run_bench(out, strategies, **options)
     target = Path(write_to if write_to is not None else bench["builds"][0]["path"])
     data = dumps_pretty(bench).encode("utf-8")

@@ -254,11 +254,11 @@ def parse_strategies(specs: Sequence[str], *, seed: int = 0) -> list[AnyStrategy
         elif name in BUILT_IN:
             try:
                 values = [int(v) for v in params.split(",") if v.strip()]
-            except ValueError:
+            except ValueError as e:
                 raise OptionError(
                     f"{spec}: {name} takes whole numbers, e.g. {name}:64",
                     hint=f"for example --strategy {name}:64",
-                ) from None
+                ) from e
             if not values:
                 raise OptionError(
                     f"{spec}: say how much, e.g. {name}:64", hint=f"--strategy {name}:64"

@@ -136,16 +136,16 @@ def read_metadata(out: Path) -> dict[str, Any]:
     try:
         meta = orjson.loads((out / METADATA).read_bytes())  # refuses nesting past 1,024
         build_id(meta)
-    except FileNotFoundError:
+    except FileNotFoundError as e:
         raise SourceError(
             f"{out}: no {METADATA} here (not a finished build)",
             hint="run arenatok build --out DIR first",
-        ) from None
+        ) from e
     except (OSError, ValueError, KeyError, TypeError, RecursionError) as e:
         raise SourceError(
             f"{out / METADATA}: unreadable ({type(e).__name__})",
             hint=f"check it with: arenatok validate {out}",
-        ) from None
+        ) from e
     if not isinstance(meta, dict):
         raise SourceError(
             f"{out / METADATA}: not an arenatok metadata file",
@@ -163,15 +163,15 @@ def records(out: Path, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
                 if limit is not None and n >= limit:
                     break
                 yield orjson.loads(line)
-    except FileNotFoundError:
+    except FileNotFoundError as e:
         raise SourceError(
             f"{out}: no {JSONL} here", hint="run arenatok build --out DIR first"
-        ) from None
+        ) from e
     except orjson.JSONDecodeError as e:
         raise SourceError(
             f"{path}: not an arenatok dataset ({e})",
             hint=f"check it with: arenatok validate {out}",
-        ) from None
+        ) from e
 
 
 def read_built(out: str | Path, *, limit: int | None = None) -> Built:
@@ -188,5 +188,5 @@ def read_built(out: str | Path, *, limit: int | None = None) -> Built:
                 f"{out / JSONL}: not an arenatok dataset of this version ({type(e).__name__}: {e})",
                 hint=f"check it with: arenatok validate {out}; a build by an older arenatok "
                 "lacks newer fields (such as context.style): build it again",
-            ) from None
+            ) from e
     return Built(out, meta, battles)

@@ -16,14 +16,12 @@ from arenatok.derived import (
     CARD,
     PARQUET,
     PARQUET_BUILD_KEY,
-    card_build,
     card_is_ours,
-    made_from,
 )
-from arenatok.errors import HubError, OptionError, OutputError, SourceError, first_line
+from arenatok.errors import OutputError, SourceError
 from arenatok.write import JSONL
 
-__all__ = ["CARD", "PARQUET", "push", "records_schema", "records_tables", "write_card"]
+__all__ = ["CARD", "PARQUET", "records_schema", "records_tables", "write_card"]
 
 LICENSES: dict[str, tuple[str, str]] = {
     "arena": (
@@ -137,7 +135,7 @@ def _chunks(out: Path) -> Iterator[bytes]:
         raise SourceError(
             f"{path}: cannot be read ({e.strerror or e})",
             hint=f"check it with: arenatok validate {out}",
-        ) from None
+        ) from e
 
 
 def _read_chunk(out: Path, chunk: bytes, schema: Any = None) -> Any:
@@ -157,7 +155,7 @@ def _read_chunk(out: Path, chunk: bytes, schema: Any = None) -> Any:
         raise SourceError(
             f"{out / JSONL}: cannot be read ({str(e).splitlines()[0][:200]})",
             hint=f"check it with: arenatok validate {out}",
-        ) from None
+        ) from e
 
 
 def records_schema(out: Path) -> Any:
@@ -273,7 +271,7 @@ def write_card(out: str | Path, *, force: bool = False) -> Path:
         if not data.is_symlink():
             data.mkdir(exist_ok=True)
     except OSError as e:
-        raise output_error(data, e, hint=hint) from None
+        raise output_error(data, e, hint=hint) from e
     written = _Written()
     write_together(
         out,
@@ -353,119 +351,3 @@ def _languages(table: Any) -> set[str]:
 
     column = pc.struct_field(pc.struct_field(table.column("context"), "api_metadata"), "language")
     return {x for x in pc.unique(column).to_pylist() if x}
-
-
-def is_arenatok_card(text: str) -> bool:
-    """Whether a README.md is a card that arenatok wrote (its YAML names arenatok and a
-    build)."""
-    return card_build(text) is not None
-
-
-def stale_card(out: Path) -> str | None:
-    """Why the card or its Parquet file in `out` does not describe the current build, or None
-    when both name it."""
-    build = build_id(read_metadata(out))
-    for name in (CARD, PARQUET):
-        if made_from(out / name) != build:
-            return f"{name} was made from another build (or not by arenatok)"
-    return None
-
-
-def check_repo_id(repo_id: str) -> None:
-    """A clear OptionError for a repo id the Hub would refuse (`name` or `owner/name`)."""
-    from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils._validators import validate_repo_id
-
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError as e:
-        raise OptionError(
-            f"--repo-id {repo_id!r} is not a valid repo id ({first_line(e)})",
-            hint="use owner/name, e.g. you/arena-token-usage",
-        ) from None
-
-
-def push(
-    out: str | Path,
-    repo_id: str,
-    *,
-    private: bool = False,
-    force: bool = False,
-    api: Any = None,
-) -> str:
-    """Publish the card and data/ of `out` to the dataset repo `repo_id` (token from HF_TOKEN
-    or the user's login). Refuses a repo with content that arenatok did not write, unless
-    `force`. Returns the repo's URL."""
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        HfHubHTTPError,
-        OfflineModeIsEnabled,
-        RepositoryNotFoundError,
-    )
-
-    out = Path(out)
-    check_repo_id(repo_id)
-    if not (out / CARD).is_file() or not (out / PARQUET).is_file():
-        raise SourceError(f"{out}: no dataset card here", hint=f"run arenatok card {out} first")
-    why = stale_card(out)
-    if why:
-        raise SourceError(f"{out}: the card is stale: {why}", hint=f"run arenatok card {out} again")
-    api = api or HfApi()
-    url = f"https://huggingface.co/datasets/{repo_id}"
-    try:
-        if api.repo_exists(repo_id, repo_type="dataset"):
-            files = api.list_repo_files(repo_id, repo_type="dataset")
-            theirs = [f for f in files if f != ".gitattributes"]
-            ours = False
-            if CARD in files:
-                card = Path(api.hf_hub_download(repo_id, CARD, repo_type="dataset"))
-                ours = is_arenatok_card(card.read_text(encoding="utf-8"))
-            if theirs and not ours and not force:
-                raise HubError(
-                    f"{repo_id} already exists with content that arenatok did not write",
-                    hint="choose another --repo-id, or pass --force to upload over it",
-                )
-        else:
-            api.create_repo(repo_id, repo_type="dataset", private=private)
-        api.upload_folder(
-            repo_id=repo_id,
-            repo_type="dataset",
-            folder_path=str(out),
-            allow_patterns=[CARD, "data/*.parquet"],
-            commit_message=f"Token-usage dataset made by arenatok "
-            f"{importlib.metadata.version('arenatok')}",
-        )
-    except HubError:
-        raise
-    except OfflineModeIsEnabled:
-        raise HubError("HF_HUB_OFFLINE is set: cannot push", hint="unset it and retry") from None
-    except RepositoryNotFoundError:
-        raise HubError(
-            f"not allowed to create or write {repo_id}",
-            hint="log in (hf auth login) or set HF_TOKEN with write access",
-        ) from None
-    except (HfHubHTTPError, EntryNotFoundError) as e:
-        status = getattr(getattr(e, "response", None), "status_code", None)
-        if status in (401, 403):
-            raise HubError(
-                f"not allowed to create or write {repo_id} (HTTP {status})",
-                hint="log in (hf auth login) or set HF_TOKEN with write access",
-            ) from None
-        raise HubError(
-            f"the Hub refused the upload to {repo_id} (HTTP {status})",
-            hint="retry later; check the repo on the Hub",
-        ) from None
-    except OSError as e:
-        raise HubError(
-            f"cannot reach the Hugging Face Hub ({e.strerror or type(e).__name__})",
-            hint="check the network and retry",
-        ) from None
-    except Exception as e:
-        if type(e).__module__.startswith(("httpx", "httpcore")):  # connection failures
-            raise HubError(
-                f"cannot reach the Hugging Face Hub ({type(e).__name__})",
-                hint="check the network and retry",
-            ) from None
-        raise
-    return url

@@ -180,6 +180,7 @@ def _records_json(path: Path) -> Iterator[Any]:
 
 def _check_records(out: Path, problems: _Problems) -> int:
     """Each data_out.jsonl record: schema, invariants, and equal to data_out.json's record."""
+    import ijson
     from pydantic import ValidationError
 
     from arenatok.records import record_adapter
@@ -210,7 +211,7 @@ def _check_records(out: Path, problems: _Problems) -> int:
                     found += _note(problems, found, where, f"differs from record {n} of {DATA}")
             if next(records, end) is not end:
                 problems.add(DATA, f"has more records than {JSONL}")
-    except Exception as e:  # a broken file of any kind is a finding, not a crash
+    except (OSError, ValueError, ijson.JSONError) as e:  # a broken file is a finding, not a crash
         problems.add(f"{DATA}/{JSONL}", f"unreadable ({type(e).__name__}: {str(e)[:200]})")
     if found > MAX_RECORD_PROBLEMS:
         problems.append(f"... and {found - MAX_RECORD_PROBLEMS} more record problems")
