@@ -217,3 +217,84 @@ def test_arrival_order() -> None:
     # A battle without a time stays after the one before it in the source.
     assert ratings.arrival_order([3.0, None, 1.0, 2.0]) == [2, 3, 0, 1]
     assert ratings.arrival_order([None, 5.0, 4.0]) == [0, 2, 1]
+
+
+# ---- by value: what the mutation run found unpinned ------------------------------------------
+
+
+def test_style_feature_by_hand() -> None:
+    # (a - b) / (a + b + 1): (1 - 3) / 5 = -0.4 and (3 - 1) / 5 = 0.4, mean 0, sd 0.4: -1, 1.
+    # The constant second column (0 / 1 = 0) stays 0.
+    got = ratings.normalised_difference(
+        np.array([[1.0, 0.0], [3.0, 0.0]]), np.array([[3.0, 0.0], [1.0, 0.0]])
+    )
+    assert got.tolist() == [[-1.0, 0.0], [1.0, 0.0]]
+    # Unequal values: d = (2 - 0) / 3 = 2/3 and (0 - 0) / 1 = 0; mean 1/3, sd 1/3: 1 and -1.
+    got = ratings.normalised_difference(np.array([[2.0], [0.0]]), np.array([[0.0], [0.0]]))
+    assert got[:, 0] == pytest.approx([1.0, -1.0])
+
+
+def test_rank_counts_only_intervals_strictly_above() -> None:
+    # b's lower bound equals a's upper bound: touching is not above, so both rank 1.
+    assert ratings.rank_with_uncertainty([10, 20, 0], [20, 30, 5]) == [1, 1, 3]
+
+
+def test_pairs_of_unequal_lengths_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"shorter|longer"):
+        online_elo(["a"], ["b", "c"], [1.0])
+    with pytest.raises(ValueError, match=r"shorter|longer"):
+        Cells.of(["a", "a"], ["b", "b"], [1.0])
+
+
+def test_cells_count_each_battle_once() -> None:
+    cells = Cells.of(["x", "x", "y", "x"], ["y", "y", "x", "y"], [1, 1, 0.5, 0])
+    assert cells.models == ["x", "y"]
+    assert list(zip(cells.i.tolist(), cells.j.tolist(), cells.s.tolist(), strict=True)) == [
+        (0, 1, 0.0),
+        (0, 1, 1.0),
+        (1, 0, 0.5),
+    ]
+    assert cells.counts.tolist() == [1.0, 2.0, 1.0]
+
+
+def test_arrival_order_before_1970_and_a_missing_first_time() -> None:
+    # The first battle has no time: it takes the earliest (-10), so it stays before the
+    # battle at -10 (a stable sort), and both come before the one at -5.
+    assert ratings.arrival_order([None, -5.0, -10.0]) == [0, 2, 1]
+    assert ratings.arrival_order([None, None]) == [0, 1]
+
+
+def test_bootstrap_rounds_are_refits_on_redrawn_counts() -> None:
+    """Each round is the fit on its own draw: the rows method by hand with the same generator."""
+    cells = Cells.of(["x"] * 6 + ["y"] * 4, ["y"] * 6 + ["z"] * 4, [1, 1, 1, 0, 0.5, 1, 1, 0, 1, 1])
+    got = bt_bootstrap(cells, rounds=3, seed=5, method="rows")
+    rng = np.random.default_rng(5)
+    total = int(cells.counts.sum())
+    row_cell = np.repeat(np.arange(len(cells.counts)), cells.counts.astype(np.int64))
+    for r in range(3):
+        counts = np.bincount(row_cell[rng.integers(0, total, total)], minlength=len(cells.counts))
+        exact = ratings.to_elo(ratings.bt_strengths(cells, counts.astype(float)))
+        assert got[r] == pytest.approx(exact, abs=1e-6)
+    assert not np.allclose(got[0], got[1])  # the rounds differ: each has its own draw
+    # A weighted fit is the fit of the battles repeated.
+    twice = Cells.of(
+        ["x"] * 12 + ["y"] * 8, ["y"] * 12 + ["z"] * 8, [1, 1, 1, 0, 0.5, 1] * 2 + [1, 0, 1, 1] * 2
+    )
+    assert ratings.bt_strengths(cells, 2 * cells.counts) == pytest.approx(
+        ratings.bt_strengths(twice), abs=1e-6
+    )
+
+
+def test_bootstrap_defaults_are_1000_rounds_from_seed_0() -> None:
+    cells = Cells.of(["x", "x", "y"], ["y", "z", "z"], [1, 0, 1])
+    assert np.array_equal(bt_bootstrap(cells), bt_bootstrap(cells, rounds=1000, seed=0))
+    assert bt_bootstrap(cells).shape == (1000, 3)
+
+
+def test_controlled_bootstrap_in_workers_equals_one_process() -> None:
+    model_a, model_b, s, a, b = planted(300, 7, (0.3, 0.1, 0.2, 0.0))
+    m = ratings.Matchups.of(model_a, model_b, s, ratings.normalised_difference(a, b))
+    full = ratings.contextual_bt(m)
+    one = ratings.controlled_bootstrap(m, full, rounds=5, seed=2)
+    assert np.array_equal(ratings.controlled_bootstrap(m, full, rounds=5, seed=2, jobs=2), one)
+    assert one.shape == (5, len(full))
