@@ -7,7 +7,7 @@ import json
 import orjson
 import pyarrow as pa
 
-from arenatok.load import JsonLines
+from arenatok.readers import JsonLines
 from arenatok.steps import StepOptions, records_of, run_batch
 from arenatok.tokens import count
 from tests.helpers import TINY, battle

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from arenatok import records
 from arenatok.errors import ArenatokError, EngineError, MissingExtraError, first_line
-from arenatok.load import Payload
+from arenatok.readers import Payload
 from arenatok.steps import BatchResult, StepOptions, run_batch
 from arenatok.tokens import TokenCounter
 from arenatok.workers import context, init_worker

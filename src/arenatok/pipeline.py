@@ -25,9 +25,9 @@ from arenatok.errors import (
     SourceError,
     TokenizerError,
 )
-from arenatok.load import Payload, first_rows, parquet_rows
 from arenatok.metrics import DEFINITIONS
 from arenatok.plan import DEFAULT_LIMIT, Plan, Progress, plan
+from arenatok.readers import Payload, first_rows, parquet_rows
 from arenatok.records import QUALITY_FLAGS
 from arenatok.stats import Stats
 from arenatok.steps import BatchResult

@@ -14,7 +14,8 @@ from arenatok import formats
 from arenatok.encodings import describe
 from arenatok.errors import OptionError
 from arenatok.hub import ARENA_33K, HubFile, fetch_hub_file
-from arenatok.load import LocalFile, check_regular, open_local, parquet_rows, sha256_file
+from arenatok.load import LocalFile, check_regular, open_local, sha256_file
+from arenatok.readers import parquet_rows
 from arenatok.steps import Source, StepOptions
 from arenatok.tokens import COUNTERS, TokenizerFileCounter, fast_provenance
 from arenatok.workers import default_workers, start_early

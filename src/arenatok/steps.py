@@ -14,8 +14,8 @@ from arenatok import formats
 from arenatok.check import parse_rows, quality_flags
 from arenatok.check_arrow import battles_from_arrow
 from arenatok.dedup import BatchKeys, battle_keys
-from arenatok.load import JsonLines, Payload, rows_of
 from arenatok.metrics import chat_overhead, token_usage
+from arenatok.readers import JsonLines, Payload, rows_of
 from arenatok.records import Battle, Record, Reject, SourceRef, TokenUsage, dumps_lines
 from arenatok.stats import Stats
 from arenatok.style import battle_style
