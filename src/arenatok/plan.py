@@ -16,7 +16,7 @@ from arenatok.errors import OptionError
 from arenatok.hub import ARENA_33K, HubFile, fetch_hub_file
 from arenatok.load import LocalFile, check_regular, open_local, sha256_file
 from arenatok.readers import parquet_rows
-from arenatok.steps import Source, StepOptions
+from arenatok.steps import SourceStamp, StepOptions
 from arenatok.tokens import COUNTERS, TokenizerFileCounter, fast_provenance
 from arenatok.workers import default_workers, start_early
 
@@ -152,7 +152,7 @@ def plan(
     ]
     options = StepOptions(
         dataset=dataset_name or "+".join(names),
-        sources=tuple(Source(s.file.layout, s.provenance["sha256"]) for s in sources),
+        sources=tuple(SourceStamp(s.file.layout, s.provenance["sha256"]) for s in sources),
         counters=(*encodings, *map(str, tokenizers)),
         allow_null_turns=allow_null_turns,
         chat_overhead=chat_overhead,
@@ -262,7 +262,7 @@ def _resolve_source(
     prov = {
         "kind": "local_file",
         "path": str(local.path),
-        "format": local.filetype,
+        "file_type": local.filetype,
         "sha256": sha256_file(local.path),
         "bytes": local.path.stat().st_size,
     }

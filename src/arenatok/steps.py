@@ -1,7 +1,7 @@
 """The per-batch step: rows -> checked battles -> token counts -> records -> JSON lines.
 
-Everything here is a pure function of its inputs (and the token counters), so any executor (the
-local loop, worker processes, Ray) runs the same code and gets the same bytes.
+The same inputs give the same bytes whatever runs it (the local loop, worker processes, Ray):
+the only state is the token counters' caches, which change speed, never a count.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from arenatok.write import MINI_SIZE
 
 
 @dataclass(frozen=True)
-class Source:
-    """What a record says of the source it comes from."""
+class SourceStamp:
+    """What a record says of the input it comes from (`api_metadata.source`, with its index and
+    row): the input's layout and sha256."""
 
     layout: str = formats.DEFAULT
     sha256: str = ""
@@ -37,7 +38,7 @@ class StepOptions:
     processes and Ray actors get it whole."""
 
     dataset: str
-    sources: tuple[Source, ...] = (Source(),)
+    sources: tuple[SourceStamp, ...] = (SourceStamp(),)
     counters: tuple[str, ...] = ("cl100k_base",)
     """tiktoken encoding names, or paths of tokenizer.json files; the first is the primary."""
     allow_null_turns: bool = False

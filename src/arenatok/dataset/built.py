@@ -1,5 +1,6 @@
-"""The one reader of a built dataset (what `arenatok build` wrote), for the analyses that run
-on it (`report`, `bench`) and the files derived from it (`card`)."""
+"""A built dataset (what `arenatok build` wrote) read for the report: its metadata and its
+battles as columns (`Battles`). The bench reads data_out.jsonl in shards itself
+(`bench.corpus`), `card` and `validate` in blocks; all take the file names from `write`."""
 
 from __future__ import annotations
 
