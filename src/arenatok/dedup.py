@@ -24,11 +24,13 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from arenatok.records import Battle, DuplicateOf
+
+T = TypeVar("T")
 
 KINDS = ("same_id", "same_battle")
 DECISIVE = ("model_a", "model_b")
@@ -103,12 +105,18 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+def by_name(model_a: str, model_b: str, side_a: T, side_b: T) -> tuple[T, T]:
+    """Two sides ordered by their models' names (the two names always differ), so that a battle
+    with A and B swapped gives the same key."""
+    return (side_b, side_a) if model_a > model_b else (side_a, side_b)
+
+
 def _exact_key(b: Battle) -> int:
     """A digest of the battle whatever its side order (sides ordered by model name: the two
     names always differ)."""
     side_a = [b.model_a, list(b.answers_a)]
     side_b = [b.model_b, list(b.answers_b)]
-    sides = [side_b, side_a] if b.model_a > b.model_b else [side_a, side_b]
+    sides = list(by_name(b.model_a, b.model_b, side_a, side_b))
     return _digest(["battle", list(b.users), sides])
 
 
@@ -142,7 +150,7 @@ def normalized_key(
     h = hashlib.blake2b(b"normalized", digest_size=8)
     side_a = [model_a.encode(), *map(_normalized_bytes, answers_a)]
     side_b = [model_b.encode(), *map(_normalized_bytes, answers_b)]
-    sides = [side_b, side_a] if model_a > model_b else [side_a, side_b]
+    sides = by_name(model_a, model_b, side_a, side_b)
     for group in ([_normalized_bytes(u) for u in users], *sides):
         h.update(len(group).to_bytes(8, "little"))
         for piece in group:
@@ -160,17 +168,16 @@ def _vote(winner: str, swapped: bool) -> int:
 def battle_keys(b: Battle, release: str | None) -> Keys:
     """The keys of a battle from the release `release` (a layout's dataset id; None: its ids
     are not battle ids, as in mt_bench, where one question has many judgments)."""
-    swapped = b.model_a > b.model_b
+    models = by_name(b.model_a, b.model_b, b.model_a, b.model_b)
     same_id = None if release is None else _digest(["id", release, b.question_id])
-    models = (b.model_a, b.model_b)
     return Keys(
         b.question_id,
         _digest(["any id", b.question_id]),
         same_id,
         _exact_key(b),
         _normalized_key(b),
-        _vote(b.winner, swapped),
-        models[::-1] if swapped else models,
+        _vote(b.winner, swapped=models[0] != b.model_a),
+        models,
     )
 
 
