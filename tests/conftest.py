@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import random
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.helpers import TINY, battle, need_shared
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    # A background job of a shell without job control (`cmd &` in a script) starts with SIGINT
+    # ignored, and so would every process the tests start: the signal tests need the default.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 if os.environ.get("MUTANT_UNDER_TEST"):
     # Under `mutmut run` (see pyproject.toml): arenatok may have been imported from the
