@@ -183,6 +183,15 @@ def test_push_errors(
     assert TOKEN not in str(e.value.message) + str(e.value.hint)
 
 
+def test_push_passes_on_what_is_not_a_hub_error(
+    carded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the Hub's refusals and lost connections become HubError: a bug stays itself."""
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    with pytest.raises(ZeroDivisionError):
+        push(carded, "me/arena-tokens", api=FakeHub(error=ZeroDivisionError("a bug")))
+
+
 def test_push_needs_a_card(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["push", str(tmp_path), "--repo-id", "me/x"])
     assert (result.exit_code, result.stderr) == (

@@ -139,3 +139,36 @@ def test_json_list_items_and_depth_limit(tmp_path: Path) -> None:
 
 def rows_of_json(path: Path) -> list[Any]:
     return [r for batch in open_local(path).batches(batch_size=2) for r in batch]
+
+
+def test_an_error_keeps_its_cause_and_debug_shows_it(tmp_path: Path) -> None:
+    """The one-line error says what to do; the library's own exception stays its cause, which
+    `--debug` prints with the traceback."""
+    import pyarrow as pa
+    from click.testing import CliRunner
+
+    from arenatok.cli import cli
+
+    (tmp_path / "b.parquet").write_text("this is not parquet")
+    with pytest.raises(SourceError) as e:
+        open_local(tmp_path / "b.parquet")
+    assert isinstance(e.value.__cause__, pa.ArrowException)
+    args = ["build", "--source", str(tmp_path / "b.parquet"), "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(cli, ["--debug", *args])
+    assert isinstance(result.exception, SourceError)
+    assert isinstance(result.exception.__cause__, pa.ArrowException)
+    plain = CliRunner().invoke(cli, args)
+    assert plain.exit_code == 2
+    assert "Traceback" not in plain.output
+
+
+def test_the_metadata_names_a_local_sources_file_type(tmp_path: Path) -> None:
+    """`file_type` (Parquet, CSV, JSON Lines or JSON), beside its layout: the word `format`
+    is the layout's (--format)."""
+    from arenatok.pipeline import build
+
+    src = write_jsonl(tmp_path / "b.jsonl", TINY)
+    meta = build(src, out=tmp_path / "o").metadata
+    assert meta["source"]["file_type"] == "jsonl"
+    assert meta["source"]["layout"] == "arena"
+    assert "format" not in meta["source"]
