@@ -416,3 +416,92 @@ def test_report_on_a_build_without_style_says_build_again(small_build: Path) -> 
     result = CliRunner().invoke(cli, ["report", str(small_build), "--rounds", "0"])
     assert result.exit_code == 2
     assert "build it again" in result.output
+
+
+def test_the_reports_head_names_its_build_by_value(small_build: Path) -> None:
+    """The fields that say what a report describes, each from the build's metadata."""
+    import importlib.metadata
+
+    from arenatok.dataset.built import read_built
+    from arenatok.report import build_report
+
+    built = read_built(small_build)
+    meta = json.loads((small_build / "artifact_metadata.json").read_text())
+    report = build_report(built, rounds=0)
+    assert report["arenatok_version"] == importlib.metadata.version("arenatok")
+    assert report["build"] == meta["files"]["data_out.jsonl"]["sha256"]
+    assert report["dataset"] == meta["dataset"]
+    assert report["source"] == meta["source"]
+    assert report["source"]["file_type"] == "jsonl"
+    assert report["tokenizer"] == "cl100k_base"
+    assert "source_token_agreement" in report
+    assert report["source_token_agreement"] == meta.get("source_token_agreement")
+    assert "slices" not in report  # no --by: no slices key at all
+
+
+def test_the_library_defaults_are_the_command_lines(small_build: Path) -> None:
+    """build_report() without options is `arenatok report` without options (1,000 rounds, seed
+    0, every battle); jobs only changes speed."""
+    from arenatok.dataset.built import read_built
+    from arenatok.report import build_report
+
+    rows = [json.loads(x) for x in (small_build / "data_out.jsonl").read_text().splitlines()]
+    assert len(rows) == 6
+    visible = battle("7", [("Q", "A", "B")], model_a="x", model_b="y", winner="model_a")
+    visible["anony"] = False  # model names shown: only --anony-only leaves it out
+    src = write_jsonl(small_build.parent / "with_visible.jsonl", [visible])
+    out = small_build.parent / "visible"
+    build([small_build.parent / "b.jsonl", src], out=out)
+    built = read_built(out)
+    ours = build_report(built)
+    explicit = build_report(
+        built, rounds=1000, seed=0, anony_only=False, min_battles=0, exclude=(), jobs=1
+    )
+    for r in (ours, explicit):
+        r.pop("_ratings_seconds")
+    assert ours == explicit
+    assert ours["ratings"]["filters"]["battles_after"] == 7  # anonymous or not, every battle
+    anonymous = build_report(built, rounds=0, anony_only=True)
+    assert anonymous["ratings"]["filters"]["battles_after"] == 6
+
+
+def test_report_errors_by_value(small_build: Path, tmp_path: Path) -> None:
+    from arenatok.dataset.built import read_built
+    from arenatok.errors import OptionError, SourceError
+    from arenatok.report import build_report
+
+    built = read_built(small_build)
+    with pytest.raises(OptionError) as e:
+        build_report(built, rounds=-1)
+    assert (e.value.message, e.value.hint) == (
+        "--rounds must be a whole number, 0 or more, got -1",
+        "for example --rounds 1000",
+    )
+    with pytest.raises(OptionError) as e:
+        build_report(built, rounds=0, min_battles=100)
+    assert (e.value.message, e.value.hint) == (
+        "no battles are left to rate after the filters",
+        "loosen --anony-only / --min-battles / --exclude-model",
+    )
+    out = tmp_path / "none"
+    bad = [{"question_id": "q", "model_a": "x"}]
+    build(write_jsonl(tmp_path / "bad.jsonl", bad), out=out, on_bad_row="reject", allow_empty=True)
+    with pytest.raises(SourceError) as e:
+        build_report(read_built(out), rounds=0)
+    assert (e.value.message, e.value.hint) == (
+        f"{out / 'data_out.jsonl'}: no battles to report on",
+        "build from a source with usable rows (see rejects.jsonl)",
+    )
+
+
+def test_caveats_at_their_boundaries() -> None:
+    from arenatok.report.numbers import PLOT_MIN_BATTLES, THIN_BATTLES, caveats
+
+    def rating(battles: int, per_model: list[int]) -> dict[str, Any]:
+        models = [{"model": f"m{i}", "battles": n} for i, n in enumerate(per_model)]
+        return {"models": models, "filters": {"battles_after": battles}}
+
+    assert caveats(rating(THIN_BATTLES, [PLOT_MIN_BATTLES, PLOT_MIN_BATTLES])) == []
+    thin, rough = caveats(rating(THIN_BATTLES - 1, [PLOT_MIN_BATTLES - 1, 400]))
+    assert thin.startswith("Thin data: 299 rated battles (under 300).")
+    assert rough.startswith("1 of 2 models have fewer than 30 rated battles")
