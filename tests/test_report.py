@@ -505,3 +505,68 @@ def test_caveats_at_their_boundaries() -> None:
     thin, rough = caveats(rating(THIN_BATTLES - 1, [PLOT_MIN_BATTLES - 1, 400]))
     assert thin.startswith("Thin data: 299 rated battles (under 300).")
     assert rough.startswith("1 of 2 models have fewer than 30 rated battles")
+
+
+def test_slices_by_value(tmp_path: Path) -> None:
+    """Every kind of slice on hand-made battles: names, members, order, and the messages."""
+    from arenatok.dataset.built import read_built
+    from arenatok.errors import OptionError
+    from arenatok.report.leaderboards import leaderboard
+    from arenatok.report.slices import MIN_SLICE_BATTLES, slice_members, slices_section
+
+    rows = []
+    for i in range(MIN_SLICE_BATTLES + 3):
+        row = battle(str(i), model_a="x", model_b="y", winner=("model_a", "model_b")[i % 3 == 0])
+        row["language"] = "English" if i < MIN_SLICE_BATTLES else None
+        row["openai_moderation"] = {"flagged": i == 0}
+        rows.append(row)
+    rows.append(battle("two", [("Q", "A", "B"), ("Q2", "A2", "B2")], model_a="x", model_b="y"))
+    rows[-1]["language"] = "German"
+    out = tmp_path / "out"
+    build(write_jsonl(tmp_path / "b.jsonl", rows), out=out)
+    c = read_built(out).battles
+    n = MIN_SLICE_BATTLES
+    assert slice_members(c, "language") == {
+        "English": list(range(n)),
+        "(none)": [n, n + 1, n + 2],
+        "German": [n + 3],
+    }
+    assert slice_members(c, "turns") == {"1 turn": list(range(n + 3)), "2 turns": [n + 3]}
+    assert slice_members(c, "flag:openai_moderation") == {
+        "not openai_moderation": list(range(1, n + 4)),
+        "openai_moderation": [0],
+    }
+    assert list(slice_members(c, "flag:toxic_chat")) == ["toxic_chat"]  # t5-large flags all
+    assert list(slice_members(c, "flag:multi_turn")) == ["not multi_turn", "multi_turn"]
+    for by, message, hint in [
+        (
+            "category",
+            "--by category: this dataset has no category labels",
+            "only the 100k and 140k releases carry them (is_code, dedup_tag, category_tag); "
+            "try --by language or --by turns",
+        ),
+        ("flag:nope", "--by flag:nope: no such flag", "flags: openai_moderation, toxic_chat, "),
+        ("colour", "--by colour: unknown slice", "one of: language, turns, category, flag:NAME"),
+    ]:
+        with pytest.raises(OptionError) as e:
+            slice_members(c, by)
+        assert e.value.message == message
+        assert e.value.hint is not None
+        assert e.value.hint.startswith(hint)
+    section = slices_section(c, "language", rounds=20, seed=3)
+    assert section["by"] == "language"
+    assert section["min_battles_per_slice"] == MIN_SLICE_BATTLES
+    english, none, german = section["slices"]
+    assert english["battles"] == MIN_SLICE_BATTLES  # exactly the minimum: rated
+    assert "too_few_battles" not in english
+    assert english["models"] == leaderboard(c.take(list(range(n))), rounds=20, seed=3)["models"]
+    assert (none["too_few_battles"], german["too_few_battles"]) == (True, True)
+
+
+def test_interval95_by_value() -> None:
+    import numpy as np
+
+    from arenatok.report.leaderboards import interval95
+
+    assert interval95(np.arange(101.0)) == [2.5, 97.5]
+    assert interval95(np.array([np.nan, *np.arange(101.0)])) == [2.5, 97.5]  # NaN left out
