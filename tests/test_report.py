@@ -561,6 +561,28 @@ def test_slices_by_value(tmp_path: Path) -> None:
     assert "too_few_battles" not in english
     assert english["models"] == leaderboard(c.take(list(range(n))), rounds=20, seed=3)["models"]
     assert (none["too_few_battles"], german["too_few_battles"]) == (True, True)
+    from arenatok.report import build_report
+
+    report = build_report(read_built(out), rounds=20, seed=3, by="language")
+    assert report["slices"] == section  # the report's own seed and rounds reach its slices
+
+
+def test_min_battles_counts_both_sides_and_keeps_the_minimum(small_build: Path) -> None:
+    """x plays in all 6 battles (as A or B), y in 5, z in 1: --min-battles 5 leaves z out only."""
+    from arenatok.dataset.built import read_built
+    from arenatok.errors import OptionError
+    from arenatok.report.slices import select
+
+    c = read_built(small_build).battles
+    rated, filters = select(c, anony_only=False, min_battles=5, exclude=())
+    assert filters["models_below_min_battles"] == ["z"]
+    assert len(rated) == 5
+    with pytest.raises(OptionError) as e:
+        select(c, anony_only=False, min_battles=0, exclude=["w"])
+    assert (e.value.message, e.value.hint) == (
+        "--exclude-model w: no such model in this dataset",
+        "the models are listed in report.json (counts.per_model)",
+    )
 
 
 def test_interval95_by_value() -> None:
