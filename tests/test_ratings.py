@@ -232,6 +232,10 @@ def test_style_feature_by_hand() -> None:
     # Unequal values: d = (2 - 0) / 3 = 2/3 and (0 - 0) / 1 = 0; mean 1/3, sd 1/3: 1 and -1.
     got = ratings.normalised_difference(np.array([[2.0], [0.0]]), np.array([[0.0], [0.0]]))
     assert got[:, 0] == pytest.approx([1.0, -1.0])
+    # Two battles always standardise to -1 and 1: three tell the ratio's denominator apart.
+    # d = 1/2, 3/4, 0; mean 5/12; sd = sqrt(((1/12)^2 + (4/12)^2 + (5/12)^2) / 3) = 0.311805.
+    got = ratings.normalised_difference(np.array([[1.0], [3.0], [0.0]]), np.zeros((3, 1)))
+    assert got[:, 0] == pytest.approx([0.267261, 1.069045, -1.336306], abs=1e-6)
 
 
 def test_rank_counts_only_intervals_strictly_above() -> None:
