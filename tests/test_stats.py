@@ -52,3 +52,44 @@ def test_stats_add_up() -> None:
     s = a + b
     assert (s.read, s.written, s.rejected, s.turns, s.total_tokens) == (3, 2, 1, 3, 7)
     assert s.summary()["model_pairs"] == {"ordered": 2, "unordered": 1}
+
+
+def test_summary_by_value() -> None:
+    """The counts that go into artifact_metadata.json, each under its documented name."""
+    from collections import Counter
+
+    s = Stats(
+        read=5,
+        written=4,
+        rejected=1,
+        winners=Counter({"model_a": 3, "tie": 1}),
+        pairs={("x", "y"), ("y", "x"), ("x", "z")},
+        turns=6,
+        input_tokens=40,
+        output_tokens_a=100,
+        output_tokens_b=60,
+    )
+    got = s.summary()
+    assert got["counts"] == {
+        "rows_read": 5,
+        "rows_written": 4,
+        "rows_rejected": 1,
+        "rows_dropped": 0,
+    }
+    assert got["winner_distribution"]["model_a"] == {"count": 3, "share": 0.75}
+    assert got["winner_distribution"]["model_b"] == {"count": 0, "share": 0.0}
+    assert got["model_pairs"] == {"ordered": 3, "unordered": 2}
+    assert got["means"] == {
+        "turns": 1.5,
+        "total_tokens": 50.0,
+        "total_input_tokens": 10.0,
+        "total_output_tokens_a": 25.0,
+        "total_output_tokens_b": 15.0,
+    }
+    assert got["totals"] == {
+        "turns": 6,
+        "total_tokens": 200,
+        "total_input_tokens": 40,
+        "total_output_tokens_a": 100,
+        "total_output_tokens_b": 60,
+    }
