@@ -93,7 +93,7 @@ def _sourced(text: str, row: int, qid: str = "q") -> Record:
 
 def test_edit_applies_each_change_by_value() -> None:
     record = _sourced("x", 7)
-    edit(record, Edit(row_offset=1000, question_id="s1:q", duplicate_of=DUP))
+    edit(record, Edit(question_id="s1:q", duplicate_of=DUP), row_offset=1000)
     api = record["context"]["api_metadata"]
     assert api["source"]["row"] == 1007
     assert api["question_id"] == "s1:q"
@@ -122,8 +122,7 @@ def test_edit_lines_equals_decoding_every_line(
     expected = []
     for i, line in enumerate(lines):
         record = loads(line)
-        e = edits.get(i, Edit())
-        edit(record, Edit(offset, e.question_id, e.duplicate_of))
+        edit(record, edits.get(i, Edit()), row_offset=offset)
         expected.append(dumps_lines([record]))
     assert edit_lines(lines, edits, row_offset=offset) == expected
     assert [loads(x)["context"]["api_metadata"]["source"]["row"] for x in expected] == [

@@ -113,7 +113,7 @@ def shift_rows(r: BatchResult, offset: int) -> BatchResult:
         return r
     first = copy.deepcopy(r.first_records)
     for record in first:
-        records.edit(record, records.Edit(row_offset=offset))
+        records.edit(record, records.Edit(), row_offset=offset)
     lines = records.edit_lines(r.block.split(b"\n") if r.records else [], {}, row_offset=offset)
     return dataclasses.replace(
         r,

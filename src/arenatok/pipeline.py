@@ -179,13 +179,11 @@ def mark_duplicates(
     namespaced by `renames` (record index -> new id). Only the records that change are
     decoded again; the counts are made again only where records were taken out."""
     lines = r.block.split(b"\n") if r.records else []
-    edits = {
-        i: records.Edit(
-            question_id=renames.get(i),
-            duplicate_of=None if m is None or drop else m.reference(),
-        )
+    gone = [drop and m is not None for m in matches]
+    edits = {  # only the lines that stay are decoded and edited
+        i: records.Edit(renames.get(i), None if m is None else m.reference())
         for i, m in enumerate(matches)
-        if m is not None or i in renames
+        if not gone[i] and (m is not None or i in renames)
     }
     dropped: list[dict[str, Any]] = []
     if drop:
@@ -202,7 +200,7 @@ def mark_duplicates(
                     }
                 )
     edited = records.edit_lines(lines, edits)
-    kept = [x for i, x in enumerate(edited) if not (drop and matches[i] is not None)]
+    kept = [x for i, x in enumerate(edited) if not gone[i]]
     if dropped:
         decoded = [records.loads(x) for x in kept]
         stats = Stats.of(decoded, len(r.rejects), r.stats.image_parts)

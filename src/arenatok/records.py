@@ -292,19 +292,18 @@ def loads(line: bytes) -> Record:
 class Edit:
     """What the build's driver changes in a record that a worker made."""
 
-    row_offset: int = 0
-    """Added to `api_metadata.source.row` (Ray gives a step its batch without its place)."""
     question_id: str | None = None
     """A new `api_metadata.question_id` (ids namespaced across sources)."""
     duplicate_of: DuplicateOf | None = None
     """Marks a later copy: `duplicate` appended to `quality_flags`, and this reference."""
 
 
-def edit(record: Record, e: Edit) -> None:
-    """Apply `e` to a decoded record, in place."""
+def edit(record: Record, e: Edit, *, row_offset: int = 0) -> None:
+    """Apply `e` to a decoded record, in place, and add `row_offset` to its source row (Ray gives
+    a step its batch without its place in the file)."""
     api = record["context"]["api_metadata"]
-    if e.row_offset and "source" in api:
-        api["source"]["row"] += e.row_offset
+    if row_offset and "source" in api:
+        api["source"]["row"] += row_offset
     if e.question_id is not None:
         api["question_id"] = e.question_id
     if e.duplicate_of is not None:
@@ -328,7 +327,7 @@ def edit_lines(
         e = edits.get(i)
         if e is not None:
             record = loads(line)
-            edit(record, Edit(row_offset, e.question_id, e.duplicate_of))
+            edit(record, e, row_offset=row_offset)
             out.append(dumps_lines([record]))
         elif row_offset:
             out.append(
