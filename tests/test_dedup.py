@@ -343,3 +343,50 @@ def test_fast_normalization_is_the_definition(text: str) -> None:
         _normalized_bytes(text.encode("ascii", "ignore").decode())
         == normalize(text.encode("ascii", "ignore").decode()).encode()
     )
+
+
+_SPACEY = st.lists(
+    st.sampled_from(["a", "b", " ", "\t", "\n", "\x1c", "\u00a0", "\u3000", "\u00e9", "e\u0301"]),
+    max_size=8,
+).map("".join)
+
+
+@given(st.lists(st.tuples(_SPACEY, _SPACEY, _SPACEY), min_size=1, max_size=3), st.booleans())
+def test_battle_keys_are_the_digests_of_the_texts_by_definition(
+    turns: list[tuple[str, str, str]], swap: bool
+) -> None:
+    """The keys, computed with the fast normalization on one joined byte string, equal the
+    definition: the texts (users, then the answers of the model first by name, then the other's)
+    as stored, or each normalized with `normalize`, and the keys of two battles are equal
+    exactly when those texts are."""
+    import hashlib
+
+    from arenatok.dedup import _battle_digests
+
+    users, a, b = (list(x) for x in zip(*turns, strict=True))
+    models = ("m1", "m2")
+    if swap:  # the same battle with its sides swapped
+        a, b, models = b, a, ("m2", "m1")
+    first, second = (b, a) if swap else (a, b)
+    head = json.dumps(["m1", "m2", len(users)], separators=(",", ":")).encode()
+    texts = [*users, *first, *second]
+
+    def digest(kind: bytes, pieces: list[str]) -> int:
+        data = b"\xff".join(t.encode() for t in pieces)
+        return int.from_bytes(hashlib.sha256(kind + head + data).digest()[:8], "little")
+
+    got = _battle_digests(users, a, b, *models)
+    assert got == (digest(b"exact", texts), digest(b"normalized", [normalize(t) for t in texts]))
+
+
+def test_a_text_boundary_is_part_of_the_key() -> None:
+    from arenatok.dedup import _battle_digests
+
+    one = _battle_digests(["a b", "c"], ["x", "y"], ["z", "w"], "m1", "m2")
+    two = _battle_digests(["a", "b c"], ["x", "y"], ["z", "w"], "m1", "m2")
+    assert one[0] != two[0]
+    assert one[1] != two[1]
+    assert (
+        _battle_digests(["a  b "], ["x"], ["y"], "m1", "m2")[1]
+        == (_battle_digests(["a b"], ["x\n"], [" y"], "m1", "m2")[1])
+    )

@@ -291,23 +291,33 @@ def _blank(text: str) -> bool:
     return not text or text.isspace()
 
 
+def _special(text: str) -> bool:
+    # "|" first: a one-character search (memchr) rules out most texts at once
+    return "|" in text and "<|" in text and any(s in text for s in SPECIAL_TOKEN_TEXTS)
+
+
 def quality_flags(battle: Battle) -> list[str]:
     """The QUALITY_FLAGS that hold for a battle, in their documented order."""
     b = battle
-    holds = (
-        ("empty_prompt", any(map(_blank, b.users))),
-        ("empty_response_a", any(map(_blank, b.answers_a))),
-        ("empty_response_b", any(map(_blank, b.answers_b))),
-        ("null_turn", b.null_turns > 0),
-        ("identical_responses", b.answers_a == b.answers_b),
-        (
-            "special_token_text",
-            any(
-                "<|" in t and any(s in t for s in SPECIAL_TOKEN_TEXTS)
-                for t in (*b.users, *b.answers_a, *b.answers_b)
-            ),
-        ),
-        ("multi_turn", len(b.users) > 1),
-        ("image_parts", b.image_parts > 0),
-    )
-    return [flag for flag, holds_ in holds if holds_]
+    flags = []
+    if any(map(_blank, b.users)):
+        flags.append("empty_prompt")
+    if any(map(_blank, b.answers_a)):
+        flags.append("empty_response_a")
+    if any(map(_blank, b.answers_b)):
+        flags.append("empty_response_b")
+    if b.null_turns > 0:
+        flags.append("null_turn")
+    if b.answers_a == b.answers_b:
+        flags.append("identical_responses")
+    if (
+        any(map(_special, b.users))
+        or any(map(_special, b.answers_a))
+        or any(map(_special, b.answers_b))
+    ):
+        flags.append("special_token_text")
+    if len(b.users) > 1:
+        flags.append("multi_turn")
+    if b.image_parts > 0:
+        flags.append("image_parts")
+    return flags

@@ -62,12 +62,12 @@ def battles_from_arrow(
     }
     names = list(values)
     out = []
-    for i in range(batch.num_rows):
+    for i, row in enumerate(zip(*values.values(), strict=True)):
         if i in slow:
             out.append(slow[i])
         else:
             users, answers_a, answers_b = texts(i)
-            out.append(new_battle({k: values[k][i] for k in names}, users, answers_a, answers_b))
+            out.append(new_battle(dict(zip(names, row, strict=True)), users, answers_a, answers_b))
     return out
 
 

@@ -11,7 +11,7 @@ Two kinds, each a definition:
 
 `battle_keys` runs where a batch is processed (in worker processes); `Index` runs once, in the
 build process, in source order, so the first copy is always the one that comes first. Each key
-is an 8-byte blake2b digest (2^-64 chance of a false match per pair), and the index holds only
+is 8 bytes of a sha256 digest (2^-64 chance of a false match per pair), and the index holds only
 digests and (source, row) pairs: memory grows by about 200 bytes per battle, not by its texts.
 """
 
@@ -88,14 +88,17 @@ class BatchKeys:
         return len(self.question_ids)
 
 
-def _digest(parts: Any) -> int:
-    """An 8-byte digest of strings in nested lists (their JSON form: one unambiguous byte
-    string, made in C)."""
+def _json(parts: Any) -> bytes:
+    """Strings in nested lists as one unambiguous byte string (their JSON form, made in C)."""
     try:
-        data = orjson.dumps(parts)
+        return orjson.dumps(parts)
     except TypeError:  # a lone surrogate, which JSON cannot hold: escape it first
-        data = json.dumps(parts, ensure_ascii=True).encode()
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+        return json.dumps(parts, ensure_ascii=True).encode()
+
+
+def _digest(parts: Any) -> int:
+    """An 8-byte digest of strings in nested lists."""
+    return int.from_bytes(hashlib.sha256(_json(parts)).digest()[:8], "little")
 
 
 def normalize(text: str) -> str:
@@ -111,31 +114,54 @@ def by_name(model_a: str, model_b: str, side_a: T, side_b: T) -> tuple[T, T]:
     return (side_b, side_a) if model_a > model_b else (side_a, side_b)
 
 
-def _exact_key(b: Battle) -> int:
-    """A digest of the battle whatever its side order (sides ordered by model name: the two
-    names always differ)."""
-    side_a = [b.model_a, list(b.answers_a)]
-    side_b = [b.model_b, list(b.answers_b)]
-    sides = list(by_name(b.model_a, b.model_b, side_a, side_b))
-    return _digest(["battle", list(b.users), sides])
-
-
 _ASCII_SPACE = bytes(32 if chr(c).isspace() else c for c in range(128)) + bytes(range(128, 256))
 """A bytes.translate table: every ASCII whitespace character (str.isspace) to a space."""
 _SPACE_RUNS = re.compile(b"  +")
+_SEPARATOR = b"\xff"
+"""Joins a battle's texts before hashing: a byte that UTF-8 never holds."""
 
 
-def _normalized_bytes(text: str) -> bytes:
-    """`normalize(text)` as UTF-8; for an ASCII text in three C passes over its bytes (map the
-    whitespace to spaces, make each run of spaces one, strip), with no word list."""
+def _normalized_bytes(text: str, data: bytes | None = None) -> bytes:
+    """`normalize(text)` as UTF-8 (`data`: the text's UTF-8, if at hand); for an ASCII text in
+    C passes over its bytes (whitespace to spaces, each run of spaces one, strip), with no word
+    list."""
     if not text.isascii():
         return normalize(text).encode("utf-8", "surrogatepass")
-    return _SPACE_RUNS.sub(b" ", text.encode().translate(_ASCII_SPACE)).strip(b" ")
+    data = (text.encode() if data is None else data).translate(_ASCII_SPACE)
+    if b"  " in data:
+        data = _SPACE_RUNS.sub(b" ", data)
+    return data.strip(b" ")
 
 
-def _normalized_key(b: Battle) -> int:
-    """`_exact_key` of the battle with every text normalized (length-prefixed bytes)."""
-    return normalized_key(b.users, b.answers_a, b.answers_b, b.model_a, b.model_b)
+def _sha(kind: bytes, head: bytes, data: bytes) -> int:
+    h = hashlib.sha256(kind)
+    h.update(head)
+    h.update(data)
+    return int.from_bytes(h.digest()[:8], "little")
+
+
+def _battle_digests(
+    users: Sequence[str],
+    answers_a: Sequence[str],
+    answers_b: Sequence[str],
+    model_a: str,
+    model_b: str,
+    *,
+    exact: bool = True,
+) -> tuple[int, int]:
+    """The battle's exact and normalized digests (exact 0 unless `exact`): the first 8 bytes of
+    the sha256 of the models and the number of turns (JSON), then the texts joined by a byte
+    that UTF-8 never holds (users, then the answers of each side, the sides ordered by model
+    name), as stored and normalized."""
+    first, second = by_name(model_a, model_b, answers_a, answers_b)
+    texts = (*users, *first, *second)
+    head = _json([*by_name(model_a, model_b, model_a, model_b), len(users)])
+    raw = [t.encode("utf-8", "surrogatepass") for t in texts]
+    normalized = [_normalized_bytes(t, x) for t, x in zip(texts, raw, strict=True)]
+    return (
+        _sha(b"exact", head, _SEPARATOR.join(raw)) if exact else 0,
+        _sha(b"normalized", head, _SEPARATOR.join(normalized)),
+    )
 
 
 def normalized_key(
@@ -145,18 +171,9 @@ def normalized_key(
     model_a: str,
     model_b: str,
 ) -> int:
-    """The same-battle key of these texts and models (see `_normalized_key`): also what the
+    """The same-battle key of these texts and models, with every text normalized: also what the
     bench pools builds by."""
-    h = hashlib.blake2b(b"normalized", digest_size=8)
-    side_a = [model_a.encode(), *map(_normalized_bytes, answers_a)]
-    side_b = [model_b.encode(), *map(_normalized_bytes, answers_b)]
-    sides = by_name(model_a, model_b, side_a, side_b)
-    for group in ([_normalized_bytes(u) for u in users], *sides):
-        h.update(len(group).to_bytes(8, "little"))
-        for piece in group:
-            h.update(len(piece).to_bytes(8, "little"))
-            h.update(piece)
-    return int.from_bytes(h.digest(), "little")
+    return _battle_digests(users, answers_a, answers_b, model_a, model_b, exact=False)[1]
 
 
 def _vote(winner: str, swapped: bool) -> int:
@@ -170,12 +187,13 @@ def battle_keys(b: Battle, release: str | None) -> Keys:
     are not battle ids, as in mt_bench, where one question has many judgments)."""
     models = by_name(b.model_a, b.model_b, b.model_a, b.model_b)
     same_id = None if release is None else _digest(["id", release, b.question_id])
+    exact, normalized = _battle_digests(b.users, b.answers_a, b.answers_b, b.model_a, b.model_b)
     return Keys(
         b.question_id,
         _digest(["any id", b.question_id]),
         same_id,
-        _exact_key(b),
-        _normalized_key(b),
+        exact,
+        normalized,
         _vote(b.winner, swapped=models[0] != b.model_a),
         models,
     )

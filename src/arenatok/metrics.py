@@ -65,7 +65,8 @@ def turn_usages(
         raise ValueError("users, answers_a and answers_b must have one count per turn")
     turns: list[TurnUsage] = []
     history_a = history_b = 0
-    for i, (u, a, b) in enumerate(zip(users, answers_a, answers_b, strict=True)):
+    for i, u in enumerate(users):
+        a, b = answers_a[i], answers_b[i]
         turns.append(
             {
                 "turn_number": i + 1,
@@ -112,8 +113,8 @@ def token_usage(
         "total_tokens": total_input + out_a + out_b,
         "communication_efficiency": efficiency(total_input, out_a, out_b, len(turns)),
         "full_state": {
-            "full_state_input_tokens_a": sum(t["context_tokens_a"] for t in turns),
-            "full_state_input_tokens_b": sum(t["context_tokens_b"] for t in turns),
+            "full_state_input_tokens_a": sum([t["context_tokens_a"] for t in turns]),
+            "full_state_input_tokens_b": sum([t["context_tokens_b"] for t in turns]),
         },
     }
 

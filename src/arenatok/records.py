@@ -41,9 +41,11 @@ QUALITY_FLAGS: dict[str, str] = {
 it. The README and artifact_metadata.json carry the same text."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Battle:
-    """One arena battle after its checks: turn i is (users[i], answers_a[i], answers_b[i])."""
+    """One arena battle after its checks: turn i is (users[i], answers_a[i], answers_b[i]).
+    Not changed once made (not frozen only because a frozen dataclass is made three times
+    slower, and a build makes one per row)."""
 
     question_id: str
     model_a: str

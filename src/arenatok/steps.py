@@ -146,16 +146,17 @@ def usages_of(
     pos = 0
     for b in battles:
         n = len(b.users)
+        end = pos + 3 * n
         usage = token_usage(
             counts[pos : pos + n],
-            counts[pos + n : pos + 2 * n],
-            counts[pos + 2 * n : pos + 3 * n],
+            counts[pos + n : end - n],
+            counts[end - n : end],
             has_timestamp=b.tstamp is not None,
         )
         if roles is not None:
             usage["chat_overhead"] = chat_overhead(n, roles)
         usages.append(usage)
-        pos += 3 * n
+        pos = end
     return usages
 
 
