@@ -59,3 +59,24 @@ def test_line_breaks_inside_any_string_are_escaped() -> None:
     r = run_batch([row], first_row=1, options=options, counters=options.make_counters())
     assert r.block.decode().splitlines() == [r.block.decode()]
     assert orjson.loads(r.block)["context"]["model_a"] == "m\u2028a"
+
+
+def test_the_step_runs_without_the_cycle_collector_and_restores_it() -> None:
+    """A batch makes thousands of dicts: with the collector on, Python would run it dozens of
+    times (it would run every 700 new objects); the step pauses it and leaves it as it found it
+    (on or off)."""
+    import gc
+
+    rows = [{**TINY[i % len(TINY)], "question_id": f"q{i}"} for i in range(2_000)]
+    counters = OPTIONS.make_counters()
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        before = gc.get_stats()[0]["collections"]
+        try:
+            r = run_batch(rows, first_row=1, options=OPTIONS, counters=counters)
+            # at most the one that the switch back on sets off, none when it stays off
+            assert gc.get_stats()[0]["collections"] - before <= int(enabled)
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
+        assert r.records == 2_000

@@ -6,7 +6,9 @@ the only state is the token counters' caches, which change speed, never a count.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -239,6 +241,21 @@ def _mismatch(battles: Sequence[Battle], counters: Sequence[TokenCounter]) -> st
     return None
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off meanwhile, and back as it was. A batch makes about
+    25 containers a battle (dicts and lists that hold no cycles, freed by reference counting);
+    the collector's passes over them cost 8% of the step."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def run_batch(
     payload: Payload,
     *,
@@ -249,6 +266,20 @@ def run_batch(
 ) -> BatchResult:
     """The whole step for one batch of source `source`; `first_row` is the source row number
     (from 1) of its first row."""
+    with gc_paused():
+        return _run_batch(
+            payload, first_row=first_row, options=options, counters=counters, source=source
+        )
+
+
+def _run_batch(
+    payload: Payload,
+    *,
+    first_row: int,
+    options: StepOptions,
+    counters: Sequence[TokenCounter],
+    source: int,
+) -> BatchResult:
     battles, rejects, rows = parse_batch(
         payload, first_row=first_row, options=options, source=source
     )
