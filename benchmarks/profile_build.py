@@ -23,7 +23,7 @@ from arenatok.dedup import BatchKeys, battle_keys
 from arenatok.load import open_local
 from arenatok.records import dumps_lines
 from arenatok.stats import Stats
-from arenatok.steps import StepOptions, parse_batch, records_of, texts_of
+from arenatok.steps import StepOptions, gc_paused, parse_batch, records_of, texts_of
 from arenatok.style import battle_style
 from arenatok.write import MINI_SIZE, DatasetWriter
 
@@ -51,20 +51,21 @@ def main() -> None:
         t = time.perf_counter()
         for payload in source.payloads(args.batch_size):
             t = timed("read", t)
-            battles, rejects, _ = parse_batch(payload, first_row=first, options=options)
-            t = timed("check", t)
-            counter.count_many(texts_of(battles))  # warms the cache: records_of hits it
-            t = timed("count", t)
-            for b in battles:  # what records_of spends on context.style (it runs again there)
-                battle_style(b.answers_a, b.answers_b)
-            t = timed("style", t)
-            records = records_of(battles, [counter], options=options)
-            stats += Stats.of(records, len(rejects))
-            t = timed("records", t)
-            BatchKeys.of([battle_keys(b, "profile") for b in battles])
-            t = timed("keys", t)
-            block = dumps_lines(records)
-            t = timed("json", t)
+            with gc_paused():  # as in the build's step
+                battles, rejects, _ = parse_batch(payload, first_row=first, options=options)
+                t = timed("check", t)
+                counter.count_many(texts_of(battles))  # warms the cache: records_of hits it
+                t = timed("count", t)
+                for b in battles:  # what records_of spends on context.style (it runs again)
+                    battle_style(b.answers_a, b.answers_b)
+                t = timed("style", t)
+                records = records_of(battles, [counter], options=options)
+                stats += Stats.of(records, len(rejects))
+                t = timed("records", t)
+                BatchKeys.of([battle_keys(b, "profile") for b in battles])
+                t = timed("keys", t)
+                block = dumps_lines(records)
+                t = timed("json", t)
             writer.add(block, len(records), records[:MINI_SIZE])
             first += len(payload)
             t = timed("write", t)
