@@ -390,3 +390,35 @@ def test_a_text_boundary_is_part_of_the_key() -> None:
         _battle_digests(["a  b "], ["x"], ["y"], "m1", "m2")[1]
         == (_battle_digests(["a b"], ["x\n"], [" y"], "m1", "m2")[1])
     )
+
+
+def test_the_bench_key_is_the_builds_normalized_key() -> None:
+    from arenatok.check import battle_from_row
+    from arenatok.dedup import normalized_key
+
+    b = battle_from_row(battle("x", [("Hi  there", "A\n\nB", "c "), ("more", "d", "e")]))
+    k = battle_keys(b, "r")
+    assert normalized_key(b.users, b.answers_a, b.answers_b, b.model_a, b.model_b) == k.normalized
+    # whitespace and side order do not change it; a word does
+    assert normalized_key(["Hi there", "more"], ["c", "e"], ["A B", "d"], b.model_b, b.model_a) == (
+        k.normalized
+    )
+    other = normalized_key(["Hi there", "more!"], ["A B", "d"], ["c", "e"], b.model_a, b.model_b)
+    assert other != k.normalized
+
+
+def test_an_id_digest_that_would_mark_an_empty_slot_is_still_remembered() -> None:
+    """0 marks an empty slot of the table; an id whose digest (xor its kind's tag, 4) is 0
+    is stored under another value, so that a second source still sees it as used."""
+    import numpy as np
+
+    from arenatok.dedup import BatchKeys
+
+    def keys(any_id: int) -> BatchKeys:
+        digest = np.array([any_id], dtype=np.uint64)
+        return BatchKeys(["q"], digest, None, digest + 1, digest + 2, np.zeros(1, np.uint8), [])
+
+    index = Index()
+    assert index.first_sources(keys(4), source=1) == [1]  # new: its own source
+    assert index.first_sources(keys(4), source=2) == [1]  # seen: the first source
+    assert index.first_sources(keys(6), source=2) == [2]

@@ -24,7 +24,7 @@ def show(v: object) -> str:
     """A short description of a value for a reason: its type and the start of its repr."""
     if v is None:
         return "null"
-    if isinstance(v, str | bytes) and len(v) > 60:
+    if isinstance(v, str | bytes):
         v = v[:61]  # repr of a huge text would be huge: cut first, then mark the cut below
     try:
         r = repr(v)
