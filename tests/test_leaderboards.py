@@ -1,0 +1,161 @@
+"""The report's ratings section (`report.leaderboards`) by value on six battles of three models:
+the shape of every row, the pairwise table worked out by hand, and the method as the report
+states it."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from arenatok.dataset.built import Battles
+from arenatok.report.leaderboards import leaderboard, pairwise, ratings_section
+
+# (model_a, model_b, winner): p and q win one each against the other, p ties r and loses to
+# it, q beats r, q and r are both bad.
+SIX = [
+    ("p", "q", "model_a"),
+    ("q", "p", "model_a"),
+    ("p", "r", "tie"),
+    ("r", "q", "model_b"),
+    ("r", "p", "model_a"),
+    ("q", "r", "tie (bothbad)"),
+]
+
+
+def six() -> Battles:
+    n = len(SIX)
+    return Battles(
+        model_a=[a for a, _, _ in SIX],
+        model_b=[b for _, b, _ in SIX],
+        winner=[w for _, _, w in SIX],
+        timestamp=[float(t) for t in range(n)],
+        output_a=[10, 200, 30, 40, 250, 60],
+        output_b=[100, 20, 35, 400, 25, 60],
+        style_a=[(0, 1, 0), (2, 0, 1), (0, 0, 0), (1, 1, 1), (0, 3, 0), (0, 0, 2)],
+        style_b=[(1, 0, 0), (0, 0, 0), (0, 2, 0), (0, 0, 3), (1, 0, 0), (2, 0, 0)],
+    )
+
+
+NAMES = ("bradley_terry", "length_controlled", "style_controlled")
+
+
+def test_rows_without_a_bootstrap() -> None:
+    board = leaderboard(six(), rounds=0, seed=1)
+    assert board["battles"] == 6
+    rows = board["models"]
+    assert [list(r) for r in rows] == [["model", "battles", "online_elo", *NAMES]] * 3
+    assert {r["model"]: r["battles"] for r in rows} == {"p": 4, "q": 4, "r": 4}
+    bt = [r["bradley_terry"] for r in rows]
+    assert bt == sorted(bt, reverse=True)  # best first
+    assert sum(bt) / 3 == pytest.approx(1000.0)  # the Elo scale's mean
+    coefficients = board["coefficients"]
+    assert list(coefficients) == ["length_controlled", "style_controlled"]
+    assert list(coefficients["style_controlled"]) == [
+        "length", "header_count", "list_count", "bold_count"
+    ]  # fmt: skip
+    for fit in coefficients.values():
+        assert all(list(c) == ["estimate"] for c in fit.values())
+    # The length-only fit and the full fit are different fits of the same battles.
+    assert coefficients["length_controlled"]["length"] != coefficients["style_controlled"]["length"]
+
+
+def test_rows_with_a_bootstrap_carry_intervals_and_ranks() -> None:
+    board = leaderboard(six(), rounds=30, seed=5)
+    for r in board["models"]:
+        assert list(r) == [
+            "model", "battles", "online_elo",
+            *(x for name in NAMES for x in (name, f"{name}_ci95", f"{name}_rank")),
+        ]  # fmt: skip
+        for name in NAMES:
+            lo, hi = r[f"{name}_ci95"]
+            assert lo <= hi
+            assert r[f"{name}_rank"] in (1, 2, 3)
+    for fit, features in (("length_controlled", ["length"]),
+                          ("style_controlled", ["length", "header_count", "list_count",
+                                                "bold_count"])):  # fmt: skip
+        assert list(board["coefficients"][fit]) == features
+        for f in features:
+            c = board["coefficients"][fit][f]
+            assert list(c) == ["estimate", "ci95"]
+            assert len(c["ci95"]) == 2
+            assert c["ci95"][0] <= c["ci95"][1]
+    assert leaderboard(six(), rounds=30, seed=5) == board  # the seed fixes the draws
+    assert leaderboard(six(), rounds=30, seed=6) != board
+
+
+def test_a_model_that_wins_everything_is_ranked_first_with_ties_between_equals() -> None:
+    c = Battles(
+        model_a=["a", "a", "b", "c"] * 3, model_b=["b", "c", "c", "b"] * 3,
+        winner=["model_a", "model_a", "model_a", "model_a"] * 3, timestamp=[None] * 12,
+        output_a=[1] * 12, output_b=[1] * 12, style_a=[(0, 0, 0)] * 12,
+        style_b=[(0, 0, 0)] * 12,
+    )  # fmt: skip
+    rows = leaderboard(c, rounds=0, seed=1)["models"]
+    assert rows[0]["model"] == "a"
+    # b and c beat each other equally often: the same rating, listed by name
+    assert [r["model"] for r in rows[1:]] == ["b", "c"]
+    assert rows[1]["bradley_terry"] == pytest.approx(rows[2]["bradley_terry"])
+
+
+def test_pairwise_by_hand() -> None:
+    c = six()
+    board = leaderboard(c, rounds=0, seed=1)
+    rating = {r["model"]: r["bradley_terry"] for r in board["models"]}
+    rows = pairwise(c, board)
+    # p against q: a win and a loss -> 0.5; p against r: a tie and a loss -> 0.25; q against r:
+    # a win and a tie -> 0.75. Each pair met twice.
+    observed = {("p", "q"): 0.5, ("p", "r"): 0.25, ("q", "r"): 0.75}
+    assert [(r["model"], r["opponent"]) for r in rows] == list(observed)
+    for r in rows:
+        x, y = r["model"], r["opponent"]
+        predicted = 1 / (1 + 10 ** ((rating[y] - rating[x]) / 400))
+        assert list(r) == ["model", "opponent", "battles", "observed_score",
+                           "predicted_score", "difference", "z"]  # fmt: skip
+        assert r["battles"] == 2
+        assert r["observed_score"] == observed[(x, y)]
+        assert r["predicted_score"] == pytest.approx(predicted)
+        assert r["difference"] == pytest.approx(observed[(x, y)] - predicted)
+        assert r["z"] == pytest.approx(
+            (observed[(x, y)] - predicted) / math.sqrt(predicted * (1 - predicted) / 2)
+        )
+
+
+def test_ratings_section_states_its_method() -> None:
+    c = six()
+    got = ratings_section(c, rounds=7, seed=3)
+    board = leaderboard(c, rounds=7, seed=3)
+    assert got["method"] == {
+        "scores": "model_a 1, model_b 0, every kind of tie 0.5 (half a win each way)",
+        "online_elo": "K=4, base 10, scale 400, initial 1000, battles in arrival order: by "
+        "timestamp (stable on ties; a battle without one keeps its source position)",
+        "bradley_terry": "maximum likelihood, Elo scale (400 per factor 10 of odds), mean 1000",
+        "length_controlled": "Bradley-Terry with one feature, (tokens_a - tokens_b) / "
+        "(tokens_a + tokens_b + 1) standardised; L2 penalty 0.5 as the arena's; "
+        "rating = 400 r + 1000",
+        "style_controlled": "the arena's style control: Bradley-Terry with four features, each "
+        "(a - b) / (a + b + 1) standardised, for answer tokens, markdown headers, list items "
+        "and bold spans (summed over turns); L2 penalty 0.5 as the arena's; "
+        "rating = 400 r + 1000",
+        "coefficients": "change in the log-odds of A winning per standard deviation of the feature",
+        "rank": "the arena's rank with uncertainty: 1 + the number of models whose 95% "
+        "interval lies entirely above this model's",
+        "bootstrap": "7 rounds, seed 3: for Bradley-Terry each a multinomial draw of the "
+        "battles over the (model_a, model_b, outcome) cells, which is what resampling battles "
+        "with replacement does to it; for the controlled fits the battles resampled with "
+        "replacement, refitted by Newton steps from the full fit; 95% percentile intervals",
+    }
+    assert (
+        got["length_coefficient"]
+        == board["coefficients"]["length_controlled"]["length"]["estimate"]
+    )
+    assert got["length_coefficient_definition"] == (
+        "change in the log-odds of A winning per standard deviation of "
+        "(tokens_a - tokens_b) / (tokens_a + tokens_b + 1)"
+    )
+    assert list(got) == ["method", "length_coefficient", "length_coefficient_definition",
+                         "battles", "coefficients", "models", "pairwise"]  # fmt: skip
+    assert (got["battles"], got["coefficients"], got["models"]) == (
+        board["battles"], board["coefficients"], board["models"],
+    )  # fmt: skip
+    assert got["pairwise"] == pairwise(c, board)
