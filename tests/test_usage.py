@@ -242,3 +242,22 @@ def test_spec_comparison_by_hand() -> None:
         r["why"].endswith(" (our source is not the Hub file: f.x, so the rows differ too)")
         for r in local
     )
+
+
+def test_length_bias_by_hand() -> None:
+    # (tokens_a, tokens_b, winner): the longer wins; the shorter wins; the longer wins by 5;
+    # equal lengths (left out); a tie 900 apart.
+    votes = [(100, 50, "model_a"), (50, 100, "model_a"), (20, 25, "model_b"), (7, 7, "model_a"),
+             (0, 900, "tie")]  # fmt: skip
+    c = Battles(output_a=[a for a, _, _ in votes], output_b=[b for _, b, _ in votes],
+                winner=[w for _, _, w in votes])  # fmt: skip
+
+    def row(span: str, battles: int = 0, decisive: int = 0, rate: float | None = None) -> Any:
+        return {"token_difference": span, "battles": battles, "decisive": decisive,
+                "ties": battles - decisive, "longer_won_rate": rate}  # fmt: skip
+
+    same(
+        usage.length_bias(c),
+        [row("[0, 10)", 1, 1, 1.0), row("[10, 50)"), row("[50, 100)", 2, 2, 0.5),
+         row("[100, 200)"), row("[200, 400)"), row("[400, 800)"), row(">= 800", 1, 0)],
+    )  # fmt: skip
