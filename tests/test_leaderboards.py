@@ -159,3 +159,59 @@ def test_ratings_section_states_its_method() -> None:
         board["battles"], board["coefficients"], board["models"],
     )  # fmt: skip
     assert got["pairwise"] == pairwise(c, board)
+
+
+def test_one_bootstrap_round_gives_point_intervals_and_the_seed_moves_them() -> None:
+    """`rounds` and `seed` reach every bootstrap: one round gives intervals of one draw (lo ==
+    hi); another seed, other intervals for Bradley-Terry itself."""
+    one = leaderboard(six(), rounds=1, seed=5)
+    for r in one["models"]:
+        for name in NAMES:
+            lo, hi = r[f"{name}_ci95"]
+            assert lo == pytest.approx(hi)
+    a, b = (leaderboard(six(), rounds=30, seed=s)["models"] for s in (5, 6))
+    assert [r["bradley_terry_ci95"] for r in a] != [r["bradley_terry_ci95"] for r in b]
+
+
+def test_ranks_count_only_intervals_entirely_above() -> None:
+    """a beats b and c every time; b and c beat each other as often: a is first, and b and c
+    share the second rank (their intervals overlap)."""
+    c = Battles(
+        model_a=["a", "a", "b", "c"] * 10, model_b=["b", "c", "c", "b"] * 10,
+        winner=["model_a"] * 40, timestamp=[None] * 40, output_a=[1] * 40, output_b=[1] * 40,
+        style_a=[(0, 0, 0)] * 40, style_b=[(0, 0, 0)] * 40,
+    )  # fmt: skip
+    rows = leaderboard(c, rounds=50, seed=1)["models"]
+    assert [(r["model"], r["bradley_terry_rank"]) for r in rows] == [("a", 1), ("b", 2), ("c", 2)]
+
+
+def test_a_planted_bold_effect_lands_on_the_bold_coefficient() -> None:
+    """Four equal models; the side with more bold spans wins 9 times in 10. The style fit's bold
+    coefficient carries it (with its interval around it); the others stay near 0."""
+    import random
+
+    rng = random.Random(7)
+    models = ["m0", "m1", "m2", "m3"]
+    rows: list[tuple[str, str, str, int, int]] = []
+    for _ in range(800):
+        a, b = rng.sample(models, 2)
+        bold_a, bold_b = rng.randint(0, 6), rng.randint(0, 6)
+        if bold_a == bold_b:
+            winner = rng.choice(["model_a", "model_b"])
+        else:
+            more_a = bold_a > bold_b
+            winner = "model_a" if more_a == (rng.random() < 0.9) else "model_b"
+        rows.append((a, b, winner, bold_a, bold_b))
+    c = Battles(
+        model_a=[r[0] for r in rows], model_b=[r[1] for r in rows],
+        winner=[r[2] for r in rows], timestamp=[None] * len(rows),
+        output_a=[rng.randint(50, 60) for _ in rows], output_b=[rng.randint(50, 60) for _ in rows],
+        style_a=[(rng.randint(0, 1), rng.randint(0, 1), r[3]) for r in rows],
+        style_b=[(rng.randint(0, 1), rng.randint(0, 1), r[4]) for r in rows],
+    )  # fmt: skip
+    coef = leaderboard(c, rounds=20, seed=2)["coefficients"]["style_controlled"]
+    assert coef["bold_count"]["estimate"] > 1.0
+    lo, hi = coef["bold_count"]["ci95"]
+    assert lo <= coef["bold_count"]["estimate"] <= hi
+    for f in ("length", "header_count", "list_count"):
+        assert abs(coef[f]["estimate"]) < 0.3
