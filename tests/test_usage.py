@@ -225,6 +225,16 @@ def test_sources_section_by_hand() -> None:
     ]  # fmt: skip
     assert (one["overlap_matrix"], one["later_copies"], one["votes_differ"]) == ([[0]], None, 0)
     assert one["votes_differ_list"] == []
+    assert got["overlap_matrix_rule"] == (
+        "row i, column j: battles first seen in source i whose later copies are in source j"
+    )
+    # metadata without any source: one unnamed source
+    assert usage.sources_section({})["sources"][0]["name"] == "None"
+    # two entries for one pair of sources add up
+    twice = {"sources": [{}], "duplicates": {"by_source_pair": [
+        {"first_in": 0, "later_in": 0, "later_copies": 2},
+        {"first_in": 0, "later_in": 0, "later_copies": 3}]}}  # fmt: skip
+    assert usage.sources_section(twice)["overlap_matrix"] == [[5]]
 
 
 def test_spec_comparison_by_hand() -> None:
@@ -236,12 +246,27 @@ def test_spec_comparison_by_hand() -> None:
         "84.0",
     ]
     assert [r["report"] for r in rows] == ["40 / 37.7 / 22.3", "48", "2.7 (804 turns)", "630.7"]
-    assert rows[0]["why"] == "ties here add every kind of tie label"
+    assert [(r["figure"], r["why"]) for r in rows] == [
+        ("winner shares, % (model_a / model_b / ties)", "ties here add every kind of tie label"),
+        ("unique model pairs",
+         "the report does not say whether (A, B) and (B, A) are one pair"),
+        ("mean turns per battle",
+         "ours counts user turns; 2.68 (804 / 300) looks like a count of the messages of one "
+         "side (a user message and an answer per turn), not of turns"),
+        ("mean tokens per battle",
+         "the report adds response A to the input (battle 0: 725 = 181 + 171 + 373 against our "
+         "554 = 10 + 171 + 373)"),
+    ]  # fmt: skip
     local = usage.spec_comparison(four_battles(), {"source": {"kind": "local", "path": "f.x"}})
-    assert all(
-        r["why"].endswith(" (our source is not the Hub file: f.x, so the rows differ too)")
-        for r in local
-    )
+    note = " (our source is not the Hub file: f.x, so the rows differ too)"
+    assert [r["why"] for r in local] == [r["why"] + note for r in rows]
+    # metadata without a source: not the Hub's file either
+    unknown = usage.spec_comparison(four_battles(), {})
+    assert unknown[0]["why"].endswith("not the Hub file: None, so the rows differ too)")
+    # only the first 300 battles count
+    many = Battles(model_a=["x"] * 310, model_b=["y"] * 310, winner=["tie"] * 310,
+                   turns=[1] * 300 + [9] * 10, total=[1] * 310)  # fmt: skip
+    assert usage.spec_comparison(many, {})[2]["ours"] == "1.00 (300 turns)"
 
 
 def test_length_bias_by_hand() -> None:
