@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from arenatok.cli import cli
 from arenatok.dataset.validate import validate_dir
-from arenatok.dedup import Index, battle_keys, normalize
+from arenatok.dedup import DEFINITIONS, Index, battle_keys, normalize
 from arenatok.errors import DuplicateError
 from arenatok.pipeline import build
 from tests.helpers import battle, need_shared, write_jsonl
@@ -422,3 +422,42 @@ def test_an_id_digest_that_would_mark_an_empty_slot_is_still_remembered() -> Non
     assert index.first_sources(keys(4), source=1) == [1]  # new: its own source
     assert index.first_sources(keys(4), source=2) == [1]  # seen: the first source
     assert index.first_sources(keys(6), source=2) == [2]
+
+
+def _keys(exact: int, normalized: int, vote: int = 0) -> Any:
+    import numpy as np
+
+    from arenatok.dedup import BatchKeys
+
+    return BatchKeys(["q"], np.array([exact + 100], np.uint64), None,
+                     np.array([exact], np.uint64), np.array([normalized], np.uint64),
+                     np.array([vote], np.uint8), [("a", "b")])  # fmt: skip
+
+
+def test_a_digest_that_would_mark_an_empty_slot_is_still_found_again() -> None:
+    """An exact digest of 2 is 0 once xored with its kind's tag (2): 0 marks an empty slot, so
+    it is stored under another value; the first battle is new, its copy is found."""
+    index = Index()
+    assert index.see_batch(_keys(2, 7), source=1, rows=[5]) == [None]
+    match = index.see_batch(_keys(2, 8), source=1, rows=[9])[0]
+    assert match is not None
+    assert (match.kind, match.key, match.source, match.row) == ("same_battle", "exact", 1, 5)
+
+
+def test_a_match_names_rows_beyond_the_first_hundred() -> None:
+    index = Index()
+    assert index.see_batch(_keys(1000, 5000), source=3, rows=[123_456_789]) == [None]
+    match = index.see_batch(_keys(2000, 5000, vote=1), source=4, rows=[7])[0]
+    assert match is not None
+    assert (match.kind, match.key, match.source, match.row) == ("same_battle", "normalized", 3,
+                                                                 123_456_789)  # fmt: skip
+    assert match.votes_differ
+    summary = index.summary()
+    assert summary["definitions"] == DEFINITIONS
+    assert list(summary) == ["definitions", "later_copies", "by_key", "by_source_pair",
+                             "votes_differ", "votes_differ_list"]  # fmt: skip
+    assert summary["by_key"] == {"exact": 0, "normalized": 1}
+    assert summary["votes_differ_list"] == [
+        {"first": {"source": 3, "row": 123_456_789, "winner": "a"},
+         "later": {"source": 4, "row": 7, "winner": "b"}, "key": "normalized"}
+    ]  # fmt: skip
