@@ -93,3 +93,59 @@ def test_summary_by_value() -> None:
         "total_output_tokens_a": 100,
         "total_output_tokens_b": 60,
     }
+
+
+def _record(winner: str, a: int, b: int, inputs: list[int], **api: object) -> dict[str, object]:
+    """The fields of an output record that Stats.of reads."""
+    return {
+        "context": {
+            "winner": winner,
+            "model_a": "x",
+            "model_b": "y",
+            "token_usage": {
+                "turns": [{}] * len(inputs),
+                "total_input_tokens": sum(inputs),
+                "total_output_tokens_a": a,
+                "total_output_tokens_b": b,
+            },
+            "quality_flags": ["multi_turn"] if len(inputs) > 1 else [],
+            "api_metadata": api,
+            "style": {"total_a": {"bold_count": 2}, "total_b": {"bold_count": 0}},
+        }
+    }
+
+
+def test_stats_of_records_by_value() -> None:
+    """One batch's figures from its records: rows, votes, turns and every token total."""
+    records = [_record("model_a", 10, 20, [3]), _record("tie", 5, 1, [4, 6])]
+    s = Stats.of(records, rejected=2)  # type: ignore[arg-type]
+    assert (s.read, s.written, s.rejected, s.image_parts) == (4, 2, 2, 0)
+    assert (s.turns, s.input_tokens, s.output_tokens_a, s.output_tokens_b) == (3, 13, 15, 21)
+    assert s.winners == Counter({"model_a": 1, "tie": 1})
+    assert s.pairs == {("x", "y")}
+    assert s.quality_flags == Counter({"multi_turn": 1})
+    assert Stats.of(records, rejected=0, image_parts=3).image_parts == 3  # type: ignore[arg-type]
+
+
+def test_agreement_with_a_releases_own_counts_by_value() -> None:
+    """A release's token and markdown counts beside ours: compared, equal, rate, mean gap, and
+    which field of ours each is compared with."""
+    records = [
+        _record("model_a", 10, 20, [3], source_token_counts={"sum_assistant_a_tokens": 10},
+                source_style_counts={"bold_count_a": 2, "bold_count_b": 1}),
+        _record("model_b", 7, 2, [1], source_token_counts={"sum_assistant_a_tokens": 9},
+                source_style_counts={"bold_count_a": 2}),
+    ]  # fmt: skip
+    got = Stats.of(records, rejected=0).summary()  # type: ignore[arg-type]
+    assert got["source_style_agreement"] == {
+        "bold_count_a": {"ours": "style.total_a.bold_count", "compared": 2, "equal": 2,
+                         "agreement_rate": 1.0, "mean_abs_difference": 0.0},
+        "bold_count_b": {"ours": "style.total_b.bold_count", "compared": 1, "equal": 0,
+                         "agreement_rate": 0.0, "mean_abs_difference": 1.0},
+    }  # fmt: skip
+    [(key, row)] = got["source_token_agreement"].items()
+    assert key == "sum_assistant_a_tokens"
+    assert row["ours"] == "total_output_tokens_a"
+    assert (row["compared"], row["equal"], row["agreement_rate"], row["mean_abs_difference"]) == (
+        2, 1, 0.5, 1.0,
+    )  # fmt: skip
