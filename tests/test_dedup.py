@@ -461,3 +461,19 @@ def test_a_match_names_rows_beyond_the_first_hundred() -> None:
         {"first": {"source": 3, "row": 123_456_789, "winner": "a"},
          "later": {"source": 4, "row": 7, "winner": "b"}, "key": "normalized"}
     ]  # fmt: skip
+
+
+def test_ids_that_are_not_battle_ids_have_no_same_id_key() -> None:
+    """Where a release's ids are not battle ids (release None: mt_bench judges one question
+    many times), a battle has no same_id key, and two battles sharing an id are not copies."""
+    from arenatok.check import battle_from_row
+    from arenatok.dedup import BatchKeys
+
+    one = battle_from_row(battle("q1", [("a", "b", "c")]))
+    two = battle_from_row(battle("q1", [("other", "b", "c")]))
+    assert battle_keys(one, None).same_id is None
+    assert battle_keys(one, "r").same_id is not None
+    index = Index()
+    batch = BatchKeys.of([battle_keys(one, None), battle_keys(two, None)])
+    assert batch.same_id is None
+    assert index.see_batch(batch, source=0, rows=[1, 2]) == [None, None]
