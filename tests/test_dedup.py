@@ -477,3 +477,19 @@ def test_ids_that_are_not_battle_ids_have_no_same_id_key() -> None:
     batch = BatchKeys.of([battle_keys(one, None), battle_keys(two, None)])
     assert batch.same_id is None
     assert index.see_batch(batch, source=0, rows=[1, 2]) == [None, None]
+
+
+def test_keys_of_texts_with_lone_surrogates() -> None:
+    """A lone surrogate (which a build rejects, but the library's functions may be given) is
+    keyed as well: texts that differ only there get different keys."""
+    from arenatok.dedup import _battle_digests, _digest, _normalized_bytes
+
+    assert _digest(["id", "q\ud800"]) != _digest(["id", "q\ud801"])
+    assert _digest(["id", "q\ud800"]) != _digest(["id", "q"])
+    one = _battle_digests(["a\ud800 "], ["b"], ["c"], "m1", "m2")
+    two = _battle_digests(["a\ud801"], ["b"], ["c"], "m1", "m2")
+    assert one[0] != two[0]
+    assert one[1] != two[1]
+    expected = "\u00e9\ud800 x".encode("utf-8", "surrogatepass")
+    assert _normalized_bytes(" \u00e9\ud800  x ") == expected
+    assert _normalized_bytes("X b  X") == b"X b X"  # only spaces are stripped
