@@ -96,9 +96,14 @@ def _json(parts: Any) -> bytes:
         return json.dumps(parts, ensure_ascii=True).encode()
 
 
+def _sha(*parts: bytes) -> int:
+    """The first 8 bytes of the sha256 of the parts joined, as an integer."""
+    return int.from_bytes(hashlib.sha256(b"".join(parts)).digest()[:8], "little")
+
+
 def _digest(parts: Any) -> int:
     """An 8-byte digest of strings in nested lists."""
-    return int.from_bytes(hashlib.sha256(_json(parts)).digest()[:8], "little")
+    return _sha(_json(parts))
 
 
 def normalize(text: str) -> str:
@@ -133,23 +138,14 @@ def _normalized_bytes(text: str, data: bytes | None = None) -> bytes:
     return data.strip(b" ")
 
 
-def _sha(kind: bytes, head: bytes, data: bytes) -> int:
-    h = hashlib.sha256(kind)
-    h.update(head)
-    h.update(data)
-    return int.from_bytes(h.digest()[:8], "little")
-
-
 def _battle_digests(
     users: Sequence[str],
     answers_a: Sequence[str],
     answers_b: Sequence[str],
     model_a: str,
     model_b: str,
-    *,
-    exact: bool = True,
 ) -> tuple[int, int]:
-    """The battle's exact and normalized digests (exact 0 unless `exact`): the first 8 bytes of
+    """The battle's exact and normalized digests: the first 8 bytes of
     the sha256 of the models and the number of turns (JSON), then the texts joined by a byte
     that UTF-8 never holds (users, then the answers of each side, the sides ordered by model
     name), as stored and normalized."""
@@ -159,7 +155,7 @@ def _battle_digests(
     raw = [t.encode("utf-8", "surrogatepass") for t in texts]
     normalized = [_normalized_bytes(t, x) for t, x in zip(texts, raw, strict=True)]
     return (
-        _sha(b"exact", head, _SEPARATOR.join(raw)) if exact else 0,
+        _sha(b"exact", head, _SEPARATOR.join(raw)),
         _sha(b"normalized", head, _SEPARATOR.join(normalized)),
     )
 
@@ -173,13 +169,7 @@ def normalized_key(
 ) -> int:
     """The same-battle key of these texts and models, with every text normalized: also what the
     bench pools builds by."""
-    return _battle_digests(users, answers_a, answers_b, model_a, model_b, exact=False)[1]
-
-
-def _vote(winner: str, swapped: bool) -> int:
-    if winner not in DECISIVE:
-        return 2
-    return 0 if (winner == "model_a") != swapped else 1
+    return _battle_digests(users, answers_a, answers_b, model_a, model_b)[1]
 
 
 def battle_keys(b: Battle, release: str | None) -> Keys:
@@ -188,15 +178,10 @@ def battle_keys(b: Battle, release: str | None) -> Keys:
     models = by_name(b.model_a, b.model_b, b.model_a, b.model_b)
     same_id = None if release is None else _digest(["id", release, b.question_id])
     exact, normalized = _battle_digests(b.users, b.answers_a, b.answers_b, b.model_a, b.model_b)
-    return Keys(
-        b.question_id,
-        _digest(["any id", b.question_id]),
-        same_id,
-        exact,
-        normalized,
-        _vote(b.winner, swapped=models[0] != b.model_a),
-        models,
-    )
+    # the vote in the keys' side order: 0 the first model won, 1 the second, 2 a tie
+    vote = int((b.winner == "model_a") == (models[0] != b.model_a)) if b.winner in DECISIVE else 2
+    any_id = _digest(["any id", b.question_id])
+    return Keys(b.question_id, any_id, same_id, exact, normalized, vote, models)
 
 
 @dataclass(frozen=True, slots=True)
