@@ -265,3 +265,42 @@ def test_plain_id_is_the_id_as_given_or_described() -> None:
     assert plain_id({"question_id": "q\ud800"}) == "str 'q\\ud800'"  # not Unicode: escaped
     assert plain_id({}) is None
     assert plain_id("junk") is None
+
+
+def test_the_null_reply_hint_names_only_replies(tiny: list[dict[str, Any]]) -> None:
+    hint = "(pass --allow-null-turns to count a null reply as empty)"
+    row = tiny[1]  # two turns: messages 0-3
+    row["conversation_a"][3]["content"] = None
+    with pytest.raises(RowProblem, match=r"conversation_a\[3\]\.content must be a string") as e:
+        battle_from_row(row)
+    assert str(e.value).endswith(hint)
+    b = battle_from_row(row, allow_null_turns=True)  # side A's null reply too
+    assert (b.answers_a[1], b.null_turns) == ("", 1)
+    row["conversation_a"][3]["content"] = "back"
+    row["conversation_a"][2]["content"] = None  # a user message: no hint
+    with pytest.raises(RowProblem) as e:
+        battle_from_row(row, allow_null_turns=True)
+    assert hint not in str(e.value)
+
+
+def test_a_whole_float_turn_counts() -> None:
+    row = battle("q", [("a", "b", "c"), ("d", "e", "f")])
+    row["turn"] = 2.0
+    assert len(battle_from_row(row).users) == 2
+    row["turn"] = 2.5
+    with pytest.raises(RowProblem, match=r"turn must be a whole number, got float 2\.5"):
+        battle_from_row(row)
+
+
+def test_quality_flags_by_value() -> None:
+    from arenatok.check import quality_flags
+
+    def flags(*, a: str = "x", b: str = "y", **kw: Any) -> list[str]:
+        return quality_flags(Battle("q", "m1", "m2", "tie", ("u",), (a,), (b,), **kw))
+
+    assert flags() == []
+    assert flags(a="see <|endoftext|> here") == ["special_token_text"]  # in A's answer only
+    assert flags(b="<|fim_middle|>") == ["special_token_text"]
+    assert flags(a="<|im_start|> is not one of tiktoken's", b="a | b") == []
+    assert flags(image_parts=1) == ["image_parts"]
+    assert flags(a="same", b="same", null_turns=1) == ["null_turn", "identical_responses"]
