@@ -120,3 +120,15 @@ def test_full_state_at_least_plain_input(b: tuple[list[int], list[int], list[int
     for i, t in enumerate(u["turns"]):
         assert t["context_tokens_a"] == sum(users[: i + 1]) + sum(a[:i])
         assert t["context_tokens_b"] == sum(users[: i + 1]) + sum(bb[:i])
+
+
+def test_edges_of_the_metric_functions() -> None:
+    """A battle's first turn has offset 0.0 unless told it has no timestamp; no turns give
+    0.0 tokens per turn; counts of unequal lengths are refused with the reason."""
+    assert turn_usages([1], [2], [3])[0]["timestamp_offset"] == 0.0
+    assert turn_usages([1], [2], [3], has_timestamp=False)[0]["timestamp_offset"] is None
+    assert efficiency(0, 0, 0, 0) == {
+        "avg_tokens_per_turn": 0.0, "input_output_ratio": 0.0, "coordination_overhead": 0.0
+    }  # fmt: skip
+    with pytest.raises(ValueError, match=r"^users, answers_a and answers_b must have one count"):
+        turn_usages([1, 2], [3], [4])
