@@ -286,3 +286,11 @@ def test_length_bias_by_hand() -> None:
         [row("[0, 10)", 1, 1, 1.0), row("[10, 50)"), row("[50, 100)", 2, 2, 0.5),
          row("[100, 200)"), row("[200, 400)"), row("[400, 800)"), row(">= 800", 1, 0)],
     )  # fmt: skip
+
+
+def test_per_model_counts_every_tie() -> None:
+    c = Battles(model_a=["x", "x", "y"], model_b=["y", "y", "x"], winner=["tie"] * 3,
+                language=[None] * 3, turns=[1] * 3, moderation_flagged=[None] * 3,
+                toxic_flagged=[None] * 3, quality_flags=[[]] * 3)  # fmt: skip
+    per_model = usage.counts_section(c)["per_model"]
+    assert per_model == {"x": {"battles": 3, "tie": 3}, "y": {"battles": 3, "tie": 3}}
