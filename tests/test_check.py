@@ -248,6 +248,8 @@ def test_show_describes_a_value_in_60_characters() -> None:
     assert show(None) == "null"
     assert show(12) == "int 12"
     assert show("x" * 100) == "str '" + "x" * 59 + "..."  # the repr's first 60, then ...
+    assert show("x" * 58) == "str '" + "x" * 58 + "'"  # a repr of exactly 60: whole
+    assert show("x" * 59) == "str '" + "x" * 59 + "..."  # of 61: cut
     assert show(b"y" * 70) == "bytes b'" + "y" * 58 + "..."
     assert show(10**5000) == "int ..."  # too long to print
     deep: list[object] = []
