@@ -267,45 +267,32 @@ def run_batch(
     """The whole step for one batch of source `source`; `first_row` is the source row number
     (from 1) of its first row."""
     with gc_paused():
-        return _run_batch(
-            payload, first_row=first_row, options=options, counters=counters, source=source
+        battles, rejects, rows = parse_batch(
+            payload, first_row=first_row, options=options, source=source
         )
-
-
-def _run_batch(
-    payload: Payload,
-    *,
-    first_row: int,
-    options: StepOptions,
-    counters: Sequence[TokenCounter],
-    source: int,
-) -> BatchResult:
-    battles, rejects, rows = parse_batch(
-        payload, first_row=first_row, options=options, source=source
-    )
-    primary = counters[0]
-    hits, misses = primary.hits, primary.misses
-    records = records_of(battles, counters, options=options, source=source, rows=rows)
-    stats = Stats.of(records, len(rejects), sum(b.image_parts for b in battles))
-    checking = sum(isinstance(c, FastCounter) for c in counters)
-    if checking:
-        # Counted per text of the dataset, not per check (each distinct text is checked once
-        # per process), so that the number does not depend on batches or workers.
-        stats.cross_checked = checking * sum(map(cross_checked, texts_of(battles)))
-    layout = formats.get(options.sources[source].layout)
-    release = layout.source if layout.battle_ids else None
-    return BatchResult(
-        source=source,
-        first_row=first_row,
-        rows=len(payload),
-        block=dumps_lines(records),
-        records=len(records),
-        first_records=records[:MINI_SIZE],
-        rejects=rejects,
-        stats=stats,
-        cache_hits=primary.hits - hits,
-        cache_misses=primary.misses - misses,
-        mismatch=_mismatch(battles, counters),
-        record_rows=rows,
-        keys=BatchKeys.of([battle_keys(b, release) for b in battles]),
-    )
+        primary = counters[0]
+        hits, misses = primary.hits, primary.misses
+        records = records_of(battles, counters, options=options, source=source, rows=rows)
+        stats = Stats.of(records, len(rejects), sum(b.image_parts for b in battles))
+        checking = sum(isinstance(c, FastCounter) for c in counters)
+        if checking:
+            # Counted per text of the dataset, not per check (each distinct text is checked once
+            # per process), so that the number does not depend on batches or workers.
+            stats.cross_checked = checking * sum(map(cross_checked, texts_of(battles)))
+        layout = formats.get(options.sources[source].layout)
+        release = layout.source if layout.battle_ids else None
+        return BatchResult(
+            source=source,
+            first_row=first_row,
+            rows=len(payload),
+            block=dumps_lines(records),
+            records=len(records),
+            first_records=records[:MINI_SIZE],
+            rejects=rejects,
+            stats=stats,
+            cache_hits=primary.hits - hits,
+            cache_misses=primary.misses - misses,
+            mismatch=_mismatch(battles, counters),
+            record_rows=rows,
+            keys=BatchKeys.of([battle_keys(b, release) for b in battles]),
+        )
