@@ -18,7 +18,6 @@ digests and (source, row) pairs: memory grows by about 200 bytes per battle, not
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import unicodedata
 from collections import Counter
@@ -26,13 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import orjson
-
 from arenatok.records import Battle, DuplicateOf
 
 T = TypeVar("T")
 
 KINDS = ("same_id", "same_battle")
+_SEPARATOR = b"\xff"
+"""Joins the parts of a digest: a byte that UTF-8 never holds."""
 DECISIVE = ("model_a", "model_b")
 
 
@@ -88,22 +87,15 @@ class BatchKeys:
         return len(self.question_ids)
 
 
-def _json(parts: Any) -> bytes:
-    """Strings in nested lists as one unambiguous byte string (their JSON form, made in C)."""
-    try:
-        return orjson.dumps(parts)
-    except TypeError:  # a lone surrogate, which JSON cannot hold: escape it first
-        return json.dumps(parts, ensure_ascii=True).encode()
+def _utf8(text: str) -> bytes:
+    """A text's UTF-8 (a lone surrogate kept as its three bytes, never an error)."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _sha(*parts: bytes) -> int:
-    """The first 8 bytes of the sha256 of the parts joined, as an integer."""
-    return int.from_bytes(hashlib.sha256(b"".join(parts)).digest()[:8], "little")
-
-
-def _digest(parts: Any) -> int:
-    """An 8-byte digest of strings in nested lists."""
-    return _sha(_json(parts))
+    """The first 8 bytes of the sha256 of the parts joined by 0xFF (a byte that UTF-8 never
+    holds, so that the parts are always told apart), as an integer."""
+    return int.from_bytes(hashlib.sha256(_SEPARATOR.join(parts)).digest()[:8], "little")
 
 
 def normalize(text: str) -> str:
@@ -122,8 +114,6 @@ def by_name(model_a: str, model_b: str, side_a: T, side_b: T) -> tuple[T, T]:
 _ASCII_SPACE = bytes(32 if chr(c).isspace() else c for c in range(128)) + bytes(range(128, 256))
 """A bytes.translate table: every ASCII whitespace character (str.isspace) to a space."""
 _SPACE_RUNS = re.compile(b"  +")
-_SEPARATOR = b"\xff"
-"""Joins a battle's texts before hashing: a byte that UTF-8 never holds."""
 
 
 def _normalized_bytes(text: str, data: bytes | None = None) -> bytes:
@@ -131,7 +121,7 @@ def _normalized_bytes(text: str, data: bytes | None = None) -> bytes:
     C passes over its bytes (whitespace to spaces, each run of spaces one, strip), with no word
     list."""
     if not text.isascii():
-        return normalize(text).encode("utf-8", "surrogatepass")
+        return _utf8(normalize(text))
     data = (text.encode() if data is None else data).translate(_ASCII_SPACE)
     if b"  " in data:
         data = _SPACE_RUNS.sub(b" ", data)
@@ -145,19 +135,15 @@ def _battle_digests(
     model_a: str,
     model_b: str,
 ) -> tuple[int, int]:
-    """The battle's exact and normalized digests: the first 8 bytes of
-    the sha256 of the models and the number of turns (JSON), then the texts joined by a byte
-    that UTF-8 never holds (users, then the answers of each side, the sides ordered by model
-    name), as stored and normalized."""
+    """The battle's exact and normalized digests: the first 8 bytes of the sha256 of the kind,
+    the models (ordered by name), the number of turns, then the texts (users, then the answers
+    of each side, the sides ordered by model name), as stored or normalized, all joined by 0xFF."""
     first, second = by_name(model_a, model_b, answers_a, answers_b)
     texts = (*users, *first, *second)
-    head = _json([*by_name(model_a, model_b, model_a, model_b), len(users)])
-    raw = [t.encode("utf-8", "surrogatepass") for t in texts]
+    head = (*map(_utf8, by_name(model_a, model_b, model_a, model_b)), b"%d" % len(users))
+    raw = [_utf8(t) for t in texts]
     normalized = [_normalized_bytes(t, x) for t, x in zip(texts, raw, strict=True)]
-    return (
-        _sha(b"exact", head, _SEPARATOR.join(raw)),
-        _sha(b"normalized", head, _SEPARATOR.join(normalized)),
-    )
+    return _sha(b"exact", *head, *raw), _sha(b"normalized", *head, *normalized)
 
 
 def normalized_key(
@@ -176,11 +162,12 @@ def battle_keys(b: Battle, release: str | None) -> Keys:
     """The keys of a battle from the release `release` (a layout's dataset id; None: its ids
     are not battle ids, as in mt_bench, where one question has many judgments)."""
     models = by_name(b.model_a, b.model_b, b.model_a, b.model_b)
-    same_id = None if release is None else _digest(["id", release, b.question_id])
+    qid = _utf8(b.question_id)
+    same_id = None if release is None else _sha(b"id", _utf8(release), qid)
     exact, normalized = _battle_digests(b.users, b.answers_a, b.answers_b, b.model_a, b.model_b)
     # the vote in the keys' side order: 0 the first model won, 1 the second, 2 a tie
     vote = int((b.winner == "model_a") == (models[0] != b.model_a)) if b.winner in DECISIVE else 2
-    any_id = _digest(["any id", b.question_id])
+    any_id = _sha(b"any id", qid)
     return Keys(b.question_id, any_id, same_id, exact, normalized, vote, models)
 
 
