@@ -60,6 +60,7 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--counter", default="tiktoken", choices=["tiktoken", "fast"])
     args = ap.parse_args()
+    workers.configure_command_line()  # the build's own fork server, with what it preloads
     workers.start_early()
     n_workers = workers.default_workers()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -165,3 +165,32 @@ def test_a_library_call_leaves_the_fork_server_alone(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "default"
+
+
+PRELOAD_PROBE = """
+from concurrent.futures import ProcessPoolExecutor
+
+def encodings_built():
+    from arenatok.encodings import get_encoding
+    return get_encoding.cache_info().currsize
+
+if __name__ == "__main__":
+    from arenatok import workers
+
+    workers.configure_command_line()
+    with ProcessPoolExecutor(1, mp_context=workers.context()) as pool:
+        print(pool.submit(encodings_built).result())
+"""
+
+
+def test_the_command_lines_workers_start_with_the_default_encoding_built(tmp_path: Path) -> None:
+    """The command line's fork server builds cl100k_base once (0.1 s), so that its workers
+    do not each build it again."""
+    import subprocess
+
+    (tmp_path / "probe.py").write_text(PRELOAD_PROBE)
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "probe.py")], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"

@@ -65,7 +65,8 @@ def context() -> Any:
 
 def configure_command_line() -> None:
     """For the `arenatok` command only (it owns its process): the fork server preloads
-    arenatok, pyarrow and click once for every worker, and ignores SIGTERM (see
+    arenatok, pyarrow and click and builds the default encoding once for every worker, and
+    ignores SIGTERM (see
     `arenatok._forkserver`)."""
     mp = context()
     if mp.get_start_method() == "forkserver":
