@@ -313,6 +313,22 @@ def test_table_keeps_the_first_value_like_a_dict(
     assert 2 * table.size <= len(table.keys)
 
 
+@pytest.mark.parametrize(
+    ("capacity", "keys", "grown"),
+    [(8, 4, 8), (4, 4, 8), (8, 5, 16), (8, 6, 16), (8, 9, 32)],
+)
+def test_the_table_grows_only_past_half_full(capacity: int, keys: int, grown: int) -> None:
+    """Exactly half full stays; one more doubles the table until it is at most half full."""
+    import numpy as np
+
+    from arenatok.dedup import Table
+
+    table = Table(capacity=capacity)
+    digests = np.arange(1, keys + 1, dtype=np.uint64)
+    assert table.first_values(digests, digests * 10).tolist() == (digests * 10).tolist()
+    assert (len(table.keys), table.size) == (grown, keys)
+
+
 def test_index_memory_at_a_million_battles() -> None:
     """16 bytes an entry, at most half full: 3 keys a battle, 1,000,000 battles, under 200 MB
     (a dict of Python ints took 387 MB)."""
