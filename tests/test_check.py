@@ -158,6 +158,11 @@ BAD_ROWS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         "openai_moderation must be an object or null, got str 'flagged'",
     ),
     (
+        "toxic tag not an object",
+        _set("toxic_chat_tag", "flagged"),
+        "toxic_chat_tag must be an object or null, got str 'flagged'",
+    ),
+    (
         "flag not a bool",
         _set("toxic_chat_tag", {"t5-large": {"flagged": 1}}),
         "toxic_chat_tag.t5-large.flagged must be a bool or null, got int 1",
@@ -224,6 +229,8 @@ def test_null_answer_with_allow_null_turns(tiny: list[dict[str, Any]]) -> None:
         (2**53, float(2**53)),
         (2**60, float(2**60)),  # large but exact
         (-(2**63), float(-(2**63))),
+        (2**1023, float(2**1023)),  # exact, however large
+        (-(2**1023) - 2**971, -(2**1023) - 2**971),  # the largest float's neighbour: exact
         (1.5, 1.5),
     ],
 )
@@ -231,10 +238,68 @@ def test_timestamps_that_fit(value: Any, expected: float | None) -> None:
     assert timestamp(value) == expected
 
 
-@pytest.mark.parametrize("value", [2**53 + 1, 2**63 - 1, -(2**63) + 1, 10**400])
+@pytest.mark.parametrize(
+    "value", [2**53 + 1, 2**63 - 1, -(2**63) + 1, 2**1023 + 1, 2**1024 - 1, -(2**1024), 10**400]
+)
 def test_whole_timestamps_that_a_float_cannot_hold(value: int) -> None:
     with pytest.raises(RowProblem, match="does not fit a 64-bit float exactly"):
         timestamp(value)
+
+
+_LONE = "\ud800"
+
+
+@pytest.mark.parametrize(
+    ("where", "reason"),
+    [
+        ({"question_id": "q" + _LONE}, "question_id holds a lone surrogate U+D800 at character 1"),
+        ({"model_b": "m" + _LONE}, "model_b holds a lone surrogate U+D800 at character 1"),
+        ({"judge": _LONE}, "judge holds a lone surrogate U+D800 at character 0"),
+        ({"language": "en" + _LONE}, "language holds a lone surrogate U+D800 at character 2"),
+        (
+            {"turns": [("hi", "a", "b"), ("x" + _LONE, "c", "d")]},
+            "a user message (turn 2) holds a lone surrogate U+D800 at character 1",
+        ),
+        (
+            {"turns": [("hi", "ab" + _LONE, "b")]},
+            "an answer of model A (turn 1) holds a lone surrogate U+D800 at character 2",
+        ),
+        (
+            {"turns": [("hi", "a", "b"), ("u", "c", "\udfff")]},
+            "an answer of model B (turn 2) holds a lone surrogate U+DFFF at character 0",
+        ),
+    ],
+)
+def test_a_lone_surrogate_anywhere_makes_a_reject_saying_where(
+    where: dict[str, Any], reason: str
+) -> None:
+    turns = where.pop("turns", [("hi", "a", "b")])
+    row = battle("q1", turns) | where
+    [reject] = parse_rows([row], first_row=5)
+    assert reject.row == 5  # type: ignore[union-attr]
+    assert reject.reason == reason + ": not Unicode text (it cannot be written as UTF-8)"  # type: ignore[union-attr]
+
+
+def test_a_surrogate_in_a_key_of_a_mapping_field_is_found() -> None:
+    from arenatok.check import text_problem
+
+    b = battle_from_row(battle("q1"))
+    b.categories = {"ok": 1, "bad" + _LONE: 2}  # type: ignore[assignment]
+    assert text_problem(b) == (
+        "a key of categories holds a lone surrogate U+D800 at character 3: not Unicode text "
+        "(it cannot be written as UTF-8)"
+    )
+    b.categories = {"ok": 1}  # type: ignore[assignment]
+    b.users = ["x" + _LONE]  # a text before the keys: still found
+    assert str(text_problem(b)).startswith("a user message (turn 1) holds a lone surrogate")
+    b.users = ["x"]
+    b.answers_b = ["fine \u00e9"]
+    assert text_problem(b) is None
+
+
+def test_a_reject_names_the_row_by_the_layouts_id_column() -> None:
+    [reject] = parse_rows([{"id": "row-9", "question_id": "q"}], first_row=1, id_key="id")
+    assert reject.question_id == "row-9"  # type: ignore[union-attr]
 
 
 def test_rows_are_numbered_from_first_row() -> None:

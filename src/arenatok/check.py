@@ -83,7 +83,10 @@ def timestamp(value: object, key: str = "tstamp") -> float | None:
     if not isinstance(value, int | float) or isinstance(value, bool):
         raise RowProblem(f"{key} must be a number or null, got {show(value)}")
     if is_whole(value):
-        as_float = float(value) if abs(value) < 2**1023 else math.inf
+        try:
+            as_float = float(value)
+        except OverflowError:  # past the largest float
+            as_float = math.inf
         if as_float != value:
             raise RowProblem(f"{key} {value} does not fit a 64-bit float exactly")
         return as_float
