@@ -329,6 +329,19 @@ def test_the_table_grows_only_past_half_full(capacity: int, keys: int, grown: in
     assert (len(table.keys), table.size) == (grown, keys)
 
 
+def test_the_table_keeps_values_of_all_64_bits() -> None:
+    """Values are packed (source, row, vote): every bit counts, in a table that never grew."""
+    import numpy as np
+
+    from arenatok.dedup import Table
+
+    table = Table()
+    values = np.array([2**64 - 1, 2**63 + 1, 2**53 + 1], dtype=np.uint64)
+    table.first_values(np.array([1, 2, 3], dtype=np.uint64), values)
+    again = table.first_values(np.array([3, 2, 1], dtype=np.uint64), np.zeros(3, np.uint64))
+    assert again.tolist() == [2**53 + 1, 2**63 + 1, 2**64 - 1]
+
+
 def test_index_memory_at_a_million_battles() -> None:
     """16 bytes an entry, at most half full: 3 keys a battle, 1,000,000 battles, under 200 MB
     (a dict of Python ints took 387 MB)."""
