@@ -305,6 +305,7 @@ def test_a_reject_names_the_row_by_the_layouts_id_column() -> None:
 def test_rows_are_numbered_from_first_row() -> None:
     items = parse_rows([TINY[0], {"question_id": "x"}], first_row=7)
     assert [getattr(x, "row", None) for x in items] == [None, 8]
+    assert items[1].question_id == "x"  # type: ignore[union-attr]  # the default id column
 
 
 def test_show_describes_a_value_in_60_characters() -> None:
