@@ -30,9 +30,9 @@ from arenatok.records import Battle, DuplicateOf
 T = TypeVar("T")
 
 KINDS = ("same_id", "same_battle")
+DECISIVE = ("model_a", "model_b")
 _SEPARATOR = b"\xff"
 """Joins the parts of a digest: a byte that UTF-8 never holds."""
-DECISIVE = ("model_a", "model_b")
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,8 +66,7 @@ def context() -> Any:
 def configure_command_line() -> None:
     """For the `arenatok` command only (it owns its process): the fork server preloads
     arenatok, pyarrow and click and builds the default encoding once for every worker, and
-    ignores SIGTERM (see
-    `arenatok._forkserver`)."""
+    ignores SIGTERM (see `arenatok._forkserver`)."""
     mp = context()
     if mp.get_start_method() == "forkserver":
         mp.set_forkserver_preload(["arenatok._forkserver"])
