@@ -134,16 +134,19 @@ def _battle_digests(
     answers_b: Sequence[str],
     model_a: str,
     model_b: str,
+    *,
+    exact: bool = True,
 ) -> tuple[int, int]:
-    """The battle's exact and normalized digests: the first 8 bytes of the sha256 of the kind,
-    the models (ordered by name), the number of turns, then the texts (users, then the answers
-    of each side, the sides ordered by model name), as stored or normalized, all joined by 0xFF."""
+    """The battle's exact and normalized digests (exact 0 unless `exact`): the first 8 bytes of
+    the sha256 of the kind, the models (ordered by name), the number of turns, then the texts
+    (users, then the answers of each side, the sides ordered by model name), as stored or
+    normalized, all joined by 0xFF."""
     first, second = by_name(model_a, model_b, answers_a, answers_b)
     texts = (*users, *first, *second)
     head = (*map(_utf8, by_name(model_a, model_b, model_a, model_b)), b"%d" % len(users))
     raw = [_utf8(t) for t in texts]
     normalized = [_normalized_bytes(t, x) for t, x in zip(texts, raw, strict=True)]
-    return _sha(b"exact", *head, *raw), _sha(b"normalized", *head, *normalized)
+    return (_sha(b"exact", *head, *raw) if exact else 0), _sha(b"normalized", *head, *normalized)
 
 
 def normalized_key(
@@ -155,7 +158,7 @@ def normalized_key(
 ) -> int:
     """The same-battle key of these texts and models, with every text normalized: also what the
     bench pools builds by."""
-    return _battle_digests(users, answers_a, answers_b, model_a, model_b)[1]
+    return _battle_digests(users, answers_a, answers_b, model_a, model_b, exact=False)[1]
 
 
 def battle_keys(b: Battle, release: str | None) -> Keys:
