@@ -437,21 +437,6 @@ def test_the_bench_key_is_the_builds_normalized_key() -> None:
     assert other != k.normalized
 
 
-def test_an_id_digest_that_would_mark_an_empty_slot_is_still_remembered() -> None:
-    """0 marks an empty slot of the table; an id whose digest (xor its kind's tag, 4) is 0
-    is stored under another value, so that a second source still sees it as used."""
-
-    from arenatok.dedup import BatchKeys
-
-    def keys(any_id: int) -> BatchKeys:
-        return _keys(any_id + 1, any_id + 2, any_id=any_id)
-
-    index = Index()
-    assert index.first_sources(keys(4), source=1) == [1]  # new: its own source
-    assert index.first_sources(keys(4), source=2) == [1]  # seen: the first source
-    assert index.first_sources(keys(6), source=2) == [2]
-
-
 def _keys(exact: int, normalized: int, vote: int = 0, any_id: int | None = None) -> Any:
     """One battle's keys with the given digests (any_id: exact + 100 unless given)."""
     import numpy as np
@@ -462,6 +447,15 @@ def _keys(exact: int, normalized: int, vote: int = 0, any_id: int | None = None)
     return BatchKeys(["q"], np.array([any_id], np.uint64), None,
                      np.array([exact], np.uint64), np.array([normalized], np.uint64),
                      np.array([vote], np.uint8), [("a", "b")])  # fmt: skip
+
+
+def test_an_id_digest_that_would_mark_an_empty_slot_is_still_remembered() -> None:
+    """0 marks an empty slot of the table; an id whose digest (xor its kind's tag, 4) is 0
+    is stored under another value, so that a second source still sees it as used."""
+    index = Index()
+    assert index.first_sources(_keys(5, 6, any_id=4), source=1) == [1]  # new: its own source
+    assert index.first_sources(_keys(5, 6, any_id=4), source=2) == [1]  # seen: the first source
+    assert index.first_sources(_keys(7, 8, any_id=6), source=2) == [2]
 
 
 def test_a_digest_that_would_mark_an_empty_slot_is_still_found_again() -> None:
