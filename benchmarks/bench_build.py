@@ -13,7 +13,10 @@ one run and interleaved, times:
       `skeleton` and `skeleton-fast` (skeleton.py) are the build without its per-battle work,
       a floor for any per-battle step;
   (b) `arenatok build --source FILE --limit all` with every output file, in a fresh process,
-      with each counter (`build`: tiktoken, `build-fast`: --counter fast).
+      with each counter (`build`: tiktoken, `build-fast`: --counter fast); with
+      `-without-keys` and/or `-without-markdown` after either name, the same build with those
+      per-battle features taken out (see without/sitecustomize.py), to time what each costs.
+      Builds are also given against the skeleton with their counter, where it is timed.
 
 arenatok's modules are compiled to bytecode first, as an installed package is. Each is run
 --repeat times; the minimum is reported (the least noisy estimate on a shared
@@ -110,12 +113,12 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def timed(cmd: list[str]) -> tuple[float, int, str]:
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
     """Wall seconds, peak RSS in bytes and stdout of a command. The peak is the largest sum
     over the process tree seen every 20 ms, and at least the largest resident size of any one
     of its processes (the kernel's rusage), so a run shorter than one look is not 0."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     peak = 0
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -155,8 +158,14 @@ def corpus(n: int, work: Path) -> Path:
     return path
 
 
-BUILDS = {"build": "tiktoken", "build-fast": "fast"}
-"""The builds that are timed, and the --counter each uses."""
+def build_mode(name: str) -> tuple[str, str]:
+    """A timed build's --counter and what it is timed without: `build` (tiktoken) or
+    `build-fast` (the fast counter), then `-without-keys` and/or `-without-markdown` (see
+    without/sitecustomize.py: the build with those per-battle features taken out)."""
+    m = re.fullmatch(r"build(-fast)?((?:-without-(?:keys|markdown))*)", name)
+    if m is None:
+        sys.exit(f"unknown build {name!r}: build or build-fast, then -without-keys/-markdown")
+    return ("fast" if m[1] else "tiktoken"), ",".join(re.findall(r"-without-(\w+)", m[2]))
 
 
 def bench_size(
@@ -181,9 +190,16 @@ def bench_size(
             counted[mode] = int(stdout.split()[0])
         for b in builds:
             out = work / f"out-{n}-{b}"
+            counter, without = build_mode(b)
+            env = None
+            if without:
+                paths = [str(HERE / "without"), os.environ.get("PYTHONPATH", "")]
+                env = {**os.environ, "ARENATOK_BENCH_WITHOUT": without,
+                       "PYTHONPATH": os.pathsep.join(filter(None, paths))}  # fmt: skip
             s, peak, summaries[b] = timed(
                 [*arenatok, "build", "--source", str(path), "--limit", "all", "--out", str(out),
-                 "--counter", BUILDS[b]]
+                 "--counter", counter],
+                env,
             )  # fmt: skip
             runs[b].append(s)
             peaks[b].append(peak)
@@ -192,6 +208,9 @@ def bench_size(
     best = {k: min(v) for k, v in runs.items()}
     median = {k: statistics.median(v) for k, v in runs.items()}
     reference = "processes" if "processes" in baselines else baselines[0]
+    # each build against the skeleton with its counter, where that skeleton was timed
+    skeletons = {b: "skeleton" + ("-fast" if build_mode(b)[0] == "fast" else "") for b in builds}
+    skeletons = {b: s for b, s in skeletons.items() if s in best}
     return {
         "battles": n,
         "corpus_bytes": path.stat().st_size,
@@ -200,6 +219,8 @@ def bench_size(
         "reference": reference,
         "over_reference_min": {k: v / best[reference] for k, v in best.items()},
         "over_reference_median": {k: v / median[reference] for k, v in median.items()},
+        "over_skeleton_min": {b: best[b] / best[s] for b, s in skeletons.items()},
+        "over_skeleton_median": {b: median[b] / median[s] for b, s in skeletons.items()},
         "tokens_counted_by_baselines": counted,
         "tokens_in_dataset": meta["totals"]["total_tokens"],
         "peak_rss_bytes": {b: max(v) for b, v in peaks.items()},
@@ -219,7 +240,12 @@ def main() -> None:
         "skeleton (skeleton, skeleton-fast: see skeleton.py); the first is the reference of the "
         "ratios",
     )
-    ap.add_argument("--builds", default="build,build-fast", help="build, build-fast")
+    ap.add_argument(
+        "--builds",
+        default="build,build-fast",
+        help="build, build-fast, each optionally followed by -without-keys and/or "
+        "-without-markdown (timed with those per-battle features taken out)",
+    )
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "arenatok-bench")
     ap.add_argument(
         "--json", type=Path, help="where the results go (default: WORK/bench_build.json)"
@@ -247,16 +273,19 @@ def main() -> None:
             "battles_ratio": b["battles"] / a["battles"],
             "time_ratio": b["seconds_min"][builds[0]] / a["seconds_min"][builds[0]],
         }
-    print(f"{'battles':>8} {'what':>15} {'min s':>7} {'median s':>8} {'/ ref (min; median)':>20} "
-          f"{'peak RSS':>9}")  # fmt: skip
+    print(f"{'battles':>8} {'what':>40} {'min s':>7} {'median s':>8} {'/ ref (min; median)':>20} "
+          f"{'peak RSS':>9} {'/ its skeleton (min; median)':>29}")  # fmt: skip
     for r in results:
         for k in r["seconds_min"]:
             peak = r["peak_rss_bytes"][k]
+            own = ""
+            if k in r["over_skeleton_min"]:
+                own = f"{r['over_skeleton_min'][k]:>20.3f}; {r['over_skeleton_median'][k]:.3f}"
             print(
-                f"{r['battles']:>8,} {k:>15} {r['seconds_min'][k]:>7.2f} "
+                f"{r['battles']:>8,} {k:>40} {r['seconds_min'][k]:>7.2f} "
                 f"{r['seconds_median'][k]:>8.2f} "
                 f"{r['over_reference_min'][k]:>10.3f}; {r['over_reference_median'][k]:.3f} "
-                f"{peak / 2**20:>7.0f} MiB"
+                f"{peak / 2**20:>7.0f} MiB{own}"
             )
         print(
             f"{'':>8} tokens {r['tokens_in_dataset']:,} in the dataset; token cache hits "

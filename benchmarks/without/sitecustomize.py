@@ -1,0 +1,52 @@
+"""Takes per-battle features out of a build, to time what each costs (bench_build.py's
+`build-without-keys`, `build-without-markdown`). Python imports this module at the start of
+every process whose PYTHONPATH holds this folder: the command, its fork server and its workers.
+
+ARENATOK_BENCH_WITHOUT is a comma-separated list:
+
+- `keys`: each battle gets distinct stand-in duplicate keys (no text is normalized or hashed;
+  no battle is a duplicate), sent back and matched as real ones are;
+- `markdown`: each answer's markdown counts are those of an empty answer (no pattern runs).
+
+The records keep their shape; their values change, so such a build's output is for timing only.
+"""
+
+from __future__ import annotations
+
+import os
+
+_WITHOUT = set(filter(None, os.environ.get("ARENATOK_BENCH_WITHOUT", "").split(",")))
+
+if _WITHOUT - {"keys", "markdown"}:
+    raise SystemExit(f"ARENATOK_BENCH_WITHOUT: unknown {sorted(_WITHOUT - {'keys', 'markdown'})}")
+
+if _WITHOUT:
+    import itertools
+    from typing import Any
+
+    from arenatok import steps
+    from arenatok.dedup import Keys
+    from arenatok.records import Battle, Style
+    from arenatok.style import battle_style
+
+    if "keys" in _WITHOUT:
+        _serial = itertools.count(1)
+
+        def _stand_in_keys(b: Battle, release: str | None) -> Keys:
+            # distinct in every process: the process id above the count, four digests apart
+            base = (os.getpid() << 34) + 4 * next(_serial)
+            same_id = None if release is None else base + 1
+            return Keys(b.question_id, base, same_id, base + 2, base + 3, 2, (b.model_a, b.model_b))
+
+        steps.battle_keys = _stand_in_keys  # type: ignore[assignment]
+
+    if "markdown" in _WITHOUT:
+        _empty: dict[int, Style] = {}
+
+        def _empty_style(answers_a: Any, answers_b: Any) -> Style:
+            n = len(answers_a)
+            if n not in _empty:
+                _empty[n] = battle_style(("",) * n, ("",) * n)
+            return _empty[n]
+
+        steps.battle_style = _empty_style  # type: ignore[assignment]

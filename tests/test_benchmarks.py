@@ -1,0 +1,70 @@
+"""The benchmarks' means of taking per-battle features out of a build (bench_build.py's
+`build-without-keys` and `build-without-markdown`) take out what they say, and only that."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.helpers import battle, write_parquet
+
+WITHOUT = Path(__file__).resolve().parent.parent / "benchmarks" / "without"
+
+ROWS = [
+    battle("q0", [("Plan a trip", "# Day 1\n- **Rome**\n- Florence", "1. Paris\n2. Lyon")]),
+    battle("q1"),
+    battle("q0", [("Plan a trip", "# Day 1\n- **Rome**\n- Florence", "1. Paris\n2. Lyon")]),
+]
+"""A battle with markdown, another, and the first again (a later copy of the same id)."""
+
+
+def build(tmp_path: Path, without: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The metadata and records of a build of ROWS in worker processes, with ARENATOK_BENCH_WITHOUT
+    set to `without` ("" is the plain build)."""
+    source = write_parquet(tmp_path / "rows.parquet", ROWS)
+    out = tmp_path / f"out-{without or 'plain'}"
+    env = {**os.environ, "ARENATOK_BENCH_WITHOUT": without}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(WITHOUT), env.get("PYTHONPATH")]))
+    cmd = [sys.executable, "-m", "arenatok.cli", "build", "--source", str(source), "--out"]
+    done = subprocess.run(
+        [*cmd, str(out), "--limit", "all", "--workers", "2"], env=env, capture_output=True
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    lines = (out / "data_out.jsonl").read_text(encoding="utf-8").splitlines()
+    return json.loads((out / "artifact_metadata.json").read_text()), [json.loads(x) for x in lines]
+
+
+def markdown(records: list[dict[str, Any]]) -> int:
+    return sum(
+        sum(r["context"]["style"][side].values())
+        for r in records
+        for side in ("total_a", "total_b")
+    )
+
+
+def test_a_build_without_keys_or_markdown_loses_only_those(tmp_path: Path) -> None:
+    meta, records = build(tmp_path, "")
+    assert meta["duplicates"]["later_copies"]["same_id"] == 1
+    assert markdown(records) == 2 * (1 + 2 + 1) + 2 * 2
+
+    no_keys, records_no_keys = build(tmp_path, "keys")
+    assert no_keys["duplicates"]["later_copies"] == {"same_id": 0, "same_battle": 0}
+    assert markdown(records_no_keys) == markdown(records)
+
+    no_markdown, records_no_markdown = build(tmp_path, "markdown")
+    assert no_markdown["duplicates"] == meta["duplicates"]
+    assert markdown(records_no_markdown) == 0
+    for plain, other in zip(records, records_no_markdown, strict=True):
+        assert plain["context"]["token_usage"] == other["context"]["token_usage"]
+        assert plain["context"]["style"].keys() == other["context"]["style"].keys()
+
+
+def test_an_unknown_feature_is_refused(tmp_path: Path) -> None:
+    env = {**os.environ, "ARENATOK_BENCH_WITHOUT": "keys,tokens", "PYTHONPATH": str(WITHOUT)}
+    done = subprocess.run([sys.executable, "-c", "pass"], env=env, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "unknown ['tokens']" in done.stderr
