@@ -265,6 +265,8 @@ def main() -> None:
     sizes = [int(x) for x in args.sizes.split(",")]
     baselines = args.baselines.split(",")
     builds = args.builds.split(",")
+    for b in builds:
+        build_mode(b)  # an unknown name stops before anything is timed
     results = [bench_size(n, args.work, args.repeat, baselines, builds) for n in sizes]
     report: dict[str, Any] = {"cpus": os.cpu_count(), "repeat": args.repeat, "sizes": results}
     if len(results) >= 2:
