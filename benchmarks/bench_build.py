@@ -168,6 +168,15 @@ def build_mode(name: str) -> tuple[str, str]:
     return ("fast" if m[1] else "tiktoken"), ",".join(re.findall(r"-without-(\w+)", m[2]))
 
 
+def without_env(without: str) -> dict[str, str]:
+    """The environment of a build timed without the features `without` (comma-separated):
+    without/ first on its PYTHONPATH, so that every process of the build imports its
+    sitecustomize.py."""
+    paths = [str(HERE / "without"), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "ARENATOK_BENCH_WITHOUT": without,
+            "PYTHONPATH": os.pathsep.join(filter(None, paths))}  # fmt: skip
+
+
 def bench_size(
     n: int, work: Path, repeat: int, baselines: list[str], builds: list[str]
 ) -> dict[str, Any]:
@@ -191,15 +200,10 @@ def bench_size(
         for b in builds:
             out = work / f"out-{n}-{b}"
             counter, without = build_mode(b)
-            env = None
-            if without:
-                paths = [str(HERE / "without"), os.environ.get("PYTHONPATH", "")]
-                env = {**os.environ, "ARENATOK_BENCH_WITHOUT": without,
-                       "PYTHONPATH": os.pathsep.join(filter(None, paths))}  # fmt: skip
             s, peak, summaries[b] = timed(
                 [*arenatok, "build", "--source", str(path), "--limit", "all", "--out", str(out),
                  "--counter", counter],
-                env,
+                without_env(without) if without else None,
             )  # fmt: skip
             runs[b].append(s)
             peaks[b].append(peak)

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +12,12 @@ from typing import Any
 
 from tests.helpers import battle, write_parquet
 
-WITHOUT = Path(__file__).resolve().parent.parent / "benchmarks" / "without"
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+_spec = importlib.util.spec_from_file_location("bench_build", BENCHMARKS / "bench_build.py")
+assert _spec is not None
+assert _spec.loader is not None
+bench_build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_build)
 
 ROWS = [
     battle("q0", [("Plan a trip", "# Day 1\n- **Rome**\n- Florence", "1. Paris\n2. Lyon")]),
@@ -22,13 +27,11 @@ ROWS = [
 """A battle with markdown, another, and the first again (a later copy of the same id)."""
 
 
-def build(tmp_path: Path, without: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The metadata and records of a build of ROWS in worker processes, with ARENATOK_BENCH_WITHOUT
-    set to `without` ("" is the plain build)."""
-    source = write_parquet(tmp_path / "rows.parquet", ROWS)
-    out = tmp_path / f"out-{without or 'plain'}"
-    env = {**os.environ, "ARENATOK_BENCH_WITHOUT": without}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(WITHOUT), env.get("PYTHONPATH")]))
+def build(source: Path, without: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The metadata and records of a build of `source` in worker processes, in the environment
+    bench_build.py gives a build timed without `without` ("" is the plain build)."""
+    out = source.parent / f"out-{without or 'plain'}"
+    env = bench_build.without_env(without) if without else None
     cmd = [sys.executable, "-m", "arenatok.cli", "build", "--source", str(source), "--out"]
     done = subprocess.run(
         [*cmd, str(out), "--limit", "all", "--workers", "2"], env=env, capture_output=True
@@ -47,15 +50,16 @@ def markdown(records: list[dict[str, Any]]) -> int:
 
 
 def test_a_build_without_keys_or_markdown_loses_only_those(tmp_path: Path) -> None:
-    meta, records = build(tmp_path, "")
+    source = write_parquet(tmp_path / "rows.parquet", ROWS)
+    meta, records = build(source, "")
     assert meta["duplicates"]["later_copies"]["same_id"] == 1
     assert markdown(records) == 2 * (1 + 2 + 1) + 2 * 2
 
-    no_keys, records_no_keys = build(tmp_path, "keys")
+    no_keys, records_no_keys = build(source, "keys")
     assert no_keys["duplicates"]["later_copies"] == {"same_id": 0, "same_battle": 0}
     assert markdown(records_no_keys) == markdown(records)
 
-    no_markdown, records_no_markdown = build(tmp_path, "markdown")
+    no_markdown, records_no_markdown = build(source, "markdown")
     assert no_markdown["duplicates"] == meta["duplicates"]
     assert markdown(records_no_markdown) == 0
     for plain, other in zip(records, records_no_markdown, strict=True):
@@ -64,7 +68,7 @@ def test_a_build_without_keys_or_markdown_loses_only_those(tmp_path: Path) -> No
 
 
 def test_an_unknown_feature_is_refused(tmp_path: Path) -> None:
-    env = {**os.environ, "ARENATOK_BENCH_WITHOUT": "keys,tokens", "PYTHONPATH": str(WITHOUT)}
+    env = bench_build.without_env("keys,tokens")
     done = subprocess.run([sys.executable, "-c", "pass"], env=env, capture_output=True, text=True)
     assert done.returncode != 0
     assert "unknown ['tokens']" in done.stderr

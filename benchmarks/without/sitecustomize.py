@@ -17,8 +17,9 @@ import os
 
 _WITHOUT = set(filter(None, os.environ.get("ARENATOK_BENCH_WITHOUT", "").split(",")))
 
-if _WITHOUT - {"keys", "markdown"}:
-    raise SystemExit(f"ARENATOK_BENCH_WITHOUT: unknown {sorted(_WITHOUT - {'keys', 'markdown'})}")
+_UNKNOWN = _WITHOUT - {"keys", "markdown"}
+if _UNKNOWN:
+    raise SystemExit(f"ARENATOK_BENCH_WITHOUT: unknown {sorted(_UNKNOWN)}")
 
 if _WITHOUT:
     import itertools
