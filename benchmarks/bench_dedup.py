@@ -23,7 +23,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from arenatok.check_arrow import battles_from_arrow  # noqa: E402
-from arenatok.dedup import BatchKeys, Index, battle_keys  # noqa: E402
+from arenatok.dedup import Index  # noqa: E402
+from arenatok.keys import batch_keys  # noqa: E402
 from arenatok.load import open_local  # noqa: E402
 from arenatok.pipeline import build  # noqa: E402
 from bench_build import corpus, timed  # noqa: E402
@@ -33,7 +34,7 @@ def share(path: Path, work: Path) -> dict[str, float]:
     batches = [battles_from_arrow(b, first_row=1) for b in open_local(path).payloads(1024)]
     started = time.process_time()
     release = "lmsys/chatbot_arena_conversations"
-    keys = [BatchKeys.of([battle_keys(b, release) for b in x]) for x in batches]
+    keys = [batch_keys(x, release) for x in batches]
     keyed = time.process_time()
     index = Index()
     row = 1

@@ -19,7 +19,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from arenatok.dedup import BatchKeys, battle_keys
+from arenatok.keys import batch_keys
 from arenatok.load import open_local
 from arenatok.records import dumps_lines
 from arenatok.stats import Stats
@@ -62,7 +62,7 @@ def main() -> None:
                 records = records_of(battles, [counter], options=options)
                 stats += Stats.of(records, len(rejects))
                 t = timed("records", t)
-                BatchKeys.of([battle_keys(b, "profile") for b in battles])
+                batch_keys(battles, "profile")
                 t = timed("keys", t)
                 block = dumps_lines(records)
                 t = timed("json", t)

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from arenatok.cli import cli
 from arenatok.dataset.validate import validate_dir
-from arenatok.dedup import DEFINITIONS, Index, battle_keys, normalize
+from arenatok.dedup import DEFINITIONS, Index
 from arenatok.errors import DuplicateError
+from arenatok.keys import batch_keys
 from arenatok.pipeline import build
 from tests.helpers import battle, need_shared, write_jsonl
 
@@ -195,12 +196,10 @@ def test_keys_see_whitespace_and_sides_but_not_content() -> None:
     b = battle("x", TURNS)
     from arenatok.check import battle_from_row
 
-    k = battle_keys(battle_from_row(b), "r")
-    k2 = battle_keys(battle_from_row(swapped(b, "y")), "r")
-    assert (k.exact, k.normalized) == (k2.exact, k2.normalized)
-    assert k.same_id != k2.same_id
-    assert normalize(" a\u00a0 b\n\tc ") == "a b c"
-    assert normalize("e\u0301") == "\u00e9"
+    k = batch_keys([battle_from_row(b), battle_from_row(swapped(b, "y"))], "r")
+    assert k.exact[0] == k.exact[1]
+    assert k.normalized[0] == k.normalized[1]
+    assert k.same_id[0] != k.same_id[1]
 
 
 battles_st = st.lists(st.integers(0, 5), min_size=1, max_size=12)
@@ -238,8 +237,8 @@ def test_index_memory_is_digests_only() -> None:
     index = Index()
     from arenatok.check import battle_from_row
 
-    k = battle_keys(battle_from_row(battle("x", [("long " * 10_000, "a", "b")])), "r")
-    index.see(k, 0, 1)
+    k = batch_keys([battle_from_row(battle("x", [("long " * 10_000, "a", "b")]))], "r")
+    assert index.see_batch(k, 0, [1]) == [None]
     assert index.table.size == 3  # three 8-byte digests, whatever the texts' length
     assert index.table.keys.dtype.itemsize == index.table.values.dtype.itemsize == 8
 
@@ -358,90 +357,11 @@ def test_index_memory_at_a_million_battles() -> None:
     assert table.keys.nbytes + table.values.nbytes <= 2**27  # 128 MiB
 
 
-@given(
-    st.lists(
-        st.sampled_from(["a", "b", " ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f",
-                         "\x85", "\u00a0", "\u2028", "\u00e9", "e\u0301"])
-    ).map("".join)
-)  # fmt: skip
-def test_fast_normalization_is_the_definition(text: str) -> None:
-    from arenatok.dedup import _normalized_bytes
-
-    assert _normalized_bytes(text) == normalize(text).encode()
-    assert (
-        _normalized_bytes(text.encode("ascii", "ignore").decode())
-        == normalize(text.encode("ascii", "ignore").decode()).encode()
-    )
-
-
-_SPACEY = st.lists(
-    st.sampled_from(["a", "b", " ", "\t", "\n", "\x1c", "\u00a0", "\u3000", "\u00e9", "e\u0301"]),
-    max_size=8,
-).map("".join)
-
-
-@given(st.lists(st.tuples(_SPACEY, _SPACEY, _SPACEY), min_size=1, max_size=3), st.booleans())
-def test_battle_keys_are_the_digests_of_the_texts_by_definition(
-    turns: list[tuple[str, str, str]], swap: bool
-) -> None:
-    """The keys, computed with the fast normalization on one joined byte string, equal the
-    definition: the texts (users, then the answers of the model first by name, then the other's)
-    as stored, or each normalized with `normalize`, and the keys of two battles are equal
-    exactly when those texts are."""
-    import hashlib
-
-    from arenatok.dedup import _battle_digests
-
-    users, a, b = (list(x) for x in zip(*turns, strict=True))
-    models = ("m1", "m2")
-    if swap:  # the same battle with its sides swapped
-        a, b, models = b, a, ("m2", "m1")
-    first, second = (b, a) if swap else (a, b)
-    texts = [*users, *first, *second]
-
-    def digest(kind: bytes, pieces: list[str]) -> int:
-        data = b"\xff".join(
-            [kind, b"m1", b"m2", str(len(users)).encode(), *map(str.encode, pieces)]
-        )
-        return int.from_bytes(hashlib.sha256(data).digest()[:8], "little")
-
-    got = _battle_digests(users, a, b, *models)
-    assert got == (digest(b"exact", texts), digest(b"normalized", [normalize(t) for t in texts]))
-
-
-def test_a_text_boundary_is_part_of_the_key() -> None:
-    from arenatok.dedup import _battle_digests
-
-    one = _battle_digests(["a b", "c"], ["x", "y"], ["z", "w"], "m1", "m2")
-    two = _battle_digests(["a", "b c"], ["x", "y"], ["z", "w"], "m1", "m2")
-    assert one[0] != two[0]
-    assert one[1] != two[1]
-    assert (
-        _battle_digests(["a  b "], ["x"], ["y"], "m1", "m2")[1]
-        == (_battle_digests(["a b"], ["x\n"], [" y"], "m1", "m2")[1])
-    )
-
-
-def test_the_bench_key_is_the_builds_normalized_key() -> None:
-    from arenatok.check import battle_from_row
-    from arenatok.dedup import normalized_key
-
-    b = battle_from_row(battle("x", [("Hi  there", "A\n\nB", "c "), ("more", "d", "e")]))
-    k = battle_keys(b, "r")
-    assert normalized_key(b.users, b.answers_a, b.answers_b, b.model_a, b.model_b) == k.normalized
-    # whitespace and side order do not change it; a word does
-    assert normalized_key(["Hi there", "more"], ["c", "e"], ["A B", "d"], b.model_b, b.model_a) == (
-        k.normalized
-    )
-    other = normalized_key(["Hi there", "more!"], ["A B", "d"], ["c", "e"], b.model_a, b.model_b)
-    assert other != k.normalized
-
-
 def _keys(exact: int, normalized: int, vote: int = 0, any_id: int | None = None) -> Any:
     """One battle's keys with the given digests (any_id: exact + 100 unless given)."""
     import numpy as np
 
-    from arenatok.dedup import BatchKeys
+    from arenatok.keys import BatchKeys
 
     any_id = exact + 100 if any_id is None else any_id
     return BatchKeys(["q"], np.array([any_id], np.uint64), None,
@@ -487,33 +407,13 @@ def test_a_match_names_rows_beyond_the_first_hundred() -> None:
     ]  # fmt: skip
 
 
-def test_ids_that_are_not_battle_ids_have_no_same_id_key() -> None:
+def test_ids_that_are_not_battle_ids_are_no_copies() -> None:
     """Where a release's ids are not battle ids (release None: mt_bench judges one question
-    many times), a battle has no same_id key, and two battles sharing an id are not copies."""
+    many times), two battles sharing an id are not copies."""
     from arenatok.check import battle_from_row
-    from arenatok.dedup import BatchKeys
 
     one = battle_from_row(battle("q1", [("a", "b", "c")]))
     two = battle_from_row(battle("q1", [("other", "b", "c")]))
-    assert battle_keys(one, None).same_id is None
-    assert battle_keys(one, "r").same_id is not None
-    index = Index()
-    batch = BatchKeys.of([battle_keys(one, None), battle_keys(two, None)])
+    batch = batch_keys([one, two], None)
     assert batch.same_id is None
-    assert index.see_batch(batch, source=0, rows=[1, 2]) == [None, None]
-
-
-def test_keys_of_texts_with_lone_surrogates() -> None:
-    """A lone surrogate (which a build rejects, but the library's functions may be given) is
-    keyed as well: texts that differ only there get different keys."""
-    from arenatok.dedup import _battle_digests, _normalized_bytes, _sha, _utf8
-
-    assert _sha(b"id", _utf8("q\ud800")) != _sha(b"id", _utf8("q\ud801"))
-    assert _sha(b"id", _utf8("q\ud800")) != _sha(b"id", _utf8("q"))
-    one = _battle_digests(["a\ud800 "], ["b"], ["c"], "m1", "m2")
-    two = _battle_digests(["a\ud801"], ["b"], ["c"], "m1", "m2")
-    assert one[0] != two[0]
-    assert one[1] != two[1]
-    expected = "\u00e9\ud800 x".encode("utf-8", "surrogatepass")
-    assert _normalized_bytes(" \u00e9\ud800  x ") == expected
-    assert _normalized_bytes("X b  X") == b"X b X"  # only spaces are stripped
+    assert Index().see_batch(batch, source=0, rows=[1, 2]) == [None, None]

@@ -26,20 +26,29 @@ if _WITHOUT:
     from typing import Any
 
     from arenatok import steps
-    from arenatok.dedup import Keys
+    from arenatok.keys import BatchKeys
     from arenatok.records import Battle, Style
     from arenatok.style import battle_style
 
     if "keys" in _WITHOUT:
         _serial = itertools.count(1)
 
-        def _stand_in_keys(b: Battle, release: str | None) -> Keys:
-            # distinct in every process: the process id above the count, four digests apart
-            base = (os.getpid() << 34) + 4 * next(_serial)
-            same_id = None if release is None else base + 1
-            return Keys(b.question_id, base, same_id, base + 2, base + 3, 2, (b.model_a, b.model_b))
+        def _stand_in_keys(battles: list[Battle], release: str | None) -> BatchKeys:
+            import numpy as np
 
-        steps.battle_keys = _stand_in_keys  # type: ignore[assignment]
+            # distinct in every process: the process id above the count, four digests apart
+            base = np.array([(os.getpid() << 34) + 4 * next(_serial) for _ in battles], np.uint64)
+            return BatchKeys(
+                [b.question_id for b in battles],
+                base,
+                None if release is None else base + np.uint64(1),
+                base + np.uint64(2),
+                base + np.uint64(3),
+                np.full(len(battles), 2, np.uint8),
+                [(b.model_a, b.model_b) for b in battles],
+            )
+
+        steps.batch_keys = _stand_in_keys  # type: ignore[assignment]
 
     if "markdown" in _WITHOUT:
         _empty: dict[int, Style] = {}

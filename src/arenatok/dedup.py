@@ -9,169 +9,24 @@ Two kinds, each a definition:
   whitespace one space, ends stripped), so that one battle exported twice with other whitespace
   is still found.
 
-`battle_keys` runs where a batch is processed (in worker processes); `Index` runs once, in the
-build process, in source order, so the first copy is always the one that comes first. Each key
-is 8 bytes of a sha256 digest (2^-64 chance of a false match per pair), and the index holds only
-digests and (source, row) pairs: memory grows by about 200 bytes per battle, not by its texts.
+The keys are made where a batch is processed, in worker processes (`keys`); `Index` runs
+once, in the build process, in source order, so the first copy is always the one that comes
+first. Each key is 8 bytes of a sha256 digest (2^-64 chance of a false match per pair), and
+the index holds only digests and (source, row) pairs: memory grows by about 200 bytes per
+battle, not by its texts.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-from arenatok.records import Battle, DuplicateOf
-
-T = TypeVar("T")
+from arenatok.keys import BatchKeys
+from arenatok.records import DuplicateOf
 
 KINDS = ("same_id", "same_battle")
-DECISIVE = ("model_a", "model_b")
-_SEPARATOR = b"\xff"
-"""Joins the parts of a digest: a byte that UTF-8 never holds."""
-
-
-@dataclass(frozen=True, slots=True)
-class Keys:
-    """The digests of one battle (`same_id` is None where the release's ids are not battle
-    ids), and its vote in each same_battle key's side order (an index into VOTES)."""
-
-    question_id: str
-    any_id: int
-    """The id's digest whatever the release (to keep ids unique across sources)."""
-    same_id: int | None
-    exact: int
-    normalized: int
-    vote: int
-    sides: tuple[str, str]
-    """The two models in the keys' side order (by name), to name the winner of a vote."""
-
-
-@dataclass(frozen=True)
-class BatchKeys:
-    """The keys of a batch's battles, one entry each, the digests in uint64 arrays: what a
-    worker process sends back (a list of `Keys` would be unpickled object by object)."""
-
-    question_ids: list[str]
-    any_id: Any
-    same_id: Any | None
-    """None where the release's ids are not battle ids (the same for a whole batch)."""
-    exact: Any
-    normalized: Any
-    vote: Any
-    sides: list[tuple[str, str]]
-
-    @classmethod
-    def of(cls, keys: Sequence[Keys]) -> BatchKeys:
-        import numpy as np
-
-        def digests(values: Any) -> Any:
-            return np.fromiter(values, dtype=np.uint64, count=len(keys))
-
-        has_id = bool(keys) and keys[0].same_id is not None
-        return cls(
-            [k.question_id for k in keys],
-            digests(k.any_id for k in keys),
-            digests(k.same_id or 0 for k in keys) if has_id else None,
-            digests(k.exact for k in keys),
-            digests(k.normalized for k in keys),
-            np.fromiter((k.vote for k in keys), dtype=np.uint8, count=len(keys)),
-            [k.sides for k in keys],
-        )
-
-    def __len__(self) -> int:
-        return len(self.question_ids)
-
-
-def _utf8(text: str) -> bytes:
-    """A text's UTF-8 (a lone surrogate kept as its three bytes, never an error)."""
-    return text.encode("utf-8", "surrogatepass")
-
-
-def _sha(*parts: bytes) -> int:
-    """The first 8 bytes of the sha256 of the parts joined by 0xFF (a byte that UTF-8 never
-    holds, so that the parts are always told apart), as an integer."""
-    return int.from_bytes(hashlib.sha256(_SEPARATOR.join(parts)).digest()[:8], "little")
-
-
-def normalize(text: str) -> str:
-    """Unicode NFC, every run of whitespace one space, ends stripped."""
-    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
-    return " ".join(text.split())
-
-
-def by_name(model_a: str, model_b: str, side_a: T, side_b: T) -> tuple[T, T]:
-    """Two sides ordered by their models' names (the two names always differ), so that a battle
-    with A and B swapped gives the same key."""
-    return (side_b, side_a) if model_a > model_b else (side_a, side_b)
-
-
-_ASCII_SPACE = bytes(32 if chr(c).isspace() else c for c in range(128)) + bytes(range(128, 256))
-"""A bytes.translate table: every ASCII whitespace character (str.isspace) to a space."""
-_SPACE_RUNS = re.compile(b"  +")
-
-
-def _normalized_bytes(text: str, data: bytes | None = None) -> bytes:
-    """`normalize(text)` as UTF-8 (`data`: the text's UTF-8, if at hand); for an ASCII text in
-    C passes over its bytes (whitespace to spaces, each run of spaces one, strip), with no word
-    list."""
-    if not text.isascii():
-        return _utf8(normalize(text))
-    data = (text.encode() if data is None else data).translate(_ASCII_SPACE)
-    if b"  " in data:
-        data = _SPACE_RUNS.sub(b" ", data)
-    return data.strip(b" ")
-
-
-def _battle_digests(
-    users: Sequence[str],
-    answers_a: Sequence[str],
-    answers_b: Sequence[str],
-    model_a: str,
-    model_b: str,
-    *,
-    exact: bool = True,
-) -> tuple[int, int]:
-    """The battle's exact and normalized digests (exact 0 unless `exact`): the first 8 bytes of
-    the sha256 of the kind, the models (ordered by name), the number of turns, then the texts
-    (users, then the answers of each side, the sides ordered by model name), as stored or
-    normalized, all joined by 0xFF."""
-    first, second = by_name(model_a, model_b, answers_a, answers_b)
-    texts = (*users, *first, *second)
-    head = (*map(_utf8, by_name(model_a, model_b, model_a, model_b)), b"%d" % len(users))
-    raw = [_utf8(t) for t in texts]
-    normalized = [_normalized_bytes(t, x) for t, x in zip(texts, raw, strict=True)]
-    return (_sha(b"exact", *head, *raw) if exact else 0), _sha(b"normalized", *head, *normalized)
-
-
-def normalized_key(
-    users: Sequence[str],
-    answers_a: Sequence[str],
-    answers_b: Sequence[str],
-    model_a: str,
-    model_b: str,
-) -> int:
-    """The same-battle key of these texts and models, with every text normalized: also what the
-    bench pools builds by."""
-    return _battle_digests(users, answers_a, answers_b, model_a, model_b, exact=False)[1]
-
-
-def battle_keys(b: Battle, release: str | None) -> Keys:
-    """The keys of a battle from the release `release` (a layout's dataset id; None: its ids
-    are not battle ids, as in mt_bench, where one question has many judgments)."""
-    models = by_name(b.model_a, b.model_b, b.model_a, b.model_b)
-    qid = _utf8(b.question_id)
-    same_id = None if release is None else _sha(b"id", _utf8(release), qid)
-    exact, normalized = _battle_digests(b.users, b.answers_a, b.answers_b, b.model_a, b.model_b)
-    # the vote in the keys' side order: 0 the first model won, 1 the second, 2 a tie
-    vote = int((b.winner == "model_a") == (models[0] != b.model_a)) if b.winner in DECISIVE else 2
-    any_id = _sha(b"any id", qid)
-    return Keys(b.question_id, any_id, same_id, exact, normalized, vote, models)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,10 +136,6 @@ class Index:
     """(source of the first copy, source of the later copy) -> later copies."""
     disagreements: list[dict[str, Any]] = field(default_factory=list)
     """Copies of one battle whose votes differ."""
-
-    def see(self, keys: Keys, source: int, row: int) -> Match | None:
-        """The match of one battle with an earlier one, or None (then it is remembered)."""
-        return self.see_batch(BatchKeys.of([keys]), source, [row])[0]
 
     def see_batch(self, batch: BatchKeys, source: int, rows: Sequence[int]) -> list[Match | None]:
         """For each battle of a batch of source `source` (rows: where each stands there), in

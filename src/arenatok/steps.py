@@ -15,7 +15,7 @@ from typing import Any
 from arenatok import formats
 from arenatok.check import parse_rows, quality_flags
 from arenatok.check_arrow import battles_from_arrow
-from arenatok.dedup import BatchKeys, battle_keys
+from arenatok.keys import BatchKeys, batch_keys
 from arenatok.metrics import chat_overhead, token_usage
 from arenatok.readers import JsonLines, Payload, rows_of
 from arenatok.records import Battle, Record, Reject, SourceRef, TokenUsage, dumps_lines
@@ -213,8 +213,8 @@ class BatchResult:
     """Where a counter disagreed with tiktoken on a text of this batch, and both counts."""
     record_rows: list[int] = field(default_factory=list)
     """Each record's row in its source."""
-    keys: BatchKeys = field(default_factory=lambda: BatchKeys.of([]))
-    """Each record's duplicate keys (see `dedup`)."""
+    keys: BatchKeys = field(default_factory=lambda: batch_keys([], None))
+    """Each record's duplicate keys (see `keys`)."""
 
 
 def locate(battles: Sequence[Battle], text: str) -> str:
@@ -294,5 +294,5 @@ def run_batch(
             cache_misses=primary.misses - misses,
             mismatch=_mismatch(battles, counters),
             record_rows=rows,
-            keys=BatchKeys.of([battle_keys(b, release) for b in battles]),
+            keys=batch_keys(battles, release),
         )

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from arenatok.dedup import normalized_key
 from arenatok.errors import SourceError
+from arenatok.keys import Sides, same_battle_keys
 from arenatok.style import FEATURES
 from arenatok.write import JSONL
 
@@ -79,8 +79,8 @@ class Corpus:
     ids: np.ndarray
     """Every message's token ids, one after another (int32)."""
     key: np.ndarray
-    """Per battle: its same-battle key (`dedup.normalized_key`, uint64): a copy of a battle
-    in another build has the same (0 where the shards were read without keys)."""
+    """Per battle: its normalized same-battle key (`keys.same_battle_keys`, uint64): a copy of a
+    battle in another build has the same (0 where the shards were read without keys)."""
 
     def __len__(self) -> int:
         return len(self.vote)
@@ -168,6 +168,10 @@ def _end_of_line(f: Any, n: int) -> int:
     return int(f.tell())
 
 
+KEYS_AT_ONCE = 1024
+"""Battles whose keys are made together (their texts held meanwhile)."""
+
+
 def read_shard(shard: Shard) -> Corpus:
     """A shard's battles (runs in a worker process)."""
     import orjson
@@ -178,7 +182,9 @@ def read_shard(shard: Shard) -> Corpus:
     with shard.path.open("rb") as f:
         f.seek(shard.start)
         lines = f.read(shard.end - shard.start).splitlines()
-    vote, test, turns, model_a, model_b, keys = [], [], [], [], [], []
+    vote, test, turns, model_a, model_b = [], [], [], [], []
+    sides: list[Sides] = []  # the battles whose keys are still to make
+    keys = [np.zeros(0, dtype=np.uint64)]
     style_a, style_b = [], []
     ids: list[int] = []
     lengths: list[int] = []
@@ -191,13 +197,10 @@ def read_shard(shard: Shard) -> Corpus:
             style = ctx["style"]
             texts = [m for t in conv for m in (t["user"], t["response_a"], t["response_b"])]
             first = conv[0]["user"]
-            key = (
-                normalized_key(
-                    texts[0::3], texts[1::3], texts[2::3], ctx["model_a"], ctx["model_b"]
+            if shard.keys:
+                sides.append(
+                    (texts[0::3], texts[1::3], texts[2::3], ctx["model_a"], ctx["model_b"])
                 )
-                if shard.keys
-                else 0
-            )
             row_a = [usage["total_output_tokens_a"], *(style["total_a"][k] for k in FEATURES)]
             row_b = [usage["total_output_tokens_b"], *(style["total_b"][k] for k in FEATURES)]
             vote.append(WINNERS.get(ctx["winner"], 2))
@@ -209,15 +212,18 @@ def read_shard(shard: Shard) -> Corpus:
                 hint=f"check it with: arenatok validate {shard.path.parent}",
             ) from e
         test.append(in_test_split(first, seed=shard.seed))
-        keys.append(key)
         turns.append(len(conv))
         style_a.append(row_a)
         style_b.append(row_b)
+        if len(sides) == KEYS_AT_ONCE:
+            keys.append(same_battle_keys(sides, exact=False)[1])
+            sides.clear()
         for text in texts:
             tokens = encode(text)
             ids += tokens
             lengths.append(len(tokens))
             sizes.append(len(text.encode("utf-8", "surrogatepass")))
+    keys.append(same_battle_keys(sides, exact=False)[1])
     width = 1 + len(FEATURES)
     return Corpus(
         vote=np.array(vote, dtype=np.int8),
@@ -230,5 +236,5 @@ def read_shard(shard: Shard) -> Corpus:
         lengths=np.array(lengths, dtype=np.int64),
         sizes=np.array(sizes, dtype=np.int64),
         ids=np.array(ids, dtype=np.int32),
-        key=np.array(keys, dtype=np.uint64),
+        key=np.concatenate(keys) if shard.keys else np.zeros(len(vote), dtype=np.uint64),
     )

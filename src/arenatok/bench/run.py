@@ -71,7 +71,7 @@ def _full_state_by_turn(shared: Shared) -> list[dict[str, float]]:
 
 def _without_copies(corpus: Corpus, battles: list[int]) -> tuple[Corpus, list[int]]:
     """The pooled battles without the copies, in a later build, of a battle of an earlier
-    one (the same `dedup.normalized_key`: the build's same-battle rule); and how many each
+    one (the same normalized key: the build's same-battle rule); and how many each
     build lost. Copies within one build are the build's to flag and stay."""
     build = np.repeat(np.arange(len(battles)), battles)
     _, first, inverse = np.unique(corpus.key, return_index=True, return_inverse=True)
