@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arenatok.check import battle_from_row
-from arenatok.keys import _arrays, batch_keys, normalize, same_battle_keys
+from arenatok.keys import _arrays, _digests, batch_keys, normalize, same_battle_keys
 from tests.helpers import battle
 
 
@@ -145,3 +145,20 @@ def test_keys_of_texts_with_lone_surrogates() -> None:
         [battle_from_row(battle(q, [("a", "b", "c")])) for q in ("q", "q\ud800", "q\ud801")], "r"
     )
     assert len(set(ids.any_id.tolist())) == len(set(ids.same_id.tolist())) == 3
+
+
+def test_digests_read_an_array_wherever_it_starts() -> None:
+    """An Arrow array that is a slice of a longer one (its offsets start further on) gives the
+    digests of its own texts; an empty batch has empty keys, `exact` only where asked for."""
+    import pyarrow as pa
+
+    texts = ["skip", "a", "bc", "", "d"]
+    whole = pa.array(texts, pa.large_binary())
+    heads, bounds = [b"m1\xffm2\xff1\xff", b"m1\xffm2\xff1\xff"], [0, 3, 4]
+    assert (
+        _digests(b"exact", heads, bounds, whole.slice(1)).tolist()
+        == _digests(b"exact", heads, bounds, pa.array(texts[1:], pa.large_binary())).tolist()
+    )
+    exact, norm = same_battle_keys([])
+    assert (len(exact), len(norm), exact.dtype, norm.dtype) == (0, 0, "uint64", "uint64")
+    assert same_battle_keys([], exact=False)[0] is None

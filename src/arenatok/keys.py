@@ -128,8 +128,7 @@ def _digests(kind: bytes, heads: list[bytes], bounds: list[int], texts: Any) -> 
     import numpy as np
 
     offsets = np.frombuffer(texts.buffers()[1], np.int64, len(texts) + 1, 8 * texts.offset)
-    data = texts.buffers()[2]
-    data = memoryview(b"" if data is None else data)
+    data = memoryview(texts.buffers()[2])
     sizes = memoryview(np.diff(offsets).astype("<u8").tobytes())
     at = offsets.tolist()
     prefix = kind + _SEPARATOR
