@@ -42,6 +42,7 @@ class BatchKeys:
 
     question_ids: list[str]
     any_id: Any
+    """The id's digest whatever the release (to keep ids unique across sources)."""
     same_id: Any | None
     """None where the release's ids are not battle ids (the same for a whole batch)."""
     exact: Any
