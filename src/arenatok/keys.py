@@ -114,13 +114,14 @@ def _arrays(texts: list[str]) -> tuple[Any, Any]:
         t if t.isascii() or unicodedata.is_normalized("NFC", t) else normalize(t) for t in texts
     ]
     changed = any(a is not b for a, b in zip(composed, texts, strict=True))
+    raw = raw.cast(pa.large_binary())
     spaced = pc.replace_substring_regex(
-        (pa.array(composed, pa.large_string()) if changed else raw).cast(pa.large_binary()),
+        pa.array(composed, pa.large_string()).cast(pa.large_binary()) if changed else raw,
         pattern=_NOT_ONE_SPACE,
         replacement=" ",
     )
     normalized = pc.utf8_trim(spaced.cast(pa.large_string()), characters=" ")
-    return raw.cast(pa.large_binary()), normalized.cast(pa.large_binary())
+    return raw, normalized.cast(pa.large_binary())
 
 
 def _digests(kind: bytes, heads: list[bytes], bounds: list[int], texts: Any) -> Any:

@@ -184,7 +184,7 @@ def read_shard(shard: Shard) -> Corpus:
         lines = f.read(shard.end - shard.start).splitlines()
     vote, test, turns, model_a, model_b = [], [], [], [], []
     sides: list[Sides] = []  # the battles whose keys are still to make
-    keys = [np.zeros(0, dtype=np.uint64)]
+    keys: list[np.ndarray] = []
     style_a, style_b = [], []
     ids: list[int] = []
     lengths: list[int] = []
