@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arenatok import atomic, write
-from arenatok.atomic import write_bytes
+from arenatok.atomic import write_together
 from arenatok.derived import DERIVED
 from arenatok.errors import OutputError
 from arenatok.records import dumps_lines
@@ -56,7 +56,7 @@ def test_large_files_are_flushed_in_the_background_and_full_is_a_copy(
 def test_files_respect_the_umask_and_leave_it_alone(tmp_path: Path) -> None:
     old = os.umask(0o027)
     try:
-        write_bytes(tmp_path / "x.json", b"{}")
+        write_together(tmp_path, {"x.json": b"{}"}, hint="")
         assert os.umask(0o027) == 0o027  # the library did not change it
     finally:
         os.umask(old)
@@ -72,7 +72,7 @@ def test_every_file_is_flushed_to_the_disk(tmp_path: Path, monkeypatch: pytest.M
     files = writer.commit({"counts": {}})
     # each file before its rename, and the directory after
     assert len(synced) >= len(files) + 1 + 1
-    write_bytes(tmp_path / "y", b"y")
+    write_together(tmp_path, {"y": b"y"}, hint="")
     assert len(synced) >= len(files) + 4
 
 

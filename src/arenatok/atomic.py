@@ -15,7 +15,6 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -249,34 +248,3 @@ def write_together(directory: Path, files: Mapping[str, Content], *, hint: str) 
             f.discard()
         if lock is not None:
             lock.release()
-
-
-@contextmanager
-def atomic_file(path: Path) -> Iterator[IO[bytes]]:
-    fd, tmp = mkstemp(path)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-        fsync_path(path.parent)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` atomically and durably (temp file, fsync, rename, fsync of the
-    directory)."""
-    p = Path(path)
-    try:
-        with atomic_file(p) as fh:
-            fh.write(data)
-    except OSError as e:
-        raise output_error(p, e, hint="make the directory writable, or copy it elsewhere") from e
-
-
-def write_json(path: str | Path, obj: object) -> None:
-    """Write `obj` as indented JSON to `path`, atomically (temp file + rename)."""
-    write_bytes(path, dumps_pretty(obj).encode("utf-8"))
