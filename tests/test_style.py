@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -66,6 +67,23 @@ def test_turns_and_totals() -> None:
     ]
     assert s["total_a"] == {"header_count": 1, "list_count": 2, "bold_count": 0}
     assert s["total_b"] == {"header_count": 0, "list_count": 0, "bold_count": 1}
+
+
+def test_a_removed_code_block_joins_what_stood_around_it() -> None:
+    # The arena deletes each block's text: what follows a block then starts its line.
+    text = "intro\n```x```# Title\n```y```- item\n**a```z```b**"
+    assert markdown_counts(text) == {"header_count": 1, "list_count": 1, "bold_count": 1}
+
+
+def test_totals_add_every_turn_of_a_side() -> None:
+    s = battle_style(["- x\n- y\n# h", "1. a\n2. b\n3. c\n**b**"], ["**b** **c**", "## h\n__d__"])
+    assert s["total_a"] == {"header_count": 1, "list_count": 5, "bold_count": 1}
+    assert s["total_b"] == {"header_count": 1, "list_count": 0, "bold_count": 3}
+
+
+def test_sides_with_different_numbers_of_turns_are_an_error() -> None:
+    with pytest.raises(ValueError, match="zip"):
+        battle_style(["a", "b"], ["c"])
 
 
 def test_release_counts_sum_the_nested_dicts() -> None:
