@@ -91,6 +91,15 @@ def _sourced(text: str, row: int, qid: str = "q") -> Record:
     return cast(Record, record)
 
 
+def test_an_edit_moves_rows_only_when_asked_and_where_there_is_a_source() -> None:
+    record = _sourced("x", 7)
+    edit(record, Edit(question_id="s1:q"))
+    assert record["context"]["api_metadata"]["source"]["row"] == 7
+    unsourced = _record()
+    edit(cast(Record, unsourced), Edit(), row_offset=5)  # no source: nothing to move
+    assert unsourced == _record()
+
+
 def test_edit_applies_each_change_by_value() -> None:
     record = _sourced("x", 7)
     edit(record, Edit(question_id="s1:q", duplicate_of=DUP), row_offset=1000)
@@ -139,10 +148,22 @@ def test_a_line_round_trips_through_the_codec() -> None:
     assert dumps_lines([loads(line)]) == line
 
 
-@given(st.text())
+LINE_BREAKS = "\u2028\u2029\x85"
+NEIGHBOURS = "\u2014\u2027\u202a\xa0\xc2"
+"""Characters whose UTF-8 shares a line break's lead byte (E2 80 .., C2 ..) but is none."""
+
+
+@given(st.text(st.sampled_from(list(LINE_BREAKS + NEIGHBOURS + "a")) | st.characters()))
 def test_line_break_search_is_the_definition(text: str) -> None:
     data = text.encode("utf-8", "surrogatepass")
     breaks = (b"\xe2\x80\xa8", b"\xe2\x80\xa9", b"\xc2\x85")
     assert records._has_line_breaks(data) == any(b in data for b in breaks)
-    assert records._has_line_breaks(b"x" + "\u2029".encode())
-    assert records._has_line_breaks(b"\xc2\x85")
+
+
+def test_each_line_break_alone_is_escaped_and_its_neighbours_are_not() -> None:
+    for ch in LINE_BREAKS:
+        assert records._has_line_breaks(f"ab{ch}cd".encode())
+        assert dumps_lines([f"ab{ch}cd"]) == b'"ab\\u%04xcd"' % ord(ch)
+    for ch in NEIGHBOURS:
+        assert not records._has_line_breaks(f"ab{ch}cd".encode())
+        assert dumps_lines([f"ab{ch}cd"]) == f'"ab{ch}cd"'.encode()
