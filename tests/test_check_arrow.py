@@ -93,6 +93,8 @@ def test_arrow_path_equals_row_by_row(rows: list[dict[str, Any]], start: int) ->
         ("tstamp", ["now"] * 4),
         ("toxic_chat_tag", [{"t5-large": True}] * 4),
         ("conversation_a", ["hello"] * 4),
+        ("conversation_a", [["hello", "there"]] * 4),  # texts, not messages
+        ("openai_moderation", [True, False, True, None]),
     ],
 )
 def test_arrow_path_with_unusual_column_types(column: str, values: list[Any]) -> None:
@@ -278,7 +280,7 @@ NULL_ANSWERS = ("null answer on A", "null answer on B")
 def _zoo() -> list[dict[str, Any]]:
     """Good battles of one to three turns, each broken row between two good ones."""
     good = [
-        battle("g1"),
+        battle("g", model_b="k"),  # one-character values are values
         _two_turns("g2"),
         battle("g3", [("u1", "a1", "b1"), ("u2", "a2", "b2"), ("u3", "a3", "b3")], winner="tie"),
     ]
@@ -303,7 +305,7 @@ def test_each_broken_row_among_good_ones(allow_null_turns: bool, tstamp: str) ->
     _same(batch, 7, allow_null_turns)
     out = battles_from_arrow(batch, first_row=7, allow_null_turns=allow_null_turns)
     kept = {b.question_id for b in out if isinstance(b, Battle)}
-    assert kept == {"g1", "g2", "g3", *(NULL_ANSWERS if allow_null_turns else ())}
+    assert kept == {"g", "g2", "g3", *(NULL_ANSWERS if allow_null_turns else ())}
     three = next(b for b in out if isinstance(b, Battle) and b.question_id == "g3")
     assert (three.users, three.answers_a, three.answers_b) == (
         ("u1", "u2", "u3"),
