@@ -8,7 +8,7 @@ import orjson
 import pyarrow as pa
 
 from arenatok.readers import JsonLines
-from arenatok.steps import StepOptions, records_of, run_batch
+from arenatok.steps import SourceStamp, StepOptions, parse_batch, records_of, run_batch
 from arenatok.tokens import count
 from tests.helpers import TINY, battle
 
@@ -80,3 +80,60 @@ def test_the_step_runs_without_the_cycle_collector_and_restores_it() -> None:
         finally:
             gc.enable()
         assert r.records == 2_000
+
+
+def test_parse_batch_numbers_rows_and_keeps_null_turns_where_allowed() -> None:
+    null = battle("q9")
+    null["conversation_b"][1]["content"] = None
+    batch = pa.RecordBatch.from_pylist([TINY[0], null, TINY[1]])
+    battles, rejects, rows = parse_batch(batch, first_row=21, options=OPTIONS)
+    assert ([b.question_id for b in battles], rows) == (["q0", "q1"], [21, 23])
+    assert [(r.row, r.question_id) for r in rejects] == [(22, "q9")]
+    allow = StepOptions(dataset="tiny", allow_null_turns=True)
+    battles, rejects, rows = parse_batch(batch, first_row=21, options=allow)
+    assert (len(battles), rejects, rows) == (3, [], [21, 22, 23])
+
+
+def test_a_reject_of_another_layout_is_named_by_its_own_id() -> None:
+    from tests.test_formats import kaggle_row
+
+    options = StepOptions(dataset="d", sources=(SourceStamp(layout="kaggle-55k"),))
+    rows = [kaggle_row(0, ["Hey"]), dict(kaggle_row(1, ["Yo"]), model_b="gpt-4-0613")]
+    battles, rejects, _ = parse_batch(rows, first_row=3, options=options)
+    assert [b.question_id for b in battles] == ["1000"]
+    # a reject shows an id that is not a string with its type, as the source holds it
+    assert [(r.row, r.question_id) for r in rejects] == [(4, "int 1001")]
+
+
+def test_ids_that_are_not_battle_ids_give_no_same_id_keys() -> None:
+    two = battle("x", [("Q1", "a1", "b1"), ("Q2", "a2", "b2")])
+    rows = [
+        {k: two[k] for k in ("model_a", "model_b", "conversation_a", "conversation_b")}
+        | {"question_id": 81, "winner": "tie", "judge": judge, "turn": 1}
+        for judge in ("author_0", "author_3")
+    ]
+    options = StepOptions(dataset="d", sources=(SourceStamp(layout="mt-bench"),))
+    r = run_batch(rows, first_row=1, options=options, counters=options.make_counters())
+    assert r.records == 2
+    assert r.keys.same_id is None
+    arena = run_batch(list(TINY), first_row=1, options=OPTIONS, counters=OPTIONS.make_counters())
+    assert arena.keys.same_id is not None
+
+
+def test_a_result_counts_its_own_batch() -> None:
+    """Cache hits and misses of this batch only (the counter keeps them over many batches),
+    and where the batch starts."""
+    counters = OPTIONS.make_counters()
+    first = run_batch(list(TINY), first_row=1, options=OPTIONS, counters=counters)
+    again = run_batch(list(TINY), first_row=5, options=OPTIONS, counters=counters)
+    assert first.cache_hits + first.cache_misses == again.cache_hits + again.cache_misses
+    assert (again.cache_misses, again.first_row, first.first_row) == (0, 5, 1)
+    assert again.cache_hits > 0
+
+
+def test_the_counter_kind_is_the_options() -> None:
+    from arenatok.tokens import FastCounter
+
+    fast = StepOptions(dataset="d", counter="fast").make_counters(threads=1)
+    assert [type(c) for c in fast] == [FastCounter]
+    assert not isinstance(OPTIONS.make_counters()[0], FastCounter)
