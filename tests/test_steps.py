@@ -8,8 +8,15 @@ import orjson
 import pyarrow as pa
 
 from arenatok.readers import JsonLines
-from arenatok.steps import SourceStamp, StepOptions, parse_batch, records_of, run_batch
-from arenatok.tokens import count
+from arenatok.steps import (
+    SourceStamp,
+    StepOptions,
+    parse_batch,
+    records_of,
+    run_batch,
+    texts_of,
+)
+from arenatok.tokens import count, cross_checked
 from tests.helpers import TINY, battle
 
 OPTIONS = StepOptions(dataset="tiny")
@@ -124,11 +131,21 @@ def test_a_result_counts_its_own_batch() -> None:
     """Cache hits and misses of this batch only (the counter keeps them over many batches),
     and where the batch starts."""
     counters = OPTIONS.make_counters()
-    first = run_batch(list(TINY), first_row=1, options=OPTIONS, counters=counters)
-    again = run_batch(list(TINY), first_row=5, options=OPTIONS, counters=counters)
-    assert first.cache_hits + first.cache_misses == again.cache_hits + again.cache_misses
-    assert (again.cache_misses, again.first_row, first.first_row) == (0, 5, 1)
-    assert again.cache_hits > 0
+    first = run_batch(list(TINY) * 2, first_row=1, options=OPTIONS, counters=counters)
+    again = run_batch(list(TINY), first_row=9, options=OPTIONS, counters=counters)
+    texts = len(texts_of(parse_batch(list(TINY), first_row=1, options=OPTIONS)[0]))
+    assert first.cache_hits >= texts  # the second copy of each battle
+    assert (again.cache_hits, again.cache_misses) == (texts, 0)
+    assert (first.first_row, again.first_row) == (1, 9)
+
+
+def test_the_fast_counters_cross_check_is_counted_per_text() -> None:
+    long = "word " * 20_001  # over 100,000 characters: always recounted
+    rows = [battle("q1", [(long, "a", "b")]), battle("q2", [("Hi", long + "!", "c")]), *TINY]
+    options = StepOptions(dataset="d", counter="fast")
+    r = run_batch(rows, first_row=1, options=options, counters=options.make_counters(threads=1))
+    every = texts_of(parse_batch(rows, first_row=1, options=options)[0])
+    assert r.stats.cross_checked == sum(map(cross_checked, every)) >= 2
 
 
 def test_the_counter_kind_is_the_options() -> None:
