@@ -4,6 +4,7 @@ one library function; what they print is in `cli_output`; the analyses' commands
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import sys
@@ -14,12 +15,12 @@ import click
 
 from arenatok import __version__
 from arenatok.cli_analyses import CountOr, bench_cmd, report_cmd
-from arenatok.cli_output import one_line
 from arenatok.encodings import ENCODINGS
 from arenatok.errors import ArenatokError
 from arenatok.formats import FORMATS
 from arenatok.interrupts import Interrupted
 from arenatok.pipeline import DEFAULT_LIMIT, build
+from arenatok.text import terminal
 from arenatok.write import METADATA
 
 
@@ -49,11 +50,11 @@ class _Group(click.Group):
                 e.show()
                 sys.exit(e.exit_code)
             command = e.ctx.command_path if e.ctx else prog_name or "arenatok"
-            click.echo(f"Error: {one_line(e.format_message())}", err=True)
+            click.echo(f"Error: {terminal(e.format_message())}", err=True)
             click.echo(f"Hint: {command} --help lists every option and its values", err=True)
             sys.exit(e.exit_code)
         except click.ClickException as e:
-            e.show()
+            click.echo(f"Error: {terminal(e.format_message())}", err=True)
             sys.exit(e.exit_code)
         except click.Abort:
             click.echo("Aborted!", err=True)
@@ -66,10 +67,15 @@ class _Group(click.Group):
         except ArenatokError as e:
             if ctx.params.get("debug"):
                 raise
-            click.echo(f"Error: {one_line(e.message)}", err=True)
+            click.echo(f"Error: {terminal(e.message)}", err=True)
             if e.hint:
-                click.echo(f"Hint: {one_line(e.hint)}", err=True)
+                click.echo(f"Hint: {terminal(e.hint)}", err=True)
             ctx.exit(e.exit_code)
+        except BrokenPipeError:
+            # The reader of stdout went away (`arenatok report out | head -1`): the files are
+            # written; stop quietly, as a command killed by SIGPIPE does.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(141)
         except KeyboardInterrupt as e:
             if ctx.params.get("debug"):
                 raise
@@ -268,11 +274,12 @@ def validate_cmd(out_dir: Path) -> None:
 
     problems = validate_dir(out_dir)
     for p in problems:
-        click.echo(f"problem: {p}")
+        click.echo(terminal(f"problem: {p}"))
     if problems:
-        click.echo(f"{out_dir}: {len(problems)} problem{'s' * (len(problems) > 1)}", err=True)
+        n = len(problems)
+        click.echo(terminal(f"{out_dir}: {n} problem{'s' * (n > 1)}"), err=True)
         raise SystemExit(1)
-    click.echo(f"{out_dir}: ok (every file matches {METADATA}; every record holds)")
+    click.echo(terminal(f"{out_dir}: ok (every file matches {METADATA}; every record holds)"))
 
 
 @cli.command("card")
@@ -290,7 +297,7 @@ def card_cmd(out_dir: Path, force: bool) -> None:
     from arenatok.dataset.card import PARQUET, write_card
 
     path = write_card(out_dir, force=force)
-    click.echo(f"wrote {path} and {out_dir / PARQUET}")
+    click.echo(terminal(f"wrote {path} and {out_dir / PARQUET}"))
 
 
 @cli.command("push")
@@ -311,7 +318,7 @@ def push_cmd(out_dir: Path, repo_id: str, private: bool, force: bool) -> None:
     """
     from arenatok.dataset.push import push
 
-    click.echo(f"pushed to {push(out_dir, repo_id, private=private, force=force)}")
+    click.echo(terminal(f"pushed to {push(out_dir, repo_id, private=private, force=force)}"))
 
 
 cli.add_command(report_cmd)
@@ -325,6 +332,9 @@ def main() -> None:
 
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_sigterm)
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):  # a terminal or pipe that cannot show a
+            stream.reconfigure(errors="backslashreplace")  # character gets its escape
     configure_command_line()
     try:
         cli(prog_name="arenatok")

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from arenatok.bench.strategies import DEFAULT_STRATEGIES
+from arenatok.text import terminal
 
 
 class CountOr(click.ParamType):  # type: ignore[type-arg]
@@ -111,7 +112,7 @@ def report_cmd(
         jobs="auto" if jobs is None else jobs,
     )
     print_report(report, rounds, time.perf_counter() - started)
-    click.echo(f"wrote {out_dir}/report.json, {out_dir}/report.html")
+    click.echo(terminal(f"wrote {out_dir}/report.json, {out_dir}/report.html"))
 
 
 @click.command("bench")
@@ -225,4 +226,4 @@ def bench_cmd(
         )
     print_bench(bench, time.perf_counter() - started)
     where = write_to or out_dirs[0]
-    click.echo(f"wrote {where}/bench.json, {where}/bench.html")
+    click.echo(terminal(f"wrote {where}/bench.json, {where}/bench.html"))

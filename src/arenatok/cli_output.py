@@ -2,30 +2,38 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arenatok.pipeline import BuildResult
+from arenatok.text import terminal
 from arenatok.write import METADATA
 
-LINE_BREAKS = {
-    c: repr(chr(c))[1:-1] for c in (0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029)
-}
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
-def one_line(text: str) -> str:
-    """A message as one line: line breaks inside values it quotes (a file name, an option
-    value) are shown escaped."""
-    return text.translate(LINE_BREAKS)
+def console(*, stderr: bool = False) -> Console:
+    """A rich console for what the commands print: markup, emoji codes and highlighting off,
+    so that text from data (model names, file names) is shown as itself; every such string
+    goes through `text.terminal` as well (control characters as visible escapes)."""
+    from rich.console import Console
+
+    class Quiet(Console):
+        def on_broken_pipe(self) -> None:  # rich would exit 1; `main` ends quietly instead
+            raise BrokenPipeError(errno.EPIPE, "the output was closed")
+
+    width = None if stderr else 150
+    return Quiet(stderr=stderr, width=width, markup=False, emoji=False, highlight=False)
 
 
 @contextmanager
 def progress_bar(label: str) -> Iterator[Callable[..., None]]:
     """A rich progress bar on stderr, updated with (done, total or None); shown only when
     stderr is a terminal, and gone when the work is done."""
-    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -35,23 +43,23 @@ def progress_bar(label: str) -> Iterator[Callable[..., None]]:
         TimeRemainingColumn,
     )
 
-    console = Console(stderr=True)
+    err = console(stderr=True)
     bar = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=console,
+        console=err,
         transient=True,
-        disable=not console.is_terminal,
+        disable=not err.is_terminal,
     )
     task = bar.add_task(label, total=None)
 
     def update(done: int, total: int | None, stage: str | None = None) -> None:
         bar.update(task, completed=done, total=total)
         if stage is not None:
-            bar.update(task, description=f"{label}: {stage}")
+            bar.update(task, description=terminal(f"{label}: {stage}"))
 
     with bar:
         yield update
@@ -107,7 +115,7 @@ def build_summary(result: BuildResult) -> str:
             "a stop signal came while the finished files were renamed into place: the build "
             "completed, and its output is whole"
         )
-    return "\n".join(lines) + "\n"
+    return "".join(terminal(line) + "\n" for line in lines)
 
 
 def _ci(row: dict[str, Any], name: str) -> str:
@@ -130,11 +138,11 @@ def ratings_table(board: dict[str, Any], title: str | None = None) -> Any:
         "rank",
         "length-controlled",
         "online Elo",
-        title=title,
+        title=None if title is None else terminal(title),
     )
     for r in board["models"]:
         table.add_row(
-            r["model"],
+            terminal(r["model"]),
             f"{r['battles']:,}",
             f"{r['bradley_terry']:.0f}",
             _ci(r, "bradley_terry"),
@@ -151,18 +159,17 @@ def ratings_table(board: dict[str, Any], title: str | None = None) -> Any:
 def print_report(report: dict[str, Any], rounds: int, seconds: float) -> None:
     """The report's headline, ratings tables, style coefficients and the specification
     comparison."""
-    from rich.console import Console
     from rich.table import Table
 
     counts, rat = report["counts"], report["ratings"]
-    console = Console(width=150)
+    out = console()
     f = rat["filters"]
     kept = (
         f"; rated {f['battles_after']:,} of {f['battles_before']:,} battles after the filters"
         if f["battles_after"] != f["battles_before"]
         else ""
     )
-    console.print(
+    out.print(
         f"{counts['battles']:,} battles, {counts['models']} models, "
         f"{counts['model_pairs']['ordered']} ordered / {counts['model_pairs']['unordered']} "
         f"unordered pairs{kept}\n"
@@ -171,13 +178,15 @@ def print_report(report: dict[str, Any], rounds: int, seconds: float) -> None:
         highlight=False,
     )
     for caveat in report.get("caveats", []):
-        console.print(f"note: {caveat}", highlight=False)
-    console.print(ratings_table(rat))
+        out.print(terminal(f"note: {caveat}"))
+    out.print(ratings_table(rat))
     coef = Table("style feature", "coefficient", "95% CI", title="style control (log-odds per sd)")
     for name, x in rat["coefficients"]["style_controlled"].items():
         ci = x.get("ci95")
-        coef.add_row(name, f"{x['estimate']:+.3f}", f"{ci[0]:+.3f} – {ci[1]:+.3f}" if ci else "")
-    console.print(coef)
+        coef.add_row(
+            terminal(name), f"{x['estimate']:+.3f}", f"{ci[0]:+.3f} – {ci[1]:+.3f}" if ci else ""
+        )
+    out.print(coef)
     worst = sorted((p for p in rat["pairwise"] if p["battles"] >= 20), key=lambda p: -abs(p["z"]))[
         :5
     ]
@@ -193,54 +202,53 @@ def print_report(report: dict[str, Any], rounds: int, seconds: float) -> None:
         )
         for p in worst:
             pairs.add_row(
-                p["model"],
-                p["opponent"],
+                terminal(p["model"]),
+                terminal(p["opponent"]),
                 str(p["battles"]),
                 f"{p['observed_score']:.2f}",
                 f"{p['predicted_score']:.2f}",
                 f"{p['z']:+.1f}",
             )
-        console.print(pairs)
+        out.print(pairs)
     for sl in (report.get("slices") or {}).get("slices", []):
         n = sl["battles"]
         title = f"{report['slices']['by']} = {sl['slice']}: {n:,} battle{'s' * (n != 1)}"
         if sl.get("too_few_battles"):
-            console.print(f"{title} (too few to rate)", highlight=False)
+            out.print(terminal(f"{title} (too few to rate)"))
         else:
-            console.print(ratings_table(sl, title))
+            out.print(ratings_table(sl, title))
     src = report["sources"]
     if len(src["sources"]) > 1 or src["votes_differ"]:
         title = f"sources (votes differ between copies: {src['votes_differ']})"
         table = Table("source", "battles", "later copies within", "of others", title=title)
         for x in src["sources"]:
             table.add_row(
-                f"{x['source']}: {Path(x['name']).name}",
+                terminal(f"{x['source']}: {Path(x['name']).name}"),
                 f"{x['battles']:,}",
                 f"{x['later_copies_within']:,}",
                 f"{x['later_copies_of_other_sources']:,}",
             )
-        console.print(table)
+        out.print(table)
     spec = Table("figure", "report", "ours", title="the specification report, first 300 battles")
     for row in report["specification_report"]:
-        spec.add_row(row["figure"], row["report"], row["ours"])
-    console.print(spec)
+        spec.add_row(row["figure"], row["report"], terminal(row["ours"]))
+    out.print(spec)
 
 
 def print_bench(bench: dict[str, Any], seconds: float) -> None:
     """The benchmark's split, results table, verdicts and what the test can detect."""
-    from rich.console import Console
     from rich.table import Column, Table
 
     from arenatok.bench.page import answer_sentences, power_statement
 
     split, metric = bench["split"], bench["compared_on"]
-    console = Console(width=150)
+    out = console()
     pooled = f" from {len(bench['builds'])} builds" if len(bench["builds"]) > 1 else ""
     copies = sum(b.get("left_out_as_copies_of_an_earlier_build", 0) for b in bench["builds"])
     if copies:
         pooled += f" ({copies:,} copies of battles of an earlier build left out)"
     votes = "votes" if bench["outcome"] == "three-way" else "decisive votes"
-    console.print(
+    out.print(
         f"{bench['battles']:,} battles{pooled}: trained on {split['train_votes']:,} "
         f"{votes}, tested on {split['test_votes']:,} (ties {split['ties']}: "
         f"{split['test_ties']:,} in the test split); outcome {bench['outcome']}, compared on "
@@ -271,7 +279,7 @@ def print_bench(bench: dict[str, Any], seconds: float) -> None:
     for r in bench["results"]:
         lo, hi = r[f"{metric}_ci95"]
         table.add_row(
-            r["strategy"],
+            terminal(r["strategy"]),
             f"{r['bytes_per_side']:,.0f}" if "bytes_per_side" in r else "",
             f"{r['tokens_per_side']:,.0f}" if "tokens_per_side" in r else "",
             f"{r[metric]:.3f}",
@@ -281,7 +289,7 @@ def print_bench(bench: dict[str, Any], seconds: float) -> None:
             ci(r.get(f"{metric}_minus_length_only_ci95")) if "uses_content" in r else "",
             verdict(r.get("uses_content")),
         )
-    console.print(table)
+    out.print(table)
     for sentence in answer_sentences(bench):
-        console.print(sentence, highlight=False)
-    console.print(power_statement(bench), highlight=False)
+        out.print(terminal(sentence))
+    out.print(terminal(power_statement(bench)))

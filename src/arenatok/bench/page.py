@@ -6,6 +6,7 @@ import html
 from typing import Any
 
 from arenatok.page import error_bars, figure, html_page, html_table, plot
+from arenatok.text import plot_label
 
 
 def power_statement(bench: dict[str, Any]) -> str:
@@ -99,7 +100,7 @@ def _cost_plot(bench: dict[str, Any]) -> str:
             fmt=series_style(k)["marker"],
             color=series_style(k)["color"],
             capsize=3,
-            label=r["strategy"],
+            label=plot_label(r["strategy"]),
         )
     frontier = bench["answer"]["frontier"]
     if frontier:
@@ -123,7 +124,7 @@ def _cost_plot(bench: dict[str, Any]) -> str:
         if r["strategy"].startswith("reference"):
             ax.axhline(r[metric], linestyle="--", linewidth=1, color="grey")
             ax.annotate(
-                r["strategy"].removeprefix("reference: "),
+                plot_label(r["strategy"].removeprefix("reference: ")),
                 (1.0, r[metric]),
                 xycoords=("axes fraction", "data"),
                 ha="right",
@@ -159,7 +160,7 @@ def _turn_plot(bench: dict[str, Any]) -> str:
             [max(c["bytes"], 1) for c in r["cost_by_turn"]],
             "-",
             **series_style(k),
-            label=r["strategy"],
+            label=plot_label(r["strategy"]),
         )
     ax.set_yscale("log")
     ax.set_xlabel("turn")

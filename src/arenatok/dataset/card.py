@@ -19,6 +19,7 @@ from arenatok.derived import (
     card_is_ours,
 )
 from arenatok.errors import OutputError, SourceError
+from arenatok.text import markdown, markdown_code
 from arenatok.write import JSONL
 
 __all__ = ["CARD", "PARQUET", "records_schema", "records_tables", "write_card"]
@@ -319,18 +320,35 @@ def _card_text(meta: dict[str, Any], build: str, written: _Written) -> str:
         arenatok=_marker(build),
     )
     template = (importlib.resources.files("arenatok") / "card_template.md").read_text("utf-8")
-    card = DatasetCard.from_template(
-        data,
-        template_str=template,
+    body = _markdown_template(template).render(
+        data.to_dict(),  # type: ignore[no-untyped-call]
+        card_data=_Markdown(data.to_yaml()),
         meta=meta,
         license_id=LICENSES.get(layout, UNKNOWN_LICENSE)[0],
-        license_note=LICENSES.get(layout, UNKNOWN_LICENSE)[1],
-        source_names=_source_names(meta),
+        license_note=_Markdown(LICENSES.get(layout, UNKNOWN_LICENSE)[1]),  # ours
+        source_names=_Markdown("; ".join(_source_names(meta))),
         rows=written.rows,
         definitions=meta.get("definitions", {}),
         flags=meta.get("quality_flag_definitions", {}),
     )
-    return str(card)
+    return str(DatasetCard(body))
+
+
+class _Markdown(str):
+    """Text that is Markdown already (the card's YAML, code spans): not escaped again."""
+
+
+def _markdown_template(template: str) -> Any:
+    """The card's Jinja template, where every value it prints is data, shown as itself
+    (`text.markdown`), unless it is `_Markdown` already; `| code` shows a value as a code span
+    (`text.markdown_code`; in a table cell unless `code(table=False)`)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        finalize=lambda v: v if isinstance(v, _Markdown) else markdown("" if v is None else v)
+    )
+    env.filters["code"] = lambda v, table=True: _Markdown(markdown_code(v, table=table))
+    return env.from_string(template)
 
 
 def _source_names(meta: dict[str, Any]) -> list[str]:
@@ -339,10 +357,12 @@ def _source_names(meta: dict[str, Any]) -> list[str]:
     names = []
     for s in meta.get("sources") or [meta.get("source", {})]:
         if s.get("kind") == "huggingface_hub":
-            where = f"`{s.get('repo_id')}` at revision `{s.get('revision')}`, file "
-            names.append(where + f"`{s.get('filename')}`")
+            repo, revision = markdown_code(s.get("repo_id"), table=True), s.get("revision")
+            where = f"{repo} at revision {markdown_code(revision, table=True)}, file "
+            names.append(where + markdown_code(s.get("filename"), table=True))
         else:
-            names.append(f"local file `{Path(str(s.get('path', '?'))).name}`")
+            name = Path(str(s.get("path", "?"))).name
+            names.append(f"local file {markdown_code(name, table=True)}")
     return names
 
 

@@ -12,6 +12,7 @@ from arenatok.dataset.built import Battles
 from arenatok.page import error_bars, figure, plot
 from arenatok.report.numbers import PLOT_MIN_BATTLES
 from arenatok.report.usage import prompt_tokens, response_tokens
+from arenatok.text import plot_label
 
 
 def report_plots(report: dict[str, Any], c: Battles) -> list[str]:
@@ -138,8 +139,9 @@ def heatmap_axes(n: int) -> tuple[Any, Any]:
 def model_ticks(ax: Any, models: Sequence[str]) -> None:
     """Model names on both axes of a heatmap, in the same order: left to right, top down."""
     ticks = np.arange(len(models)) + 0.5
-    ax.set_xticks(ticks, models, rotation=90, fontsize=9)
-    ax.set_yticks(ticks, models, fontsize=9)
+    labels = [plot_label(m) for m in models]
+    ax.set_xticks(ticks, labels, rotation=90, fontsize=9)
+    ax.set_yticks(ticks, labels, fontsize=9)
     ax.invert_yaxis()
 
 
@@ -180,7 +182,7 @@ def ratings_figure(report: dict[str, Any]) -> Any:
             ax.errorbar(x, ys + shift, xerr=bars, fmt=fmt, capsize=2, label=label)
         else:
             ax.plot(x, ys + shift, fmt, label=label)
-    ax.set_yticks(ys, [r["model"] for r in table], fontsize=9)
+    ax.set_yticks(ys, [plot_label(r["model"]) for r in table], fontsize=9)
     ax.set_xlabel("rating (Elo scale)")
     ax.legend(fontsize=9)
     return fig
@@ -217,6 +219,6 @@ def style_figure(report: dict[str, Any]) -> Any:
     else:
         ax.plot(est, ys, "o")
     ax.axvline(0, color="grey", linestyle="--", linewidth=1)
-    ax.set_yticks(ys, names, fontsize=9)
+    ax.set_yticks(ys, [plot_label(n) for n in names], fontsize=9)
     ax.set_xlabel("change in the log-odds of A winning per sd of (a - b) / (a + b + 1)")
     return fig

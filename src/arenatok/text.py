@@ -1,0 +1,74 @@
+"""Text from data at its sinks: one helper per place a string from a source, a build or an
+option is shown. Model names, languages, judges, categories, file names and messages are data:
+never markup, maths, HTML or control sequences, wherever they appear.
+
+- the terminal: `terminal` (control characters as visible escapes; rich output is made with
+  markup and emoji codes off, see `cli_output`);
+- plots: `plot_label` (no maths, no control characters, long names cut);
+- the card's Markdown body: `markdown` (inline text) and `markdown_code` (a code span).
+The HTML pages escape with `html.escape` where they are made.
+"""
+
+from __future__ import annotations
+
+import re
+
+LABEL_CHARS = 48
+"""The longest name a plot shows whole; longer ones lose their middle, marked with `…`."""
+
+
+def _escape(c: str) -> str:
+    n = ord(c)
+    if n < 0x100:
+        return f"\\x{n:02x}"
+    return f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
+
+def visible(text: str) -> str:
+    """`text` with every character that is not printable (control characters such as ESC and
+    BEL, line breaks, bidirectional and zero-width format characters, spaces other than
+    U+0020, unassigned code points) written as a visible escape (`\\x1b`, `\\u202e`)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def terminal(value: object) -> str:
+    """A value as one line of terminal text: `visible`, so that nothing in it moves the
+    cursor, sets a title, makes a link or starts a new line."""
+    return visible(str(value))
+
+
+def plot_label(value: object, limit: int = LABEL_CHARS) -> str:
+    """A value as matplotlib text: `visible`, at most `limit` characters (the middle of a
+    longer one cut out), and every `$` escaped so that nothing is read as maths."""
+    text = visible(str(value))
+    if len(text) > limit:  # the end tells long names apart as often as the start
+        head = (limit - 1) * 2 // 3
+        text = text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
+    return text.replace("$", r"\$")
+
+
+_MARKDOWN = re.compile(r"[\\`*_\[\]#!|~$:@<>&\"]")
+"""What Markdown reads inline: emphasis, code, links and images, HTML, table cells, headings'
+closing #s, strikethrough, the Hub's maths ($) and its links (URLs, @names)."""
+_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;"}
+
+
+def markdown(value: object) -> str:
+    """A value as inline Markdown text that renders as itself: `visible`, HTML's `< > & "` as
+    entities, every other character that Markdown (or the Hub's maths and links) reads
+    escaped with a backslash."""
+    return _MARKDOWN.sub(lambda m: _ENTITIES.get(m[0], "\\" + m[0]), visible(str(value)))
+
+
+def markdown_code(value: object, *, table: bool = False) -> str:
+    """A value as a Markdown code span (shown verbatim: no HTML, no emphasis): `visible`, in
+    a run of backticks longer than any inside it; in a `table` cell, `|` escaped (a table
+    splits its cells before it reads code spans)."""
+    text = visible(str(value))
+    if table:
+        text = text.replace("|", "\\|")
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
