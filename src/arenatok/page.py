@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import io
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -84,7 +85,9 @@ def svg_of(fig: Any) -> str:
     import matplotlib as mpl
 
     buf = io.StringIO()
-    with mpl.rc_context({"svg.hashsalt": "arenatok"}):
+    with mpl.rc_context({"svg.hashsalt": "arenatok"}), warnings.catch_warnings():
+        # A name in a script the font lacks is drawn as boxes: no warning for each glyph.
+        warnings.filterwarnings("ignore", "Glyph .* missing from", UserWarning)
         fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
     text = buf.getvalue()
     return text[text.index("<svg") :]

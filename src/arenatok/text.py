@@ -70,5 +70,7 @@ def markdown_code(value: object, *, table: bool = False) -> str:
     if table:
         text = text.replace("|", "\\|")
     fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    # CommonMark strips one space from each end when both have one: keep them by adding one.
+    spaced = text.startswith(" ") and text.endswith(" ") and bool(text.strip())
+    pad = " " if text.startswith("`") or text.endswith("`") or spaced else ""
     return f"{fence}{pad}{text}{pad}{fence}"
