@@ -101,3 +101,28 @@ def need_shared() -> Path:
             pytest.fail(reason + "; ARENATOK_REQUIRE_SHARED=1 requires it")
         pytest.skip(reason)
     return SHARED
+
+
+def rewrite(out: Path, name: str, data: bytes) -> None:
+    """Replace a file of a build and make the metadata agree with it: only the deeper checks
+    can tell."""
+    import hashlib
+
+    (out / name).write_bytes(data)
+    meta_path = out / "artifact_metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["files"][name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    meta_path.write_text(json.dumps(meta, indent=2))
+
+
+def edit_records(out: Path, change: Any) -> None:
+    """Apply `change` to every record of a build's data_out.jsonl and data_out.json alike (in
+    the build's own layout), the metadata made to agree."""
+    lines = [json.loads(x) for x in (out / "data_out.jsonl").read_text().splitlines()]
+    for r in lines:
+        change(r)
+    rows = [json.dumps(r, ensure_ascii=False).encode() for r in lines]
+    rewrite(out, "data_out.jsonl", b"".join(row + b"\n" for row in rows))
+    data = b'{"examples": [\n' + b",\n".join(rows) + b"\n]}\n"  # data_out.json's own form
+    rewrite(out, "data_out.json", data)
+    rewrite(out, "full_data_out.json", data)

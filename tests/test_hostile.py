@@ -352,7 +352,7 @@ def test_validate_opens_nothing_outside_the_directory(built: Path) -> None:
     meta_path.write_text(json.dumps(meta))
     problems = validate_dir(built)
     assert (
-        "artifact_metadata.json: lists '../secret.txt', which is not a file of this directory"
+        "artifact_metadata.json: lists '../secret.txt', which is not a file this build writes"
         in (problems)
     )
     assert not any("12345" in p for p in problems)
@@ -568,7 +568,12 @@ def test_metadata_nested_too_deeply(built: Path) -> None:
     for command in (["report", "--rounds", "0"], ["bench", "--rounds", "1"], ["card"]):
         code, _, err = cli_run(command[0], str(built), *command[1:])
         assert code == 2
-        assert err.startswith(f"Error: {built}/artifact_metadata.json: unreadable")
+        assert err.startswith(
+            f"Error: {built}: not a build arenatok can read: artifact_metadata.json: unreadable"
+        )
+        assert err.endswith(
+            f"Hint: arenatok validate {built} lists every problem; build it again\n"
+        )
 
 
 PLUGINS = {

@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 from huggingface_hub import constants
 
+from arenatok.atomic import sha256_file
 from arenatok.cli import cli
 from arenatok.errors import HashMismatchError, HubError
 from arenatok.hub import ARENA_33K, fetch_hub_file
-from arenatok.load import sha256_file
 from arenatok.pipeline import build
 from tests.fakehub import serve
 from tests.helpers import TINY, write_parquet

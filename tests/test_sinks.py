@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,7 +35,7 @@ PAYLOADS = [
     "**bold** _em_ `code` [a](https://evil.example) ![i](x.png) | cell | ~~s~~ #",
     "@user https://evil.example :smile: \\",
     "key: value\n- item\n---",
-    "'\"quoted\" & {braces} #comment",
+    '\'"quoted" & {braces} #comment',
     "line\nbreak\r\n\u2028sep\x85",
     "arena[train]",
     "tab\there",
@@ -81,14 +80,13 @@ def test_markdown_text_renders_as_itself(s: str) -> None:
         "table_close",
     }  # fmt: skip
     cells = [t for t in MD.parse(f"| a |\n|---|\n| {markdown(s)} |\n") if t.type == "inline"]
-    assert "".join(c.content for c in cells[1].children or []) == (
-        visible(s).strip()
-    )
+    assert "".join(c.content for c in cells[1].children or []) == (visible(s).strip())
 
 
 @given(st.text(min_size=1) | st.sampled_from(PAYLOADS))
 def test_a_markdown_code_span_shows_its_text(s: str) -> None:
-    for text, table in ((f"x {markdown_code(s)} y\n", False), (f"| a |\n|---|\n| {markdown_code(s, table=True)} |\n", True)):  # fmt: skip
+    in_table = f"| a |\n|---|\n| {markdown_code(s, table=True)} |\n"
+    for text, table in ((f"x {markdown_code(s)} y\n", False), (in_table, True)):
         codes = [t for t in _inline_tokens(text) if t.type == "code_inline"]
         assert [c.content for c in codes] == [visible(s)], (text, table)
 
@@ -131,7 +129,9 @@ def _assert_terminal_safe(output: str) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(st.lists(st.sampled_from(PAYLOADS), min_size=3, max_size=3, unique=True))
-def test_every_payload_is_text_at_every_sink(tmp_path_factory: pytest.TempPathFactory, names: list[str]) -> None:  # fmt: skip
+def test_every_payload_is_text_at_every_sink(
+    tmp_path_factory: pytest.TempPathFactory, names: list[str]
+) -> None:
     from huggingface_hub import DatasetCard
 
     tmp = tmp_path_factory.mktemp("sinks")
@@ -169,7 +169,8 @@ def test_every_payload_is_text_at_every_sink(tmp_path_factory: pytest.TempPathFa
         "https://pypi.org/project/arenatok/"
     ]
     heading = next(t for t in MD.parse(card.text) if t.type == "inline")
-    assert heading.content and "".join(c.content for c in heading.children or []) == (
+    assert heading.content
+    assert "".join(c.content for c in heading.children or []) == (
         f"Token usage of {visible(names[2])}".strip()
     )
     codes = {t.content for t in tokens if t.type == "code_inline"}

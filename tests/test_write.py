@@ -87,8 +87,26 @@ OLD = "ab" * 32
 """The build id (a sha256) that the derived files of the tests below name."""
 
 
+def list_derived(directory: Path, build: str, names: tuple[str, ...] = ()) -> None:
+    """The derived files in `directory` listed as written by arenatok (derived.MANIFEST)."""
+    from arenatok.atomic import sha256_file
+    from arenatok.derived import DERIVED, MANIFEST, manifest_bytes
+
+    listed = {
+        name: {
+            "bytes": (directory / name).stat().st_size,
+            "sha256": sha256_file(directory / name),
+            "build": build,
+        }
+        for name in names or DERIVED
+        if (directory / name).is_file()
+    }
+    (directory / MANIFEST).write_bytes(manifest_bytes(listed))
+
+
 def plant_derived(directory: Path, build: str) -> None:
-    """One file of each derived name, each naming `build` as its maker the way arenatok's do."""
+    """One file of each derived name, each naming `build` as its maker the way arenatok's do,
+    and listed as arenatok's."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -102,6 +120,7 @@ def plant_derived(directory: Path, build: str) -> None:
     (directory / "README.md").write_text(
         f"---\nlicense: other\narenatok:\n  made_with: arenatok\n  build: {build}\n---\n# card\n"
     )
+    list_derived(directory, build)
 
 
 def test_commit_lists_every_file_and_removes_derived_ones(tmp_path: Path) -> None:
@@ -122,6 +141,7 @@ def test_commit_lists_every_file_and_removes_derived_ones(tmp_path: Path) -> Non
 def test_remove_derived_keeps_a_readme_of_the_users(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("# notes\n")
     (tmp_path / "report.json").write_text(json.dumps({"build": OLD}))
+    list_derived(tmp_path, OLD, ("report.json",))
     assert remove_derived(tmp_path, {OLD}) == ["README.md (arenatok did not make it)"]
     assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from arenatok import interrupts
-from arenatok.errors import OutputError
+from arenatok.errors import ArenatokError, OutputError, resource_error
 
 
 def dumps_pretty(obj: object) -> str:
@@ -27,9 +27,13 @@ def dumps_pretty(obj: object) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
 
 
-def output_error(path: Path, e: OSError, *, hint: str | None = None) -> OutputError:
-    """The OutputError for an OSError while writing `path`; `hint`: what to do when the
-    directory cannot be written (the build says: choose another --out)."""
+def output_error(path: Path, e: OSError, *, hint: str | None = None) -> ArenatokError:
+    """The OutputError for an OSError while writing `path` (a ResourceError when the machine
+    ran out of memory or open files); `hint`: what to do when the directory cannot be written
+    (the build says: choose another --out)."""
+    cause = resource_error(e)
+    if cause is not None:
+        return cause
     if e.errno == errno.ENOSPC:
         return OutputError(f"{path}: no space left on the device", hint="free space and retry")
     if isinstance(e, PermissionError) or e.errno == errno.EROFS:
@@ -38,6 +42,29 @@ def output_error(path: Path, e: OSError, *, hint: str | None = None) -> OutputEr
 
 
 BUILD_HINT = "choose another --out directory"
+
+
+def out_dir(path: str | Path, option: str = "--out") -> Path:
+    """A directory to write into (made if missing), or an OptionError that says why it cannot
+    be one: an empty path (not the working directory), a file, a link to nothing."""
+    from arenatok.errors import OptionError
+
+    if not str(path):
+        raise OptionError(
+            f"{option} is empty; arenatok does not take it as the working directory",
+            hint=f"name a directory, e.g. {option} arenatok-out (or {option} . for this one)",
+        )
+    p = Path(path)
+    if p.is_symlink() and not p.exists():
+        raise OptionError(
+            f"{option} {p}: is a symbolic link to {p.readlink()}, which does not exist",
+            hint=f"make its target, remove the link, or choose another {option}",
+        )
+    if p.exists() and not p.is_dir():
+        raise OptionError(
+            f"{option} {p}: is a file, not a directory", hint=f"choose another {option}"
+        )
+    return p
 
 
 def mkstemp(final: Path) -> tuple[int, Path]:
@@ -50,6 +77,15 @@ def mkstemp(final: Path) -> tuple[int, Path]:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
             continue
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
 
 
 def fsync_path(path: Path) -> None:
@@ -158,9 +194,13 @@ class DirLock:
             if self.path.exists() and os.fstat(fd).st_ino == self.path.stat().st_ino:
                 break
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd: int | None = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except BaseException:  # a full disk: no empty lock file is left
+            self.release()
+            raise
 
     def release(self) -> None:
         if self._fd is not None:
@@ -208,16 +248,28 @@ Content = bytes | Callable[[IO[bytes]], object]
 """A file's bytes, or a function that writes them into an open file (in the order given)."""
 
 
-def write_together(directory: Path, files: Mapping[str, Content], *, hint: str) -> None:
+def write_together(
+    directory: Path,
+    files: Mapping[str, Content],
+    *,
+    hint: str,
+    prepare: Callable[[], None] | None = None,
+    last: Callable[[dict[str, dict[str, object]]], Mapping[str, bytes]] | None = None,
+) -> dict[str, dict[str, object]]:
     """Write `files` (names relative to `directory`) so that all of them change or none: each
     to a temp file beside it (flushed to the disk), then all renamed into place with Ctrl-C
     held, then the directory flushed. Holds the directory's lock meanwhile, and first removes
     the temp files that a killed run left for these names. A link where a file or its folder
-    is expected is refused."""
+    is expected is refused. Under the lock, `prepare` runs before anything is written (it may
+    refuse), and `last`, given each file's size and sha256, names more files, renamed after
+    the others. Returns the size and sha256 of every file written."""
     made: list[TempFile] = []
     lock = None
+    table: dict[str, dict[str, object]] = {}
     try:
         lock = DirLock(directory, hint=hint)
+        if prepare is not None:
+            prepare()
         for name in files:
             path = directory / name
             for link in (path, path.parent):
@@ -227,14 +279,24 @@ def write_together(directory: Path, files: Mapping[str, Content], *, hint: str) 
                         hint=f"remove the link, or {hint}",
                     )
         remove_stale_temps(directory, files)
-        for name, data in files.items():
-            f = TempFile(directory / name, hashed=False)
+
+        def put(name: str, data: Content) -> None:
+            f = TempFile(directory / name, hashed=isinstance(data, bytes))
             made.append(f)
             if isinstance(data, bytes):
                 f.write(data)
             else:
                 data(f.file)
-            f.close()
+            table[name] = f.close() or {
+                "bytes": f.tmp.stat().st_size,
+                "sha256": sha256_file(f.tmp),
+            }
+
+        for name, data in files.items():
+            put(name, data)
+        if last is not None:
+            for name, data in last(dict(table)).items():
+                put(name, data)
         with interrupts.held():
             for f in made:
                 f.tmp.replace(f.final)
@@ -248,3 +310,4 @@ def write_together(directory: Path, files: Mapping[str, Content], *, hint: str) 
             f.discard()
         if lock is not None:
             lock.release()
+    return table

@@ -14,9 +14,9 @@ from typing import Any
 import click
 
 from arenatok import __version__
-from arenatok.cli_analyses import CountOr, bench_cmd, report_cmd
+from arenatok.cli_analyses import CountOr, OutDir, bench_cmd, report_cmd
 from arenatok.encodings import ENCODINGS
-from arenatok.errors import ArenatokError
+from arenatok.errors import ArenatokError, resource_error
 from arenatok.formats import FORMATS
 from arenatok.interrupts import Interrupted
 from arenatok.pipeline import DEFAULT_LIMIT, build
@@ -71,6 +71,13 @@ class _Group(click.Group):
             if e.hint:
                 click.echo(f"Hint: {terminal(e.hint)}", err=True)
             ctx.exit(e.exit_code)
+        except (MemoryError, OSError, ImportError) as e:
+            cause = resource_error(e)
+            if cause is None or ctx.params.get("debug"):
+                raise
+            click.echo(f"Error: {terminal(cause.message)}", err=True)
+            click.echo(f"Hint: {terminal(cause.hint)}", err=True)
+            ctx.exit(cause.exit_code)
         except BrokenPipeError:
             # The reader of stdout went away (`arenatok report out | head -1`): the files are
             # written; stop quietly, as a command killed by SIGPIPE does.
@@ -116,8 +123,8 @@ def cli(debug: bool) -> None:
 )
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("arenatok-out"),
+    type=OutDir(),
+    default="arenatok-out",
     show_default=True,
     help="Output directory.",
 )
@@ -258,32 +265,41 @@ def build_cmd(
 
 
 @cli.command("validate")
-@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
-def validate_cmd(out_dir: Path) -> None:
+@click.argument("out_dir", type=OutDir())
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Count temp files that a killed run left (beside an intact build) as problems.",
+)
+def validate_cmd(out_dir: Path, strict: bool) -> None:
     """Check a directory written by `arenatok build`: every file against the sizes and sha256
     in artifact_metadata.json, every record against record.schema.json and the metric
     invariants (totals are sums of turns, shares in [0, 1]), rows read = written + rejected,
-    mini = the first 3 records, preview = mini cut. Exit code 0 only when all hold; otherwise
-    every problem is listed and the exit code is 1.
+    mini = the first 3 records, preview = mini cut, and the report, bench and card made from
+    this build. Exit code 0 only when all hold; otherwise every problem is listed and the exit
+    code is 1. Temp files that a killed run left are warnings (exit 0), problems with --strict.
 
     \b
     Example:
         arenatok validate arenatok-out
     """
-    from arenatok.dataset.validate import validate_dir
+    from arenatok.dataset.validate import findings
 
-    problems = validate_dir(out_dir)
+    found = findings(out_dir)
+    problems = found.problems + (found.warnings if strict else [])
     for p in problems:
         click.echo(terminal(f"problem: {p}"))
     if problems:
         n = len(problems)
-        click.echo(terminal(f"{out_dir}: {n} problem{'s' * (n > 1)}"), err=True)
+        click.echo(terminal(f"{out_dir}: {n} problem{'s' * (n > 1)}"))
         raise SystemExit(1)
+    for w in found.warnings:
+        click.echo(terminal(f"warning: {w}"))
     click.echo(terminal(f"{out_dir}: ok (every file matches {METADATA}; every record holds)"))
 
 
 @cli.command("card")
-@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out_dir", type=OutDir())
 @click.option("--force", is_flag=True, help="Replace a README.md that arenatok did not write.")
 def card_cmd(out_dir: Path, force: bool) -> None:
     """Write a Hugging Face dataset card (README.md: YAML metadata with license, language,
@@ -301,7 +317,7 @@ def card_cmd(out_dir: Path, force: bool) -> None:
 
 
 @cli.command("push")
-@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out_dir", type=OutDir())
 @click.option(
     "--repo-id", required=True, metavar="NAME", help="Dataset repo, e.g. you/arena-tokens."
 )
@@ -325,10 +341,23 @@ cli.add_command(report_cmd)
 cli.add_command(bench_cmd)
 
 
+def _within_address_limit() -> None:
+    """Under an address-space limit (`ulimit -v`), Arrow allocates with the system's malloc:
+    its default, mimalloc, reserves about 1.3 GB of addresses at its first allocation, which
+    left a 1.5 GB limit too little for the rest, and orjson, which does not check that its
+    buffer grew, dies of a segmentation fault where the memory runs out."""
+    import resource
+
+    if resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY:
+        os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+
+
 def main() -> None:
     """Entry point of the `arenatok` script. SIGTERM stops a command like Ctrl-C does, unless
     the process was started with SIGTERM ignored: then it stays ignored."""
     from arenatok.workers import configure_command_line
+
+    _within_address_limit()
 
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_sigterm)

@@ -34,8 +34,28 @@ class CountOr(click.ParamType):  # type: ignore[type-arg]
         return n
 
 
+class OutDir(click.ParamType):  # type: ignore[type-arg]
+    """A directory: not an empty path, a file or a link to nothing (`atomic.out_dir`)."""
+
+    name = "directory"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from arenatok.atomic import out_dir
+        from arenatok.errors import OptionError
+
+        if isinstance(value, Path):
+            return value
+        if Path(value).is_file():  # as click.Path(file_okay=False) says it
+            self.fail(f"Directory {str(value)!r} is a file.", param, ctx)
+        option = param.opts[0] if param and param.opts[0].startswith("-") else "DIR"
+        try:
+            return out_dir(value, option)
+        except OptionError as e:
+            self.fail(e.message, param, ctx)
+
+
 @click.command("report")
-@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out_dir", type=OutDir())
 @click.option(
     "--rounds",
     type=click.IntRange(0),
@@ -116,9 +136,7 @@ def report_cmd(
 
 
 @click.command("bench")
-@click.argument(
-    "out_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path)
-)
+@click.argument("out_dirs", nargs=-1, required=True, type=OutDir())
 @click.option(
     "--strategy",
     "strategies",
@@ -176,7 +194,7 @@ def report_cmd(
 @click.option(
     "--out",
     "write_to",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutDir(),
     help="Where bench.json and bench.html go (default: the first OUT_DIR).",
 )
 def bench_cmd(

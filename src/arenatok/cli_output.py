@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from arenatok.pipeline import BuildResult
-from arenatok.text import terminal
+from arenatok.text import lookalikes_note, terminal
 from arenatok.write import METADATA
 
 if TYPE_CHECKING:
@@ -106,6 +106,9 @@ def build_summary(result: BuildResult) -> str:
         of = f"{read:,} of {total:,} rows" if total is not None else f"the first {read:,} rows"
         more = "" if total is not None else "; it has more"
         lines.insert(1, f"read {of} of {Path(label).name}{more} (--limit all for every row)")
+    alike = lookalikes_note({m for pair in s.pairs for m in pair})
+    if alike:
+        lines.append(f"note: {alike}")
     if result.kept:
         lines.append(
             "left in place, not made from the build this one replaced: " + ", ".join(result.kept)

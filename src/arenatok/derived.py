@@ -1,14 +1,21 @@
-"""Files derived from a build (`report`, `bench`, `card`) and the build each names as its maker:
-what lets a new build replace only what was made from the build it replaces, and `validate`
-tell a stale file."""
+"""Files derived from a build (`report`, `bench`, `card`): the build each names as its maker, and
+the directory's list of the derived files arenatok wrote (`MANIFEST`, with their sha256). What
+lets an analysis replace only its own files and commit only beside the build it read
+(`write_derived`), a new build remove only what was made from the build it replaces and is
+unchanged since (`write.remove_derived`), and `validate` tell a stale or changed file."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import orjson
+
+from arenatok.atomic import Content, dumps_pretty, sha256_file, write_together
+from arenatok.errors import OutputError, StaleBuildError
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
@@ -19,6 +26,10 @@ PARQUET = "data/train-00000-of-00001.parquet"
 PARQUET_BUILD_KEY = "arenatok_build"
 """Schema metadata key of the card's Parquet file: the build it was made from."""
 DERIVED = (REPORT_JSON, REPORT_HTML, BENCH_JSON, BENCH_HTML, PARQUET, CARD)
+MANIFEST = ".arenatok-derived.json"
+"""The derived files arenatok wrote in a directory: name -> bytes, sha256, build."""
+METADATA = "artifact_metadata.json"
+JSONL = "data_out.jsonl"
 PAIRS = ((REPORT_JSON, REPORT_HTML), (BENCH_JSON, BENCH_HTML))
 """A JSON file and the page made from it in the same run (the page names the JSON's sha256)."""
 
@@ -91,3 +102,100 @@ def card_is_ours(path: Path) -> bool:
         return not path.is_symlink() and card_build(path.read_text("utf-8", "replace")) is not None
     except OSError:
         return False
+
+
+def read_manifest(out: Path) -> dict[str, dict[str, Any]]:
+    """The derived files arenatok lists as written in `out` (none when the list is missing,
+    unreadable or not a table of derived files)."""
+    try:
+        if (out / MANIFEST).is_symlink():
+            return {}
+        listed = orjson.loads((out / MANIFEST).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(listed, dict):
+        return {}
+    return {
+        name: entry
+        for name, entry in listed.items()
+        if name in DERIVED
+        and isinstance(entry, dict)
+        and isinstance(entry.get("bytes"), int)
+        and isinstance(entry.get("sha256"), str)
+    }
+
+
+def manifest_bytes(listed: Mapping[str, object]) -> bytes:
+    return dumps_pretty(dict(sorted(listed.items()))).encode("utf-8")
+
+
+def unchanged(out: Path, name: str, listed: Mapping[str, dict[str, Any]]) -> bool:
+    """Whether a derived file is a regular file with the size and sha256 the list gives."""
+    entry, path = listed.get(name), out / name
+    if entry is None or path.is_symlink() or not path.is_file():
+        return False
+    return bool(path.stat().st_size == entry["bytes"] and sha256_file(path) == entry["sha256"])
+
+
+def is_ours(out: Path, name: str, listed: Mapping[str, object]) -> bool:
+    """Whether arenatok may replace `out/name`: it is not there, it is listed as written by
+    arenatok, or it names the build it was made from (written before the list existed)."""
+    path = out / name
+    if not path.exists() and not path.is_symlink():
+        return True
+    return name in listed or made_from(path) is not None
+
+
+def build_in(out: Path) -> str | None:
+    """The build whose metadata is in `out` (the sha256 of its data_out.jsonl), or None."""
+    try:
+        sha = orjson.loads((out / METADATA).read_bytes())["files"][JSONL]["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):  # none, or unreadable: no build
+        return None
+    return sha if isinstance(sha, str) else None
+
+
+def write_derived(
+    out: Path,
+    files: Mapping[str, Content],
+    *,
+    build: str,
+    read_from: Path,
+    hint: str,
+    replace: tuple[str, ...] = (),
+) -> None:
+    """Write files derived from `build` (read from `read_from`) into `out`, together, under the
+    directory's lock, and list them in MANIFEST. Refused, with nothing written: when the build
+    in `read_from` was replaced since it was read (StaleBuildError), when `out` is another
+    directory that holds another build, or when a file of one of these names is in `out` that
+    arenatok did not write (`is_ours`; `replace` names the files that may be replaced all the
+    same)."""
+
+    def prepare() -> None:
+        here = build_in(out)
+        if out.resolve() == read_from.resolve():
+            if here != build:
+                raise StaleBuildError(
+                    f"{out}: the build was replaced while this command read it; nothing was "
+                    "written",
+                    hint="run the command again, on the build that is there now",
+                )
+        elif here is not None and here != build:
+            raise OutputError(
+                f"{out}: holds another build; files made from {read_from} do not belong there",
+                hint="choose a directory without a build, or the build's own directory",
+            )
+        listed = read_manifest(out)
+        for name in files:
+            if name not in replace and not is_ours(out, name, listed):
+                raise OutputError(
+                    f"{out / name}: is not a file arenatok wrote; arenatok leaves it alone",
+                    hint=f"move it away, or {hint}",
+                )
+
+    def last(table: dict[str, dict[str, object]]) -> dict[str, bytes]:
+        listed: dict[str, object] = dict(read_manifest(out))
+        listed.update({name: {**table[name], "build": build} for name in files})
+        return {MANIFEST: manifest_bytes(listed)}
+
+    write_together(out, files, hint=hint, prepare=prepare, last=last)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from arenatok import records
-from arenatok.errors import ArenatokError, EngineError, MissingExtraError, first_line
+from arenatok.errors import ArenatokError, EngineError, first_line, missing_extra
 from arenatok.readers import Payload
 from arenatok.steps import BatchResult, StepOptions, run_batch
 from arenatok.tokens import TokenCounter
@@ -142,7 +142,7 @@ def run_ray(
         import ray
         import ray.data
     except ImportError as e:
-        raise MissingExtraError("--engine ray", "ray", "Ray Data") from e
+        raise missing_extra(e, "--engine ray", "ray", "Ray Data", "ray") from e
     started = not ray.is_initialized()
     if started:
         import logging

@@ -48,6 +48,17 @@ class BadRowError(SourceError):
         self.reason = reason
 
 
+class BuildError(SourceError):
+    """A built directory fails its checks (what `arenatok validate` lists): a command that
+    reads it refuses it."""
+
+
+class StaleBuildError(ArenatokError):
+    """The build an analysis read was replaced while it ran: nothing was written."""
+
+    exit_code = 3
+
+
 class EmptyBuildError(SourceError):
     """No row of the source could be used: writing an empty dataset needs --allow-empty."""
 
@@ -96,11 +107,71 @@ class MissingExtraError(ArenatokError):
         self.extra = extra
 
 
+class ResourceError(ArenatokError):
+    """The machine ran out of what the command needs: memory, or open files."""
+
+
+def resource_error(e: BaseException) -> ResourceError | None:
+    """The ResourceError that `e` is a sign of (out of memory, too many open files, whatever
+    the code that met it thought it was), or None."""
+    import errno
+
+    text = str(e).lower()
+    memory = (
+        isinstance(e, MemoryError)
+        or type(e).__name__ == "ArrowMemoryError"
+        or (isinstance(e, OSError) and e.errno == errno.ENOMEM)
+        or (isinstance(e, ImportError) and "cannot allocate memory" in text)
+    )
+    if memory:
+        return ResourceError(
+            "out of memory" + (f" ({first_line(e)})" if str(e) else ""),
+            hint="free memory or raise the limit (ulimit -v), or ask for less: fewer --workers "
+            "or --jobs, a smaller --limit",
+        )
+    files = (isinstance(e, OSError) and e.errno in (errno.EMFILE, errno.ENFILE)) or (
+        isinstance(e, ImportError) and "too many open files" in text
+    )
+    if files:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        return ResourceError(
+            f"too many open files (this process may have {soft} open at once)",
+            hint="raise the limit (ulimit -n 4096), or use fewer --workers or --jobs",
+        )
+    return None
+
+
+def missing_extra(
+    e: ImportError, what: str, extra: str, library: str, module: str
+) -> ArenatokError:
+    """What an ImportError of an optional library (imported as `module`) means: the extra is
+    not installed, or the machine is short of a resource (`resource_error`), or the library is
+    there but cannot be loaded."""
+    import importlib.util
+
+    cause = resource_error(e)
+    if cause is not None:
+        return cause
+    try:
+        installed = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        installed = False
+    if not installed:
+        return MissingExtraError(what, extra, library)
+    return ArenatokError(
+        f"{what} needs {library}, which is installed but cannot be imported ({first_line(e)})",
+        hint=f"reinstall it: pip install --force-reinstall 'arenatok[{extra}]'",
+    )
+
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "Hub, tokenizer or engine problem (a worker or a Ray node lost); `validate`: problems found",
     2: "bad input: file, row or option",
-    3: "the output cannot be written (permission, disk full, another build writes there)",
+    3: "the output cannot be written (permission, disk full, another build writes there, a "
+    "file arenatok did not write is in the way, the build read was replaced meanwhile)",
     4: "an optional extra is not installed",
     130: "interrupted (Ctrl-C, SIGINT): no output was changed",
     143: "terminated (SIGTERM): no output was changed",

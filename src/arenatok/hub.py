@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from arenatok.atomic import sha256_file
 from arenatok.errors import HashMismatchError, HubError, first_line
-from arenatok.load import sha256_file
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from arenatok.errors import MissingExtraError
+from arenatok.errors import missing_extra
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
@@ -65,7 +65,7 @@ def figure(width: float, height: float) -> tuple[Any, Any]:
     try:
         from matplotlib.figure import Figure
     except ImportError as e:
-        raise MissingExtraError("plotting", "report", "matplotlib") from e
+        raise missing_extra(e, "plotting", "report", "matplotlib", "matplotlib") from e
     fig = Figure(figsize=(width, height))
     return fig, fig.subplots()
 

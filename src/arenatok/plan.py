@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from arenatok import formats
+from arenatok.atomic import out_dir, sha256_file
 from arenatok.encodings import describe
 from arenatok.errors import OptionError
 from arenatok.hub import ARENA_33K, HubFile, fetch_hub_file
-from arenatok.load import LocalFile, check_regular, open_local, sha256_file
-from arenatok.readers import parquet_rows
+from arenatok.load import LocalFile, check_regular, open_local
+from arenatok.readers import parquet_rows, sha256_data
 from arenatok.steps import SourceStamp, StepOptions
 from arenatok.tokens import COUNTERS, TokenizerFileCounter, fast_provenance
 from arenatok.workers import default_workers, start_early
@@ -88,6 +89,7 @@ def plan(
     counter: str = "tiktoken",
 ) -> Plan:
     """Check every option and find the source (see `build` for what they mean)."""
+    out = out_dir(out)
     if limit is not None and (not _whole(limit) or limit < 1):
         raise OptionError(
             f"--limit must be a positive number or 'all', got {limit!r}",
@@ -147,8 +149,7 @@ def plan(
             small = expected < PROCESS_MIN_ROWS
         workers = 1 if small else default_workers()
     names = [
-        hub.repo_id if spec is None else s.file.path.name
-        for spec, s in zip(specs, sources, strict=True)
+        hub.repo_id if spec is None else s.file.name for spec, s in zip(specs, sources, strict=True)
     ]
     options = StepOptions(
         dataset=dataset_name or "+".join(names),
@@ -249,7 +250,7 @@ def _resolve_source(
     if source is None:
         path = fetch_hub_file(hub, endpoint=endpoint)
         local = open_local(path, layout=layout)
-        prov = {
+        hub_prov: dict[str, Any] = {
             "kind": "huggingface_hub",
             "repo_id": hub.repo_id,
             "revision": hub.revision,
@@ -257,15 +258,21 @@ def _resolve_source(
             "sha256": hub.sha256,
             "bytes": path.stat().st_size,
         }
-        return local, prov, f"{hub.repo_id}/{hub.filename}"
+        return local, hub_prov, f"{hub.repo_id}/{hub.filename}"
     local = open_local(Path(source).resolve(), layout=layout)
-    prov = {
+    prov: dict[str, Any] = {
         "kind": "local_file",
         "path": str(local.path),
         "file_type": local.filetype,
         "sha256": sha256_file(local.path),
         "bytes": local.path.stat().st_size,
     }
+    if local.compression is not None:
+        # The data's sha256 and size, so that its records are the plain file's; the file's own
+        # beside them.
+        compressed = {"codec": local.compression, "sha256": prov["sha256"], "bytes": prov["bytes"]}
+        prov["sha256"], prov["bytes"] = sha256_data(local.path, local.compression)
+        prov["compressed"] = compressed
     return local, prov, str(local.path)
 
 

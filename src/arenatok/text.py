@@ -12,6 +12,7 @@ The HTML pages escape with `html.escape` where they are made.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 LABEL_CHARS = 48
 """The longest name a plot shows whole; longer ones lose their middle, marked with `…`."""
@@ -74,3 +75,48 @@ def markdown_code(value: object, *, table: bool = False) -> str:
     spaced = text.startswith(" ") and text.endswith(" ") and bool(text.strip())
     pad = " " if text.startswith("`") or text.endswith("`") or spaced else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+_LOOKALIKE = str.maketrans(
+    {
+        **dict.fromkeys("‐‑‒–—―−﹘﹣－", "-"),
+        **dict(zip("авекмнорстухѕіјԁӏ", "abekmhopctyxsijdl", strict=True)),
+        **dict(zip("αβεικνορτυχ", "abeikvoptux", strict=True)),
+    }
+)
+"""Letters of other scripts that look like Latin ones (after casefold), and dashes like `-`."""
+
+
+def skeleton(name: str) -> str:
+    """What a name looks like: Unicode compatibility form (NFKC), case folded, format
+    characters (zero-width, bidirectional) dropped, look-alike letters and dashes mapped to
+    the Latin ones, whitespace runs as one space, trimmed. Two names with one skeleton are
+    easily taken for one."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    kept = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    return " ".join(kept.translate(_LOOKALIKE).split())
+
+
+def lookalikes(names: Iterable[str]) -> list[list[str]]:
+    """The groups of distinct names that differ only by case, Unicode form, whitespace or
+    look-alike characters (one `skeleton`), each sorted, sorted by their first name."""
+    groups: dict[str, set[str]] = {}
+    for name in names:
+        groups.setdefault(skeleton(name), set()).add(name)
+    return sorted(sorted(g) for g in groups.values() if len(g) > 1)
+
+
+def lookalikes_note(names: Iterable[str]) -> str | None:
+    """A sentence naming the models that look alike (each written with escapes for what is
+    not ASCII, so that the difference shows), or None when there are none."""
+    groups = lookalikes(names)
+    if not groups:
+        return None
+    shown = "; ".join(" / ".join(ascii(n) for n in g) for g in groups)
+    return (
+        f"{len(groups)} group{'s' * (len(groups) > 1)} of model names differ only by case, "
+        f"Unicode form, whitespace or look-alike characters, and are kept as distinct models: "
+        f"{shown}"
+    )

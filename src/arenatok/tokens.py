@@ -28,6 +28,7 @@ from arenatok.errors import (
     MissingExtraError,
     TokenizerError,
     first_line,
+    missing_extra,
 )
 from arenatok.workers import default_workers
 
@@ -145,7 +146,9 @@ class TokenizerFileCounter(TokenCounter):
         try:
             from tokenizers import Tokenizer
         except ImportError as e:
-            raise MissingExtraError("--tokenizer", "tokenizers", "the tokenizers library") from e
+            raise missing_extra(
+                e, "--tokenizer", "tokenizers", "the tokenizers library", "tokenizers"
+            ) from e
         self.path = Path(path)
         try:
             data = self.path.read_bytes()

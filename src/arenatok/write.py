@@ -24,7 +24,16 @@ from arenatok.atomic import (
     remove_stale_temps,
     temps,
 )
-from arenatok.derived import DERIVED, made_from
+from arenatok.derived import (
+    DERIVED,
+    MANIFEST,
+    build_in,
+    made_from,
+    manifest_bytes,
+    read_manifest,
+    unchanged,
+)
+from arenatok.errors import OutputError
 from arenatok.records import Record, Reject, dumps_lines
 
 DATA = "data_out.json"
@@ -95,7 +104,7 @@ def clone_file(src: Path, dst: IO[bytes]) -> str:
 def stray_temps(directory: Path) -> list[str]:
     """Temp files of arenatok's under `directory` (a killed run's, or a live run's), by their
     path relative to it."""
-    names = (*OUTPUTS, METADATA, *DERIVED)
+    names = (*OUTPUTS, METADATA, *DERIVED, MANIFEST)
     return sorted(
         str(stale.relative_to(directory)) for stale in temps(directory, names, through_links=True)
     )
@@ -121,11 +130,19 @@ class DatasetWriter:
         """Files named like derived ones that the commit left: not made from the build it
         replaced."""
         self._lock: DirLock | None = None
+        self._made: list[Path] = []
+        """The directories this build made (the outermost first): a build that fails leaves
+        none of them behind empty."""
         self._syncer = ThreadPoolExecutor(1, thread_name_prefix="arenatok-sync")
         try:
+            self._made = [d for d in (out_dir, *out_dir.parents) if not d.exists()][::-1]
             out_dir.mkdir(parents=True, exist_ok=True)
             self._lock = DirLock(out_dir)
-            remove_stale_temps(out_dir, (*OUTPUTS, METADATA, *DERIVED))
+            remove_stale_temps(out_dir, (*OUTPUTS, METADATA, *DERIVED, MANIFEST))
+            self._writes = {DATA, FULL, MINI, PREVIEW, JSONL, SCHEMA, METADATA}
+            self._writes |= {REJECTS} if keep_rejects else set()
+            self._writes |= {DUPLICATES} if keep_duplicates else set()
+            self._previous = _listed(out_dir, self._writes)
             self._data = self._new(DATA)
             self._jsonl = self._new(JSONL)
             self._rejects = self._new(REJECTS) if keep_rejects else None
@@ -193,7 +210,8 @@ class DatasetWriter:
             SCHEMA: schema_bytes(),
         }
         try:
-            predecessor = _build_of(self.out_dir)
+            previous = _listed(self.out_dir, self._writes)  # the lock held: as at the start
+            predecessor = build_in(self.out_dir)
             files = {f.final.name: f.close() for f in self._open}
             # The same bytes as data_out.json, without this process writing them again: a copy,
             # not a hard link (editing one file must not change the other).
@@ -219,9 +237,11 @@ class DatasetWriter:
                 for f in self._open:
                     if f is not meta:
                         f.tmp.replace(f.final)
-                for optional, name in ((self._rejects, REJECTS), (self._duplicates, DUPLICATES)):
-                    if optional is None:
-                        (self.out_dir / name).unlink(missing_ok=True)
+                for name in sorted(set(previous) - self._writes):
+                    if unchanged(self.out_dir, name, previous):
+                        (self.out_dir / name).unlink()
+                    elif (self.out_dir / name).exists():
+                        self.kept.append(f"{name} (changed since the last build wrote it)")
                 meta.tmp.replace(meta.final)
                 fsync_path(self.out_dir)
         except OSError as e:
@@ -240,6 +260,12 @@ class DatasetWriter:
             f.discard()
         self._open.clear()
         self._release()
+        for made in reversed(self._made):
+            try:
+                made.rmdir()
+            except OSError:  # not empty (or gone): what is in it stays
+                break
+        self._made = []
 
     def _release(self) -> None:
         self._syncer.shutdown(wait=True)
@@ -248,35 +274,71 @@ class DatasetWriter:
             self._lock = None
 
 
-def _build_of(out_dir: Path) -> str | None:
-    """The build whose artifact_metadata.json is in `out_dir` (its data_out.jsonl's sha256),
-    or None."""
+def _listed(out_dir: Path, writes: set[str]) -> dict[str, dict[str, Any]]:
+    """The files of the build in `out_dir` (its metadata's file table; only names a build
+    writes), after checking that every file of the names in `writes` that is there is one of
+    them: a build replaces only its own files (an OutputError names the first other)."""
     try:
-        sha = orjson.loads((out_dir / METADATA).read_bytes())["files"][JSONL]["sha256"]
-    except (OSError, ValueError, KeyError, TypeError):  # none, or unreadable: no build
-        return None
-    return sha if isinstance(sha, str) else None
-
-
-def remove_derived(out_dir: Path, builds: set[str]) -> list[str]:
-    """Remove the files derived from a build (`DERIVED`) that name one of `builds` as their
-    maker (and data/ when that leaves it empty); leave any other file of those names, a link,
-    or a file under a linked data/. Returns the names left, each with why."""
-    kept = []
-    for name in DERIVED:
+        table = orjson.loads((out_dir / METADATA).read_bytes())["files"]
+        listed = {
+            name: entry
+            for name, entry in table.items()
+            if name in OUTPUTS and isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
+        }
+        ours = True
+    except FileNotFoundError:
+        listed, ours = {}, False
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        listed, ours = {}, False  # not metadata of ours: it is not replaced either
+    for name in sorted(writes):
         path = out_dir / name
         if not path.exists() and not path.is_symlink():
             continue
+        if name in listed or (name == METADATA and ours):
+            continue
+        raise OutputError(
+            f"{path}: is not a file of the build in {out_dir} (its {METADATA} does not list "
+            "it); arenatok does not replace files it did not write",
+            hint=f"move it away, or {BUILD_HINT}",
+        )
+    return listed
+
+
+def remove_derived(out_dir: Path, builds: set[str]) -> list[str]:
+    """Remove the files derived from a build (`DERIVED`) that the directory's list
+    (`derived.MANIFEST`) names as written by arenatok, unchanged since, and made from one of
+    `builds` (and data/ when that leaves it empty); leave any other file of those names, a
+    link, or a file under a linked data/. Returns the names left, each with why."""
+    kept = []
+    listed = read_manifest(out_dir)
+    for name in DERIVED:
+        path = out_dir / name
+        if not path.exists() and not path.is_symlink():
+            listed.pop(name, None)
+            continue
+        maker = made_from(path)
         if path.parent != out_dir and path.parent.is_symlink():
             kept.append(f"{name} (under a symbolic link)")
-        elif made_from(path) in builds:
-            path.unlink()
+        elif maker is None:
+            kept.append(f"{name} (arenatok did not make it)")
+        elif maker not in builds:
+            kept.append(f"{name} (another build)")
+        elif not unchanged(out_dir, name, listed):
+            kept.append(f"{name} (changed since arenatok wrote it, or not listed as its own)")
         else:
-            maker = "arenatok did not make it" if made_from(path) is None else "another build"
-            kept.append(f"{name} ({maker})")
+            path.unlink()
+            listed.pop(name)
     data = out_dir / "data"
     if data.is_dir() and not data.is_symlink() and not any(data.iterdir()):
         data.rmdir()
+    if (out_dir / MANIFEST).is_file() and not (out_dir / MANIFEST).is_symlink():
+        if listed:
+            f = TempFile(out_dir / MANIFEST, hashed=False)
+            f.write(manifest_bytes(listed))
+            f.close()
+            f.tmp.replace(f.final)
+        else:
+            (out_dir / MANIFEST).unlink()
     return kept
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -172,10 +172,25 @@ KEYS_AT_ONCE = 1024
 """Battles whose keys are made together (their texts held meanwhile)."""
 
 
-def read_shard(shard: Shard) -> Corpus:
-    """A shard's battles (runs in a worker process)."""
-    import orjson
+def _checked(shard: Shard, lines: list[bytes]) -> Iterator[dict[str, Any]]:
+    """A shard's records, each checked as the reader of a build checks it
+    (`dataset.check.check_record`): a BuildError names the first that fails, by its line."""
+    from arenatok.dataset.check import Problems, check_record
 
+    out = shard.path.parent
+    for i, line in enumerate(lines):
+        found = Problems(out)
+        record = check_record(line, "", found)
+        if record is None:
+            with shard.path.open("rb") as f:
+                before = f.read(shard.start).count(b"\n")
+            Problems(out, first=True).add(f"{JSONL} line {before + i + 1}", found[0][2:])
+        assert record is not None
+        yield record
+
+
+def read_shard(shard: Shard) -> Corpus:
+    """A shard's battles, every record checked (runs in a worker process)."""
     from arenatok.encodings import get_encoding
 
     encode = get_encoding("cl100k_base").encode_ordinary
@@ -189,28 +204,20 @@ def read_shard(shard: Shard) -> Corpus:
     ids: list[int] = []
     lengths: list[int] = []
     sizes: list[int] = []
-    for line in lines:
-        try:
-            ctx = orjson.loads(line)["context"]
-            conv = ctx["conversation"]
-            usage = ctx["token_usage"]
-            style = ctx["style"]
-            texts = [m for t in conv for m in (t["user"], t["response_a"], t["response_b"])]
-            first = conv[0]["user"]
-            if shard.keys:
-                sides.append(
-                    (texts[0::3], texts[1::3], texts[2::3], ctx["model_a"], ctx["model_b"])
-                )
-            row_a = [usage["total_output_tokens_a"], *(style["total_a"][k] for k in FEATURES)]
-            row_b = [usage["total_output_tokens_b"], *(style["total_b"][k] for k in FEATURES)]
-            vote.append(WINNERS.get(ctx["winner"], 2))
-            model_a.append(ctx["model_a"])
-            model_b.append(ctx["model_b"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, IndexError) as e:
-            raise SourceError(
-                f"{shard.path}: not an arenatok dataset of this version ({type(e).__name__}: {e})",
-                hint=f"check it with: arenatok validate {shard.path.parent}",
-            ) from e
+    for record in _checked(shard, lines):
+        ctx = record["context"]
+        conv = ctx["conversation"]
+        usage = ctx["token_usage"]
+        style = ctx["style"]
+        texts = [m for t in conv for m in (t["user"], t["response_a"], t["response_b"])]
+        first = conv[0]["user"]
+        if shard.keys:
+            sides.append((texts[0::3], texts[1::3], texts[2::3], ctx["model_a"], ctx["model_b"]))
+        row_a = [usage["total_output_tokens_a"], *(style["total_a"][k] for k in FEATURES)]
+        row_b = [usage["total_output_tokens_b"], *(style["total_b"][k] for k in FEATURES)]
+        vote.append(WINNERS.get(ctx["winner"], 2))
+        model_a.append(ctx["model_a"])
+        model_b.append(ctx["model_b"])
         test.append(in_test_split(first, seed=shard.seed))
         turns.append(len(conv))
         style_a.append(row_a)

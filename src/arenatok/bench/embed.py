@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from arenatok.bench.protocol import Sent, Side, bits_suffix, messages
-from arenatok.errors import MissingExtraError, OptionError
+from arenatok.errors import MissingExtraError, OptionError, missing_extra
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,7 +72,7 @@ def load_wordllama(dim: int) -> Any:
     try:
         import wordllama
     except ImportError as e:
-        raise MissingExtraError("the embed strategies", "embed", "wordllama") from e
+        raise missing_extra(e, "the embed strategies", "embed", "wordllama", "wordllama") from e
     return wordllama.WordLlama.load(
         cache_dir=Path(wordllama.__file__).parent, disable_download=True, trunc_dim=dim
     )

@@ -17,14 +17,20 @@ from typing import Any
 
 import numpy as np
 
-from arenatok.atomic import dumps_pretty, output_error, write_together
+from arenatok.atomic import dumps_pretty, out_dir, output_error
 from arenatok.bench import classifier, predict, verdicts
 from arenatok.bench.corpus import TEST_SHARE, Corpus, plan_shards, read_shard, turn_numbers
 from arenatok.bench.shared import Batch, Shared, grouped_cumsum
 from arenatok.bench.strategies import AnyStrategy, Hybrid, LowRank, learns_sentences
-from arenatok.dataset.built import build_id, read_metadata
-from arenatok.derived import BENCH_HTML, BENCH_JSON
-from arenatok.errors import MissingExtraError, OptionError, SourceError, check_seed
+from arenatok.dataset.built import build_id, check_stream, read_metadata
+from arenatok.derived import BENCH_HTML, BENCH_JSON, build_in, write_derived
+from arenatok.errors import (
+    OptionError,
+    OutputError,
+    SourceError,
+    check_seed,
+    missing_extra,
+)
 from arenatok.workers import Background, Pool, trim_memory
 
 MAX_TURN_SHOWN = 10
@@ -153,6 +159,9 @@ def _run(
                 "pooled, its battles would count twice",
                 hint="give each build once",
             )
+    # Each build's files against its metadata (sha256s, counts), on threads meanwhile; the
+    # workers check each record they read.
+    files_checked = [Background(check_stream, o, m) for o, m in zip(outs, metas, strict=True)]
     # The same-battle keys are made only when builds are pooled: nothing else needs them.
     shards = [plan_shards(o, limit=limit, seed=seed, keys=len(outs) > 1) for o in outs]
     blocks = -(-rounds // verdicts.BLOCK)
@@ -170,6 +179,8 @@ def _run(
         for part in pool.map(read_shard, [s for build in shards for s in build]):
             parts.append(part)
             tick("reading")
+    for checked in files_checked:
+        checked.result()
     cuts = [0, *itertools.accumulate(len(build) for build in shards)]
     battles = [sum(len(p) for p in parts[a:b]) for a, b in itertools.pairwise(cuts)]
     three_way = outcome == "three-way"
@@ -194,8 +205,16 @@ def _run(
     y, used = _votes(corpus, outcome)
     test = corpus.test
     tr, te = np.flatnonzero(~test & used), np.flatnonzero(test & used)
-    if len(tr) < 20 or len(te) < 20 or len(set(y[tr])) < 2:
+    if len(tr) < 20 or len(te) < 20:
         raise too_few(len(tr), len(te))
+    if len(set(y[tr])) < 2:
+        votes = "vote" if three_way else "decisive vote"
+        won = {0: "model_b", 1: "model_a", 2: "tie"}[int(corpus.vote[tr[0]])]
+        raise SourceError(
+            f"{outs[0]}: every {votes} of the training split has one outcome ({won}): a "
+            "predictor cannot learn which side wins from one kind of vote",
+            hint="bench builds whose votes go both ways (both models win some battles)",
+        )
     decisive = corpus.vote < 2
     learn = np.flatnonzero(~test & decisive)
     ranks = [s.rank for s in strategies if isinstance(s, LowRank | Hybrid)]
@@ -343,19 +362,36 @@ def write_bench(
     try:
         import sklearn  # noqa: F401
     except ImportError as e:
-        raise MissingExtraError("arenatok bench", "bench", "scikit-learn") from e
+        raise missing_extra(e, "arenatok bench", "bench", "scikit-learn", "sklearn") from e
+    first = Path(out) if isinstance(out, str | Path) else Path(out[0])
+    target = first if write_to is None else out_dir(write_to, "--out")
+    hint = "choose another --out directory"
     if write_to is not None:
+        _check_target(target, first)  # before the run, not only at its end
         try:
-            Path(write_to).mkdir(parents=True, exist_ok=True)
+            target.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise output_error(Path(write_to), e, hint="choose another --out directory") from e
+            raise output_error(target, e, hint=hint) from e
     bench = run_bench(out, strategies, **options)
-    target = Path(write_to if write_to is not None else bench["builds"][0]["path"])
     data = dumps_pretty(bench).encode("utf-8")
     page = render_html(bench, run=hashlib.sha256(data).hexdigest())
-    write_together(
+    write_derived(
         target,
         {BENCH_JSON: data, BENCH_HTML: page.encode("utf-8")},
-        hint="choose another --out directory",
+        build=bench["build"],
+        read_from=first,
+        hint=hint,
     )
     return bench
+
+
+def _check_target(target: Path, first: Path) -> None:
+    """An OutputError when --out holds a build other than the first one benchmarked: the
+    bench's files would name a build that is not there."""
+    here, ours = build_in(target), build_in(first)
+    if here is not None and here != ours and target.resolve() != first.resolve():
+        raise OutputError(
+            f"--out {target}: holds another build; bench.json made from {first} does not "
+            "belong there",
+            hint="choose a directory without a build, or the first build benchmarked",
+        )

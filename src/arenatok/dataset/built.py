@@ -1,6 +1,7 @@
-"""A built dataset (what `arenatok build` wrote) read for the report: its metadata and its
-battles as columns (`Battles`). The bench reads data_out.jsonl in shards itself
-(`bench.corpus`), `card` and `validate` in blocks; all take the file names from `write`."""
+"""The one reader of a built dataset (what `arenatok build` wrote), for report, bench, card and
+push: its metadata and records, read through the checks of `dataset.check` (a build that
+`validate` rejects is refused at its first problem), and its battles as columns (`Battles`,
+for the report). The bench reads data_out.jsonl in shards with the same per-record check."""
 
 from __future__ import annotations
 
@@ -10,11 +11,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from arenatok.dataset.check import (
+    Problems,
+    Stream,
+    build_id,
+    check_files,
+    check_record,
+)
+from arenatok.dataset.check import read_metadata as read_metadata_checked
 from arenatok.errors import SourceError
 from arenatok.style import FEATURES
 from arenatok.write import JSONL, METADATA
+
+__all__ = [
+    "Battles",
+    "Built",
+    "build_id",
+    "check_stream",
+    "read_built",
+    "read_metadata",
+    "records",
+]
 
 
 @dataclass
@@ -127,67 +144,73 @@ class Built:
         return build_id(self.metadata)
 
 
-def build_id(metadata: dict[str, Any]) -> str:
-    """The sha256 of data_out.jsonl, as artifact_metadata.json lists it."""
-    return str(metadata["files"][JSONL]["sha256"])
-
-
-def read_metadata(out: Path) -> dict[str, Any]:
-    """artifact_metadata.json of a built directory; a clear error if there is none."""
-    try:
-        meta = orjson.loads((out / METADATA).read_bytes())  # refuses nesting past 1,024
-        build_id(meta)
-    except FileNotFoundError as e:
+def _missing(out: Path) -> None:
+    """A clear SourceError when `out` holds no build at all."""
+    if not (out / METADATA).is_file() and not (out / METADATA).is_symlink():
         raise SourceError(
             f"{out}: no {METADATA} here (not a finished build)",
             hint="run arenatok build --out DIR first",
-        ) from e
-    except (OSError, ValueError, KeyError, TypeError, RecursionError) as e:
-        raise SourceError(
-            f"{out / METADATA}: unreadable ({type(e).__name__})",
-            hint=f"check it with: arenatok validate {out}",
-        ) from e
-    if not isinstance(meta, dict):
-        raise SourceError(
-            f"{out / METADATA}: not an arenatok metadata file",
-            hint=f"check it with: arenatok validate {out}",
         )
+
+
+def read_metadata(out: str | Path) -> dict[str, Any]:
+    """artifact_metadata.json of a built directory, checked (its shape, its counts, its file
+    table, every listed file's size): a BuildError at its first problem."""
+    out = Path(out)
+    _missing(out)
+    problems = Problems(out, first=True)
+    meta = read_metadata_checked(out, problems)
+    assert meta is not None  # a problem raised
+    check_files(out, meta, problems, hashed=set(meta["files"]))
     return meta
 
 
+def checked_lines(
+    out: Path, meta: dict[str, Any], *, limit: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """The records of a build whose metadata is checked (`read_metadata`), in order, each
+    checked (`check.check_record`: schema and metric definitions), the first `limit` of
+    them; then the files against the metadata (sha256s, counts, mini and preview): a
+    BuildError at the first problem."""
+    problems = Problems(out, first=True)
+    stream = Stream()
+    with (out / JSONL).open("rb") as f:
+        for n, line in enumerate(f, start=1):
+            stream.feed(line)
+            if limit is None or n <= limit:
+                record = check_record(line, f"{JSONL} line {n}", problems)
+                assert record is not None  # a problem raised
+                yield record
+    stream.finish(out, meta, problems)
+    check_files(out, meta, problems, hashed={JSONL})
+
+
+def check_stream(out: Path, meta: dict[str, Any]) -> None:
+    """The files of a build whose metadata is checked, against it (sha256s, counts, mini and
+    preview), without checking each record (the bench's workers do): a BuildError at the
+    first problem."""
+    problems = Problems(out, first=True)
+    stream = Stream()
+    with (out / JSONL).open("rb") as f:
+        for line in f:
+            stream.feed(line)
+    stream.finish(out, meta, problems)
+    check_files(out, meta, problems, hashed={JSONL})
+
+
 def records(out: Path, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
-    """The records of a built directory, in order (the first `limit`)."""
-    path = out / JSONL
-    try:
-        with path.open("rb") as lines:
-            for n, line in enumerate(lines):
-                if limit is not None and n >= limit:
-                    break
-                yield orjson.loads(line)
-    except FileNotFoundError as e:
-        raise SourceError(
-            f"{out}: no {JSONL} here", hint="run arenatok build --out DIR first"
-        ) from e
-    except orjson.JSONDecodeError as e:
-        raise SourceError(
-            f"{path}: not an arenatok dataset ({e})",
-            hint=f"check it with: arenatok validate {out}",
-        ) from e
+    """The records of a built directory, in order (the first `limit`), each checked."""
+    out = Path(out)
+    return checked_lines(out, read_metadata(out), limit=limit)
 
 
 def read_built(out: str | Path, *, limit: int | None = None) -> Built:
-    """A built directory's metadata and battles (the first `limit`); a missing or foreign
-    directory is a SourceError that says what to do."""
+    """A built directory's metadata and battles (the first `limit`), read through the checks
+    of `dataset.check`: a missing directory, or one that `validate` would reject, is a
+    SourceError (BuildError) at its first problem, which says what to do."""
     out = Path(out)
     meta = read_metadata(out)
     battles = Battles()
-    for r in records(out, limit=limit):
-        try:
-            battles.add(r)
-        except (KeyError, TypeError, IndexError) as e:
-            raise SourceError(
-                f"{out / JSONL}: not an arenatok dataset of this version ({type(e).__name__}: {e})",
-                hint=f"check it with: arenatok validate {out}; a build by an older arenatok "
-                "lacks newer fields (such as context.style): build it again",
-            ) from e
+    for r in checked_lines(out, meta, limit=limit):
+        battles.add(r)
     return Built(out, meta, battles)

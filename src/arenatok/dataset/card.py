@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from arenatok.atomic import output_error, write_together
+from arenatok.atomic import output_error
 from arenatok.dataset.built import build_id, read_metadata
+from arenatok.dataset.check import Problems, Stream, check_files, check_record
 from arenatok.derived import (
     CARD,
     PARQUET,
     PARQUET_BUILD_KEY,
     card_is_ours,
+    write_derived,
 )
 from arenatok.errors import OutputError, SourceError
 from arenatok.text import markdown, markdown_code
@@ -117,14 +119,21 @@ CHUNK_BYTES = 32 * 2**20
 larger): what bounds its memory."""
 
 
-def _chunks(out: Path) -> Iterator[bytes]:
-    """data_out.jsonl in blocks of whole lines of about CHUNK_BYTES."""
+def _chunks(out: Path, checked: dict[str, Any] | None = None) -> Iterator[bytes]:
+    """data_out.jsonl in blocks of whole lines of about CHUNK_BYTES; with `checked` (the
+    build's checked metadata), every line checked as the reader of a build checks it, and the
+    file against the metadata at the end (a BuildError at the first problem)."""
     path = out / JSONL
+    problems = Problems(out, first=True)
+    stream = Stream()
     try:
         with path.open("rb") as f:
             block: list[bytes] = []
             size = 0
             for line in f:
+                if checked is not None:
+                    stream.feed(line)
+                    check_record(line, f"{JSONL} line {stream.lines}", problems)
                 block.append(line)
                 size += len(line)
                 if size >= CHUNK_BYTES:
@@ -132,6 +141,9 @@ def _chunks(out: Path) -> Iterator[bytes]:
                     block, size = [], 0
             if block:
                 yield b"".join(block)
+        if checked is not None:
+            stream.finish(out, checked, problems)
+            check_files(out, checked, problems, hashed={JSONL})
     except OSError as e:
         raise SourceError(
             f"{path}: cannot be read ({e.strerror or e})",
@@ -159,12 +171,13 @@ def _read_chunk(out: Path, chunk: bytes, schema: Any = None) -> Any:
         ) from e
 
 
-def records_schema(out: Path) -> Any:
+def records_schema(out: Path, checked: dict[str, Any] | None = None) -> Any:
     """The Arrow schema of data_out.jsonl (nested structs): the types of every block unified,
-    all-null columns typed (`NULL_TYPES`). Reads the file as a stream."""
+    all-null columns typed (`NULL_TYPES`). Reads the file as a stream; with `checked` (the
+    build's checked metadata), checks it on the way (see `_chunks`)."""
     import pyarrow as pa
 
-    schemas = [_read_chunk(out, chunk).schema for chunk in _chunks(out)]
+    schemas = [_read_chunk(out, chunk).schema for chunk in _chunks(out, checked)]
     if not schemas:
         raise SourceError(f"{out / JSONL}: no records", hint="build a dataset with records first")
     unified = pa.unify_schemas(schemas, promote_options="permissive")
@@ -198,11 +211,13 @@ class _Written:
     languages: set[str] = field(default_factory=set)
 
 
-def _write_parquet(out: Path, build: str, into: IO[bytes], written: _Written) -> None:
-    """The records as one zstd Parquet file (schema metadata: the build), a block at a time."""
+def _write_parquet(out: Path, meta: dict[str, Any], into: IO[bytes], written: _Written) -> None:
+    """The records as one zstd Parquet file (schema metadata: the build), a block at a time;
+    every record checked on the first pass."""
     import pyarrow.parquet as pq
 
-    schema = written.schema = records_schema(out)
+    build = build_id(meta)
+    schema = written.schema = records_schema(out, meta)
     schema = schema.with_metadata({PARQUET_BUILD_KEY: build})
     start = into.tell()
     with pq.ParquetWriter(into, schema, compression="zstd") as writer:
@@ -256,8 +271,9 @@ def _size_category(n: int) -> str:
 
 def write_card(out: str | Path, *, force: bool = False) -> Path:
     """Write data/train-00000-of-00001.parquet and README.md (the dataset card) into `out`, a
-    directory written by `arenatok build`, both or neither; a README.md that arenatok did not
-    write is replaced only with `force`. Returns the card's path."""
+    directory written by `arenatok build` (read through the checks of `dataset.check`), both or
+    neither; a README.md that arenatok did not write is replaced only with `force`. Returns
+    the card's path."""
     out = Path(out)
     meta = read_metadata(out)
     build = build_id(meta)
@@ -268,20 +284,27 @@ def write_card(out: str | Path, *, force: bool = False) -> Path:
         )
     hint = "make the directory writable, or copy the build elsewhere"
     data = out / "data"
+    made = not data.exists() and not data.is_symlink()
     try:
-        if not data.is_symlink():
-            data.mkdir(exist_ok=True)
+        if made:
+            data.mkdir()
+        written = _Written()
+        write_derived(
+            out,
+            {
+                PARQUET: lambda f: _write_parquet(out, meta, f, written),
+                CARD: lambda f: f.write(_card_text(meta, build, written).encode("utf-8")),
+            },
+            build=build,
+            read_from=out,
+            hint=hint,
+            replace=(CARD,) if force else (),
+        )
     except OSError as e:
         raise output_error(data, e, hint=hint) from e
-    written = _Written()
-    write_together(
-        out,
-        {
-            PARQUET: lambda f: _write_parquet(out, build, f, written),
-            CARD: lambda f: f.write(_card_text(meta, build, written).encode("utf-8")),
-        },
-        hint=hint,
-    )
+    finally:
+        if made and data.is_dir() and not any(data.iterdir()):
+            data.rmdir()  # a card that failed leaves no empty data/
     return out / CARD
 
 

@@ -7,8 +7,8 @@ import importlib.metadata
 from pathlib import Path
 from typing import Any
 
-from arenatok.dataset.built import build_id, read_metadata
-from arenatok.derived import CARD, PARQUET, card_build, made_from
+from arenatok.dataset.built import build_id, checked_lines, read_metadata
+from arenatok.derived import CARD, PARQUET, card_build, made_from, read_manifest, unchanged
 from arenatok.errors import HubError, OptionError, SourceError, first_line
 from arenatok.hub import unreachable
 
@@ -21,11 +21,17 @@ def is_arenatok_card(text: str) -> bool:
 
 def stale_card(out: Path) -> str | None:
     """Why the card or its Parquet file in `out` does not describe the current build, or None
-    when both name it."""
-    build = build_id(read_metadata(out))
+    when both name it and are as arenatok wrote them. The build itself is read through every
+    check of `dataset.check` (a BuildError at its first problem)."""
+    meta = read_metadata(out)
+    for _ in checked_lines(out, meta):
+        pass
+    build, listed = build_id(meta), read_manifest(out)
     for name in (CARD, PARQUET):
         if made_from(out / name) != build:
             return f"{name} was made from another build (or not by arenatok)"
+        if not unchanged(out, name, listed):
+            return f"{name} is not as arenatok wrote it (changed, or not in its list)"
     return None
 
 

@@ -20,6 +20,7 @@ from arenatok.report.usage import (
     spec_comparison,
     tokens_section,
 )
+from arenatok.text import lookalikes_note
 from arenatok.write import JSONL
 
 THIN_BATTLES = 300
@@ -30,11 +31,15 @@ with a handful of battles a rating is little more than noise and stretches every
 why the arena's own leaderboard shows only models with enough votes."""
 
 
-def caveats(rating: dict[str, Any]) -> list[str]:
-    """What a reader must know before reading the ratings: thin data, rough models."""
+def caveats(rating: dict[str, Any], names: Sequence[str] = ()) -> list[str]:
+    """What a reader must know before reading the ratings: thin data, rough models, model
+    names (`names`: every model of the build) that are easily taken for one another."""
     models = rating["models"]
     battles = rating["filters"]["battles_after"]
     out = []
+    alike = lookalikes_note(names)
+    if alike:
+        out.append(alike[0].upper() + alike[1:] + ".")
     if battles < THIN_BATTLES:
         out.append(
             f"Thin data: {battles:,} rated battles (under {THIN_BATTLES}). Ratings and ranks move "
@@ -105,6 +110,6 @@ def build_report(
         "source_style_agreement": meta.get("source_style_agreement"),
         "specification_report": spec_comparison(c, meta),
         "sources": sources_section(meta),
-        "caveats": caveats(rating),
+        "caveats": caveats(rating, sorted({*c.model_a, *c.model_b})),
         "_ratings_seconds": time.perf_counter() - started,
     }

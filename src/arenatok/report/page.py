@@ -8,9 +8,9 @@ import html
 from pathlib import Path
 from typing import Any
 
-from arenatok.atomic import dumps_pretty, write_together
+from arenatok.atomic import dumps_pretty
 from arenatok.dataset.built import Battles, read_built
-from arenatok.derived import REPORT_HTML, REPORT_JSON
+from arenatok.derived import REPORT_HTML, REPORT_JSON, write_derived
 from arenatok.page import html_page, html_table
 from arenatok.report.numbers import build_report
 from arenatok.report.plots import report_plots
@@ -209,9 +209,11 @@ def write_report(out: str | Path, **options: Any) -> dict[str, Any]:
     report = build_report(built, **options)
     data = dumps_pretty({k: v for k, v in report.items() if not k.startswith("_")}).encode()
     page = render_html(report, built.battles, run=hashlib.sha256(data).hexdigest())
-    write_together(
+    write_derived(
         built.out,
         {REPORT_JSON: data, REPORT_HTML: page.encode("utf-8")},
+        build=built.build_id,
+        read_from=built.out,
         hint="make the directory writable, or copy the build elsewhere",
     )
     return report
