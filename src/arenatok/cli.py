@@ -71,6 +71,11 @@ class _Group(click.Group):
             if e.hint:
                 click.echo(f"Hint: {terminal(e.hint)}", err=True)
             ctx.exit(e.exit_code)
+        except BrokenPipeError:
+            # The reader of stdout went away (`arenatok report out | head -1`): the files are
+            # written; stop quietly, as a command killed by SIGPIPE does.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(141)
         except (MemoryError, OSError, ImportError) as e:
             cause = resource_error(e)
             if cause is None or ctx.params.get("debug"):
@@ -78,11 +83,6 @@ class _Group(click.Group):
             click.echo(f"Error: {terminal(cause.message)}", err=True)
             click.echo(f"Hint: {terminal(cause.hint)}", err=True)
             ctx.exit(cause.exit_code)
-        except BrokenPipeError:
-            # The reader of stdout went away (`arenatok report out | head -1`): the files are
-            # written; stop quietly, as a command killed by SIGPIPE does.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            ctx.exit(141)
         except KeyboardInterrupt as e:
             if ctx.params.get("debug"):
                 raise

@@ -61,7 +61,7 @@ def sha256_data(path: Path, compression: str | None) -> tuple[str, int]:
     import hashlib
 
     h, n = hashlib.sha256(), 0
-    with open_data(path, compression) as f:
+    with _compressed(path, compression), open_data(path, compression) as f:
         while block := f.read(1 << 20):
             h.update(block)
             n += len(block)
