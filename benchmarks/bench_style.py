@@ -1,7 +1,7 @@
 """Style-controlled ratings with bootstrap intervals: arenatok against the arena's own code.
 
 Times 1,000 bootstrap rounds of the style-controlled Bradley-Terry fit (what `arenatok report`
-prints) on the same battles with arenatok (`ratings.contextual_bt` + `controlled_bootstrap`:
+prints) on the same battles with arenatok (`controlled.contextual_bt` + `controlled_bootstrap`:
 Newton steps from the full-data fit; in one process, then in one worker per core) and, given
 a FastChat checkout, with FastChat's `compute_bootstrap_style_control` (rows resampled, each
 round refitted from zero with L-BFGS in a process pool, one process per core by default).
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from arenatok.dataset.built import read_built
-from arenatok.report import ratings
+from arenatok.report import controlled, ratings
 from arenatok.report.leaderboards import style_matrix
 
 
@@ -41,7 +41,7 @@ def synthetic(n: int, n_models: int, seed: int) -> dict[str, object]:
     j = (i + rng.integers(1, n_models, n)) % n_models
     a = np.column_stack([rng.integers(1, 1500, n), rng.poisson([1, 4, 2], (n, 3))])
     b = np.column_stack([rng.integers(1, 1500, n), rng.poisson([1, 4, 2], (n, 3))])
-    x = ratings.normalised_difference(a.astype(float), b.astype(float))
+    x = controlled.normalised_difference(a.astype(float), b.astype(float))
     p = 1 / (1 + np.exp(-(strength[i] - strength[j] + x @ np.array([0.3, 0.05, 0.1, 0.1]))))
     u = rng.random(n)
     winner = np.where(u < 0.2, "tie", np.where(rng.random(n) < p, "model_a", "model_b"))
@@ -67,14 +67,14 @@ def ours(
     a, b = np.asarray(data["a"], float), np.asarray(data["b"], float)
     scores = [ratings.score(w) for w in data["winner"]]  # type: ignore[attr-defined]
     started = time.perf_counter()
-    m = ratings.Matchups.of(
+    m = controlled.Matchups.of(
         data["model_a"],  # type: ignore[arg-type]
         data["model_b"],  # type: ignore[arg-type]
         scores,
-        ratings.normalised_difference(a, b),
+        controlled.normalised_difference(a, b),
     )
-    full = ratings.contextual_bt(m)
-    ratings.controlled_bootstrap(m, full, rounds=rounds, seed=0, jobs=jobs)
+    full = controlled.contextual_bt(m)
+    controlled.controlled_bootstrap(m, full, rounds=rounds, seed=0, jobs=jobs)
     seconds = time.perf_counter() - started
     n = len(m.models)
     elo = dict(zip(m.models, (ratings.SCALE * full[:n] + ratings.INIT).tolist(), strict=True))

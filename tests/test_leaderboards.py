@@ -41,7 +41,7 @@ NAMES = ("bradley_terry", "length_controlled", "style_controlled")
 
 
 def test_rows_without_a_bootstrap() -> None:
-    board = leaderboard(six(), rounds=0, seed=1)
+    board = leaderboard(six(), intervals="bootstrap", rounds=0, seed=1)
     assert board["battles"] == 6
     rows = board["models"]
     assert [list(r) for r in rows] == [["model", "battles", "online_elo", *NAMES]] * 3
@@ -61,7 +61,7 @@ def test_rows_without_a_bootstrap() -> None:
 
 
 def test_rows_with_a_bootstrap_carry_intervals_and_ranks() -> None:
-    board = leaderboard(six(), rounds=30, seed=5)
+    board = leaderboard(six(), intervals="bootstrap", rounds=30, seed=5)
     for r in board["models"]:
         assert list(r) == [
             "model", "battles", "online_elo",
@@ -80,8 +80,10 @@ def test_rows_with_a_bootstrap_carry_intervals_and_ranks() -> None:
             assert list(c) == ["estimate", "ci95"]
             assert len(c["ci95"]) == 2
             assert c["ci95"][0] <= c["ci95"][1]
-    assert leaderboard(six(), rounds=30, seed=5) == board  # the seed fixes the draws
-    assert leaderboard(six(), rounds=30, seed=6) != board
+    assert (
+        leaderboard(six(), intervals="bootstrap", rounds=30, seed=5) == board
+    )  # the seed fixes the draws
+    assert leaderboard(six(), intervals="bootstrap", rounds=30, seed=6) != board
 
 
 def test_a_model_that_wins_everything_is_ranked_first_with_ties_between_equals() -> None:
@@ -91,7 +93,7 @@ def test_a_model_that_wins_everything_is_ranked_first_with_ties_between_equals()
         output_a=[1] * 12, output_b=[1] * 12, style_a=[(0, 0, 0)] * 12,
         style_b=[(0, 0, 0)] * 12,
     )  # fmt: skip
-    rows = leaderboard(c, rounds=0, seed=1)["models"]
+    rows = leaderboard(c, intervals="bootstrap", rounds=0, seed=1)["models"]
     assert rows[0]["model"] == "a"
     # b and c beat each other equally often: the same rating, listed by name
     assert [r["model"] for r in rows[1:]] == ["b", "c"]
@@ -100,7 +102,7 @@ def test_a_model_that_wins_everything_is_ranked_first_with_ties_between_equals()
 
 def test_pairwise_by_hand() -> None:
     c = six()
-    board = leaderboard(c, rounds=0, seed=1)
+    board = leaderboard(c, intervals="bootstrap", rounds=0, seed=1)
     rating = {r["model"]: r["bradley_terry"] for r in board["models"]}
     rows = pairwise(c, board)
     # p against q: a win and a loss -> 0.5; p against r: a tie and a loss -> 0.25; q against r:
@@ -123,8 +125,8 @@ def test_pairwise_by_hand() -> None:
 
 def test_ratings_section_states_its_method() -> None:
     c = six()
-    got = ratings_section(c, rounds=7, seed=3)
-    board = leaderboard(c, rounds=7, seed=3)
+    got = ratings_section(c, intervals="bootstrap", rounds=7, seed=3)
+    board = leaderboard(c, intervals="bootstrap", rounds=7, seed=3)
     assert got["method"] == {
         "scores": "model_a 1, model_b 0, every kind of tie 0.5 (half a win each way)",
         "online_elo": "K=4, base 10, scale 400, initial 1000, battles in arrival order: by "
@@ -140,10 +142,11 @@ def test_ratings_section_states_its_method() -> None:
         "coefficients": "change in the log-odds of A winning per standard deviation of the feature",
         "rank": "the arena's rank with uncertainty: 1 + the number of models whose 95% "
         "interval lies entirely above this model's",
-        "bootstrap": "7 rounds, seed 3: for Bradley-Terry each a multinomial draw of the "
-        "battles over the (model_a, model_b, outcome) cells, which is what resampling battles "
-        "with replacement does to it; for the controlled fits the battles resampled with "
-        "replacement, refitted by Newton steps from the full fit; 95% percentile intervals",
+        "intervals": "bootstrap, 7 rounds, seed 3: for Bradley-Terry each a multinomial draw "
+        "of the battles over the (model_a, model_b, outcome) cells, which is what resampling "
+        "battles with replacement does to it; for the controlled fits the battles resampled "
+        "with replacement, refitted by Newton steps from the full fit; 95% percentile intervals",
+        "weights": "none: every battle counts once",
     }
     assert (
         got["length_coefficient"]
@@ -164,12 +167,12 @@ def test_ratings_section_states_its_method() -> None:
 def test_one_bootstrap_round_gives_point_intervals_and_the_seed_moves_them() -> None:
     """`rounds` and `seed` reach every bootstrap: one round gives intervals of one draw (lo ==
     hi); another seed, other intervals for Bradley-Terry itself."""
-    one = leaderboard(six(), rounds=1, seed=5)
+    one = leaderboard(six(), intervals="bootstrap", rounds=1, seed=5)
     for r in one["models"]:
         for name in NAMES:
             lo, hi = r[f"{name}_ci95"]
             assert lo == pytest.approx(hi)
-    a, b = (leaderboard(six(), rounds=30, seed=s)["models"] for s in (5, 6))
+    a, b = (leaderboard(six(), intervals="bootstrap", rounds=30, seed=s)["models"] for s in (5, 6))
     assert [r["bradley_terry_ci95"] for r in a] != [r["bradley_terry_ci95"] for r in b]
 
 
@@ -181,7 +184,7 @@ def test_ranks_count_only_intervals_entirely_above() -> None:
         winner=["model_a"] * 40, timestamp=[None] * 40, output_a=[1] * 40, output_b=[1] * 40,
         style_a=[(0, 0, 0)] * 40, style_b=[(0, 0, 0)] * 40,
     )  # fmt: skip
-    rows = leaderboard(c, rounds=50, seed=1)["models"]
+    rows = leaderboard(c, intervals="bootstrap", rounds=50, seed=1)["models"]
     assert [(r["model"], r["bradley_terry_rank"]) for r in rows] == [("a", 1), ("b", 2), ("c", 2)]
 
 
@@ -209,7 +212,9 @@ def test_a_planted_bold_effect_lands_on_the_bold_coefficient() -> None:
         style_a=[(rng.randint(0, 1), rng.randint(0, 1), r[3]) for r in rows],
         style_b=[(rng.randint(0, 1), rng.randint(0, 1), r[4]) for r in rows],
     )  # fmt: skip
-    coef = leaderboard(c, rounds=20, seed=2)["coefficients"]["style_controlled"]
+    coef = leaderboard(c, intervals="bootstrap", rounds=20, seed=2)["coefficients"][
+        "style_controlled"
+    ]
     assert coef["bold_count"]["estimate"] > 1.0
     lo, hi = coef["bold_count"]["ci95"]
     assert lo <= coef["bold_count"]["estimate"] <= hi

@@ -61,7 +61,22 @@ class OutDir(click.ParamType):  # type: ignore[type-arg]
     type=click.IntRange(0),
     default=1000,
     show_default=True,
-    help="Bootstrap rounds for the 95% intervals of every rating and coefficient.",
+    help="Bootstrap rounds for the 95% intervals of every rating and coefficient (with "
+    "--intervals bootstrap; 0: no intervals).",
+)
+@click.option(
+    "--intervals",
+    type=click.Choice(["sandwich", "bootstrap"]),
+    default="sandwich",
+    show_default=True,
+    help="How the 95% intervals are made: sandwich (robust, closed-form: the arena's "
+    "leaderboard today) or bootstrap (--rounds resamples of the battles).",
+)
+@click.option(
+    "--reweight",
+    is_flag=True,
+    help="Weigh each battle 1 / max(battles of its pair, 50), as the arena's reweighting "
+    "does, in every fit.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 @click.option(
@@ -96,6 +111,8 @@ class OutDir(click.ParamType):  # type: ignore[type-arg]
 def report_cmd(
     out_dir: Path,
     rounds: int,
+    intervals: str,
+    reweight: bool,
     seed: int,
     by: str | None,
     anony_only: bool,
@@ -117,21 +134,25 @@ def report_cmd(
         arenatok report arenatok-out
         arenatok report arenatok-out --by language --min-battles 50
     """
-    from arenatok.cli_output import print_report
+    from arenatok.cli_output import print_report, progress_bar
     from arenatok.report import write_report
 
     started = time.perf_counter()
-    report = write_report(
-        out_dir,
-        rounds=rounds,
-        seed=seed,
-        by=by,
-        anony_only=anony_only,
-        min_battles=min_battles,
-        exclude=exclude,
-        jobs="auto" if jobs is None else jobs,
-    )
-    print_report(report, rounds, time.perf_counter() - started)
+    with progress_bar("bootstrap rounds") as progress:
+        report = write_report(
+            out_dir,
+            rounds=rounds,
+            intervals=intervals,
+            reweight=reweight,
+            seed=seed,
+            by=by,
+            anony_only=anony_only,
+            min_battles=min_battles,
+            exclude=exclude,
+            jobs="auto" if jobs is None else jobs,
+            progress=progress,
+        )
+    print_report(report, intervals, rounds, time.perf_counter() - started)
     click.echo(terminal(f"wrote {out_dir}/report.json, {out_dir}/report.html"))
 
 

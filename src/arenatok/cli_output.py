@@ -159,13 +159,14 @@ def ratings_table(board: dict[str, Any], title: str | None = None) -> Any:
     return table
 
 
-def print_report(report: dict[str, Any], rounds: int, seconds: float) -> None:
+def print_report(report: dict[str, Any], intervals: str, rounds: int, seconds: float) -> None:
     """The report's headline, ratings tables, style coefficients and the specification
     comparison."""
     from rich.table import Table
 
     counts, rat = report["counts"], report["ratings"]
     out = console()
+    how = "sandwich intervals" if intervals == "sandwich" else f"{rounds} bootstrap rounds"
     f = rat["filters"]
     kept = (
         f"; rated {f['battles_after']:,} of {f['battles_before']:,} battles after the filters"
@@ -176,7 +177,7 @@ def print_report(report: dict[str, Any], rounds: int, seconds: float) -> None:
         f"{counts['battles']:,} battles, {counts['models']} models, "
         f"{counts['model_pairs']['ordered']} ordered / {counts['model_pairs']['unordered']} "
         f"unordered pairs{kept}\n"
-        f"ratings with {rounds} bootstrap rounds in {report['_ratings_seconds']:.1f} s; "
+        f"ratings with {how} in {report['_ratings_seconds']:.1f} s; "
         f"report in {seconds:.1f} s",
         highlight=False,
     )

@@ -21,7 +21,7 @@ from arenatok.atomic import dumps_pretty, out_dir, output_error
 from arenatok.bench import classifier, predict, verdicts
 from arenatok.bench.corpus import TEST_SHARE, Corpus, plan_shards, read_shard, turn_numbers
 from arenatok.bench.shared import Batch, Shared, grouped_cumsum
-from arenatok.bench.strategies import AnyStrategy, Hybrid, LowRank, learns_sentences
+from arenatok.bench.strategies import AnyStrategy, Full
 from arenatok.dataset.built import build_id, check_stream, read_metadata
 from arenatok.derived import BENCH_HTML, BENCH_JSON, build_in, write_derived
 from arenatok.errors import (
@@ -110,10 +110,13 @@ def run_bench(
     """Every strategy's cost and the quality its messages retain, with paired bootstrap
     intervals, two verdicts (non-inferior to `full` within `margin`; uses content: better than
     the length-only reference), what the test split can detect, and the answer (the cheapest
-    strategy that keeps the signal; the cost-quality frontier). `out`: one built directory or
-    several, pooled (split by the same prompt hash across all of them). `outcome`: "binary" (A
-    or B, ties left out; compared on AUC) or "three-way" (A, B or tie; compared on multiclass
-    log-loss). `jobs`: worker processes (the numbers do not depend on it)."""
+    strategy that keeps the signal; the cost-quality frontier). `full` always runs (it is the
+    reference of the first verdict), asked for or not; a strategy's row depends only on the
+    data, the split, the seed and the strategy, never on which others run. `out`: one built
+    directory or several, pooled (split by the same prompt hash across all of them).
+    `outcome`: "binary" (A or B, ties left out; compared on AUC) or "three-way" (A, B or tie;
+    compared on multiclass log-loss). `jobs`: worker processes (the numbers do not depend on
+    it)."""
     if outcome not in verdicts.OUTCOMES:
         raise OptionError(f"unknown outcome: {outcome!r}", hint="binary or three-way")
     check_seed(seed)
@@ -135,6 +138,8 @@ def run_bench(
             hint="give each strategy once; a strategy of your own needs a name of its own",
         )
     outs = [Path(out)] if isinstance(out, str | Path) else [Path(o) for o in out]
+    if "full" not in names:  # the reference of every verdict: it always runs
+        strategies = [Full(), *strategies]
     return _run(outs, strategies, jobs, seed, rounds, limit, outcome, margin, progress)
 
 
@@ -217,15 +222,7 @@ def _run(
         )
     decisive = corpus.vote < 2
     learn = np.flatnonzero(~test & decisive)
-    ranks = [s.rank for s in strategies if isinstance(s, LowRank | Hybrid)]
-    shared = Shared(
-        corpus,
-        tr,
-        learn,
-        (corpus.vote[learn] == 1).astype(float),
-        seed,
-        basis_rank=max(ranks, default=0),
-    )
+    shared = Shared(corpus, tr, learn, (corpus.vote[learn] == 1).astype(float), seed)
     classes = 3 if three_way else 2
 
     predictions: dict[str, np.ndarray] = {}
@@ -241,21 +238,14 @@ def _run(
 
     def collect() -> None:
         name, x_test, fitting = pending.popleft()
-        model = fitting.result()
-        if name == "full":
-            shared.full_model = model  # its text weights choose the sentences of `extract`
-        predictions[name] = classifier.predict(model, x_test, classes)
+        predictions[name] = classifier.predict(fitting.result(), x_test, classes)
         tick("fitting predictors")
 
     for name, x in predict.references(corpus, three_way).items():
         fit(name, x[tr], x[te])
     costs: dict[str, Batch] = {}
     sides = None
-    # The learned extractions last: by then `full` (if it runs) is fitted, and they use it.
-    for strategy in sorted(strategies, key=learns_sentences):
-        if learns_sentences(strategy):
-            while pending:
-                collect()
+    for strategy in strategies:
         if hasattr(strategy, "send_many"):
             batch = strategy.send_many(shared)
         else:

@@ -58,24 +58,17 @@ def grouped_cumsum(x: np.ndarray, sizes: np.ndarray) -> np.ndarray:
 class Shared:
     """The corpus, the split, and the representations the strategies share (each made on
     first use): the sides' messages, the token byte lengths, the vocabulary, the messages'
-    TF-IDF, the SVD basis and the learned maps."""
+    TF-IDF, the SVD bases and the learned maps. What a strategy sends depends on the data, the
+    split, the seed and the strategy only, never on which other strategies run: what is shared
+    is made by one rule for all of them."""
 
     def __init__(
-        self,
-        corpus: Corpus,
-        train: np.ndarray,
-        learn: np.ndarray,
-        votes: np.ndarray,
-        seed: int,
-        *,
-        basis_rank: int = rep.BASIS,
+        self, corpus: Corpus, train: np.ndarray, learn: np.ndarray, votes: np.ndarray, seed: int
     ) -> None:
         self.c, self.train, self.learn, self.votes, self.seed = corpus, train, learn, votes, seed
-        self.basis_rank = max(rep.BASIS, basis_rank)
-        self.full_model: Any = None
-        """`full`'s fitted predictor, when the run has one (for `extract`)."""
         self.n = len(corpus)
         self._learned: dict[int, np.ndarray] = {}
+        self._bases: dict[int, np.ndarray] = {}
 
     @cached_property
     def sides(self) -> tuple[np.ndarray, np.ndarray]:
@@ -181,22 +174,13 @@ class Shared:
 
     @cached_property
     def sentence_weight(self) -> np.ndarray:
-        """Per sentence: the mean |weight| of its tokens (0 outside the vocabulary) in the
-        preference model of `full`: its fitted predictor when the run has one (`full_model`;
-        for three-way, the weights of A less those of B), else a logistic regression of the
-        decisive training votes on `full`'s TF-IDF differences."""
-        model = self.full_model
-        if model is None:
-            from arenatok.bench.classifier import fit
+        """Per sentence: the mean |weight| of its tokens (0 outside the vocabulary) in a
+        logistic regression of the decisive training votes on `full`'s TF-IDF differences
+        (fitted here, whatever else runs)."""
+        from arenatok.bench.classifier import fit
 
-            x = rep.tfidf(self.text(k=None, tail=False, last_turn=False).bags, self.train_sides)
-            model = fit(rep.differences(x, self.learn, self.n), self.votes, self.seed)
-        coef = model.coef_
-        if coef.shape[0] == 1:
-            w = coef[0]
-        else:
-            classes = list(model.classes_)
-            w = coef[classes.index(1)] - coef[classes.index(0)]
+        x = rep.tfidf(self.text(k=None, tail=False, last_turn=False).bags, self.train_sides)
+        w = fit(rep.differences(x, self.learn, self.n), self.votes, self.seed).coef_[0]
         weight = np.zeros(rep.N_IDS)
         known = self.lookup >= 0
         weight[known] = np.abs(w)[self.lookup[known]]
@@ -234,17 +218,20 @@ class Shared:
         first = self.c.first_message[self.train]
         return spans(first, 3 * self.c.turns[self.train].astype(np.int64))
 
-    @cached_property
-    def basis(self) -> np.ndarray:
-        """The SVD basis of the training messages' TF-IDF (vocabulary x BASIS)."""
-        sample = self.message_tfidf[rep.basis_sample(self.train_messages, self.seed)]
-        return rep.fit_basis(sample, self.basis_rank, self.seed)
+    def basis(self, rank: int) -> np.ndarray:
+        """The SVD basis of the training messages' TF-IDF that a rank-`rank` strategy uses
+        (vocabulary x max(BASIS, rank)): one basis for every rank up to BASIS."""
+        size = max(rep.BASIS, rank)
+        if size not in self._bases:
+            sample = self.message_tfidf[rep.basis_sample(self.train_messages, self.seed)]
+            self._bases[size] = rep.fit_basis(sample, size, self.seed)
+        return self._bases[size]
 
     def projection(self, rank: int, *, learned: bool) -> np.ndarray:
         """Every message as `rank` numbers (messages x rank): its TF-IDF times the basis's
         first `rank` directions, or times the map learned from the votes."""
         if not learned:
-            return np.asarray(self.message_tfidf @ self.basis[:, :rank])
+            return np.asarray(self.message_tfidf @ self.basis(rank)[:, :rank])
         if rank not in self._learned:
             self._learned[rank] = self._learn(rank)
         return np.asarray(self.message_tfidf @ self._learned[rank])
@@ -264,10 +251,11 @@ class Shared:
         diff = sparse.csr_matrix(
             (sign[pick], (row, message[pick])), shape=(len(self.learn), self.c.lengths.size)
         )
-        x = (diff @ self.message_tfidf) @ self.basis
+        basis = self.basis(rank)
+        x = (diff @ self.message_tfidf) @ basis
         k = max(1, min(rank, x.shape[1], len(self.learn) - 1))
         pls = PLSRegression(n_components=k, scale=False).fit(x, 2.0 * self.votes - 1.0)
-        return np.ascontiguousarray(self.basis @ pls.x_rotations_, dtype=np.float32)
+        return np.ascontiguousarray(basis @ pls.x_rotations_, dtype=np.float32)
 
     def _per_turn(self, projected: np.ndarray) -> np.ndarray:
         """Per side and turn: the projection of the user message plus that of the answer."""

@@ -138,13 +138,6 @@ class Extract:
         return shared.extract(self.k, learned=not self.lead)
 
 
-def learns_sentences(strategy: object) -> bool:
-    """Whether a strategy chooses sentences by `full`'s weights (`extract`, or a hybrid with it)."""
-    if isinstance(strategy, Hybrid):
-        return any(learns_sentences(p) for p in strategy.parts)
-    return isinstance(strategy, Extract) and not strategy.lead
-
-
 class Hybrid:
     """`A+B`: a side sends what A sends and what B sends, and pays for both; the predictor
     sees both."""

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from arenatok.dataset.built import Battles
-from arenatok.report import ratings
+from arenatok.report import controlled, ratings
 from arenatok.style import FEATURES
 
 STYLE_FEATURES = ("length", *FEATURES)
@@ -32,18 +32,49 @@ def style_matrix(c: Battles) -> tuple[np.ndarray, np.ndarray]:
     return a.reshape(len(c), width), b.reshape(len(c), width)
 
 
-def style_matchups(c: Battles, scores: Sequence[float]) -> ratings.Matchups:
+def style_matchups(c: Battles, scores: Sequence[float]) -> controlled.Matchups:
     """The battles with every style feature, as the arena normalises them (each column
     standardised on its own, so a fit on some columns takes them as they are)."""
     a, b = style_matrix(c)
-    x = ratings.normalised_difference(a, b)
-    return ratings.Matchups.of(c.model_a, c.model_b, scores, x)
+    x = controlled.normalised_difference(a, b)
+    return controlled.Matchups.of(c.model_a, c.model_b, scores, x)
 
 
-def leaderboard(c: Battles, *, rounds: int, seed: int, jobs: int | str = 1) -> dict[str, Any]:
+INTERVALS = ("sandwich", "bootstrap")
+"""How the 95% intervals are made: the sandwich (robust, closed-form: the arena's leaderboard
+today) or the bootstrap (`rounds` resamples of the battles)."""
+
+Progress = Callable[[int, int], None]
+"""Called with (bootstrap rounds done, rounds in all) as the fits go."""
+
+
+def battle_weights(m: controlled.Matchups) -> np.ndarray:
+    """The arena's inverse-propensity weights of each battle (`ratings.pair_weights`),
+    normalised to mean 1, as its controlled fits take them."""
+    w = ratings.pair_weights(m.i, m.j)
+    out: np.ndarray = w / w.mean()
+    return out
+
+
+def _bounds(values: np.ndarray, half: np.ndarray) -> list[list[float]]:
+    return [[float(v - h), float(v + h)] for v, h in zip(values, half, strict=True)]
+
+
+def leaderboard(
+    c: Battles,
+    *,
+    rounds: int,
+    seed: int,
+    jobs: int | str = 1,
+    intervals: str = "sandwich",
+    reweight: bool = False,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Ratings of the battles `c`: Bradley-Terry, online Elo in arrival order, and the
-    length- and style-controlled Bradley-Terry, each with a bootstrap interval and the arena's
-    rank with uncertainty; the controlled fits' coefficients with intervals."""
+    length- and style-controlled Bradley-Terry, each with a 95% interval (`intervals`:
+    sandwich, or bootstrap with `rounds` rounds) and the arena's rank with uncertainty; the
+    controlled fits' coefficients with intervals. `reweight`: each battle weighs
+    1 / max(battles of its pair, 50) (the arena's inverse-propensity weights)."""
     scores = [ratings.score(w) for w in c.winner]
     cells = ratings.Cells.of(c.model_a, c.model_b, scores)
     models = cells.models
@@ -52,46 +83,82 @@ def leaderboard(c: Battles, *, rounds: int, seed: int, jobs: int | str = 1) -> d
     elo = ratings.online_elo(
         [c.model_a[k] for k in order], [c.model_b[k] for k in order], [scores[k] for k in order]
     )
-    bt = ratings.bt_ratings(cells)  # in the order of `models`
-    columns: dict[str, np.ndarray] = {"bradley_terry": np.fromiter(bt.values(), float, n)}
-    samples: dict[str, np.ndarray] = {}
-    if rounds:
-        samples["bradley_terry"] = ratings.bt_bootstrap(cells, rounds=rounds, seed=seed)
+    cell_w = ratings.pair_weights(cells.i, cells.j, cells.counts) if reweight else None
+    theta = ratings.bt_strengths(cells, weights=cell_w)
+    columns: dict[str, np.ndarray] = {"bradley_terry": ratings.to_elo(theta)}
+    bounds: dict[str, list[list[float]]] = {}
+    sandwich = intervals == "sandwich"
+
+    def tick(fit: int) -> Callable[[int], None]:
+        return lambda rounds_done: (
+            progress(fit * rounds + rounds_done, 3 * rounds) if progress else None
+        )
+
+    if sandwich:
+        half = (
+            ratings.Z95
+            * ratings.ELO_PER_LOG_ODDS
+            * np.sqrt(ratings.bt_sandwich(cells, theta, cell_w))
+        )
+        bounds["bradley_terry"] = _bounds(columns["bradley_terry"], half)
+    elif rounds:
+        samples = ratings.bt_bootstrap(
+            cells, rounds=rounds, seed=seed, weights=cell_w, jobs=jobs, progress=tick(0)
+        )
+        bounds["bradley_terry"] = [interval95(samples[:, k]) for k in range(n)]
     coefficients: dict[str, dict[str, Any]] = {}
     every = slice(0, len(STYLE_FEATURES))
     matchups = style_matchups(c, scores)
-    for name, cols in (("length_controlled", slice(0, 1)), ("style_controlled", every)):
+    battle_w = battle_weights(matchups) if reweight else None
+    for fit, (name, cols) in enumerate(
+        (("length_controlled", slice(0, 1)), ("style_controlled", every)), start=1
+    ):
         fit_on = matchups.columns(cols)
-        full = ratings.contextual_bt(fit_on)
-        boot = (
-            ratings.controlled_bootstrap(fit_on, full, rounds=rounds, seed=seed, jobs=jobs)
-            if rounds
-            else None
-        )
+        full = controlled.contextual_bt(fit_on, battle_w)
         columns[name] = ratings.SCALE * full[:n] + ratings.INIT
         features = STYLE_FEATURES[cols]
         coefficients[name] = {f: {"estimate": float(full[n + k])} for k, f in enumerate(features)}
-        if boot is not None:
-            samples[name] = ratings.SCALE * boot[:, :n] + ratings.INIT
+        if sandwich:
+            half = ratings.Z95 * np.sqrt(controlled.controlled_sandwich(fit_on, full, battle_w))
+            bounds[name] = _bounds(columns[name], ratings.SCALE * half[:n])
+            for k, f in enumerate(features):
+                coefficients[name][f]["ci95"] = _bounds(
+                    full[n + k : n + k + 1], half[n + k : n + k + 1]
+                )[0]
+        elif rounds:
+            boot = controlled.controlled_bootstrap(
+                fit_on,
+                full,
+                rounds=rounds,
+                seed=seed,
+                jobs=jobs,
+                weights=battle_w,
+                progress=tick(fit),
+            )
+            boot_elo = ratings.SCALE * boot[:, :n] + ratings.INIT
+            bounds[name] = [interval95(boot_elo[:, k]) for k in range(n)]
             for k, f in enumerate(features):
                 coefficients[name][f]["ci95"] = interval95(boot[:, n + k])
-    table = []
-    intervals = {name: [interval95(x[:, k]) for k in range(n)] for name, x in samples.items()}
     ranks = {
         name: ratings.rank_with_uncertainty([i[0] for i in iv], [i[1] for i in iv])
-        for name, iv in intervals.items()
+        for name, iv in bounds.items()
     }
+    table = []
     per_model = Counter(c.model_a) + Counter(c.model_b)
     for k, m in enumerate(models):
         row: dict[str, Any] = {"model": m, "battles": per_model[m], "online_elo": elo[m]}
         for name, values in columns.items():
             row[name] = float(values[k])
-            if name in intervals:
-                row[f"{name}_ci95"] = intervals[name][k]
+            if name in bounds:
+                row[f"{name}_ci95"] = bounds[name][k]
                 row[f"{name}_rank"] = ranks[name][k]
         table.append(row)
     table.sort(key=lambda r: (-r["bradley_terry"], r["model"]))
-    return {"battles": len(c), "coefficients": coefficients, "models": table}
+    board: dict[str, Any] = {"battles": len(c), "coefficients": coefficients, "models": table}
+    groups = ratings.components(cells)
+    if len(groups) > 1:
+        board["separate_groups"] = groups
+    return board
 
 
 def pairwise(c: Battles, board: dict[str, Any]) -> list[dict[str, Any]]:
@@ -122,8 +189,45 @@ def pairwise(c: Battles, board: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def ratings_section(c: Battles, *, rounds: int, seed: int, jobs: int | str = 1) -> dict[str, Any]:
-    board = leaderboard(c, rounds=rounds, seed=seed, jobs=jobs)
+def intervals_text(intervals: str, rounds: int, seed: int) -> str:
+    """How the 95% intervals were made, for the report's method."""
+    if intervals == "sandwich":
+        return (
+            "sandwich (the arena's leaderboard today, arena-rank's default): the robust "
+            "covariance H^-1 G H^-1 of each fit, H the Hessian of its loss, G the covariance "
+            "of the per-battle gradients; rating +/- 1.96 standard errors"
+        )
+    if not rounds:
+        return "none (bootstrap with 0 rounds)"
+    return (
+        f"bootstrap, {rounds} rounds, seed {seed}: for Bradley-Terry each a multinomial draw "
+        "of the battles over the (model_a, model_b, outcome) cells, which is what resampling "
+        "battles with replacement does to it; for the controlled fits the battles resampled "
+        "with replacement, refitted by Newton steps from the full fit; 95% percentile intervals"
+    )
+
+
+def ratings_section(
+    c: Battles,
+    *,
+    rounds: int,
+    seed: int,
+    jobs: int | str = 1,
+    intervals: str = "sandwich",
+    reweight: bool = False,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The report's ratings: the leaderboard of `c` (see `leaderboard` for the options), the
+    method in words, the pairwise table."""
+    board = leaderboard(
+        c,
+        rounds=rounds,
+        seed=seed,
+        jobs=jobs,
+        intervals=intervals,
+        reweight=reweight,
+        progress=progress,
+    )
     order = "by timestamp (stable on ties; a battle without one keeps its source position)"
     return {
         "method": {
@@ -142,11 +246,13 @@ def ratings_section(c: Battles, *, rounds: int, seed: int, jobs: int | str = 1) 
             "feature",
             "rank": "the arena's rank with uncertainty: 1 + the number of models whose 95% "
             "interval lies entirely above this model's",
-            "bootstrap": f"{rounds} rounds, seed {seed}: for Bradley-Terry each a multinomial "
-            "draw of the battles over the (model_a, model_b, outcome) cells, which is what "
-            "resampling battles with replacement does to it; for the controlled fits the "
-            "battles resampled with replacement, refitted by Newton steps from the full fit; "
-            "95% percentile intervals",
+            "intervals": intervals_text(intervals, rounds, seed),
+            "weights": (
+                "inverse propensity, as the arena's reweighting: each battle weighs "
+                "1 / max(battles of its pair, 50) (normalised to mean 1 in the controlled fits)"
+                if reweight
+                else "none: every battle counts once"
+            ),
         },
         "length_coefficient": board["coefficients"]["length_controlled"]["length"]["estimate"],
         "length_coefficient_definition": (

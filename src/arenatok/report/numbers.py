@@ -11,7 +11,7 @@ from typing import Any
 
 from arenatok.dataset.built import Built
 from arenatok.errors import OptionError, SourceError, check_seed
-from arenatok.report.leaderboards import ratings_section
+from arenatok.report.leaderboards import INTERVALS, Progress, ratings_section
 from arenatok.report.slices import select, slices_section
 from arenatok.report.usage import (
     counts_section,
@@ -31,6 +31,10 @@ with a handful of battles a rating is little more than noise and stretches every
 why the arena's own leaderboard shows only models with enough votes."""
 
 
+SHOWN_APART = 20
+"""Models outside the largest group that the caveat names one by one."""
+
+
 def caveats(rating: dict[str, Any], names: Sequence[str] = ()) -> list[str]:
     """What a reader must know before reading the ratings: thin data, rough models, model
     names (`names`: every model of the build) that are easily taken for one another."""
@@ -40,6 +44,17 @@ def caveats(rating: dict[str, Any], names: Sequence[str] = ()) -> list[str]:
     alike = lookalikes_note(names)
     if alike:
         out.append(alike[0].upper() + alike[1:] + ".")
+    groups = rating.get("separate_groups") or []
+    if len(groups) > 1:
+        apart = [m for g in groups[1:] for m in g]
+        shown = ", ".join(apart[:SHOWN_APART]) + (
+            f" and {len(apart) - SHOWN_APART:,} more" if len(apart) > SHOWN_APART else ""
+        )
+        out.append(
+            f"The battles fall into {len(groups)} groups of models that never met, not even "
+            f"through other models: ratings are comparable only within a group. Outside the "
+            f"largest group ({len(groups[0]):,} models): {shown}."
+        )
     if battles < THIN_BATTLES:
         out.append(
             f"Thin data: {battles:,} rated battles (under {THIN_BATTLES}). Ratings and ranks move "
@@ -66,15 +81,25 @@ def build_report(
     min_battles: int = 0,
     exclude: Sequence[str] = (),
     jobs: int | str = 1,
+    intervals: str = "sandwich",
+    reweight: bool = False,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Every number of the report of a built dataset. The filters (`select`) apply to the
     ratings, the slices (`by`) and the pairwise view; the counts and tokens describe every
-    battle. `jobs`: worker processes for the bootstrap of the controlled fits, or "auto" (one
-    per core for large inputs; the numbers do not depend on it; the calling script must be
-    importable: guard it with `if __name__ == "__main__":`). Keys that start with `_`
-    (timings) are for the terminal only."""
+    battle. `intervals`: "sandwich" (the arena's leaderboard today) or "bootstrap" (`rounds`
+    rounds); `reweight`: the arena's inverse-propensity weights. `jobs`: worker processes for
+    the bootstrap, or "auto" (one per core for large inputs; the numbers do not depend on it;
+    the calling script must be importable: guard it with `if __name__ == "__main__":`);
+    `progress`: called with (rounds done, rounds in all). Keys that start with `_` (timings)
+    are for the terminal only."""
     c, meta = built.battles, built.metadata
     check_seed(seed)
+    if intervals not in INTERVALS:
+        raise OptionError(
+            f"--intervals must be one of {', '.join(INTERVALS)}, got {intervals!r}",
+            hint="--intervals sandwich (the arena's) or --intervals bootstrap",
+        )
     if not isinstance(rounds, int) or rounds < 0:
         raise OptionError(
             f"--rounds must be a whole number, 0 or more, got {rounds!r}",
@@ -92,9 +117,23 @@ def build_report(
             "no battles are left to rate after the filters",
             hint="loosen --anony-only / --min-battles / --exclude-model",
         )
-    rating = ratings_section(rated, rounds=rounds, seed=seed, jobs=jobs)
+    rating = ratings_section(
+        rated,
+        rounds=rounds,
+        seed=seed,
+        jobs=jobs,
+        intervals=intervals,
+        reweight=reweight,
+        progress=progress,
+    )
     rating["filters"] = filters
-    slices = slices_section(rated, by, rounds=rounds, seed=seed, jobs=jobs) if by else None
+    slices = (
+        slices_section(
+            rated, by, rounds=rounds, seed=seed, jobs=jobs, intervals=intervals, reweight=reweight
+        )
+        if by
+        else None
+    )
     return {
         "arenatok_version": importlib.metadata.version("arenatok"),
         "build": built.build_id,

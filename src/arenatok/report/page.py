@@ -162,8 +162,9 @@ def render_html(report: dict[str, Any], c: Battles, *, run: str = "") -> str:
             ],
         ),
         "<h2>Ratings</h2>",
-        f"<p>{html.escape(filters_text(rat['filters']))} Bootstrap: "
-        f"{html.escape(rat['method']['bootstrap'])}. Rank: {html.escape(rat['method']['rank'])}. "
+        f"<p>{html.escape(filters_text(rat['filters']))} Intervals: "
+        f"{html.escape(rat['method']['intervals'])}. Weights: "
+        f"{html.escape(rat['method']['weights'])}. Rank: {html.escape(rat['method']['rank'])}. "
         f"Online Elo: {html.escape(rat['method']['online_elo'])}.</p>",
         leaderboard_html(rat),
         f"<p>Style control ({html.escape(rat['method']['style_controlled'])}); coefficients: "

@@ -8,11 +8,22 @@ Ratings are on the Elo scale: 400 points = a factor of 10 in the odds of winning
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from statistics import NormalDist
 
 import numpy as np
+from scipy import sparse
+
+from arenatok.report.solve import (
+    DENSE_MODELS,
+    Pattern,
+    dense_laplacian,
+    forcing,
+    sandwich_variances,
+    solve_spd,
+)
 
 SCALE = 400.0
 BASE = 10.0
@@ -95,13 +106,21 @@ def bt_strengths(
     *,
     start: np.ndarray | None = None,
     ridge: float = 1e-6,
+    weights: np.ndarray | None = None,
+    pattern: Pattern | None = None,
 ) -> np.ndarray:
     """Maximum-likelihood Bradley-Terry log-strengths (natural log, mean 0) by Newton's
     method; `ridge` is a vanishing L2 penalty that keeps models with no win (or no loss)
-    finite. `counts` replaces the cells' counts (a bootstrap round)."""
+    finite. `counts` replaces the cells' counts (a bootstrap round); `weights` weighs each
+    cell's battles (`pair_weights`). Each step solves a graph Laplacian: dense up to
+    `solve.DENSE_MODELS` models, sparse beyond (`pattern`: the cells' `solve.Pattern`, made
+    here if not given)."""
     n_models = len(cells.models)
     w = cells.counts if counts is None else counts
+    if weights is not None:
+        w = w * weights
     theta = np.zeros(n_models) if start is None else start.copy()
+    previous = math.inf
     for _ in range(100):
         with np.errstate(over="ignore"):  # exp overflows to inf: p is 0, as it should be
             p = 1 / (1 + np.exp(theta[cells.j] - theta[cells.i]))  # P(i beats j)
@@ -112,15 +131,26 @@ def bt_strengths(
             - ridge * theta
         )
         h = w * p * (1 - p)
-        hess = np.zeros((n_models, n_models))
-        np.add.at(hess, (cells.i, cells.j), h)
-        hess += hess.T
-        diag = np.bincount(cells.i, h, n_models) + np.bincount(cells.j, h, n_models) + ridge
-        hess[np.diag_indices(n_models)] = -diag
-        step = np.linalg.solve(hess - 1e-12 * np.eye(n_models), -grad)
+        if n_models > DENSE_MODELS:
+            pattern = pattern or Pattern(n_models, cells.i, cells.j)
+            lap = pattern.laplacian(h, ridge + 1e-12)
+            step = solve_spd(lap.dot, lap.diagonal(), grad, forcing(previous))
+        else:
+            hess = np.zeros((n_models, n_models))
+            np.add.at(hess, (cells.i, cells.j), h)
+            hess += hess.T
+            diag = np.bincount(cells.i, h, n_models) + np.bincount(cells.j, h, n_models) + ridge
+            hess[np.diag_indices(n_models)] = -diag
+            step = np.linalg.solve(hess - 1e-12 * np.eye(n_models), -grad)
         theta = theta + step
-        if np.max(np.abs(step)) < 1e-9:
+        size = float(np.max(np.abs(step)))
+        if size < 1e-9:
             break
+        # Sparse: stop, as `controlled.contextual_bt` does, once Newton's quadratic
+        # convergence puts the error left (size^3 / previous^2) under the tolerance.
+        if n_models > DENSE_MODELS and previous < math.inf and size**3 < 1e-9 * previous**2:
+            break
+        previous = size
     centred: np.ndarray = theta - theta.mean()
     return centred
 
@@ -130,41 +160,138 @@ def to_elo(theta: np.ndarray) -> np.ndarray:
     return SCALE * theta / math.log(BASE) + INIT
 
 
-def bt_ratings(cells: Cells) -> dict[str, float]:
+ELO_PER_LOG_ODDS = SCALE / math.log(BASE)
+"""Elo points per unit of natural-log odds."""
+
+
+def bt_ratings(cells: Cells, weights: np.ndarray | None = None) -> dict[str, float]:
     """Bradley-Terry ratings on the Elo scale."""
-    return dict(zip(cells.models, to_elo(bt_strengths(cells)).tolist(), strict=True))
+    theta = bt_strengths(cells, weights=weights)
+    return dict(zip(cells.models, to_elo(theta).tolist(), strict=True))
+
+
+MIN_PAIR_WEIGHT = 50
+"""Pairs with fewer battles weigh as if they had this many (the arena's `min_pair_count`)."""
+
+
+def pair_weights(i: np.ndarray, j: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
+    """The arena's inverse-propensity weights: each battle weighs 1 / max(battles of its pair
+    (A against B or B against A), MIN_PAIR_WEIGHT), so that much-sampled pairs do not drown
+    the others. `counts`: how many battles each (i, j) entry stands for (cells)."""
+    n = int(max(i.max(initial=0), j.max(initial=0))) + 1
+    key = np.minimum(i, j) * n + np.maximum(i, j)
+    per = np.ones(len(i)) if counts is None else counts
+    _, inverse = np.unique(key, return_inverse=True)
+    pair_total = np.bincount(inverse, per)[inverse]
+    out: np.ndarray = 1.0 / np.maximum(pair_total, MIN_PAIR_WEIGHT)
+    return out
 
 
 def bt_bootstrap(
-    cells: Cells, *, rounds: int = 1000, seed: int = 0, method: str = "cells"
+    cells: Cells,
+    *,
+    rounds: int = 1000,
+    seed: int = 0,
+    method: str = "cells",
+    weights: np.ndarray | None = None,
+    jobs: int | str = 1,
+    progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Ratings of `rounds` bootstrap resamples (rounds x models). Resampling the battles with
     replacement only changes the cell counts, so a round is one multinomial draw over the cells
     (method "cells"); method "rows" draws battle indices instead (the same distribution, for
-    checking)."""
+    checking). Each round is refitted by Newton steps from the full fit; `weights` (fixed, as
+    the arena's) multiply the drawn counts. The draws are made here, one after another; with
+    `jobs` > 1 worker processes fit them, so the numbers do not depend on `jobs`. `progress`
+    is called with the rounds done."""
+    from arenatok.workers import default_workers, process_map
+
     rng = np.random.default_rng(seed)
     total = int(cells.counts.sum())
-    full = bt_strengths(cells)
-    out = np.empty((rounds, len(cells.models)))
+    full = bt_strengths(cells, weights=weights)
     if method == "rows":
         row_cell = np.repeat(np.arange(len(cells.counts)), cells.counts.astype(np.int64))
+    draws = np.empty((rounds, len(cells.counts)), dtype=np.int32)
     for r in range(rounds):
         if method == "cells":
-            counts = rng.multinomial(total, cells.counts / total).astype(float)
+            draws[r] = rng.multinomial(total, cells.counts / total)
         else:
-            picked = row_cell[rng.integers(0, total, total)]
-            counts = np.bincount(picked, minlength=len(cells.counts)).astype(float)
-        out[r] = to_elo(bt_strengths(cells, counts, start=full))
+            draws[r] = np.bincount(
+                row_cell[rng.integers(0, total, total)], minlength=len(cells.counts)
+            )
+    if jobs == "auto":
+        work = len(cells.counts) * rounds * max(1, len(cells.models) // DENSE_MODELS)
+        jobs = default_workers() if work >= PARALLEL_WORK else 1
+    chunks = np.array_split(draws, max(1, min(int(jobs) * 4, rounds))) if rounds else []
+    pattern = (
+        Pattern(len(cells.models), cells.i, cells.j) if len(cells.models) > DENSE_MODELS else None
+    )
+    fit = partial(_bt_rounds, cells, full, weights, pattern)
+    parts = []
+    for part in process_map(fit, chunks, int(jobs)) if int(jobs) > 1 else map(fit, chunks):
+        parts.append(part)
+        if progress is not None:
+            progress(sum(len(x) for x in parts))
+    return np.concatenate(parts) if parts else np.empty((0, len(cells.models)))
+
+
+PARALLEL_WORK = 5_000_000
+"""Cells (or battles) x rounds from which `jobs="auto"` fits bootstrap rounds in worker
+processes (below it, starting them costs more than it saves)."""
+
+
+def _bt_rounds(
+    cells: Cells,
+    full: np.ndarray,
+    weights: np.ndarray | None,
+    pattern: Pattern | None,
+    draws: np.ndarray,
+) -> np.ndarray:
+    """The Elo ratings of each round of drawn cell counts, refitted from `full`."""
+    out = np.empty((len(draws), len(cells.models)))
+    for r, counts in enumerate(draws):
+        theta = bt_strengths(
+            cells, counts.astype(float), start=full, weights=weights, pattern=pattern
+        )
+        out[r] = to_elo(theta)
     return out
 
 
-STYLE_REG = 0.5
-"""L2 penalty of the controlled fits, as the arena's (FastChat `fit_contextual_bt`, reg=0.5):
-(STYLE_REG / 2) * |params|^2 added to the summed log-loss, on ratings and coefficients alike."""
+SANDWICH_RIDGE = 1e-5
+"""What the sandwich adds to the Hessian's diagonal: times the battles when they are not
+weighted (the arena's `hessian_reg`)."""
 
-ALPHA = math.log(BASE)
-"""Ratings of the controlled fits are in log10-odds units (logit = ALPHA * (r_A - r_B) + ...),
-so that rating = 400 * r + 1000 as in the arena's code."""
+
+def bt_sandwich(cells: Cells, theta: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Per model, the sandwich variance of its log-strength (natural log units), as the arena
+    computes it: H^-1 G H^-1, H the Hessian of the weighted log-loss (plus SANDWICH_RIDGE on
+    the diagonal, times the battles when unweighted), G the covariance of the per-battle
+    gradients."""
+    n = len(cells.models)
+    opt = cells.counts if weights is None else cells.counts * weights
+    with np.errstate(over="ignore"):
+        p = 1 / (1 + np.exp(theta[cells.j] - theta[cells.i]))
+    hess = dense_laplacian(n, cells.i, cells.j, opt * p * (1 - p))
+    ridge = SANDWICH_RIDGE * (cells.counts.sum() if weights is None else 1.0)
+    hess[np.diag_indices(n)] += ridge
+    meat = dense_laplacian(n, cells.i, cells.j, (opt * (cells.s - p)) ** 2 / cells.counts)
+    return sandwich_variances(hess, meat)
+
+
+Z95 = NormalDist().inv_cdf(0.975)
+"""The normal quantile of a two-sided 95% interval (1.96)."""
+
+
+def components(cells: Cells) -> list[list[str]]:
+    """The models in groups that battled each other (directly or through others), the largest
+    group first: ratings of models in different groups are not comparable."""
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(cells.models)
+    graph = sparse.csr_matrix((np.ones(len(cells.i)), (cells.i, cells.j)), shape=(n, n))
+    count, label = connected_components(graph, directed=False)
+    groups = [[m for m, g in zip(cells.models, label, strict=True) if g == k] for k in range(count)]
+    return sorted(groups, key=lambda g: (-len(g), g))
 
 
 def arrival_order(timestamps: Sequence[float | None]) -> list[int]:
@@ -178,184 +305,6 @@ def arrival_order(timestamps: Sequence[float | None]) -> list[int]:
         last = last if t is None else t
         keys.append(last)
     return sorted(range(len(keys)), key=keys.__getitem__)
-
-
-def normalised_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The arena's style feature for counts a and b (battles x features): (a - b) / (a + b + 1),
-    each column then standardised over the battles (mean 0, standard deviation 1; a constant
-    column stays 0)."""
-    d = (a - b) / (a + b + 1.0)
-    sd = d.std(axis=0)
-    out: np.ndarray = (d - d.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
-    return out
-
-
-@dataclass(frozen=True)
-class Matchups:
-    """Battles as model indices (i for model A, j for model B), scores, and features (battles x
-    features) whose effect on the log-odds of A winning is fitted beside the ratings."""
-
-    models: list[str]
-    i: np.ndarray
-    j: np.ndarray
-    s: np.ndarray
-    x: np.ndarray
-
-    @classmethod
-    def of(
-        cls,
-        model_a: Sequence[str],
-        model_b: Sequence[str],
-        scores: Sequence[float],
-        features: np.ndarray,
-    ) -> Matchups:
-        models, i, j = model_indices(model_a, model_b)
-        return cls(
-            models,
-            i,
-            j,
-            np.asarray(scores, dtype=float),
-            np.asarray(features, dtype=float).reshape(len(model_a), -1),
-        )
-
-    def columns(self, which: slice) -> Matchups:
-        """The same battles with only the features `which`."""
-        return Matchups(self.models, self.i, self.j, self.s, self.x[:, which])
-
-    def logits(self, params: np.ndarray) -> np.ndarray:
-        """Per battle, the log-odds of A winning under `params` ([r..., beta...])."""
-        n = len(self.models)
-        out: np.ndarray = ALPHA * (params[self.i] - params[self.j]) + self.x @ params[n:]
-        return out
-
-
-def _loss(m: Matchups, w: np.ndarray, params: np.ndarray, reg: float) -> float:
-    """The penalised negative log-likelihood that `contextual_bt` minimises."""
-    z = m.logits(params)
-    # -[s log sigmoid(z) + (1 - s) log sigmoid(-z)] = log(1 + e^z) - s z
-    return float(w @ (np.logaddexp(0, z) - m.s * z) + reg / 2 * params @ params)
-
-
-FAR = 0.5
-"""A Newton step longer than this (in any parameter) is checked to lower the loss, and halved
-until it does; shorter steps, near the optimum, are taken as they are."""
-
-
-def contextual_bt(
-    m: Matchups,
-    weights: np.ndarray | None = None,
-    *,
-    start: np.ndarray | None = None,
-    reg: float = STYLE_REG,
-    tol: float = 1e-7,
-) -> np.ndarray:
-    """Bradley-Terry with features (the arena's style control): P(A wins) =
-    sigmoid(ALPHA * (r_A - r_B) + x . beta), fitted by penalised maximum likelihood (see
-    STYLE_REG) with Newton's method; returns [r..., beta...]. `weights`: how often each battle
-    counts (a bootstrap round). Newton converges quadratically (error_next ~ C error^2): with
-    the last two step sizes d1, d2 it estimates the error left as d2^3 / d1^2 and stops when
-    that is under `tol` (log10-odds; 1e-7 is 4e-5 Elo), or when a step is. The Hessian is
-    built from per-model sums (bincounts): a step costs O(battles x features), not
-    O(battles x models)."""
-    n, k = len(m.models), m.x.shape[1]
-    w = np.ones(len(m.s)) if weights is None else weights
-    params = np.zeros(n + k) if start is None else start.copy()
-    pair = m.i * n + m.j
-    xt = np.ascontiguousarray(m.x.T)
-    # Per battle: the residual, the curvature, and the curvature times each feature; summed
-    # per model as model A and as model B with one bincount each.
-    width = 2 + k
-    rows_i = (np.arange(width)[:, None] * n + m.i).ravel()
-    rows_j = (np.arange(width)[:, None] * n + m.j).ravel()
-    per_battle = np.empty((width, len(m.s)))
-    hess = np.empty((n + k, n + k))
-    previous: float | None = None
-    for _ in range(100):
-        z = m.logits(params)
-        with np.errstate(over="ignore"):  # exp overflows to inf: p is 0, as it should be
-            p = 1 / (1 + np.exp(-z))
-        h = w * p * (1 - p)
-        np.multiply(w, m.s - p, out=per_battle[0])
-        per_battle[1] = h
-        np.multiply(h, xt, out=per_battle[2:])
-        flat = per_battle.ravel()
-        as_a = np.bincount(rows_i, flat, n * width).reshape(width, n)
-        as_b = np.bincount(rows_j, flat, n * width).reshape(width, n)
-        diff = as_a - as_b
-        grad = np.concatenate([ALPHA * diff[0], xt @ per_battle[0]]) - reg * params
-        pairs = np.bincount(pair, h, n * n).reshape(n, n)
-        rr = -(pairs + pairs.T)
-        rr[np.diag_indices(n)] = as_a[1] + as_b[1]
-        hess[:n, :n] = ALPHA**2 * rr
-        hess[:n, n:] = ALPHA * diff[2:].T
-        hess[n:, :n] = ALPHA * diff[2:]
-        hess[n:, n:] = xt @ per_battle[2:].T
-        hess[np.diag_indices(n + k)] += reg
-        step = np.linalg.solve(hess, grad)
-        if np.max(np.abs(step)) > FAR:
-            loss = _loss(m, w, params, reg)
-            for _halving in range(30):
-                if _loss(m, w, params + step, reg) <= loss:
-                    break
-                step /= 2
-        params = params + step
-        size = float(np.max(np.abs(step)))
-        if size < tol or (previous is not None and size**3 < tol * previous**2):
-            break
-        previous = size
-    return params
-
-
-def controlled_rounds(
-    m: Matchups,
-    full: np.ndarray,
-    seeds: Sequence[np.random.SeedSequence],
-    reg: float = STYLE_REG,
-    tol: float = 1e-6,
-) -> np.ndarray:
-    """One bootstrap round per seed (rounds x params): the battles resampled with replacement
-    and refitted by Newton steps from the full-data fit (`full`) to `tol` (see
-    `contextual_bt`; 1e-6 log10-odds is 4e-4 Elo: usually two steps)."""
-    n = len(m.s)
-    out = np.empty((len(seeds), len(full)))
-    for r, seed in enumerate(seeds):
-        rng = np.random.default_rng(seed)
-        w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
-        drawn = np.flatnonzero(w)  # about 63% of the battles; the others weigh nothing
-        sample = Matchups(m.models, m.i[drawn], m.j[drawn], m.s[drawn], m.x[drawn])
-        out[r] = contextual_bt(sample, w[drawn], start=full, reg=reg, tol=tol)
-    return out
-
-
-PARALLEL_WORK = 5_000_000
-"""Battles x rounds from which `jobs="auto"` runs the bootstrap in worker processes (below
-it, starting them costs more than it saves)."""
-
-
-def controlled_bootstrap(
-    m: Matchups,
-    full: np.ndarray,
-    *,
-    rounds: int,
-    seed: int,
-    reg: float = STYLE_REG,
-    tol: float = 1e-6,
-    jobs: int | str = 1,
-) -> np.ndarray:
-    """`rounds` bootstrap refits (rounds x params; see `controlled_rounds`). Round r draws from
-    its own seed (`SeedSequence(seed).spawn`), so the result does not depend on `jobs`: how
-    many worker processes share the rounds ("auto": one per core for large inputs)."""
-    from arenatok.workers import default_workers, process_map
-
-    seeds = np.random.SeedSequence(seed).spawn(rounds)
-    if jobs == "auto":
-        jobs = default_workers() if len(m.s) * rounds >= PARALLEL_WORK else 1
-    if int(jobs) <= 1 or rounds < 2:
-        return controlled_rounds(m, full, seeds, reg, tol)
-
-    chunks = [list(c) for c in np.array_split(np.array(seeds, dtype=object), int(jobs))]
-    parts = process_map(partial(controlled_rounds, m, full, reg=reg, tol=tol), chunks, int(jobs))
-    return np.concatenate(list(parts))
 
 
 def rank_with_uncertainty(lower: Sequence[float], upper: Sequence[float]) -> list[int]:

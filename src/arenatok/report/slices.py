@@ -103,15 +103,30 @@ def slice_members(c: Battles, by: str) -> dict[str, list[int]]:
 
 
 def slices_section(
-    c: Battles, by: str, *, rounds: int, seed: int, jobs: int | str = 1
+    c: Battles,
+    by: str,
+    *,
+    rounds: int,
+    seed: int,
+    jobs: int | str = 1,
+    intervals: str = "sandwich",
+    reweight: bool = False,
 ) -> dict[str, Any]:
-    """A leaderboard per slice; slices under MIN_SLICE_BATTLES battles are listed, unrated."""
+    """A leaderboard per slice (see `leaderboard` for the options); slices under
+    MIN_SLICE_BATTLES battles are listed, unrated."""
     rows = []
     for name, members in slice_members(c, by).items():
         row: dict[str, Any] = {"slice": name, "battles": len(members)}
         if len(members) < MIN_SLICE_BATTLES:
             row["too_few_battles"] = True
         else:
-            row |= leaderboard(c.take(members), rounds=rounds, seed=seed, jobs=jobs)
+            row |= leaderboard(
+                c.take(members),
+                rounds=rounds,
+                seed=seed,
+                jobs=jobs,
+                intervals=intervals,
+                reweight=reweight,
+            )
         rows.append(row)
     return {"by": by, "min_battles_per_slice": MIN_SLICE_BATTLES, "slices": rows}
