@@ -1,4 +1,4 @@
-"""The report's ratings: the leaderboard (online Elo, Bradley-Terry with bootstrap intervals,
+"""The report's ratings: the leaderboard (online Elo, Bradley-Terry with sandwich or bootstrap intervals,
 the style-controlled fit), the pairwise table, and the ratings section.
 """
 
