@@ -123,9 +123,9 @@ def report_cmd(
     """Describe a built dataset: counts (battles, models, pairs, votes, turns, languages,
     flags), token distributions, what resending the history costs, ratings as the arena
     computes them (online Elo in arrival order, Bradley-Terry, length- and style-controlled
-    Bradley-Terry, each with sandwich or bootstrap intervals and the rank with uncertainty), observed
-    against predicted win rates per pair, length bias, and the specification report's
-    figures beside ours. Writes report.json (every number) and report.html
+    Bradley-Terry, each with sandwich or bootstrap intervals and the rank with uncertainty),
+    observed against predicted win rates per pair, length bias, and the specification
+    report's figures beside ours. Writes report.json (every number) and report.html
     (self-contained, opens offline) into OUT_DIR. The filters and slices apply to the
     ratings; the counts and tokens describe every battle.
 
@@ -235,8 +235,9 @@ def bench_cmd(
     splits) how much of the signal survives, with paired bootstrap intervals, beside what the
     strategy costs (per side and by turn) and references that see no content (length, style,
     model identity). Two verdicts per strategy: non-inferior to full (full always runs, as the
-    reference), and uses content (beats length only); and what the test split can detect. Several OUT_DIRs are pooled. Writes
-    bench.json and bench.html into the first OUT_DIR (or --out).
+    reference), and uses content (beats length only); and what the test split can detect.
+    Several OUT_DIRs are pooled. Writes bench.json and bench.html into the first OUT_DIR (or
+    --out).
 
     \b
     Example:

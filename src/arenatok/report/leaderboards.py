@@ -1,5 +1,5 @@
-"""The report's ratings: the leaderboard (online Elo, Bradley-Terry with sandwich or bootstrap intervals,
-the style-controlled fit), the pairwise table, and the ratings section.
+"""The report's ratings: the leaderboard (online Elo, Bradley-Terry with sandwich or bootstrap
+intervals, the style-controlled fit), the pairwise table, and the ratings section.
 """
 
 from __future__ import annotations
