@@ -223,7 +223,7 @@ def test_a_signal_stops_a_busy_report(arena_parquet: Path, tmp_path: Path) -> No
     ends it at once, exit 143, nothing written, no worker left."""
     out = tmp_path / "real"
     build(arena_parquet, out=out, limit=None)
-    args = ["report", str(out), "--rounds", "20000", "--jobs", "2"]
+    args = ["report", str(out), "--intervals", "bootstrap", "--rounds", "20000", "--jobs", "2"]
     proc, workers, stderr = _stop_when_busy(args, signal.SIGTERM)
     assert proc.returncode == 143, stderr
     assert not (out / "report.json").exists()

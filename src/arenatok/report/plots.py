@@ -25,7 +25,7 @@ def report_plots(report: dict[str, Any], c: Battles) -> list[str]:
     models = plotted_models(report)
     if len(models) > 1:
         svg(
-            "Battles per model pair (models ordered by rating, best first)",
+            f"Battles per model pair (models ordered by rating, best first{shown_of(report)})",
             pairs_figure(report),
             wide=True,
         )
@@ -73,11 +73,14 @@ def report_plots(report: dict[str, Any], c: Battles) -> list[str]:
         )
 
     if models:
-        svg("Ratings with 95% intervals: plain and style-controlled", ratings_figure(report))
+        svg(
+            f"Ratings with 95% intervals: plain and style-controlled{shown_of(report)}",
+            ratings_figure(report),
+        )
     if len(models) > 1:
         svg(
             "Pairs: observed score minus the score Bradley-Terry predicts (row model against "
-            "column model)",
+            f"column model{shown_of(report)})",
             pairwise_figure(report),
             wide=True,
         )
@@ -111,10 +114,26 @@ def report_plots(report: dict[str, Any], c: Battles) -> list[str]:
     return figs
 
 
-def plotted_models(report: dict[str, Any]) -> list[str]:
-    """The models the plots show, best rated first: those with at least PLOT_MIN_BATTLES rated
-    battles (the others are rough, and would stretch every axis)."""
+PLOT_MAX_MODELS = 60
+"""The plots show at most this many models, the best rated: a heatmap of a thousand models is
+unreadable (and made report.html 380 MB); the tables keep every model."""
+
+
+def sound_models(report: dict[str, Any]) -> list[str]:
+    """The models with at least PLOT_MIN_BATTLES rated battles, best rated first (the others
+    are rough, and would stretch every axis)."""
     return [m["model"] for m in report["ratings"]["models"] if m["battles"] >= PLOT_MIN_BATTLES]
+
+
+def plotted_models(report: dict[str, Any]) -> list[str]:
+    """The models the plots show: the PLOT_MAX_MODELS best rated of `sound_models`."""
+    return sound_models(report)[:PLOT_MAX_MODELS]
+
+
+def shown_of(report: dict[str, Any]) -> str:
+    """What a caption adds when the plots leave sound models out: which ones they show."""
+    sound = len(sound_models(report))
+    return f" (the {PLOT_MAX_MODELS} best rated of {sound:,})" if sound > PLOT_MAX_MODELS else ""
 
 
 def model_grid(models: Sequence[str], cells: Sequence[tuple[str, str, float]]) -> Any:
