@@ -46,7 +46,7 @@ BASELINE = r"""
 import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import pyarrow.compute as pc, pyarrow.parquet as pq
-from arenatok.workers import default_workers
+from arenatok.runtime.workers import default_workers
 
 mode, path = sys.argv[1], sys.argv[2]
 
@@ -56,7 +56,7 @@ def counter():
         from bpe_openai import _bindings
 
         return _bindings.tokenizer_for_encoding("cl100k_base").count
-    from arenatok.encodings import get_encoding
+    from arenatok.pipeline.encodings import get_encoding
 
     encode = get_encoding("cl100k_base").encode_ordinary
     return lambda t: len(encode(t))

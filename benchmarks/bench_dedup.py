@@ -22,11 +22,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from arenatok.check_arrow import battles_from_arrow  # noqa: E402
-from arenatok.dedup import Index  # noqa: E402
-from arenatok.keys import batch_keys  # noqa: E402
-from arenatok.load import open_local  # noqa: E402
-from arenatok.pipeline import build  # noqa: E402
+from arenatok.pipeline.dedup import Index  # noqa: E402
+from arenatok.pipeline.driver import build  # noqa: E402
+from arenatok.pipeline.keys import batch_keys  # noqa: E402
+from arenatok.pipeline.sources.checks_arrow import battles_from_arrow  # noqa: E402
+from arenatok.pipeline.sources.local import open_local  # noqa: E402
 from bench_build import corpus, timed  # noqa: E402
 
 

@@ -19,13 +19,13 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from arenatok.keys import batch_keys
-from arenatok.load import open_local
-from arenatok.records import dumps_lines
-from arenatok.stats import Stats
-from arenatok.steps import StepOptions, gc_paused, parse_batch, records_of, texts_of
-from arenatok.style import battle_style
-from arenatok.write import MINI_SIZE, DatasetWriter
+from arenatok.pipeline.keys import batch_keys
+from arenatok.pipeline.records import dumps_lines
+from arenatok.pipeline.sources.local import open_local
+from arenatok.pipeline.stats import Stats
+from arenatok.pipeline.steps import StepOptions, gc_paused, parse_batch, records_of, texts_of
+from arenatok.pipeline.style import battle_style
+from arenatok.pipeline.write import MINI_SIZE, DatasetWriter
 
 
 def main() -> None:

@@ -26,9 +26,9 @@ from typing import Any
 
 import pyarrow.compute as pc
 
-from arenatok import workers
-from arenatok.load import open_local
-from arenatok.tokens import TokenCounter, counter_for
+from arenatok.pipeline.sources.local import open_local
+from arenatok.pipeline.tokens import TokenCounter, counter_for
+from arenatok.runtime import workers
 
 FIELDS = 1050
 """Bytes of a record's JSON that are not its texts, on average (data_out.json of the benchmark

@@ -111,7 +111,7 @@ def test_the_contract_catches_an_import_against_the_layers(tmp_path: Path) -> No
     )
     run = lint_imports(tmp_path)
     assert run.returncode == 1
-    assert "arenatok.steps -> arenatok.report.numbers" in run.stdout
+    assert "arenatok.pipeline.steps -> arenatok.report.numbers" in run.stdout
 
 
 def test_no_module_grows_past_the_limit() -> None:

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from arenatok.cli import cli
 from arenatok.dataset.built import Battles, read_built
-from arenatok.pipeline import build
+from arenatok.pipeline.driver import build
 from arenatok.report import controlled, ratings, solve
 from arenatok.report.leaderboards import leaderboard, style_matchups
 from tests.helpers import ROOT

@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arenatok.bench import TEST_SHARE, auc, in_test_split, run_bench, write_bench
+from arenatok.bench.strategies import Full, LastTurn, Side, Truncate, parse_strategies
 from arenatok.cli import cli
 from arenatok.dataset.built import read_built
 from arenatok.errors import ArenatokError, OptionError, OutputError, SourceError
-from arenatok.pipeline import build
-from arenatok.strategies import Full, LastTurn, Side, Truncate, parse_strategies
+from arenatok.pipeline.driver import build
 from tests.helpers import battle, write_jsonl
 
 SIDE = Side(("Hello world", "And then?"), ("one two three four five", "six seven"))
@@ -59,7 +59,7 @@ def test_parse_strategies_sweeps_and_errors() -> None:
 
 def test_user_strategy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "my_strategies.py").write_text(
-        "from arenatok.strategies import Sent\n"
+        "from arenatok.bench.strategies import Sent\n"
         "class FirstWord:\n"
         "    name = 'first_word'\n"
         "    def fit(self, sides): pass\n"
@@ -209,7 +209,7 @@ def test_strategy_that_breaks_the_protocol(tmp_path: Path, monkeypatch: pytest.M
     assert (result.exit_code, result.output) == (
         2,
         "Error: strategy 'returns_str' broke the protocol: send() returned str, not Sent\n"
-        "Hint: return arenatok.strategies.Sent(text=..., tokens=..., bytes=...) or "
+        "Hint: return arenatok.bench.strategies.Sent(text=..., tokens=..., bytes=...) or "
         "Sent(vector=..., bytes=...)\n",
     )
 

@@ -12,7 +12,7 @@ import pytest
 from arenatok.bench import run_bench
 from arenatok.bench.predict import REFERENCES
 from arenatok.bench.strategies import DEFAULT_STRATEGIES, parse_strategies
-from arenatok.pipeline import build
+from arenatok.pipeline.driver import build
 
 ROUNDS = 60
 

@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from arenatok.bench.corpus import plan_shards, read_shard
 from arenatok.bench.predict import texts
 from arenatok.bench.shared import Shared
+from arenatok.bench.strategies import Full, LastTurn, Truncate
 from arenatok.bench.verdicts import answer, scores, weighted_auc
 from arenatok.dataset.built import read_built
 from arenatok.errors import OptionError
-from arenatok.pipeline import build
-from arenatok.strategies import Full, LastTurn, Truncate
+from arenatok.pipeline.driver import build
 from tests.helpers import battle, write_jsonl
 
 
@@ -447,7 +447,7 @@ def test_take_keeps_each_battle_whole(unicode_build: Path) -> None:
 def test_low_rank_strategies_bill_the_numbers_they_send(tmp_path: Path) -> None:
     """On a vocabulary of a handful of tokens the SVD gives fewer directions than asked for:
     each message then costs what is sent (2 bytes a float16 number), not the rank asked."""
-    from arenatok.strategies import LowRank, RecurrentLowRank
+    from arenatok.bench.strategies import LowRank, RecurrentLowRank
 
     rows = [
         battle(f"v{i}", [("a b", "a b c", "b c")], winner=("model_a", "model_b")[i % 2])

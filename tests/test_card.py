@@ -13,7 +13,7 @@ from arenatok.cli import cli
 from arenatok.dataset.card import CARD, PARQUET, features_yaml, records_schema
 from arenatok.dataset.push import is_arenatok_card, push
 from arenatok.errors import HubError
-from arenatok.pipeline import build
+from arenatok.pipeline.driver import build
 from tests.helpers import TINY, write_jsonl
 
 TOKEN = "hf_SENTINELtokenDoNotLeak0123456789"

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arenatok.check import RowProblem, battle_from_row, parse_rows, timestamp
-from arenatok.formats import REQUIRED_COLUMNS
-from arenatok.records import Battle
+from arenatok.pipeline.layouts.base import REQUIRED_COLUMNS
+from arenatok.pipeline.records import Battle
+from arenatok.pipeline.sources.checks import RowProblem, battle_from_row, parse_rows, timestamp
 from tests.helpers import TINY, battle, msg
 
 
@@ -281,7 +281,7 @@ def test_a_lone_surrogate_anywhere_makes_a_reject_saying_where(
 
 
 def test_a_surrogate_in_a_key_of_a_mapping_field_is_found() -> None:
-    from arenatok.check import text_problem
+    from arenatok.pipeline.sources.checks import text_problem
 
     b = battle_from_row(battle("q1"))
     b.categories = {"ok": 1, "bad" + _LONE: 2}  # type: ignore[assignment]
@@ -309,7 +309,7 @@ def test_rows_are_numbered_from_first_row() -> None:
 
 
 def test_show_describes_a_value_in_60_characters() -> None:
-    from arenatok.check import show
+    from arenatok.pipeline.sources.checks import show
 
     assert show(None) == "null"
     assert show(12) == "int 12"
@@ -325,7 +325,7 @@ def test_show_describes_a_value_in_60_characters() -> None:
 
 
 def test_plain_id_is_the_id_as_given_or_described() -> None:
-    from arenatok.check import plain_id
+    from arenatok.pipeline.sources.checks import plain_id
 
     assert plain_id({"question_id": "abc"}) == "abc"  # the default column
     assert plain_id({"id": "7"}, "id") == "7"
@@ -361,7 +361,7 @@ def test_a_whole_float_turn_counts() -> None:
 
 
 def test_quality_flags_by_value() -> None:
-    from arenatok.check import quality_flags
+    from arenatok.pipeline.sources.checks import quality_flags
 
     def flags(*, a: str = "x", b: str = "y", **kw: Any) -> list[str]:
         return quality_flags(Battle("q", "m1", "m2", "tie", ("u",), (a,), (b,), **kw))

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arenatok import check_arrow
-from arenatok.check import battle_from_row, parse_rows
-from arenatok.check_arrow import battles_from_arrow
-from arenatok.records import WINNERS, Battle, Reject
+from arenatok.pipeline.records import WINNERS, Battle, Reject
+from arenatok.pipeline.sources import checks_arrow as check_arrow
+from arenatok.pipeline.sources.checks import battle_from_row, parse_rows
+from arenatok.pipeline.sources.checks_arrow import battles_from_arrow
 from tests.helpers import TINY, battle
 
 MESSAGE = pa.struct([("content", pa.string()), ("role", pa.string())])

@@ -104,7 +104,7 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
 
 
 def test_readme_documents_every_metric() -> None:
-    from arenatok.metrics import DEFINITIONS
+    from arenatok.pipeline.metrics import DEFINITIONS
 
     table = README.replace("\\|", "|")  # a | inside a Markdown table cell is written \|
     for name, text in DEFINITIONS.items():

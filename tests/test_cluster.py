@@ -14,7 +14,7 @@ import pytest
 
 from arenatok.dataset.validate import validate_dir
 from arenatok.errors import EngineError
-from arenatok.pipeline import build
+from arenatok.pipeline.driver import build
 
 ray = pytest.importorskip("ray", reason="the ray extra is missing")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray's own, on connect

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from arenatok.cli import cli
 from arenatok.dataset.validate import validate_dir
-from arenatok.dedup import DEFINITIONS, Index
 from arenatok.errors import DuplicateError
-from arenatok.keys import batch_keys
-from arenatok.pipeline import build
+from arenatok.pipeline.dedup import DEFINITIONS, Index
+from arenatok.pipeline.driver import build
+from arenatok.pipeline.keys import batch_keys
 from tests.helpers import battle, need_shared, write_jsonl
 
 TURNS = [("What is 2+2?", "It is 4.", "Four, of course.")]
@@ -194,7 +194,7 @@ def test_ids_stay_unique_across_sources(tmp_path: Path) -> None:
 
 def test_keys_see_whitespace_and_sides_but_not_content() -> None:
     b = battle("x", TURNS)
-    from arenatok.check import battle_from_row
+    from arenatok.pipeline.sources.checks import battle_from_row
 
     k = batch_keys([battle_from_row(b), battle_from_row(swapped(b, "y"))], "r")
     assert k.exact[0] == k.exact[1]
@@ -235,7 +235,7 @@ def test_drop_never_loses_a_row_and_order_only_picks_the_first(
 
 def test_index_memory_is_digests_only() -> None:
     index = Index()
-    from arenatok.check import battle_from_row
+    from arenatok.pipeline.sources.checks import battle_from_row
 
     k = batch_keys([battle_from_row(battle("x", [("long " * 10_000, "a", "b")]))], "r")
     assert index.see_batch(k, 0, [1]) == [None]
@@ -298,7 +298,7 @@ def test_table_keeps_the_first_value_like_a_dict(
 ) -> None:
     import numpy as np
 
-    from arenatok.dedup import Table
+    from arenatok.pipeline.dedup import Table
 
     table, reference = Table(capacity=4), {}  # tiny: it must grow, and probe past collisions
     for batch in batches:
@@ -320,7 +320,7 @@ def test_the_table_grows_only_past_half_full(capacity: int, keys: int, grown: in
     """Exactly half full stays; one more doubles the table until it is at most half full."""
     import numpy as np
 
-    from arenatok.dedup import Table
+    from arenatok.pipeline.dedup import Table
 
     table = Table(capacity=capacity)
     digests = np.arange(1, keys + 1, dtype=np.uint64)
@@ -332,7 +332,7 @@ def test_the_table_keeps_values_of_all_64_bits() -> None:
     """Values are packed (source, row, vote): every bit counts, in a table that never grew."""
     import numpy as np
 
-    from arenatok.dedup import Table
+    from arenatok.pipeline.dedup import Table
 
     table = Table()
     values = np.array([2**64 - 1, 2**63 + 1, 2**53 + 1], dtype=np.uint64)
@@ -346,7 +346,7 @@ def test_index_memory_at_a_million_battles() -> None:
     (a dict of Python ints took 387 MB)."""
     import numpy as np
 
-    from arenatok.dedup import Table
+    from arenatok.pipeline.dedup import Table
 
     table = Table()
     rng = np.random.default_rng(0)
@@ -361,7 +361,7 @@ def _keys(exact: int, normalized: int, vote: int = 0, any_id: int | None = None)
     """One battle's keys with the given digests (any_id: exact + 100 unless given)."""
     import numpy as np
 
-    from arenatok.keys import BatchKeys
+    from arenatok.pipeline.keys import BatchKeys
 
     any_id = exact + 100 if any_id is None else any_id
     return BatchKeys(["q"], np.array([any_id], np.uint64), None,
@@ -410,7 +410,7 @@ def test_a_match_names_rows_beyond_the_first_hundred() -> None:
 def test_ids_that_are_not_battle_ids_are_no_copies() -> None:
     """Where a release's ids are not battle ids (release None: mt_bench judges one question
     many times), two battles sharing an id are not copies."""
-    from arenatok.check import battle_from_row
+    from arenatok.pipeline.sources.checks import battle_from_row
 
     one = battle_from_row(battle("q1", [("a", "b", "c")]))
     two = battle_from_row(battle("q1", [("other", "b", "c")]))

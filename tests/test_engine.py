@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from arenatok.errors import ArenatokError, OptionError
-from arenatok.pipeline import build
-from arenatok.write import DUPLICATES, METADATA, OUTPUTS
+from arenatok.pipeline.driver import build
+from arenatok.pipeline.write import DUPLICATES, METADATA, OUTPUTS
 from tests.helpers import TINY, battle, write_jsonl, write_parquet
 
 # Ray Data 2.60 warns about its own deprecated settings when a Dataset runs; not ours to fix.
@@ -84,7 +84,7 @@ def test_import_does_not_load_optional_dependencies() -> None:
 def test_the_fork_server_starts_early_only_for_builds_that_use_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from arenatok import plan
+    from arenatok.pipeline import plan
 
     started: list[bool] = []
     monkeypatch.setattr(plan, "start_early", lambda: started.append(True))
@@ -119,7 +119,7 @@ def test_the_command_line_starts_without_the_slow_imports() -> None:
     assert run.stdout == "[]\n"
     # A worker makes its counters without looking up versions (only the metadata needs them).
     code = (
-        "import sys; from arenatok.steps import StepOptions; "
+        "import sys; from arenatok.pipeline.steps import StepOptions; "
         "StepOptions(dataset='x').make_counters(threads=1); "
         "print('importlib.metadata' in sys.modules)"
     )
@@ -171,11 +171,11 @@ PRELOAD_PROBE = """
 from concurrent.futures import ProcessPoolExecutor
 
 def encodings_built():
-    from arenatok.encodings import get_encoding
+    from arenatok.pipeline.encodings import get_encoding
     return get_encoding.cache_info().currsize
 
 if __name__ == "__main__":
-    from arenatok import workers
+    from arenatok.runtime import workers
 
     workers.configure_command_line()
     with ProcessPoolExecutor(1, mp_context=workers.context()) as pool:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from arenatok import errors
 from arenatok.cli import cli
-from arenatok.pipeline import build
+from arenatok.pipeline.driver import build
 from tests.helpers import ROOT, TINY, battle, write_jsonl, write_parquet
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

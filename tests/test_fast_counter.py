@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arenatok.cli import cli
-from arenatok.encodings import SPECIAL_TOKEN_TEXTS, get_encoding
-from arenatok.pipeline import build
-from arenatok.tokens import FastCounter, cross_checked
+from arenatok.pipeline.driver import build
+from arenatok.pipeline.encodings import SPECIAL_TOKEN_TEXTS, get_encoding
+from arenatok.pipeline.tokens import FastCounter, cross_checked
 from tests.helpers import TINY, need_shared, write_jsonl, write_parquet
 
 pytest.importorskip("bpe_openai", reason="the [fast] extra is not installed")
@@ -146,7 +146,9 @@ def test_a_difference_stops_the_build(tmp_path: Path, monkeypatch: pytest.Monkey
 
     real = _bindings.tokenizer_for_encoding
     monkeypatch.setattr(_bindings, "tokenizer_for_encoding", lambda e: _OffByOne(real(e)))
-    monkeypatch.setattr("arenatok.tokens.cross_checked", lambda t: True)  # check every text
+    monkeypatch.setattr(
+        "arenatok.pipeline.tokens.cross_checked", lambda t: True
+    )  # check every text
     src = write_jsonl(tmp_path / "b.jsonl", TINY)
     result = CliRunner().invoke(
         cli, ["build", "--source", str(src), "--out", str(tmp_path / "o"), "--counter", "fast"]

@@ -18,11 +18,11 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from arenatok import atomic
 from arenatok.cli import cli
 from arenatok.dataset.validate import validate_dir
 from arenatok.errors import OutputError
-from arenatok.pipeline import build
+from arenatok.pipeline.driver import build
+from arenatok.runtime import atomic
 from tests.helpers import TINY, write_jsonl, write_parquet
 
 
@@ -211,7 +211,8 @@ def test_second_build_refuses_while_first_holds_the_lock(tmp_path: Path) -> None
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from arenatok.atomic import DirLock\n"
+            "import sys, time; from pathlib import Path\n"
+            "from arenatok.runtime.atomic import DirLock\n"
             f"lock = DirLock(Path({str(out)!r})); print('locked', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,

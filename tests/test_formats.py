@@ -13,10 +13,10 @@ import pytest
 
 from arenatok.dataset.validate import validate_dir
 from arenatok.errors import SourceError
-from arenatok.formats import FORMATS
-from arenatok.load import open_local
-from arenatok.pipeline import build
-from arenatok.tokens import count
+from arenatok.pipeline.driver import build
+from arenatok.pipeline.layouts import LAYOUTS
+from arenatok.pipeline.sources.local import open_local
+from arenatok.pipeline.tokens import count
 from tests.helpers import TINY, battle, need_shared, write_jsonl, write_parquet
 
 
@@ -287,7 +287,7 @@ def test_unknown_layout_lists_columns_and_formats(tmp_path: Path) -> None:
         f"{src}: no known layout has these columns: prompt, chosen, rejected"
     )
     assert e.value.hint == (
-        f"known formats: {', '.join(FORMATS)} (see README, Sources); or name one with --format"
+        f"known formats: {', '.join(LAYOUTS)} (see README, Sources); or name one with --format"
     )
 
 
@@ -403,13 +403,13 @@ def test_quality_flags(tmp_path: Path) -> None:
 
 
 def test_readme_documents_every_quality_flag() -> None:
-    from arenatok.records import QUALITY_FLAGS
+    from arenatok.pipeline.records import QUALITY_FLAGS
     from tests.helpers import ROOT
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8").replace("\\|", "|")
     for flag, text in QUALITY_FLAGS.items():
         assert f"| `{flag}` | {text} |" in readme, flag
-    for name in FORMATS:
+    for name in LAYOUTS:
         assert f"| `{name}` |" in readme, name
 
 

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arenatok.dataset.validate import validate_dir
-from arenatok.encodings import get_encoding
 from arenatok.errors import ArenatokError, SourceError
-from arenatok.pipeline import build
+from arenatok.pipeline.driver import build
+from arenatok.pipeline.encodings import get_encoding
 from tests.helpers import TINY, battle, write_jsonl
 
 FUZZ = settings(
@@ -359,7 +359,7 @@ def test_validate_opens_nothing_outside_the_directory(built: Path) -> None:
 
 
 def test_report_and_its_page_change_together(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from arenatok import atomic
+    from arenatok.runtime import atomic
 
     assert cli_run("report", str(built), "--rounds", "0")[0] == 0
     before = {n: (built / n).read_bytes() for n in ("report.json", "report.html")}
@@ -612,7 +612,7 @@ def test_a_broken_plugin_is_one_line_naming_it(
     body, message = PLUGINS[plugin]
     module = f"hostile_{plugin.lower()}"  # one module each: an imported module is kept
     (tmp_path / f"{module}.py").write_text(
-        "import numpy as np\nfrom arenatok.strategies import Sent\n"
+        "import numpy as np\nfrom arenatok.bench.strategies import Sent\n"
         f"class {plugin}:\n"
         "    name = 'mine'\n"
         "    def fit(self, sides): pass\n"
@@ -841,7 +841,7 @@ def write_lines(path: Path, lines: list[str]) -> Path:
     )
 )
 def test_the_writer_keeps_any_unicode_text_on_one_line(texts: list[str]) -> None:
-    from arenatok.records import dumps_lines
+    from arenatok.pipeline.records import dumps_lines
 
     block = dumps_lines([{"t": t} for t in texts])
     lines = block.split(b"\n") if texts else []

@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 from huggingface_hub import constants
 
-from arenatok.atomic import sha256_file
 from arenatok.cli import cli
 from arenatok.errors import HashMismatchError, HubError
-from arenatok.hub import ARENA_33K, fetch_hub_file
-from arenatok.pipeline import build
+from arenatok.pipeline.driver import build
+from arenatok.pipeline.sources.hub import ARENA_33K, fetch_hub_file
+from arenatok.runtime.atomic import sha256_file
 from tests.fakehub import serve
 from tests.helpers import TINY, write_parquet
 

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from arenatok import interrupts, write
 from arenatok.cli import cli
 from arenatok.dataset.validate import validate_dir
-from arenatok.interrupts import Interrupted
-from arenatok.pipeline import build
+from arenatok.pipeline import write
+from arenatok.pipeline.driver import build
+from arenatok.runtime import interrupts
+from arenatok.runtime.interrupts import Interrupted
 from tests.helpers import TINY, write_jsonl
 from tests.test_faults import snapshot, wait_for_temp_files
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from arenatok.check import RowProblem, battle_from_row
 from arenatok.errors import SourceError
-from arenatok.load import open_local
+from arenatok.pipeline.sources.checks import RowProblem, battle_from_row
+from arenatok.pipeline.sources.local import open_local
 from tests.helpers import TINY, battle, write_jsonl, write_parquet
 
 # ---- files --------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ def test_an_error_keeps_its_cause_and_debug_shows_it(tmp_path: Path) -> None:
 def test_the_metadata_names_a_local_sources_file_type(tmp_path: Path) -> None:
     """`file_type` (Parquet, CSV, JSON Lines or JSON), beside its layout: the word `format`
     is the layout's (--format)."""
-    from arenatok.pipeline import build
+    from arenatok.pipeline.driver import build
 
     src = write_jsonl(tmp_path / "b.jsonl", TINY)
     meta = build(src, out=tmp_path / "o").metadata

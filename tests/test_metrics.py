@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arenatok.metrics import efficiency, token_usage, turn_usages
+from arenatok.pipeline.metrics import efficiency, token_usage, turn_usages
 
 
 def test_first_arena_battle_golden() -> None:

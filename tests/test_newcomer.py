@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from arenatok.cli import cli
 from arenatok.errors import SourceError
-from arenatok.pipeline import build
+from arenatok.pipeline.driver import build
 from tests.helpers import ROOT, TINY, battle, need_chromium, write_jsonl, write_parquet
 
 
@@ -215,7 +215,7 @@ def test_a_report_on_thin_data_says_so_and_plots_only_sound_models(tmp_path: Pat
 
 
 def test_tables_are_for_people() -> None:
-    from arenatok.page import html_table
+    from arenatok.pages import html_table
 
     table = html_table(
         [
@@ -296,7 +296,7 @@ def test_the_pages_fit_1400_pixels(arena_parquet: Path, tmp_path: Path) -> None:
 
 
 def test_the_bench_plot_tells_every_strategy_apart() -> None:
-    from arenatok.bench.page import dodged, series_style
+    from arenatok.bench.bench_page import dodged, series_style
 
     styles = [tuple(sorted(series_style(k).items())) for k in range(40)]
     assert len(set(styles)) == 40

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arenatok.errors import BadRowError, SourceError
-from arenatok.pipeline import build
-from arenatok.records import dumps_lines
-from arenatok.write import cut_strings
+from arenatok.pipeline.driver import build
+from arenatok.pipeline.records import dumps_lines
+from arenatok.pipeline.write import cut_strings
 from tests.helpers import TINY, battle, write_jsonl, write_parquet
 
 FILES = [

@@ -142,7 +142,7 @@ def like(shown: object, real: object) -> bool:
 def test_the_readmes_example_record_is_the_builds(arena_parquet: Path, tmp_path: Path) -> None:
     import json
 
-    from arenatok.pipeline import build
+    from arenatok.pipeline.driver import build
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     [example] = re.findall(r"A record \(the first of `out` above.*?```json\n(.*?)```", readme, re.S)

@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from arenatok import records
-from arenatok.records import (
+from arenatok.pipeline import records
+from arenatok.pipeline.records import (
     Battle,
     DuplicateOf,
     Edit,
@@ -21,8 +21,8 @@ from arenatok.records import (
     record_adapter,
     schema_json,
 )
-from arenatok.steps import make_record
-from arenatok.write import schema_bytes
+from arenatok.pipeline.steps import make_record
+from arenatok.pipeline.write import schema_bytes
 
 
 def _record() -> dict[str, Any]:
@@ -35,7 +35,7 @@ def _record() -> dict[str, Any]:
         answers_a=("Hello",),
         answers_b=("Hey",),
     )
-    from arenatok.metrics import token_usage
+    from arenatok.pipeline.metrics import token_usage
 
     return dict(make_record(battle, [token_usage([1], [1], [1])], ["cl100k_base"], dataset="d"))
 

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from arenatok.cli import cli
-from arenatok.derived import REPORT_HTML, REPORT_JSON
-from arenatok.pipeline import build
+from arenatok.pipeline.driver import build
 from arenatok.report import write_report
+from arenatok.runtime.derived import REPORT_HTML, REPORT_JSON
 from tests.helpers import ROOT, battle, need_shared, write_jsonl
 
 TEST_OUTPUT = ROOT / "test-output"

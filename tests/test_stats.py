@@ -6,7 +6,7 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arenatok.stats import Stats
+from arenatok.pipeline.stats import Stats
 
 counters = st.dictionaries(st.sampled_from(["a", "b", "c"]), st.integers(1, 9)).map(Counter)
 pairs = st.sets(st.tuples(st.sampled_from("xyz"), st.sampled_from("xyz")))

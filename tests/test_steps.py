@@ -7,8 +7,8 @@ import json
 import orjson
 import pyarrow as pa
 
-from arenatok.readers import JsonLines
-from arenatok.steps import (
+from arenatok.pipeline.sources.filetypes import JsonLines
+from arenatok.pipeline.steps import (
     SourceStamp,
     StepOptions,
     parse_batch,
@@ -16,7 +16,7 @@ from arenatok.steps import (
     run_batch,
     texts_of,
 )
-from arenatok.tokens import count, cross_checked
+from arenatok.pipeline.tokens import count, cross_checked
 from tests.helpers import TINY, battle
 
 OPTIONS = StepOptions(dataset="tiny")
@@ -42,7 +42,7 @@ def test_rejects_carry_their_source_row() -> None:
 
 
 def test_every_counter_counts_every_turn() -> None:
-    from arenatok.check import battle_from_row
+    from arenatok.pipeline.sources.checks import battle_from_row
 
     turns = [("What is 2+2?", "4", "Four."), ("And 3+3?", "6", "Six, of course.")]
     b = battle_from_row(battle("q", turns))
@@ -149,7 +149,7 @@ def test_the_fast_counters_cross_check_is_counted_per_text() -> None:
 
 
 def test_the_counter_kind_is_the_options() -> None:
-    from arenatok.tokens import FastCounter
+    from arenatok.pipeline.tokens import FastCounter
 
     fast = StepOptions(dataset="d", counter="fast").make_counters(threads=1)
     assert [type(c) for c in fast] == [FastCounter]

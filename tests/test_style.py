@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arenatok.style import battle_style, markdown_counts, release_counts
+from arenatok.pipeline.style import battle_style, markdown_counts, release_counts
 
 ANSWER = """# Plan
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from arenatok.cli import cli
 from arenatok.errors import EXIT_CODES
-from arenatok.pipeline import build
+from arenatok.pipeline.driver import build
 from tests.helpers import TINY, battle, write_jsonl, write_parquet
 
 FUZZ = settings(

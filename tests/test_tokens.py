@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arenatok import tokens
-from arenatok.encodings import ENCODINGS, bpe_bytes, get_encoding
 from arenatok.errors import EncodingNotFoundError, HashMismatchError
-from arenatok.tokens import TokenCounter, count
+from arenatok.pipeline import tokens
+from arenatok.pipeline.encodings import ENCODINGS, bpe_bytes, get_encoding
+from arenatok.pipeline.tokens import TokenCounter, count
 
 OPENCL = "What is the difference between OpenCL and CUDA?"
 

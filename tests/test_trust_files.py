@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from arenatok.cli import cli
 from arenatok.dataset.validate import validate_dir
-from arenatok.pipeline import build
+from arenatok.pipeline.driver import build
 from tests.helpers import TINY, battle, edit_records, rewrite, write_jsonl
 
 
@@ -228,7 +228,7 @@ def test_a_report_whose_build_is_replaced_meanwhile_writes_nothing(
         build(src, out=built, limit=30)  # another build lands while the report is made
         return report
 
-    monkeypatch.setattr("arenatok.report.page.build_report", racing)
+    monkeypatch.setattr("arenatok.report.report_page.build_report", racing)
     result = run("report", built, "--rounds", "0")
     assert result.exit_code == 3
     assert "the build was replaced while this command read it; nothing was written" in (

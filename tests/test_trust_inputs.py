@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from arenatok.cli import cli
 from arenatok.dataset.validate import validate_dir
-from arenatok.pipeline import build
+from arenatok.pipeline.driver import build
 from tests.helpers import TINY, battle, write_jsonl
 from tests.test_formats import kaggle_row, write_csv
 
@@ -170,7 +170,8 @@ def test_out_of_memory_reading_parquet_is_not_corrupt_data(
 def test_too_many_open_files_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    from arenatok import load, pipeline
+    from arenatok.pipeline import pipeline
+    from arenatok.pipeline.sources import local as load
 
     def emfile(*args: Any, **kwargs: Any) -> Any:
         raise OSError(errno.EMFILE, "Too many open files")
@@ -258,8 +259,8 @@ def test_a_stdout_that_cannot_encode_unicode_gets_escapes(tmp_path: Path) -> Non
 def test_a_lock_that_cannot_be_written_is_not_left_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from arenatok.atomic import DirLock
     from arenatok.errors import OutputError
+    from arenatok.runtime.atomic import DirLock
 
     def full(*args: Any) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from arenatok.cli import cli
 from arenatok.dataset.validate import validate_dir
-from arenatok.pipeline import build
-from arenatok.records import schema_json
-from arenatok.write import DUPLICATES, METADATA, OUTPUTS, schema_bytes
+from arenatok.pipeline.driver import build
+from arenatok.pipeline.records import schema_json
+from arenatok.pipeline.write import DUPLICATES, METADATA, OUTPUTS, schema_bytes
 from tests.helpers import TINY, battle, edit_records, rewrite, write_jsonl
 
 FUZZ = settings(
@@ -48,7 +48,7 @@ def test_real_data_build_is_valid(arena_parquet: Path, tmp_path: Path) -> None:
 
 def test_shipped_schema_is_generated_from_the_records() -> None:
     # If this fails after a change to records.py, regenerate the file:
-    #   python -c "from arenatok.records import schema_json; \
+    #   python -c "from arenatok.pipeline.records import schema_json; \
     #   open('src/arenatok/record.schema.json', 'w').write(schema_json())"
     assert schema_bytes().decode() == schema_json()
     schema = json.loads(schema_bytes())

@@ -13,12 +13,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arenatok import atomic, write
-from arenatok.atomic import write_together
-from arenatok.derived import DERIVED
 from arenatok.errors import OutputError
-from arenatok.records import dumps_lines
-from arenatok.write import DatasetWriter, remove_derived
+from arenatok.pipeline import write
+from arenatok.pipeline.records import dumps_lines
+from arenatok.pipeline.write import DatasetWriter, remove_derived
+from arenatok.runtime import atomic
+from arenatok.runtime.atomic import write_together
+from arenatok.runtime.derived import DERIVED
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
@@ -89,8 +90,8 @@ OLD = "ab" * 32
 
 def list_derived(directory: Path, build: str, names: tuple[str, ...] = ()) -> None:
     """The derived files in `directory` listed as written by arenatok (derived.MANIFEST)."""
-    from arenatok.atomic import sha256_file
-    from arenatok.derived import DERIVED, MANIFEST, manifest_bytes
+    from arenatok.runtime.atomic import sha256_file
+    from arenatok.runtime.derived import DERIVED, MANIFEST, manifest_bytes
 
     listed = {
         name: {

@@ -25,10 +25,10 @@ if _WITHOUT:
     import itertools
     from typing import Any
 
-    from arenatok import steps
-    from arenatok.keys import BatchKeys
-    from arenatok.records import Battle, Style
-    from arenatok.style import battle_style
+    from arenatok.pipeline import steps
+    from arenatok.pipeline.keys import BatchKeys
+    from arenatok.pipeline.records import Battle, Style
+    from arenatok.pipeline.style import battle_style
 
     if "keys" in _WITHOUT:
         _serial = itertools.count(1)

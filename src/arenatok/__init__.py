@@ -3,13 +3,13 @@
 This is the public API; everything else may change.
 """
 
-from arenatok.check import battle_from_row
 from arenatok.errors import ArenatokError
-from arenatok.load import open_local
-from arenatok.metrics import token_usage
-from arenatok.pipeline import build
-from arenatok.steps import make_record
-from arenatok.tokens import TokenCounter, count
+from arenatok.pipeline.driver import build
+from arenatok.pipeline.metrics import token_usage
+from arenatok.pipeline.sources.checks import battle_from_row
+from arenatok.pipeline.sources.local import open_local
+from arenatok.pipeline.steps import make_record
+from arenatok.pipeline.tokens import TokenCounter, count
 
 __version__ = "0.1.0"
 

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from arenatok.errors import SourceError
-from arenatok.keys import Sides, same_battle_keys
-from arenatok.style import FEATURES
-from arenatok.write import JSONL
+from arenatok.pipeline.keys import Sides, same_battle_keys
+from arenatok.pipeline.style import FEATURES
+from arenatok.pipeline.write import JSONL
 
 TEST_SHARE = 0.2
 SHARD_BYTES = 8 << 20
@@ -191,7 +191,7 @@ def _checked(shard: Shard, lines: list[bytes]) -> Iterator[dict[str, Any]]:
 
 def read_shard(shard: Shard) -> Corpus:
     """A shard's battles, every record checked (runs in a worker process)."""
-    from arenatok.encodings import get_encoding
+    from arenatok.pipeline.encodings import get_encoding
 
     encode = get_encoding("cl100k_base").encode_ordinary
     with shard.path.open("rb") as f:

@@ -81,7 +81,7 @@ REFERENCES = (
 
 def texts(c: Corpus) -> tuple[list[Side], list[Side]]:
     """The sides' texts, decoded from their token ids (exactly the messages of the build)."""
-    from arenatok.encodings import get_encoding
+    from arenatok.pipeline.encodings import get_encoding
 
     enc = get_encoding("cl100k_base")
     ends = np.cumsum(c.lengths)
@@ -137,7 +137,7 @@ def per_side(strategy: Strategy | Recurrent, shared: Shared, sides: Sequence[Sid
             [np.pad(np.asarray(s.vector, float), (0, width - len(s.vector))) for s in sent]  # type: ignore[arg-type]
         )
     else:
-        from arenatok.encodings import get_encoding
+        from arenatok.pipeline.encodings import get_encoding
 
         encode = get_encoding("cl100k_base").encode_ordinary
         ids = [encode(s.text or "") for s in sent]

@@ -140,7 +140,7 @@ def load(module: str, attr: str) -> Strategy | Recurrent:
 
 
 SENT_HINT = (
-    "return arenatok.strategies.Sent(text=..., tokens=..., bytes=...) or "
+    "return arenatok.bench.strategies.Sent(text=..., tokens=..., bytes=...) or "
     "Sent(vector=..., bytes=...)"
 )
 

@@ -33,7 +33,7 @@ BASIS_SAMPLE = 20_000
 @functools.cache
 def token_strings() -> tuple[bytes, ...]:
     """The bytes of every cl100k_base id (empty for the ids it does not use)."""
-    from arenatok.encodings import get_encoding
+    from arenatok.pipeline.encodings import get_encoding
 
     enc = get_encoding("cl100k_base")
     out = []

@@ -17,13 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from arenatok.atomic import dumps_pretty, out_dir, output_error
 from arenatok.bench import classifier, predict, verdicts
 from arenatok.bench.corpus import TEST_SHARE, Corpus, plan_shards, read_shard, turn_numbers
 from arenatok.bench.shared import Batch, Shared, grouped_cumsum
 from arenatok.bench.strategies import AnyStrategy, Full
 from arenatok.dataset.built import build_id, check_stream, read_metadata
-from arenatok.derived import BENCH_HTML, BENCH_JSON, build_in, write_derived
 from arenatok.errors import (
     OptionError,
     OutputError,
@@ -31,7 +29,9 @@ from arenatok.errors import (
     check_seed,
     missing_extra,
 )
-from arenatok.workers import Background, Pool, trim_memory
+from arenatok.runtime.atomic import dumps_pretty, out_dir, output_error
+from arenatok.runtime.derived import BENCH_HTML, BENCH_JSON, build_in, write_derived
+from arenatok.runtime.workers import Background, Pool, trim_memory
 
 MAX_TURN_SHOWN = 10
 """Cost by turn is given for turns 1 to this (later turns are rare)."""
@@ -347,7 +347,7 @@ def write_bench(
 ) -> dict[str, Any]:
     """Run the benchmark (`run_bench` and its options) and write bench.json and bench.html
     into `write_to` (made if missing, before the run; default: the first built directory)."""
-    from arenatok.bench.page import render_html
+    from arenatok.bench.bench_page import render_html
 
     try:
         import sklearn  # noqa: F401

@@ -22,8 +22,8 @@ from arenatok.bench.protocol import (
     load,
     messages,
 )
-from arenatok.encodings import get_encoding
 from arenatok.errors import OptionError
+from arenatok.pipeline.encodings import get_encoding
 
 if TYPE_CHECKING:
     from arenatok.bench.shared import Batch, Shared

@@ -20,8 +20,8 @@ from arenatok.dataset.check import (
 )
 from arenatok.dataset.check import read_metadata as read_metadata_checked
 from arenatok.errors import SourceError
-from arenatok.style import FEATURES
-from arenatok.write import JSONL, METADATA
+from arenatok.pipeline.style import FEATURES
+from arenatok.pipeline.write import JSONL, METADATA
 
 __all__ = [
     "Battles",

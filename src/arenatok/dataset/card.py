@@ -10,19 +10,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from arenatok.atomic import output_error
 from arenatok.dataset.built import build_id, read_metadata
 from arenatok.dataset.check import Problems, Stream, check_files, check_record
-from arenatok.derived import (
+from arenatok.errors import OutputError, SourceError
+from arenatok.pipeline.write import JSONL
+from arenatok.runtime.atomic import output_error
+from arenatok.runtime.derived import (
     CARD,
     PARQUET,
     PARQUET_BUILD_KEY,
     card_is_ours,
     write_derived,
 )
-from arenatok.errors import OutputError, SourceError
 from arenatok.text import markdown, markdown_code
-from arenatok.write import JSONL
 
 __all__ = ["CARD", "PARQUET", "records_schema", "records_tables", "write_card"]
 

@@ -23,11 +23,10 @@ from typing import Any
 
 import orjson
 
-from arenatok.atomic import sha256_file
 from arenatok.dataset.metadata import metadata_problem
 from arenatok.errors import BuildError
-from arenatok.style import markdown_counts, total
-from arenatok.write import (
+from arenatok.pipeline.style import markdown_counts, total
+from arenatok.pipeline.write import (
     DATA,
     DUPLICATES,
     FULL,
@@ -42,6 +41,7 @@ from arenatok.write import (
     cut_strings,
     schema_bytes,
 )
+from arenatok.runtime.atomic import sha256_file
 
 MAX_RECORD_PROBLEMS = 20
 """Record-level problems `validate` lists in full; beyond that only their number is given."""
@@ -192,7 +192,7 @@ def check_record(line: bytes, where: str, problems: Problems) -> dict[str, Any] 
     from pydantic import ValidationError
 
     if _ADAPTER is None:
-        from arenatok.records import record_adapter
+        from arenatok.pipeline.records import record_adapter
 
         _ADAPTER = record_adapter()
     try:

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from arenatok.dataset.built import build_id, checked_lines, read_metadata
-from arenatok.derived import CARD, PARQUET, card_build, made_from, read_manifest, unchanged
 from arenatok.errors import HubError, OptionError, SourceError, first_line
-from arenatok.hub import unreachable
+from arenatok.pipeline.sources.hub import unreachable
+from arenatok.runtime.derived import CARD, PARQUET, card_build, made_from, read_manifest, unchanged
 
 
 def is_arenatok_card(text: str) -> bool:

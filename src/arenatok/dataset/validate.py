@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from arenatok.atomic import locked
 from arenatok.dataset.check import Problems, build_id, check_build
-from arenatok.derived import (
+from arenatok.pipeline.write import stray_temps
+from arenatok.runtime.atomic import locked
+from arenatok.runtime.derived import (
     CARD,
     DERIVED,
     PAIRS,
@@ -18,7 +19,6 @@ from arenatok.derived import (
     made_from,
     mismatched_pair,
 )
-from arenatok.write import stray_temps
 
 
 @dataclass

@@ -260,7 +260,7 @@ def controlled_bootstrap(
     its own seed (`SeedSequence(seed).spawn`), so the result does not depend on `jobs`: how
     many worker processes share the rounds ("auto": one per core for large inputs).
     `progress` is called with the rounds done."""
-    from arenatok.workers import default_workers, process_map
+    from arenatok.runtime.workers import default_workers, process_map
 
     seeds = np.random.SeedSequence(seed).spawn(rounds)
     if jobs == "auto":

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from arenatok.dataset.built import Battles
+from arenatok.pipeline.style import FEATURES
 from arenatok.report import controlled, ratings
-from arenatok.style import FEATURES
 
 STYLE_FEATURES = ("length", *FEATURES)
 """The arena's style-control features, in its order: answer tokens, headers, list items, bold."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from arenatok.dataset.built import Built
 from arenatok.errors import OptionError, SourceError, check_seed
+from arenatok.pipeline.write import JSONL
 from arenatok.report.leaderboards import INTERVALS, Progress, ratings_section
 from arenatok.report.slices import select, slices_section
 from arenatok.report.usage import (
@@ -21,7 +22,6 @@ from arenatok.report.usage import (
     tokens_section,
 )
 from arenatok.text import lookalikes_note
-from arenatok.write import JSONL
 
 THIN_BATTLES = 300
 """Below this many rated battles a report says its data is thin."""

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from arenatok.dataset.built import Battles
-from arenatok.page import error_bars, figure, plot
+from arenatok.pages import error_bars, figure, plot
 from arenatok.report.numbers import PLOT_MIN_BATTLES
 from arenatok.report.usage import prompt_tokens, response_tokens
 from arenatok.text import plot_label

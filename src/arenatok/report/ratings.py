@@ -204,7 +204,7 @@ def bt_bootstrap(
     the arena's) multiply the drawn counts. The draws are made here, one after another; with
     `jobs` > 1 worker processes fit them, so the numbers do not depend on `jobs`. `progress`
     is called with the rounds done."""
-    from arenatok.workers import default_workers, process_map
+    from arenatok.runtime.workers import default_workers, process_map
 
     rng = np.random.default_rng(seed)
     total = int(cells.counts.sum())

@@ -10,7 +10,7 @@ from typing import Any
 
 from arenatok.dataset.built import Battles
 from arenatok.errors import OptionError
-from arenatok.records import QUALITY_FLAGS
+from arenatok.pipeline.records import QUALITY_FLAGS
 from arenatok.report.leaderboards import leaderboard
 
 

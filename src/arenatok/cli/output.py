@@ -1,0 +1,299 @@
+"""What the commands print: the progress bar (stderr, only on a terminal) and the summaries."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from arenatok.pipeline.driver import BuildResult
+from arenatok.pipeline.write import METADATA
+from arenatok.text import lookalikes_note, terminal
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console for what the commands print: markup, emoji codes and highlighting off,
+    so that text from data (model names, file names) is shown as itself; every such string
+    goes through `text.terminal` as well (control characters as visible escapes)."""
+    from rich.console import Console
+
+    class Quiet(Console):
+        def on_broken_pipe(self) -> None:  # rich would exit 1; `main` ends quietly instead
+            raise BrokenPipeError(errno.EPIPE, "the output was closed")
+
+    width = None if stderr else 150
+    return Quiet(stderr=stderr, width=width, markup=False, emoji=False, highlight=False)
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[..., None]]:
+    """A rich progress bar on stderr, updated with (done, total or None); shown only when
+    stderr is a terminal, and gone when the work is done."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    err = console(stderr=True)
+    bar = Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    task = bar.add_task(label, total=None)
+
+    def update(done: int, total: int | None, stage: str | None = None) -> None:
+        bar.update(task, completed=done, total=total)
+        if stage is not None:
+            bar.update(task, description=terminal(f"{label}: {stage}"))
+
+    with bar:
+        yield update
+
+
+def build_summary(result: BuildResult) -> str:
+    """The lines `arenatok build` prints."""
+    s = result.stats
+    m = result.metadata
+    n = s.written
+    shares = " · ".join(
+        f"{w} {d['share'] * 100:.1f}%" for w, d in m["winner_distribution"].items() if n
+    )
+    flags = ", ".join(f"{f} {c:,}" for f, c in m["quality_flags"].items() if c) or "none"
+    dup = m["duplicates"]
+    names = [Path(x.get("path") or x.get("filename", "?")).name for x in m["sources"]]
+    later = dup["later_copies"]
+    lines = [
+        f"rows read {s.read:,} = written {s.written:,} + rejected {s.rejected:,}"
+        + (f" + dropped {s.dropped:,}" if s.dropped else ""),
+        f"tokens ({m['tokenizer']['name']}): {s.total_tokens:,} in all, "
+        + (
+            f"{s.total_tokens / n:.1f} per battle, {s.turns / n:.2f} turns per battle"
+            if n
+            else "no battles written"
+        ),
+        f"winners: {shares}" if n else "winners: none",
+        f"model pairs: {m['model_pairs']['ordered']} ordered, "
+        f"{m['model_pairs']['unordered']} unordered",
+        f"quality flags: {flags}",
+        f"duplicates: same_id {later['same_id']:,}, same_battle {later['same_battle']:,} "
+        f"(exact {dup['by_key']['exact']:,}, normalized {dup['by_key']['normalized']:,}); "
+        f"votes differ {dup['votes_differ']:,}",
+        *(
+            f"  later copies in source {x['later_in']} ({names[x['later_in']]}) of battles "
+            f"first in source {x['first_in']} ({names[x['first_in']]}): {x['later_copies']:,}"
+            for x in dup["by_source_pair"]
+            if len(names) > 1
+        ),
+        f"token cache: {result.cache_hit_rate:.1%} of texts were repeats, counted once",
+        f"wrote {result.out_dir}/: " + ", ".join([*result.files, METADATA]),
+    ]
+    for label, read, total in result.limited:
+        of = f"{read:,} of {total:,} rows" if total is not None else f"the first {read:,} rows"
+        more = "" if total is not None else "; it has more"
+        lines.insert(1, f"read {of} of {Path(label).name}{more} (--limit all for every row)")
+    alike = lookalikes_note({m for pair in s.pairs for m in pair})
+    if alike:
+        lines.append(f"note: {alike}")
+    if result.kept:
+        lines.append(
+            "left in place, not made from the build this one replaced: " + ", ".join(result.kept)
+        )
+    if result.late_signal:
+        lines.append(
+            "a stop signal came while the finished files were renamed into place: the build "
+            "completed, and its output is whole"
+        )
+    return "".join(terminal(line) + "\n" for line in lines)
+
+
+def _ci(row: dict[str, Any], name: str) -> str:
+    ci = row.get(f"{name}_ci95")
+    return f"{ci[0]:.0f}–{ci[1]:.0f}" if ci else ""
+
+
+def ratings_table(board: dict[str, Any], title: str | None = None) -> Any:
+    """One leaderboard: each rating with its interval and rank with uncertainty."""
+    from rich.table import Column, Table
+
+    table = Table(
+        Column("model", no_wrap=True),
+        "battles",
+        "Bradley-Terry",
+        "95% CI",
+        "rank",
+        "style-controlled",
+        "95% CI",
+        "rank",
+        "length-controlled",
+        "online Elo",
+        title=None if title is None else terminal(title),
+    )
+    for r in board["models"]:
+        table.add_row(
+            terminal(r["model"]),
+            f"{r['battles']:,}",
+            f"{r['bradley_terry']:.0f}",
+            _ci(r, "bradley_terry"),
+            str(r.get("bradley_terry_rank", "")),
+            f"{r['style_controlled']:.0f}",
+            _ci(r, "style_controlled"),
+            str(r.get("style_controlled_rank", "")),
+            f"{r['length_controlled']:.0f}",
+            f"{r['online_elo']:.0f}",
+        )
+    return table
+
+
+def print_report(report: dict[str, Any], intervals: str, rounds: int, seconds: float) -> None:
+    """The report's headline, ratings tables, style coefficients and the specification
+    comparison."""
+    from rich.table import Table
+
+    counts, rat = report["counts"], report["ratings"]
+    out = console()
+    how = "sandwich intervals" if intervals == "sandwich" else f"{rounds} bootstrap rounds"
+    f = rat["filters"]
+    kept = (
+        f"; rated {f['battles_after']:,} of {f['battles_before']:,} battles after the filters"
+        if f["battles_after"] != f["battles_before"]
+        else ""
+    )
+    out.print(
+        f"{counts['battles']:,} battles, {counts['models']} models, "
+        f"{counts['model_pairs']['ordered']} ordered / {counts['model_pairs']['unordered']} "
+        f"unordered pairs{kept}\n"
+        f"ratings with {how} in {report['_ratings_seconds']:.1f} s; "
+        f"report in {seconds:.1f} s",
+        highlight=False,
+    )
+    for caveat in report.get("caveats", []):
+        out.print(terminal(f"note: {caveat}"))
+    out.print(ratings_table(rat))
+    coef = Table("style feature", "coefficient", "95% CI", title="style control (log-odds per sd)")
+    for name, x in rat["coefficients"]["style_controlled"].items():
+        ci = x.get("ci95")
+        coef.add_row(
+            terminal(name), f"{x['estimate']:+.3f}", f"{ci[0]:+.3f} – {ci[1]:+.3f}" if ci else ""
+        )
+    out.print(coef)
+    worst = sorted((p for p in rat["pairwise"] if p["battles"] >= 20), key=lambda p: -abs(p["z"]))[
+        :5
+    ]
+    if worst:
+        pairs = Table(
+            "model",
+            "opponent",
+            "battles",
+            "observed",
+            "predicted",
+            "z",
+            title="pairs the Bradley-Terry fit explains worst (20+ battles)",
+        )
+        for p in worst:
+            pairs.add_row(
+                terminal(p["model"]),
+                terminal(p["opponent"]),
+                str(p["battles"]),
+                f"{p['observed_score']:.2f}",
+                f"{p['predicted_score']:.2f}",
+                f"{p['z']:+.1f}",
+            )
+        out.print(pairs)
+    for sl in (report.get("slices") or {}).get("slices", []):
+        n = sl["battles"]
+        title = f"{report['slices']['by']} = {sl['slice']}: {n:,} battle{'s' * (n != 1)}"
+        if sl.get("too_few_battles"):
+            out.print(terminal(f"{title} (too few to rate)"))
+        else:
+            out.print(ratings_table(sl, title))
+    src = report["sources"]
+    if len(src["sources"]) > 1 or src["votes_differ"]:
+        title = f"sources (votes differ between copies: {src['votes_differ']})"
+        table = Table("source", "battles", "later copies within", "of others", title=title)
+        for x in src["sources"]:
+            table.add_row(
+                terminal(f"{x['source']}: {Path(x['name']).name}"),
+                f"{x['battles']:,}",
+                f"{x['later_copies_within']:,}",
+                f"{x['later_copies_of_other_sources']:,}",
+            )
+        out.print(table)
+    spec = Table("figure", "report", "ours", title="the specification report, first 300 battles")
+    for row in report["specification_report"]:
+        spec.add_row(row["figure"], row["report"], terminal(row["ours"]))
+    out.print(spec)
+
+
+def print_bench(bench: dict[str, Any], seconds: float) -> None:
+    """The benchmark's split, results table, verdicts and what the test can detect."""
+    from rich.table import Column, Table
+
+    from arenatok.bench.bench_page import answer_sentences, power_statement
+
+    split, metric = bench["split"], bench["compared_on"]
+    out = console()
+    pooled = f" from {len(bench['builds'])} builds" if len(bench["builds"]) > 1 else ""
+    copies = sum(b.get("left_out_as_copies_of_an_earlier_build", 0) for b in bench["builds"])
+    if copies:
+        pooled += f" ({copies:,} copies of battles of an earlier build left out)"
+    votes = "votes" if bench["outcome"] == "three-way" else "decisive votes"
+    out.print(
+        f"{bench['battles']:,} battles{pooled}: trained on {split['train_votes']:,} "
+        f"{votes}, tested on {split['test_votes']:,} (ties {split['ties']}: "
+        f"{split['test_ties']:,} in the test split); outcome {bench['outcome']}, compared on "
+        f"{metric}; run time {seconds:.1f} s",
+        highlight=False,
+    )
+
+    def ci(x: list[float] | None) -> str:
+        return f"{x[0]:+.3f}…{x[1]:+.3f}" if x else ""
+
+    def verdict(x: bool | None) -> str:
+        return {True: "yes", False: "no", None: ""}[x]
+
+    table = Table(
+        Column("strategy", no_wrap=True),
+        Column("bytes/side", justify="right"),
+        Column("tokens/side", justify="right"),
+        metric,
+        Column("95% CI", no_wrap=True),
+        Column("− full", no_wrap=True),
+        "non-inf.",
+        Column("− length", no_wrap=True),
+        "content",
+        caption=f"− full, − length: 95% intervals of the {metric} difference from full and "
+        f"from the length-only reference; non-inf.: non-inferior to full (margin "
+        f"{bench['margin']:g}); content: uses content (beats length only)",
+    )
+    for r in bench["results"]:
+        lo, hi = r[f"{metric}_ci95"]
+        table.add_row(
+            terminal(r["strategy"]),
+            f"{r['bytes_per_side']:,.0f}" if "bytes_per_side" in r else "",
+            f"{r['tokens_per_side']:,.0f}" if "tokens_per_side" in r else "",
+            f"{r[metric]:.3f}",
+            f"{lo:.3f}…{hi:.3f}",
+            ci(r.get(f"{metric}_minus_full_ci95")),
+            verdict(r.get("non_inferior_to_full")),
+            ci(r.get(f"{metric}_minus_length_only_ci95")) if "uses_content" in r else "",
+            verdict(r.get("uses_content")),
+        )
+    out.print(table)
+    for sentence in answer_sentences(bench):
+        out.print(terminal(sentence))
+    out.print(terminal(power_statement(bench)))

@@ -1,0 +1,63 @@
+"""The layouts of the known releases: how each names its columns and votes, one module each
+(`arena`, `arena_100k`, `arena_140k`, `kaggle_55k`, `mt_bench`), each filling the contract of
+`base.Layout` as its `LAYOUT`. A file's layout is recognised from its columns (`detect`) or
+named with `--format` (`get`). Every layout ends in the same `Battle`, so everything after
+reading works unchanged; vote labels are kept as each release writes them (`tie`,
+`tie (bothbad)`, `both_bad`, `tie (inconsistent)` are not the same thing).
+
+A new release is one new module here: this package finds every module's `LAYOUT` itself."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Sequence
+
+from arenatok.errors import SourceError
+from arenatok.pipeline.layouts.base import Layout
+
+
+def _found() -> dict[str, Layout]:
+    """Every module's LAYOUT, in detection order."""
+    found = []
+    for module in pkgutil.iter_modules(__path__):
+        if module.name != "base":
+            found.append(importlib.import_module(f"{__name__}.{module.name}").LAYOUT)
+    return {layout.name: layout for layout in sorted(found, key=lambda x: x.order)}
+
+
+LAYOUTS: dict[str, Layout] = _found()
+"""Known layouts by name, most specific first: detection takes the first that fits."""
+
+DEFAULT = "arena"
+
+
+def detect(columns: Sequence[str], path: object) -> Layout:
+    """The layout whose required columns are all there and one of whose marker columns is
+    (else the default layout, if its required columns are there)."""
+    present = set(columns)
+    for layout in LAYOUTS.values():
+        if set(layout.required) <= present and (
+            not layout.markers or present & set(layout.markers)
+        ):
+            return layout
+    if set(LAYOUTS[DEFAULT].required) <= present:
+        return LAYOUTS[DEFAULT]
+    raise SourceError(
+        f"{path}: no known layout has these columns: {', '.join(columns) or '(none)'}",
+        hint=f"known formats: {', '.join(LAYOUTS)} (see README, Sources); or name one with "
+        "--format",
+    )
+
+
+def get(name: str) -> Layout:
+    """The layout called `name`; a miss lists the known ones."""
+    try:
+        return LAYOUTS[name]
+    except KeyError as e:
+        raise SourceError(
+            f"unknown format: {name!r}", hint=f"known formats: {', '.join(LAYOUTS)}"
+        ) from e
+
+
+__all__ = ["DEFAULT", "LAYOUTS", "Layout", "detect", "get"]

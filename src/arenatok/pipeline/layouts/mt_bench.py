@@ -1,0 +1,53 @@
+"""lmsys/mt_bench_human_judgments: many judgments per question, one record per (question,
+judge, judged turn); `turn` is the turn that was judged, not the number of turns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from arenatok.pipeline.layouts.base import REQUIRED_COLUMNS, Layout
+from arenatok.pipeline.records import Battle
+from arenatok.pipeline.sources.checks import (
+    RowProblem,
+    as_mapping,
+    both_sides,
+    head_fields,
+    is_whole,
+    meta_fields,
+    new_battle,
+    show,
+)
+
+WINNERS = ("model_a", "model_b", "tie", "tie (inconsistent)")
+
+
+def parse(row: Mapping[str, Any], allow_null: bool) -> Battle:
+    row = as_mapping(row)
+    qid = row.get("question_id")
+    qid = str(qid) if is_whole(qid) else qid
+    head = head_fields({**row, "question_id": qid}, WINNERS)
+    users, answers_a, answers_b, nulls = both_sides(row, allow_null)
+    judged = row.get("turn")
+    if not is_whole(judged) or not 1 <= judged <= len(users):
+        raise RowProblem(f"turn {show(judged)} is not a turn of the {len(users)}-turn conversation")
+    return new_battle(
+        {**head, **meta_fields(row)},
+        users,
+        answers_a,
+        answers_b,
+        null_turns=nulls,
+        judged_turn=judged,
+    )
+
+
+LAYOUT = Layout(
+    "mt-bench",
+    "lmsys/mt_bench_human_judgments",
+    (*REQUIRED_COLUMNS, "judge"),
+    (),
+    WINNERS,
+    parse,
+    order=50,
+    battle_ids=False,
+)

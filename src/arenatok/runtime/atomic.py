@@ -1,0 +1,313 @@
+"""Files written atomically and durably, for every command: a temp file beside the final name
+(`TempFile`: flushed to the disk in the background as it grows), renamed into place, the
+directory flushed; files that go together renamed together (`write_together`); one run at a
+time per directory (`DirLock`); what a killed run left (`temps`). Nothing is written through a
+symbolic link.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import IO
+
+from arenatok.errors import ArenatokError, OutputError, resource_error
+from arenatok.runtime import interrupts
+
+
+def dumps_pretty(obj: object) -> str:
+    """Indented JSON for the small files meant to be read by people."""
+    return json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
+
+
+def output_error(path: Path, e: OSError, *, hint: str | None = None) -> ArenatokError:
+    """The OutputError for an OSError while writing `path` (a ResourceError when the machine
+    ran out of memory or open files); `hint`: what to do when the directory cannot be written
+    (the build says: choose another --out)."""
+    cause = resource_error(e)
+    if cause is not None:
+        return cause
+    if e.errno == errno.ENOSPC:
+        return OutputError(f"{path}: no space left on the device", hint="free space and retry")
+    if isinstance(e, PermissionError) or e.errno == errno.EROFS:
+        return OutputError(f"{path}: permission denied", hint=hint)
+    return OutputError(f"{path}: cannot write: {e.strerror or e}", hint=hint)
+
+
+BUILD_HINT = "choose another --out directory"
+
+
+def out_dir(path: str | Path, option: str = "--out") -> Path:
+    """A directory to write into (made if missing), or an OptionError that says why it cannot
+    be one: an empty path (not the working directory), a file, a link to nothing."""
+    from arenatok.errors import OptionError
+
+    if not str(path):
+        raise OptionError(
+            f"{option} is empty; arenatok does not take it as the working directory",
+            hint=f"name a directory, e.g. {option} arenatok-out (or {option} . for this one)",
+        )
+    p = Path(path)
+    if p.is_symlink() and not p.exists():
+        raise OptionError(
+            f"{option} {p}: is a symbolic link to {p.readlink()}, which does not exist",
+            hint=f"make its target, remove the link, or choose another {option}",
+        )
+    if p.exists() and not p.is_dir():
+        raise OptionError(
+            f"{option} {p}: is a file, not a directory", hint=f"choose another {option}"
+        )
+    return p
+
+
+def mkstemp(final: Path) -> tuple[int, Path]:
+    """A new temp file beside `final` (same file system, so the rename is atomic), with the
+    permissions a plain open() would give (0o666 less the umask, applied by the kernel)."""
+    while True:
+        tmp = final.parent / f".{final.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file, or a directory's entries (so its renames survive a power loss), to the
+    disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+SYNC_EVERY = 16 * 2**20
+"""Bytes written to a file between two background flushes to the disk."""
+
+
+class TempFile:
+    """A file in the making: a temp file beside its final name, hashed as it is written
+    (`hashed=False`: not hashed, for a copy of a hashed file). Every SYNC_EVERY bytes, the
+    written part is flushed to the disk on `syncer`'s thread while the build goes on, so that
+    the fsync of `close` has little left to wait for."""
+
+    def __init__(
+        self, final: Path, *, hashed: bool = True, syncer: ThreadPoolExecutor | None = None
+    ) -> None:
+        self.final = final
+        fd, self.tmp = mkstemp(final)
+        self._fh: IO[bytes] = os.fdopen(fd, "wb")
+        self.file = self._fh
+        """The open temp file, for a writer of its own (not hashed, not flushed on the way)."""
+        self._sha = hashlib.sha256() if hashed else None
+        self.size = 0
+        self._syncer = syncer
+        self._synced = 0
+        self._syncing: Future[None] | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._sha is not None:
+            self._sha.update(data)
+        self.size += len(data)
+        self._fh.write(data)
+        due = self.size - self._synced >= SYNC_EVERY
+        if due and self._syncer is not None and (self._syncing is None or self._syncing.done()):
+            self._wait()
+            self._synced = self.size
+            self._syncing = self._syncer.submit(os.fdatasync, self._fh.fileno())
+
+    def _wait(self) -> None:
+        """Wait for the background flush (its OSError, such as ENOSPC, is raised here)."""
+        if self._syncing is not None:
+            syncing, self._syncing = self._syncing, None
+            syncing.result()
+
+    def close(self) -> dict[str, object]:
+        """Flush the file to the disk (fsync) and close it; its size and sha256 (an empty
+        dict when not hashed)."""
+        self._wait()
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        if self._sha is None:
+            return {}
+        return {"bytes": self.size, "sha256": self._sha.hexdigest()}
+
+    def discard(self) -> None:
+        if self._syncing is not None:  # not yet started: dropped; running: waited for
+            self._syncing.cancel()
+            futures.wait([self._syncing])
+        self._fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+LOCK = ".arenatok.lock"
+
+
+class DirLock:
+    """An exclusive lock on an output directory: `flock` on DIR/.arenatok.lock, which holds the
+    holder's pid and is removed at the end. The kernel drops the lock when its holder dies, so
+    a lock file left by a killed build is simply taken over. A link planted under the lock's
+    name is refused (O_NOFOLLOW), never written through."""
+
+    def __init__(self, directory: Path, *, hint: str = BUILD_HINT) -> None:
+        import fcntl
+
+        self.path = directory / LOCK
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            except OSError as e:
+                if e.errno != errno.ELOOP:
+                    raise
+                raise OutputError(
+                    f"{self.path}: is a symbolic link; arenatok does not write through links",
+                    hint=f"remove the link, or {hint}",
+                ) from e
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as e:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                os.close(fd)
+                raise OutputError(
+                    f"{directory}: another arenatok run (pid {holder}) is writing here",
+                    hint=f"wait for it to finish, or {hint}",
+                ) from e
+            # The file may have been replaced between open and lock: lock the current one.
+            if self.path.exists() and os.fstat(fd).st_ino == self.path.stat().st_ino:
+                break
+            os.close(fd)
+        self._fd: int | None = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except BaseException:  # a full disk: no empty lock file is left
+            self.release()
+            raise
+
+    def release(self) -> None:
+        if self._fd is not None:
+            # Unlink while still holding the lock; a build waiting on the old file notices the
+            # change of inode above and locks the new file instead.
+            self.path.unlink(missing_ok=True)
+            os.close(self._fd)
+            self._fd = None
+
+
+def temps(directory: Path, names: Iterable[str], *, through_links: bool) -> Iterator[Path]:
+    """Our temp files (.<file name>.<random>.tmp) of the files `names` under `directory`; with
+    `through_links` False, none under a folder that is a link."""
+    for name in names:
+        path = directory / name
+        if through_links or not path.parent.is_symlink():
+            yield from path.parent.glob(f".{path.name}.*.tmp")
+
+
+def remove_stale_temps(directory: Path, names: Iterable[str]) -> None:
+    """Temp files that a killed run left behind, for the files `names` under `directory`.
+    Called under the directory's lock, so that no live run's temp file is taken."""
+    for stale in temps(directory, names, through_links=False):
+        stale.unlink(missing_ok=True)
+
+
+def locked(directory: Path) -> bool:
+    """Whether an arenatok run holds the directory's lock now (the lock file is only read)."""
+    import fcntl
+
+    try:
+        fd = os.open(directory / LOCK, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+Content = bytes | Callable[[IO[bytes]], object]
+"""A file's bytes, or a function that writes them into an open file (in the order given)."""
+
+
+def write_together(
+    directory: Path,
+    files: Mapping[str, Content],
+    *,
+    hint: str,
+    prepare: Callable[[], None] | None = None,
+    last: Callable[[dict[str, dict[str, object]]], Mapping[str, bytes]] | None = None,
+) -> dict[str, dict[str, object]]:
+    """Write `files` (names relative to `directory`) so that all of them change or none: each
+    to a temp file beside it (flushed to the disk), then all renamed into place with Ctrl-C
+    held, then the directory flushed. Holds the directory's lock meanwhile, and first removes
+    the temp files that a killed run left for these names. A link where a file or its folder
+    is expected is refused. Under the lock, `prepare` runs before anything is written (it may
+    refuse), and `last`, given each file's size and sha256, names more files, renamed after
+    the others. Returns the size and sha256 of every file written."""
+    made: list[TempFile] = []
+    lock = None
+    table: dict[str, dict[str, object]] = {}
+    try:
+        lock = DirLock(directory, hint=hint)
+        if prepare is not None:
+            prepare()
+        for name in files:
+            path = directory / name
+            for link in (path, path.parent):
+                if link.is_symlink():
+                    raise OutputError(
+                        f"{link}: is a symbolic link; arenatok does not write through links",
+                        hint=f"remove the link, or {hint}",
+                    )
+        remove_stale_temps(directory, files)
+
+        def put(name: str, data: Content) -> None:
+            f = TempFile(directory / name, hashed=isinstance(data, bytes))
+            made.append(f)
+            if isinstance(data, bytes):
+                f.write(data)
+            else:
+                data(f.file)
+            table[name] = f.close() or {
+                "bytes": f.tmp.stat().st_size,
+                "sha256": sha256_file(f.tmp),
+            }
+
+        for name, data in files.items():
+            put(name, data)
+        if last is not None:
+            for name, data in last(dict(table)).items():
+                put(name, data)
+        with interrupts.held():
+            for f in made:
+                f.tmp.replace(f.final)
+            for folder in {f.final.parent for f in made}:
+                fsync_path(folder)
+        made.clear()
+    except OSError as e:
+        raise output_error(directory, e, hint=hint) from e
+    finally:
+        for f in made:
+            f.discard()
+        if lock is not None:
+            lock.release()
+    return table

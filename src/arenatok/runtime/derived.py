@@ -1,0 +1,201 @@
+"""Files derived from a build (`report`, `bench`, `card`): the build each names as its maker, and
+the directory's list of the derived files arenatok wrote (`MANIFEST`, with their sha256). What
+lets an analysis replace only its own files and commit only beside the build it read
+(`write_derived`), a new build remove only what was made from the build it replaces and is
+unchanged since (`write.remove_derived`), and `validate` tell a stale or changed file."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from arenatok.errors import OutputError, StaleBuildError
+from arenatok.runtime.atomic import Content, dumps_pretty, sha256_file, write_together
+
+REPORT_JSON = "report.json"
+REPORT_HTML = "report.html"
+BENCH_JSON = "bench.json"
+BENCH_HTML = "bench.html"
+CARD = "README.md"
+PARQUET = "data/train-00000-of-00001.parquet"
+PARQUET_BUILD_KEY = "arenatok_build"
+"""Schema metadata key of the card's Parquet file: the build it was made from."""
+DERIVED = (REPORT_JSON, REPORT_HTML, BENCH_JSON, BENCH_HTML, PARQUET, CARD)
+MANIFEST = ".arenatok-derived.json"
+"""The derived files arenatok wrote in a directory: name -> bytes, sha256, build."""
+METADATA = "artifact_metadata.json"
+JSONL = "data_out.jsonl"
+PAIRS = ((REPORT_JSON, REPORT_HTML), (BENCH_JSON, BENCH_HTML))
+"""A JSON file and the page made from it in the same run (the page names the JSON's sha256)."""
+
+_HEX = "[0-9a-f]{64}"
+_CARD_BUILD = re.compile(rf"^arenatok:\n(?:[ \t]+.*\n)*?[ \t]+build: '?({_HEX})'?$", re.M)
+
+
+def page_meta(text: str, name: str) -> str | None:
+    """The value of a page's `<meta name="arenatok-NAME">` (see `page.html_page`), or None."""
+    m = re.search(rf'<meta name="arenatok-{name}" content="([0-9a-f]*)">', text[:2000])
+    return m.group(1) if m else None
+
+
+def card_build(text: str) -> str | None:
+    """The build a dataset card's YAML names under `arenatok:` (with `made_with: arenatok`),
+    or None: a README.md that arenatok did not write."""
+    end = text.find("\n---", 4)
+    front = text[4 : end + 1]
+    if not text.startswith("---\n") or end < 0 or "made_with: arenatok" not in front:
+        return None
+    m = _CARD_BUILD.search(front)
+    return m.group(1) if m else None
+
+
+def head_text(path: Path) -> str:
+    """A file's first MiB as text (where the markers of a page or a card are)."""
+    return path.read_bytes()[: 2**20].decode("utf-8", "replace")
+
+
+def made_from(path: Path) -> str | None:
+    """The build (sha256 of its data_out.jsonl) that a derived file names as its maker, or None
+    when it names none (not ours, unreadable, a link or not a regular file)."""
+    try:
+        if path.is_symlink() or not path.is_file():
+            return None
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            meta = pq.read_schema(path).metadata or {}
+            value = meta.get(PARQUET_BUILD_KEY.encode(), b"").decode()
+        elif path.suffix == ".json":
+            value = orjson.loads(path.read_bytes()).get("build")
+        else:
+            text = head_text(path)
+            value = page_meta(text, "build") if path.suffix == ".html" else card_build(text)
+    except (OSError, ValueError, AttributeError):  # unreadable, or not ours: names no build
+        return None
+    return value if isinstance(value, str) and re.fullmatch(_HEX, value) else None
+
+
+def mismatched_pair(out: Path, json_name: str, html_name: str) -> str | None:
+    """Why a JSON file and its page in `out` are not from the same run, or None when they are
+    (or neither is there)."""
+    j, h = out / json_name, out / html_name
+    if not j.is_file() and not h.is_file():
+        return None
+    if not (j.is_file() and h.is_file()):
+        return f"{json_name} and {html_name} come as a pair, but only one is here"
+    text = h.read_bytes()[:4096].decode("utf-8", "replace")
+    if page_meta(text, "run") != hashlib.sha256(j.read_bytes()).hexdigest():
+        return f"{html_name} was not made in the same run as {json_name}"
+    return None
+
+
+def card_is_ours(path: Path) -> bool:
+    """Whether a README.md is missing or a card that arenatok wrote (which it may replace)."""
+    if not path.exists() and not path.is_symlink():
+        return True
+    try:
+        return not path.is_symlink() and card_build(path.read_text("utf-8", "replace")) is not None
+    except OSError:
+        return False
+
+
+def read_manifest(out: Path) -> dict[str, dict[str, Any]]:
+    """The derived files arenatok lists as written in `out` (none when the list is missing,
+    unreadable or not a table of derived files)."""
+    try:
+        if (out / MANIFEST).is_symlink():
+            return {}
+        listed = orjson.loads((out / MANIFEST).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(listed, dict):
+        return {}
+    return {
+        name: entry
+        for name, entry in listed.items()
+        if name in DERIVED
+        and isinstance(entry, dict)
+        and isinstance(entry.get("bytes"), int)
+        and isinstance(entry.get("sha256"), str)
+    }
+
+
+def manifest_bytes(listed: Mapping[str, object]) -> bytes:
+    return dumps_pretty(dict(sorted(listed.items()))).encode("utf-8")
+
+
+def unchanged(out: Path, name: str, listed: Mapping[str, dict[str, Any]]) -> bool:
+    """Whether a derived file is a regular file with the size and sha256 the list gives."""
+    entry, path = listed.get(name), out / name
+    if entry is None or path.is_symlink() or not path.is_file():
+        return False
+    return bool(path.stat().st_size == entry["bytes"] and sha256_file(path) == entry["sha256"])
+
+
+def is_ours(out: Path, name: str, listed: Mapping[str, object]) -> bool:
+    """Whether arenatok may replace `out/name`: it is not there, it is listed as written by
+    arenatok, or it names the build it was made from (written before the list existed)."""
+    path = out / name
+    if not path.exists() and not path.is_symlink():
+        return True
+    return name in listed or made_from(path) is not None
+
+
+def build_in(out: Path) -> str | None:
+    """The build whose metadata is in `out` (the sha256 of its data_out.jsonl), or None."""
+    try:
+        sha = orjson.loads((out / METADATA).read_bytes())["files"][JSONL]["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):  # none, or unreadable: no build
+        return None
+    return sha if isinstance(sha, str) else None
+
+
+def write_derived(
+    out: Path,
+    files: Mapping[str, Content],
+    *,
+    build: str,
+    read_from: Path,
+    hint: str,
+    replace: tuple[str, ...] = (),
+) -> None:
+    """Write files derived from `build` (read from `read_from`) into `out`, together, under the
+    directory's lock, and list them in MANIFEST. Refused, with nothing written: when the build
+    in `read_from` was replaced since it was read (StaleBuildError), when `out` is another
+    directory that holds another build, or when a file of one of these names is in `out` that
+    arenatok did not write (`is_ours`; `replace` names the files that may be replaced all the
+    same)."""
+
+    def prepare() -> None:
+        here = build_in(out)
+        if out.resolve() == read_from.resolve():
+            if here != build:
+                raise StaleBuildError(
+                    f"{out}: the build was replaced while this command read it; nothing was "
+                    "written",
+                    hint="run the command again, on the build that is there now",
+                )
+        elif here is not None and here != build:
+            raise OutputError(
+                f"{out}: holds another build; files made from {read_from} do not belong there",
+                hint="choose a directory without a build, or the build's own directory",
+            )
+        listed = read_manifest(out)
+        for name in files:
+            if name not in replace and not is_ours(out, name, listed):
+                raise OutputError(
+                    f"{out / name}: is not a file arenatok wrote; arenatok leaves it alone",
+                    hint=f"move it away, or {hint}",
+                )
+
+    def last(table: dict[str, dict[str, object]]) -> dict[str, bytes]:
+        listed: dict[str, object] = dict(read_manifest(out))
+        listed.update({name: {**table[name], "build": build} for name in files})
+        return {MANIFEST: manifest_bytes(listed)}
+
+    write_together(out, files, hint=hint, prepare=prepare, last=last)
