@@ -7,7 +7,7 @@ import json
 import orjson
 import pyarrow as pa
 
-from arenatok.pipeline.sources.filetypes import JsonLines
+from arenatok.pipeline.sources.filetypes.base import JsonLines
 from arenatok.pipeline.steps import (
     SourceStamp,
     StepOptions,

@@ -170,14 +170,14 @@ def test_out_of_memory_reading_parquet_is_not_corrupt_data(
 def test_too_many_open_files_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    from arenatok.pipeline import pipeline
-    from arenatok.pipeline.sources import local as load
+    from arenatok.pipeline import driver
+    from arenatok.pipeline.sources.filetypes.jsonl import Jsonl
 
     def emfile(*args: Any, **kwargs: Any) -> Any:
         raise OSError(errno.EMFILE, "Too many open files")
 
-    module, name = (load, "jsonl_batches") if where == "reading" else (pipeline, "run")
-    monkeypatch.setattr(module, name, emfile)
+    target, name = (Jsonl, "batches") if where == "reading" else (driver, "run")
+    monkeypatch.setattr(target, name, emfile)
     result = run(
         "build", "--source", write_jsonl(tmp_path / "b.jsonl", TINY), "--out", tmp_path / "o"
     )

@@ -28,7 +28,7 @@ from arenatok.pipeline.engine import run_local, run_ray
 from arenatok.pipeline.metrics import DEFINITIONS
 from arenatok.pipeline.plan import DEFAULT_LIMIT, Plan, Progress, plan
 from arenatok.pipeline.records import QUALITY_FLAGS
-from arenatok.pipeline.sources.filetypes import Payload, first_rows, parquet_rows
+from arenatok.pipeline.sources.filetypes.base import Payload, first_rows
 from arenatok.pipeline.stats import Stats
 from arenatok.pipeline.steps import BatchResult
 from arenatok.pipeline.tokens import CROSS_CHECK_RULE
@@ -63,9 +63,7 @@ def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
     per_source = [Stats() for _ in p.sources]
     # Rows in all where the file says (Parquet's footer), read once: whether a source has rows
     # past --limit, and the summary's "300 of 2,008"; other sources are found out while read.
-    totals = [
-        parquet_rows(s.file.path) if s.file.filetype == "parquet" else None for s in p.sources
-    ]
+    totals = [s.file.file_type.rows(s.file.path) for s in p.sources]
     more = [t is not None and p.limit is not None and t > p.limit for t in totals]
     hits = lookups = 0
     index = Index()

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from arenatok.errors import ArenatokError, EngineError, first_line, missing_extra
 from arenatok.pipeline import records
-from arenatok.pipeline.sources.filetypes import Payload
+from arenatok.pipeline.sources.filetypes.base import Payload
 from arenatok.pipeline.steps import BatchResult, StepOptions, run_batch
 from arenatok.pipeline.tokens import TokenCounter
 from arenatok.runtime.workers import context, init_worker

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from arenatok.errors import OptionError
 from arenatok.pipeline import layouts
 from arenatok.pipeline.encodings import describe
-from arenatok.pipeline.sources.filetypes import parquet_rows, sha256_data
+from arenatok.pipeline.sources.filetypes.base import sha256_data
 from arenatok.pipeline.sources.hub import ARENA_33K, HubFile, fetch_hub_file
 from arenatok.pipeline.sources.local import LocalFile, check_regular, open_local
 from arenatok.pipeline.steps import SourceStamp, StepOptions
@@ -136,7 +136,7 @@ def plan(
                 + f" and one of {len(specs)}" * (len(specs) > 1),
                 hint="drop --engine ray (the local engine reads every kind and several sources)",
             )
-        rows = parquet_rows(local.path) if local.filetype == "parquet" else None
+        rows = local.file_type.rows(local.path)
         if limit is not None:
             rows = limit if rows is None else min(limit, rows)
         sources.append(PlannedSource(local, label, {"index": index, **provenance}, rows))

@@ -18,7 +18,7 @@ from arenatok.pipeline.metrics import chat_overhead, token_usage
 from arenatok.pipeline.records import Battle, Record, Reject, SourceRef, TokenUsage, dumps_lines
 from arenatok.pipeline.sources.checks import parse_rows, quality_flags
 from arenatok.pipeline.sources.checks_arrow import battles_from_arrow
-from arenatok.pipeline.sources.filetypes import JsonLines, Payload, rows_of
+from arenatok.pipeline.sources.filetypes.base import JsonLines, Payload, rows_of
 from arenatok.pipeline.stats import Stats
 from arenatok.pipeline.style import battle_style
 from arenatok.pipeline.tokens import FastCounter, TokenCounter, counter_for, cross_checked

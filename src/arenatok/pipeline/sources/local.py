@@ -1,7 +1,8 @@
-"""Sources of battles: a local Parquet, CSV, JSON Lines or JSON file (the Hub file: `hub`).
+"""A local battle file opened: its file type told (`filetypes`), its layout detected from its
+columns or first rows (`layouts`), the columns to read chosen (the Hub file: `hub`).
 
 Files are read in batches (Arrow record batches, raw JSON lines, or decoded rows); a large file
-is never held whole as Python objects. The checks of each row live in `check`.
+is never held whole as Python objects. The checks of each row live in `checks`.
 """
 
 from __future__ import annotations
@@ -10,32 +11,26 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from arenatok.errors import SourceError, first_line, resource_error
 from arenatok.pipeline import layouts
-from arenatok.pipeline.sources.filetypes import (
+from arenatok.pipeline.layouts.base import Layout
+from arenatok.pipeline.sources.filetypes import FILE_TYPES, FileType, sniff
+from arenatok.pipeline.sources.filetypes.base import (
     AGAIN,
     BOM,
     COMPRESSIONS,
     Payload,
     compression_of,
-    csv_batches,
-    json_batches,
-    jsonl_batches,
-    open_csv,
     open_data,
-    parquet_batches,
     rows_of,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass
 class LocalFile:
-    """A local battle file, its file type, its layout (see `formats`) and the columns to read."""
+    """A local battle file, its file type (by name), its layout and the columns to read."""
 
     path: Path
     filetype: str
@@ -45,15 +40,15 @@ class LocalFile:
     """gzip, zstd, bz2 or xz for a compressed JSON Lines, JSON or CSV file, read as it is
     decompressed."""
 
+    @property
+    def file_type(self) -> FileType:
+        return FILE_TYPES[self.filetype]
+
     def payloads(self, batch_size: int = 2048) -> Iterator[Payload]:
         """Batches of `batch_size` rows in source order, as read (see `rows_of`)."""
-        if self.filetype == "parquet":
-            return parquet_batches(self.path, self.columns, batch_size)
-        if self.filetype == "csv":
-            return csv_batches(self.path, batch_size, self.compression)
-        if self.filetype == "jsonl":
-            return jsonl_batches(self.path, batch_size, self.compression)
-        return json_batches(self.path, batch_size, self.compression)
+        return self.file_type.batches(
+            self.path, batch_size, columns=self.columns, compression=self.compression
+        )
 
     @property
     def name(self) -> str:
@@ -72,33 +67,15 @@ _WIDE = (b"\xff\xfe", b"\xfe\xff")
 """Byte order marks of UTF-16 and UTF-32 text."""
 
 
-def _sniff(path: Path, start: bytes, compression: str | None = None) -> str:
-    """The file type from the name's suffix (before a compression suffix), or else from the
-    first bytes (after a UTF-8 byte order mark). Text in UTF-16 or UTF-32 is refused: every
-    reader reads UTF-8."""
+def _sniff(path: Path, start: bytes, compression: str | None = None) -> FileType:
+    """The file type (`filetypes.sniff`). Text in UTF-16 or UTF-32 is refused: every reader
+    reads UTF-8."""
     if not start.startswith(b"PAR1") and (start.startswith(_WIDE) or b"\x00" in start[:4]):
         raise SourceError(
             f"{path}: is UTF-16 or UTF-32 text; arenatok reads UTF-8",
             hint=f"convert it first, e.g. iconv -f UTF-16 -t UTF-8 {path.name} > utf8.jsonl",
         )
-    start = start.removeprefix(BOM)
-    named = path.with_suffix("") if compression and path.suffix.lower() in COMPRESSIONS else path
-    suffix = named.suffix.lower()
-    by_suffix = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl",
-                 ".ndjson": "jsonl", ".json": None}  # fmt: skip
-    if by_suffix.get(suffix):
-        return str(by_suffix[suffix])
-    if start.startswith(b"PAR1"):
-        return "parquet"
-    first = start.lstrip()[:1]
-    if first == b"{":
-        return "jsonl"
-    if first == b"[":
-        return "json"
-    raise SourceError(
-        f"{path}: cannot tell the file type from its name or first bytes",
-        hint="use a .parquet, .csv, .jsonl or .json file (a JSON list of records)",
-    )
+    return sniff(path, start.removeprefix(BOM), compression)
 
 
 def check_regular(p: Path) -> None:
@@ -130,6 +107,7 @@ def open_local(path: str | Path, *, layout: str | None = None) -> LocalFile:
     columns unless `layout` names one); say clearly if not."""
     p = Path(path)
     check_regular(p)
+    compression = None
     try:
         with p.open("rb") as f:
             start = f.read(64)
@@ -149,61 +127,42 @@ def open_local(path: str | Path, *, layout: str | None = None) -> LocalFile:
         ) from e
     if not start:
         raise SourceError(f"{p}: the file is empty", hint="check the path (--source FILE)")
-    filetype = _sniff(p, start, compression)
-    if compression is not None and filetype == "parquet":
+    file_type = _sniff(p, start, compression)
+    if compression is not None and not file_type.compressible:
         raise SourceError(
-            f"{p}: is a {compression}-compressed Parquet file",
+            f"{p}: is a {compression}-compressed {file_type.name} file",
             hint="decompress it first (Parquet compresses its columns itself)",
         )
-    names, schema = _columns(p, filetype, compression)
+    names, schema = file_type.columns(p, compression)
+    chosen = _layout(p, file_type, _unique(p, names), layout, compression)
+    if file_type.flat and not chosen.flat:
+        raise SourceError(
+            f"{p}: a CSV file cannot hold the conversation lists of the {chosen.name} layout",
+            hint="write it as Parquet or JSON Lines (CSV serves the flat kaggle-55k layout)",
+        )
+    columns = chosen.parquet_columns(schema) if schema is not None else ()
+    return LocalFile(p, file_type.name, chosen.name, columns, compression)
+
+
+def _layout(
+    p: Path, file_type: FileType, names: list[str], layout: str | None, compression: str | None
+) -> Layout:
+    """The layout `layout` names (a file with columns must have its required ones), else the
+    one its columns or first rows show."""
     if layout is not None:
         chosen = layouts.get(layout)
         missing = [c for c in chosen.required if c not in names]
-        if filetype in ("parquet", "csv") and missing:
+        if file_type.has_columns and missing:
             raise SourceError(
                 f"{p}: missing columns for the {chosen.name} layout: {', '.join(missing)} "
                 f"(found: {', '.join(names)})",
                 hint="name the file's layout with --format (see README, Sources), or leave "
                 "--format out to detect it",
             )
-    elif filetype in ("parquet", "csv"):
-        chosen = layouts.detect(names, p)
-    else:
-        chosen = _detect_json(p, filetype, compression)
-    if filetype == "csv" and not chosen.flat:
-        raise SourceError(
-            f"{p}: a CSV file cannot hold the conversation lists of the {chosen.name} layout",
-            hint="write it as Parquet or JSON Lines (CSV serves the flat kaggle-55k layout)",
-        )
-    if filetype != "parquet":
-        return LocalFile(p, filetype, chosen.name, compression=compression)
-    return LocalFile(p, filetype, chosen.name, chosen.parquet_columns(schema))
-
-
-def _columns(p: Path, filetype: str, compression: str | None = None) -> tuple[list[str], Any]:
-    """The column names of a Parquet or CSV file (none for JSON: see `_detect_json`) and, for
-    Parquet, its Arrow schema."""
-    import pyarrow as pa
-
-    if filetype == "parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            schema = pq.ParquetFile(p).schema_arrow
-        except (pa.ArrowException, OSError) as e:
-            raise resource_error(e) or SourceError(
-                f"{p}: not a readable Parquet file ({first_line(e)})", hint=AGAIN
-            ) from e
-        return _unique(p, list(schema.names)), schema
-    if filetype == "csv":
-        try:
-            return _unique(p, list(open_csv(p, compression).schema.names)), None
-        except (pa.ArrowException, OSError) as e:
-            raise resource_error(e) or SourceError(
-                f"{p}: not a readable CSV file ({first_line(e)})",
-                hint="check its header and quoting; the file must be UTF-8 text",
-            ) from e
-    return [], None
+        return chosen
+    if file_type.has_columns:
+        return layouts.detect(names, p)
+    return _detect_json(p, file_type.name, compression)
 
 
 def _unique(p: Path, names: list[str]) -> list[str]:
@@ -217,7 +176,7 @@ def _unique(p: Path, names: list[str]) -> list[str]:
     return names
 
 
-def _detect_json(p: Path, filetype: str, compression: str | None = None) -> Any:
+def _detect_json(p: Path, filetype: str, compression: str | None = None) -> Layout:
     """The layout of a JSON file, from the keys of its first 100 object rows: the first row
     that fits a layout decides. If none fits and there are several, all with the same keys, the
     file is in an unknown layout (an error); otherwise its rows are checked, and rejected, one
