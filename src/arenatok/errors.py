@@ -179,19 +179,6 @@ EXIT_CODES: dict[int, str] = {
 """Every exit code of the `arenatok` command; the README's table says the same."""
 
 
-SEED_MAX = 2**32 - 1
-"""The largest seed (what NumPy's and scikit-learn's generators take)."""
-
-
-def check_seed(seed: object) -> None:
-    """An OptionError unless `seed` is a whole number from 0 to SEED_MAX."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= SEED_MAX:
-        raise OptionError(
-            f"--seed must be a whole number from 0 to {SEED_MAX:,}, got {seed!r}",
-            hint="for example --seed 0",
-        )
-
-
 def first_line(e: BaseException, limit: int = 200) -> str:
     """The first line of an exception's message (its class name if it has none), cut."""
     return (str(e).strip().splitlines() or [type(e).__name__])[0][:limit]

@@ -26,9 +26,9 @@ from arenatok.errors import (
     OptionError,
     OutputError,
     SourceError,
-    check_seed,
     missing_extra,
 )
+from arenatok.options import Outcome, check_choice, check_count, check_margin, check_seed
 from arenatok.runtime.atomic import dumps_pretty, out_dir, output_error
 from arenatok.runtime.derived import BENCH_HTML, BENCH_JSON, build_in, write_derived
 from arenatok.runtime.workers import Background, Pool, trim_memory
@@ -117,19 +117,10 @@ def run_bench(
     `outcome`: "binary" (A or B, ties left out; compared on AUC) or "three-way" (A, B or tie;
     compared on multiclass log-loss). `jobs`: worker processes (the numbers do not depend on
     it)."""
-    if outcome not in verdicts.OUTCOMES:
-        raise OptionError(f"unknown outcome: {outcome!r}", hint="binary or three-way")
+    check_choice(outcome, Outcome, "outcome")
     check_seed(seed)
-    if not isinstance(margin, int | float) or not 0 < margin <= 1:  # NaN fails both
-        raise OptionError(
-            f"--margin must be a number above 0 and at most 1, got {margin!r}",
-            hint="for example --margin 0.02 (two AUC points)",
-        )
-    if not isinstance(rounds, int) or rounds < 1:
-        raise OptionError(
-            f"--rounds must be a positive whole number, got {rounds!r}",
-            hint="for example --rounds 1000",
-        )
+    check_margin(margin)
+    check_count(rounds, "--rounds", example="--rounds 1000")
     names = [getattr(s, "name", None) for s in strategies]
     twice = sorted({str(n) for n in names if names.count(n) > 1})
     if twice:

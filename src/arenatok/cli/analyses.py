@@ -5,53 +5,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 
 from arenatok.bench.strategies import DEFAULT_STRATEGIES
+from arenatok.cli.params import CountOr, OutDir, choice
+from arenatok.options import Intervals, Outcome
 from arenatok.text import terminal
-
-
-class CountOr(click.ParamType):  # type: ignore[type-arg]
-    """A positive whole number, or a word that means None ('all', 'auto')."""
-
-    def __init__(self, word: str) -> None:
-        self.word = word
-        self.name = f"N|{word}"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if value is None or isinstance(value, int):
-            return value
-        if str(value).lower() == self.word:
-            return None
-        try:
-            n = int(value)
-        except ValueError:
-            self.fail(f"{value!r} is not a whole number or {self.word!r}", param, ctx)
-        if n < 1:
-            self.fail(f"{n} is not a positive number", param, ctx)
-        return n
-
-
-class OutDir(click.ParamType):  # type: ignore[type-arg]
-    """A directory: not an empty path, a file or a link to nothing (`atomic.out_dir`)."""
-
-    name = "directory"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from arenatok.errors import OptionError
-        from arenatok.runtime.atomic import out_dir
-
-        if isinstance(value, Path):
-            return value
-        if Path(value).is_file():  # as click.Path(file_okay=False) says it
-            self.fail(f"Directory {str(value)!r} is a file.", param, ctx)
-        option = param.opts[0] if param and param.opts[0].startswith("-") else "DIR"
-        try:
-            return out_dir(value, option)
-        except OptionError as e:
-            self.fail(e.message, param, ctx)
 
 
 @click.command("report")
@@ -66,7 +26,7 @@ class OutDir(click.ParamType):  # type: ignore[type-arg]
 )
 @click.option(
     "--intervals",
-    type=click.Choice(["sandwich", "bootstrap"]),
+    type=choice(Intervals),
     default="sandwich",
     show_default=True,
     help="How the 95% intervals are made: sandwich (robust, closed-form: the arena's "
@@ -170,7 +130,7 @@ def report_cmd(
 )
 @click.option(
     "--outcome",
-    type=click.Choice(["binary", "three-way"]),
+    type=choice(Outcome),
     default="binary",
     show_default=True,
     help="binary: predict A or B (ties left out), compared on AUC; three-way: A, B or tie, "

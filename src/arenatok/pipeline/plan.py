@@ -8,23 +8,29 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from arenatok.errors import OptionError
+from arenatok.options import (
+    BadRowPolicy,
+    ChatOverhead,
+    Counter,
+    DuplicatePolicy,
+    Engine,
+    check_choice,
+    check_count,
+)
 from arenatok.pipeline import layouts
 from arenatok.pipeline.encodings import describe
 from arenatok.pipeline.sources.filetypes.base import sha256_data
 from arenatok.pipeline.sources.hub import ARENA_33K, HubFile, fetch_hub_file
 from arenatok.pipeline.sources.local import LocalFile, check_regular, open_local
 from arenatok.pipeline.steps import SourceStamp, StepOptions
-from arenatok.pipeline.tokens import COUNTERS, TokenizerFileCounter, fast_provenance
+from arenatok.pipeline.tokens import TokenizerFileCounter, fast_provenance
 from arenatok.runtime.atomic import out_dir, sha256_file
 from arenatok.runtime.workers import default_workers, start_early
 
 DEFAULT_LIMIT = 300
-BadRowPolicy = Literal["error", "reject"]
-DuplicatePolicy = Literal["flag", "drop", "error"]
-Engine = Literal["local", "ray"]
 
 PROCESS_MIN_ROWS = 5000
 """Below this many rows, worker processes cost more to start than they save."""
@@ -76,7 +82,7 @@ def plan(
     tokenizers: Sequence[str | Path] = (),
     layout: str | None = None,
     allow_null_turns: bool = False,
-    chat_overhead: str | None = None,
+    chat_overhead: ChatOverhead | None = None,
     on_bad_row: BadRowPolicy = "error",
     duplicates: DuplicatePolicy = "flag",
     allow_empty: bool = False,
@@ -86,35 +92,21 @@ def plan(
     batch_size: int = 1024,
     workers: int | None = 1,
     engine: Engine = "local",
-    counter: str = "tiktoken",
+    counter: Counter = "tiktoken",
 ) -> Plan:
     """Check every option and find the source (see `build` for what they mean)."""
     out = out_dir(out)
-    if limit is not None and (not _whole(limit) or limit < 1):
-        raise OptionError(
-            f"--limit must be a positive number or 'all', got {limit!r}",
-            hint="for example --limit all",
-        )
-    if not _whole(batch_size) or batch_size < 1:
-        raise OptionError(
-            f"batch_size must be a positive whole number, got {batch_size!r}",
-            hint="for example batch_size=1024",
-        )
-    if workers is not None and (not _whole(workers) or workers < 1):
-        raise OptionError(
-            f"--workers must be a positive number or 'auto', got {workers!r}",
-            hint="for example --workers auto",
-        )
-    if chat_overhead not in (None, "openai"):
-        raise OptionError(f"unknown chat format: {chat_overhead!r}", hint="known: openai")
-    if on_bad_row not in ("error", "reject"):
-        raise OptionError(f"unknown bad-row policy: {on_bad_row!r}", hint="error or reject")
-    if engine not in ("local", "ray"):
-        raise OptionError(f"unknown engine: {engine!r}", hint="local or ray")
-    if duplicates not in ("flag", "drop", "error"):
-        raise OptionError(f"unknown duplicates policy: {duplicates!r}", hint="flag, drop or error")
-    if counter not in COUNTERS:
-        raise OptionError(f"unknown counter: {counter!r}", hint=f"known: {', '.join(COUNTERS)}")
+    if limit is not None:
+        check_count(limit, "--limit", example="--limit all")
+    check_count(batch_size, "batch_size", example="batch_size=1024")
+    if workers is not None:
+        check_count(workers, "--workers", example="--workers auto")
+    if chat_overhead is not None:
+        check_choice(chat_overhead, ChatOverhead, "chat format")
+    check_choice(on_bad_row, BadRowPolicy, "bad-row policy")
+    check_choice(engine, Engine, "engine")
+    check_choice(duplicates, DuplicatePolicy, "duplicates policy")
+    check_choice(counter, Counter, "counter")
     encodings = [encoding] if isinstance(encoding, str) else list(encoding)
     if not encodings:
         raise OptionError("no encoding given", hint="for example --encoding cl100k_base")
@@ -174,10 +166,6 @@ def plan(
         batch_size=batch_size,
         created=created,
     )
-
-
-def _whole(n: object) -> bool:
-    return isinstance(n, int) and not isinstance(n, bool)
 
 
 def _check_not_an_output(source: Path, out: Path) -> None:

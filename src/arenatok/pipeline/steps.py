@@ -46,7 +46,7 @@ class StepOptions:
     allow_null_turns: bool = False
     chat_overhead: str | None = None
     counter: str = "tiktoken"
-    """What counts the tiktoken encodings (see `tokens.COUNTERS`)."""
+    """What counts the tiktoken encodings (see `options.Counter`)."""
 
     def make_counters(self, threads: int | None = None) -> list[TokenCounter]:
         """One counter per tokenizer, in order."""

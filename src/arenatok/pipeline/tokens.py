@@ -303,10 +303,6 @@ class FastCounter(TokenCounter):
         return counts
 
 
-COUNTERS = ("tiktoken", "fast")
-"""What counts tiktoken encodings: tiktoken itself, or the fast exact counter."""
-
-
 def counter_for(
     name: str, *, threads: int | None = None, counter: str = "tiktoken"
 ) -> TokenCounter:

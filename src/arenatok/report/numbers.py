@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from arenatok.dataset.built import Built
-from arenatok.errors import OptionError, SourceError, check_seed
+from arenatok.errors import OptionError, SourceError
+from arenatok.options import Intervals, check_choice, check_count, check_seed
 from arenatok.pipeline.write import JSONL
-from arenatok.report.leaderboards import INTERVALS, Progress, ratings_section
+from arenatok.report.leaderboards import Progress, ratings_section
 from arenatok.report.slices import select, slices_section
 from arenatok.report.usage import (
     counts_section,
@@ -81,7 +82,7 @@ def build_report(
     min_battles: int = 0,
     exclude: Sequence[str] = (),
     jobs: int | str = 1,
-    intervals: str = "sandwich",
+    intervals: Intervals = "sandwich",
     reweight: bool = False,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
@@ -95,16 +96,8 @@ def build_report(
     are for the terminal only."""
     c, meta = built.battles, built.metadata
     check_seed(seed)
-    if intervals not in INTERVALS:
-        raise OptionError(
-            f"--intervals must be one of {', '.join(INTERVALS)}, got {intervals!r}",
-            hint="--intervals sandwich (the arena's) or --intervals bootstrap",
-        )
-    if not isinstance(rounds, int) or rounds < 0:
-        raise OptionError(
-            f"--rounds must be a whole number, 0 or more, got {rounds!r}",
-            hint="for example --rounds 1000",
-        )
+    check_choice(intervals, Intervals, "kind of intervals")
+    check_count(rounds, "--rounds", least=0, example="--rounds 1000")
     if not len(c):
         raise SourceError(
             f"{built.out / JSONL}: no battles to report on",
