@@ -19,6 +19,7 @@ from arenatok.dataset.built import Battles, read_built
 from arenatok.pipeline.driver import build
 from arenatok.report import controlled, ratings, solve
 from arenatok.report.leaderboards import leaderboard, style_matchups
+from arenatok.sections import as_json
 from tests.helpers import ROOT
 
 REFERENCE = ROOT / "tests" / "reference" / "arena_rank_elobench.json"
@@ -48,7 +49,7 @@ def test_bradley_terry_and_its_sandwich_equal_arena_ranks(elobench: Path, fit: s
     reference = json.loads(REFERENCE.read_text())
     built = read_built(elobench)
     assert built.build_id == reference["build"]  # the same battles as the reference's
-    board = leaderboard(built.battles, rounds=0, seed=0, reweight=fit == "reweighted")
+    board = as_json(leaderboard(built.battles, rounds=0, seed=0, reweight=fit == "reweighted"))
     rating, bound = _compare(board, reference[fit])
     assert rating < 0.01
     assert bound < 0.05
@@ -69,7 +70,7 @@ def test_arena_rank_itself_where_it_is_installed(elobench: Path) -> None:
     live = module.reference(elobench)
     battles = read_built(elobench).battles
     for fit in ("plain", "reweighted"):
-        board = leaderboard(battles, rounds=0, seed=0, reweight=fit == "reweighted")
+        board = as_json(leaderboard(battles, rounds=0, seed=0, reweight=fit == "reweighted"))
         rating, bound = _compare(board, live[fit])
         assert rating < 0.01
         assert bound < 0.05
@@ -104,10 +105,10 @@ def test_the_sparse_solver_gives_the_dense_numbers(
     monkeypatch: pytest.MonkeyPatch, intervals: str
 ) -> None:
     c = synthetic(40, 1500)
-    dense = leaderboard(c, rounds=8, seed=3, intervals=intervals, reweight=True)
+    dense = as_json(leaderboard(c, rounds=8, seed=3, intervals=intervals, reweight=True))
     for module in (ratings, controlled):
         monkeypatch.setattr(module, "DENSE_MODELS", 2)
-    sparse = leaderboard(c, rounds=8, seed=3, intervals=intervals, reweight=True)
+    sparse = as_json(leaderboard(c, rounds=8, seed=3, intervals=intervals, reweight=True))
     for d, s in zip(dense["models"], sparse["models"], strict=True):
         assert d["model"] == s["model"]
         for key, value in d.items():
@@ -173,12 +174,14 @@ def test_models_that_never_met_are_named_in_the_caveats(tmp_path: Path) -> None:
 
 def test_the_bootstrap_reports_its_rounds() -> None:
     seen: list[tuple[int, int]] = []
-    leaderboard(
-        synthetic(5, 200),
-        rounds=20,
-        seed=0,
-        intervals="bootstrap",
-        progress=lambda done, total: seen.append((done, total)),
+    as_json(
+        leaderboard(
+            synthetic(5, 200),
+            rounds=20,
+            seed=0,
+            intervals="bootstrap",
+            progress=lambda done, total: seen.append((done, total)),
+        )
     )
     assert seen[-1] == (60, 60)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)

@@ -20,6 +20,7 @@ from arenatok.errors import DuplicateError
 from arenatok.pipeline.dedup import DEFINITIONS, Index
 from arenatok.pipeline.driver import build
 from arenatok.pipeline.keys import batch_keys
+from arenatok.sections import as_json
 from tests.helpers import battle, need_shared, write_jsonl
 
 TURNS = [("What is 2+2?", "It is 4.", "Four, of course.")]
@@ -274,7 +275,7 @@ def test_report_shows_sources_overlap_and_votes(planted: tuple[Path, Path], tmp_
 
     a, b = planted
     build([a, f"kaggle-55k:{b}"], out=tmp_path / "o", limit=None)
-    report = write_report(tmp_path / "o", rounds=0)
+    report = as_json(write_report(tmp_path / "o", rounds=0))
     src = report["sources"]
     assert src["overlap_matrix"] == [[4, 1], [0, 0]]
     assert [(x["battles"], x["later_copies_within"], x["later_copies_of_other_sources"])

@@ -10,6 +10,7 @@ import pytest
 
 from arenatok.dataset.built import Battles
 from arenatok.report.leaderboards import leaderboard, pairwise, ratings_section
+from arenatok.sections import as_json
 
 # (model_a, model_b, winner): p and q win one each against the other, p ties r and loses to
 # it, q beats r, q and r are both bad.
@@ -41,7 +42,7 @@ NAMES = ("bradley_terry", "length_controlled", "style_controlled")
 
 
 def test_rows_without_a_bootstrap() -> None:
-    board = leaderboard(six(), intervals="bootstrap", rounds=0, seed=1)
+    board = as_json(leaderboard(six(), intervals="bootstrap", rounds=0, seed=1))
     assert board["battles"] == 6
     rows = board["models"]
     assert [list(r) for r in rows] == [["model", "battles", "online_elo", *NAMES]] * 3
@@ -61,7 +62,7 @@ def test_rows_without_a_bootstrap() -> None:
 
 
 def test_rows_with_a_bootstrap_carry_intervals_and_ranks() -> None:
-    board = leaderboard(six(), intervals="bootstrap", rounds=30, seed=5)
+    board = as_json(leaderboard(six(), intervals="bootstrap", rounds=30, seed=5))
     for r in board["models"]:
         assert list(r) == [
             "model", "battles", "online_elo",
@@ -81,9 +82,9 @@ def test_rows_with_a_bootstrap_carry_intervals_and_ranks() -> None:
             assert len(c["ci95"]) == 2
             assert c["ci95"][0] <= c["ci95"][1]
     assert (
-        leaderboard(six(), intervals="bootstrap", rounds=30, seed=5) == board
+        as_json(leaderboard(six(), intervals="bootstrap", rounds=30, seed=5)) == board
     )  # the seed fixes the draws
-    assert leaderboard(six(), intervals="bootstrap", rounds=30, seed=6) != board
+    assert as_json(leaderboard(six(), intervals="bootstrap", rounds=30, seed=6)) != board
 
 
 def test_a_model_that_wins_everything_is_ranked_first_with_ties_between_equals() -> None:
@@ -93,7 +94,7 @@ def test_a_model_that_wins_everything_is_ranked_first_with_ties_between_equals()
         output_a=[1] * 12, output_b=[1] * 12, style_a=[(0, 0, 0)] * 12,
         style_b=[(0, 0, 0)] * 12,
     )  # fmt: skip
-    rows = leaderboard(c, intervals="bootstrap", rounds=0, seed=1)["models"]
+    rows = as_json(leaderboard(c, intervals="bootstrap", rounds=0, seed=1))["models"]
     assert rows[0]["model"] == "a"
     # b and c beat each other equally often: the same rating, listed by name
     assert [r["model"] for r in rows[1:]] == ["b", "c"]
@@ -103,8 +104,8 @@ def test_a_model_that_wins_everything_is_ranked_first_with_ties_between_equals()
 def test_pairwise_by_hand() -> None:
     c = six()
     board = leaderboard(c, intervals="bootstrap", rounds=0, seed=1)
-    rating = {r["model"]: r["bradley_terry"] for r in board["models"]}
-    rows = pairwise(c, board)
+    rating = {r.model: r.bradley_terry for r in board.models}
+    rows = as_json(pairwise(c, board))
     # p against q: a win and a loss -> 0.5; p against r: a tie and a loss -> 0.25; q against r:
     # a win and a tie -> 0.75. Each pair met twice.
     observed = {("p", "q"): 0.5, ("p", "r"): 0.25, ("q", "r"): 0.75}
@@ -125,8 +126,9 @@ def test_pairwise_by_hand() -> None:
 
 def test_ratings_section_states_its_method() -> None:
     c = six()
-    got = ratings_section(c, intervals="bootstrap", rounds=7, seed=3)
-    board = leaderboard(c, intervals="bootstrap", rounds=7, seed=3)
+    got = as_json(ratings_section(c, intervals="bootstrap", rounds=7, seed=3))
+    typed = leaderboard(c, intervals="bootstrap", rounds=7, seed=3)
+    board = as_json(typed)
     assert got["method"] == {
         "scores": "model_a 1, model_b 0, every kind of tie 0.5 (half a win each way)",
         "online_elo": "K=4, base 10, scale 400, initial 1000, battles in arrival order: by "
@@ -161,18 +163,21 @@ def test_ratings_section_states_its_method() -> None:
     assert (got["battles"], got["coefficients"], got["models"]) == (
         board["battles"], board["coefficients"], board["models"],
     )  # fmt: skip
-    assert got["pairwise"] == pairwise(c, board)
+    assert got["pairwise"] == as_json(pairwise(c, typed))
 
 
 def test_one_bootstrap_round_gives_point_intervals_and_the_seed_moves_them() -> None:
     """`rounds` and `seed` reach every bootstrap: one round gives intervals of one draw (lo ==
     hi); another seed, other intervals for Bradley-Terry itself."""
-    one = leaderboard(six(), intervals="bootstrap", rounds=1, seed=5)
+    one = as_json(leaderboard(six(), intervals="bootstrap", rounds=1, seed=5))
     for r in one["models"]:
         for name in NAMES:
             lo, hi = r[f"{name}_ci95"]
             assert lo == pytest.approx(hi)
-    a, b = (leaderboard(six(), intervals="bootstrap", rounds=30, seed=s)["models"] for s in (5, 6))
+    a, b = (
+        as_json(leaderboard(six(), intervals="bootstrap", rounds=30, seed=s))["models"]
+        for s in (5, 6)
+    )
     assert [r["bradley_terry_ci95"] for r in a] != [r["bradley_terry_ci95"] for r in b]
 
 
@@ -184,7 +189,7 @@ def test_ranks_count_only_intervals_entirely_above() -> None:
         winner=["model_a"] * 40, timestamp=[None] * 40, output_a=[1] * 40, output_b=[1] * 40,
         style_a=[(0, 0, 0)] * 40, style_b=[(0, 0, 0)] * 40,
     )  # fmt: skip
-    rows = leaderboard(c, intervals="bootstrap", rounds=50, seed=1)["models"]
+    rows = as_json(leaderboard(c, intervals="bootstrap", rounds=50, seed=1))["models"]
     assert [(r["model"], r["bradley_terry_rank"]) for r in rows] == [("a", 1), ("b", 2), ("c", 2)]
 
 
@@ -212,7 +217,7 @@ def test_a_planted_bold_effect_lands_on_the_bold_coefficient() -> None:
         style_a=[(rng.randint(0, 1), rng.randint(0, 1), r[3]) for r in rows],
         style_b=[(rng.randint(0, 1), rng.randint(0, 1), r[4]) for r in rows],
     )  # fmt: skip
-    coef = leaderboard(c, intervals="bootstrap", rounds=20, seed=2)["coefficients"][
+    coef = as_json(leaderboard(c, intervals="bootstrap", rounds=20, seed=2))["coefficients"][
         "style_controlled"
     ]
     assert coef["bold_count"]["estimate"] > 1.0

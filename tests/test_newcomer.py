@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from arenatok.cli import cli
 from arenatok.errors import SourceError
 from arenatok.pipeline.driver import build
+from arenatok.sections import as_json
 from tests.helpers import ROOT, TINY, battle, need_chromium, write_jsonl, write_parquet
 
 
@@ -187,7 +188,8 @@ def test_a_report_on_thin_data_says_so_and_plots_only_sound_models(tmp_path: Pat
     rows += [battle("rare", model_a="rare-model", model_b="m0", winner="model_a")]
     out = tmp_path / "o"
     build(write_jsonl(tmp_path / "b.jsonl", rows), out=out, limit=None)
-    report = write_report(out, rounds=20)
+    typed = write_report(out, rounds=20)
+    report = as_json(typed)
     assert report["caveats"] == [
         "Thin data: 121 rated battles (under 300). Ratings and ranks move a lot with so few "
         "votes: read the 95% intervals, not the points; a shared rank of 1 means the intervals "
@@ -198,12 +200,12 @@ def test_a_report_on_thin_data_says_so_and_plots_only_sound_models(tmp_path: Pat
     page = (out / "report.html").read_text()
     assert all(f'<p class="note">{c}</p>' in page for c in report["caveats"])
     rated = [m["model"] for m in report["ratings"]["models"]]
-    shown = plotted_models(report)
+    shown = plotted_models(typed)
     assert shown == [m for m in rated if m != "rare-model"]  # rating order, the rare one out
-    ax = ratings_figure(report).axes[0]
+    ax = ratings_figure(typed).axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == shown
     assert list(ax.get_yticks()) == sorted(ax.get_yticks(), reverse=True)  # best at the top
-    heat = pairs_figure(report).axes[0]
+    heat = pairs_figure(typed).axes[0]
     assert [t.get_text() for t in heat.get_xticklabels()] == shown
     assert [t.get_text() for t in heat.get_yticklabels()] == shown
     assert heat.yaxis_inverted()  # rows read top down in the columns' order
@@ -275,7 +277,7 @@ def test_the_pages_fit_1400_pixels(arena_parquet: Path, tmp_path: Path) -> None:
 
     out = tmp_path / "o"
     build(arena_parquet, out=out, limit=None)
-    write_report(out, rounds=20)
+    as_json(write_report(out, rounds=20))
     write_bench(out, parse_strategies(["full", "lowrank:16", "truncate_tail:32"]), rounds=20)
     pages = _open_pages([out / "report.html", out / "bench.html"])
     for found in pages:

@@ -13,6 +13,7 @@ from arenatok.cli import cli
 from arenatok.pipeline.driver import build
 from arenatok.report import write_report
 from arenatok.runtime.derived import REPORT_HTML, REPORT_JSON
+from arenatok.sections import as_json
 from tests.helpers import ROOT, battle, need_shared, write_jsonl
 
 TEST_OUTPUT = ROOT / "test-output"
@@ -46,7 +47,7 @@ def small_build(tmp_path: Path) -> Path:
 
 
 def test_report_numbers_against_independent_counts(small_build: Path) -> None:
-    report = write_report(small_build, rounds=200, seed=1)
+    report = as_json(write_report(small_build, rounds=200, seed=1))
     saved = json.loads((small_build / REPORT_JSON).read_text())
     recs = records(small_build)
     winners = Counter(r["context"]["winner"] for r in recs)
@@ -74,8 +75,7 @@ def test_report_numbers_against_independent_counts(small_build: Path) -> None:
         r["bradley_terry_ci95"][0] <= r["bradley_terry"] <= r["bradley_terry_ci95"][1]
         for r in table.values()
     )
-    assert "_ratings_seconds" in report
-    assert saved == {k: v for k, v in report.items() if not k.startswith("_")}
+    assert saved == report  # the file is the report (its timing is for the terminal)
     meta = json.loads((small_build / "artifact_metadata.json").read_text())
     assert saved["build"] == meta["files"]["data_out.jsonl"]["sha256"]
     hist = saved["tokens"]["histograms"]["prompt_tokens_per_message"]
@@ -95,7 +95,7 @@ def test_report_numbers_against_independent_counts(small_build: Path) -> None:
 
 
 def test_length_bias_against_a_loop(small_build: Path) -> None:
-    report = write_report(small_build, rounds=0)
+    report = as_json(write_report(small_build, rounds=0))
     decisive = longer = 0
     for r in records(small_build):
         u = r["context"]["token_usage"]
@@ -110,9 +110,9 @@ def test_length_bias_against_a_loop(small_build: Path) -> None:
 
 
 def test_report_is_deterministic_and_offline(small_build: Path) -> None:
-    write_report(small_build, rounds=100, seed=7)
+    as_json(write_report(small_build, rounds=100, seed=7))
     one = (small_build / REPORT_JSON).read_bytes(), (small_build / REPORT_HTML).read_bytes()
-    write_report(small_build, rounds=100, seed=7)
+    as_json(write_report(small_build, rounds=100, seed=7))
     two = (small_build / REPORT_JSON).read_bytes(), (small_build / REPORT_HTML).read_bytes()
     assert one == two
     page = one[1].decode()
@@ -143,7 +143,7 @@ def test_cli_report_without_a_build(tmp_path: Path) -> None:
 
 def test_spec_comparison_on_real_data(arena_parquet: Path, tmp_path: Path) -> None:
     build(arena_parquet, out=tmp_path / "o", limit=None)
-    report = write_report(tmp_path / "o", rounds=0)
+    report = as_json(write_report(tmp_path / "o", rounds=0))
     rows = {r["figure"]: r for r in report["specification_report"]}
     assert rows["winner shares, % (model_a / model_b / ties)"]["ours"] == "39.7 / 37.3 / 23.0"
     assert rows["mean tokens per battle"]["ours"] == "388.4"
@@ -158,7 +158,7 @@ def test_report_html_renders_in_a_real_browser(arena_parquet: Path, tmp_path: Pa
 
     chromium = need_chromium()
     build(arena_parquet, out=tmp_path / "o", limit=None)
-    write_report(tmp_path / "o", rounds=200)
+    as_json(write_report(tmp_path / "o", rounds=200))
     errors: list[str] = []
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(
@@ -208,7 +208,7 @@ def test_report_html_renders_in_a_real_browser(arena_parquet: Path, tmp_path: Pa
 def test_a_rebuild_removes_the_report_and_validate_finds_a_stale_one(
     small_build: Path, tmp_path: Path
 ) -> None:
-    write_report(small_build, rounds=0)
+    as_json(write_report(small_build, rounds=0))
     stale = {n: (small_build / n).read_bytes() for n in (REPORT_JSON, REPORT_HTML)}
     build(write_jsonl(tmp_path / "other.jsonl", [battle("9")]), out=small_build)
     assert not (small_build / REPORT_JSON).exists()
@@ -222,7 +222,7 @@ def test_a_rebuild_removes_the_report_and_validate_finds_a_stale_one(
         f"{small_build} again"
         for name in (REPORT_JSON, REPORT_HTML)
     ]
-    write_report(small_build, rounds=0)
+    as_json(write_report(small_build, rounds=0))
     assert validate_dir(small_build) == []
 
 
@@ -245,7 +245,7 @@ def test_online_elo_follows_the_timestamps_not_the_source_order(
     build(tmp_path / "shuffled.parquet", out=tmp_path / "shuffled", limit=None)
     elo = {}
     for name in ("sorted", "shuffled"):
-        report = build_report(read_built(tmp_path / name), rounds=0)
+        report = as_json(build_report(read_built(tmp_path / name), rounds=0))
         elo[name] = {r["model"]: r["online_elo"] for r in report["ratings"]["models"]}
     assert elo["sorted"] == elo["shuffled"]  # exactly: the same battles in the same order
     # Source order would differ: the online Elo depends on the order.
@@ -260,7 +260,7 @@ def test_pairwise_hand_checked(small_build: Path) -> None:
     from arenatok.dataset.built import read_built
     from arenatok.report import build_report
 
-    report = build_report(read_built(small_build), rounds=0)
+    report = as_json(build_report(read_built(small_build), rounds=0))
     pairs = {(p["model"], p["opponent"]): p for p in report["ratings"]["pairwise"]}
     assert set(pairs) == {("x", "y"), ("x", "z")}
     # x against y: battles 1-5. x wins 1, 2, 3 (as model_b), loses 4, ties 5: 3.5 of 5.
@@ -279,18 +279,18 @@ def test_filters_and_their_record(small_build: Path) -> None:
     from arenatok.report import build_report
 
     built = read_built(small_build)
-    report = build_report(built, rounds=0, exclude=["z"])
+    report = as_json(build_report(built, rounds=0, exclude=["z"]))
     assert {r["model"] for r in report["ratings"]["models"]} == {"x", "y"}
     assert report["ratings"]["filters"]["battles_after"] == 5
     assert report["counts"]["battles"] == 6  # the counts still describe every battle
     # z has one battle: --min-battles 2 drops it (and that battle).
-    report = build_report(built, rounds=0, min_battles=2)
+    report = as_json(build_report(built, rounds=0, min_battles=2))
     assert report["ratings"]["filters"]["models_below_min_battles"] == ["z"]
     assert report["ratings"]["filters"]["battles_after"] == 5
     with pytest.raises(OptionError, match="no such model"):
-        build_report(built, rounds=0, exclude=["nobody"])
+        as_json(build_report(built, rounds=0, exclude=["nobody"]))
     with pytest.raises(OptionError, match="no battles are left"):
-        build_report(built, rounds=0, min_battles=100)
+        as_json(build_report(built, rounds=0, min_battles=100))
 
 
 def test_slices_by_language_turns_and_flag(arena_parquet: Path, tmp_path: Path) -> None:
@@ -301,7 +301,7 @@ def test_slices_by_language_turns_and_flag(arena_parquet: Path, tmp_path: Path) 
 
     build(arena_parquet, out=tmp_path / "o", limit=None)
     built = read_built(tmp_path / "o")
-    by_flag = build_report(built, rounds=20, by="flag:duplicate")["slices"]
+    by_flag = as_json(build_report(built, rounds=20, by="flag:duplicate"))["slices"]
     sizes = {s["slice"]: s["battles"] for s in by_flag["slices"]}
     flagged = sum("duplicate" in f for f in built.battles.quality_flags)
     assert sizes == {"not duplicate": 2008 - flagged, "duplicate": flagged}
@@ -312,14 +312,14 @@ def test_slices_by_language_turns_and_flag(arena_parquet: Path, tmp_path: Path) 
     big = next(s for s in by_flag["slices"] if s["slice"] == "not duplicate")
     assert all("style_controlled_ci95" in r for r in big["models"])
     assert sum(r["battles"] for r in big["models"]) == 2 * big["battles"]
-    by_language = build_report(built, rounds=0, by="language")["slices"]["slices"]
+    by_language = as_json(build_report(built, rounds=0, by="language"))["slices"]["slices"]
     assert [(s["slice"], s["battles"]) for s in by_language] == [("English", 2008)]
     with pytest.raises(OptionError, match="no category labels"):
-        build_report(built, rounds=0, by="category")
+        as_json(build_report(built, rounds=0, by="category"))
     with pytest.raises(OptionError, match="unknown slice"):
-        build_report(built, rounds=0, by="colour")
+        as_json(build_report(built, rounds=0, by="colour"))
     with pytest.raises(OptionError, match="no such flag"):
-        build_report(built, rounds=0, by="flag:shiny")
+        as_json(build_report(built, rounds=0, by="flag:shiny"))
 
 
 def test_slices_by_category_of_a_release(tmp_path: Path) -> None:
@@ -339,7 +339,7 @@ def test_slices_by_category_of_a_release(tmp_path: Path) -> None:
         rows.append(row)
     out = tmp_path / "o"
     build(write_jsonl(tmp_path / "r.jsonl", rows), out=out, limit=None)
-    slices = build_report(read_built(out), rounds=10, by="category")["slices"]["slices"]
+    slices = as_json(build_report(read_built(out), rounds=10, by="category"))["slices"]["slices"]
     assert [(s["slice"], s["battles"], s.get("too_few_battles", False)) for s in slices] == [
         ("is_code", 60, False),
         ("dedup_tag.high_freq", 10, True),
@@ -353,7 +353,7 @@ def test_style_control_on_real_data(arena_parquet: Path, tmp_path: Path) -> None
     from arenatok.report import build_report
 
     build(arena_parquet, out=tmp_path / "o", limit=None)
-    rat = build_report(read_built(tmp_path / "o"), rounds=200)["ratings"]
+    rat = as_json(build_report(read_built(tmp_path / "o"), rounds=200))["ratings"]
     coef = rat["coefficients"]["style_controlled"]
     assert list(coef) == ["length", "header_count", "list_count", "bold_count"]
     assert coef["length"]["ci95"][0] > 0
@@ -427,7 +427,7 @@ def test_the_reports_head_names_its_build_by_value(small_build: Path) -> None:
 
     built = read_built(small_build)
     meta = json.loads((small_build / "artifact_metadata.json").read_text())
-    report = build_report(built, rounds=0)
+    report = as_json(build_report(built, rounds=0))
     assert report["arenatok_version"] == importlib.metadata.version("arenatok")
     assert report["build"] == meta["files"]["data_out.jsonl"]["sha256"]
     assert report["dataset"] == meta["dataset"]
@@ -440,8 +440,8 @@ def test_the_reports_head_names_its_build_by_value(small_build: Path) -> None:
 
 
 def test_the_library_defaults_are_the_command_lines(small_build: Path) -> None:
-    """build_report() without options is `arenatok report` without options (1,000 rounds, seed
-    0, every battle); jobs only changes speed."""
+    """build_report() without options is `arenatok report` without options (sandwich
+    intervals, seed 0, every battle); jobs only changes speed."""
     from arenatok.dataset.built import read_built
     from arenatok.report import build_report
 
@@ -453,15 +453,15 @@ def test_the_library_defaults_are_the_command_lines(small_build: Path) -> None:
     out = small_build.parent / "visible"
     build([small_build.parent / "b.jsonl", src], out=out)
     built = read_built(out)
-    ours = build_report(built)
-    explicit = build_report(
-        built, rounds=1000, seed=0, anony_only=False, min_battles=0, exclude=(), jobs=1
+    ours = as_json(build_report(built))
+    explicit = as_json(
+        build_report(
+            built, rounds=1000, seed=0, anony_only=False, min_battles=0, exclude=(), jobs=1
+        )
     )
-    for r in (ours, explicit):
-        r.pop("_ratings_seconds")
-    assert ours == explicit
+    assert ours == explicit  # the timings are not part of the report's numbers
     assert ours["ratings"]["filters"]["battles_after"] == 7  # anonymous or not, every battle
-    anonymous = build_report(built, rounds=0, anony_only=True)
+    anonymous = as_json(build_report(built, rounds=0, anony_only=True))
     assert anonymous["ratings"]["filters"]["battles_after"] == 6
 
 
@@ -472,13 +472,13 @@ def test_report_errors_by_value(small_build: Path, tmp_path: Path) -> None:
 
     built = read_built(small_build)
     with pytest.raises(OptionError) as e:
-        build_report(built, rounds=-1)
+        as_json(build_report(built, rounds=-1))
     assert (e.value.message, e.value.hint) == (
         "--rounds must be a whole number, 0 or more, got -1",
         "for example --rounds 1000",
     )
     with pytest.raises(OptionError) as e:
-        build_report(built, rounds=0, min_battles=100)
+        as_json(build_report(built, rounds=0, min_battles=100))
     assert (e.value.message, e.value.hint) == (
         "no battles are left to rate after the filters",
         "loosen --anony-only / --min-battles / --exclude-model",
@@ -487,7 +487,7 @@ def test_report_errors_by_value(small_build: Path, tmp_path: Path) -> None:
     bad = [{"question_id": "q", "model_a": "x"}]
     build(write_jsonl(tmp_path / "bad.jsonl", bad), out=out, on_bad_row="reject", allow_empty=True)
     with pytest.raises(SourceError) as e:
-        build_report(read_built(out), rounds=0)
+        as_json(build_report(read_built(out), rounds=0))
     assert (e.value.message, e.value.hint) == (
         f"{out / 'data_out.jsonl'}: no battles to report on",
         "build from a source with usable rows (see rejects.jsonl)",
@@ -496,13 +496,32 @@ def test_report_errors_by_value(small_build: Path, tmp_path: Path) -> None:
 
 def test_caveats_at_their_boundaries() -> None:
     from arenatok.report.numbers import PLOT_MIN_BATTLES, THIN_BATTLES, caveats
+    from arenatok.report.results import ModelRow, Ratings
 
-    def rating(battles: int, per_model: list[int]) -> dict[str, Any]:
-        models = [{"model": f"m{i}", "battles": n} for i, n in enumerate(per_model)]
-        return {"models": models, "filters": {"battles_after": battles}}
+    def rating(per_model: list[int]) -> Ratings:
+        models = [
+            ModelRow(
+                model=f"m{i}",
+                battles=n,
+                online_elo=1000.0,
+                bradley_terry=1000.0,
+                length_controlled=1000.0,
+                style_controlled=1000.0,
+            )
+            for i, n in enumerate(per_model)
+        ]
+        return Ratings(
+            method={},
+            length_coefficient=0.0,
+            length_coefficient_definition="",
+            battles=0,
+            coefficients={},
+            models=models,
+            pairwise=[],
+        )
 
-    assert caveats(rating(THIN_BATTLES, [PLOT_MIN_BATTLES, PLOT_MIN_BATTLES])) == []
-    thin, rough = caveats(rating(THIN_BATTLES - 1, [PLOT_MIN_BATTLES - 1, 400]))
+    assert caveats(rating([PLOT_MIN_BATTLES, PLOT_MIN_BATTLES]), THIN_BATTLES) == []
+    thin, rough = caveats(rating([PLOT_MIN_BATTLES - 1, 400]), THIN_BATTLES - 1)
     assert thin.startswith("Thin data: 299 rated battles (under 300).")
     assert rough.startswith("1 of 2 models have fewer than 30 rated battles")
 
@@ -553,17 +572,20 @@ def test_slices_by_value(tmp_path: Path) -> None:
         assert e.value.message == message
         assert e.value.hint is not None
         assert e.value.hint.startswith(hint)
-    section = slices_section(c, "language", rounds=20, seed=3)
+    section = as_json(slices_section(c, "language", rounds=20, seed=3))
     assert section["by"] == "language"
     assert section["min_battles_per_slice"] == MIN_SLICE_BATTLES
     english, none, german = section["slices"]
     assert english["battles"] == MIN_SLICE_BATTLES  # exactly the minimum: rated
     assert "too_few_battles" not in english
-    assert english["models"] == leaderboard(c.take(list(range(n))), rounds=20, seed=3)["models"]
+    assert (
+        english["models"]
+        == as_json(leaderboard(c.take(list(range(n))), rounds=20, seed=3))["models"]
+    )
     assert (none["too_few_battles"], german["too_few_battles"]) == (True, True)
     from arenatok.report import build_report
 
-    report = build_report(read_built(out), rounds=20, seed=3, by="language")
+    report = as_json(build_report(read_built(out), rounds=20, seed=3, by="language"))
     assert report["slices"] == section  # the report's own seed and rounds reach its slices
 
 
@@ -575,7 +597,7 @@ def test_min_battles_counts_both_sides_and_keeps_the_minimum(small_build: Path) 
 
     c = read_built(small_build).battles
     rated, filters = select(c, anony_only=False, min_battles=5, exclude=())
-    assert filters["models_below_min_battles"] == ["z"]
+    assert filters.models_below_min_battles == ["z"]
     assert len(rated) == 5
     with pytest.raises(OptionError) as e:
         select(c, anony_only=False, min_battles=0, exclude=["w"])

@@ -9,6 +9,7 @@ from typing import Any
 
 from arenatok.dataset.built import Battles
 from arenatok.report import usage
+from arenatok.sections import as_json
 
 
 def four_battles() -> Battles:
@@ -84,7 +85,7 @@ def test_histogram_bins_by_hand() -> None:
 
 def test_counts_section_by_hand() -> None:
     same(
-        usage.counts_section(four_battles()),
+        as_json(usage.counts_section(four_battles())),
         {
             "battles": 4,
             "models": 3,
@@ -123,7 +124,7 @@ def test_languages_keep_the_twenty_most_common() -> None:
         language=[f"l{i:02}" for i in range(21)] + ["l05", "l07"],
         moderation_flagged=[None] * 23, toxic_flagged=[None] * 23, quality_flags=[[]] * 23,
     )  # fmt: skip
-    top = usage.counts_section(b)["languages_top20"]
+    top = as_json(usage.counts_section(b))["languages_top20"]
     assert list(top.items())[:2] == [("l05", 2), ("l07", 2)]
     assert len(top) == 20
     assert "l20" not in top  # the last of the ones seen once
@@ -134,7 +135,7 @@ def test_tokens_section_by_hand() -> None:
     assert usage.prompt_tokens(c) == [10, 4, 6, 1, 0]
     responses = usage.response_tokens(c)
     same(responses, {"x": [100, 5, 40, 60, 3], "y": [20, 30, 50, 7], "z": [0]})
-    got = usage.tokens_section(c)
+    got = as_json(usage.tokens_section(c))
     same(got["prompt_tokens_per_message"], usage.quantiles([10, 4, 6, 1, 0]))
     assert got["prompt_tokens_per_message"]["median"] == 4.0
     every = [100, 5, 40, 60, 3, 20, 30, 50, 7, 0]
@@ -181,7 +182,7 @@ def test_full_state_ratio_without_input_is_none() -> None:
     c = Battles(turns=[1], input_tokens=[0], full_state_a=[0], full_state_b=[0], total=[3],
                 overhead=[1.0], turn_input_tokens=[[0]], turn_a_tokens=[[0]],
                 turn_b_tokens=[[3]], model_a=["z"], model_b=["x"])  # fmt: skip
-    row = usage.tokens_section(c)["full_state_vs_plain_input_by_turns"]["1"]
+    row = as_json(usage.tokens_section(c))["full_state_vs_plain_input_by_turns"]["1"]
     assert row == {"battles": 1, "mean_plain_input": 0.0, "mean_full_state_input": 0.0,
                    "full_state_over_plain": None}  # fmt: skip
 
@@ -203,7 +204,7 @@ def test_sources_section_by_hand() -> None:
             "votes_differ_list": [{"key": "exact"}],
         },
     }
-    got = usage.sources_section(meta)
+    got = as_json(usage.sources_section(meta))
     same(
         got["sources"],
         [
@@ -218,7 +219,7 @@ def test_sources_section_by_hand() -> None:
     assert got["votes_differ"] == 1
     assert got["votes_differ_list"] == [{"key": "exact"}]
     # One source, from the metadata of a single-source build: no copies recorded.
-    one = usage.sources_section({"source": {"path": "s.jsonl", "layout": "arena"}})
+    one = as_json(usage.sources_section({"source": {"path": "s.jsonl", "layout": "arena"}}))
     assert one["sources"] == [
         {"source": 0, "name": "s.jsonl", "layout": "arena", "battles": None,
          "later_copies_within": 0, "later_copies_of_other_sources": 0}
@@ -229,16 +230,16 @@ def test_sources_section_by_hand() -> None:
         "row i, column j: battles first seen in source i whose later copies are in source j"
     )
     # metadata without any source: one unnamed source
-    assert usage.sources_section({})["sources"][0]["name"] == "None"
+    assert as_json(usage.sources_section({}))["sources"][0]["name"] == "None"
     # two entries for one pair of sources add up
     twice = {"sources": [{}], "duplicates": {"by_source_pair": [
         {"first_in": 0, "later_in": 0, "later_copies": 2},
         {"first_in": 0, "later_in": 0, "later_copies": 3}]}}  # fmt: skip
-    assert usage.sources_section(twice)["overlap_matrix"] == [[5]]
+    assert as_json(usage.sources_section(twice))["overlap_matrix"] == [[5]]
 
 
 def test_spec_comparison_by_hand() -> None:
-    rows = usage.spec_comparison(four_battles(), {"source": {"kind": "huggingface_hub"}})
+    rows = as_json(usage.spec_comparison(four_battles(), {"source": {"kind": "huggingface_hub"}}))
     assert [r["ours"] for r in rows] == [
         "25.0 / 25.0 / 50.0",
         "3 ordered, 2 unordered",
@@ -257,16 +258,18 @@ def test_spec_comparison_by_hand() -> None:
          "the report adds response A to the input (battle 0: 725 = 181 + 171 + 373 against our "
          "554 = 10 + 171 + 373)"),
     ]  # fmt: skip
-    local = usage.spec_comparison(four_battles(), {"source": {"kind": "local", "path": "f.x"}})
+    local = as_json(
+        usage.spec_comparison(four_battles(), {"source": {"kind": "local", "path": "f.x"}})
+    )
     note = " (our source is not the Hub file: f.x, so the rows differ too)"
     assert [r["why"] for r in local] == [r["why"] + note for r in rows]
     # metadata without a source: not the Hub's file either
-    unknown = usage.spec_comparison(four_battles(), {})
+    unknown = as_json(usage.spec_comparison(four_battles(), {}))
     assert unknown[0]["why"].endswith("not the Hub file: None, so the rows differ too)")
     # only the first 300 battles count
     many = Battles(model_a=["x"] * 310, model_b=["y"] * 310, winner=["tie"] * 310,
                    turns=[1] * 300 + [9] * 10, total=[1] * 310)  # fmt: skip
-    assert usage.spec_comparison(many, {})[2]["ours"] == "1.00 (300 turns)"
+    assert as_json(usage.spec_comparison(many, {}))[2]["ours"] == "1.00 (300 turns)"
 
 
 def test_length_bias_by_hand() -> None:
@@ -282,7 +285,7 @@ def test_length_bias_by_hand() -> None:
                 "ties": battles - decisive, "longer_won_rate": rate}  # fmt: skip
 
     same(
-        usage.length_bias(c),
+        as_json(usage.length_bias(c)),
         [row("[0, 10)", 1, 1, 1.0), row("[10, 50)"), row("[50, 100)", 2, 2, 0.5),
          row("[100, 200)"), row("[200, 400)"), row("[400, 800)"), row(">= 800", 1, 0)],
     )  # fmt: skip
@@ -292,5 +295,5 @@ def test_per_model_counts_every_tie() -> None:
     c = Battles(model_a=["x", "x", "y"], model_b=["y", "y", "x"], winner=["tie"] * 3,
                 language=[None] * 3, turns=[1] * 3, moderation_flagged=[None] * 3,
                 toxic_flagged=[None] * 3, quality_flags=[[]] * 3)  # fmt: skip
-    per_model = usage.counts_section(c)["per_model"]
+    per_model = as_json(usage.counts_section(c))["per_model"]
     assert per_model == {"x": {"battles": 3, "tie": 3}, "y": {"battles": 3, "tie": 3}}

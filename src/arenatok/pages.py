@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from arenatok.errors import missing_extra
+from arenatok.sections import Section
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
@@ -103,10 +104,12 @@ def plot(title: str, fig: Any, *, wide: bool = False) -> str:
     )
 
 
-def html_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """An HTML table of `rows` (dicts) in `columns`, in a box that scrolls sideways when it is
-    wider than the page: headers for people (the field name in the tooltip), numbers
-    right-aligned with thousands separators and the same decimals down a column, yes/no."""
+def html_table(rows: Sequence[Any], columns: Sequence[str]) -> str:
+    """An HTML table of `rows` (dicts, or sections: their JSON keys) in `columns`, in a box
+    that scrolls sideways when it is wider than the page: headers for people (the field name
+    in the tooltip), numbers right-aligned with thousands separators and the same decimals
+    down a column, yes/no."""
+    rows = [r.to_json() if isinstance(r, Section) else r for r in rows]
     decimals = {c: _decimals([r.get(c) for r in rows]) for c in columns}
 
     def cell(v: Any, d: int) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from arenatok.pipeline.driver import BuildResult
 from arenatok.pipeline.write import METADATA
+from arenatok.report.results import ModelRow, PairRow, Ratings, Report, Sources, SpecRow
 from arenatok.text import lookalikes_note, terminal
 
 if TYPE_CHECKING:
@@ -121,12 +122,12 @@ def build_summary(result: BuildResult) -> str:
     return "".join(terminal(line) + "\n" for line in lines)
 
 
-def _ci(row: dict[str, Any], name: str) -> str:
-    ci = row.get(f"{name}_ci95")
+def _ci(row: ModelRow, fit: str) -> str:
+    ci = row.interval(fit)
     return f"{ci[0]:.0f}–{ci[1]:.0f}" if ci else ""
 
 
-def ratings_table(board: dict[str, Any], title: str | None = None) -> Any:
+def ratings_table(models: Sequence[ModelRow], title: str | None = None) -> Any:
     """One leaderboard: each rating with its interval and rank with uncertainty."""
     from rich.table import Column, Table
 
@@ -143,100 +144,120 @@ def ratings_table(board: dict[str, Any], title: str | None = None) -> Any:
         "online Elo",
         title=None if title is None else terminal(title),
     )
-    for r in board["models"]:
+    for r in models:
         table.add_row(
-            terminal(r["model"]),
-            f"{r['battles']:,}",
-            f"{r['bradley_terry']:.0f}",
+            terminal(r.model),
+            f"{r.battles:,}",
+            f"{r.bradley_terry:.0f}",
             _ci(r, "bradley_terry"),
-            str(r.get("bradley_terry_rank", "")),
-            f"{r['style_controlled']:.0f}",
+            str(r.bradley_terry_rank or ""),
+            f"{r.style_controlled:.0f}",
             _ci(r, "style_controlled"),
-            str(r.get("style_controlled_rank", "")),
-            f"{r['length_controlled']:.0f}",
-            f"{r['online_elo']:.0f}",
+            str(r.style_controlled_rank or ""),
+            f"{r.length_controlled:.0f}",
+            f"{r.online_elo:.0f}",
         )
     return table
 
 
-def print_report(report: dict[str, Any], intervals: str, rounds: int, seconds: float) -> None:
+def print_report(report: Report, intervals: str, rounds: int, seconds: float) -> None:
     """The report's headline, ratings tables, style coefficients and the specification
     comparison."""
-    from rich.table import Table
-
-    counts, rat = report["counts"], report["ratings"]
-    out = console()
+    counts, rat, out = report.counts, report.ratings, console()
     how = "sandwich intervals" if intervals == "sandwich" else f"{rounds} bootstrap rounds"
-    f = rat["filters"]
+    f = rat.filters
     kept = (
-        f"; rated {f['battles_after']:,} of {f['battles_before']:,} battles after the filters"
-        if f["battles_after"] != f["battles_before"]
+        f"; rated {f.battles_after:,} of {f.battles_before:,} battles after the filters"
+        if f is not None and f.battles_after != f.battles_before
         else ""
     )
     out.print(
-        f"{counts['battles']:,} battles, {counts['models']} models, "
-        f"{counts['model_pairs']['ordered']} ordered / {counts['model_pairs']['unordered']} "
+        f"{counts.battles:,} battles, {counts.models} models, "
+        f"{counts.model_pairs.ordered} ordered / {counts.model_pairs.unordered} "
         f"unordered pairs{kept}\n"
-        f"ratings with {how} in {report['_ratings_seconds']:.1f} s; "
+        f"ratings with {how} in {report.ratings_seconds:.1f} s; "
         f"report in {seconds:.1f} s",
         highlight=False,
     )
-    for caveat in report.get("caveats", []):
+    for caveat in report.caveats:
         out.print(terminal(f"note: {caveat}"))
-    out.print(ratings_table(rat))
-    coef = Table("style feature", "coefficient", "95% CI", title="style control (log-odds per sd)")
-    for name, x in rat["coefficients"]["style_controlled"].items():
+    out.print(ratings_table(rat.models))
+    out.print(_coefficients(rat))
+    worst = sorted((p for p in rat.pairwise if p.battles >= 20), key=lambda p: -abs(p.z))[:5]
+    if worst:
+        out.print(_pairs(worst))
+    if report.slices is not None:
+        for sl in report.slices.slices:
+            n = sl.battles
+            title = f"{report.slices.by} = {sl.slice}: {n:,} battle{'s' * (n != 1)}"
+            if sl.too_few_battles:
+                out.print(terminal(f"{title} (too few to rate)"))
+            else:
+                out.print(ratings_table(sl.models or [], title))
+    src = report.sources
+    if len(src.sources) > 1 or src.votes_differ:
+        out.print(_sources(src))
+    out.print(_specification(report.specification_report))
+
+
+def _coefficients(rat: Ratings) -> Any:
+    from rich.table import Table
+
+    table = Table("style feature", "coefficient", "95% CI", title="style control (log-odds per sd)")
+    for name, x in rat.coefficients["style_controlled"].items():
         ci = x.get("ci95")
-        coef.add_row(
+        table.add_row(
             terminal(name), f"{x['estimate']:+.3f}", f"{ci[0]:+.3f} – {ci[1]:+.3f}" if ci else ""
         )
-    out.print(coef)
-    worst = sorted((p for p in rat["pairwise"] if p["battles"] >= 20), key=lambda p: -abs(p["z"]))[
-        :5
-    ]
-    if worst:
-        pairs = Table(
-            "model",
-            "opponent",
-            "battles",
-            "observed",
-            "predicted",
-            "z",
-            title="pairs the Bradley-Terry fit explains worst (20+ battles)",
+    return table
+
+
+def _pairs(worst: Sequence[PairRow]) -> Any:
+    from rich.table import Table
+
+    table = Table(
+        "model",
+        "opponent",
+        "battles",
+        "observed",
+        "predicted",
+        "z",
+        title="pairs the Bradley-Terry fit explains worst (20+ battles)",
+    )
+    for p in worst:
+        table.add_row(
+            terminal(p.model),
+            terminal(p.opponent),
+            str(p.battles),
+            f"{p.observed_score:.2f}",
+            f"{p.predicted_score:.2f}",
+            f"{p.z:+.1f}",
         )
-        for p in worst:
-            pairs.add_row(
-                terminal(p["model"]),
-                terminal(p["opponent"]),
-                str(p["battles"]),
-                f"{p['observed_score']:.2f}",
-                f"{p['predicted_score']:.2f}",
-                f"{p['z']:+.1f}",
-            )
-        out.print(pairs)
-    for sl in (report.get("slices") or {}).get("slices", []):
-        n = sl["battles"]
-        title = f"{report['slices']['by']} = {sl['slice']}: {n:,} battle{'s' * (n != 1)}"
-        if sl.get("too_few_battles"):
-            out.print(terminal(f"{title} (too few to rate)"))
-        else:
-            out.print(ratings_table(sl, title))
-    src = report["sources"]
-    if len(src["sources"]) > 1 or src["votes_differ"]:
-        title = f"sources (votes differ between copies: {src['votes_differ']})"
-        table = Table("source", "battles", "later copies within", "of others", title=title)
-        for x in src["sources"]:
-            table.add_row(
-                terminal(f"{x['source']}: {Path(x['name']).name}"),
-                f"{x['battles']:,}",
-                f"{x['later_copies_within']:,}",
-                f"{x['later_copies_of_other_sources']:,}",
-            )
-        out.print(table)
-    spec = Table("figure", "report", "ours", title="the specification report, first 300 battles")
-    for row in report["specification_report"]:
-        spec.add_row(row["figure"], row["report"], terminal(row["ours"]))
-    out.print(spec)
+    return table
+
+
+def _sources(src: Sources) -> Any:
+    from rich.table import Table
+
+    title = f"sources (votes differ between copies: {src.votes_differ})"
+    table = Table("source", "battles", "later copies within", "of others", title=title)
+    for x in src.sources:
+        table.add_row(
+            terminal(f"{x.source}: {Path(x.name).name}"),
+            f"{x.battles or 0:,}",
+            f"{x.later_copies_within:,}",
+            f"{x.later_copies_of_other_sources:,}",
+        )
+    return table
+
+
+def _specification(rows: Sequence[SpecRow]) -> Any:
+    from rich.table import Table
+
+    table = Table("figure", "report", "ours", title="the specification report, first 300 battles")
+    for row in rows:
+        table.add_row(row.figure, row.report, terminal(row.ours))
+    return table
 
 
 def print_bench(bench: dict[str, Any], seconds: float) -> None:

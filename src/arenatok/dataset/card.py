@@ -3,7 +3,6 @@ template) and the records as Parquet under data/, then publishing both to the Hu
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.resources
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -107,9 +106,11 @@ NULL_TYPES = {
 def _marker(build: str) -> dict[str, str]:
     """What the card's YAML says of arenatok: that it made the card, and from which build (the
     sha256 of data_out.jsonl)."""
+    from arenatok import __version__
+
     return {
         "made_with": "arenatok",
-        "version": importlib.metadata.version("arenatok"),
+        "version": __version__,
         "build": build,
     }
 

@@ -3,7 +3,6 @@ dataset repo on the Hugging Face Hub, refusing a repo that arenatok did not writ
 
 from __future__ import annotations
 
-import importlib.metadata
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +67,8 @@ def push(
         RepositoryNotFoundError,
     )
 
+    from arenatok import __version__
+
     out = Path(out)
     check_repo_id(repo_id)
     if not (out / CARD).is_file() or not (out / PARQUET).is_file():
@@ -97,8 +98,7 @@ def push(
             repo_type="dataset",
             folder_path=str(out),
             allow_patterns=[CARD, "data/*.parquet"],
-            commit_message=f"Token-usage dataset made by arenatok "
-            f"{importlib.metadata.version('arenatok')}",
+            commit_message=f"Token-usage dataset made by arenatok {__version__}",
         )
     except HubError:
         raise

@@ -287,7 +287,7 @@ def _check_not_empty(p: Plan, stats: Stats, writer: DatasetWriter) -> None:
 
 
 def _metadata(p: Plan, stats: Stats, per_source: list[Stats], index: Index) -> dict[str, Any]:
-    from importlib.metadata import version  # imported here: it slows every start by 40 ms
+    from arenatok import __version__
 
     used = [layouts.get(s.file.layout) for s in p.sources]
     sources = [
@@ -308,7 +308,7 @@ def _metadata(p: Plan, stats: Stats, per_source: list[Stats], index: Index) -> d
             "label. Made by arenatok."
         ),
         "dataset": p.options.dataset,
-        "arenatok_version": version("arenatok"),
+        "arenatok_version": __version__,
         "source": {k: v for k, v in sources[0].items() if k not in ("index", "counts")},
         "sources": sources,
         "selection": {

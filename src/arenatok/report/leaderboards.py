@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,8 +15,9 @@ import numpy as np
 from arenatok.dataset.built import Battles
 from arenatok.pipeline.style import FEATURES
 from arenatok.report import controlled, ratings
+from arenatok.report.results import Board, ModelRow, PairRow, Ratings
 
-STYLE_FEATURES = ("length", *FEATURES)
+STYLE_FEATURES: tuple[str, ...] = ("length", *FEATURES)
 """The arena's style-control features, in its order: answer tokens, headers, list items, bold."""
 
 
@@ -60,6 +62,78 @@ def _bounds(values: np.ndarray, half: np.ndarray) -> list[list[float]]:
     return [[float(v - h), float(v + h)] for v, h in zip(values, half, strict=True)]
 
 
+@dataclass
+class _Fits:
+    """What the three fits of a leaderboard give: each fit's ratings (Elo, in the order of
+    the models) and, where made, their 95% intervals; the controlled fits' coefficients."""
+
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+    bounds: dict[str, list[list[float]]] = field(default_factory=dict)
+    coefficients: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+
+def _plain_fit(
+    cells: ratings.Cells, fits: _Fits, opts: dict[str, Any], tick: Callable[[int], None]
+) -> None:
+    """Bradley-Terry, with its sandwich or bootstrap intervals."""
+    weights = ratings.pair_weights(cells.i, cells.j, cells.counts) if opts["reweight"] else None
+    theta = ratings.bt_strengths(cells, weights=weights)
+    fits.columns["bradley_terry"] = ratings.to_elo(theta)
+    if opts["intervals"] == "sandwich":
+        variance = ratings.bt_sandwich(cells, theta, weights)
+        half = ratings.Z95 * ratings.ELO_PER_LOG_ODDS * np.sqrt(variance)
+        fits.bounds["bradley_terry"] = _bounds(fits.columns["bradley_terry"], half)
+    elif opts["rounds"]:
+        samples = ratings.bt_bootstrap(
+            cells,
+            rounds=opts["rounds"],
+            seed=opts["seed"],
+            weights=weights,
+            jobs=opts["jobs"],
+            progress=tick,
+        )
+        fits.bounds["bradley_terry"] = [interval95(x) for x in samples.T]
+
+
+def _controlled_fit(
+    m: controlled.Matchups,
+    name: str,
+    features: tuple[str, ...],
+    fits: _Fits,
+    opts: dict[str, Any],
+    tick: Callable[[int], None],
+) -> None:
+    """A controlled fit (the length- or style-controlled Bradley-Terry) with its intervals
+    and its coefficients'."""
+    n = len(m.models)
+    weights = battle_weights(m) if opts["reweight"] else None
+    full = controlled.contextual_bt(m, weights)
+    fits.columns[name] = ratings.SCALE * full[:n] + ratings.INIT
+    coefficients: dict[str, dict[str, Any]] = {
+        f: {"estimate": float(full[n + k])} for k, f in enumerate(features)
+    }
+    fits.coefficients[name] = coefficients
+    if opts["intervals"] == "sandwich":
+        half = ratings.Z95 * np.sqrt(controlled.controlled_sandwich(m, full, weights))
+        fits.bounds[name] = _bounds(fits.columns[name], ratings.SCALE * half[:n])
+        for k, f in enumerate(features):
+            coefficients[f]["ci95"] = _bounds(full[n + k : n + k + 1], half[n + k : n + k + 1])[0]
+    elif opts["rounds"]:
+        boot = controlled.controlled_bootstrap(
+            m,
+            full,
+            rounds=opts["rounds"],
+            seed=opts["seed"],
+            jobs=opts["jobs"],
+            weights=weights,
+            progress=tick,
+        )
+        boot_elo = ratings.SCALE * boot[:, :n] + ratings.INIT
+        fits.bounds[name] = [interval95(x) for x in boot_elo.T]
+        for k, f in enumerate(features):
+            coefficients[f]["ci95"] = interval95(boot[:, n + k])
+
+
 def leaderboard(
     c: Battles,
     *,
@@ -69,7 +143,7 @@ def leaderboard(
     intervals: str = "sandwich",
     reweight: bool = False,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> Board:
     """Ratings of the battles `c`: Bradley-Terry, online Elo in arrival order, and the
     length- and style-controlled Bradley-Terry, each with a 95% interval (`intervals`:
     sandwich, or bootstrap with `rounds` rounds) and the arena's rank with uncertainty; the
@@ -77,94 +151,63 @@ def leaderboard(
     1 / max(battles of its pair, 50) (the arena's inverse-propensity weights)."""
     scores = [ratings.score(w) for w in c.winner]
     cells = ratings.Cells.of(c.model_a, c.model_b, scores)
-    models = cells.models
-    n = len(models)
     order = ratings.arrival_order(c.timestamp)
     elo = ratings.online_elo(
         [c.model_a[k] for k in order], [c.model_b[k] for k in order], [scores[k] for k in order]
     )
-    cell_w = ratings.pair_weights(cells.i, cells.j, cells.counts) if reweight else None
-    theta = ratings.bt_strengths(cells, weights=cell_w)
-    columns: dict[str, np.ndarray] = {"bradley_terry": ratings.to_elo(theta)}
-    bounds: dict[str, list[list[float]]] = {}
-    sandwich = intervals == "sandwich"
+    opts = {"rounds": rounds, "seed": seed, "jobs": jobs, "intervals": intervals}
+    opts["reweight"] = reweight
 
     def tick(fit: int) -> Callable[[int], None]:
-        return lambda rounds_done: (
-            progress(fit * rounds + rounds_done, 3 * rounds) if progress else None
-        )
+        return lambda done: progress(fit * rounds + done, 3 * rounds) if progress else None
 
-    if sandwich:
-        half = (
-            ratings.Z95
-            * ratings.ELO_PER_LOG_ODDS
-            * np.sqrt(ratings.bt_sandwich(cells, theta, cell_w))
-        )
-        bounds["bradley_terry"] = _bounds(columns["bradley_terry"], half)
-    elif rounds:
-        samples = ratings.bt_bootstrap(
-            cells, rounds=rounds, seed=seed, weights=cell_w, jobs=jobs, progress=tick(0)
-        )
-        bounds["bradley_terry"] = [interval95(samples[:, k]) for k in range(n)]
-    coefficients: dict[str, dict[str, Any]] = {}
-    every = slice(0, len(STYLE_FEATURES))
+    fits = _Fits()
+    _plain_fit(cells, fits, opts, tick(0))
     matchups = style_matchups(c, scores)
-    battle_w = battle_weights(matchups) if reweight else None
-    for fit, (name, cols) in enumerate(
-        (("length_controlled", slice(0, 1)), ("style_controlled", every)), start=1
-    ):
-        fit_on = matchups.columns(cols)
-        full = controlled.contextual_bt(fit_on, battle_w)
-        columns[name] = ratings.SCALE * full[:n] + ratings.INIT
+    for fit, (name, cols) in enumerate(CONTROLLED, start=1):
         features = STYLE_FEATURES[cols]
-        coefficients[name] = {f: {"estimate": float(full[n + k])} for k, f in enumerate(features)}
-        if sandwich:
-            half = ratings.Z95 * np.sqrt(controlled.controlled_sandwich(fit_on, full, battle_w))
-            bounds[name] = _bounds(columns[name], ratings.SCALE * half[:n])
-            for k, f in enumerate(features):
-                coefficients[name][f]["ci95"] = _bounds(
-                    full[n + k : n + k + 1], half[n + k : n + k + 1]
-                )[0]
-        elif rounds:
-            boot = controlled.controlled_bootstrap(
-                fit_on,
-                full,
-                rounds=rounds,
-                seed=seed,
-                jobs=jobs,
-                weights=battle_w,
-                progress=tick(fit),
-            )
-            boot_elo = ratings.SCALE * boot[:, :n] + ratings.INIT
-            bounds[name] = [interval95(boot_elo[:, k]) for k in range(n)]
-            for k, f in enumerate(features):
-                coefficients[name][f]["ci95"] = interval95(boot[:, n + k])
+        _controlled_fit(matchups.columns(cols), name, features, fits, opts, tick(fit))
+    groups = ratings.components(cells)
+    return Board(
+        battles=len(c),
+        coefficients=fits.coefficients,
+        models=_rows(c, cells.models, elo, fits),
+        separate_groups=groups if len(groups) > 1 else None,
+    )
+
+
+CONTROLLED: tuple[tuple[str, slice], ...] = (
+    ("length_controlled", slice(0, 1)),
+    ("style_controlled", slice(0, None)),
+)
+"""The controlled fits and the style features each takes."""
+
+
+def _rows(c: Battles, models: list[str], elo: dict[str, float], fits: _Fits) -> list[ModelRow]:
+    """The leaderboard's rows, best Bradley-Terry rating first, each rating with its interval
+    and the arena's rank with uncertainty where intervals were made."""
     ranks = {
         name: ratings.rank_with_uncertainty([i[0] for i in iv], [i[1] for i in iv])
-        for name, iv in bounds.items()
+        for name, iv in fits.bounds.items()
     }
-    table = []
     per_model = Counter(c.model_a) + Counter(c.model_b)
+    rows = []
     for k, m in enumerate(models):
-        row: dict[str, Any] = {"model": m, "battles": per_model[m], "online_elo": elo[m]}
-        for name, values in columns.items():
-            row[name] = float(values[k])
-            if name in bounds:
-                row[f"{name}_ci95"] = bounds[name][k]
-                row[f"{name}_rank"] = ranks[name][k]
-        table.append(row)
-    table.sort(key=lambda r: (-r["bradley_terry"], r["model"]))
-    board: dict[str, Any] = {"battles": len(c), "coefficients": coefficients, "models": table}
-    groups = ratings.components(cells)
-    if len(groups) > 1:
-        board["separate_groups"] = groups
-    return board
+        values: dict[str, Any] = {}
+        for name, column in fits.columns.items():
+            values[name] = float(column[k])
+            if name in fits.bounds:
+                values[f"{name}_ci95"] = fits.bounds[name][k]
+                values[f"{name}_rank"] = ranks[name][k]
+        rows.append(ModelRow(model=m, battles=per_model[m], online_elo=elo[m], **values))
+    rows.sort(key=lambda r: (-r.bradley_terry, r.model))
+    return rows
 
 
-def pairwise(c: Battles, board: dict[str, Any]) -> list[dict[str, Any]]:
+def pairwise(c: Battles, board: Board) -> list[PairRow]:
     """Every pair of models that met: battles, the observed score of the first (wins + half
     the ties, over battles) and what the Bradley-Terry ratings predict for it."""
-    rating = {r["model"]: r["bradley_terry"] for r in board["models"]}
+    rating = {r.model: r.bradley_terry for r in board.models}
     met: dict[tuple[str, str], list[float]] = {}
     for a, b, w in zip(c.model_a, c.model_b, c.winner, strict=True):
         score = ratings.score(w)
@@ -175,16 +218,16 @@ def pairwise(c: Battles, board: dict[str, Any]) -> list[dict[str, Any]]:
         predicted = ratings.expected_score(rating[x], rating[y])
         observed = sum(s) / len(s)
         rows.append(
-            {
-                "model": x,
-                "opponent": y,
-                "battles": len(s),
-                "observed_score": observed,
-                "predicted_score": predicted,
-                "difference": observed - predicted,
+            PairRow(
+                model=x,
+                opponent=y,
+                battles=len(s),
+                observed_score=observed,
+                predicted_score=predicted,
+                difference=observed - predicted,
                 # How many standard errors apart (binomial, at the predicted rate).
-                "z": (observed - predicted) / math.sqrt(predicted * (1 - predicted) / len(s)),
-            }
+                z=(observed - predicted) / math.sqrt(predicted * (1 - predicted) / len(s)),
+            )
         )
     return rows
 
@@ -216,7 +259,7 @@ def ratings_section(
     intervals: str = "sandwich",
     reweight: bool = False,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> Ratings:
     """The report's ratings: the leaderboard of `c` (see `leaderboard` for the options), the
     method in words, the pairwise table."""
     board = leaderboard(
@@ -229,8 +272,8 @@ def ratings_section(
         progress=progress,
     )
     order = "by timestamp (stable on ties; a battle without one keeps its source position)"
-    return {
-        "method": {
+    return Ratings(
+        method={
             "scores": "model_a 1, model_b 0, every kind of tie 0.5 (half a win each way)",
             "online_elo": f"K=4, base 10, scale 400, initial 1000, battles in arrival order: "
             f"{order}",
@@ -254,11 +297,14 @@ def ratings_section(
                 else "none: every battle counts once"
             ),
         },
-        "length_coefficient": board["coefficients"]["length_controlled"]["length"]["estimate"],
-        "length_coefficient_definition": (
+        length_coefficient=board.coefficients["length_controlled"]["length"]["estimate"],
+        length_coefficient_definition=(
             "change in the log-odds of A winning per standard deviation of "
             "(tokens_a - tokens_b) / (tokens_a + tokens_b + 1)"
         ),
-        **board,
-        "pairwise": pairwise(c, board),
-    }
+        battles=board.battles,
+        coefficients=board.coefficients,
+        models=board.models,
+        separate_groups=board.separate_groups,
+        pairwise=pairwise(c, board),
+    )

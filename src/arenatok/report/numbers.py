@@ -4,16 +4,15 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from arenatok.dataset.built import Built
 from arenatok.errors import OptionError, SourceError
 from arenatok.options import Intervals, check_choice, check_count, check_seed
 from arenatok.pipeline.write import JSONL
 from arenatok.report.leaderboards import Progress, ratings_section
+from arenatok.report.results import Ratings, Report
 from arenatok.report.slices import select, slices_section
 from arenatok.report.usage import (
     counts_section,
@@ -36,16 +35,16 @@ SHOWN_APART = 20
 """Models outside the largest group that the caveat names one by one."""
 
 
-def caveats(rating: dict[str, Any], names: Sequence[str] = ()) -> list[str]:
+def caveats(rating: Ratings, battles: int, names: Sequence[str] = ()) -> list[str]:
     """What a reader must know before reading the ratings: thin data, rough models, model
-    names (`names`: every model of the build) that are easily taken for one another."""
-    models = rating["models"]
-    battles = rating["filters"]["battles_after"]
+    names (`names`: every model of the build) that are easily taken for one another.
+    `battles`: how many were rated."""
+    models = rating.models
     out = []
     alike = lookalikes_note(names)
     if alike:
         out.append(alike[0].upper() + alike[1:] + ".")
-    groups = rating.get("separate_groups") or []
+    groups = rating.separate_groups or []
     if len(groups) > 1:
         apart = [m for g in groups[1:] for m in g]
         shown = ", ".join(apart[:SHOWN_APART]) + (
@@ -62,7 +61,7 @@ def caveats(rating: dict[str, Any], names: Sequence[str] = ()) -> list[str]:
             "a lot with so few votes: read the 95% intervals, not the points; a shared rank of 1 "
             "means the intervals overlap, not a tie."
         )
-    rough = [m["model"] for m in models if m["battles"] < PLOT_MIN_BATTLES]
+    rough = [m.model for m in models if m.battles < PLOT_MIN_BATTLES]
     if rough:
         out.append(
             f"{len(rough)} of {len(models)} models have fewer than {PLOT_MIN_BATTLES} rated "
@@ -85,15 +84,16 @@ def build_report(
     intervals: Intervals = "sandwich",
     reweight: bool = False,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> Report:
     """Every number of the report of a built dataset. The filters (`select`) apply to the
     ratings, the slices (`by`) and the pairwise view; the counts and tokens describe every
     battle. `intervals`: "sandwich" (the arena's leaderboard today) or "bootstrap" (`rounds`
     rounds); `reweight`: the arena's inverse-propensity weights. `jobs`: worker processes for
     the bootstrap, or "auto" (one per core for large inputs; the numbers do not depend on it;
     the calling script must be importable: guard it with `if __name__ == "__main__":`);
-    `progress`: called with (rounds done, rounds in all). Keys that start with `_` (timings)
-    are for the terminal only."""
+    `progress`: called with (rounds done, rounds in all)."""
+    from arenatok import __version__
+
     c, meta = built.battles, built.metadata
     check_seed(seed)
     check_choice(intervals, Intervals, "kind of intervals")
@@ -119,7 +119,7 @@ def build_report(
         reweight=reweight,
         progress=progress,
     )
-    rating["filters"] = filters
+    rating.filters = filters
     slices = (
         slices_section(
             rated, by, rounds=rounds, seed=seed, jobs=jobs, intervals=intervals, reweight=reweight
@@ -127,21 +127,21 @@ def build_report(
         if by
         else None
     )
-    return {
-        "arenatok_version": importlib.metadata.version("arenatok"),
-        "build": built.build_id,
-        "dataset": meta.get("dataset"),
-        "source": meta.get("source"),
-        "tokenizer": meta.get("tokenizer", {}).get("name"),
-        "counts": counts_section(c),
-        "tokens": tokens_section(c),
-        "ratings": rating,
-        **({"slices": slices} if slices else {}),
-        "length_bias": length_bias(c),
-        "source_token_agreement": meta.get("source_token_agreement"),
-        "source_style_agreement": meta.get("source_style_agreement"),
-        "specification_report": spec_comparison(c, meta),
-        "sources": sources_section(meta),
-        "caveats": caveats(rating, sorted({*c.model_a, *c.model_b})),
-        "_ratings_seconds": time.perf_counter() - started,
-    }
+    return Report(
+        arenatok_version=__version__,
+        build=built.build_id,
+        dataset=meta["dataset"],
+        source=meta["source"],
+        tokenizer=meta["tokenizer"]["name"],
+        counts=counts_section(c),
+        tokens=tokens_section(c),
+        ratings=rating,
+        slices=slices,
+        length_bias=length_bias(c),
+        source_token_agreement=meta.get("source_token_agreement"),
+        source_style_agreement=meta.get("source_style_agreement"),
+        specification_report=spec_comparison(c, meta),
+        sources=sources_section(meta),
+        caveats=caveats(rating, filters.battles_after, sorted({*c.model_a, *c.model_b})),
+        ratings_seconds=time.perf_counter() - started,
+    )

@@ -11,11 +11,12 @@ import numpy as np
 from arenatok.dataset.built import Battles
 from arenatok.pages import error_bars, figure, plot
 from arenatok.report.numbers import PLOT_MIN_BATTLES
+from arenatok.report.results import Report
 from arenatok.report.usage import prompt_tokens, response_tokens
 from arenatok.text import plot_label
 
 
-def report_plots(report: dict[str, Any], c: Battles) -> list[str]:
+def report_plots(report: Report, c: Battles) -> list[str]:
     """Each plot of the report as a page section. Needs matplotlib (the `report` extra)."""
     figs: list[str] = []
 
@@ -51,14 +52,14 @@ def report_plots(report: dict[str, Any], c: Battles) -> list[str]:
     ax.set_ylabel("battles")
     svg("Coordination overhead", fig)
 
-    rows = report["tokens"]["full_state_vs_plain_input_by_turns"]
+    rows = report.tokens.full_state_vs_plain_input_by_turns
     if len(rows) > 1:
         fig, ax = figure(7, 3.5)
         turns = [int(t) for t in rows]
-        ax.plot(turns, [rows[str(t)]["mean_plain_input"] for t in turns], "o-", label="plain input")
+        ax.plot(turns, [rows[str(t)].mean_plain_input for t in turns], "o-", label="plain input")
         ax.plot(
             turns,
-            [rows[str(t)]["mean_full_state_input"] for t in turns],
+            [rows[str(t)].mean_full_state_input for t in turns],
             "s-",
             label="full-state input (history resent)",
         )
@@ -91,21 +92,21 @@ def report_plots(report: dict[str, Any], c: Battles) -> list[str]:
         )
     svg("Style control: each feature's coefficient with its 95% interval", style_figure(report))
 
-    bias = report["length_bias"]
+    bias = report.length_bias
     fig, ax = figure(7, 3.5)
     xs = np.arange(len(bias))
-    rated = [r for r in bias if r["longer_won_rate"] is not None]
+    rated = [r for r in bias if r.longer_won_rate is not None]
     ax.bar(
-        [x for x, r in zip(xs, bias, strict=True) if r["longer_won_rate"] is not None],
-        [r["longer_won_rate"] for r in rated],
+        [x for x, r in zip(xs, bias, strict=True) if r.longer_won_rate is not None],
+        [r.longer_won_rate for r in rated],
     )
     for x, r in zip(xs, bias, strict=True):
-        rate = r["longer_won_rate"]
-        label = f"n={r['decisive']:,}" if rate is not None else "no decisive\nvotes"
+        rate = r.longer_won_rate
+        label = f"n={r.decisive:,}" if rate is not None else "no decisive\nvotes"
         ax.annotate(
             label, (x, (rate or 0) + 0.02), ha="center", va="bottom", fontsize=8, color="#333"
         )
-    ax.set_xticks(xs, [r["token_difference"] for r in bias], fontsize=9)
+    ax.set_xticks(xs, [r.token_difference for r in bias], fontsize=9)
     ax.axhline(0.5, color="grey", linestyle="--", linewidth=1)
     ax.set_ylim(0, 1.15)
     ax.set_xlabel("|tokens_a - tokens_b| (n: decisive votes in the bin)")
@@ -119,18 +120,18 @@ PLOT_MAX_MODELS = 60
 unreadable (and made report.html 380 MB); the tables keep every model."""
 
 
-def sound_models(report: dict[str, Any]) -> list[str]:
+def sound_models(report: Report) -> list[str]:
     """The models with at least PLOT_MIN_BATTLES rated battles, best rated first (the others
     are rough, and would stretch every axis)."""
-    return [m["model"] for m in report["ratings"]["models"] if m["battles"] >= PLOT_MIN_BATTLES]
+    return [m.model for m in report.ratings.models if m.battles >= PLOT_MIN_BATTLES]
 
 
-def plotted_models(report: dict[str, Any]) -> list[str]:
+def plotted_models(report: Report) -> list[str]:
     """The models the plots show: the PLOT_MAX_MODELS best rated of `sound_models`."""
     return sound_models(report)[:PLOT_MAX_MODELS]
 
 
-def shown_of(report: dict[str, Any]) -> str:
+def shown_of(report: Report) -> str:
     """What a caption adds when the plots leave sound models out: which ones they show."""
     sound = len(sound_models(report))
     return f" (the {PLOT_MAX_MODELS} best rated of {sound:,})" if sound > PLOT_MAX_MODELS else ""
@@ -164,7 +165,7 @@ def model_ticks(ax: Any, models: Sequence[str]) -> None:
     ax.invert_yaxis()
 
 
-def pairs_figure(report: dict[str, Any]) -> Any:
+def pairs_figure(report: Report) -> Any:
     """A heatmap of the battles of every ordered pair of plotted models, on a log scale (a
     linear one makes most pairs one dark block), rows and columns in the rating order."""
     from matplotlib.colors import LogNorm
@@ -172,7 +173,7 @@ def pairs_figure(report: dict[str, Any]) -> Any:
     models = plotted_models(report)
     grid = model_grid(
         models,
-        [(p["model_a"], p["model_b"], p["battles"]) for p in report["counts"]["pair_counts"]],
+        [(p.model_a, p.model_b, p.battles) for p in report.counts.pair_counts],
     )
     fig, ax = heatmap_axes(len(models))
     top = max(2.0, float(np.nanmax(grid)) if np.isfinite(grid).any() else 2.0)
@@ -184,38 +185,39 @@ def pairs_figure(report: dict[str, Any]) -> Any:
     return fig
 
 
-def ratings_figure(report: dict[str, Any]) -> Any:
+def ratings_figure(report: Report) -> Any:
     """Each plotted model's Bradley-Terry and style-controlled rating with its interval, one
     row per model, best first."""
     shown = set(plotted_models(report))
-    table = [m for m in report["ratings"]["models"] if m["model"] in shown]
+    table = [m for m in report.ratings.models if m.model in shown]
     fig, ax = figure(8, max(3.0, 0.32 * len(table) + 1.2))
     ys = np.arange(len(table))[::-1].astype(float)
     for name, label, shift, fmt in (
         ("bradley_terry", "Bradley-Terry", 0.15, "o"),
         ("style_controlled", "style-controlled", -0.15, "s"),
     ):
-        x = np.array([r[name] for r in table])
-        if all(f"{name}_ci95" in r for r in table):
-            bars = error_bars(x.tolist(), [r[f"{name}_ci95"] for r in table])
+        x = np.array([r.rating(name) for r in table])
+        intervals = [r.interval(name) for r in table]
+        if all(iv is not None for iv in intervals):
+            bars = error_bars(x.tolist(), [iv for iv in intervals if iv is not None])
             ax.errorbar(x, ys + shift, xerr=bars, fmt=fmt, capsize=2, label=label)
         else:
             ax.plot(x, ys + shift, fmt, label=label)
-    ax.set_yticks(ys, [plot_label(r["model"]) for r in table], fontsize=9)
+    ax.set_yticks(ys, [plot_label(r.model) for r in table], fontsize=9)
     ax.set_xlabel("rating (Elo scale)")
     ax.legend(fontsize=9)
     return fig
 
 
-def pairwise_figure(report: dict[str, Any]) -> Any:
+def pairwise_figure(report: Report) -> Any:
     """A heatmap of observed minus predicted score for every pair that met (blank: never
     met)."""
     models = plotted_models(report)
-    pairs = report["ratings"]["pairwise"]
+    pairs = report.ratings.pairwise
     grid = model_grid(
         models,
-        [(p["model"], p["opponent"], p["difference"]) for p in pairs]
-        + [(p["opponent"], p["model"], -p["difference"]) for p in pairs],
+        [(p.model, p.opponent, p.difference) for p in pairs]
+        + [(p.opponent, p.model, -p.difference) for p in pairs],
     )
     fig, ax = heatmap_axes(len(models))
     top = float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 1.0
@@ -225,9 +227,9 @@ def pairwise_figure(report: dict[str, Any]) -> Any:
     return fig
 
 
-def style_figure(report: dict[str, Any]) -> Any:
+def style_figure(report: Report) -> Any:
     """The style features' coefficients (log-odds per standard deviation) with intervals."""
-    coef = report["ratings"]["coefficients"]["style_controlled"]
+    coef = report.ratings.coefficients["style_controlled"]
     names = list(coef)
     est = np.array([coef[n]["estimate"] for n in names])
     fig, ax = figure(7, 2.8)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,84 +13,102 @@ from arenatok.dataset.built import Battles, read_built
 from arenatok.pages import html_page, html_table
 from arenatok.report.numbers import build_report
 from arenatok.report.plots import report_plots
+from arenatok.report.results import (
+    Counts,
+    Filters,
+    ModelRow,
+    Ratings,
+    Report,
+    Slices,
+    Sources,
+    Tokens,
+)
 from arenatok.runtime.atomic import dumps_pretty
 from arenatok.runtime.derived import REPORT_HTML, REPORT_JSON, write_derived
 
 
-def filters_text(f: dict[str, Any]) -> str:
+def filters_text(f: Filters) -> str:
     """What the filters left, in a sentence."""
     parts = []
-    if f["anony_only"]:
+    if f.anony_only:
         parts.append("anonymous battles only")
-    if f["excluded_models"]:
-        parts.append("without " + ", ".join(f["excluded_models"]))
-    if f["min_battles"]:
-        parts.append(f"models with at least {f['min_battles']} battles")
+    if f.excluded_models:
+        parts.append("without " + ", ".join(f.excluded_models))
+    if f.min_battles:
+        parts.append(f"models with at least {f.min_battles} battles")
     which = "; ".join(parts) or "no filters"
-    return f"Rated: {f['battles_after']:,} of {f['battles_before']:,} battles ({which})."
+    return f"Rated: {f.battles_after:,} of {f.battles_before:,} battles ({which})."
 
 
-def leaderboard_html(board: dict[str, Any]) -> str:
+LEADERBOARD_COLUMNS = (
+    "model",
+    "battles",
+    "bradley_terry",
+    "bradley_terry_ci95",
+    "bradley_terry_rank",
+    "style_controlled",
+    "style_controlled_ci95",
+    "style_controlled_rank",
+    "length_controlled",
+    "length_controlled_ci95",
+    "online_elo",
+)
+
+
+def leaderboard_html(models: Sequence[ModelRow]) -> str:
     """One leaderboard as a table: each rating with its interval and rank."""
-    return html_table(
-        board["models"],
-        [
-            "model",
-            "battles",
-            "bradley_terry",
-            "bradley_terry_ci95",
-            "bradley_terry_rank",
-            "style_controlled",
-            "style_controlled_ci95",
-            "style_controlled_rank",
-            "length_controlled",
-            "length_controlled_ci95",
-            "online_elo",
-        ],
-    )
+    return html_table(models, LEADERBOARD_COLUMNS)
 
 
-def slices_html(slices: dict[str, Any] | None) -> list[str]:
+def slices_html(slices: Slices | None) -> list[str]:
     """A leaderboard per slice; slices with too few battles named, with their count."""
     if not slices:
         return []
     out = [
-        f"<h2>Leaderboards by {html.escape(slices['by'])}</h2>",
+        f"<h2>Leaderboards by {html.escape(slices.by)}</h2>",
         html_table(
             [
                 {
-                    "slice": x["slice"],
-                    "battles": x["battles"],
-                    "rated": "no: too few battles" if x.get("too_few_battles") else "yes",
+                    "slice": x.slice,
+                    "battles": x.battles,
+                    "rated": "no: too few battles" if x.too_few_battles else "yes",
                 }
-                for x in slices["slices"]
+                for x in slices.slices
             ],
             ["slice", "battles", "rated"],
         ),
     ]
-    for x in slices["slices"]:
-        if not x.get("too_few_battles"):
-            out.append(f"<h3>{html.escape(x['slice'])} ({x['battles']:,} battles)</h3>")
-            out.append(leaderboard_html(x))
+    for x in slices.slices:
+        if not x.too_few_battles:
+            out.append(f"<h3>{html.escape(x.slice)} ({x.battles:,} battles)</h3>")
+            out.append(leaderboard_html(x.models or []))
     return out
 
 
-def render_html(report: dict[str, Any], c: Battles, *, run: str = "") -> str:
-    """One self-contained page: inline CSS and SVG, no script, nothing fetched; `run`: the
-    sha256 of the report.json written with it."""
-    figs = report_plots(report, c)
-    counts, tokens, rat = report["counts"], report["tokens"], report["ratings"]
-    sections = [
-        f"<p>{counts['battles']:,} battles, {counts['models']} models, "
-        f"{counts['model_pairs']['ordered']} ordered / {counts['model_pairs']['unordered']} "
-        f"unordered model pairs. Tokenizer: {html.escape(str(report['tokenizer']))}.</p>",
-        *(f'<p class="note">{html.escape(x)}</p>' for x in report.get("caveats", [])),
+def _overview(report: Report) -> list[str]:
+    counts = report.counts
+    return [
+        f"<p>{counts.battles:,} battles, {counts.models} models, "
+        f"{counts.model_pairs.ordered} ordered / {counts.model_pairs.unordered} "
+        f"unordered model pairs. Tokenizer: {html.escape(str(report.tokenizer))}.</p>",
+        *(f'<p class="note">{html.escape(x)}</p>' for x in report.caveats),
+    ]
+
+
+def _specification(report: Report) -> list[str]:
+    return [
         "<h2>The specification report's example figures against this dataset's (its first "
         "300 battles)</h2>",
-        html_table(report["specification_report"], ["figure", "report", "ours", "why"]),
+        html_table(report.specification_report, ["figure", "report", "ours", "why"]),
+    ]
+
+
+def _sources(sources: Sources) -> list[str]:
+    n = len(sources.sources)
+    return [
         "<h2>Sources and duplicates</h2>",
         html_table(
-            report["sources"]["sources"],
+            sources.sources,
             [
                 "source",
                 "name",
@@ -99,15 +118,15 @@ def render_html(report: dict[str, Any], c: Battles, *, run: str = "") -> str:
                 "later_copies_of_other_sources",
             ],
         ),
-        f"<p>Overlap ({html.escape(report['sources']['overlap_matrix_rule'])}):</p>",
+        f"<p>Overlap ({html.escape(sources.overlap_matrix_rule)}):</p>",
         html_table(
             [
-                {"first in": i, **{f"later in {j}": n for j, n in enumerate(row)}}
-                for i, row in enumerate(report["sources"]["overlap_matrix"])
+                {"first in": i, **{f"later in {j}": k for j, k in enumerate(row)}}
+                for i, row in enumerate(sources.overlap_matrix)
             ],
-            ["first in", *(f"later in {j}" for j in range(len(report["sources"]["sources"])))],
+            ["first in", *(f"later in {j}" for j in range(n))],
         ),
-        f"<p>Copies of one battle whose votes differ: {report['sources']['votes_differ']:,}.</p>",
+        f"<p>Copies of one battle whose votes differ: {sources.votes_differ:,}.</p>",
         html_table(
             [
                 {
@@ -117,42 +136,48 @@ def render_html(report: dict[str, Any], c: Battles, *, run: str = "") -> str:
                     "its vote ": d["later"]["winner"],
                     "key": d["key"],
                 }
-                for d in report["sources"]["votes_differ_list"][:50]
+                for d in sources.votes_differ_list[:50]
             ],
             ["first copy", "its vote", "later copy", "its vote ", "key"],
         ),
+    ]
+
+
+def _votes_and_tokens(counts: Counts, tokens: Tokens) -> list[str]:
+    return [
         "<h2>Votes</h2>",
         html_table(
-            [{"winner": w, **d} for w, d in counts["winner_distribution"].items()],
+            [{"winner": w, **d} for w, d in counts.winner_distribution.items()],
             ["winner", "count", "share"],
         ),
         html_table(
             [
                 {"wins": 0, "losses": 0, "tie": 0, "tie (bothbad)": 0, "both_bad": 0, "model": m}
                 | d
-                for m, d in counts["per_model"].items()
+                for m, d in counts.per_model.items()
             ],
             ["model", "battles", "wins", "losses", "tie", "tie (bothbad)", "both_bad"],
         ),
         "<h2>Turns, languages, flags</h2>",
         html_table(
-            [{"turns": t, "battles": k} for t, k in counts["turns_per_battle"].items()],
+            [{"turns": t, "battles": k} for t, k in counts.turns_per_battle.items()],
             ["turns", "battles"],
         ),
         html_table(
-            [{"language": x, "battles": k} for x, k in counts["languages_top20"].items()],
+            [{"language": x, "battles": k} for x, k in counts.languages_top20.items()],
             ["language", "battles"],
         ),
-        html_table(
-            [{"flag": f, "rate": r} for f, r in counts["flagged"].items()], ["flag", "rate"]
-        ),
+        html_table([{"flag": f, "rate": r} for f, r in counts.flagged.items()], ["flag", "rate"]),
         "<h2>Tokens</h2>",
         html_table(
-            [{"what": k, **v} for k, v in tokens.items() if isinstance(v, dict) and "n" in v],
+            [{"what": k, **v} for k, v in tokens.distributions().items()],
             ["what", "n", "mean", "p5", "p25", "median", "p75", "p95", "max"],
         ),
         html_table(
-            [{"turns": t, **v} for t, v in tokens["full_state_vs_plain_input_by_turns"].items()],
+            [
+                {"turns": t, **v.to_json()}
+                for t, v in tokens.full_state_vs_plain_input_by_turns.items()
+            ],
             [
                 "turns",
                 "battles",
@@ -161,18 +186,25 @@ def render_html(report: dict[str, Any], c: Battles, *, run: str = "") -> str:
                 "full_state_over_plain",
             ],
         ),
+    ]
+
+
+def _ratings(rat: Ratings) -> list[str]:
+    method = rat.method
+    assert rat.filters is not None
+    return [
         "<h2>Ratings</h2>",
-        f"<p>{html.escape(filters_text(rat['filters']))} Intervals: "
-        f"{html.escape(rat['method']['intervals'])}. Weights: "
-        f"{html.escape(rat['method']['weights'])}. Rank: {html.escape(rat['method']['rank'])}. "
-        f"Online Elo: {html.escape(rat['method']['online_elo'])}.</p>",
-        leaderboard_html(rat),
-        f"<p>Style control ({html.escape(rat['method']['style_controlled'])}); coefficients: "
-        f"{html.escape(rat['method']['coefficients'])}.</p>",
+        f"<p>{html.escape(filters_text(rat.filters))} Intervals: "
+        f"{html.escape(method['intervals'])}. Weights: "
+        f"{html.escape(method['weights'])}. Rank: {html.escape(method['rank'])}. "
+        f"Online Elo: {html.escape(method['online_elo'])}.</p>",
+        leaderboard_html(rat.models),
+        f"<p>Style control ({html.escape(method['style_controlled'])}); coefficients: "
+        f"{html.escape(method['coefficients'])}.</p>",
         html_table(
             [
                 {"fit": fit, "feature": f, **x}
-                for fit, features in rat["coefficients"].items()
+                for fit, features in rat.coefficients.items()
                 for f, x in features.items()
             ],
             ["fit", "feature", "estimate", "ci95"],
@@ -182,33 +214,45 @@ def render_html(report: dict[str, Any], c: Battles, *, run: str = "") -> str:
         "ties, over battles) and the score the Bradley-Terry ratings predict; z is the "
         "difference in binomial standard errors. The 30 pairs the model fits worst:</p>",
         html_table(
-            sorted(rat["pairwise"], key=lambda p: -abs(p["z"]))[:30],
+            sorted(rat.pairwise, key=lambda p: -abs(p.z))[:30],
             ["model", "opponent", "battles", "observed_score", "predicted_score", "z"],
         ),
-        *slices_html(report.get("slices")),
+    ]
+
+
+def render_html(report: Report, c: Battles, *, run: str = "") -> str:
+    """One self-contained page: inline CSS and SVG, no script, nothing fetched; `run`: the
+    sha256 of the report.json written with it."""
+    figs = report_plots(report, c)
+    sections = [
+        *_overview(report),
+        *_specification(report),
+        *_sources(report.sources),
+        *_votes_and_tokens(report.counts, report.tokens),
+        *_ratings(report.ratings),
+        *slices_html(report.slices),
         "<h2>Length bias</h2>",
         html_table(
-            report["length_bias"],
+            report.length_bias,
             ["token_difference", "battles", "decisive", "ties", "longer_won_rate"],
         ),
         "<h2>Plots</h2>",
         *figs,
     ]
     return html_page(
-        f"arenatok report: {report['dataset']}",
+        f"arenatok report: {report.dataset}",
         "\n".join(sections),
-        build=report["build"],
+        build=report.build,
         run=run,
     )
 
 
-def write_report(out: str | Path, **options: Any) -> dict[str, Any]:
-    """Write report.json and report.html into `out` (atomically); return the report (its
-    timings under keys that start with `_`, which the files leave out). `options`: those of
-    `report.build_report`."""
+def write_report(out: str | Path, **options: Any) -> Report:
+    """Write report.json and report.html into `out` (atomically); return the report.
+    `options`: those of `report.build_report`."""
     built = read_built(out)
     report = build_report(built, **options)
-    data = dumps_pretty({k: v for k, v in report.items() if not k.startswith("_")}).encode()
+    data = dumps_pretty(report.to_json()).encode()
     page = render_html(report, built.battles, run=hashlib.sha256(data).hexdigest())
     write_derived(
         built.out,

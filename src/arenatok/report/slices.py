@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 from arenatok.dataset.built import Battles
 from arenatok.errors import OptionError
 from arenatok.pipeline.records import QUALITY_FLAGS
 from arenatok.report.leaderboards import leaderboard
+from arenatok.report.results import Filters, SliceRow, Slices
 
 
 def select(
@@ -20,7 +20,7 @@ def select(
     anony_only: bool = False,
     min_battles: int = 0,
     exclude: Sequence[str] = (),
-) -> tuple[Battles, dict[str, Any]]:
+) -> tuple[Battles, Filters]:
     """The battles the leaderboards use, and what the filters did: `anony_only` keeps the
     battles whose models were hidden from the voter (anony true); `exclude` drops every battle
     of the named models; `min_battles` then drops the models with fewer battles (one pass)."""
@@ -40,14 +40,14 @@ def select(
             f"--exclude-model {unknown[0]}: no such model in this dataset",
             hint="the models are listed in report.json (counts.per_model)",
         )
-    return c.take(keep), {
-        "anony_only": anony_only,
-        "min_battles": min_battles,
-        "excluded_models": sorted(exclude),
-        "models_below_min_battles": sorted(few),
-        "battles_before": len(c),
-        "battles_after": len(keep),
-    }
+    return c.take(keep), Filters(
+        anony_only=anony_only,
+        min_battles=min_battles,
+        excluded_models=sorted(exclude),
+        models_below_min_battles=sorted(few),
+        battles_before=len(c),
+        battles_after=len(keep),
+    )
 
 
 SLICE_KINDS = ("language", "turns", "category", "flag:NAME")
@@ -111,22 +111,29 @@ def slices_section(
     jobs: int | str = 1,
     intervals: str = "sandwich",
     reweight: bool = False,
-) -> dict[str, Any]:
+) -> Slices:
     """A leaderboard per slice (see `leaderboard` for the options); slices under
     MIN_SLICE_BATTLES battles are listed, unrated."""
     rows = []
     for name, members in slice_members(c, by).items():
-        row: dict[str, Any] = {"slice": name, "battles": len(members)}
         if len(members) < MIN_SLICE_BATTLES:
-            row["too_few_battles"] = True
-        else:
-            row |= leaderboard(
-                c.take(members),
-                rounds=rounds,
-                seed=seed,
-                jobs=jobs,
-                intervals=intervals,
-                reweight=reweight,
+            rows.append(SliceRow(slice=name, battles=len(members), too_few_battles=True))
+            continue
+        board = leaderboard(
+            c.take(members),
+            rounds=rounds,
+            seed=seed,
+            jobs=jobs,
+            intervals=intervals,
+            reweight=reweight,
+        )
+        rows.append(
+            SliceRow(
+                slice=name,
+                battles=board.battles,
+                coefficients=board.coefficients,
+                models=board.models,
+                separate_groups=board.separate_groups,
             )
-        rows.append(row)
-    return {"by": by, "min_battles_per_slice": MIN_SLICE_BATTLES, "slices": rows}
+        )
+    return Slices(by=by, min_battles_per_slice=MIN_SLICE_BATTLES, slices=rows)

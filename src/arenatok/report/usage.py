@@ -15,6 +15,17 @@ import numpy as np
 
 from arenatok.dataset.built import Battles
 from arenatok.report import ratings
+from arenatok.report.results import (
+    BiasRow,
+    Counts,
+    ModelPairs,
+    PairCount,
+    SourceRow,
+    Sources,
+    SpecRow,
+    Tokens,
+    TurnCost,
+)
 
 SPEC_SAMPLE = 300
 """The specification report (dataset_report.md) describes the first 300 battles."""
@@ -67,7 +78,7 @@ def histogram(values: Sequence[int]) -> dict[str, int]:
     return dict(zip([*keys, f">= {HISTOGRAM_EDGES[-1]}"], counts.tolist(), strict=True))
 
 
-def counts_section(c: Battles) -> dict[str, Any]:
+def counts_section(c: Battles) -> Counts:
     n = len(c.winner)
     pairs = Counter(zip(c.model_a, c.model_b, strict=True))
     unordered = Counter(tuple(sorted(p)) for p in zip(c.model_a, c.model_b, strict=True))
@@ -82,28 +93,28 @@ def counts_section(c: Battles) -> dict[str, Any]:
                 per_model[model][w] += 1
     languages = Counter(lang or "(none)" for lang in c.language)
     quality = Counter(f for flags in c.quality_flags for f in flags)
-    return {
-        "battles": n,
-        "models": len(models),
-        "model_pairs": {"ordered": len(pairs), "unordered": len(unordered)},
-        "pair_counts": [
-            {"model_a": a, "model_b": b, "battles": k} for (a, b), k in sorted(pairs.items())
+    return Counts(
+        battles=n,
+        models=len(models),
+        model_pairs=ModelPairs(ordered=len(pairs), unordered=len(unordered)),
+        pair_counts=[
+            PairCount(model_a=a, model_b=b, battles=k) for (a, b), k in sorted(pairs.items())
         ],
-        "winner_distribution": {
+        winner_distribution={
             w: {"count": k, "share": k / n} for w, k in sorted(Counter(c.winner).items())
         },
-        "per_model": {m: dict(sorted(per_model[m].items())) for m in models},
-        "turns_per_battle": {str(t): k for t, k in sorted(Counter(c.turns).items())},
-        "languages_top20": dict(languages.most_common(20)),
-        "flagged": {
+        per_model={m: dict(sorted(per_model[m].items())) for m in models},
+        turns_per_battle={str(t): k for t, k in sorted(Counter(c.turns).items())},
+        languages_top20=dict(languages.most_common(20)),
+        flagged={
             "openai_moderation": sum(map(bool, c.moderation_flagged)) / n,
             "toxic_chat": sum(map(bool, c.toxic_flagged)) / n,
             **{f"quality:{f}": k / n for f, k in sorted(quality.items())},
         },
-    }
+    )
 
 
-def tokens_section(c: Battles) -> dict[str, Any]:
+def tokens_section(c: Battles) -> Tokens:
     by_turns: dict[int, list[int]] = {}
     for i, t in enumerate(c.turns):
         by_turns.setdefault(t, []).append(i)
@@ -111,32 +122,32 @@ def tokens_section(c: Battles) -> dict[str, Any]:
     fs = (np.asarray(c.full_state_a, dtype=float) + np.asarray(c.full_state_b, dtype=float)) / 2
     prompts, responses = prompt_tokens(c), response_tokens(c)
     every_response = [x for v in responses.values() for x in v]
-    return {
-        "prompt_tokens_per_message": quantiles(prompts),
-        "response_tokens_per_message": quantiles(every_response),
-        "response_tokens_by_model": {m: quantiles(v) for m, v in sorted(responses.items())},
-        "histograms": {
+    return Tokens(
+        prompt_tokens_per_message=quantiles(prompts),
+        response_tokens_per_message=quantiles(every_response),
+        response_tokens_by_model={m: quantiles(v) for m, v in sorted(responses.items())},
+        histograms={
             "prompt_tokens_per_message": histogram(prompts),
             "response_tokens_per_message": histogram(every_response),
             "response_tokens_by_model": {m: histogram(v) for m, v in sorted(responses.items())},
         },
-        "total_tokens_per_battle": quantiles(c.total),
-        "coordination_overhead": quantiles(c.overhead),
-        "full_state_vs_plain_input_by_turns": {
-            str(t): {
-                "battles": len(idx),
-                "mean_plain_input": float(inp[idx].mean()),
-                "mean_full_state_input": float(fs[idx].mean()),
-                "full_state_over_plain": float(fs[idx].sum() / inp[idx].sum())
+        total_tokens_per_battle=quantiles(c.total),
+        coordination_overhead=quantiles(c.overhead),
+        full_state_vs_plain_input_by_turns={
+            str(t): TurnCost(
+                battles=len(idx),
+                mean_plain_input=float(inp[idx].mean()),
+                mean_full_state_input=float(fs[idx].mean()),
+                full_state_over_plain=float(fs[idx].sum() / inp[idx].sum())
                 if inp[idx].sum()
                 else None,
-            }
+            )
             for t, idx in sorted(by_turns.items())
         },
-    }
+    )
 
 
-def length_bias(c: Battles, bins: Sequence[int] = LENGTH_BINS) -> list[dict[str, Any]]:
+def length_bias(c: Battles, bins: Sequence[int] = LENGTH_BINS) -> list[BiasRow]:
     """Per bin of |tokens_a - tokens_b|: decisive battles, and how often the longer answer won;
     ties (of any kind) are counted apart."""
     rows = []
@@ -149,20 +160,20 @@ def length_bias(c: Battles, bins: Sequence[int] = LENGTH_BINS) -> list[dict[str,
         in_bin = (diff >= lo) & ((diff < hi) if hi is not None else True) & (a != b)
         n_dec = int((in_bin & decisive).sum())
         rows.append(
-            {
-                "token_difference": f"[{lo}, {hi})" if hi is not None else f">= {lo}",
-                "battles": int(in_bin.sum()),
-                "decisive": n_dec,
-                "ties": int((in_bin & ~decisive).sum()),
-                "longer_won_rate": float((in_bin & decisive & longer_won).sum() / n_dec)
+            BiasRow(
+                token_difference=f"[{lo}, {hi})" if hi is not None else f">= {lo}",
+                battles=int(in_bin.sum()),
+                decisive=n_dec,
+                ties=int((in_bin & ~decisive).sum()),
+                longer_won_rate=float((in_bin & decisive & longer_won).sum() / n_dec)
                 if n_dec
                 else None,
-            }
+            )
         )
     return rows
 
 
-def spec_comparison(c: Battles, meta: dict[str, Any]) -> list[dict[str, Any]]:
+def spec_comparison(c: Battles, meta: dict[str, Any]) -> list[SpecRow]:
     """Our figures over the first 300 battles beside the specification report's, with why they
     differ."""
     first = c.head(SPEC_SAMPLE)
@@ -178,39 +189,39 @@ def spec_comparison(c: Battles, meta: dict[str, Any]) -> list[dict[str, Any]]:
         "differ too)"
     )
     return [
-        {
-            "figure": "winner shares, % (model_a / model_b / ties)",
-            "report": "40 / 37.7 / 22.3",
-            "ours": f"{shares['model_a'] / n:.1%} / {shares['model_b'] / n:.1%} / "
+        SpecRow(
+            figure="winner shares, % (model_a / model_b / ties)",
+            report="40 / 37.7 / 22.3",
+            ours=f"{shares['model_a'] / n:.1%} / {shares['model_b'] / n:.1%} / "
             f"{ties / n:.1%}".replace("%", ""),
-            "why": "ties here add every kind of tie label" + note,
-        },
-        {
-            "figure": "unique model pairs",
-            "report": "48",
-            "ours": f"{len(set(zip(first.model_a, first.model_b, strict=True)))} ordered, "
+            why="ties here add every kind of tie label" + note,
+        ),
+        SpecRow(
+            figure="unique model pairs",
+            report="48",
+            ours=f"{len(set(zip(first.model_a, first.model_b, strict=True)))} ordered, "
             f"{len({tuple(sorted(p)) for p in zip(first.model_a, first.model_b, strict=True)})}"
             " unordered",
-            "why": "the report does not say whether (A, B) and (B, A) are one pair" + note,
-        },
-        {
-            "figure": "mean turns per battle",
-            "report": "2.7 (804 turns)",
-            "ours": f"{sum(first.turns) / n:.2f} ({sum(first.turns)} turns)",
-            "why": "ours counts user turns; 2.68 (804 / 300) looks like a count of the messages "
+            why="the report does not say whether (A, B) and (B, A) are one pair" + note,
+        ),
+        SpecRow(
+            figure="mean turns per battle",
+            report="2.7 (804 turns)",
+            ours=f"{sum(first.turns) / n:.2f} ({sum(first.turns)} turns)",
+            why="ours counts user turns; 2.68 (804 / 300) looks like a count of the messages "
             "of one side (a user message and an answer per turn), not of turns" + note,
-        },
-        {
-            "figure": "mean tokens per battle",
-            "report": "630.7",
-            "ours": f"{sum(first.total) / n:.1f}",
-            "why": "the report adds response A to the input (battle 0: 725 = 181 + 171 + 373 "
+        ),
+        SpecRow(
+            figure="mean tokens per battle",
+            report="630.7",
+            ours=f"{sum(first.total) / n:.1f}",
+            why="the report adds response A to the input (battle 0: 725 = 181 + 171 + 373 "
             "against our 554 = 10 + 171 + 373)" + note,
-        },
+        ),
     ]
 
 
-def sources_section(meta: dict[str, Any]) -> dict[str, Any]:
+def sources_section(meta: dict[str, Any]) -> Sources:
     """Per source: its battles, its later copies of its own battles, and its overlap with
     every other source (a matrix: row = where the first copy is, column = where the later
     copy is), and the copies whose votes differ. From the build's metadata."""
@@ -220,22 +231,22 @@ def sources_section(meta: dict[str, Any]) -> dict[str, Any]:
     matrix = [[0] * n for _ in range(n)]
     for x in dup.get("by_source_pair", []):
         matrix[x["first_in"]][x["later_in"]] += x["later_copies"]
-    return {
-        "sources": [
-            {
-                "source": i,
-                "name": str(s.get("path") or s.get("repo_id")),
-                "layout": s.get("layout"),
-                "battles": s.get("counts", {}).get("rows_written"),
-                "later_copies_within": matrix[i][i],
-                "later_copies_of_other_sources": sum(matrix[j][i] for j in range(n) if j != i),
-            }
+    return Sources(
+        sources=[
+            SourceRow(
+                source=i,
+                name=str(s.get("path") or s.get("repo_id")),
+                layout=s.get("layout"),
+                battles=s.get("counts", {}).get("rows_written"),
+                later_copies_within=matrix[i][i],
+                later_copies_of_other_sources=sum(matrix[j][i] for j in range(n) if j != i),
+            )
             for i, s in enumerate(sources)
         ],
-        "overlap_matrix": matrix,
-        "overlap_matrix_rule": "row i, column j: battles first seen in source i whose later "
+        overlap_matrix=matrix,
+        overlap_matrix_rule="row i, column j: battles first seen in source i whose later "
         "copies are in source j",
-        "later_copies": dup.get("later_copies"),
-        "votes_differ": dup.get("votes_differ", 0),
-        "votes_differ_list": dup.get("votes_differ_list", []),
-    }
+        later_copies=dup.get("later_copies"),
+        votes_differ=dup.get("votes_differ", 0),
+        votes_differ_list=dup.get("votes_differ_list", []),
+    )
