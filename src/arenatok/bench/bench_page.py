@@ -5,59 +5,54 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from arenatok.bench.results import Bench, Pick
 from arenatok.pages import error_bars, figure, html_page, html_table, plot
 from arenatok.text import plot_label
 
 
-def power_statement(bench: dict[str, Any]) -> str:
+def power_statement(bench: Bench) -> str:
     """What the test split can detect, in a sentence."""
-    power, metric = bench["power"], bench["compared_on"]
-    if "detectable_difference" not in power:
-        return f"{power['test_votes']:,} test votes (run full and another strategy for power)."
-    need = power["votes_needed"]
+    power, metric = bench.power, bench.compared_on
+    if power.detectable_difference is None or power.votes_needed is None:
+        return f"{power.test_votes:,} test votes (run full and another strategy for power)."
+    need = power.votes_needed
     return (
-        f"With {power['test_votes']:,} test votes the smallest {metric} difference from full "
-        f"this test detects (80% power, 5% level) is {power['detectable_difference']:.3f}; "
+        f"With {power.test_votes:,} test votes the smallest {metric} difference from full "
+        f"this test detects (80% power, 5% level) is {power.detectable_difference:.3f}; "
         f"a difference of 0.01 would need {need['0.01']:,} test votes, 0.02 would need "
         f"{need['0.02']:,}."
     )
 
 
-def _cheapest(found: dict[str, Any] | None, what: str, metric: str, none: str) -> str:
+def _cheapest(found: Pick | None, what: str, metric: str, none: str) -> str:
     if found is None:
         return none
-    share = found.get("share_of_full_bytes")
+    share = found.share_of_full_bytes
     of_full = f", {share:.1%} of full's bytes" if share is not None else ""
     return (
-        f"Cheapest {what}: {found['strategy']} ({found['bytes_per_side']:,.0f} bytes a side"
-        f"{of_full}; {metric} {found[metric]:.3f})."
+        f"Cheapest {what}: {found.strategy} ({found.bytes_per_side:,.0f} bytes a side"
+        f"{of_full}; {metric} {found.score:.3f})."
     )
 
 
-def answer_sentences(bench: dict[str, Any]) -> list[str]:
+def answer_sentences(bench: Bench) -> list[str]:
     """The answer in three sentences: the cheapest strategy non-inferior to full, the
     cheapest that uses content, and the frontier."""
-    answer, metric = bench["answer"], bench["compared_on"]
-    kept = answer["cheapest_non_inferior_to_full"]
-    if kept is not None and kept.get("share_of_full_bytes", 0) >= 1:
-        first = (
-            f"No strategy cheaper than full is non-inferior to it ({metric} {kept[metric]:.3f})."
-        )
+    answer, metric = bench.answer, bench.compared_on
+    kept = answer.cheapest_non_inferior_to_full
+    if kept is not None and (kept.share_of_full_bytes or 0) >= 1:
+        first = f"No strategy cheaper than full is non-inferior to it ({metric} {kept.score:.3f})."
     else:
         first = _cheapest(
             kept, "non-inferior to full", metric, "No strategy is non-inferior to full."
         )
     frontier = ", ".join(
-        f"{r['strategy']} ({r['bytes_per_side']:,.0f} B, {r[metric]:.3f})"
-        for r in answer["frontier"]
+        f"{r.strategy} ({r.bytes_per_side:,.0f} B, {r.score:.3f})" for r in answer.frontier
     )
     return [
         first,
         _cheapest(
-            answer["cheapest_using_content"],
-            "that uses content",
-            metric,
-            "No strategy uses content.",
+            answer.cheapest_using_content, "that uses content", metric, "No strategy uses content."
         ),
         f"Cost-quality frontier (bytes a side, {metric}): {frontier or 'none'}.",
     ]
@@ -86,46 +81,42 @@ def dodged(xs: list[float], spread: float = 0.06) -> list[float]:
     return out
 
 
-def _cost_plot(bench: dict[str, Any]) -> str:
-    metric = bench["compared_on"]
-    results = bench["results"]
+def _cost_plot(bench: Bench) -> str:
+    metric = bench.compared_on
+    results = bench.results
     fig, ax = figure(8, 4.8)
-    strategies = [r for r in results if "bytes_per_side" in r]
-    xs = dodged([max(r["bytes_per_side"], 1) for r in strategies])
-    for k, (x, r) in enumerate(zip(xs, strategies, strict=True)):
+    strategies = [(r, r.bytes_per_side) for r in results if r.bytes_per_side is not None]
+    xs = dodged([max(cost, 1) for _, cost in strategies])
+    for k, (x, (r, _)) in enumerate(zip(xs, strategies, strict=True)):
         ax.errorbar(
             x,
-            r[metric],
-            yerr=error_bars([r[metric]], [r[f"{metric}_ci95"]]),
+            r.score,
+            yerr=error_bars([r.score], [r.score_ci95]),
             fmt=series_style(k)["marker"],
             color=series_style(k)["color"],
             capsize=3,
-            label=plot_label(r["strategy"]),
+            label=plot_label(r.strategy),
         )
-    frontier = bench["answer"]["frontier"]
+    frontier = bench.answer.frontier
     if frontier:
         ax.plot(
-            [max(r["bytes_per_side"], 1) for r in frontier],
-            [r[metric] for r in frontier],
+            [max(r.bytes_per_side, 1) for r in frontier],
+            [r.score for r in frontier],
             "k-",
             linewidth=1,
             label="frontier",
         )
-    full = next((r for r in results if r["strategy"] == "full"), None)
+    full = next((r for r in results if r.strategy == "full"), None)
     if full is not None:
-        m = bench["margin"]
-        lo, hi = (
-            (full[metric] - m, full[metric])
-            if metric == "auc"
-            else (full[metric], full[metric] + m)
-        )
+        m = bench.margin
+        lo, hi = (full.score - m, full.score) if metric == "auc" else (full.score, full.score + m)
         ax.axhspan(lo, hi, color="green", alpha=0.1, label=f"within the margin of full ({m:g})")
     for r in results:
-        if r["strategy"].startswith("reference"):
-            ax.axhline(r[metric], linestyle="--", linewidth=1, color="grey")
+        if r.is_reference:
+            ax.axhline(r.score, linestyle="--", linewidth=1, color="grey")
             ax.annotate(
-                plot_label(r["strategy"].removeprefix("reference: ")),
-                (1.0, r[metric]),
+                plot_label(r.strategy.removeprefix("reference: ")),
+                (1.0, r.score),
                 xycoords=("axes fraction", "data"),
                 ha="right",
                 va="bottom",
@@ -143,8 +134,8 @@ def _cost_plot(bench: dict[str, Any]) -> str:
     )
 
 
-def _turn_plot(bench: dict[str, Any]) -> str:
-    full_state = bench["cost_by_turn_full_state"]
+def _turn_plot(bench: Bench) -> str:
+    full_state = bench.cost_by_turn_full_state
     if len(full_state) < 2:
         return '<p class="note">Cost by turn: not drawn, every battle here has one turn.</p>'
     fig, ax = figure(8, 4.5)
@@ -154,13 +145,14 @@ def _turn_plot(bench: dict[str, Any]) -> str:
         "k--",
         label="full-state resend (history each turn)",
     )
-    for k, r in enumerate(r for r in bench["results"] if "cost_by_turn" in r):
+    for k, r in enumerate(r for r in bench.results if r.cost_by_turn is not None):
+        cost = r.cost_by_turn or []
         ax.plot(
-            [c["turn"] for c in r["cost_by_turn"]],
-            [max(c["bytes"], 1) for c in r["cost_by_turn"]],
+            [c["turn"] for c in cost],
+            [max(c["bytes"], 1) for c in cost],
             "-",
             **series_style(k),
-            label=plot_label(r["strategy"]),
+            label=plot_label(r.strategy),
         )
     ax.set_yscale("log")
     ax.set_xlabel("turn")
@@ -169,10 +161,10 @@ def _turn_plot(bench: dict[str, Any]) -> str:
     return plot("Cost by turn: what a side has sent by each turn", fig)
 
 
-def render_html(bench: dict[str, Any], *, run: str = "") -> str:
+def render_html(bench: Bench, *, run: str = "") -> str:
     """The answer, the cost against quality plot, the cost by turn plot (inline SVG) and the
     tables, as one offline page; `run`: the sha256 of the bench.json written with it."""
-    metric = bench["compared_on"]
+    metric = bench.compared_on
     columns = [
         "strategy",
         "bytes_per_side",
@@ -184,24 +176,24 @@ def render_html(bench: dict[str, Any], *, run: str = "") -> str:
         f"{metric}_minus_length_only_ci95",
         "uses_content",
     ]
-    power = bench["power"]
+    power = bench.power
     answer = "".join(f"<p><b>{html.escape(s)}</b></p>" for s in answer_sentences(bench))
     body = (
         answer
         + f"<p>{html.escape(power_statement(bench))}</p>"
-        + f"<p>{html.escape(bench['predictor'])}. Verdicts: non-inferior to full when "
-        f"{html.escape(bench['verdicts']['non_inferior_to_full'])}; uses content when "
-        f"{html.escape(bench['verdicts']['uses_content'])}.</p>"
+        + f"<p>{html.escape(bench.predictor)}. Verdicts: non-inferior to full when "
+        f"{html.escape(bench.verdicts['non_inferior_to_full'])}; uses content when "
+        f"{html.escape(bench.verdicts['uses_content'])}.</p>"
         + _cost_plot(bench)
         + _turn_plot(bench)
         + '<div style="overflow-x:auto">'
-        + html_table(bench["results"], columns)
+        + html_table(bench.results, columns)
         + "</div><h2>Quality by number of turns</h2>"
         + html_table(
             [
-                {"strategy": r["strategy"], "turns": t, **v}
-                for r in bench["results"]
-                for t, v in r["by_turns"].items()
+                {"strategy": r.strategy, "turns": t, **v}
+                for r in bench.results
+                for t, v in r.by_turns.items()
             ],
             ["strategy", "turns", "votes", metric],
         )
@@ -209,9 +201,9 @@ def render_html(bench: dict[str, Any], *, run: str = "") -> str:
         + html_table(
             [
                 {"difference": d, "test votes needed": v}
-                for d, v in power.get("votes_needed", {}).items()
+                for d, v in (power.votes_needed or {}).items()
             ],
             ["difference", "test votes needed"],
         )
     )
-    return html_page("arenatok bench", body, build=bench["build"], run=run)
+    return html_page("arenatok bench", body, build=bench.build, run=run)

@@ -12,13 +12,16 @@ import hashlib
 import itertools
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from typing_extensions import TypedDict, Unpack
 
 from arenatok.bench import classifier, predict, verdicts
 from arenatok.bench.corpus import TEST_SHARE, Corpus, plan_shards, read_shard, turn_numbers
+from arenatok.bench.results import Bench, BuildEntry, ResultRow, Split
 from arenatok.bench.shared import Batch, Shared, grouped_cumsum
 from arenatok.bench.strategies import AnyStrategy, Full
 from arenatok.dataset.built import build_id, check_stream, read_metadata
@@ -95,6 +98,18 @@ def _votes(corpus: Corpus, outcome: str) -> tuple[np.ndarray, np.ndarray]:
     return (vote == 1).astype(np.int64), vote < 2
 
 
+class BenchOptions(TypedDict, total=False):
+    """The options of `run_bench`, which `write_bench` passes on."""
+
+    seed: int
+    rounds: int
+    limit: int | None
+    outcome: Outcome
+    margin: float
+    jobs: int
+    progress: Progress | None
+
+
 def run_bench(
     out: str | Path | Sequence[str | Path],
     strategies: Sequence[AnyStrategy],
@@ -102,11 +117,11 @@ def run_bench(
     seed: int = 0,
     rounds: int = 1000,
     limit: int | None = None,
-    outcome: str = "binary",
+    outcome: Outcome = "binary",
     margin: float = 0.02,
     jobs: int = 1,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> Bench:
     """Every strategy's cost and the quality its messages retain, with paired bootstrap
     intervals, two verdicts (non-inferior to `full` within `margin`; uses content: better than
     the length-only reference), what the test split can detect, and the answer (the cheapest
@@ -134,17 +149,54 @@ def run_bench(
     return _run(outs, strategies, jobs, seed, rounds, limit, outcome, margin, progress)
 
 
-def _run(
-    outs: list[Path],
-    strategies: Sequence[AnyStrategy],
-    jobs: int,
-    seed: int,
-    rounds: int,
-    limit: int | None,
-    outcome: str,
-    margin: float,
-    progress: Progress | None,
-) -> dict[str, Any]:
+@dataclass
+class _Run:
+    """A run's settings, and the progress bar's count of its steps: a shard read, a
+    predictor fitted, a block of bootstrap rounds."""
+
+    outs: list[Path]
+    strategies: Sequence[AnyStrategy]
+    jobs: int
+    seed: int
+    rounds: int
+    limit: int | None
+    outcome: str
+    margin: float
+    progress: Progress | None
+    steps: int = 0
+    done: int = 0
+
+    @property
+    def three_way(self) -> bool:
+        return self.outcome == "three-way"
+
+    def tick(self, stage: str) -> None:
+        if self.progress:
+            self.done += 1
+            self.progress(self.done, self.steps, stage)
+
+    def too_few(self, train: int, test: int) -> SourceError:
+        return SourceError(
+            f"{self.outs[0]}: too few {'votes' if self.three_way else 'decisive votes'} to "
+            f"train and test on ({train} / {test})",
+            hint="bench needs a few hundred battles with human votes",
+        )
+
+
+@dataclass
+class _Votes:
+    """The labels (binary: 1 if A won; three-way: 0 B, 1 A, 2 tie), the training and test
+    battles that count, and which battles are decisive and in the test split."""
+
+    y: np.ndarray
+    train: np.ndarray
+    test: np.ndarray
+    in_test: np.ndarray
+    decisive: np.ndarray
+
+
+def _metas(outs: list[Path]) -> list[dict[str, Any]]:
+    """Each build's checked metadata; a build given twice is refused."""
     metas = [read_metadata(o) for o in outs]
     seen: dict[str, Path] = {}
     for o, m in zip(outs, metas, strict=True):
@@ -155,88 +207,87 @@ def _run(
                 "pooled, its battles would count twice",
                 hint="give each build once",
             )
-    # Each build's files against its metadata (sha256s, counts), on threads meanwhile; the
-    # workers check each record they read.
-    files_checked = [Background(check_stream, o, m) for o, m in zip(outs, metas, strict=True)]
+    return metas
+
+
+def _read(run: _Run, metas: list[dict[str, Any]]) -> tuple[Corpus, list[int], list[int]]:
+    """The builds read in shards by the workers (each record checked; each build's files
+    against its metadata on threads meanwhile): the corpus, each build's battles, and how many
+    each lost as copies of an earlier build's."""
+    files_checked = [Background(check_stream, o, m) for o, m in zip(run.outs, metas, strict=True)]
     # The same-battle keys are made only when builds are pooled: nothing else needs them.
-    shards = [plan_shards(o, limit=limit, seed=seed, keys=len(outs) > 1) for o in outs]
-    blocks = -(-rounds // verdicts.BLOCK)
-    steps = sum(map(len, shards)) + 2 * len(strategies) + 3 + blocks + 1
-    done = itertools.count(1)
-
-    def tick(stage: str) -> None:
-        if progress:
-            progress(next(done), steps, stage)
-
-    if progress:
-        progress(0, steps, "reading")
+    keys = len(run.outs) > 1
+    shards = [plan_shards(o, limit=run.limit, seed=run.seed, keys=keys) for o in run.outs]
+    blocks = -(-run.rounds // verdicts.BLOCK)
+    run.steps = sum(map(len, shards)) + 2 * len(run.strategies) + 3 + blocks + 1
+    if run.progress:
+        run.progress(0, run.steps, "reading")
     parts = []
-    with Pool(jobs) as pool:  # the workers read and tokenise; the rest runs here
+    with Pool(run.jobs) as pool:  # the workers read and tokenise; the rest runs here
         for part in pool.map(read_shard, [s for build in shards for s in build]):
             parts.append(part)
-            tick("reading")
+            run.tick("reading")
     for checked in files_checked:
         checked.result()
     cuts = [0, *itertools.accumulate(len(build) for build in shards)]
     battles = [sum(len(p) for p in parts[a:b]) for a, b in itertools.pairwise(cuts)]
-    three_way = outcome == "three-way"
-
-    def too_few(train: int, test: int) -> SourceError:
-        return SourceError(
-            f"{outs[0]}: too few {'votes' if three_way else 'decisive votes'} to train and "
-            f"test on ({train} / {test})",
-            hint="bench needs a few hundred battles with human votes",
-        )
-
     if not parts:
-        raise too_few(0, 0)
+        raise run.too_few(0, 0)
     corpus = Corpus.concat(parts)
     del parts
-    left_out = [0] * len(outs)
-    if len(outs) > 1:
+    left_out = [0] * len(run.outs)
+    if len(run.outs) > 1:
         corpus, left_out = _without_copies(corpus, battles)
     trim_memory()
-    n = len(corpus)
-    metric, better = verdicts.OUTCOMES[outcome]
-    y, used = _votes(corpus, outcome)
-    test = corpus.test
-    tr, te = np.flatnonzero(~test & used), np.flatnonzero(test & used)
-    if len(tr) < 20 or len(te) < 20:
-        raise too_few(len(tr), len(te))
-    if len(set(y[tr])) < 2:
-        votes = "vote" if three_way else "decisive vote"
-        won = {0: "model_b", 1: "model_a", 2: "tie"}[int(corpus.vote[tr[0]])]
+    return corpus, battles, left_out
+
+
+def _split(run: _Run, corpus: Corpus) -> _Votes:
+    """The votes that train and test the predictors; too few, or all one way, refused."""
+    y, used = _votes(corpus, run.outcome)
+    in_test = corpus.test
+    train, test = np.flatnonzero(~in_test & used), np.flatnonzero(in_test & used)
+    if len(train) < 20 or len(test) < 20:
+        raise run.too_few(len(train), len(test))
+    if len(set(y[train])) < 2:
+        votes = "vote" if run.three_way else "decisive vote"
+        won = {0: "model_b", 1: "model_a", 2: "tie"}[int(corpus.vote[train[0]])]
         raise SourceError(
-            f"{outs[0]}: every {votes} of the training split has one outcome ({won}): a "
+            f"{run.outs[0]}: every {votes} of the training split has one outcome ({won}): a "
             "predictor cannot learn which side wins from one kind of vote",
             hint="bench builds whose votes go both ways (both models win some battles)",
         )
-    decisive = corpus.vote < 2
-    learn = np.flatnonzero(~test & decisive)
-    shared = Shared(corpus, tr, learn, (corpus.vote[learn] == 1).astype(float), seed)
-    classes = 3 if three_way else 2
+    return _Votes(y, train, test, in_test, corpus.vote < 2)
 
+
+def _predict(
+    run: _Run, corpus: Corpus, votes: _Votes, shared: Shared
+) -> tuple[dict[str, np.ndarray], dict[str, Batch]]:
+    """Every predictor's predictions of the test votes (the references', then each
+    strategy's), and what each strategy sent. A strategy's features are made here while the
+    previous one's predictor is fitted on a background thread (one at a time: each holds its
+    features)."""
+    classes = 3 if run.three_way else 2
     predictions: dict[str, np.ndarray] = {}
     pending: deque[tuple[str, Any, Background[Any]]] = deque()
-
-    def fit(name: str, x_train: Any, x_test: Any) -> None:
-        """The predictor of `name` fitted on the training votes in the background while the
-        next strategy is prepared (one at a time: each holds its features), then asked about
-        the test votes."""
-        while pending:
-            collect()
-        pending.append((name, x_test, Background(classifier.fit, x_train, y[tr], seed)))
+    tr, te = votes.train, votes.test
 
     def collect() -> None:
         name, x_test, fitting = pending.popleft()
         predictions[name] = classifier.predict(fitting.result(), x_test, classes)
-        tick("fitting predictors")
+        run.tick("fitting predictors")
 
-    for name, x in predict.references(corpus, three_way).items():
+    def fit(name: str, x_train: Any, x_test: Any) -> None:
+        while pending:
+            collect()
+        fitting = Background(classifier.fit, x_train, votes.y[tr], run.seed)
+        pending.append((name, x_test, fitting))
+
+    for name, x in predict.references(corpus, run.three_way).items():
         fit(name, x[tr], x[te])
     costs: dict[str, Batch] = {}
     sides = None
-    for strategy in strategies:
+    for strategy in run.strategies:
         if hasattr(strategy, "send_many"):
             batch = strategy.send_many(shared)
         else:
@@ -244,89 +295,128 @@ def _run(
                 a, b = predict.texts(corpus)
                 sides = a + b
             batch = predict.per_side(strategy, shared, sides)
-        x_train, x_test = predict.features(batch, shared, three_way, (tr, te))
+        x_train, x_test = predict.features(batch, shared, run.three_way, (tr, te))
         batch.bags = batch.vectors = batch.parts = None  # what it sent is in the features now
         costs[strategy.name] = batch
         trim_memory()
-        tick(f"strategy {strategy.name}")
+        run.tick(f"strategy {strategy.name}")
         fit(strategy.name, x_train, x_test)
         del x_train, x_test
     while pending:
         collect()
-    order = [*predict.REFERENCES, *(s.name for s in strategies)]
-    predictions = {name: predictions[name] for name in order}
+    order = [*predict.REFERENCES, *(s.name for s in run.strategies)]
+    return {name: predictions[name] for name in order}, costs
 
-    yt = y[te]
+
+def _rows(
+    run: _Run,
+    corpus: Corpus,
+    votes: _Votes,
+    predictions: dict[str, np.ndarray],
+    costs: dict[str, Batch],
+    turns_per_side: np.ndarray,
+) -> list[ResultRow]:
+    """Every predictor's row: the paired bootstrap over the test votes, the verdicts, what
+    each strategy sent, the quality by number of turns."""
+    metric, better = verdicts.OUTCOMES[run.outcome]
+    yt = votes.y[votes.test]
     boot: dict[str, dict[str, list[np.ndarray]]] = {name: {} for name in predictions}
-    for counts in verdicts.draws(len(te), rounds, seed):
+    for counts in verdicts.draws(len(votes.test), run.rounds, run.seed):
         for name, p in predictions.items():
-            for key, values in verdicts.scores(yt, p, three_way, counts).items():
+            for key, values in verdicts.scores(yt, p, run.three_way, counts).items():
                 boot[name].setdefault(key, []).append(values)
-        tick("bootstrap")
+        run.tick("bootstrap")
     draws = {name: {k: np.concatenate(v) for k, v in d.items()} for name, d in boot.items()}
-    points = {name: verdicts.point(yt, p, three_way) for name, p in predictions.items()}
-    rows = verdicts.verdict_rows(points, draws, metric, better, margin)
-    turns = corpus.turns[te]
+    points = {name: verdicts.point(yt, p, run.three_way) for name, p in predictions.items()}
+    rows = verdicts.verdict_rows(points, draws, metric, better, run.margin)
+    turns = corpus.turns[votes.test]
     for row in rows:
-        batch = costs.get(row["strategy"])
+        batch = costs.get(row.strategy)
         if batch is not None:
-            row["tokens_per_side"] = float(batch.tokens.mean())
-            row["bytes_per_side"] = float(batch.bytes.mean())
-            row["cost_by_turn"] = _by_turn(
-                batch.by_turn_tokens, batch.by_turn_bytes, shared.turns_per_side
-            )
-        p = predictions[row["strategy"]]
-        row["by_turns"] = {}
+            row.tokens_per_side = float(batch.tokens.mean())
+            row.bytes_per_side = float(batch.bytes.mean())
+            row.cost_by_turn = _by_turn(batch.by_turn_tokens, batch.by_turn_bytes, turns_per_side)
+        p = predictions[row.strategy]
         for label, mask in (("single-turn", turns == 1), ("multi-turn", turns > 1)):
             k = np.flatnonzero(mask)
             if len(k) >= 20 and len(set(yt[k])) > 1:
-                row["by_turns"][label] = {
-                    "votes": len(k),
-                    metric: verdicts.point(yt[k], p[k], three_way)[metric],
-                }
-    tick("verdicts")
-    return {
-        "builds": [
-            {
-                "path": str(o),
-                "build": build_id(m),
-                "battles": b,
-                "left_out_as_copies_of_an_earlier_build": lost,
-            }
+                score = verdicts.point(yt[k], p[k], run.three_way)[metric]
+                row.by_turns[label] = {"votes": len(k), metric: score}
+    run.tick("verdicts")
+    return rows
+
+
+def _run(
+    outs: list[Path],
+    strategies: Sequence[AnyStrategy],
+    jobs: int,
+    seed: int,
+    rounds: int,
+    limit: int | None,
+    outcome: str,
+    margin: float,
+    progress: Progress | None,
+) -> Bench:
+    run = _Run(outs, strategies, jobs, seed, rounds, limit, outcome, margin, progress)
+    metas = _metas(outs)
+    corpus, battles, left_out = _read(run, metas)
+    votes = _split(run, corpus)
+    learn = np.flatnonzero(~votes.in_test & votes.decisive)
+    shared = Shared(corpus, votes.train, learn, (corpus.vote[learn] == 1).astype(float), seed)
+    predictions, costs = _predict(run, corpus, votes, shared)
+    rows = _rows(run, corpus, votes, predictions, costs, shared.turns_per_side)
+    metric, better = verdicts.OUTCOMES[outcome]
+    return Bench(
+        builds=[
+            BuildEntry(
+                path=str(o),
+                build=build_id(m),
+                battles=b,
+                left_out_as_copies_of_an_earlier_build=lost,
+            )
             for o, m, b, lost in zip(outs, metas, battles, left_out, strict=True)
         ],
-        "build": build_id(metas[0]),
-        "seed": seed,
-        "bootstrap_rounds": rounds,
-        "battles": n,
-        "outcome": outcome,
-        "compared_on": metric,
-        "margin": margin,
-        "split": {
-            "rule": f"sha256(seed, first user message) < {TEST_SHARE}: test; no prompt is in "
-            "both splits, across every build pooled",
-            "train_votes": len(tr),
-            "test_votes": len(te),
-            "train_decisive": int((~test & decisive).sum()),
-            "test_decisive": int((test & decisive).sum()),
-            "test_ties": int((test & ~decisive).sum()),
-            "train_ties": int((~test & ~decisive).sum()),
-            "ties": "predicted as a third class" if three_way else "left out",
-        },
-        "power": verdicts.power(rows, metric, len(te)),
-        "answer": verdicts.answer(rows, metric, better),
-        "predictor": "logistic regression on (what A sent) - (what B sent): TF-IDF of the "
+        build=build_id(metas[0]),
+        seed=seed,
+        bootstrap_rounds=rounds,
+        battles=len(corpus),
+        outcome=outcome,
+        compared_on=metric,
+        margin=margin,
+        split=_split_section(run, votes),
+        power=verdicts.power(rows, metric, len(votes.test)),
+        answer=verdicts.answer(rows, metric, better),
+        predictor="logistic regression on (what A sent) - (what B sent): TF-IDF of the "
         "cl100k_base tokens of the text and log(1 + tokens), or the vector"
-        + ("; and its absolute value (multinomial: A, B, tie)" if three_way else "; ties left out"),
-        "verdicts": {
+        + (
+            "; and its absolute value (multinomial: A, B, tie)"
+            if run.three_way
+            else "; ties left out"
+        ),
+        verdicts={
             "non_inferior_to_full": f"the 95% interval of {metric}(strategy) - {metric}(full) "
             + (f"lies above -{margin}" if better > 0 else f"lies below +{margin}"),
             "uses_content": f"the 95% interval of {metric}(strategy) - {metric}(length-only "
             "reference) " + ("lies above 0" if better > 0 else "lies below 0"),
         },
-        "cost_by_turn_full_state": _full_state_by_turn(shared),
-        "results": rows,
-    }
+        cost_by_turn_full_state=_full_state_by_turn(shared),
+        results=rows,
+    )
+
+
+def _split_section(run: _Run, votes: _Votes) -> Split:
+    in_test, decisive = votes.in_test, votes.decisive
+    return Split(
+        rule=f"sha256(seed, first user message) < {TEST_SHARE}: test; no prompt is in both "
+        "splits, across every build pooled",
+        train_votes=len(votes.train),
+        test_votes=len(votes.test),
+        train_decisive=int((~in_test & decisive).sum()),
+        test_decisive=int((in_test & decisive).sum()),
+        test_ties=int((in_test & ~decisive).sum()),
+        train_ties=int((~in_test & ~decisive).sum()),
+        ties="predicted as a third class" if run.three_way else "left out",
+    )
 
 
 def write_bench(
@@ -334,8 +424,8 @@ def write_bench(
     strategies: Sequence[AnyStrategy],
     *,
     write_to: str | Path | None = None,
-    **options: Any,
-) -> dict[str, Any]:
+    **options: Unpack[BenchOptions],
+) -> Bench:
     """Run the benchmark (`run_bench` and its options) and write bench.json and bench.html
     into `write_to` (made if missing, before the run; default: the first built directory)."""
     from arenatok.bench.bench_page import render_html
@@ -354,12 +444,12 @@ def write_bench(
         except OSError as e:
             raise output_error(target, e, hint=hint) from e
     bench = run_bench(out, strategies, **options)
-    data = dumps_pretty(bench).encode("utf-8")
+    data = dumps_pretty(bench.to_json()).encode("utf-8")
     page = render_html(bench, run=hashlib.sha256(data).hexdigest())
     write_derived(
         target,
         {BENCH_JSON: data, BENCH_HTML: page.encode("utf-8")},
-        build=bench["build"],
+        build=bench.build,
         read_from=first,
         hint=hint,
     )

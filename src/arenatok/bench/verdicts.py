@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from arenatok.bench.results import Answer, Pick, Power, ResultRow
+
 OUTCOMES = {
     "binary": ("auc", 1.0),
     "three-way": ("log_loss", -1.0),
@@ -102,101 +104,105 @@ def verdict_rows(
     metric: str,
     better: float,
     margin: float,
-) -> list[dict[str, Any]]:
+) -> list[ResultRow]:
     """Per predictor: its scores with intervals, and the comparisons with the length-only
     reference and with full (verdicts and the difference detectable)."""
     reference = "reference: length only"
     rows = []
     for name, pt in points.items():
-        row: dict[str, Any] = {"strategy": name, **pt}
-        for key, values in boot[name].items():
-            row[f"{key}_ci95"] = interval95(values)
-        row[f"{metric}_minus_length_only_ci95"] = interval95(
-            boot[name][metric] - boot[reference][metric]
+        ci = {key: interval95(values) for key, values in boot[name].items()}
+        row = ResultRow(
+            metric=metric,
+            strategy=name,
+            accuracy=pt["accuracy"],
+            log_loss=pt["log_loss"],
+            auc=pt.get("auc"),
+            accuracy_ci95=ci["accuracy"],
+            log_loss_ci95=ci["log_loss"],
+            auc_ci95=ci.get("auc"),
+            minus_length_only_ci95=interval95(boot[name][metric] - boot[reference][metric]),
         )
-        is_reference = name.startswith("reference")
-        if not is_reference:
-            lo, hi = row[f"{metric}_minus_length_only_ci95"]
-            row["uses_content"] = bool(lo > 0) if better > 0 else bool(hi < 0)
-        if "full" in points and not is_reference:
+        if not row.is_reference:
+            lo, hi = row.minus_length_only_ci95
+            row.uses_content = bool(lo > 0) if better > 0 else bool(hi < 0)
+        if "full" in points and not row.is_reference:
             diff = boot[name][metric] - boot["full"][metric]
             lo, hi = interval95(diff)
-            row[f"{metric}_minus_full"] = pt[metric] - points["full"][metric]
-            row[f"{metric}_minus_full_ci95"] = [lo, hi]
-            row["non_inferior_to_full"] = bool(lo > -margin) if better > 0 else bool(hi < margin)
+            row.minus_full = pt[metric] - points["full"][metric]
+            row.minus_full_ci95 = [lo, hi]
+            row.non_inferior_to_full = bool(lo > -margin) if better > 0 else bool(hi < margin)
             if name != "full":
-                row["detectable_difference_vs_full"] = Z_POWER * float(np.nanstd(diff))
+                row.detectable_difference_vs_full = Z_POWER * float(np.nanstd(diff))
         rows.append(row)
     return rows
 
 
-def power(rows: Sequence[dict[str, Any]], metric: str, votes: int) -> dict[str, Any]:
+def power(rows: Sequence[ResultRow], metric: str, votes: int) -> Power:
     """What the test split can detect: the smallest difference from `full` found 80% of the
     time at the 5% level (2.80 paired-bootstrap standard errors; the median over strategies),
     and how many test votes other differences would need (the standard error shrinks as
     1 / sqrt(votes))."""
     found = [
-        r["detectable_difference_vs_full"] for r in rows if "detectable_difference_vs_full" in r
+        r.detectable_difference_vs_full for r in rows if r.detectable_difference_vs_full is not None
     ]
     if not found:
-        return {"test_votes": votes}
+        return Power(test_votes=votes)
     mde = float(np.median(found))
-    return {
-        "test_votes": votes,
-        "detectable_difference": mde,
-        "rule": f"{Z_POWER:.2f} x the paired bootstrap standard error of {metric}(strategy) - "
+    return Power(
+        test_votes=votes,
+        detectable_difference=mde,
+        rule=f"{Z_POWER:.2f} x the paired bootstrap standard error of {metric}(strategy) - "
         f"{metric}(full), median over the strategies: 80% power at the 5% level",
-        "votes_needed": {
+        votes_needed={
             # Rounded up, less a hair: 271 x (0.07 / 0.01)^2 is 13,279 in decimals, and must
             # not become 13,280 through the float error of the division.
             f"{d:g}": math.ceil(votes * (mde / d) ** 2 - 1e-9)
             for d in (0.005, 0.01, 0.02, 0.05)
         },
-    }
+    )
 
 
-def answer(rows: Sequence[dict[str, Any]], metric: str, better: float) -> dict[str, Any]:
+def answer(rows: Sequence[ResultRow], metric: str, better: float) -> Answer:
     """The cheapest strategy non-inferior to full and the cheapest that uses content (by
     bytes sent per side, with its share of full's bytes), and the cost-quality frontier: the
     strategies that no other beats on both cost (fewer bytes) and quality (a better point
     estimate of the metric)."""
-    strategies = [r for r in rows if "bytes_per_side" in r]
-    full = next((r for r in strategies if r["strategy"] == "full"), None)
+    strategies = [(r, r.bytes_per_side) for r in rows if r.bytes_per_side is not None]
+    full = next((cost for r, cost in strategies if r.strategy == "full"), None)
 
-    def cheapest(key: str) -> dict[str, Any] | None:
+    def pick(r: ResultRow, cost: float, share: bool = False) -> Pick:
+        of_full = cost / full if share and full is not None and full > 0 else None
+        return Pick(
+            metric=metric,
+            strategy=r.strategy,
+            bytes_per_side=cost,
+            score=r.score,
+            share_of_full_bytes=of_full,
+        )
+
+    def cheapest(verdict: str) -> Pick | None:
         found = sorted(
-            (r for r in strategies if r.get(key)),
-            key=lambda r: (r["bytes_per_side"], r["strategy"]),
+            ((r, cost) for r, cost in strategies if getattr(r, verdict)),
+            key=lambda rc: (rc[1], rc[0].strategy),
         )
-        if not found:
-            return None
-        r = found[0]
-        out = {"strategy": r["strategy"], "bytes_per_side": r["bytes_per_side"], metric: r[metric]}
-        if full is not None and full["bytes_per_side"] > 0:
-            out["share_of_full_bytes"] = r["bytes_per_side"] / full["bytes_per_side"]
-        return out
+        return pick(*found[0], share=True) if found else None
 
-    def beats(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    def beats(a: tuple[ResultRow, float], b: tuple[ResultRow, float]) -> bool:
         """a costs no more and scores no worse, and is better on one."""
-        cost_ok = a["bytes_per_side"] <= b["bytes_per_side"]
-        quality_ok = better * a[metric] >= better * b[metric]
-        strictly = (
-            a["bytes_per_side"] < b["bytes_per_side"] or better * a[metric] > better * b[metric]
-        )
-        return bool(cost_ok and quality_ok and strictly)
+        (ra, ca), (rb, cb) = a, b
+        quality_ok = better * ra.score >= better * rb.score
+        strictly = ca < cb or better * ra.score > better * rb.score
+        return bool(ca <= cb and quality_ok and strictly)
 
     frontier = sorted(
-        (r for r in strategies if not any(beats(o, r) for o in strategies)),
-        key=lambda r: (r["bytes_per_side"], r["strategy"]),
+        (rc for rc in strategies if not any(beats(o, rc) for o in strategies)),
+        key=lambda rc: (rc[1], rc[0].strategy),
     )
-    return {
-        "cheapest_non_inferior_to_full": cheapest("non_inferior_to_full"),
-        "cheapest_using_content": cheapest("uses_content"),
-        "frontier": [
-            {"strategy": r["strategy"], "bytes_per_side": r["bytes_per_side"], metric: r[metric]}
-            for r in frontier
-        ],
-        "rule": "cheapest: fewest bytes sent per side among the strategies with that verdict; "
+    return Answer(
+        cheapest_non_inferior_to_full=cheapest("non_inferior_to_full"),
+        cheapest_using_content=cheapest("uses_content"),
+        frontier=[pick(r, cost) for r, cost in frontier],
+        rule="cheapest: fewest bytes sent per side among the strategies with that verdict; "
         f"frontier: the strategies that no other matches or beats on both bytes and {metric} "
         "(point estimates) while beating it on one",
-    }
+    )

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from arenatok.bench.results import Bench
 from arenatok.pipeline.driver import BuildResult
 from arenatok.pipeline.write import METADATA
 from arenatok.report.results import ModelRow, PairRow, Ratings, Report, Sources, SpecRow
@@ -260,26 +261,34 @@ def _specification(rows: Sequence[SpecRow]) -> Any:
     return table
 
 
-def print_bench(bench: dict[str, Any], seconds: float) -> None:
+def print_bench(bench: Bench, seconds: float) -> None:
     """The benchmark's split, results table, verdicts and what the test can detect."""
-    from rich.table import Column, Table
-
     from arenatok.bench.bench_page import answer_sentences, power_statement
 
-    split, metric = bench["split"], bench["compared_on"]
+    split, metric = bench.split, bench.compared_on
     out = console()
-    pooled = f" from {len(bench['builds'])} builds" if len(bench["builds"]) > 1 else ""
-    copies = sum(b.get("left_out_as_copies_of_an_earlier_build", 0) for b in bench["builds"])
+    pooled = f" from {len(bench.builds)} builds" if len(bench.builds) > 1 else ""
+    copies = sum(b.left_out_as_copies_of_an_earlier_build for b in bench.builds)
     if copies:
         pooled += f" ({copies:,} copies of battles of an earlier build left out)"
-    votes = "votes" if bench["outcome"] == "three-way" else "decisive votes"
+    votes = "votes" if bench.outcome == "three-way" else "decisive votes"
     out.print(
-        f"{bench['battles']:,} battles{pooled}: trained on {split['train_votes']:,} "
-        f"{votes}, tested on {split['test_votes']:,} (ties {split['ties']}: "
-        f"{split['test_ties']:,} in the test split); outcome {bench['outcome']}, compared on "
+        f"{bench.battles:,} battles{pooled}: trained on {split.train_votes:,} "
+        f"{votes}, tested on {split.test_votes:,} (ties {split.ties}: "
+        f"{split.test_ties:,} in the test split); outcome {bench.outcome}, compared on "
         f"{metric}; run time {seconds:.1f} s",
         highlight=False,
     )
+    out.print(_results_table(bench))
+    for sentence in answer_sentences(bench):
+        out.print(terminal(sentence))
+    out.print(terminal(power_statement(bench)))
+
+
+def _results_table(bench: Bench) -> Any:
+    from rich.table import Column, Table
+
+    metric = bench.compared_on
 
     def ci(x: list[float] | None) -> str:
         return f"{x[0]:+.3f}…{x[1]:+.3f}" if x else ""
@@ -299,22 +308,19 @@ def print_bench(bench: dict[str, Any], seconds: float) -> None:
         "content",
         caption=f"− full, − length: 95% intervals of the {metric} difference from full and "
         f"from the length-only reference; non-inf.: non-inferior to full (margin "
-        f"{bench['margin']:g}); content: uses content (beats length only)",
+        f"{bench.margin:g}); content: uses content (beats length only)",
     )
-    for r in bench["results"]:
-        lo, hi = r[f"{metric}_ci95"]
+    for r in bench.results:
+        lo, hi = r.score_ci95
         table.add_row(
-            terminal(r["strategy"]),
-            f"{r['bytes_per_side']:,.0f}" if "bytes_per_side" in r else "",
-            f"{r['tokens_per_side']:,.0f}" if "tokens_per_side" in r else "",
-            f"{r[metric]:.3f}",
+            terminal(r.strategy),
+            f"{r.bytes_per_side:,.0f}" if r.bytes_per_side is not None else "",
+            f"{r.tokens_per_side:,.0f}" if r.tokens_per_side is not None else "",
+            f"{r.score:.3f}",
             f"{lo:.3f}…{hi:.3f}",
-            ci(r.get(f"{metric}_minus_full_ci95")),
-            verdict(r.get("non_inferior_to_full")),
-            ci(r.get(f"{metric}_minus_length_only_ci95")) if "uses_content" in r else "",
-            verdict(r.get("uses_content")),
+            ci(r.minus_full_ci95),
+            verdict(r.non_inferior_to_full),
+            ci(r.minus_length_only_ci95) if r.uses_content is not None else "",
+            verdict(r.uses_content),
         )
-    out.print(table)
-    for sentence in answer_sentences(bench):
-        out.print(terminal(sentence))
-    out.print(terminal(power_statement(bench)))
+    return table
