@@ -17,6 +17,7 @@ from arenatok.cli import cli
 from arenatok.dataset.built import read_built
 from arenatok.errors import ArenatokError, OptionError, OutputError, SourceError
 from arenatok.pipeline.driver import build
+from arenatok.sections import as_json
 from tests.helpers import battle, write_jsonl
 
 SIDE = Side(("Hello world", "And then?"), ("one two three four five", "six seven"))
@@ -140,14 +141,18 @@ def _planted(tmp_path: Path, *, signal: bool, n: int = 400) -> Path:
 
 
 def test_predictor_learns_a_planted_signal(tmp_path: Path) -> None:
-    bench = run_bench(_planted(tmp_path, signal=True), parse_strategies(["full"]), rounds=200)
+    bench = as_json(
+        run_bench(_planted(tmp_path, signal=True), parse_strategies(["full"]), rounds=200)
+    )
     full = next(r for r in bench["results"] if r["strategy"] == "full")
     assert full["auc"] > 0.95
     assert full["uses_content"] is True
 
 
 def test_predictor_stays_at_chance_on_noise(tmp_path: Path) -> None:
-    bench = run_bench(_planted(tmp_path, signal=False), parse_strategies(["full"]), rounds=200)
+    bench = as_json(
+        run_bench(_planted(tmp_path, signal=False), parse_strategies(["full"]), rounds=200)
+    )
     full = next(r for r in bench["results"] if r["strategy"] == "full")
     lo, hi = full["auc_ci95"]
     assert lo < 0.5 < hi
@@ -219,7 +224,7 @@ def test_bench_on_a_build_with_no_records(tmp_path: Path) -> None:
     out = tmp_path / "empty"
     build(write_jsonl(tmp_path / "e.jsonl", rows), out=out, on_bad_row="reject", allow_empty=True)
     with pytest.raises(SourceError, match="too few decisive votes"):
-        run_bench(out, parse_strategies(["full"]), rounds=10)
+        as_json(run_bench(out, parse_strategies(["full"]), rounds=10))
     result = CliRunner().invoke(cli, ["bench", str(out)])
     assert result.exit_code == 2
     assert result.output.startswith("Error: ")
@@ -275,7 +280,7 @@ def _planted_rows(kind: str, n: int, seed: int = 2, flip: float = 0.0) -> list[d
 def _bench_planted(tmp_path: Path, kind: str, specs: list[str]) -> dict[str, dict[str, object]]:
     out = tmp_path / kind
     build(write_jsonl(tmp_path / f"{kind}.jsonl", _planted_rows(kind, 500)), out=out, limit=None)
-    bench = run_bench(out, parse_strategies(specs), rounds=200)
+    bench = as_json(run_bench(out, parse_strategies(specs), rounds=200))
     return {r["strategy"]: r for r in bench["results"]}
 
 
@@ -348,7 +353,9 @@ def test_power_and_verdicts_are_stated(tmp_path: Path) -> None:
     out = tmp_path / "noisy"
     rows = _planted_rows("end", 500, flip=0.25)
     build(write_jsonl(tmp_path / "noisy.jsonl", rows), out=out, limit=None)
-    bench = run_bench(out, parse_strategies(["full", "truncate_tail:8"]), rounds=200, margin=0.05)
+    bench = as_json(
+        run_bench(out, parse_strategies(["full", "truncate_tail:8"]), rounds=200, margin=0.05)
+    )
     power = bench["power"]
     assert power["test_votes"] == bench["split"]["test_decisive"]
     # Against the interval, an independent estimate of the same standard error: a 95%
@@ -368,7 +375,7 @@ def test_three_way_outcome_predicts_ties(tmp_path: Path) -> None:
             r["winner"] = "tie"
     out = tmp_path / "three"
     build(write_jsonl(tmp_path / "three.jsonl", rows), out=out, limit=None)
-    bench = run_bench(out, parse_strategies(["full"]), rounds=100, outcome="three-way")
+    bench = as_json(run_bench(out, parse_strategies(["full"]), rounds=100, outcome="three-way"))
     assert bench["compared_on"] == "log_loss"
     full = next(r for r in bench["results"] if r["strategy"] == "full")
     uniform = math.log(3)
@@ -421,7 +428,7 @@ def test_write_bench_makes_its_out_directory(tmp_path: Path) -> None:
     out = _planted(tmp_path, signal=True, n=200)
     target = tmp_path / "new" / "bench"
     bench = write_bench(out, parse_strategies(["full"]), write_to=target, rounds=20)
-    assert json.loads((target / "bench.json").read_text()) == json.loads(json.dumps(bench))
+    assert json.loads((target / "bench.json").read_text()) == as_json(bench)
     assert (target / "bench.html").read_text().startswith("<!DOCTYPE html>")
     (tmp_path / "a-file").write_text("")
     with pytest.raises(OutputError, match="a-file"):
@@ -438,8 +445,8 @@ def test_jobs_do_not_change_the_numbers(tmp_path: Path) -> None:
         "extract:8",
         "lowrank:4@1+extract_lead:8",
     ]
-    one = run_bench(out, parse_strategies(specs), rounds=50, jobs=1)
-    two = run_bench(out, parse_strategies(specs), rounds=50, jobs=2)
+    one = as_json(run_bench(out, parse_strategies(specs), rounds=50, jobs=1))
+    two = as_json(run_bench(out, parse_strategies(specs), rounds=50, jobs=2))
     assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
 
 
@@ -462,11 +469,13 @@ def test_bench_on_a_55k_layout_build_three_way(tmp_path: Path) -> None:
     src = need_shared() / "data" / "khaaliswooden-max_llm-kaggle-comp" / "train_sample.csv"
     out = tmp_path / "o"
     build(src, out=out, limit=None, allow_null_turns=True, on_bad_row="reject")
-    bench = run_bench(
-        out,
-        parse_strategies(["full", "last_turn", "recurrent:8"]),
-        rounds=100,
-        outcome="three-way",
+    bench = as_json(
+        run_bench(
+            out,
+            parse_strategies(["full", "last_turn", "recurrent:8"]),
+            rounds=100,
+            outcome="three-way",
+        )
     )
     rows = {r["strategy"]: r for r in bench["results"]}
     assert bench["split"]["test_votes"] == bench["power"]["test_votes"] > 100
@@ -485,7 +494,7 @@ def test_bench_on_a_55k_layout_build_three_way(tmp_path: Path) -> None:
 def test_three_way_without_ties_in_training(tmp_path: Path) -> None:
     """No tie anywhere: three-way still runs; the tie class gets probability 0."""
     out = _planted(tmp_path, signal=True, n=200)
-    bench = run_bench(out, parse_strategies(["full"]), rounds=20, outcome="three-way")
+    bench = as_json(run_bench(out, parse_strategies(["full"]), rounds=20, outcome="three-way"))
     full = next(r for r in bench["results"] if r["strategy"] == "full")
     assert full["log_loss"] < math.log(3)
 
@@ -542,7 +551,9 @@ def test_bench_numbers_on_a_committed_fixture(tmp_path: Path) -> None:
     (`_planted`: 200, the winner's answer starts "good answer", the loser's "bad answer", the
     rest shared filler) split 163 / 37 by the prompt rule."""
     out = _planted(tmp_path, signal=True, n=200)
-    bench = run_bench(out, parse_strategies(["full", "truncate_tail:2", "lowrank:4"]), rounds=50)
+    bench = as_json(
+        run_bench(out, parse_strategies(["full", "truncate_tail:2", "lowrank:4"]), rounds=50)
+    )
     rows = {r["strategy"]: r for r in bench["results"]}
     assert (bench["split"]["train_votes"], bench["split"]["test_votes"]) == (163, 37)
     # full reads "good"/"bad": perfect; the last 2 tokens of each message are filler: chance.

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,12 +19,14 @@ from hypothesis import strategies as st
 
 from arenatok.bench.corpus import plan_shards, read_shard
 from arenatok.bench.predict import texts
+from arenatok.bench.results import ResultRow
 from arenatok.bench.shared import Shared
 from arenatok.bench.strategies import Full, LastTurn, Truncate
 from arenatok.bench.verdicts import answer, scores, weighted_auc
 from arenatok.dataset.built import read_built
 from arenatok.errors import OptionError
 from arenatok.pipeline.driver import build
+from arenatok.sections import as_json
 from tests.helpers import battle, write_jsonl
 
 
@@ -133,6 +136,12 @@ def test_counts_equal_resampling() -> None:
     )
 
 
+def _row(metric: str = "auc", **fields: Any) -> ResultRow:
+    """A result row with only the fields a rule reads (the rest empty)."""
+    empty = {"accuracy": 0.0, "log_loss": 0.0, "accuracy_ci95": [], "log_loss_ci95": []}
+    return ResultRow(metric=metric, minus_length_only_ci95=[], **{**empty, **fields})
+
+
 def test_answer_hand_checked() -> None:
     rows = [
         {"strategy": "reference: length only", "auc": 0.6},
@@ -142,7 +151,7 @@ def test_answer_hand_checked() -> None:
         {"strategy": "c", "bytes_per_side": 60.0, "auc": 0.64},  # b is cheaper and better
         {"strategy": "d", "bytes_per_side": 10.0, "auc": 0.55},
     ]
-    got = answer(rows, "auc", 1.0)
+    got = as_json(answer([_row(**r) for r in rows], "auc", 1.0))
     assert got["cheapest_non_inferior_to_full"] == {
         "strategy": "a",
         "bytes_per_side": 100.0,
@@ -152,8 +161,8 @@ def test_answer_hand_checked() -> None:
     assert got["cheapest_using_content"]["strategy"] == "b"
     assert [r["strategy"] for r in got["frontier"]] == ["d", "b", "a", "full"]
     # For log-loss, lower is better: the frontier turns around.
-    three = [dict(r, log_loss=1 - r["auc"]) for r in rows]
-    assert [r["strategy"] for r in answer(three, "log_loss", -1.0)["frontier"]] == [
+    three = [_row("log_loss", **dict(r, log_loss=1 - r["auc"])) for r in rows]
+    assert [r.strategy for r in answer(three, "log_loss", -1.0).frontier] == [
         "d",
         "b",
         "a",
@@ -321,7 +330,7 @@ def test_extract_finds_a_sentence_anywhere(tmp_path: Path) -> None:
     out = tmp_path / "sentences"
     build(write_jsonl(tmp_path / "s.jsonl", _sentences_rows(500)), out=out, limit=None)
     specs = ["full", "extract:16", "extract_lead:16", "truncate_head:16", "truncate_tail:16"]
-    got = {r["strategy"]: r for r in run_bench(out, parse(specs), rounds=200)["results"]}
+    got = {r["strategy"]: r for r in as_json(run_bench(out, parse(specs), rounds=200))["results"]}
     assert got["full"]["uses_content"] is True
     assert got["extract:16"]["uses_content"] is True  # the learned importance finds it
     assert got["extract:16"]["auc"] > 0.9
@@ -420,7 +429,7 @@ def test_fewer_bits_keep_less_and_cost_what_they_send(tmp_path: Path) -> None:
         "lowrank:8@2",
         "recurrent:8@1+extract:8",
     ]
-    got = {r["strategy"]: r for r in run_bench(out, parse(specs), rounds=100)["results"]}
+    got = {r["strategy"]: r for r in as_json(run_bench(out, parse(specs), rounds=100))["results"]}
     # Every battle has two turns: a state of 8 numbers a turn; a message vector of 8 a message.
     assert got["recurrent:8@1"]["bytes_per_side"] == 2 * 1  # ceil(8 x 1 / 8) a turn
     assert got["recurrent:8@8"]["bytes_per_side"] == 2 * 8
@@ -469,8 +478,10 @@ def test_low_rank_strategies_bill_the_numbers_they_send(tmp_path: Path) -> None:
 def test_power_hand_checked() -> None:
     from arenatok.bench.verdicts import power
 
-    rows = [{"detectable_difference_vs_full": 0.08}, {"detectable_difference_vs_full": 0.06}]
-    got = power(rows, "auc", 271)
+    rows = [
+        _row(strategy=s, detectable_difference_vs_full=d) for s, d in (("a", 0.08), ("b", 0.06))
+    ]
+    got = as_json(power(rows, "auc", 271))
     assert got["detectable_difference"] == pytest.approx(0.07)  # the median of 0.06 and 0.08
     # 271 x (0.07 / d)^2 votes, rounded up: 0.02 needs 271 x 12.25 = 3,319.75, so 3,320.
     assert got["votes_needed"] == {"0.005": 53116, "0.01": 13279, "0.02": 3320, "0.05": 532}

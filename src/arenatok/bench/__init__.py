@@ -7,7 +7,7 @@ predicts the human winner on the other split. The modules, in the order a run us
 vocabulary, one low-rank basis), `compress` (fewer bits, chosen sentences), `strategies` (the
 built-ins), `embed` (WordLlama) and `protocol` (yours),
 `predict` (the predictor and the references), `verdicts` (bootstrap, verdicts, power, the
-answer), `page` (bench.html), `run` (the stages).
+answer), `results` (the typed result), `bench_page` (bench.html), `run` (the stages).
 
 The names below are imported on first use, so that `import arenatok.bench.strategies` (the
 command line does) loads neither numpy nor scikit-learn.
@@ -26,9 +26,9 @@ _PUBLIC = {
     "TEST_SHARE": "corpus",
     "auc": "verdicts",
     "multiclass_log_loss": "verdicts",
-    "power_statement": "page",
-    "answer_sentences": "page",
-    "render_html": "page",
+    "power_statement": "bench_page",
+    "answer_sentences": "bench_page",
+    "render_html": "bench_page",
 }
 
 __all__ = sorted(_PUBLIC)
