@@ -7,7 +7,8 @@ predicts the human winner on the other split. The modules, in the order a run us
 vocabulary, one low-rank basis), `compress` (fewer bits, chosen sentences), `strategies` (the
 built-ins), `embed` (WordLlama) and `protocol` (yours),
 `predict` (the predictor and the references), `verdicts` (bootstrap, verdicts, power, the
-answer), `results` (the typed result), `bench_page` (bench.html), `run` (the stages).
+answer), `costs` (cost by turn), `results` (the typed result), `bench_page` (bench.html), `run` (the
+stages), `files` (bench.json and bench.html written).
 
 The names below are imported on first use, so that `import arenatok.bench.strategies` (the
 command line does) loads neither numpy nor scikit-learn.
@@ -19,9 +20,9 @@ from typing import Any
 
 _PUBLIC = {
     "run_bench": "run",
-    "write_bench": "run",
-    "BENCH_JSON": "run",
-    "BENCH_HTML": "run",
+    "write_bench": "files",
+    "BENCH_JSON": "files",
+    "BENCH_HTML": "files",
     "in_test_split": "corpus",
     "TEST_SHARE": "corpus",
     "auc": "verdicts",

@@ -1,4 +1,4 @@
-"""`run_bench`: the stages of a bench run, and `write_bench`, which writes its files.
+"""`run_bench`: the stages of a bench run (`files.write_bench` writes what it finds).
 
 Stages: read the builds in shards (worker processes), the split, the references, each
 strategy's features (in this process, from the shared representations) and its predictor's fit
@@ -8,7 +8,6 @@ the verdicts.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -17,65 +16,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from typing_extensions import TypedDict, Unpack
+from typing_extensions import TypedDict
 
-from arenatok.bench import classifier, predict, verdicts
-from arenatok.bench.corpus import TEST_SHARE, Corpus, plan_shards, read_shard, turn_numbers
+from arenatok.bench import classifier, costs, predict, verdicts
+from arenatok.bench.corpus import TEST_SHARE, Corpus, plan_shards, read_shard
 from arenatok.bench.results import Bench, BuildEntry, ResultRow, Split
-from arenatok.bench.shared import Batch, Shared, grouped_cumsum
+from arenatok.bench.shared import Batch, Shared
 from arenatok.bench.strategies import AnyStrategy, Full
 from arenatok.dataset.built import build_id, check_stream, read_metadata
 from arenatok.errors import (
     OptionError,
-    OutputError,
     SourceError,
-    missing_extra,
 )
 from arenatok.options import Outcome, check_choice, check_count, check_margin, check_seed
-from arenatok.runtime.atomic import dumps_pretty, out_dir, output_error
-from arenatok.runtime.derived import BENCH_HTML, BENCH_JSON, build_in, write_derived
 from arenatok.runtime.workers import Background, Pool, trim_memory
-
-MAX_TURN_SHOWN = 10
-"""Cost by turn is given for turns 1 to this (later turns are rare)."""
 
 Progress = Callable[..., None]
 """Called with (steps done, steps in all, stage): a step is a shard read, a predictor fitted
 or a block of bootstrap rounds."""
-
-
-def _by_turn(tokens: np.ndarray, size: np.ndarray, turns: np.ndarray) -> list[dict[str, float]]:
-    """Per turn t: over the sides of battles with at least t turns, the mean tokens and bytes
-    one side has sent by turn t (flat arrays: side by side, turn by turn)."""
-    turn = turn_numbers(turns)
-    out = []
-    for t in range(MAX_TURN_SHOWN):
-        k = turn == t
-        if not k.any():
-            break
-        out.append(
-            {
-                "turn": t + 1,
-                "battles": int(k.sum()) // 2,
-                "tokens": float(tokens[k].mean()),
-                "bytes": float(size[k].mean()),
-            }
-        )
-    return out
-
-
-def _full_state_by_turn(shared: Shared) -> list[dict[str, float]]:
-    """`_by_turn` for resending the whole history each turn: at turn t a side sends its
-    context (`context_tokens` of the Metrics: every earlier user message and its own answers,
-    plus user message t) and its answer t, so turn t costs the messages of turns 1 to t
-    (quadratic in the turns; bytes without separators)."""
-    _, message = shared.sides
-    sizes = shared.turns_per_side
-    by_turn = []
-    for per_message in (shared.c.lengths, shared.c.sizes):
-        pairs = per_message[message[0::2]] + per_message[message[1::2]]
-        by_turn.append(grouped_cumsum(grouped_cumsum(pairs, sizes), sizes))
-    return _by_turn(by_turn[0], by_turn[1], sizes)
 
 
 def _without_copies(corpus: Corpus, battles: list[int]) -> tuple[Corpus, list[int]]:
@@ -285,7 +243,7 @@ def _predict(
 
     for name, x in predict.references(corpus, run.three_way).items():
         fit(name, x[tr], x[te])
-    costs: dict[str, Batch] = {}
+    sent: dict[str, Batch] = {}
     sides = None
     for strategy in run.strategies:
         if hasattr(strategy, "send_many"):
@@ -297,7 +255,7 @@ def _predict(
             batch = predict.per_side(strategy, shared, sides)
         x_train, x_test = predict.features(batch, shared, run.three_way, (tr, te))
         batch.bags = batch.vectors = batch.parts = None  # what it sent is in the features now
-        costs[strategy.name] = batch
+        sent[strategy.name] = batch
         trim_memory()
         run.tick(f"strategy {strategy.name}")
         fit(strategy.name, x_train, x_test)
@@ -305,7 +263,7 @@ def _predict(
     while pending:
         collect()
     order = [*predict.REFERENCES, *(s.name for s in run.strategies)]
-    return {name: predictions[name] for name in order}, costs
+    return {name: predictions[name] for name in order}, sent
 
 
 def _rows(
@@ -313,7 +271,7 @@ def _rows(
     corpus: Corpus,
     votes: _Votes,
     predictions: dict[str, np.ndarray],
-    costs: dict[str, Batch],
+    sent: dict[str, Batch],
     turns_per_side: np.ndarray,
 ) -> list[ResultRow]:
     """Every predictor's row: the paired bootstrap over the test votes, the verdicts, what
@@ -331,11 +289,13 @@ def _rows(
     rows = verdicts.verdict_rows(points, draws, metric, better, run.margin)
     turns = corpus.turns[votes.test]
     for row in rows:
-        batch = costs.get(row.strategy)
+        batch = sent.get(row.strategy)
         if batch is not None:
             row.tokens_per_side = float(batch.tokens.mean())
             row.bytes_per_side = float(batch.bytes.mean())
-            row.cost_by_turn = _by_turn(batch.by_turn_tokens, batch.by_turn_bytes, turns_per_side)
+            row.cost_by_turn = costs.by_turn(
+                batch.by_turn_tokens, batch.by_turn_bytes, turns_per_side
+            )
         p = predictions[row.strategy]
         for label, mask in (("single-turn", turns == 1), ("multi-turn", turns > 1)):
             k = np.flatnonzero(mask)
@@ -363,8 +323,8 @@ def _run(
     votes = _split(run, corpus)
     learn = np.flatnonzero(~votes.in_test & votes.decisive)
     shared = Shared(corpus, votes.train, learn, (corpus.vote[learn] == 1).astype(float), seed)
-    predictions, costs = _predict(run, corpus, votes, shared)
-    rows = _rows(run, corpus, votes, predictions, costs, shared.turns_per_side)
+    predictions, sent = _predict(run, corpus, votes, shared)
+    rows = _rows(run, corpus, votes, predictions, sent, shared.turns_per_side)
     metric, better = verdicts.OUTCOMES[outcome]
     return Bench(
         builds=[
@@ -399,7 +359,7 @@ def _run(
             "uses_content": f"the 95% interval of {metric}(strategy) - {metric}(length-only "
             "reference) " + ("lies above 0" if better > 0 else "lies below 0"),
         },
-        cost_by_turn_full_state=_full_state_by_turn(shared),
+        cost_by_turn_full_state=costs.full_state_by_turn(shared),
         results=rows,
     )
 
@@ -417,52 +377,3 @@ def _split_section(run: _Run, votes: _Votes) -> Split:
         train_ties=int((~in_test & ~decisive).sum()),
         ties="predicted as a third class" if run.three_way else "left out",
     )
-
-
-def write_bench(
-    out: str | Path | Sequence[str | Path],
-    strategies: Sequence[AnyStrategy],
-    *,
-    write_to: str | Path | None = None,
-    **options: Unpack[BenchOptions],
-) -> Bench:
-    """Run the benchmark (`run_bench` and its options) and write bench.json and bench.html
-    into `write_to` (made if missing, before the run; default: the first built directory)."""
-    from arenatok.bench.bench_page import render_html
-
-    try:
-        import sklearn  # noqa: F401
-    except ImportError as e:
-        raise missing_extra(e, "arenatok bench", "bench", "scikit-learn", "sklearn") from e
-    first = Path(out) if isinstance(out, str | Path) else Path(out[0])
-    target = first if write_to is None else out_dir(write_to, "--out")
-    hint = "choose another --out directory"
-    if write_to is not None:
-        _check_target(target, first)  # before the run, not only at its end
-        try:
-            target.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise output_error(target, e, hint=hint) from e
-    bench = run_bench(out, strategies, **options)
-    data = dumps_pretty(bench.to_json()).encode("utf-8")
-    page = render_html(bench, run=hashlib.sha256(data).hexdigest())
-    write_derived(
-        target,
-        {BENCH_JSON: data, BENCH_HTML: page.encode("utf-8")},
-        build=bench.build,
-        read_from=first,
-        hint=hint,
-    )
-    return bench
-
-
-def _check_target(target: Path, first: Path) -> None:
-    """An OutputError when --out holds a build other than the first one benchmarked: the
-    bench's files would name a build that is not there."""
-    here, ours = build_in(target), build_in(first)
-    if here is not None and here != ours and target.resolve() != first.resolve():
-        raise OutputError(
-            f"--out {target}: holds another build; bench.json made from {first} does not "
-            "belong there",
-            hint="choose a directory without a build, or the first build benchmarked",
-        )

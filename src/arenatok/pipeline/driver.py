@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import Unpack
+
 from arenatok.errors import (
     BadRowError,
     DuplicateError,
@@ -26,7 +28,7 @@ from arenatok.pipeline import layouts, records
 from arenatok.pipeline.dedup import Index, Match
 from arenatok.pipeline.engine import run_local, run_ray
 from arenatok.pipeline.metrics import DEFINITIONS
-from arenatok.pipeline.plan import DEFAULT_LIMIT, Plan, Progress, plan
+from arenatok.pipeline.plan import DEFAULT_LIMIT, Plan, PlanOptions, Progress, plan
 from arenatok.pipeline.records import QUALITY_FLAGS
 from arenatok.pipeline.sources.filetypes.base import Payload, first_rows
 from arenatok.pipeline.stats import Stats
@@ -46,6 +48,7 @@ class BuildResult:
     stats: Stats
     files: dict[str, dict[str, object]]
     metadata: dict[str, Any]
+    """artifact_metadata.json as written (`dataset.metadata.Metadata` is its shape)."""
     cache_hit_rate: float
     kept: tuple[str, ...] = ()
     """Files named like a report, bench or card that the build left in place: not made from
@@ -103,6 +106,7 @@ def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
             _check_not_empty(p, stats, writer)
             metadata = _metadata(p, stats, per_source, index)
             files = writer.commit(metadata)
+            metadata = {**metadata, "full_data_out_copy": writer.copy_method, "files": files}
             late = interrupts.caught()
     except BaseException:
         writer.discard()
@@ -222,7 +226,7 @@ def build(
     source: str | Path | Sequence[str | Path] | None = None,
     *,
     progress: Progress | None = None,
-    **options: Any,
+    **options: Unpack[PlanOptions],
 ) -> BuildResult:
     """Build the token-usage dataset from `source` (a local file, `LAYOUT:FILE`, or a list of
     them: one dataset, in that order; None = the pinned Hub file) into `out`. `limit` keeps the

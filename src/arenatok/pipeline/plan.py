@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from arenatok.errors import OptionError
 from arenatok.options import (
@@ -71,6 +71,28 @@ class Plan:
     allow_empty: bool
     batch_size: int
     created: str | None
+
+
+class PlanOptions(TypedDict, total=False):
+    """The options of `plan` (and `driver.build`), each described there."""
+
+    out: str | Path
+    limit: int | None
+    encoding: str | Sequence[str]
+    tokenizers: Sequence[str | Path]
+    layout: str | None
+    allow_null_turns: bool
+    chat_overhead: ChatOverhead | None
+    on_bad_row: BadRowPolicy
+    duplicates: DuplicatePolicy
+    allow_empty: bool
+    dataset_name: str | None
+    hub: HubFile
+    endpoint: str | None
+    batch_size: int
+    workers: int | None
+    engine: Engine
+    counter: Counter
 
 
 def plan(

@@ -72,24 +72,35 @@ class _Fits:
     coefficients: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _FitOptions:
+    """How every fit of a leaderboard gets its intervals (see `leaderboard`)."""
+
+    rounds: int
+    seed: int
+    jobs: int | str
+    intervals: str
+    reweight: bool
+
+
 def _plain_fit(
-    cells: ratings.Cells, fits: _Fits, opts: dict[str, Any], tick: Callable[[int], None]
+    cells: ratings.Cells, fits: _Fits, opts: _FitOptions, tick: Callable[[int], None]
 ) -> None:
     """Bradley-Terry, with its sandwich or bootstrap intervals."""
-    weights = ratings.pair_weights(cells.i, cells.j, cells.counts) if opts["reweight"] else None
+    weights = ratings.pair_weights(cells.i, cells.j, cells.counts) if opts.reweight else None
     theta = ratings.bt_strengths(cells, weights=weights)
     fits.columns["bradley_terry"] = ratings.to_elo(theta)
-    if opts["intervals"] == "sandwich":
+    if opts.intervals == "sandwich":
         variance = ratings.bt_sandwich(cells, theta, weights)
         half = ratings.Z95 * ratings.ELO_PER_LOG_ODDS * np.sqrt(variance)
         fits.bounds["bradley_terry"] = _bounds(fits.columns["bradley_terry"], half)
-    elif opts["rounds"]:
+    elif opts.rounds:
         samples = ratings.bt_bootstrap(
             cells,
-            rounds=opts["rounds"],
-            seed=opts["seed"],
+            rounds=opts.rounds,
+            seed=opts.seed,
             weights=weights,
-            jobs=opts["jobs"],
+            jobs=opts.jobs,
             progress=tick,
         )
         fits.bounds["bradley_terry"] = [interval95(x) for x in samples.T]
@@ -100,31 +111,31 @@ def _controlled_fit(
     name: str,
     features: tuple[str, ...],
     fits: _Fits,
-    opts: dict[str, Any],
+    opts: _FitOptions,
     tick: Callable[[int], None],
 ) -> None:
     """A controlled fit (the length- or style-controlled Bradley-Terry) with its intervals
     and its coefficients'."""
     n = len(m.models)
-    weights = battle_weights(m) if opts["reweight"] else None
+    weights = battle_weights(m) if opts.reweight else None
     full = controlled.contextual_bt(m, weights)
     fits.columns[name] = ratings.SCALE * full[:n] + ratings.INIT
     coefficients: dict[str, dict[str, Any]] = {
         f: {"estimate": float(full[n + k])} for k, f in enumerate(features)
     }
     fits.coefficients[name] = coefficients
-    if opts["intervals"] == "sandwich":
+    if opts.intervals == "sandwich":
         half = ratings.Z95 * np.sqrt(controlled.controlled_sandwich(m, full, weights))
         fits.bounds[name] = _bounds(fits.columns[name], ratings.SCALE * half[:n])
         for k, f in enumerate(features):
             coefficients[f]["ci95"] = _bounds(full[n + k : n + k + 1], half[n + k : n + k + 1])[0]
-    elif opts["rounds"]:
+    elif opts.rounds:
         boot = controlled.controlled_bootstrap(
             m,
             full,
-            rounds=opts["rounds"],
-            seed=opts["seed"],
-            jobs=opts["jobs"],
+            rounds=opts.rounds,
+            seed=opts.seed,
+            jobs=opts.jobs,
             weights=weights,
             progress=tick,
         )
@@ -155,8 +166,7 @@ def leaderboard(
     elo = ratings.online_elo(
         [c.model_a[k] for k in order], [c.model_b[k] for k in order], [scores[k] for k in order]
     )
-    opts = {"rounds": rounds, "seed": seed, "jobs": jobs, "intervals": intervals}
-    opts["reweight"] = reweight
+    opts = _FitOptions(rounds=rounds, seed=seed, jobs=jobs, intervals=intervals, reweight=reweight)
 
     def tick(fit: int) -> Callable[[int], None]:
         return lambda done: progress(fit * rounds + done, 3 * rounds) if progress else None
