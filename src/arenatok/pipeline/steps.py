@@ -10,12 +10,22 @@ import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from arenatok.pipeline import layouts
 from arenatok.pipeline.keys import BatchKeys, batch_keys
 from arenatok.pipeline.metrics import chat_overhead, token_usage
-from arenatok.pipeline.records import Battle, Record, Reject, SourceRef, TokenUsage, dumps_lines
+from arenatok.pipeline.records import (
+    ApiMetadata,
+    Battle,
+    Context,
+    DuplicateOf,
+    Record,
+    Reject,
+    SourceRef,
+    TokenUsage,
+    dumps_lines,
+)
 from arenatok.pipeline.sources.checks import parse_rows, quality_flags
 from arenatok.pipeline.sources.checks_arrow import battles_from_arrow
 from arenatok.pipeline.sources.filetypes.base import JsonLines, Payload, rows_of
@@ -53,6 +63,14 @@ class StepOptions:
         return [counter_for(c, threads=threads, counter=self.counter) for c in self.counters]
 
 
+class _Optional(TypedDict, total=False):
+    """The context's keys a record may lack: the other tokenizers' usage (set here) and
+    `duplicate_of` (set by the driver, which sees every source)."""
+
+    extra_token_usage: dict[str, TokenUsage]
+    duplicate_of: DuplicateOf
+
+
 def make_record(
     battle: Battle,
     usages: Sequence[TokenUsage],
@@ -64,7 +82,7 @@ def make_record(
     """The output record of one battle, given its token usage under each tokenizer (the first
     is the primary: `token_usage`; the others go to `extra_token_usage`, keyed by name) and
     where it comes from (`source`: the source's index, layout, sha256 and row number)."""
-    api: dict[str, Any] = {
+    api: ApiMetadata = {
         "question_id": battle.question_id,
         "timestamp": battle.tstamp,
         "language": battle.language,
@@ -81,7 +99,10 @@ def make_record(
         api["categories"] = battle.categories
     if source is not None:
         api["source"] = source
-    context: dict[str, Any] = {
+    extra: _Optional = {}
+    if len(usages) > 1:
+        extra["extra_token_usage"] = dict(zip(names[1:], usages[1:], strict=True))
+    context: Context = {
         "model_a": battle.model_a,
         "model_b": battle.model_b,
         "winner": battle.winner,
@@ -92,19 +113,18 @@ def make_record(
             for u, a, b in zip(battle.users, battle.answers_a, battle.answers_b, strict=True)
         ],
         "token_usage": usages[0],
+        **extra,
+        "style": battle_style(battle.answers_a, battle.answers_b),
+        "api_metadata": api,
+        "flags": {
+            "openai_moderation_flagged": battle.openai_moderation_flagged,
+            "toxic_chat_flagged": battle.toxic_chat_flagged,
+        },
+        "quality_flags": quality_flags(battle),
     }
-    if len(usages) > 1:
-        context["extra_token_usage"] = dict(zip(names[1:], usages[1:], strict=True))
-    context["style"] = battle_style(battle.answers_a, battle.answers_b)
-    context["api_metadata"] = api
-    context["flags"] = {
-        "openai_moderation_flagged": battle.openai_moderation_flagged,
-        "toxic_chat_flagged": battle.toxic_chat_flagged,
-    }
-    context["quality_flags"] = quality_flags(battle)
     return {
         "input": battle.users[0],
-        "context": context,  # type: ignore[typeddict-item]
+        "context": context,
         "output": f"Winner: {battle.winner}",
         "dataset": dataset,
     }

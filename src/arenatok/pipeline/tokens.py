@@ -53,18 +53,13 @@ class TokenCounter:
         *,
         cache_chars: int = 16_000_000,
         threads: int | None = None,
+        encode: Callable[[str], Sequence[int]] | None = None,
     ) -> None:
+        """`encoding`: the counter's name (a tiktoken encoding, whose `encode_ordinary` counts
+        unless `encode` is given); `cache_chars`: the cache's size in characters; `threads`:
+        the pool that counts a batch's misses (None = the usable cores)."""
         self.name = encoding
-        self._encode: Callable[[str], Sequence[int]] = get_encoding(encoding).encode_ordinary
-        self._setup(cache_chars, threads)
-
-    @cached_property
-    def provenance(self) -> dict[str, str]:
-        """Where this counter comes from, for artifact_metadata.json (made when asked: worker
-        processes, which only count, never look up the versions)."""
-        return describe(self.name)
-
-    def _setup(self, cache_chars: int, threads: int | None) -> None:
+        self._encode = encode or get_encoding(encoding).encode_ordinary
         self._cache: OrderedDict[str, int] = OrderedDict()
         self._cache_chars = 0
         self._cache_limit = cache_chars
@@ -72,6 +67,12 @@ class TokenCounter:
         self._pool: ThreadPoolExecutor | None = None
         self.hits = 0
         self.misses = 0
+
+    @cached_property
+    def provenance(self) -> dict[str, str]:
+        """Where this counter comes from, for artifact_metadata.json (made when asked: worker
+        processes, which only count, never look up the versions)."""
+        return describe(self.name)
 
     def _count_chunk(self, texts: Sequence[str]) -> list[int]:
         encode = self._encode
@@ -159,11 +160,14 @@ class TokenizerFileCounter(TokenCounter):
                 hint="pass the tokenizer.json of a Hugging Face tokenizer",
             ) from e
         self.sha256 = hashlib.sha256(data).hexdigest()
-        self.name = f"hf-tokenizer-{self.sha256[:12]}"
         self._tokenizer = tokenizer
-        self._encode = lambda text: tokenizer.encode(text, add_special_tokens=False).ids
         # tokenizers spreads encode_batch over its own threads: no pool of ours on top.
-        self._setup(cache_chars, 1)
+        super().__init__(
+            f"hf-tokenizer-{self.sha256[:12]}",
+            cache_chars=cache_chars,
+            threads=1,
+            encode=lambda text: tokenizer.encode(text, add_special_tokens=False).ids,
+        )
         with _stderr_silenced():  # a panic's report from the Rust side: our error says it
             self._count_chunk(PROBE_TEXTS)  # a file that loads but cannot encode fails here
 
@@ -280,12 +284,11 @@ class FastCounter(TokenCounter):
     def __init__(
         self, encoding: str = "cl100k_base", *, cache_chars: int = 16_000_000, threads: int = 1
     ) -> None:
-        self.name = encoding
         bindings = bpe_bindings()  # a clear error without the extra
         encoding_spec(encoding)  # and for an unknown name, with the known ones
         self._count = bindings.tokenizer_for_encoding(encoding).count
-        self._encode = get_encoding(encoding).encode_ordinary  # the reference, for the sample
-        self._setup(cache_chars, threads)
+        # tiktoken's encode_ordinary stays the reference: it recounts the sample.
+        super().__init__(encoding, cache_chars=cache_chars, threads=threads)
 
     @cached_property
     def provenance(self) -> dict[str, str]:
