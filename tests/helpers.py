@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import errno
 import json
 import os
+import subprocess
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -126,3 +130,63 @@ def edit_records(out: Path, change: Any) -> None:
     data = b'{"examples": [\n' + b",\n".join(rows) + b"\n]}\n"  # data_out.json's own form
     rewrite(out, "data_out.json", data)
     rewrite(out, "full_data_out.json", data)
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+def wait_for_temp_files(directory: Path, proc: subprocess.Popen[str]) -> None:
+    """Until the build has started writing (a temp file with data in it)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(p.stat().st_size > 100_000 for p in directory.glob(".data_out.json.*.tmp")):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the build never started writing: {proc.communicate()}")
+
+
+def deny(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    """Make `path` unreadable and unwritable: chmod, and, for root (whom permissions do not
+    stop), a PermissionError from the OS calls that open it."""
+    path.chmod(0o555 if path.is_dir() else 0o000)
+    if os.geteuid() != 0:
+        return
+    real_open, real_os_open = Path.open, os.open
+
+    def open_(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == path:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    def os_open(file: Any, flags: int, *args: Any, **kwargs: Any) -> Any:
+        if Path(file).parent == path and flags & os.O_CREAT:
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_os_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_)
+    monkeypatch.setattr(os, "open", os_open)
+
+
+def kaggle_row(i: int, responses_b: list[str | None], winner: int = 0) -> dict[str, Any]:
+    one_hot = [0, 0, 0]
+    one_hot[winner] = 1
+    return {
+        "id": 1000 + i,
+        "model_a": "gpt-4-0613",
+        "model_b": "claude-2.1",
+        "prompt": json.dumps(["Hello", "And again"][: len(responses_b)]),
+        "response_a": json.dumps(["Hi!", "Hi again!"][: len(responses_b)]),
+        "response_b": json.dumps(responses_b),
+        "winner_model_a": one_hot[0],
+        "winner_model_b": one_hot[1],
+        "winner_tie": one_hot[2],
+    }
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path

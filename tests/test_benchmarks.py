@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import battle, write_parquet
+from tests.helpers import ROOT, battle, write_parquet
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCHMARKS = ROOT / "benchmarks"
 _spec = importlib.util.spec_from_file_location("bench_build", BENCHMARKS / "bench_build.py")
 assert _spec is not None
 assert _spec.loader is not None

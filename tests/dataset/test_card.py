@@ -255,9 +255,9 @@ def test_a_user_readme_survives_a_rebuild(tmp_path: Path) -> None:
 
 
 def test_card_in_an_unwritable_directory(carded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.test_faults import _deny
+    from tests.helpers import deny
 
-    _deny(monkeypatch, carded)
+    deny(monkeypatch, carded)
     result = CliRunner().invoke(cli, ["card", str(carded)])
     assert result.exit_code == 3
     assert result.stderr.startswith("Error: ")

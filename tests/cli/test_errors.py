@@ -134,11 +134,11 @@ def test_hub_offline_is_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_report_in_an_unwritable_directory_gives_no_out_hint(
     src: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.test_faults import _deny
+    from tests.helpers import deny
 
     out = tmp_path / "o"
     build(src, out=out)
-    _deny(monkeypatch, out)
+    deny(monkeypatch, out)
     code, _, err = run("report", str(out), "--rounds", "0")
     out.chmod(0o755)
     assert code == 3

@@ -17,7 +17,15 @@ from arenatok.pipeline.driver import build
 from arenatok.pipeline.layouts import LAYOUTS
 from arenatok.pipeline.sources.local import open_local
 from arenatok.pipeline.tokens import count
-from tests.helpers import TINY, battle, need_shared, write_jsonl, write_parquet
+from tests.helpers import (
+    TINY,
+    battle,
+    kaggle_row,
+    need_shared,
+    write_csv,
+    write_jsonl,
+    write_parquet,
+)
 
 
 def records(out: Path) -> list[dict[str, Any]]:
@@ -58,30 +66,6 @@ def test_kaggle_fixture_from_shared(tmp_path: Path) -> None:
         first["winner"],
     ) == ("30192", "gpt-4-1106-preview", "gpt-4-0613", "model_a")
     assert validate_dir(tmp_path / "out") == []
-
-
-def kaggle_row(i: int, responses_b: list[str | None], winner: int = 0) -> dict[str, Any]:
-    one_hot = [0, 0, 0]
-    one_hot[winner] = 1
-    return {
-        "id": 1000 + i,
-        "model_a": "gpt-4-0613",
-        "model_b": "claude-2.1",
-        "prompt": json.dumps(["Hello", "And again"][: len(responses_b)]),
-        "response_a": json.dumps(["Hi!", "Hi again!"][: len(responses_b)]),
-        "response_b": json.dumps(responses_b),
-        "winner_model_a": one_hot[0],
-        "winner_model_b": one_hot[1],
-        "winner_tie": one_hot[2],
-    }
-
-
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    return path
 
 
 def test_kaggle_null_reply(tmp_path: Path) -> None:

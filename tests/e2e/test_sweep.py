@@ -1,7 +1,7 @@
 """A hostile sweep of the command line: whatever a newcomer types, every command ends with a
 documented exit code and, on failure, one `Error:` line and at most a `Hint:` line, never a
 traceback. `ARENATOK_FUZZ_EXAMPLES` sets how many random command lines are tried. (The Ray
-engine, slow to start, has its own tests in test_engine.py.)"""
+engine, slow to start, has its own tests in tests/pipeline/test_engine.py.)"""
 
 from __future__ import annotations
 

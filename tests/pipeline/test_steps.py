@@ -102,7 +102,7 @@ def test_parse_batch_numbers_rows_and_keeps_null_turns_where_allowed() -> None:
 
 
 def test_a_reject_of_another_layout_is_named_by_its_own_id() -> None:
-    from tests.test_formats import kaggle_row
+    from tests.helpers import kaggle_row
 
     options = StepOptions(dataset="d", sources=(SourceStamp(layout="kaggle-55k"),))
     rows = [kaggle_row(0, ["Hey"]), dict(kaggle_row(1, ["Yo"]), model_b="gpt-4-0613")]

@@ -20,8 +20,7 @@ from arenatok.pipeline import write
 from arenatok.pipeline.driver import build
 from arenatok.runtime import interrupts
 from arenatok.runtime.interrupts import Interrupted
-from tests.helpers import TINY, write_jsonl
-from tests.test_faults import snapshot, wait_for_temp_files
+from tests.helpers import TINY, snapshot, wait_for_temp_files, write_jsonl
 
 
 def _ignoring(*signals: int) -> Callable[[], None]:

@@ -1,0 +1,133 @@
+"""`report.report_page` and the report command: report.json and report.html written together,
+the page in a real browser, a rebuild that removes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from arenatok.cli import cli
+from arenatok.pipeline.driver import build
+from arenatok.report import write_report
+from arenatok.runtime.derived import REPORT_HTML, REPORT_JSON
+from arenatok.sections import as_json
+from tests.helpers import ROOT, battle, write_jsonl
+
+TEST_OUTPUT = ROOT / "test-output"
+
+
+@pytest.fixture
+def small_build(tmp_path: Path) -> Path:
+    rows = [
+        battle(
+            "1", [("Hi", "Hello there, friend", "Hey")], model_a="x", model_b="y", winner="model_a"
+        ),
+        battle("2", [("Hi", "Hello", "Hey")], model_a="x", model_b="y", winner="model_a"),
+        battle("3", [("Hi", "Hello", "Hey")], model_a="y", model_b="x", winner="model_b"),
+        battle("4", [("Hi", "Hello", "Hey")], model_a="x", model_b="y", winner="model_b"),
+        battle(
+            "5",
+            [("Q", "A one two", "B"), ("Q2", "A2", "B2")],
+            model_a="y",
+            model_b="x",
+            winner="tie (bothbad)",
+        ),
+        battle("6", [("Q", "A", "B")], model_a="x", model_b="z", winner="tie"),
+    ]
+    out = tmp_path / "out"
+    build(write_jsonl(tmp_path / "b.jsonl", rows), out=out)
+    return out
+
+
+def test_cli_report(small_build: Path) -> None:
+    result = CliRunner().invoke(cli, ["report", str(small_build), "--rounds", "50"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("6 battles, 3 models, 3 ordered / 2 unordered pairs\n")
+    assert result.stdout.endswith(f"wrote {small_build}/report.json, {small_build}/report.html\n")
+
+
+def test_cli_report_without_a_build(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["report", str(tmp_path)])
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"Error: {tmp_path}: no artifact_metadata.json here (not a finished build)\n"
+        "Hint: run arenatok build --out DIR first\n",
+    )
+
+
+def test_report_html_renders_in_a_real_browser(arena_parquet: Path, tmp_path: Path) -> None:
+    """Open report.html in Debian's chromium (driven by Playwright): every plot drawn, no error
+    logged; a screenshot is kept in test-output/."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="the test extra is missing")
+    from tests.helpers import need_chromium
+
+    chromium = need_chromium()
+    build(arena_parquet, out=tmp_path / "o", limit=None)
+    as_json(write_report(tmp_path / "o", rounds=200))
+    errors: list[str] = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(chromium),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+            page.goto((tmp_path / "o" / REPORT_HTML).as_uri())
+            plots = page.locator("figure.plot svg")
+            assert plots.count() == 7
+            captions = page.locator("figure.plot figcaption").all_inner_texts()
+            for new in (
+                "Ratings with 95% intervals: plain and style-controlled",
+                "Pairs: observed score minus",
+                "Style control: each feature's coefficient",
+                "Length bias",
+            ):
+                assert any(c.startswith(new) for c in captions), new
+            # Single-turn battles: the history plot would be one dot; the page says why not.
+            assert page.get_by_text("every battle here has one turn").count() == 1
+            for k in range(plots.count()):
+                box = plots.nth(k).bounding_box()
+                assert box is not None
+                assert box["width"] > 100
+                assert box["height"] > 100
+                assert plots.nth(k).locator("path").count() > 5  # something was drawn
+            assert page.locator("h2").count() >= 7
+            TEST_OUTPUT.mkdir(exist_ok=True)
+            page.screenshot(path=str(TEST_OUTPUT / "report.png"), full_page=True)
+        finally:
+            browser.close()
+    assert errors == []
+    assert (TEST_OUTPUT / "report.png").stat().st_size > 10_000
+
+
+def test_a_rebuild_removes_the_report_and_validate_finds_a_stale_one(
+    small_build: Path, tmp_path: Path
+) -> None:
+    as_json(write_report(small_build, rounds=0))
+    stale = {n: (small_build / n).read_bytes() for n in (REPORT_JSON, REPORT_HTML)}
+    build(write_jsonl(tmp_path / "other.jsonl", [battle("9")]), out=small_build)
+    assert not (small_build / REPORT_JSON).exists()
+    assert not (small_build / REPORT_HTML).exists()
+    for name, data in stale.items():
+        (small_build / name).write_bytes(data)
+    from arenatok.dataset.validate import validate_dir
+
+    assert validate_dir(small_build) == [
+        f"{name}: was made from another build (or names none): run arenatok report "
+        f"{small_build} again"
+        for name in (REPORT_JSON, REPORT_HTML)
+    ]
+    as_json(write_report(small_build, rounds=0))
+    assert validate_dir(small_build) == []
