@@ -4,7 +4,7 @@ raises an OptionError that names the option as the command line spells it."""
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal, TypeGuard, get_args
 
 from arenatok.errors import OptionError
 
@@ -25,7 +25,7 @@ def choices(vocabulary: object) -> tuple[str, ...]:
     return tuple(get_args(vocabulary))
 
 
-def is_whole(n: object) -> bool:
+def is_whole(n: object) -> TypeGuard[int]:
     """Whether `n` is a whole number (an int, not a bool)."""
     return isinstance(n, int) and not isinstance(n, bool)
 
@@ -40,14 +40,14 @@ def check_choice(value: object, vocabulary: object, what: str) -> None:
 
 def check_count(value: object, option: str, *, least: int = 1, example: str) -> None:
     """An OptionError unless `value` is a whole number of at least `least`."""
-    if not is_whole(value) or value < least:  # type: ignore[operator]
+    if not is_whole(value) or value < least:
         what = "a positive whole number" if least == 1 else f"a whole number, {least} or more"
         raise OptionError(f"{option} must be {what}, got {value!r}", hint=f"for example {example}")
 
 
 def check_seed(seed: object) -> None:
     """An OptionError unless `seed` is a whole number from 0 to SEED_MAX."""
-    if not is_whole(seed) or not 0 <= seed <= SEED_MAX:  # type: ignore[operator]
+    if not is_whole(seed) or not 0 <= seed <= SEED_MAX:
         raise OptionError(
             f"--seed must be a whole number from 0 to {SEED_MAX:,}, got {seed!r}",
             hint="for example --seed 0",

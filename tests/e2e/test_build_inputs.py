@@ -321,20 +321,6 @@ def test_a_pipe_is_refused_at_once(tmp_path: Path) -> None:
     )
 
 
-def test_a_json_file_with_a_byte_order_mark(tmp_path: Path) -> None:
-    src = tmp_path / "b.json"
-    src.write_bytes(b"\xef\xbb\xbf" + json.dumps(TINY).encode())
-    result = build(src, out=tmp_path / "o")
-    assert (result.stats.read, result.stats.written) == (4, 4)
-
-
-def test_utf16_text_is_refused_whole(tmp_path: Path) -> None:
-    src = tmp_path / "b.jsonl"
-    src.write_bytes("\n".join(json.dumps(r) for r in TINY).encode("utf-16"))
-    with pytest.raises(SourceError, match="is UTF-16 or UTF-32 text; arenatok reads UTF-8"):
-        build(src, out=tmp_path / "o", on_bad_row="reject")
-
-
 def test_an_integral_float_turn_is_a_whole_number(tmp_path: Path) -> None:
     rows = [dict(TINY[0], turn=1.0)]
     result = build(write_jsonl(tmp_path / "b.jsonl", rows), out=tmp_path / "o")

@@ -22,7 +22,7 @@ from markdown_it import MarkdownIt
 
 from arenatok.cli import cli
 from arenatok.dataset.validate import validate_dir
-from arenatok.errors import ArenatokError
+from arenatok.errors import ArenatokError, SourceError
 from arenatok.pipeline.driver import build
 from arenatok.text import terminal, visible
 from tests.helpers import TINY, battle, write_jsonl
@@ -408,3 +408,17 @@ def test_a_stdout_that_cannot_encode_unicode_gets_escapes(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr.decode()
     assert b"\\u6a21\\u578b-\\u03b1" in done.stdout
     assert b"UnicodeEncodeError" not in done.stderr
+
+
+def test_a_json_file_with_a_byte_order_mark(tmp_path: Path) -> None:
+    src = tmp_path / "b.json"
+    src.write_bytes(b"\xef\xbb\xbf" + json.dumps(TINY).encode())
+    result = build(src, out=tmp_path / "o")
+    assert (result.stats.read, result.stats.written) == (4, 4)
+
+
+def test_utf16_text_is_refused_whole(tmp_path: Path) -> None:
+    src = tmp_path / "b.jsonl"
+    src.write_bytes("\n".join(json.dumps(r) for r in TINY).encode("utf-16"))
+    with pytest.raises(SourceError, match="is UTF-16 or UTF-32 text; arenatok reads UTF-8"):
+        build(src, out=tmp_path / "o", on_bad_row="reject")

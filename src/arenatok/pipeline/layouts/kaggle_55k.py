@@ -7,13 +7,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from arenatok.options import is_whole
 from arenatok.pipeline.layouts.base import Layout
 from arenatok.pipeline.records import Battle
 from arenatok.pipeline.sources.checks import (
     RowProblem,
     as_mapping,
     head_fields,
-    is_whole,
     meta_fields,
     new_battle,
     show,

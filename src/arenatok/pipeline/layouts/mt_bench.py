@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from arenatok.options import is_whole
 from arenatok.pipeline.layouts.base import REQUIRED_COLUMNS, Layout
 from arenatok.pipeline.records import Battle
 from arenatok.pipeline.sources.checks import (
@@ -13,7 +14,6 @@ from arenatok.pipeline.sources.checks import (
     as_mapping,
     both_sides,
     head_fields,
-    is_whole,
     meta_fields,
     new_battle,
     show,

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeGuard
+from typing import Any
 
+from arenatok.options import is_whole
 from arenatok.pipeline.encodings import SPECIAL_TOKEN_TEXTS
 from arenatok.pipeline.records import WINNERS, Battle, Reject
 
@@ -68,11 +69,6 @@ def _flag(value: object, key: str, path: tuple[str, ...]) -> bool | None:
     if value is not None and not isinstance(value, bool):
         raise RowProblem(f"{key}.{'.'.join(path)} must be a bool or null, got {show(value)}")
     return value
-
-
-def is_whole(v: object) -> TypeGuard[int]:
-    """An int that is not a bool."""
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def timestamp(value: object, key: str = "tstamp") -> float | None:
