@@ -26,8 +26,9 @@ if _WITHOUT:
     from typing import Any
 
     from arenatok.pipeline import steps
+    from arenatok.pipeline.battle import Battle
     from arenatok.pipeline.keys import BatchKeys
-    from arenatok.pipeline.records import Battle, Style
+    from arenatok.pipeline.records import Style
     from arenatok.pipeline.style import battle_style
 
     if "keys" in _WITHOUT:

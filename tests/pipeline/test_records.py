@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from arenatok.pipeline import records
+from arenatok.pipeline.battle import Battle
 from arenatok.pipeline.records import (
-    Battle,
     DuplicateOf,
     Edit,
     Record,

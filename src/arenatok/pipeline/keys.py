@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from arenatok.pipeline.records import Battle
+from arenatok.pipeline.battle import Battle
 
 T = TypeVar("T")
 

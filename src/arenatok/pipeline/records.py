@@ -1,4 +1,4 @@
-"""Typed records: the checked battle that goes in, and the output record that comes out.
+"""Typed records: the output record of a battle.
 
 Output records are plain dicts (TypedDicts), so they serialise without conversion; their JSON
 Schema (`record_schema`, shipped as record.schema.json) is generated from these types. The codec
@@ -17,12 +17,6 @@ from typing import Any
 import orjson
 from typing_extensions import NotRequired, TypedDict
 
-WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
-"""The human votes of lmsys/chatbot_arena_conversations, kept verbatim. Other releases use other
-labels (`both_bad`, `tie (inconsistent)`); each format lists its own, and none is mapped onto
-another."""
-
-
 QUALITY_FLAGS: dict[str, str] = {
     "empty_prompt": "a user message is empty or only whitespace.",
     "empty_response_a": "an answer of model A is empty or only whitespace (likewise _b).",
@@ -39,48 +33,6 @@ QUALITY_FLAGS: dict[str, str] = {
 }
 """Data-quality flags of a record: facts about the battle worth knowing, never a reason to drop
 it. The README and artifact_metadata.json carry the same text."""
-
-
-@dataclass(slots=True)
-class Battle:
-    """One arena battle after its checks: turn i is (users[i], answers_a[i], answers_b[i]).
-    Not changed once made (not frozen only because a frozen dataclass is made three times
-    slower, and a build makes one per row)."""
-
-    question_id: str
-    model_a: str
-    model_b: str
-    winner: str
-    users: tuple[str, ...]
-    answers_a: tuple[str, ...]
-    answers_b: tuple[str, ...]
-    judge: str | None = None
-    anony: bool | None = None
-    language: str | None = None
-    tstamp: float | None = None
-    openai_moderation_flagged: bool | None = None
-    toxic_chat_flagged: bool | None = None
-    null_turns: int = 0
-    """Replies that were null in the source and are counted as empty (--allow-null-turns)."""
-    image_parts: int = 0
-    """Non-text message parts (images) in the source; they are not counted."""
-    judged_turn: int | None = None
-    """The turn a judge rated, where a release judges single turns (mt_bench)."""
-    source_tokens: dict[str, int] | None = None
-    """Token counts that the release itself ships (conv_metadata), kept beside ours."""
-    source_style: dict[str, int] | None = None
-    """Markdown counts that the release itself ships (conv_metadata), kept beside ours."""
-    categories: dict[str, bool] | None = None
-    """The release's own yes/no labels (`is_code`, `dedup_tag.*`, `category_tag.*`)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Reject:
-    """A source row that was not used, with the reason (written to rejects.jsonl)."""
-
-    row: int
-    question_id: str | None
-    reason: str
 
 
 class TurnUsage(TypedDict):

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from arenatok.pipeline.records import QUALITY_FLAGS, WINNERS, Record
+from arenatok.pipeline.battle import WINNERS
+from arenatok.pipeline.records import QUALITY_FLAGS, Record
 
 SOURCE_TOKEN_FIELDS = {
     "sum_user_tokens": "total_input_tokens",

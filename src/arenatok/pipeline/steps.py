@@ -13,15 +13,14 @@ from dataclasses import dataclass, field
 from typing import TypedDict
 
 from arenatok.pipeline import layouts
+from arenatok.pipeline.battle import Battle, Reject
 from arenatok.pipeline.keys import BatchKeys, batch_keys
 from arenatok.pipeline.metrics import chat_overhead, token_usage
 from arenatok.pipeline.records import (
     ApiMetadata,
-    Battle,
     Context,
     DuplicateOf,
     Record,
-    Reject,
     SourceRef,
     TokenUsage,
     dumps_lines,

@@ -14,7 +14,8 @@ from typing import IO, Any
 import orjson
 
 from arenatok.errors import OutputError
-from arenatok.pipeline.records import Record, Reject, dumps_lines
+from arenatok.pipeline.battle import Reject
+from arenatok.pipeline.records import Record, dumps_lines
 from arenatok.runtime import interrupts
 from arenatok.runtime.atomic import (
     BUILD_HINT,

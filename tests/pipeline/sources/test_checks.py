@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from arenatok.pipeline.battle import Battle
 from arenatok.pipeline.layouts.base import REQUIRED_COLUMNS
-from arenatok.pipeline.records import Battle
 from arenatok.pipeline.sources.checks import RowProblem, battle_from_row, parse_rows, timestamp
 from tests.helpers import TINY, battle, msg
 

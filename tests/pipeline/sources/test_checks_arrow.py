@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arenatok.pipeline.records import WINNERS, Battle, Reject
+from arenatok.pipeline.battle import WINNERS, Battle, Reject
 from arenatok.pipeline.sources import checks_arrow as check_arrow
 from arenatok.pipeline.sources.checks import battle_from_row, parse_rows
 from arenatok.pipeline.sources.checks_arrow import battles_from_arrow

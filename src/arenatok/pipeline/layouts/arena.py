@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+from arenatok.pipeline.battle import WINNERS
 from arenatok.pipeline.layouts.base import REQUIRED_COLUMNS, Layout
-from arenatok.pipeline.records import WINNERS
 from arenatok.pipeline.sources.checks import battle_from_row
 
 LAYOUT = Layout(

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from arenatok.pipeline.battle import WINNERS, Battle
 from arenatok.pipeline.layouts.base import REQUIRED_COLUMNS, Layout, release_extras
-from arenatok.pipeline.records import WINNERS, Battle
 from arenatok.pipeline.sources.checks import (
     as_mapping,
     both_sides,

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from arenatok.pipeline.battle import Battle
 from arenatok.pipeline.layouts.base import Layout, release_extras
-from arenatok.pipeline.records import Battle
 from arenatok.pipeline.sources.checks import (
     RowProblem,
     as_mapping,

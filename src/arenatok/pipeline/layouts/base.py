@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from arenatok.pipeline.records import Battle
+from arenatok.pipeline.battle import Battle
 from arenatok.pipeline.style import release_counts
 
 Parse = Callable[[Mapping[str, Any], bool], Battle]

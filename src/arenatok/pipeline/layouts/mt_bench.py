@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from arenatok.options import is_whole
+from arenatok.pipeline.battle import Battle
 from arenatok.pipeline.layouts.base import REQUIRED_COLUMNS, Layout
-from arenatok.pipeline.records import Battle
 from arenatok.pipeline.sources.checks import (
     RowProblem,
     as_mapping,

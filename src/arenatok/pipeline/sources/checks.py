@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from arenatok.options import is_whole
+from arenatok.pipeline.battle import WINNERS, Battle, Reject
 from arenatok.pipeline.encodings import SPECIAL_TOKEN_TEXTS
-from arenatok.pipeline.records import WINNERS, Battle, Reject
 
 
 class RowProblem(ValueError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from arenatok.pipeline.records import WINNERS, Battle, Reject
+from arenatok.pipeline.battle import WINNERS, Battle, Reject
 from arenatok.pipeline.sources.checks import (
     battle_from_row,
     new_battle,
