@@ -3,48 +3,11 @@ label, Markdown, a code span), as properties over any text."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from hypothesis import given
 from hypothesis import strategies as st
-from markdown_it import MarkdownIt
 
 from arenatok.text import markdown, markdown_code, plot_label, terminal, visible
-
-PAYLOADS = [
-    "[link=https://evil.example]alpaca[/link]",
-    "\x1b]0;PWNED\x07title",
-    "\x1b[31mred\x1b[0m",
-    "\x1b]8;;https://evil.example\x1b\\osc8\x1b]8;;\x1b\\",
-    "[bold red]koala",
-    "[/]",
-    "price $\\foo$ model",
-    "$x$",
-    "\u202eevil\u202c",
-    "\u2066isolate\u2069 \u200f",
-    "zero\u200bwidth\ufeff",
-    "<img src=x onerror=alert(1)>",
-    "<script>alert(1)</script>",
-    "**bold** _em_ `code` [a](https://evil.example) ![i](x.png) | cell | ~~s~~ #",
-    "@user https://evil.example :smile: \\",
-    "key: value\n- item\n---",
-    '\'"quoted" & {braces} #comment',
-    "line\nbreak\r\n\u2028sep\x85",
-    "arena[train]",
-    "tab\there",
-    "backtick ` and `` runs",
-    "名前 ✓ 🎉",
-    "long " * 400,
-]
-"""Markup, ESC and OSC sequences, bidirectional and zero-width controls, maths, HTML,
-Markdown and YAML specials, line breaks, very long names."""
-
-
-MD = MarkdownIt("commonmark").enable("table").enable("strikethrough")
-
-
-def _inline_tokens(text: str) -> list[Any]:
-    return [c for t in MD.parse(text) for c in (t.children or [t])]
+from tests.payloads import MD, PAYLOADS, inline_tokens
 
 
 @given(st.text())
@@ -67,7 +30,7 @@ def test_a_plot_label_is_never_maths(s: str) -> None:
 
 @given(st.text() | st.sampled_from(PAYLOADS))
 def test_markdown_text_renders_as_itself(s: str) -> None:
-    tokens = _inline_tokens(f"| a |\n|---|\n| {markdown(s)} |\n")
+    tokens = inline_tokens(f"| a |\n|---|\n| {markdown(s)} |\n")
     assert {t.type for t in tokens} <= {
         "table_open", "thead_open", "tr_open", "th_open", "inline", "text", "th_close",
         "tr_close", "thead_close", "tbody_open", "td_open", "td_close", "tbody_close",
@@ -81,5 +44,5 @@ def test_markdown_text_renders_as_itself(s: str) -> None:
 def test_a_markdown_code_span_shows_its_text(s: str) -> None:
     in_table = f"| a |\n|---|\n| {markdown_code(s, table=True)} |\n"
     for text, table in ((f"x {markdown_code(s)} y\n", False), (in_table, True)):
-        codes = [t for t in _inline_tokens(text) if t.type == "code_inline"]
+        codes = [t for t in inline_tokens(text) if t.type == "code_inline"]
         assert [c.content for c in codes] == [visible(s)], (text, table)

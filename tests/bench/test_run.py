@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from pathlib import Path
 
 import numpy as np
@@ -19,74 +18,8 @@ from arenatok.dataset.built import read_built
 from arenatok.errors import OutputError, SourceError
 from arenatok.pipeline.driver import build
 from arenatok.sections import as_json
+from tests.bench.planted import planted, planted_rows
 from tests.helpers import battle, write_jsonl
-
-
-def _planted(tmp_path: Path, *, signal: bool, n: int = 400) -> Path:
-    rng = random.Random(1)
-    rows = []
-    topics = [f"topic{i}" for i in range(60)]
-    for i in range(n):
-        prompt = f"Tell me about {rng.choice(topics)} number {i}"
-        filler = " ".join(rng.choices(topics, k=6))
-        # The same number of tokens either way: only the words tell the winner.
-        good, bad = f"good answer {filler}", f"bad answer {filler}"
-        a_wins = rng.random() < 0.5
-        if signal:
-            a, b = (good, bad) if a_wins else (bad, good)
-        else:
-            a, b = (good, bad) if rng.random() < 0.5 else (bad, good)
-        rows.append(
-            battle(
-                f"q{i}",
-                [(prompt, a, b)],
-                winner="model_a" if a_wins else "model_b",
-                model_a=rng.choice(["m1", "m2"]),
-                model_b="m3",
-            )
-        )
-    out = tmp_path / ("signal" if signal else "noise")
-    build(write_jsonl(tmp_path / f"{out.name}.jsonl", rows), out=out, limit=None)
-    return out
-
-
-def _planted_rows(kind: str, n: int, seed: int = 2, flip: float = 0.0) -> list[dict[str, object]]:
-    """Battles whose vote depends only on a planted word. `end`: the last word of a long answer
-    (the same length either way). `turn1`: the first answer of a two-turn battle; the second
-    turn carries no signal. `flip`: the share of votes that go against the signal."""
-    rng = random.Random(seed)
-    words = [f"w{i}" for i in range(300)]
-    rows = []
-    for i in range(n):
-        a_wins = rng.random() < 0.5
-        win, lose = "good", "bad"  # one token each, at the start or after a space
-
-        def filler(k: int) -> str:
-            return " ".join(rng.choices(words, k=k))
-
-        if kind == "end":
-            a = f"{filler(150)} {win if a_wins else lose}"
-            b = f"{filler(150)} {lose if a_wins else win}"
-            turns = [(f"question {i} {filler(3)}", a, b)]
-        else:
-            a = f"{win if a_wins else lose} {filler(20)}"
-            b = f"{lose if a_wins else win} {filler(20)}"
-            turns = [
-                (f"question {i} {filler(3)}", a, b),
-                (f"and then {filler(3)}", filler(20), filler(20)),
-            ]
-        if rng.random() < flip:
-            a_wins = not a_wins
-        rows.append(
-            battle(
-                f"q{i}",
-                turns,
-                winner="model_a" if a_wins else "model_b",
-                model_a="m1",
-                model_b="m2",
-            )
-        )
-    return rows
 
 
 def test_auc_against_pairs() -> None:
@@ -99,7 +32,7 @@ def test_auc_against_pairs() -> None:
 
 def test_predictor_learns_a_planted_signal(tmp_path: Path) -> None:
     bench = as_json(
-        run_bench(_planted(tmp_path, signal=True), parse_strategies(["full"]), rounds=200)
+        run_bench(planted(tmp_path, signal=True), parse_strategies(["full"]), rounds=200)
     )
     full = next(r for r in bench["results"] if r["strategy"] == "full")
     assert full["auc"] > 0.95
@@ -108,7 +41,7 @@ def test_predictor_learns_a_planted_signal(tmp_path: Path) -> None:
 
 def test_predictor_stays_at_chance_on_noise(tmp_path: Path) -> None:
     bench = as_json(
-        run_bench(_planted(tmp_path, signal=False), parse_strategies(["full"]), rounds=200)
+        run_bench(planted(tmp_path, signal=False), parse_strategies(["full"]), rounds=200)
     )
     full = next(r for r in bench["results"] if r["strategy"] == "full")
     lo, hi = full["auc_ci95"]
@@ -171,7 +104,7 @@ def test_bench_on_a_build_with_no_records(tmp_path: Path) -> None:
 
 def test_power_and_verdicts_are_stated(tmp_path: Path) -> None:
     out = tmp_path / "noisy"
-    rows = _planted_rows("end", 500, flip=0.25)
+    rows = planted_rows("end", 500, flip=0.25)
     build(write_jsonl(tmp_path / "noisy.jsonl", rows), out=out, limit=None)
     bench = as_json(
         run_bench(out, parse_strategies(["full", "truncate_tail:8"]), rounds=200, margin=0.05)
@@ -189,7 +122,7 @@ def test_power_and_verdicts_are_stated(tmp_path: Path) -> None:
 
 
 def test_three_way_outcome_predicts_ties(tmp_path: Path) -> None:
-    rows = _planted_rows("end", 500)
+    rows = planted_rows("end", 500)
     for k, r in enumerate(rows):
         if k % 4 == 0:  # a quarter are ties, with the same last word on both sides
             r["winner"] = "tie"
@@ -214,7 +147,7 @@ def test_multiclass_log_loss_hand_checked() -> None:
 
 
 def test_write_bench_makes_its_out_directory(tmp_path: Path) -> None:
-    out = _planted(tmp_path, signal=True, n=200)
+    out = planted(tmp_path, signal=True, n=200)
     target = tmp_path / "new" / "bench"
     bench = write_bench(out, parse_strategies(["full"]), write_to=target, rounds=20)
     assert json.loads((target / "bench.json").read_text()) == as_json(bench)
@@ -225,7 +158,7 @@ def test_write_bench_makes_its_out_directory(tmp_path: Path) -> None:
 
 
 def test_jobs_do_not_change_the_numbers(tmp_path: Path) -> None:
-    out = _planted(tmp_path, signal=True, n=200)
+    out = planted(tmp_path, signal=True, n=200)
     specs = [
         "full",
         "truncate_head:4",
@@ -272,7 +205,7 @@ def test_bench_on_a_55k_layout_build_three_way(tmp_path: Path) -> None:
 
 def test_three_way_without_ties_in_training(tmp_path: Path) -> None:
     """No tie anywhere: three-way still runs; the tie class gets probability 0."""
-    out = _planted(tmp_path, signal=True, n=200)
+    out = planted(tmp_path, signal=True, n=200)
     bench = as_json(run_bench(out, parse_strategies(["full"]), rounds=20, outcome="three-way"))
     full = next(r for r in bench["results"] if r["strategy"] == "full")
     assert full["log_loss"] < math.log(3)
@@ -280,9 +213,9 @@ def test_three_way_without_ties_in_training(tmp_path: Path) -> None:
 
 def test_bench_numbers_on_a_committed_fixture(tmp_path: Path) -> None:
     """Values a checkout without ../shared still checks, each explained: the planted battles
-    (`_planted`: 200, the winner's answer starts "good answer", the loser's "bad answer", the
+    (`planted`: 200, the winner's answer starts "good answer", the loser's "bad answer", the
     rest shared filler) split 163 / 37 by the prompt rule."""
-    out = _planted(tmp_path, signal=True, n=200)
+    out = planted(tmp_path, signal=True, n=200)
     bench = as_json(
         run_bench(out, parse_strategies(["full", "truncate_tail:2", "lowrank:4"]), rounds=50)
     )

@@ -4,7 +4,6 @@ they are kept."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import numpy as np
@@ -17,81 +16,15 @@ from arenatok.cli import cli
 from arenatok.errors import ArenatokError, OptionError
 from arenatok.pipeline.driver import build
 from arenatok.sections import as_json
-from tests.helpers import battle, write_jsonl
+from tests.bench.planted import planted, planted_rows
+from tests.helpers import write_jsonl
 
 SIDE = Side(("Hello world", "And then?"), ("one two three four five", "six seven"))
 
 
-def _planted(tmp_path: Path, *, signal: bool, n: int = 400) -> Path:
-    rng = random.Random(1)
-    rows = []
-    topics = [f"topic{i}" for i in range(60)]
-    for i in range(n):
-        prompt = f"Tell me about {rng.choice(topics)} number {i}"
-        filler = " ".join(rng.choices(topics, k=6))
-        # The same number of tokens either way: only the words tell the winner.
-        good, bad = f"good answer {filler}", f"bad answer {filler}"
-        a_wins = rng.random() < 0.5
-        if signal:
-            a, b = (good, bad) if a_wins else (bad, good)
-        else:
-            a, b = (good, bad) if rng.random() < 0.5 else (bad, good)
-        rows.append(
-            battle(
-                f"q{i}",
-                [(prompt, a, b)],
-                winner="model_a" if a_wins else "model_b",
-                model_a=rng.choice(["m1", "m2"]),
-                model_b="m3",
-            )
-        )
-    out = tmp_path / ("signal" if signal else "noise")
-    build(write_jsonl(tmp_path / f"{out.name}.jsonl", rows), out=out, limit=None)
-    return out
-
-
-def _planted_rows(kind: str, n: int, seed: int = 2, flip: float = 0.0) -> list[dict[str, object]]:
-    """Battles whose vote depends only on a planted word. `end`: the last word of a long answer
-    (the same length either way). `turn1`: the first answer of a two-turn battle; the second
-    turn carries no signal. `flip`: the share of votes that go against the signal."""
-    rng = random.Random(seed)
-    words = [f"w{i}" for i in range(300)]
-    rows = []
-    for i in range(n):
-        a_wins = rng.random() < 0.5
-        win, lose = "good", "bad"  # one token each, at the start or after a space
-
-        def filler(k: int) -> str:
-            return " ".join(rng.choices(words, k=k))
-
-        if kind == "end":
-            a = f"{filler(150)} {win if a_wins else lose}"
-            b = f"{filler(150)} {lose if a_wins else win}"
-            turns = [(f"question {i} {filler(3)}", a, b)]
-        else:
-            a = f"{win if a_wins else lose} {filler(20)}"
-            b = f"{lose if a_wins else win} {filler(20)}"
-            turns = [
-                (f"question {i} {filler(3)}", a, b),
-                (f"and then {filler(3)}", filler(20), filler(20)),
-            ]
-        if rng.random() < flip:
-            a_wins = not a_wins
-        rows.append(
-            battle(
-                f"q{i}",
-                turns,
-                winner="model_a" if a_wins else "model_b",
-                model_a="m1",
-                model_b="m2",
-            )
-        )
-    return rows
-
-
 def _bench_planted(tmp_path: Path, kind: str, specs: list[str]) -> dict[str, dict[str, object]]:
     out = tmp_path / kind
-    build(write_jsonl(tmp_path / f"{kind}.jsonl", _planted_rows(kind, 500)), out=out, limit=None)
+    build(write_jsonl(tmp_path / f"{kind}.jsonl", planted_rows(kind, 500)), out=out, limit=None)
     bench = as_json(run_bench(out, parse_strategies(specs), rounds=200))
     return {r["strategy"]: r for r in bench["results"]}
 
@@ -154,7 +87,7 @@ def test_strategy_that_breaks_the_protocol(tmp_path: Path, monkeypatch: pytest.M
         "    def send(self, side): return side.answers[0]\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    out = _planted(tmp_path, signal=True, n=120)
+    out = planted(tmp_path, signal=True, n=120)
     result = CliRunner().invoke(cli, ["bench", str(out), "--strategy", "broken_strategies:Text"])
     assert (result.exit_code, result.output) == (
         2,

@@ -8,34 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from arenatok.cli import cli
 from arenatok.dataset.validate import validate_dir
 from arenatok.pipeline.driver import build
+from tests.e2e.commands import cli_run, run
 from tests.helpers import TINY, battle, edit_records, write_jsonl
-
-
-def run(*args: object) -> Any:
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-@pytest.fixture
-def src(tmp_path: Path) -> Path:
-    return write_jsonl(tmp_path / "b.jsonl", [*TINY, battle("bad", winner="nobody")])
-
-
-@pytest.fixture
-def built(tmp_path: Path) -> Path:
-    rows = [battle(f"q{i}", winner=["model_a", "model_b", "tie"][i % 3]) for i in range(60)]
-    for i, row in enumerate(rows):
-        row["conversation_a"][0]["content"] = f"question {i}"
-        row["conversation_b"][0]["content"] = f"question {i}"
-        row["conversation_a"][1]["content"] = "yes " * (1 + i % 7)
-    out = tmp_path / "built"
-    build(write_jsonl(tmp_path / "rows.jsonl", rows), out=out, limit=None)
-    return out
-
 
 BREAKS = {
     "total_tokens a string": lambda r: r["context"]["token_usage"].update(total_tokens="many"),
@@ -61,24 +38,6 @@ METADATA_BREAKS = {
     ],
 }
 """Metadata edits that `validate` rejects; the last one adds up, and only the records tell."""
-
-
-def cli_run(*args: str) -> tuple[int, str, str]:
-    from click.testing import CliRunner
-
-    from arenatok.cli import cli
-
-    result = CliRunner().invoke(cli, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception  # a traceback is a failure of its own
-    return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-def tiny_build(tmp_path: Path) -> Path:
-    out = tmp_path / "o"
-    build(write_jsonl(tmp_path / "b.jsonl", TINY), out=out)
-    return out
 
 
 def test_an_analysis_leaves_a_users_file_of_its_name_alone(built: Path) -> None:

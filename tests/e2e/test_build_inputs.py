@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from arenatok.cli import cli
@@ -25,14 +25,8 @@ from arenatok.dataset.validate import validate_dir
 from arenatok.errors import ArenatokError, SourceError
 from arenatok.pipeline.driver import build
 from arenatok.pipeline.encodings import get_encoding
+from tests.e2e.commands import FUZZ, build_rejecting, cli_run, run
 from tests.helpers import TINY, battle, deny, kaggle_row, write_csv, write_jsonl, write_parquet
-
-FUZZ = settings(
-    max_examples=int(os.environ.get("ARENATOK_FUZZ_EXAMPLES", "40")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-
 
 json_values = st.recursive(
     st.none()
@@ -81,13 +75,6 @@ def hostile_lines(draw: st.DrawFn) -> bytes:
     return json.dumps(row).encode()  # NaN and Infinity are written as such (as Python does)
 
 
-def build_rejecting(src: Path, out: Path) -> Any:
-    try:
-        return build(src, out=out, on_bad_row="reject", limit=None, allow_empty=True)
-    except ArenatokError as e:  # a file-level error is allowed, a crash is not
-        return e
-
-
 column_types = st.sampled_from(
     [
         pa.string(),
@@ -129,21 +116,6 @@ def _values(kind: pa.DataType, n: int, draw: st.DrawFn) -> pa.Array:
             max_size=4,
         )
     return pa.array([draw(strategy) for _ in range(n)], type=kind)
-
-
-def cli_run(*args: str) -> tuple[int, str, str]:
-    from click.testing import CliRunner
-
-    from arenatok.cli import cli
-
-    result = CliRunner().invoke(cli, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception  # a traceback is a failure of its own
-    return result.exit_code, result.stdout, result.stderr
-
-
-def run(*args: object) -> Any:
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 COMPRESSORS = {

@@ -21,7 +21,8 @@ from arenatok.dataset.validate import validate_dir
 from arenatok.errors import OutputError
 from arenatok.pipeline.driver import build
 from arenatok.runtime import atomic
-from tests.helpers import TINY, battle, deny, snapshot, wait_for_temp_files, write_jsonl
+from tests.e2e.commands import cli_run, run
+from tests.helpers import TINY, deny, snapshot, wait_for_temp_files, write_jsonl
 
 
 def arenatok(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
@@ -39,45 +40,6 @@ def earlier_run(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
     out = tmp_path / "out"
     build(write_jsonl(tmp_path / "small.jsonl", TINY), out=out)
     return out, snapshot(out)
-
-
-def run(*args: object) -> Any:
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-@pytest.fixture
-def src(tmp_path: Path) -> Path:
-    return write_jsonl(tmp_path / "b.jsonl", [*TINY, battle("bad", winner="nobody")])
-
-
-@pytest.fixture
-def built(tmp_path: Path) -> Path:
-    rows = [battle(f"q{i}", winner=["model_a", "model_b", "tie"][i % 3]) for i in range(60)]
-    for i, row in enumerate(rows):
-        row["conversation_a"][0]["content"] = f"question {i}"
-        row["conversation_b"][0]["content"] = f"question {i}"
-        row["conversation_a"][1]["content"] = "yes " * (1 + i % 7)
-    out = tmp_path / "built"
-    build(write_jsonl(tmp_path / "rows.jsonl", rows), out=out, limit=None)
-    return out
-
-
-def cli_run(*args: str) -> tuple[int, str, str]:
-    from click.testing import CliRunner
-
-    from arenatok.cli import cli
-
-    result = CliRunner().invoke(cli, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception  # a traceback is a failure of its own
-    return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-def tiny_build(tmp_path: Path) -> Path:
-    out = tmp_path / "o"
-    build(write_jsonl(tmp_path / "b.jsonl", TINY), out=out)
-    return out
 
 
 @pytest.mark.parametrize(

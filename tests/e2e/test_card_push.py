@@ -9,47 +9,12 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
 
-from arenatok.cli import cli
 from arenatok.dataset.validate import validate_dir
 from arenatok.errors import SourceError
 from arenatok.pipeline.driver import build
+from tests.e2e.commands import cli_run, run
 from tests.helpers import TINY, battle, edit_records, rewrite, write_jsonl
-
-
-def run(*args: object) -> Any:
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-@pytest.fixture
-def built(tmp_path: Path) -> Path:
-    rows = [battle(f"q{i}", winner=["model_a", "model_b", "tie"][i % 3]) for i in range(60)]
-    for i, row in enumerate(rows):
-        row["conversation_a"][0]["content"] = f"question {i}"
-        row["conversation_b"][0]["content"] = f"question {i}"
-        row["conversation_a"][1]["content"] = "yes " * (1 + i % 7)
-    out = tmp_path / "built"
-    build(write_jsonl(tmp_path / "rows.jsonl", rows), out=out, limit=None)
-    return out
-
-
-def cli_run(*args: str) -> tuple[int, str, str]:
-    from click.testing import CliRunner
-
-    from arenatok.cli import cli
-
-    result = CliRunner().invoke(cli, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception  # a traceback is a failure of its own
-    return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-def tiny_build(tmp_path: Path) -> Path:
-    out = tmp_path / "o"
-    build(write_jsonl(tmp_path / "b.jsonl", TINY), out=out)
-    return out
 
 
 def test_push_refuses_a_build_that_validate_rejects(built: Path) -> None:

@@ -8,26 +8,8 @@ from pathlib import Path
 import pytest
 
 from arenatok.pipeline.driver import build
-from tests.helpers import TINY, battle, write_jsonl
-
-
-def cli_run(*args: str) -> tuple[int, str, str]:
-    from click.testing import CliRunner
-
-    from arenatok.cli import cli
-
-    result = CliRunner().invoke(cli, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception  # a traceback is a failure of its own
-    return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-def tiny_build(tmp_path: Path) -> Path:
-    out = tmp_path / "o"
-    build(write_jsonl(tmp_path / "b.jsonl", TINY), out=out)
-    return out
-
+from tests.e2e.commands import cli_run
+from tests.helpers import battle, write_jsonl
 
 PLUGINS = {
     "RaisesInInit": ("def __init__(self): raise ValueError('no config')", "making it without"),

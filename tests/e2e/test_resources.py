@@ -14,26 +14,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
 
-from arenatok.cli import cli
 from arenatok.dataset.validate import validate_dir
+from tests.e2e.commands import cli_run, run
 from tests.helpers import TINY, battle, write_jsonl
-
-
-def run(*args: object) -> Any:
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def cli_run(*args: str) -> tuple[int, str, str]:
-    from click.testing import CliRunner
-
-    from arenatok.cli import cli
-
-    result = CliRunner().invoke(cli, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception  # a traceback is a failure of its own
-    return result.exit_code, result.stdout, result.stderr
 
 
 def _tokenizer_file(tmp_path: Path, kind: str) -> Path:

@@ -18,39 +18,15 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from markdown_it import MarkdownIt
 
 from arenatok.cli import cli
 from arenatok.dataset.validate import validate_dir
 from arenatok.errors import ArenatokError, SourceError
 from arenatok.pipeline.driver import build
 from arenatok.text import terminal, visible
+from tests.e2e.commands import FUZZ, build_rejecting, cli_run, run
 from tests.helpers import TINY, battle, write_jsonl
-
-FUZZ = settings(
-    max_examples=int(os.environ.get("ARENATOK_FUZZ_EXAMPLES", "40")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-
-
-def build_rejecting(src: Path, out: Path) -> Any:
-    try:
-        return build(src, out=out, on_bad_row="reject", limit=None, allow_empty=True)
-    except ArenatokError as e:  # a file-level error is allowed, a crash is not
-        return e
-
-
-def cli_run(*args: str) -> tuple[int, str, str]:
-    from click.testing import CliRunner
-
-    from arenatok.cli import cli
-
-    result = CliRunner().invoke(cli, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception  # a traceback is a failure of its own
-    return result.exit_code, result.stdout, result.stderr
-
+from tests.payloads import MD, PAYLOADS, inline_tokens
 
 SURROGATE_REASON = (
     "an answer of model A (turn 1) holds a lone surrogate U+D800 at character 2: not Unicode "
@@ -127,42 +103,6 @@ def write_lines(path: Path, lines: list[str]) -> Path:
     return path
 
 
-PAYLOADS = [
-    "[link=https://evil.example]alpaca[/link]",
-    "\x1b]0;PWNED\x07title",
-    "\x1b[31mred\x1b[0m",
-    "\x1b]8;;https://evil.example\x1b\\osc8\x1b]8;;\x1b\\",
-    "[bold red]koala",
-    "[/]",
-    "price $\\foo$ model",
-    "$x$",
-    "\u202eevil\u202c",
-    "\u2066isolate\u2069 \u200f",
-    "zero\u200bwidth\ufeff",
-    "<img src=x onerror=alert(1)>",
-    "<script>alert(1)</script>",
-    "**bold** _em_ `code` [a](https://evil.example) ![i](x.png) | cell | ~~s~~ #",
-    "@user https://evil.example :smile: \\",
-    "key: value\n- item\n---",
-    '\'"quoted" & {braces} #comment',
-    "line\nbreak\r\n\u2028sep\x85",
-    "arena[train]",
-    "tab\there",
-    "backtick ` and `` runs",
-    "名前 ✓ 🎉",
-    "long " * 400,
-]
-"""Markup, ESC and OSC sequences, bidirectional and zero-width controls, maths, HTML,
-Markdown and YAML specials, line breaks, very long names."""
-
-
-MD = MarkdownIt("commonmark").enable("table").enable("strikethrough")
-
-
-def _inline_tokens(text: str) -> list[Any]:
-    return [c for t in MD.parse(text) for c in (t.children or [t])]
-
-
 def _file_name(payload: str, k: int) -> str:
     """A payload as a file name (no / or NUL; at most 200 bytes)."""
     name = payload.replace("/", "∕").replace("\x00", "")
@@ -193,10 +133,6 @@ def _rows(names: list[str], n: int) -> list[dict[str, Any]]:
 def _assert_terminal_safe(output: str) -> None:
     for line in output.splitlines():
         assert line.isprintable(), repr(line)
-
-
-def run(*args: object) -> Any:
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def _cli(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
@@ -346,7 +282,7 @@ def test_every_payload_is_text_at_every_sink(
     text = (out / "README.md").read_text("utf-8")
     card = DatasetCard(text)
     assert card.data.pretty_name == f"Token usage of {names[2]}"  # the YAML keeps it as is
-    tokens = _inline_tokens(card.text)
+    tokens = inline_tokens(card.text)
     assert not {"html_inline", "html_block", "image"} & {t.type for t in tokens}
     assert [t.attrs["href"] for t in tokens if t.type == "link_open"] == [
         "https://pypi.org/project/arenatok/"

@@ -18,29 +18,6 @@ from tests.helpers import ROOT, battle, write_jsonl
 TEST_OUTPUT = ROOT / "test-output"
 
 
-@pytest.fixture
-def small_build(tmp_path: Path) -> Path:
-    rows = [
-        battle(
-            "1", [("Hi", "Hello there, friend", "Hey")], model_a="x", model_b="y", winner="model_a"
-        ),
-        battle("2", [("Hi", "Hello", "Hey")], model_a="x", model_b="y", winner="model_a"),
-        battle("3", [("Hi", "Hello", "Hey")], model_a="y", model_b="x", winner="model_b"),
-        battle("4", [("Hi", "Hello", "Hey")], model_a="x", model_b="y", winner="model_b"),
-        battle(
-            "5",
-            [("Q", "A one two", "B"), ("Q2", "A2", "B2")],
-            model_a="y",
-            model_b="x",
-            winner="tie (bothbad)",
-        ),
-        battle("6", [("Q", "A", "B")], model_a="x", model_b="z", winner="tie"),
-    ]
-    out = tmp_path / "out"
-    build(write_jsonl(tmp_path / "b.jsonl", rows), out=out)
-    return out
-
-
 def test_cli_report(small_build: Path) -> None:
     result = CliRunner().invoke(cli, ["report", str(small_build), "--rounds", "50"])
     assert result.exit_code == 0, result.output

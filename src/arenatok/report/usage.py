@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from arenatok.dataset.built import Battles
-from arenatok.dataset.metadata import Metadata
 from arenatok.report import ratings
 from arenatok.report.results import (
     BiasRow,
@@ -181,11 +180,13 @@ def spec_comparison(c: Battles, meta: dict[str, Any]) -> list[SpecRow]:
     n = len(first.winner)
     shares = Counter(first.winner)
     ties = sum(k for w, k in shares.items() if w not in ratings.DECISIVE)
-    source = Metadata.model_validate(meta).source
+    source = meta.get("source", {})
+    same_source = source.get("kind") == "huggingface_hub"
     note = (
         ""
-        if source.kind == "huggingface_hub"
-        else " (our source is not the Hub file: " + str(source.path) + ", so the rows differ too)"
+        if same_source
+        else " (our source is not the Hub file: " + str(source.get("path")) + ", so the rows "
+        "differ too)"
     )
     return [
         SpecRow(
@@ -224,28 +225,28 @@ def sources_section(meta: dict[str, Any]) -> Sources:
     """Per source: its battles, its later copies of its own battles, and its overlap with
     every other source (a matrix: row = where the first copy is, column = where the later
     copy is), and the copies whose votes differ. From the build's metadata."""
-    m = Metadata.model_validate(meta)
-    n = len(m.sources)
-    dup = m.duplicates
+    sources = meta.get("sources") or [meta.get("source", {})]
+    n = len(sources)
+    dup = meta.get("duplicates", {})
     matrix = [[0] * n for _ in range(n)]
-    for x in dup.by_source_pair:
-        matrix[x.first_in][x.later_in] += x.later_copies
+    for x in dup.get("by_source_pair", []):
+        matrix[x["first_in"]][x["later_in"]] += x["later_copies"]
     return Sources(
         sources=[
             SourceRow(
                 source=i,
-                name=str(s.path or s.repo_id),
-                layout=s.layout,
-                battles=s.counts.rows_written,
+                name=str(s.get("path") or s.get("repo_id")),
+                layout=s.get("layout"),
+                battles=s.get("counts", {}).get("rows_written"),
                 later_copies_within=matrix[i][i],
                 later_copies_of_other_sources=sum(matrix[j][i] for j in range(n) if j != i),
             )
-            for i, s in enumerate(m.sources)
+            for i, s in enumerate(sources)
         ],
         overlap_matrix=matrix,
         overlap_matrix_rule="row i, column j: battles first seen in source i whose later "
         "copies are in source j",
-        later_copies=dup.later_copies,
-        votes_differ=dup.votes_differ,
-        votes_differ_list=dup.votes_differ_list,
+        later_copies=dup.get("later_copies"),
+        votes_differ=dup.get("votes_differ", 0),
+        votes_differ_list=dup.get("votes_differ_list", []),
     )
