@@ -3,6 +3,7 @@
 This is the public API; everything else may change.
 """
 
+from arenatok._version import __version__
 from arenatok.errors import ArenatokError
 from arenatok.pipeline.driver import build
 from arenatok.pipeline.metrics import token_usage
@@ -10,8 +11,6 @@ from arenatok.pipeline.sources.checks import battle_from_row
 from arenatok.pipeline.sources.local import open_local
 from arenatok.pipeline.steps import make_record
 from arenatok.pipeline.tokens import TokenCounter, count
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ArenatokError",

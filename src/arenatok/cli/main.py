@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from arenatok import __version__
+from arenatok._version import __version__
 from arenatok.cli.analyses import bench_cmd, report_cmd
 from arenatok.cli.build_command import build_cmd
 from arenatok.cli.dataset_commands import card_cmd, push_cmd, validate_cmd

@@ -106,7 +106,7 @@ NULL_TYPES = {
 def _marker(build: str) -> dict[str, str]:
     """What the card's YAML says of arenatok: that it made the card, and from which build (the
     sha256 of data_out.jsonl)."""
-    from arenatok import __version__
+    from arenatok._version import __version__
 
     return {
         "made_with": "arenatok",

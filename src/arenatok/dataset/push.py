@@ -67,7 +67,7 @@ def push(
         RepositoryNotFoundError,
     )
 
-    from arenatok import __version__
+    from arenatok._version import __version__
 
     out = Path(out)
     check_repo_id(repo_id)

@@ -291,7 +291,7 @@ def _check_not_empty(p: Plan, stats: Stats, writer: DatasetWriter) -> None:
 
 
 def _metadata(p: Plan, stats: Stats, per_source: list[Stats], index: Index) -> dict[str, Any]:
-    from arenatok import __version__
+    from arenatok._version import __version__
 
     used = [layouts.get(s.file.layout) for s in p.sources]
     sources = [

@@ -92,7 +92,7 @@ def build_report(
     the bootstrap, or "auto" (one per core for large inputs; the numbers do not depend on it;
     the calling script must be importable: guard it with `if __name__ == "__main__":`);
     `progress`: called with (rounds done, rounds in all)."""
-    from arenatok import __version__
+    from arenatok._version import __version__
 
     c, meta = built.battles, built.metadata
     check_seed(seed)
