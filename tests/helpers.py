@@ -190,3 +190,24 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
         w.writeheader()
         w.writerows(rows)
     return path
+
+
+def doc_pages() -> list[Path]:
+    """README.md, then the documentation's pages in the site's order (mkdocs.yml's nav)."""
+    import yaml
+
+    def files(entries: Any) -> list[str]:
+        if isinstance(entries, str):
+            return [entries]
+        if isinstance(entries, dict):
+            return [f for v in entries.values() for f in files(v)]
+        return [f for e in entries for f in files(e)]
+
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]
+    return [ROOT / "README.md", *(ROOT / "docs" / f for f in files(nav))]
+
+
+def doc_text(*pages: str) -> str:
+    """The text of some documentation pages (`commands/build.md`), or of all of them."""
+    paths = [ROOT / "docs" / p for p in pages] if pages else doc_pages()
+    return "\n".join(p.read_text(encoding="utf-8") for p in paths)

@@ -99,9 +99,9 @@ class MissingExtraError(ArenatokError):
 
     exit_code = 4
 
-    def __init__(self, what: str, extra: str, library: str) -> None:
+    def __init__(self, what: str, extra: str, library: str, *, need: str = "needs") -> None:
         super().__init__(
-            f"{what} needs {library}, which is not installed",
+            f"{what} {need} {library}, which is not installed",
             hint=f"pip install 'arenatok[{extra}]'",
         )
         self.extra = extra
@@ -144,11 +144,11 @@ def resource_error(e: BaseException) -> ResourceError | None:
 
 
 def missing_extra(
-    e: ImportError, what: str, extra: str, library: str, module: str
+    e: ImportError, what: str, extra: str, library: str, module: str, *, need: str = "needs"
 ) -> ArenatokError:
     """What an ImportError of an optional library (imported as `module`) means: the extra is
     not installed, or the machine is short of a resource (`resource_error`), or the library is
-    there but cannot be loaded."""
+    there but cannot be loaded. `need`: the verb that agrees with `what`."""
     import importlib.util
 
     cause = resource_error(e)
@@ -159,9 +159,9 @@ def missing_extra(
     except (ImportError, ValueError):
         installed = False
     if not installed:
-        return MissingExtraError(what, extra, library)
+        return MissingExtraError(what, extra, library, need=need)
     return ArenatokError(
-        f"{what} needs {library}, which is installed but cannot be imported ({first_line(e)})",
+        f"{what} {need} {library}, which is installed but cannot be imported ({first_line(e)})",
         hint=f"reinstall it: pip install --force-reinstall 'arenatok[{extra}]'",
     )
 

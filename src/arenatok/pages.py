@@ -21,6 +21,7 @@ STYLE = (
     "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}"
     "th{background:#f3f3f3;font-weight:600}th[title]{cursor:help}"
     "td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
+    "td.w{white-space:nowrap}"
     "p.note{background:#fff6e0;border-left:4px solid #e0a000;padding:6px 10px}"
     "figure.plot{margin:2em 0;overflow-x:auto}figure.plot svg{max-width:100%;height:auto}"
     "figure.wide svg{max-width:none}"
@@ -104,11 +105,11 @@ def plot(title: str, fig: Any, *, wide: bool = False) -> str:
     )
 
 
-def html_table(rows: Sequence[Any], columns: Sequence[str]) -> str:
+def html_table(rows: Sequence[Any], columns: Sequence[str], *, whole: Sequence[str] = ()) -> str:
     """An HTML table of `rows` (dicts, or sections: their JSON keys) in `columns`, in a box
     that scrolls sideways when it is wider than the page: headers for people (the field name
     in the tooltip), numbers right-aligned with thousands separators and the same decimals
-    down a column, yes/no."""
+    down a column, yes/no; the texts of the columns `whole` (names) never wrap."""
     rows = [r.to_json() if isinstance(r, Section) else r for r in rows]
     decimals = {c: _decimals([r.get(c) for r in rows]) for c in columns}
 
@@ -123,9 +124,10 @@ def html_table(rows: Sequence[Any], columns: Sequence[str]) -> str:
             return " to ".join(cell(x, d) for x in v)
         return html.escape("" if v is None else str(v))
 
-    def td(v: Any, d: int) -> str:
+    def td(v: Any, d: int, c: str) -> str:
         numeric = isinstance(v, int | float | list) and not isinstance(v, bool)
-        return f'<td class="n">{cell(v, d)}</td>' if numeric else f"<td>{cell(v, d)}</td>"
+        kind = ' class="n"' if numeric else ' class="w"' if c in whole else ""
+        return f"<td{kind}>{cell(v, d)}</td>"
 
     head = "".join(
         f'<th title="{html.escape(c)}">{html.escape(header(c))}</th>'
@@ -134,7 +136,7 @@ def html_table(rows: Sequence[Any], columns: Sequence[str]) -> str:
         for c in columns
     )
     body = "".join(
-        "<tr>" + "".join(td(r.get(c, ""), decimals[c]) for c in columns) + "</tr>" for r in rows
+        "<tr>" + "".join(td(r.get(c, ""), decimals[c], c) for c in columns) + "</tr>" for r in rows
     )
     return (
         f'<div class="table"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from arenatok import __version__
 from arenatok.cli import cli
-from tests.helpers import ROOT, TINY, battle, write_jsonl
+from tests.helpers import ROOT, TINY, battle, doc_text, write_jsonl
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -24,7 +24,7 @@ def test_version() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(cli.commands))
-def test_every_command_has_help_example_and_readme_section(name: str) -> None:
+def test_every_command_has_help_example_and_a_page(name: str) -> None:
     command = cli.commands[name]
     assert isinstance(command, click.Command)
     assert command.help
@@ -32,11 +32,12 @@ def test_every_command_has_help_example_and_readme_section(name: str) -> None:
     code, out, _ = run(name, "-h")
     assert code == 0
     assert out.startswith(f"Usage: cli {name} [OPTIONS]")
-    assert f"\n### `arenatok {name}`\n" in README
+    page = doc_text(f"commands/{name}.md")
+    assert page.startswith(f"# `arenatok {name}`\n")
     for param in command.params:
         for opt in param.opts:
             if opt.startswith("--") and opt != "--help":
-                assert f"`{opt}" in README, f"README does not document {name} {opt}"
+                assert f"`{opt}" in page, f"docs/commands/{name}.md does not document {opt}"
 
 
 def test_build_summary(tmp_path: Path) -> None:
@@ -103,10 +104,12 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
     assert type(result.exception).__name__ == "SourceError"
 
 
-def test_readme_documents_every_metric() -> None:
+def test_the_docs_define_every_metric() -> None:
     from arenatok.pipeline.metrics import DEFINITIONS
 
-    table = README.replace("\\|", "|")  # a | inside a Markdown table cell is written \|
+    table = doc_text("concepts/metrics.md").replace(
+        "\\|", "|"
+    )  # a | inside a Markdown table cell is written \|
     for name, text in DEFINITIONS.items():
         assert f"| `{name}` | {text} |" in table, name
 
@@ -128,3 +131,38 @@ def test_cli_end_to_end_on_real_data(arena_parquet: Path, tmp_path: Path) -> Non
         "winners: model_a 39.7% · model_b 37.3% · tie 23.0% · tie (bothbad) 0.0%",
         "model pairs: 47 ordered, 26 unordered",
     ]
+
+
+def test_the_command_list_cuts_no_summary() -> None:
+    code, out, _ = run("--help")
+    assert code == 0
+    listed = out[out.index("Commands:") :].splitlines()[1:]
+    assert [line.split()[0] for line in listed] == sorted(cli.commands)
+    for line in listed:
+        name, summary = line.split(maxsplit=1)
+        assert not summary.endswith("..."), line
+        assert summary == cli.commands[name].short_help
+
+
+def test_build_help_names_every_file_it_writes_and_limit_each_source() -> None:
+    from arenatok.pipeline.write import DATA, FULL, JSONL, METADATA, MINI, PREVIEW, SCHEMA
+
+    _, out, _ = run("build", "--help")
+    text = " ".join(out.split())
+    for name in (DATA, JSONL, FULL, MINI, PREVIEW, SCHEMA, METADATA, "rejects.jsonl"):
+        assert name in text, name
+    assert "duplicates.jsonl" in text
+    assert "first N rows of each source" in text
+
+
+@pytest.mark.parametrize(("command", "least"), [("report", -1), ("bench", 0)])
+def test_rounds_out_of_range_is_the_same_one_line_in_report_and_bench(
+    command: str, least: int, tmp_path: Path
+) -> None:
+    src = write_jsonl(tmp_path / "b.jsonl", TINY)
+    run("build", "--source", str(src), "--out", str(tmp_path / "o"))
+    code, out, err = run(command, str(tmp_path / "o"), "--rounds", str(least))
+    assert (code, out) == (2, "")
+    assert err.startswith("Error: --rounds must be a ")
+    assert err.splitlines()[0].endswith(f", got {least}")
+    assert err.splitlines()[1].startswith("Hint: for example --rounds 1000")

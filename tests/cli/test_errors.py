@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from arenatok import errors
 from arenatok.cli import cli
 from arenatok.pipeline.driver import build
-from tests.helpers import ROOT, TINY, battle, write_jsonl, write_parquet
+from tests.helpers import TINY, battle, doc_text, write_jsonl, write_parquet
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+README = doc_text("commands/index.md")  # the exit codes' table
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -25,7 +25,7 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_readme_exit_code_table_is_the_code() -> None:
+def test_the_exit_code_table_is_the_code() -> None:
     rows = re.findall(r"^\| (\d+) \| (.+?) \|(.*?)\|$", README, flags=re.M)
     assert {int(code) for code, _, _ in rows} == set(errors.EXIT_CODES)
     for code, _meaning, classes in rows:
@@ -44,7 +44,7 @@ def test_every_error_class_has_a_documented_code() -> None:
     assert {c.exit_code for c in classes} <= set(errors.EXIT_CODES)
     for c in classes:
         if c is not errors.ArenatokError:
-            assert f"`{c.__name__}`" in README, f"README's exit-code table lacks {c.__name__}"
+            assert f"`{c.__name__}`" in README, f"the exit-code table lacks {c.__name__}"
 
 
 @pytest.fixture

@@ -298,14 +298,60 @@ def test_the_pages_fit_1400_pixels(arena_parquet: Path, tmp_path: Path) -> None:
 
 
 def test_the_bench_plot_tells_every_strategy_apart() -> None:
-    from arenatok.bench.bench_page import dodged, series_style
+    from arenatok.bench.bench_page import family, series_styles
+    from arenatok.bench.strategies import DEFAULT_STRATEGIES, parse_strategies
 
-    styles = [tuple(sorted(series_style(k).items())) for k in range(40)]
-    assert len(set(styles)) == 40
-    xs = dodged([878.4, 878.4, 32.0, 878.4, 40.0])
-    assert len(set(xs)) == 5  # the same cost: moved apart
-    assert xs[0] == 878.4  # the first stays where it is
-    assert xs[2] == 32.0
+    names = [s.name for s in parse_strategies(list(DEFAULT_STRATEGIES))]
+    names += ["recurrent:16@4+extract:32", "lowrank:64@2", "mine:Strategy"]
+    styles = series_styles(names)
+    looks = {(s["color"], s["marker"]) for s in styles.values()}
+    assert len(looks) == len(names)  # no two strategies look alike
+    # colour by family, marker by setting: the smallest a circle, the next a square
+    assert family("recurrent:16@4") == family("recurrent:16") == "recurrent"
+    assert family("recurrent:16@4+extract:32") == "hybrid"
+    assert styles["truncate_head:32"]["color"] == styles["truncate_head:128"]["color"]
+    assert styles["truncate_head:32"]["color"] != styles["truncate_tail:32"]["color"]
+    assert (styles["truncate_head:32"]["marker"], styles["truncate_head:128"]["marker"]) == (
+        "o",
+        "s",
+    )
+    assert [styles[s]["marker"] for s in ("lowrank:16", "lowrank:64@2", "lowrank:64")] == [
+        "o",
+        "s",
+        "D",
+    ]
+
+
+def test_the_bench_page_draws_each_point_at_its_cost_with_one_legend_entry_a_family(
+    tmp_path: Path,
+) -> None:
+
+    from arenatok.bench import write_bench
+    from arenatok.bench.bench_page import cost_figure
+    from arenatok.bench.strategies import parse_strategies
+    from tests.helpers import battle, write_jsonl
+
+    rows = [
+        battle(f"q{i}", [(f"question {i}", "yes " * (1 + i % 5), "no " * (1 + i % 3))],
+               winner=("model_a", "model_b")[i % 2])
+        for i in range(120)
+    ]  # fmt: skip
+    build(write_jsonl(tmp_path / "b.jsonl", rows), out=tmp_path / "o", limit=None)
+    specs = ["full", "truncate_head:2,4,8", "truncate_tail:2,4"]
+    bench = write_bench(tmp_path / "o", parse_strategies(specs), rounds=20)
+    ax = cost_figure(bench).axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [
+        "full",
+        "truncate_head",
+        "truncate_tail",
+        "frontier",
+        "within the margin of full (0.02)",
+    ]
+    drawn = [c.lines[0].get_xdata()[0] for c in ax.containers]
+    costs = [r.bytes_per_side for r in bench.results if r.bytes_per_side is not None]
+    assert drawn == [max(c, 1) for c in costs]  # each point at its own cost, none moved
+    assert (tmp_path / "o" / "bench.html").read_text().count("<svg") == 1  # one turn: no turn plot
 
 
 # ---- Ray: quiet unless --debug ------------------------------------------------------------------
@@ -333,13 +379,15 @@ def test_ray_is_quiet_unless_debug(tmp_path: Path) -> None:
     assert "Started a local Ray instance" in noisy.stderr
 
 
-# ---- what the README's examples leave behind is ignored by git ----------------------------------
+# ---- what the documented examples leave behind is ignored by git---------------------------------
 
 
 def test_the_readmes_example_outputs_are_ignored_by_git() -> None:
     import re
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    from tests.helpers import doc_text
+
+    readme = doc_text()
     made = set(re.findall(r"--out (\S+)", readme)) | set(re.findall(r"--out=(\S+)", readme))
     made |= {"elobench.parquet", "bench_build.json", "mutants", "out55k"}
     made = {m.rstrip("/`).") for m in made if not m.startswith(("DIR", "<", "$"))}

@@ -108,3 +108,26 @@ def test_a_rebuild_removes_the_report_and_validate_finds_a_stale_one(
     ]
     as_json(write_report(small_build, rounds=0))
     assert validate_dir(small_build) == []
+
+
+def test_the_page_opens_on_the_ratings_and_names_no_path_of_the_machine(
+    small_build: Path,
+) -> None:
+    import re
+
+    write_report(small_build, rounds=0)
+    page = (small_build / "report.html").read_text(encoding="utf-8")
+    headings = re.findall(r"<h2>(.*?)</h2>", page)
+    assert headings[0] == "Ratings"
+    assert headings[-1] == "Against the specification report"
+    assert page.index("Style control: each feature") < page.index("<h2>Votes</h2>")  # its plots
+    intro = page[page.index("<h2>Against the specification report</h2>") :]
+    assert "the document that first defined this dataset" in intro
+    root = str(small_build.parent)
+    assert root.startswith("/")
+    assert root not in page  # file names only
+    assert "b.jsonl" in page  # the source, by its name
+    # model names stay on one line in the ratings tables
+    ratings = page[page.index("<h2>Ratings</h2>") : page.index("<h2>Pairs")]
+    assert sorted(re.findall(r'<td class="w">([^<]*)</td>', ratings)[:3]) == ["x", "y", "z"]
+    assert "td.w{white-space:nowrap}" in page

@@ -59,43 +59,60 @@ def answer_sentences(bench: Bench) -> list[str]:
 
 
 MARKERS = "osD^vP*Xph<>"
+"""Within a family, the smallest setting is drawn as a circle, the next as a square, ..."""
 
 
-def series_style(k: int) -> dict[str, Any]:
-    """The k-th series' colour and marker: 20 colours (tab20) times 11 markers, so that no two
-    of up to 220 strategies look alike."""
+def family(strategy: str) -> str:
+    """A strategy's family, what its colour says: its name without sizes or bits
+    (`recurrent:16@4` is `recurrent`); every hybrid (`A+B`) is `hybrid`."""
+    return "hybrid" if "+" in strategy else strategy.split(":")[0].split("@")[0]
+
+
+def _setting(strategy: str) -> tuple[float, ...]:
+    """A strategy's size, then its bits (16 where it names none), to order a family's members:
+    `lowrank:64@2` comes before `lowrank:64`."""
+    import re
+
+    if "+" in strategy:  # a hybrid: its parts' numbers in order
+        return tuple(float(x) for x in re.findall(r"\d+", strategy))
+    size, _, bits = strategy.split(":", 1)[-1].partition("@")
+    return (*(float(x) for x in re.findall(r"\d+", size)), float(bits or 16))
+
+
+def series_styles(strategies: list[str]) -> dict[str, dict[str, Any]]:
+    """Each strategy's colour (its family's: tab10, then tab20 beyond ten families) and
+    marker (its place among its family's settings, smallest first)."""
     from matplotlib import colormaps
 
-    return {"color": colormaps["tab20"](k % 20), "marker": MARKERS[(k // 2) % len(MARKERS)]}
+    families = list(dict.fromkeys(family(s) for s in strategies))
+    palette = colormaps["tab10" if len(families) <= 10 else "tab20"]
+    styles = {}
+    for k, name in enumerate(families):
+        members = sorted((s for s in strategies if family(s) == name), key=_setting)
+        for i, s in enumerate(members):
+            styles[s] = {"color": palette(k % palette.N), "marker": MARKERS[i % len(MARKERS)]}
+    return styles
 
 
-def dodged(xs: list[float], spread: float = 0.06) -> list[float]:
-    """Costs (on a log axis) moved apart where points would cover each other: each point
-    within `spread` (in log10 units) of an earlier one moves right by `spread` per such point."""
-    import math
+def cost_figure(bench: Bench) -> Any:
+    """Cost against quality: each strategy at its own cost (bytes a side) with its interval,
+    the frontier, the margin band under full and the references; the legend names families."""
+    from matplotlib.lines import Line2D
 
-    out: list[float] = []
-    for x in xs:
-        near = sum(1 for y in xs[: len(out)] if abs(math.log10(x) - math.log10(y)) < spread)
-        out.append(x * 10 ** (spread * near))
-    return out
-
-
-def _cost_plot(bench: Bench) -> str:
     metric = bench.compared_on
     results = bench.results
     fig, ax = figure(8, 4.8)
-    strategies = [(r, r.bytes_per_side) for r in results if r.bytes_per_side is not None]
-    xs = dodged([max(cost, 1) for _, cost in strategies])
-    for k, (x, (r, _)) in enumerate(zip(xs, strategies, strict=True)):
+    strategies = [r for r in results if r.bytes_per_side is not None]
+    styles = series_styles([r.strategy for r in strategies])
+    for r in strategies:
         ax.errorbar(
-            x,
+            max(r.bytes_per_side or 0, 1),  # each point at its own cost
             r.score,
             yerr=error_bars([r.score], [r.score_ci95]),
-            fmt=series_style(k)["marker"],
-            color=series_style(k)["color"],
+            fmt=styles[r.strategy]["marker"],
+            color=styles[r.strategy]["color"],
+            alpha=0.85,
             capsize=3,
-            label=plot_label(r.strategy),
         )
     frontier = bench.answer.frontier
     if frontier:
@@ -104,13 +121,13 @@ def _cost_plot(bench: Bench) -> str:
             [r.score for r in frontier],
             "k-",
             linewidth=1,
-            label="frontier",
         )
     full = next((r for r in results if r.strategy == "full"), None)
+    margin = None
     if full is not None:
         m = bench.margin
         lo, hi = (full.score - m, full.score) if metric == "auc" else (full.score, full.score + m)
-        ax.axhspan(lo, hi, color="green", alpha=0.1, label=f"within the margin of full ({m:g})")
+        margin = ax.axhspan(lo, hi, color="green", alpha=0.1)
     for r in results:
         if r.is_reference:
             ax.axhline(r.score, linestyle="--", linewidth=1, color="grey")
@@ -123,14 +140,31 @@ def _cost_plot(bench: Bench) -> str:
                 fontsize=8,
                 color="#555",
             )
+    families = list(dict.fromkeys(family(r.strategy) for r in strategies))
+    first = {family(r.strategy): r.strategy for r in reversed(strategies)}
+    handles: list[Any] = [
+        Line2D([], [], linestyle="", marker="o", color=styles[first[name]]["color"])
+        for name in families
+    ]
+    labels = [plot_label(name) for name in families]
+    if frontier:
+        handles.append(Line2D([], [], color="k", linewidth=1))
+        labels.append("frontier")
+    if margin is not None:
+        handles.append(margin)
+        labels.append(f"within the margin of full ({bench.margin:g})")
     ax.set_xscale("log")
     ax.set_xlabel("bytes sent per side (mean)")
     ax.set_ylabel(f"{metric} on held-out votes (95% CI)")
-    ax.legend(fontsize=8, ncol=3, loc="upper left", bbox_to_anchor=(0, -0.15))
+    ax.legend(handles, labels, fontsize=8, ncol=4, loc="upper left", bbox_to_anchor=(0, -0.15))
+    return fig
+
+
+def _cost_plot(bench: Bench) -> str:
     return plot(
-        "Cost against quality (dashed: references that see no content; points at the same "
-        "cost are spread sideways a little)",
-        fig,
+        "Cost against quality: colour = family of strategies, marker = its setting (circle the "
+        "smallest, then square, diamond, triangle); dashed: references that see no content",
+        cost_figure(bench),
     )
 
 
@@ -145,13 +179,15 @@ def _turn_plot(bench: Bench) -> str:
         "k--",
         label="full-state resend (history each turn)",
     )
-    for k, r in enumerate(r for r in bench.results if r.cost_by_turn is not None):
+    drawn = [r for r in bench.results if r.cost_by_turn is not None]
+    styles = series_styles([r.strategy for r in drawn])
+    for r in drawn:
         cost = r.cost_by_turn or []
         ax.plot(
             [c["turn"] for c in cost],
             [max(c["bytes"], 1) for c in cost],
             "-",
-            **series_style(k),
+            **styles[r.strategy],
             label=plot_label(r.strategy),
         )
     ax.set_yscale("log")

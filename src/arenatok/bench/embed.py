@@ -30,7 +30,7 @@ class Embed:
         self.rank, self.bits = rank or self.DIM, bits
         self.name = ("embed" if rank is None else f"embed:{rank}") + bits_suffix(bits)
         if importlib.util.find_spec("wordllama") is None:
-            raise MissingExtraError("the embed strategies", "embed", "wordllama")
+            raise MissingExtraError("the embed strategies", "embed", "wordllama", need="need")
         self.cache: dict[str, np.ndarray] = {}
 
     def fit(self, sides: Sequence[Side]) -> None:
@@ -72,7 +72,9 @@ def load_wordllama(dim: int) -> Any:
     try:
         import wordllama
     except ImportError as e:
-        raise missing_extra(e, "the embed strategies", "embed", "wordllama", "wordllama") from e
+        raise missing_extra(
+            e, "the embed strategies", "embed", "wordllama", "wordllama", need="need"
+        ) from e
     return wordllama.WordLlama.load(
         cache_dir=Path(wordllama.__file__).parent, disable_download=True, trunc_dim=dim
     )

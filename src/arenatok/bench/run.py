@@ -93,7 +93,7 @@ def run_bench(
     check_choice(outcome, Outcome, "outcome")
     check_seed(seed)
     check_margin(margin)
-    check_count(rounds, "--rounds", example="--rounds 1000")
+    check_count(rounds, "--rounds", example="--rounds 1000 (the verdicts are made from them)")
     names = [getattr(s, "name", None) for s in strategies]
     twice = sorted({str(n) for n in names if names.count(n) > 1})
     if twice:

@@ -14,11 +14,14 @@ from arenatok.options import Intervals, Outcome
 from arenatok.text import terminal
 
 
-@click.command("report")
+@click.command(
+    "report", short_help="Statistics and ratings of a build: report.json and report.html."
+)
 @click.argument("out_dir", type=OutDir())
 @click.option(
     "--rounds",
-    type=click.IntRange(0),
+    type=int,
+    metavar="N",
     default=1000,
     show_default=True,
     help="Bootstrap rounds for the 95% intervals of every rating and coefficient (with "
@@ -116,7 +119,7 @@ def report_cmd(
     click.echo(terminal(f"wrote {out_dir}/report.json, {out_dir}/report.html"))
 
 
-@click.command("bench")
+@click.command("bench", short_help="How much of the human vote survives when each side sends less.")
 @click.argument("out_dirs", nargs=-1, required=True, type=OutDir())
 @click.option(
     "--strategy",
@@ -152,10 +155,12 @@ def report_cmd(
 )
 @click.option(
     "--rounds",
-    type=click.IntRange(1),
+    type=int,
+    metavar="N",
     default=1000,
     show_default=True,
-    help="Bootstrap rounds for the 95% intervals.",
+    help="Bootstrap rounds for the 95% intervals and the verdicts (1 or more: the verdicts "
+    "are made from them).",
 )
 @click.option(
     "--limit",

@@ -13,7 +13,7 @@ from arenatok.pipeline.encodings import ENCODINGS
 from arenatok.pipeline.layouts import LAYOUTS
 
 
-@click.command("build")
+@click.command("build", short_help="Build the token-usage dataset from the Hub or local files.")
 @click.option(
     "--source",
     "sources",
@@ -29,7 +29,7 @@ from arenatok.pipeline.layouts import LAYOUTS
     type=CountOr("all"),
     default=str(DEFAULT_LIMIT),
     show_default=True,
-    help="Read the first N rows of the source, or 'all'.",
+    help="Read the first N rows of each source, or 'all'.",
 )
 @click.option(
     "--out",
@@ -139,8 +139,10 @@ def build_cmd(
     engine: Engine,
 ) -> None:
     """Build the token-usage dataset: per-turn token counts, totals, efficiency metrics and the
-    human winner of each battle, written to OUT as data_out.json, full_data_out.json,
-    mini_data_out.json, preview_data_out.json, data_out.jsonl and artifact_metadata.json.
+    human winner of each battle, written to --out as data_out.json, data_out.jsonl,
+    full_data_out.json, mini_data_out.json, preview_data_out.json, record.schema.json and
+    artifact_metadata.json; with --on-bad-row reject also rejects.jsonl, with --duplicates drop
+    also duplicates.jsonl.
 
     \b
     Example:

@@ -11,7 +11,7 @@ from arenatok.pipeline.write import METADATA
 from arenatok.text import terminal
 
 
-@click.command("validate")
+@click.command("validate", short_help="Check a build: every file, every record, every metric.")
 @click.argument("out_dir", type=OutDir())
 @click.option(
     "--strict",
@@ -45,7 +45,7 @@ def validate_cmd(out_dir: Path, strict: bool) -> None:
     click.echo(terminal(f"{out_dir}: ok (every file matches {METADATA}; every record holds)"))
 
 
-@click.command("card")
+@click.command("card", short_help="Write a Hugging Face dataset card and the data as Parquet.")
 @click.argument("out_dir", type=OutDir())
 @click.option("--force", is_flag=True, help="Replace a README.md that arenatok did not write.")
 def card_cmd(out_dir: Path, force: bool) -> None:
@@ -63,7 +63,7 @@ def card_cmd(out_dir: Path, force: bool) -> None:
     click.echo(terminal(f"wrote {path} and {out_dir / PARQUET}"))
 
 
-@click.command("push")
+@click.command("push", short_help="Publish the card and the data to a Hugging Face dataset repo.")
 @click.argument("out_dir", type=OutDir())
 @click.option(
     "--repo-id", required=True, metavar="NAME", help="Dataset repo, e.g. you/arena-tokens."

@@ -4,6 +4,7 @@ their intervals, the pairs and pairwise heatmaps, the style coefficients."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,21 +17,63 @@ from arenatok.report.usage import prompt_tokens, response_tokens
 from arenatok.text import plot_label
 
 
-def report_plots(report: Report, c: Battles) -> list[str]:
-    """Each plot of the report as a page section. Needs matplotlib (the `report` extra)."""
-    figs: list[str] = []
+@dataclass
+class Figures:
+    """The report's plots by the section of the page that shows them (each a page section:
+    a figure, or a note saying why a plot is not drawn)."""
 
-    def svg(title: str, fig: Any, *, wide: bool = False) -> None:
-        figs.append(plot(title, fig, wide=wide))
+    ratings: list[str] = field(default_factory=list)
+    pairs: list[str] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)
+    length_bias: list[str] = field(default_factory=list)
 
+
+def report_plots(report: Report, c: Battles) -> Figures:
+    """Each plot of the report. Needs matplotlib (the `report` extra)."""
+    figs = Figures()
     models = plotted_models(report)
-    if len(models) > 1:
-        svg(
-            f"Battles per model pair (models ordered by rating, best first{shown_of(report)})",
-            pairs_figure(report),
-            wide=True,
+    if models:
+        figs.ratings.append(
+            plot(
+                f"Ratings with 95% intervals: plain and style-controlled{shown_of(report)}",
+                ratings_figure(report),
+            )
         )
+    if len(models) > 1:
+        figs.ratings.append(
+            plot(
+                "Pairs: observed score minus the score Bradley-Terry predicts (row model "
+                f"against column model{shown_of(report)})",
+                pairwise_figure(report),
+                wide=True,
+            )
+        )
+        figs.pairs.append(
+            plot(
+                f"Battles per model pair (models ordered by rating, best first{shown_of(report)})",
+                pairs_figure(report),
+                wide=True,
+            )
+        )
+    else:
+        figs.ratings.append(
+            f'<p class="note">The rating and pair plots are not drawn: {len(models)} model(s) '
+            f"have {PLOT_MIN_BATTLES} rated battles or more. The tables give every rating.</p>"
+        )
+    figs.ratings.append(
+        plot(
+            "Style control: each feature's coefficient with its 95% interval",
+            style_figure(report),
+        )
+    )
+    figs.tokens = _token_figures(report, c)
+    figs.length_bias.append(plot("Length bias", _length_bias_figure(report)))
+    return figs
 
+
+def _token_figures(report: Report, c: Battles) -> list[str]:
+    """Tokens per message by role, coordination overhead, what resending the history costs."""
+    figs = []
     fig, ax = figure(7, 3.5)
     bins = sorted({int(x) for x in np.geomspace(1, max(2, max(c.total)) + 1, 40)})
     ax.hist(
@@ -44,13 +87,13 @@ def report_plots(report: Report, c: Battles) -> list[str]:
     ax.set_xlabel("tokens per message")
     ax.set_ylabel("messages")
     ax.legend()
-    svg("Tokens per message, by role", fig)
+    figs.append(plot("Tokens per message, by role", fig))
 
     fig, ax = figure(7, 3.5)
     ax.hist(c.overhead, bins=40, range=(0, 1))
     ax.set_xlabel("coordination_overhead = |out_b - out_a| / total")
     ax.set_ylabel("battles")
-    svg("Coordination overhead", fig)
+    figs.append(plot("Coordination overhead", fig))
 
     rows = report.tokens.full_state_vs_plain_input_by_turns
     if len(rows) > 1:
@@ -66,32 +109,17 @@ def report_plots(report: Report, c: Battles) -> list[str]:
         ax.set_xlabel("turns in the battle")
         ax.set_ylabel("mean tokens")
         ax.legend()
-        svg("What resending the history costs", fig)
+        figs.append(plot("What resending the history costs", fig))
     else:
         figs.append(
             '<p class="note">What resending the history costs: not drawn, because every battle '
             "here has one turn (nothing to resend: full-state input equals plain input).</p>"
         )
+    return figs
 
-    if models:
-        svg(
-            f"Ratings with 95% intervals: plain and style-controlled{shown_of(report)}",
-            ratings_figure(report),
-        )
-    if len(models) > 1:
-        svg(
-            "Pairs: observed score minus the score Bradley-Terry predicts (row model against "
-            f"column model{shown_of(report)})",
-            pairwise_figure(report),
-            wide=True,
-        )
-    if len(models) < 2:
-        figs.append(
-            f'<p class="note">The rating and pair plots are not drawn: {len(models)} model(s) '
-            f"have {PLOT_MIN_BATTLES} rated battles or more. The tables give every rating.</p>"
-        )
-    svg("Style control: each feature's coefficient with its 95% interval", style_figure(report))
 
+def _length_bias_figure(report: Report) -> Any:
+    """How often the longer answer won, by bins of the token difference."""
     bias = report.length_bias
     fig, ax = figure(7, 3.5)
     xs = np.arange(len(bias))
@@ -111,8 +139,7 @@ def report_plots(report: Report, c: Battles) -> list[str]:
     ax.set_ylim(0, 1.15)
     ax.set_xlabel("|tokens_a - tokens_b| (n: decisive votes in the bin)")
     ax.set_ylabel("longer answer won")
-    svg("Length bias", fig)
-    return figs
+    return fig
 
 
 PLOT_MAX_MODELS = 60

@@ -56,8 +56,9 @@ LEADERBOARD_COLUMNS = (
 
 
 def leaderboard_html(models: Sequence[ModelRow]) -> str:
-    """One leaderboard as a table: each rating with its interval and rank."""
-    return html_table(models, LEADERBOARD_COLUMNS)
+    """One leaderboard as a table: each rating with its interval and rank (model names kept
+    on one line)."""
+    return html_table(models, LEADERBOARD_COLUMNS, whole=("model",))
 
 
 def slices_html(slices: Slices | None) -> list[str]:
@@ -97,8 +98,11 @@ def _overview(report: Report) -> list[str]:
 
 def _specification(report: Report) -> list[str]:
     return [
-        "<h2>The specification report's example figures against this dataset's (its first "
-        "300 battles)</h2>",
+        "<h2>Against the specification report</h2>",
+        "<p>The specification report (<code>dataset_report.md</code>) is the document that "
+        "first defined this dataset's record and files; it gives example figures for the "
+        "first 300 battles of the arena. Ours for the first 300 battles of this build, beside "
+        "them, with why they differ:</p>",
         html_table(report.specification_report, ["figure", "report", "ours", "why"]),
     ]
 
@@ -108,7 +112,7 @@ def _sources(sources: Sources) -> list[str]:
     return [
         "<h2>Sources and duplicates</h2>",
         html_table(
-            sources.sources,
+            [{**row.to_json(), "name": Path(row.name).name} for row in sources.sources],
             [
                 "source",
                 "name",
@@ -157,6 +161,7 @@ def _votes_and_tokens(counts: Counts, tokens: Tokens) -> list[str]:
                 for m, d in counts.per_model.items()
             ],
             ["model", "battles", "wins", "losses", "tie", "tie (bothbad)", "both_bad"],
+            whole=("model",),
         ),
         "<h2>Turns, languages, flags</h2>",
         html_table(
@@ -216,6 +221,7 @@ def _ratings(rat: Ratings) -> list[str]:
         html_table(
             sorted(rat.pairwise, key=lambda p: -abs(p.z))[:30],
             ["model", "opponent", "battles", "observed_score", "predicted_score", "z"],
+            whole=("model", "opponent"),
         ),
     ]
 
@@ -226,18 +232,20 @@ def render_html(report: Report, c: Battles, *, run: str = "") -> str:
     figs = report_plots(report, c)
     sections = [
         *_overview(report),
-        *_specification(report),
-        *_sources(report.sources),
-        *_votes_and_tokens(report.counts, report.tokens),
         *_ratings(report.ratings),
+        *figs.ratings,
         *slices_html(report.slices),
         "<h2>Length bias</h2>",
         html_table(
             report.length_bias,
             ["token_difference", "battles", "decisive", "ties", "longer_won_rate"],
         ),
-        "<h2>Plots</h2>",
-        *figs,
+        *figs.length_bias,
+        *_votes_and_tokens(report.counts, report.tokens),
+        *figs.pairs,
+        *figs.tokens,
+        *_sources(report.sources),
+        *_specification(report),
     ]
     return html_page(
         f"arenatok report: {report.dataset}",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -185,7 +186,9 @@ def spec_comparison(c: Battles, meta: dict[str, Any]) -> list[SpecRow]:
     note = (
         ""
         if same_source
-        else " (our source is not the Hub file: " + str(source.get("path")) + ", so the rows "
+        else " (our source is not the Hub file: "
+        + Path(str(source.get("path"))).name
+        + ", so the rows "
         "differ too)"
     )
     return [

@@ -92,6 +92,7 @@ def _cli_error(monkeypatch: pytest.MonkeyPatch, endpoint: str, tmp_path: Path) -
 
 LOCAL = "or build from a local copy: arenatok build --source FILE"
 PAGE = "https://huggingface.co/datasets/lmsys/chatbot_arena_conversations"
+ACCESS = f"the dataset is gated: accept its terms at {PAGE}, log in (hf auth login) or set HF_TOKEN"
 
 
 def test_cli_offline(hub_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,7 +104,8 @@ def test_cli_offline(hub_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert out == (
         "Error: HF_HUB_OFFLINE is set and lmsys/chatbot_arena_conversations is not in the "
         "local cache\n"
-        f"Hint: unset HF_HUB_OFFLINE and connect once to fill the cache, {LOCAL}\n"
+        f"Hint: unset HF_HUB_OFFLINE; {ACCESS}, and connect once to fill the cache (it is reused "
+        f"offline); {LOCAL}\n"
     )
 
 
@@ -124,7 +126,7 @@ def test_cli_gated(hub_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert out == (
         "Error: lmsys/chatbot_arena_conversations is gated and this account has not accepted "
         "its terms\n"
-        f"Hint: accept them at {PAGE}, log in (hf auth login) or set HF_TOKEN; {LOCAL}\n"
+        f"Hint: {ACCESS}; {LOCAL}\n"
     )
 
 
@@ -164,7 +166,7 @@ def test_cli_cannot_reach(hub_file: Path, tmp_path: Path, monkeypatch: pytest.Mo
     assert _cli_error(monkeypatch, closed, tmp_path) == (
         "Error: cannot reach the Hugging Face Hub ([Errno 111] Connection refused), and "
         "lmsys/chatbot_arena_conversations is not in the local cache\n"
-        f"Hint: connect once to fill the cache (it is reused offline), {LOCAL}\n"
+        f"Hint: {ACCESS}, and connect once to fill the cache (it is reused offline); {LOCAL}\n"
     )
 
 

@@ -29,6 +29,8 @@ ARENA_33K = HubFile(
 )
 """The default source: the 33,000 battles of lmsys/chatbot_arena_conversations."""
 
+LOCAL = "or build from a local copy: arenatok build --source FILE"
+
 
 def fetch_hub_file(
     hub: HubFile = ARENA_33K,
@@ -38,13 +40,70 @@ def fetch_hub_file(
 ) -> Path:
     """Download `hub` with huggingface_hub (its cache, HF_TOKEN, HF_ENDPOINT and HF_HUB_OFFLINE
     apply) and check its sha256. A pinned revision already in the cache needs no network."""
-    from huggingface_hub import (
-        constants,
-        get_hf_file_metadata,
-        hf_hub_download,
-        hf_hub_url,
-        try_to_load_from_cache,
+    from huggingface_hub import try_to_load_from_cache
+
+    endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
+    try:
+        cached = try_to_load_from_cache(
+            hub.repo_id, hub.filename, cache_dir, hub.revision, repo_type="dataset"
+        )
+        if isinstance(cached, str):
+            return _checked(Path(cached), hub, LOCAL)
+        path = _download(hub, endpoint, cache_dir)
+    except HubError:
+        raise
+    except Exception as e:
+        error = _hub_error(e, hub)
+        if error is None:
+            raise
+        raise error from e
+    return _checked(path, hub, LOCAL)
+
+
+def _hints(hub: HubFile) -> tuple[str, str]:
+    """What to do without access to the gated dataset, and what to do offline."""
+    page = f"https://huggingface.co/datasets/{hub.repo_id}"
+    access = (
+        f"the dataset is gated: accept its terms at {page}, log in (hf auth login) or set HF_TOKEN"
     )
+    return (
+        f"{access}; {LOCAL}",
+        f"{access}, and connect once to fill the cache (it is reused offline); {LOCAL}",
+    )
+
+
+def _download(hub: HubFile, endpoint: str | None, cache_dir: str | Path | None) -> Path:
+    """The file from the Hub into the cache; offline is said at once (a HubError)."""
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
+    from huggingface_hub.errors import HfHubHTTPError
+
+    repo, name, rev = hub.repo_id, hub.filename, hub.revision
+    if not constants.is_offline_mode():
+        # One HEAD without retries first, so that "offline" is said at once; the download
+        # itself then retries transient errors as huggingface_hub does.
+        url = hf_hub_url(repo, name, repo_type="dataset", revision=rev, endpoint=endpoint)
+        try:
+            get_hf_file_metadata(url, endpoint=endpoint)
+        except HfHubHTTPError:
+            raise
+        except Exception as e:
+            if not unreachable(e):
+                raise
+            raise HubError(
+                f"cannot reach the Hugging Face Hub ({first_line(e)}), and {hub.repo_id} "
+                "is not in the local cache",
+                hint=_hints(hub)[1],
+            ) from e
+    return Path(
+        hf_hub_download(
+            repo, name, repo_type="dataset", revision=rev, endpoint=endpoint, cache_dir=cache_dir
+        )
+    )
+
+
+def _hub_error(e: Exception, hub: HubFile) -> HubError | None:
+    """What an error of huggingface_hub's means, with what to do (None: not the Hub's)."""
+    from huggingface_hub import constants
     from huggingface_hub.errors import (
         GatedRepoError,
         HfHubHTTPError,
@@ -54,82 +113,37 @@ def fetch_hub_file(
         RevisionNotFoundError,
     )
 
-    page = f"https://huggingface.co/datasets/{hub.repo_id}"
-    local = "or build from a local copy: arenatok build --source FILE"
-    repo, name, rev = hub.repo_id, hub.filename, hub.revision
-    endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
-    try:
-        cached = try_to_load_from_cache(repo, name, cache_dir, rev, repo_type="dataset")
-        if isinstance(cached, str):
-            return _checked(Path(cached), hub, local)
-        if not constants.is_offline_mode():
-            # One HEAD without retries first, so that "offline" is said at once; the download
-            # itself then retries transient errors as huggingface_hub does.
-            url = hf_hub_url(repo, name, repo_type="dataset", revision=rev, endpoint=endpoint)
-            try:
-                get_hf_file_metadata(url, endpoint=endpoint)
-            except HfHubHTTPError:
-                raise
-            except Exception as e:
-                if not unreachable(e):
-                    raise
-                raise HubError(
-                    f"cannot reach the Hugging Face Hub ({first_line(e)}), and {hub.repo_id} "
-                    "is not in the local cache",
-                    hint=f"connect once to fill the cache (it is reused offline), {local}",
-                ) from e
-        path = Path(
-            hf_hub_download(
-                repo,
-                name,
-                repo_type="dataset",
-                revision=rev,
-                endpoint=endpoint,
-                cache_dir=cache_dir,
-            )
-        )
-    except GatedRepoError as e:
-        raise HubError(
-            f"{hub.repo_id} is gated and this account has not accepted its terms",
-            hint=f"accept them at {page}, log in (hf auth login) or set HF_TOKEN; {local}",
-        ) from e
-    except RepositoryNotFoundError as e:
-        raise HubError(
-            f"{hub.repo_id} was not found, or needs a login to be seen",
-            hint=f"accept the terms at {page}, log in (hf auth login) or set HF_TOKEN; {local}",
-        ) from e
-    except RevisionNotFoundError as e:
-        raise HubError(f"{hub.repo_id} has no revision {hub.revision}", hint=local) from e
-    except RemoteEntryNotFoundError as e:
-        raise HubError(
-            f"{hub.repo_id}@{hub.revision} has no file {hub.filename}", hint=local
-        ) from e
-    except LocalEntryNotFoundError as e:
+    denied, offline = _hints(hub)
+    repo = hub.repo_id
+    if isinstance(e, GatedRepoError):
+        return HubError(f"{repo} is gated and this account has not accepted its terms", hint=denied)
+    if isinstance(e, RepositoryNotFoundError):
+        return HubError(f"{repo} was not found, or needs a login to be seen", hint=denied)
+    if isinstance(e, RevisionNotFoundError):
+        return HubError(f"{repo} has no revision {hub.revision}", hint=LOCAL)
+    if isinstance(e, RemoteEntryNotFoundError):
+        return HubError(f"{repo}@{hub.revision} has no file {hub.filename}", hint=LOCAL)
+    if isinstance(e, LocalEntryNotFoundError):
         # huggingface_hub wraps the failed metadata call; its cause tells offline from refused.
         cause = e.__cause__
         if isinstance(cause, HfHubHTTPError) and cause.response is not None:
-            raise HubError(
-                f"the Hub refused the download of {hub.repo_id} "
-                f"(HTTP {cause.response.status_code})",
-                hint=local,
-            ) from e
+            status = cause.response.status_code
+            return HubError(f"the Hub refused the download of {repo} (HTTP {status})", hint=denied)
         if constants.is_offline_mode():
-            raise HubError(
-                f"HF_HUB_OFFLINE is set and {hub.repo_id} is not in the local cache",
-                hint=f"unset HF_HUB_OFFLINE and connect once to fill the cache, {local}",
-            ) from e
-        raise HubError(
-            f"cannot reach the Hugging Face Hub, and {hub.repo_id} is not in the local cache",
-            hint=f"connect once to fill the cache (it is reused offline), {local}",
-        ) from e
-    except HfHubHTTPError as e:
+            return HubError(
+                f"HF_HUB_OFFLINE is set and {repo} is not in the local cache",
+                hint=f"unset HF_HUB_OFFLINE; {offline}",
+            )
+        return HubError(
+            f"cannot reach the Hugging Face Hub, and {repo} is not in the local cache",
+            hint=offline,
+        )
+    if isinstance(e, HfHubHTTPError):
         status = e.response.status_code if e.response is not None else "no response"
-        raise HubError(
-            f"the Hub refused the download of {hub.repo_id} (HTTP {status})", hint=local
-        ) from e
-    except OSError as e:
-        raise HubError(f"cannot download {hub.repo_id}: {e.strerror or e}", hint=local) from e
-    return _checked(path, hub, local)
+        return HubError(f"the Hub refused the download of {repo} (HTTP {status})", hint=denied)
+    if isinstance(e, OSError):
+        return HubError(f"cannot download {repo}: {e.strerror or e}", hint=LOCAL)
+    return None
 
 
 def unreachable(e: BaseException) -> bool:

@@ -1,5 +1,6 @@
-"""The README's examples, run as written, in order, in a scratch directory with `../shared`
-beside it (as sqlite-utils and cog keep their docs true): every console block's commands (the
+"""The examples of the README and of the documentation's pages (in the site's order), run as
+written, in order, in one scratch directory with `../shared` beside it (as sqlite-utils and cog
+keep their docs true): every console block's commands (the
 `$ ` lines) must print what the block shows, with what depends on the run (times, the
 unreachable Hub's error text) masked. Marked blocks: `<!-- readme-test: run -->` before an
 `sh` block runs it (its output is not shown), `file NAME` writes a code block to NAME,
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, need_shared
+from tests.helpers import doc_pages, doc_text, need_shared
 
 BLOCK = re.compile(r"(?:<!-- readme-test: (\w+) ?([^>]*?) ?-->\n)?```(\w*)\n(.*?)```", re.S)
 MASKS = (
@@ -28,11 +29,11 @@ MASKS = (
 
 
 def readme_steps() -> list[tuple[str, str, str]]:
-    """(kind, argument, text) of each block the test acts on, in order: ("console", "", the
-    block), ("run", "", the commands), ("file", NAME, the code)."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    """(kind, argument, text) of each block the test acts on, page after page, in order:
+    ("console", "", the block), ("run", "", the commands), ("file", NAME, the code)."""
     steps = []
-    for mark, argument, language, body in BLOCK.findall(readme):
+    blocks = [b for page in doc_pages() for b in BLOCK.findall(page.read_text(encoding="utf-8"))]
+    for mark, argument, language, body in blocks:
         if mark == "skip":
             continue
         if mark in ("run", "file"):
@@ -80,7 +81,7 @@ def test_the_readme_has_steps_to_run() -> None:
     assert not same_output(["a", "b"], ["a", "c"])
 
 
-def test_every_readme_example_prints_what_it_shows(tmp_path: Path) -> None:
+def test_every_documented_example_prints_what_it_shows(tmp_path: Path) -> None:
     shared = need_shared()
     (tmp_path / "shared").symlink_to(shared.resolve())
     work = tmp_path / "work"
@@ -113,7 +114,7 @@ def test_every_readme_example_prints_what_it_shows(tmp_path: Path) -> None:
             )
             printed = done.stdout.splitlines()
             if not same_output(shown, printed):
-                wrong.append(f"$ {command}\n--- README shows:\n" + "\n".join(shown))
+                wrong.append(f"$ {command}\n--- the docs show:\n" + "\n".join(shown))
                 wrong[-1] += "\n--- it printed:\n" + "\n".join(printed)
     if wrong:
         pytest.fail("\n\n".join(wrong))
@@ -139,13 +140,13 @@ def like(shown: object, real: object) -> bool:
     return shown == real
 
 
-def test_the_readmes_example_record_is_the_builds(arena_parquet: Path, tmp_path: Path) -> None:
+def test_the_example_record_is_the_builds(arena_parquet: Path, tmp_path: Path) -> None:
     import json
 
     from arenatok.pipeline.driver import build
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    [example] = re.findall(r"A record \(the first of `out` above.*?```json\n(.*?)```", readme, re.S)
+    readme = doc_text("concepts/output-files.md")
+    [example] = re.findall(r"A record \(the first of `out`.*?```json\n(.*?)```", readme, re.S)
     build(arena_parquet, out=tmp_path / "out", limit=1)
     real = json.loads((tmp_path / "out" / "data_out.jsonl").read_text().splitlines()[0])
     real["dataset"] = "elobench.parquet"  # the README's build names its file so
