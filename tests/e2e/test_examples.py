@@ -6,7 +6,7 @@ unreachable Hub's error text) masked. Marked blocks: `<!-- readme-test: run -->`
 `sh` block runs it (its output is not shown), `file NAME` writes a code block to NAME,
 `skip (why)` leaves a console block out.
 
-About four minutes: the examples build, report and bench the 2,008 real battles several
+About 50 seconds: the examples build, report and bench the 2,008 real battles several
 times."""
 
 from __future__ import annotations

@@ -121,6 +121,12 @@ def test_the_page_opens_on_the_ratings_and_names_no_path_of_the_machine(
     assert headings[0] == "Ratings"
     assert headings[-1] == "Against the specification report"
     assert page.index("Style control: each feature") < page.index("<h2>Votes</h2>")  # its plots
+    # the leaderboard first, then its plot (here a note: too few battles to plot)
+    after = page.split("<h2>Ratings</h2>\n", 1)[1]
+    assert after.startswith('<div class="table"><table><thead><tr><th>model</th>')
+    assert after.split("</table></div>\n", 1)[1].startswith(
+        '<p class="note">The rating and pair plots are not drawn'
+    )
     intro = page[page.index("<h2>Against the specification report</h2>") :]
     assert "the document that first defined this dataset" in intro
     root = str(small_build.parent)

@@ -22,6 +22,7 @@ class Figures:
     """The report's plots by the section of the page that shows them (each a page section:
     a figure, or a note saying why a plot is not drawn)."""
 
+    leaderboard: list[str] = field(default_factory=list)
     ratings: list[str] = field(default_factory=list)
     pairs: list[str] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)
@@ -33,7 +34,7 @@ def report_plots(report: Report, c: Battles) -> Figures:
     figs = Figures()
     models = plotted_models(report)
     if models:
-        figs.ratings.append(
+        figs.leaderboard.append(
             plot(
                 f"Ratings with 95% intervals: plain and style-controlled{shown_of(report)}",
                 ratings_figure(report),
@@ -56,7 +57,7 @@ def report_plots(report: Report, c: Battles) -> Figures:
             )
         )
     else:
-        figs.ratings.append(
+        figs.leaderboard.append(
             f'<p class="note">The rating and pair plots are not drawn: {len(models)} model(s) '
             f"have {PLOT_MIN_BATTLES} rated battles or more. The tables give every rating.</p>"
         )

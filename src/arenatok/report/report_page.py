@@ -194,16 +194,19 @@ def _votes_and_tokens(counts: Counts, tokens: Tokens) -> list[str]:
     ]
 
 
-def _ratings(rat: Ratings) -> list[str]:
+def _ratings(rat: Ratings, plots: list[str]) -> list[str]:
+    """The leaderboard with its intervals, then `plots` (its plot), then how it was made, the
+    style coefficients and the pairs it fits worst."""
     method = rat.method
     assert rat.filters is not None
     return [
         "<h2>Ratings</h2>",
+        leaderboard_html(rat.models),
+        *plots,
         f"<p>{html.escape(filters_text(rat.filters))} Intervals: "
         f"{html.escape(method['intervals'])}. Weights: "
         f"{html.escape(method['weights'])}. Rank: {html.escape(method['rank'])}. "
         f"Online Elo: {html.escape(method['online_elo'])}.</p>",
-        leaderboard_html(rat.models),
         f"<p>Style control ({html.escape(method['style_controlled'])}); coefficients: "
         f"{html.escape(method['coefficients'])}.</p>",
         html_table(
@@ -232,7 +235,7 @@ def render_html(report: Report, c: Battles, *, run: str = "") -> str:
     figs = report_plots(report, c)
     sections = [
         *_overview(report),
-        *_ratings(report.ratings),
+        *_ratings(report.ratings, figs.leaderboard),
         *figs.ratings,
         *slices_html(report.slices),
         "<h2>Length bias</h2>",
