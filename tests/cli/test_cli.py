@@ -166,3 +166,12 @@ def test_rounds_out_of_range_is_the_same_one_line_in_report_and_bench(
     assert err.startswith("Error: --rounds must be a ")
     assert err.splitlines()[0].endswith(f", got {least}")
     assert err.splitlines()[1].startswith("Hint: for example --rounds 1000")
+
+
+def test_the_readme_is_an_entry_point_into_the_docs() -> None:
+    assert len(README.splitlines()) <= 250
+    linked = re.findall(r"\]\((docs/[^)#]+)\)", README)
+    assert {"docs/getting-started.md", "docs/commands/index.md", "docs/api.md"} <= set(linked)
+    assert all((ROOT / page).is_file() for page in linked)
+    # the two commands first, then one worked example with its output
+    assert README.index("```sh") < README.index("## A worked example") < README.index("\n$ ")
