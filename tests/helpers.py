@@ -211,3 +211,15 @@ def doc_text(*pages: str) -> str:
     """The text of some documentation pages (`commands/build.md`), or of all of them."""
     paths = [ROOT / "docs" / p for p in pages] if pages else doc_pages()
     return "\n".join(p.read_text(encoding="utf-8") for p in paths)
+
+
+def benchmark_module(name: str) -> Any:
+    """benchmarks/NAME.py loaded as a module (the scripts are not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

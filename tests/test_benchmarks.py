@@ -3,21 +3,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import ROOT, battle, write_parquet
+from tests.helpers import battle, benchmark_module, write_parquet
 
-BENCHMARKS = ROOT / "benchmarks"
-_spec = importlib.util.spec_from_file_location("bench_build", BENCHMARKS / "bench_build.py")
-assert _spec is not None
-assert _spec.loader is not None
-bench_build = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench_build)
+bench_build = benchmark_module("bench_build")
 
 ROWS = [
     battle("q0", [("Plan a trip", "# Day 1\n- **Rome**\n- Florence", "1. Paris\n2. Lyon")]),

@@ -15,12 +15,14 @@ import pytest
 from click.testing import CliRunner
 
 from arenatok.cli import cli
-from arenatok.dataset.built import Battles, read_built
+from arenatok.dataset.built import read_built
 from arenatok.pipeline.driver import build
 from arenatok.report import controlled, ratings, solve
 from arenatok.report.leaderboards import leaderboard, style_matchups
 from arenatok.sections import as_json
-from tests.helpers import ROOT
+from tests.helpers import ROOT, benchmark_module
+
+synthetic = benchmark_module("battles").synthetic
 
 REFERENCE = ROOT / "tests" / "reference" / "arena_rank_elobench.json"
 
@@ -74,30 +76,6 @@ def test_arena_rank_itself_where_it_is_installed(elobench: Path) -> None:
         rating, bound = _compare(board, live[fit])
         assert rating < 0.01
         assert bound < 0.05
-
-
-def synthetic(models: int, battles: int, seed: int = 0) -> Battles:
-    """Battles of `models` models of known strengths, with answer lengths and markdown."""
-    rng = np.random.default_rng(seed)
-    strength = rng.normal(0, 1, models)
-    i = rng.integers(0, models, battles)
-    j = rng.integers(0, models - 1, battles)
-    j[j >= i] += 1
-    p = 1 / (1 + np.exp(-(strength[i] - strength[j])))
-    u = rng.random(battles)
-    winner = np.where(u < 0.1, "tie", np.where(u < 0.1 + 0.9 * p, "model_a", "model_b"))
-    names = [f"m{k:04d}" for k in range(models)]
-    style = rng.poisson([1, 4, 2], (2 * battles, 3)).tolist()
-    return Battles(
-        model_a=[names[k] for k in i],
-        model_b=[names[k] for k in j],
-        winner=winner.tolist(),
-        timestamp=[None] * battles,
-        output_a=rng.integers(1, 1500, battles).tolist(),
-        output_b=rng.integers(1, 1500, battles).tolist(),
-        style_a=[tuple(x) for x in style[:battles]],
-        style_b=[tuple(x) for x in style[battles:]],
-    )
 
 
 @pytest.mark.parametrize("intervals", ["sandwich", "bootstrap"])
