@@ -140,13 +140,11 @@ def cost_figure(bench: Bench) -> Any:
                 fontsize=8,
                 color="#555",
             )
-    families = list(dict.fromkeys(family(r.strategy) for r in strategies))
-    first = {family(r.strategy): r.strategy for r in reversed(strategies)}
+    colours = {family(r.strategy): styles[r.strategy]["color"] for r in strategies}
     handles: list[Any] = [
-        Line2D([], [], linestyle="", marker="o", color=styles[first[name]]["color"])
-        for name in families
+        Line2D([], [], linestyle="", marker="o", color=colour) for colour in colours.values()
     ]
-    labels = [plot_label(name) for name in families]
+    labels = [plot_label(name) for name in colours]
     if frontier:
         handles.append(Line2D([], [], color="k", linewidth=1))
         labels.append("frontier")

@@ -69,9 +69,9 @@ def progress_bar(label: str) -> Iterator[Callable[..., None]]:
 
 def build_summary(result: BuildResult) -> str:
     """The lines `arenatok build` prints."""
-    s = result.stats
     from arenatok.dataset.metadata import Metadata
 
+    s = result.stats
     m = Metadata.model_validate(result.metadata)
     n = s.written
     shares = " · ".join(
