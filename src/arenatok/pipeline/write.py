@@ -37,14 +37,16 @@ from arenatok.runtime.derived import (
     unchanged,
 )
 
+# Named once, in runtime.derived (which reads them too); re-exported with the other file names.
+from arenatok.runtime.derived import JSONL as JSONL
+from arenatok.runtime.derived import METADATA as METADATA
+
 DATA = "data_out.json"
 FULL = "full_data_out.json"
 MINI = "mini_data_out.json"
 PREVIEW = "preview_data_out.json"
-JSONL = "data_out.jsonl"
 REJECTS = "rejects.jsonl"
 DUPLICATES = "duplicates.jsonl"
-METADATA = "artifact_metadata.json"
 SCHEMA = "record.schema.json"
 OUTPUTS = (DATA, FULL, MINI, PREVIEW, JSONL, REJECTS, DUPLICATES, SCHEMA)
 """Every file a build writes besides METADATA."""

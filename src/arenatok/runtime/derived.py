@@ -29,6 +29,7 @@ DERIVED = (REPORT_JSON, REPORT_HTML, BENCH_JSON, BENCH_HTML, PARQUET, CARD)
 MANIFEST = ".arenatok-derived.json"
 """The derived files arenatok wrote in a directory: name -> bytes, sha256, build."""
 METADATA = "artifact_metadata.json"
+"""The build's own metadata (the build writes it last); `pipeline.write` names its files here."""
 JSONL = "data_out.jsonl"
 PAIRS = ((REPORT_JSON, REPORT_HTML), (BENCH_JSON, BENCH_HTML))
 """A JSON file and the page made from it in the same run (the page names the JSON's sha256)."""
@@ -38,7 +39,7 @@ _CARD_BUILD = re.compile(rf"^arenatok:\n(?:[ \t]+.*\n)*?[ \t]+build: '?({_HEX})'
 
 
 def page_meta(text: str, name: str) -> str | None:
-    """The value of a page's `<meta name="arenatok-NAME">` (see `page.html_page`), or None."""
+    """The value of a page's `<meta name="arenatok-NAME">` (see `pages.html_page`), or None."""
     m = re.search(rf'<meta name="arenatok-{name}" content="([0-9a-f]*)">', text[:2000])
     return m.group(1) if m else None
 
