@@ -13,7 +13,7 @@ from functools import partial
 
 import numpy as np
 
-from arenatok.report.ratings import BASE, model_indices
+from arenatok.report.ratings import BASE, bootstrap_jobs, fit_in_parts, model_indices
 from arenatok.report.solve import (
     DENSE_MODELS,
     Pattern,
@@ -239,11 +239,6 @@ def controlled_rounds(
     return out
 
 
-PARALLEL_WORK = 5_000_000
-"""Battles x rounds from which `jobs="auto"` runs the bootstrap in worker processes (below
-it, starting them costs more than it saves)."""
-
-
 def controlled_bootstrap(
     m: Matchups,
     full: np.ndarray,
@@ -260,20 +255,12 @@ def controlled_bootstrap(
     its own seed (`SeedSequence(seed).spawn`), so the result does not depend on `jobs`: how
     many worker processes share the rounds ("auto": one per core for large inputs).
     `progress` is called with the rounds done."""
-    from arenatok.runtime.workers import default_workers, process_map
-
     seeds = np.random.SeedSequence(seed).spawn(rounds)
-    if jobs == "auto":
-        work = len(m.s) * rounds * max(1, len(m.models) // DENSE_MODELS)
-        jobs = default_workers() if work >= PARALLEL_WORK else 1
-    pieces = max(1, min(rounds, 4 * int(jobs), -(-rounds // 10)))
+    jobs = bootstrap_jobs(jobs, len(m.s), rounds, len(m.models))
+    pieces = max(1, min(rounds, 4 * jobs, -(-rounds // 10)))
     chunks = [list(c) for c in np.array_split(np.array(seeds, dtype=object), pieces)]
     fit = partial(controlled_rounds, m, full, reg=reg, tol=tol, weights=weights)
-    parts = []
-    for part in process_map(fit, chunks, int(jobs)) if int(jobs) > 1 else map(fit, chunks):
-        parts.append(part)
-        if progress is not None:
-            progress(sum(len(x) for x in parts))
+    parts = fit_in_parts(fit, chunks, jobs, progress)
     return np.concatenate(parts) if parts else np.empty((0, len(full)))
 
 

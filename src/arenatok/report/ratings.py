@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from statistics import NormalDist
+from typing import TypeVar
 
 import numpy as np
 from scipy import sparse
@@ -204,8 +205,6 @@ def bt_bootstrap(
     the arena's) multiply the drawn counts. The draws are made here, one after another; with
     `jobs` > 1 worker processes fit them, so the numbers do not depend on `jobs`. `progress`
     is called with the rounds done."""
-    from arenatok.runtime.workers import default_workers, process_map
-
     rng = np.random.default_rng(seed)
     total = int(cells.counts.sum())
     full = bt_strengths(cells, weights=weights)
@@ -219,25 +218,51 @@ def bt_bootstrap(
             draws[r] = np.bincount(
                 row_cell[rng.integers(0, total, total)], minlength=len(cells.counts)
             )
-    if jobs == "auto":
-        work = len(cells.counts) * rounds * max(1, len(cells.models) // DENSE_MODELS)
-        jobs = default_workers() if work >= PARALLEL_WORK else 1
-    chunks = np.array_split(draws, max(1, min(int(jobs) * 4, rounds))) if rounds else []
+    jobs = bootstrap_jobs(jobs, len(cells.counts), rounds, len(cells.models))
+    chunks = np.array_split(draws, max(1, min(jobs * 4, rounds))) if rounds else []
     pattern = (
         Pattern(len(cells.models), cells.i, cells.j) if len(cells.models) > DENSE_MODELS else None
     )
-    fit = partial(_bt_rounds, cells, full, weights, pattern)
-    parts = []
-    for part in process_map(fit, chunks, int(jobs)) if int(jobs) > 1 else map(fit, chunks):
-        parts.append(part)
-        if progress is not None:
-            progress(sum(len(x) for x in parts))
+    parts = fit_in_parts(partial(_bt_rounds, cells, full, weights, pattern), chunks, jobs, progress)
     return np.concatenate(parts) if parts else np.empty((0, len(cells.models)))
 
 
 PARALLEL_WORK = 5_000_000
 """Cells (or battles) x rounds from which `jobs="auto"` fits bootstrap rounds in worker
 processes (below it, starting them costs more than it saves)."""
+
+
+def bootstrap_jobs(jobs: int | str, items: int, rounds: int, models: int) -> int:
+    """How many processes fit the bootstrap rounds: `jobs`, or for "auto" one per core when
+    items (cells or battles) x rounds, scaled by models / DENSE_MODELS beyond that many models,
+    reaches PARALLEL_WORK, else 1."""
+    from arenatok.runtime.workers import default_workers
+
+    if jobs != "auto":
+        return int(jobs)
+    work = items * rounds * max(1, models // DENSE_MODELS)
+    return default_workers() if work >= PARALLEL_WORK else 1
+
+
+Chunk = TypeVar("Chunk")
+
+
+def fit_in_parts(
+    fit: Callable[[Chunk], np.ndarray],
+    chunks: Sequence[Chunk],
+    jobs: int,
+    progress: Callable[[int], None] | None,
+) -> list[np.ndarray]:
+    """fit(chunk) for each chunk of rounds, in order (in `jobs` worker processes when jobs > 1);
+    `progress` is called with the rounds done after each."""
+    from arenatok.runtime.workers import process_map
+
+    parts: list[np.ndarray] = []
+    for part in process_map(fit, chunks, jobs):
+        parts.append(part)
+        if progress is not None:
+            progress(sum(len(x) for x in parts))
+    return parts
 
 
 def _bt_rounds(
