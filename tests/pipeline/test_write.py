@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from arenatok.errors import OutputError
 from arenatok.pipeline import write
 from arenatok.pipeline.records import dumps_lines
-from arenatok.pipeline.write import DatasetWriter, remove_derived
+from arenatok.pipeline.write import DatasetWriter, derived_to_remove
 from arenatok.runtime import atomic
 from arenatok.runtime.atomic import write_together
 from arenatok.runtime.derived import DERIVED
@@ -143,8 +143,10 @@ def test_remove_derived_keeps_a_readme_of_the_users(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("# notes\n")
     (tmp_path / "report.json").write_text(json.dumps({"build": OLD}))
     list_derived(tmp_path, OLD, ("report.json",))
-    assert remove_derived(tmp_path, {OLD}) == ["README.md (arenatok did not make it)"]
-    assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
+    plan = derived_to_remove(tmp_path, {OLD})
+    assert plan.kept == ["README.md (arenatok did not make it)"]
+    assert plan.unlink == ["report.json"]
+    assert plan.unlink_manifest
 
 
 def test_a_build_removes_only_what_was_made_from_the_build_it_replaces(tmp_path: Path) -> None:

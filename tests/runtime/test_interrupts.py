@@ -98,13 +98,14 @@ def test_held_leaves_an_ignored_signal_ignored() -> None:
 def test_a_signal_during_the_final_renames_does_not_undo_the_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = write.remove_derived
+    real = os.replace
 
-    def remove_and_interrupt(out_dir: Path, builds: set[str]) -> list[str]:
-        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the files are renamed into place
-        return real(out_dir, builds)
+    def replace_and_interrupt(src: str, dst: str) -> None:
+        if str(dst).endswith(write.METADATA):  # the last rename of the commit
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the files are renamed into place
+        real(src, dst)
 
-    monkeypatch.setattr(write, "remove_derived", remove_and_interrupt)
+    monkeypatch.setattr(os, "replace", replace_and_interrupt)
     src = write_jsonl(tmp_path / "b.jsonl", TINY)
     result = CliRunner().invoke(cli, ["build", "--source", str(src), "--out", str(tmp_path / "o")])
     assert result.exit_code == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -22,6 +23,7 @@ from arenatok.errors import SourceError
 from arenatok.pipeline.keys import Sides, same_battle_keys
 from arenatok.pipeline.style import FEATURES
 from arenatok.pipeline.write import JSONL
+from arenatok.runtime.files import open_owned
 
 TEST_SHARE = 0.2
 SHARD_BYTES = 8 << 20
@@ -143,8 +145,8 @@ def plan_shards(out: Path, *, limit: int | None, seed: int, keys: bool = False) 
     """A build's data_out.jsonl (its first `limit` lines) cut into shards of whole lines."""
     path = out / JSONL
     try:
-        size = path.stat().st_size
-        with path.open("rb") as f:
+        with open_owned(path) as f:
+            size = os.fstat(f.fileno()).st_size
             end = _end_of_line(f, limit) if limit is not None else size
             cuts = [0]
             while cuts[-1] + SHARD_BYTES < end:
@@ -182,7 +184,7 @@ def _checked(shard: Shard, lines: list[bytes]) -> Iterator[dict[str, Any]]:
         found = Problems(out)
         record = check_record(line, "", found)
         if record is None:
-            with shard.path.open("rb") as f:
+            with open_owned(shard.path) as f:
                 before = f.read(shard.start).count(b"\n")
             Problems(out, first=True).add(f"{JSONL} line {before + i + 1}", found[0][2:])
         assert record is not None
@@ -194,7 +196,7 @@ def read_shard(shard: Shard) -> Corpus:
     from arenatok.pipeline.encodings import get_encoding
 
     encode = get_encoding("cl100k_base").encode_ordinary
-    with shard.path.open("rb") as f:
+    with open_owned(shard.path) as f:
         f.seek(shard.start)
         lines = f.read(shard.end - shard.start).splitlines()
     vote, test, turns, model_a, model_b = [], [], [], [], []

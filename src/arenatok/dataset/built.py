@@ -17,11 +17,14 @@ from arenatok.dataset.check import (
     build_id,
     check_files,
     check_record,
+    lines_of,
 )
 from arenatok.dataset.check import read_metadata as read_metadata_checked
 from arenatok.errors import SourceError
 from arenatok.pipeline.style import FEATURES
 from arenatok.pipeline.write import JSONL, METADATA
+from arenatok.runtime.files import exists
+from arenatok.runtime.journal import pending
 
 __all__ = [
     "Battles",
@@ -146,7 +149,7 @@ class Built:
 
 def _missing(out: Path) -> None:
     """A clear SourceError when `out` holds no build at all."""
-    if not (out / METADATA).is_file() and not (out / METADATA).is_symlink():
+    if not exists(out / METADATA) and not pending(out):
         raise SourceError(
             f"{out}: no {METADATA} here (not a finished build)",
             hint="run arenatok build --out DIR first",
@@ -174,13 +177,12 @@ def checked_lines(
     BuildError at the first problem."""
     problems = Problems(out, first=True)
     stream = Stream()
-    with (out / JSONL).open("rb") as f:
-        for n, line in enumerate(f, start=1):
-            stream.feed(line)
-            if limit is None or n <= limit:
-                record = check_record(line, f"{JSONL} line {n}", problems)
-                assert record is not None  # a problem raised
-                yield record
+    for n, line in enumerate(_lines(out, problems), start=1):
+        stream.feed(line)
+        if limit is None or n <= limit:
+            record = check_record(line, f"{JSONL} line {n}", problems)
+            assert record is not None  # a problem raised
+            yield record
     stream.finish(out, meta, problems)
     check_files(out, meta, problems, hashed={JSONL})
 
@@ -191,11 +193,18 @@ def check_stream(out: Path, meta: dict[str, Any]) -> None:
     first problem."""
     problems = Problems(out, first=True)
     stream = Stream()
-    with (out / JSONL).open("rb") as f:
-        for line in f:
-            stream.feed(line)
+    for line in _lines(out, problems):
+        stream.feed(line)
     stream.finish(out, meta, problems)
     check_files(out, meta, problems, hashed={JSONL})
+
+
+def _lines(out: Path, problems: Problems) -> Iterator[bytes]:
+    """data_out.jsonl's lines; a file that cannot be read is a BuildError (`problems` raises)."""
+    try:
+        yield from lines_of(out / JSONL)
+    except OSError as e:
+        problems.add(JSONL, f"cannot be read ({e.strerror or e})")
 
 
 def records(out: Path, *, limit: int | None = None) -> Iterator[dict[str, Any]]:

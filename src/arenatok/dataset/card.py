@@ -21,6 +21,7 @@ from arenatok.runtime.derived import (
     card_is_ours,
     write_derived,
 )
+from arenatok.runtime.files import open_owned
 from arenatok.text import markdown, markdown_code
 
 __all__ = ["CARD", "PARQUET", "records_schema", "records_tables", "write_card"]
@@ -128,7 +129,7 @@ def _chunks(out: Path, checked: dict[str, Any] | None = None) -> Iterator[bytes]
     problems = Problems(out, first=True)
     stream = Stream()
     try:
-        with path.open("rb") as f:
+        with open_owned(path) as f:
             block: list[bytes] = []
             size = 0
             for line in f:

@@ -15,7 +15,6 @@ push, which refuse a build at its first problem).
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +22,9 @@ from typing import Any
 
 import orjson
 
+from arenatok.dataset.invariants import invariants
 from arenatok.dataset.metadata import metadata_problem
-from arenatok.errors import BuildError
-from arenatok.pipeline.style import markdown_counts, total
+from arenatok.errors import BuildError, OutputError
 from arenatok.pipeline.write import (
     DATA,
     DUPLICATES,
@@ -41,7 +40,17 @@ from arenatok.pipeline.write import (
     cut_strings,
     schema_bytes,
 )
-from arenatok.runtime.atomic import sha256_file
+from arenatok.runtime.atomic import DirLock, locked
+from arenatok.runtime.files import (
+    LIMITS,
+    NotRegularFile,
+    exists,
+    is_regular,
+    open_owned,
+    read_owned,
+    sha256_owned,
+)
+from arenatok.runtime.journal import JOURNAL, pending
 
 MAX_RECORD_PROBLEMS = 20
 """Record-level problems `validate` lists in full; beyond that only their number is given."""
@@ -91,8 +100,9 @@ def read_metadata(out: Path, problems: Problems) -> dict[str, Any] | None:
     if not out.is_dir():
         problems.add(str(out), "not a directory")
         return None
+    finish_commit(out, problems)
     try:
-        raw = path.read_bytes()
+        raw = read_owned(path, limit=LIMITS[METADATA])
     except FileNotFoundError:
         problems.add(METADATA, "missing: the build did not finish, or this is not its output")
         return None
@@ -107,6 +117,21 @@ def read_metadata(out: Path, problems: Problems) -> dict[str, Any] | None:
     _counts(meta, problems)
     _file_table(meta, problems)
     return meta
+
+
+def finish_commit(out: Path, problems: Problems) -> None:
+    """Finish the commit that a stopped run left in `out` (`journal.recover`, under the
+    directory's lock), so that what is read is one build, whole; a run that holds the lock now
+    is left alone (what it commits is read after it)."""
+    if not pending(out):
+        return
+    try:
+        DirLock(out).release()  # taking the lock finishes the commit
+    except OutputError as e:
+        if not locked(out):
+            problems.add(JOURNAL, e.message)
+    except OSError as e:
+        problems.add(JOURNAL, f"a stopped commit, which cannot be finished ({e.strerror or e})")
 
 
 def _counts(meta: dict[str, Any], problems: Problems) -> None:
@@ -160,22 +185,21 @@ def check_files(out: Path, meta: dict[str, Any], problems: Problems, *, hashed: 
         if name not in expected:
             continue  # not one of ours (see _file_table): never opened
         path = out / name
-        if path.is_symlink() or not path.is_file():
-            problems.add(name, "missing" if not path.exists() else "not a regular file")
+        if not is_regular(path):
+            problems.add(name, "not a regular file" if exists(path) else "missing")
             continue
         size = path.stat().st_size
         if size != info["bytes"]:
             problems.add(name, f"{size} bytes, the metadata says {info['bytes']}")
-        elif name not in hashed and sha256_file(path) != info["sha256"]:
+        elif name not in hashed and _sha256(path, problems) not in (None, info["sha256"]):
             problems.add(name, "sha256 differs from the metadata (the file was changed)")
-    if (out / SCHEMA).is_file() and (out / SCHEMA).read_bytes() != schema_bytes():
+    if is_regular(out / SCHEMA) and not _is_our_schema(out / SCHEMA, problems):
         problems.add(SCHEMA, "differs from this arenatok version's schema; checked against ours")
     counts = meta["counts"]
     for name, n in ((REJECTS, counts["rows_rejected"]), (DUPLICATES, counts["rows_dropped"])):
         path = out / name
-        if name in meta["files"] and path.is_file():
-            with path.open("rb") as f:
-                lines = sum(1 for _ in f)
+        if name in meta["files"] and is_regular(path):
+            lines = sum(1 for _ in lines_of(path))
             if lines != n:
                 problems.add(name, f"{lines} lines, but the metadata says {n}")
         elif n and name not in meta["files"]:
@@ -243,8 +267,9 @@ class Stream:
             problems.add(JSONL, f"{self.lines} records, but the metadata says {written}")
         try:
             head = [orjson.loads(x) for x in self.first]
-            mini = orjson.loads((out / MINI).read_bytes())["examples"]
-            preview = orjson.loads((out / PREVIEW).read_bytes())["examples"]
+            mini = orjson.loads(read_owned(out / MINI, limit=files[MINI]["bytes"]))["examples"]
+            preview = read_owned(out / PREVIEW, limit=files[PREVIEW]["bytes"])
+            preview = orjson.loads(preview)["examples"]
         except (OSError, ValueError, KeyError, TypeError) as e:
             problems.add(f"{MINI}/{PREVIEW}", f"unreadable ({type(e).__name__})")
             return
@@ -254,10 +279,33 @@ class Stream:
             problems.add(PREVIEW, f"is not {MINI} with long strings cut")
 
 
-def lines(path: Path) -> Iterator[bytes]:
-    """A file's lines (with their line breaks)."""
-    with path.open("rb") as f:
+def lines_of(path: Path) -> Iterator[bytes]:
+    """A file of the build's lines (with their line breaks), opened as `files.open_owned`
+    opens it."""
+    with open_owned(path) as f:
         yield from f
+
+
+def _sha256(path: Path, problems: Problems) -> str | None:
+    """A file's sha256 (None, with the problem added, when it cannot be read)."""
+    try:
+        return sha256_owned(path)[1]
+    except OSError as e:
+        problems.add(path.name, f"cannot be read ({e.strerror or e})")
+        return None
+
+
+def _is_our_schema(path: Path, problems: Problems) -> bool:
+    """Whether a record.schema.json has this version's bytes (True, with the problem added,
+    when it cannot be read)."""
+    ours = schema_bytes()
+    try:
+        return read_owned(path, limit=len(ours)) == ours
+    except NotRegularFile:  # larger than ours
+        return False
+    except OSError as e:
+        problems.add(path.name, f"cannot be read ({e.strerror or e})")
+        return True
 
 
 def check_build(out: Path, problems: Problems) -> dict[str, Any] | None:
@@ -272,7 +320,7 @@ def check_build(out: Path, problems: Problems) -> dict[str, Any] | None:
         return meta
     stream = Stream()
     try:
-        for n, line in enumerate(lines(out / JSONL), start=1):
+        for n, line in enumerate(lines_of(out / JSONL), start=1):
             stream.feed(line)
             check_record(line, f"{JSONL} line {n}", problems)
     except OSError as e:
@@ -281,105 +329,3 @@ def check_build(out: Path, problems: Problems) -> dict[str, Any] | None:
     problems.close()
     stream.finish(out, meta, problems)
     return meta
-
-
-def _usage_invariants(u: Any, has_timestamp: bool, where: str) -> list[str]:
-    """The metric definitions (README, Metrics), checked from the per-turn counts without the
-    code that computed them."""
-    turns = u["turns"]
-    wrong = []
-    inp = [t["input_tokens"] for t in turns]
-    out_a = [t["response_a_tokens"] for t in turns]
-    out_b = [t["response_b_tokens"] for t in turns]
-    for i, t in enumerate(turns):
-        if t["turn_number"] != i + 1:
-            wrong.append(f"{where}.turns[{i}].turn_number is {t['turn_number']}, not {i + 1}")
-        offset = 0.0 if i == 0 and has_timestamp else None
-        if t["timestamp_offset"] != offset:
-            wrong.append(f"{where}.turns[{i}].timestamp_offset should be {offset}")
-        for side, answers in (("a", out_a), ("b", out_b)):
-            history = sum(inp[:i]) + sum(answers[:i]) + inp[i]
-            if t[f"context_tokens_{side}"] != history:
-                wrong.append(
-                    f"{where}.turns[{i}].context_tokens_{side} is not the tokens of the earlier "
-                    f"turns (user and {side.upper()}) plus this user message"
-                )
-    ti, ta, tb = sum(inp), sum(out_a), sum(out_b)
-    total_tokens = ti + ta + tb
-    sums = {
-        "total_input_tokens": ti,
-        "total_output_tokens_a": ta,
-        "total_output_tokens_b": tb,
-        "total_tokens": total_tokens,
-    }
-    for key, value in sums.items():
-        if u[key] != value:
-            wrong.append(f"{where}.{key} is {u[key]}, the per-turn counts give {value}")
-    ratios = {
-        "avg_tokens_per_turn": total_tokens / len(turns),
-        "input_output_ratio": ti / total_tokens if total_tokens else 0.0,
-        "coordination_overhead": abs(tb - ta) / total_tokens if total_tokens else 0.0,
-    }
-    for key, value in ratios.items():
-        got = u["communication_efficiency"][key]
-        if not math.isclose(got, value, rel_tol=1e-12, abs_tol=1e-12):
-            wrong.append(
-                f"{where}.communication_efficiency.{key} is {got}, the counts give {value}"
-            )
-        if key != "avg_tokens_per_turn" and not 0.0 <= got <= 1.0:
-            wrong.append(f"{where}.communication_efficiency.{key} = {got} is outside [0, 1]")
-    for side in ("a", "b"):
-        full = sum(t[f"context_tokens_{side}"] for t in turns)
-        if u["full_state"][f"full_state_input_tokens_{side}"] != full:
-            wrong.append(f"{where}.full_state_input_tokens_{side} is not the sum of its contexts")
-    chat = u.get("chat_overhead")
-    if chat is not None and (
-        len(chat["turns"]) != len(turns)
-        or chat["full_state_chat_overhead_tokens"] != sum(chat["turns"])
-    ):
-        wrong.append(f"{where}.chat_overhead does not have one entry per turn summing up")
-    return wrong
-
-
-def _style_invariants(c: Any) -> list[str]:
-    """context.style: one entry per turn, each the markdown counts of that turn's answers, and
-    the totals their sums."""
-    st, conv = c["style"], c["conversation"]
-    if len(st["turns"]) != len(conv):
-        return ["style.turns and conversation differ in length"]
-    wrong = []
-    for side in ("a", "b"):
-        counts = [markdown_counts(t[f"response_{side}"]) for t in conv]
-        for i, (got, want) in enumerate(zip((t[side] for t in st["turns"]), counts, strict=True)):
-            if got != want:
-                wrong.append(f"style.turns[{i}].{side} is {got}, the answer gives {want}")
-        if st[f"total_{side}"] != total(counts):
-            wrong.append(f"style.total_{side} is not the sum of its turns")
-    return wrong
-
-
-def invariants(record: Any) -> list[str]:
-    """What must hold between the fields of one record that matches the schema."""
-    c = record["context"]
-    u = c["token_usage"]
-    turns = u["turns"]
-    if not turns or len(turns) != len(c["conversation"]):
-        return ["token_usage.turns and conversation differ in length"]
-    has_timestamp = c["api_metadata"]["timestamp"] is not None
-    wrong = _usage_invariants(u, has_timestamp, "token_usage")
-    for name, extra in (c.get("extra_token_usage") or {}).items():
-        if len(extra["turns"]) != len(turns):
-            wrong.append(f"extra_token_usage.{name}.turns and conversation differ in length")
-        else:
-            wrong += _usage_invariants(extra, has_timestamp, f"extra_token_usage.{name}")
-    wrong += _style_invariants(c)
-    first = c["conversation"][0]
-    if (record["input"], c["response_a"], c["response_b"]) != (
-        first["user"],
-        first["response_a"],
-        first["response_b"],
-    ):
-        wrong.append("input / response_a / response_b are not the first turn of conversation")
-    if record["output"] != f"Winner: {c['winner']}":
-        wrong.append(f"output {record['output']!r} does not name the winner {c['winner']!r}")
-    return wrong

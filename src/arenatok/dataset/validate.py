@@ -19,6 +19,7 @@ from arenatok.runtime.derived import (
     made_from,
     mismatched_pair,
 )
+from arenatok.runtime.files import is_regular
 
 
 @dataclass
@@ -57,15 +58,23 @@ def findings(out: str | Path) -> Findings:
     return found
 
 
+def _head(path: Path) -> str:
+    """A file's first MiB as text ("" when it cannot be read)."""
+    try:
+        return head_text(path)
+    except OSError:
+        return ""
+
+
 def _check_derived(out: Path, build: str, problems: list[str]) -> None:
     """Each file derived from a build (report, bench, card) must name this build, each page
     the same run as its JSON file."""
     again = {"report": "report", "bench": "bench", "data/": "card", "README": "card"}
     for name in DERIVED:
         path = out / name
-        if not path.is_file() or (name == CARD and card_build(head_text(path)) is None):
+        if not is_regular(path) or (name == CARD and card_build(_head(path)) is None):
             continue  # absent, or a README.md of the user's own
-        if made_from(path) != build:
+        if made_from(path, within=out) != build:
             command = next(c for prefix, c in again.items() if name.startswith(prefix))
             problems.append(
                 f"{name}: was made from another build (or names none): run arenatok {command} "

@@ -4,25 +4,22 @@ place only when the whole build succeeded; `artifact_metadata.json` is renamed l
 
 from __future__ import annotations
 
-import errno
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
 from arenatok.errors import OutputError
 from arenatok.pipeline.battle import Reject
 from arenatok.pipeline.records import Record, dumps_lines
-from arenatok.runtime import interrupts
 from arenatok.runtime.atomic import (
     BUILD_HINT,
     DirLock,
     TempFile,
     dumps_pretty,
-    fsync_path,
     output_error,
     remove_stale_temps,
     temps,
@@ -30,7 +27,6 @@ from arenatok.runtime.atomic import (
 from arenatok.runtime.derived import (
     DERIVED,
     MANIFEST,
-    build_in,
     made_from,
     manifest_bytes,
     read_manifest,
@@ -40,6 +36,16 @@ from arenatok.runtime.derived import (
 # Named once, in runtime.derived (which reads them too); re-exported with the other file names.
 from arenatok.runtime.derived import JSONL as JSONL
 from arenatok.runtime.derived import METADATA as METADATA
+from arenatok.runtime.files import (
+    LIMITS,
+    NotRegularFile,
+    clone_file,
+    exists,
+    is_dir,
+    is_regular,
+    read_owned,
+)
+from arenatok.runtime.journal import Step, Unfinished, commit
 
 DATA = "data_out.json"
 FULL = "full_data_out.json"
@@ -65,43 +71,6 @@ def cut_strings(value: Any, limit: int = PREVIEW_CHARS) -> Any:
     if isinstance(value, list):
         return [cut_strings(v, limit) for v in value]
     return value
-
-
-FICLONE = 0x40049409
-"""Linux's ioctl that makes a file share another's blocks (a reflink: Btrfs, XFS, ...)."""
-
-
-def clone_file(src: Path, dst: IO[bytes]) -> str:
-    """Give `dst` (an empty file open for writing) the bytes of `src` without this process
-    writing them: a reflink where the file system can share blocks ("reflink"), else a copy
-    inside the kernel ("copy_file_range"), else a plain copy ("copy"). Returns which ran."""
-    import fcntl
-    import shutil
-
-    with src.open("rb") as s:
-        size = os.fstat(s.fileno()).st_size
-        try:
-            fcntl.ioctl(dst.fileno(), FICLONE, s.fileno())
-            return "reflink"
-        except OSError:
-            pass
-        done = 0
-        try:
-            while done < size:
-                n = os.copy_file_range(s.fileno(), dst.fileno(), size - done)
-                if n == 0:
-                    break
-                done += n
-        except OSError as e:
-            if e.errno == errno.ENOSPC:
-                raise
-        if done == size:
-            return "copy_file_range"
-        s.seek(0)
-        dst.seek(0)
-        dst.truncate()
-        shutil.copyfileobj(s, dst, 1 << 20)
-        return "copy"
 
 
 def stray_temps(directory: Path) -> list[str]:
@@ -145,7 +114,7 @@ class DatasetWriter:
             self._writes = {DATA, FULL, MINI, PREVIEW, JSONL, SCHEMA, METADATA}
             self._writes |= {REJECTS} if keep_rejects else set()
             self._writes |= {DUPLICATES} if keep_duplicates else set()
-            self._previous = _listed(out_dir, self._writes)
+            _previous(out_dir, self._writes)  # refuses files of ours that it did not write
             self._data = self._new(DATA)
             self._jsonl = self._new(JSONL)
             self._rejects = self._new(REJECTS) if keep_rejects else None
@@ -202,10 +171,12 @@ class DatasetWriter:
             self._guard(self._duplicates.write, dumps_lines(duplicates) + b"\n")
 
     def commit(self, metadata: Mapping[str, object]) -> dict[str, dict[str, object]]:
-        """Complete every file as a temp file (flushed to the disk), then remove the files
-        derived from an earlier build (`DERIVED`), rename every file into place and
-        artifact_metadata.json (with the size and sha256 of every other file) last, and flush
-        the directory. Ctrl-C waits until the renames are done. Returns that file table."""
+        """Complete every file as a temp file (flushed to the disk), and decide, reading and
+        hashing what the earlier build left, which of its files go: the files derived from it
+        (`DERIVED`, as `derived_to_remove` decides) and the outputs this build does not write.
+        Only then the point of no return (`journal.commit`): artifact_metadata.json removed,
+        those files removed, every file renamed into place and the new artifact_metadata.json
+        (with the size and sha256 of every other file) last. Returns that file table."""
         self._write_data(b"\n]}\n" if self._n else b"]}\n")
         small = {
             MINI: dumps_pretty({"examples": self._first}).encode("utf-8"),
@@ -213,8 +184,7 @@ class DatasetWriter:
             SCHEMA: schema_bytes(),
         }
         try:
-            previous = _listed(self.out_dir, self._writes)  # the lock held: as at the start
-            predecessor = build_in(self.out_dir)
+            previous, predecessor = _previous(self.out_dir, self._writes)  # as at the start
             files = {f.final.name: f.close() for f in self._open}
             # The same bytes as data_out.json, without this process writing them again: a copy,
             # not a hard link (editing one file must not change the other).
@@ -227,6 +197,22 @@ class DatasetWriter:
                 files[name] = f.close()
             files[FULL] = files[DATA]
             table = dict(sorted(files.items()))
+            derived = derived_to_remove(self.out_dir, {predecessor} if predecessor else set())
+            self.kept = derived.kept
+            gone = []
+            for name in sorted(set(previous) - self._writes):
+                if unchanged(self.out_dir, name, previous):
+                    gone.append(name)
+                elif exists(self.out_dir / name):
+                    self.kept.append(f"{name} (changed since the last build wrote it)")
+            manifest = []
+            if derived.manifest is not None:
+                m = self._new(MANIFEST, hashed=False)
+                m.write(derived.manifest)
+                m.close()
+                manifest = [self._step(m)]
+            elif derived.unlink_manifest:
+                manifest = [Step("unlink", MANIFEST)]
             meta = self._new(METADATA)
             meta.write(
                 dumps_pretty(
@@ -234,19 +220,20 @@ class DatasetWriter:
                 ).encode("utf-8")
             )
             meta.close()
-            with interrupts.held():
-                (self.out_dir / METADATA).unlink(missing_ok=True)
-                self.kept = remove_derived(self.out_dir, {predecessor} if predecessor else set())
-                for f in self._open:
-                    if f is not meta:
-                        f.tmp.replace(f.final)
-                for name in sorted(set(previous) - self._writes):
-                    if unchanged(self.out_dir, name, previous):
-                        (self.out_dir / name).unlink()
-                    elif (self.out_dir / name).exists():
-                        self.kept.append(f"{name} (changed since the last build wrote it)")
-                meta.tmp.replace(meta.final)
-                fsync_path(self.out_dir)
+            steps = [
+                Step("unlink", METADATA),
+                *(Step("unlink", name) for name in derived.unlink),
+                *([Step("rmdir", "data")] if is_dir(self.out_dir / "data") else []),
+                *manifest,
+                *(self._step(f) for f in self._open if f is not meta and f.final.name != MANIFEST),
+                *(Step("unlink", name) for name in gone),
+                self._step(meta),
+            ]
+            commit(self.out_dir, steps, hint=BUILD_HINT)
+        except Unfinished:
+            self._open.clear()  # the journal names the temp files: the next run renames them
+            self._release()
+            raise
         except OSError as e:
             self.discard()
             raise output_error(self.out_dir, e, hint=BUILD_HINT) from e
@@ -256,6 +243,10 @@ class DatasetWriter:
         self._open.clear()
         self._release()
         return table
+
+    def _step(self, f: TempFile) -> Step:
+        """The commit's step that renames `f` into place."""
+        return Step("replace", f.final.name, f.tmp.name)
 
     def discard(self) -> None:
         """Remove every temp file; files of an earlier complete run stay as they were."""
@@ -277,12 +268,14 @@ class DatasetWriter:
             self._lock = None
 
 
-def _listed(out_dir: Path, writes: set[str]) -> dict[str, dict[str, Any]]:
+def _previous(out_dir: Path, writes: set[str]) -> tuple[dict[str, dict[str, Any]], str | None]:
     """The files of the build in `out_dir` (its metadata's file table; only names a build
-    writes), after checking that every file of the names in `writes` that is there is one of
-    them: a build replaces only its own files (an OutputError names the first other)."""
+    writes) and that build's identity (the sha256 of its data_out.jsonl), after checking that
+    every file of the names in `writes` that is there is one of them: a build replaces only
+    its own files (an OutputError names the first other)."""
     try:
-        table = orjson.loads((out_dir / METADATA).read_bytes())["files"]
+        meta = orjson.loads(read_owned(out_dir / METADATA, limit=LIMITS[METADATA]))
+        table = meta["files"]
         listed = {
             name: entry
             for name, entry in table.items()
@@ -291,11 +284,16 @@ def _listed(out_dir: Path, writes: set[str]) -> dict[str, dict[str, Any]]:
         ours = True
     except FileNotFoundError:
         listed, ours = {}, False
+    except NotRegularFile as e:
+        raise OutputError(
+            f"{out_dir / METADATA}: {e.strerror}; arenatok does not replace it",
+            hint=f"move it away, or {BUILD_HINT}",
+        ) from e
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         listed, ours = {}, False  # not metadata of ours: it is not replaced either
     for name in sorted(writes):
         path = out_dir / name
-        if not path.exists() and not path.is_symlink():
+        if not exists(path):
             continue
         if name in listed or (name == METADATA and ours):
             continue
@@ -304,45 +302,55 @@ def _listed(out_dir: Path, writes: set[str]) -> dict[str, dict[str, Any]]:
             "it); arenatok does not replace files it did not write",
             hint=f"move it away, or {BUILD_HINT}",
         )
-    return listed
+    build = listed.get(JSONL, {}).get("sha256") if ours else None
+    return listed, build
 
 
-def remove_derived(out_dir: Path, builds: set[str]) -> list[str]:
-    """Remove the files derived from a build (`DERIVED`) that the directory's list
+@dataclass
+class Derived:
+    """What a build's commit does to the files derived from the build it replaces."""
+
+    unlink: list[str] = field(default_factory=list)
+    """Derived files to remove (data/ goes too when that leaves it empty)."""
+    kept: list[str] = field(default_factory=list)
+    """Derived files left, each with why."""
+    manifest: bytes | None = None
+    """The list of derived files as it is after the removals (None: unchanged or removed)."""
+    unlink_manifest: bool = False
+    """Whether the list goes (nothing is left in it)."""
+
+
+def derived_to_remove(out_dir: Path, builds: set[str]) -> Derived:
+    """Which files derived from a build (`DERIVED`) to remove: those that the directory's list
     (`derived.MANIFEST`) names as written by arenatok, unchanged since, and made from one of
-    `builds` (and data/ when that leaves it empty); leave any other file of those names, a
-    link, or a file under a linked data/. Returns the names left, each with why."""
-    kept = []
+    `builds`; any other file of those names, a link, or a file under a linked data/ stays.
+    Only reads: the commit removes them."""
+    plan = Derived()
     listed = read_manifest(out_dir)
+    before = dict(listed)
     for name in DERIVED:
         path = out_dir / name
-        if not path.exists() and not path.is_symlink():
+        if not exists(path):
             listed.pop(name, None)
             continue
-        maker = made_from(path)
+        maker = made_from(path, within=out_dir)
         if path.parent != out_dir and path.parent.is_symlink():
-            kept.append(f"{name} (under a symbolic link)")
+            plan.kept.append(f"{name} (under a symbolic link)")
         elif maker is None:
-            kept.append(f"{name} (arenatok did not make it)")
+            plan.kept.append(f"{name} (arenatok did not make it)")
         elif maker not in builds:
-            kept.append(f"{name} (another build)")
+            plan.kept.append(f"{name} (another build)")
         elif not unchanged(out_dir, name, listed):
-            kept.append(f"{name} (changed since arenatok wrote it, or not listed as its own)")
+            plan.kept.append(f"{name} (changed since arenatok wrote it, or not listed as its own)")
         else:
-            path.unlink()
+            plan.unlink.append(name)
             listed.pop(name)
-    data = out_dir / "data"
-    if data.is_dir() and not data.is_symlink() and not any(data.iterdir()):
-        data.rmdir()
-    if (out_dir / MANIFEST).is_file() and not (out_dir / MANIFEST).is_symlink():
+    if is_regular(out_dir / MANIFEST) and listed != before:
         if listed:
-            f = TempFile(out_dir / MANIFEST, hashed=False)
-            f.write(manifest_bytes(listed))
-            f.close()
-            f.tmp.replace(f.final)
+            plan.manifest = manifest_bytes(listed)
         else:
-            (out_dir / MANIFEST).unlink()
-    return kept
+            plan.unlink_manifest = is_regular(out_dir / MANIFEST)
+    return plan
 
 
 def schema_bytes() -> bytes:

@@ -11,7 +11,7 @@ import errno
 import hashlib
 import json
 import os
-import secrets
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import IO
 
 from arenatok.errors import ArenatokError, OutputError, resource_error
-from arenatok.runtime import interrupts
+from arenatok.runtime.files import fsync_path, kind, mkstemp, sha256_owned, writer
+from arenatok.runtime.journal import Step, Unfinished, commit, recover
+
+__all__ = ["fsync_path", "mkstemp"]  # re-exported: the build's writer uses them from here
 
 
 def dumps_pretty(obj: object) -> str:
@@ -67,18 +70,6 @@ def out_dir(path: str | Path, option: str = "--out") -> Path:
     return p
 
 
-def mkstemp(final: Path) -> tuple[int, Path]:
-    """A new temp file beside `final` (same file system, so the rename is atomic), with the
-    permissions a plain open() would give (0o666 less the umask, applied by the kernel)."""
-    while True:
-        tmp = final.parent / f".{final.name}.{secrets.token_hex(4)}.tmp"
-        try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-
-
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
@@ -86,16 +77,6 @@ def sha256_file(path: Path) -> str:
         while block := f.read(1 << 20):
             h.update(block)
     return h.hexdigest()
-
-
-def fsync_path(path: Path) -> None:
-    """Flush a file, or a directory's entries (so its renames survive a power loss), to the
-    disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 SYNC_EVERY = 16 * 2**20
@@ -113,7 +94,7 @@ class TempFile:
     ) -> None:
         self.final = final
         fd, self.tmp = mkstemp(final)
-        self._fh: IO[bytes] = os.fdopen(fd, "wb")
+        self._fh: IO[bytes] = writer(fd, str(self.tmp))
         self.file = self._fh
         """The open temp file, for a writer of its own (not hashed, not flushed on the way)."""
         self._sha = hashlib.sha256() if hashed else None
@@ -164,23 +145,17 @@ LOCK = ".arenatok.lock"
 class DirLock:
     """An exclusive lock on an output directory: `flock` on DIR/.arenatok.lock, which holds the
     holder's pid and is removed at the end. The kernel drops the lock when its holder dies, so
-    a lock file left by a killed build is simply taken over. A link planted under the lock's
-    name is refused (O_NOFOLLOW), never written through."""
+    a lock file left by a killed build is simply taken over. A link or anything but a regular
+    file under the lock's name is refused at once (O_NOFOLLOW, O_NONBLOCK, fstat), never
+    written through. Once locked, a commit that a stopped run left is finished
+    (`journal.recover`) before the holder reads or writes anything there."""
 
     def __init__(self, directory: Path, *, hint: str = BUILD_HINT) -> None:
         import fcntl
 
         self.path = directory / LOCK
         while True:
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-            except OSError as e:
-                if e.errno != errno.ELOOP:
-                    raise
-                raise OutputError(
-                    f"{self.path}: is a symbolic link; arenatok does not write through links",
-                    hint=f"remove the link, or {hint}",
-                ) from e
+            fd = _open_lock(self.path, os.O_RDWR | os.O_CREAT, hint)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as e:
@@ -198,6 +173,7 @@ class DirLock:
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            recover(directory)
         except BaseException:  # a full disk: no empty lock file is left
             self.release()
             raise
@@ -227,13 +203,41 @@ def remove_stale_temps(directory: Path, names: Iterable[str]) -> None:
         stale.unlink(missing_ok=True)
 
 
+def _open_lock(path: Path, flags: int, hint: str) -> int:
+    """The lock file opened (`flags`), if it is a regular file: a link, a FIFO, a directory
+    is an OutputError at once."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise OutputError(
+                f"{path}: is a symbolic link; arenatok does not write through links",
+                hint=f"remove the link, or {hint}",
+            ) from e
+        if e.errno not in (errno.EISDIR, errno.ENXIO):
+            raise
+        raise OutputError(
+            f"{path}: is not a regular file; arenatok locks only a regular file of its own",
+            hint=f"remove it, or {hint}",
+        ) from e
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise OutputError(
+            f"{path}: is {kind(mode)}; arenatok locks only a regular file of its own",
+            hint=f"remove it, or {hint}",
+        )
+    return fd
+
+
 def locked(directory: Path) -> bool:
-    """Whether an arenatok run holds the directory's lock now (the lock file is only read)."""
+    """Whether an arenatok run holds the directory's lock now (the lock file is only read;
+    anything but a regular file there is no lock of a run's)."""
     import fcntl
 
     try:
-        fd = os.open(directory / LOCK, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
+        fd = _open_lock(directory / LOCK, os.O_RDONLY, BUILD_HINT)
+    except (OSError, OutputError):
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -246,6 +250,16 @@ def locked(directory: Path) -> bool:
 
 Content = bytes | Callable[[IO[bytes]], object]
 """A file's bytes, or a function that writes them into an open file (in the order given)."""
+
+
+def _replace(directory: Path, f: TempFile) -> Step:
+    """The commit's step that renames a temp file into place (names relative to
+    `directory`)."""
+    return Step(
+        "replace",
+        f.final.relative_to(directory).as_posix(),
+        f.tmp.relative_to(directory).as_posix(),
+    )
 
 
 def write_together(
@@ -262,7 +276,8 @@ def write_together(
     the temp files that a killed run left for these names. A link where a file or its folder
     is expected is refused. Under the lock, `prepare` runs before anything is written (it may
     refuse), and `last`, given each file's size and sha256, names more files, renamed after
-    the others. Returns the size and sha256 of every file written."""
+    the others. The renames are a commit with a point of no return (`journal.commit`).
+    Returns the size and sha256 of every file written."""
     made: list[TempFile] = []
     lock = None
     table: dict[str, dict[str, object]] = {}
@@ -287,21 +302,22 @@ def write_together(
                 f.write(data)
             else:
                 data(f.file)
-            table[name] = f.close() or {
-                "bytes": f.tmp.stat().st_size,
-                "sha256": sha256_file(f.tmp),
-            }
+            if not (entry := f.close()):
+                size, sha = sha256_owned(f.tmp)
+                entry = {"bytes": size, "sha256": sha}
+            table[name] = entry
 
         for name, data in files.items():
             put(name, data)
         if last is not None:
             for name, data in last(dict(table)).items():
                 put(name, data)
-        with interrupts.held():
-            for f in made:
-                f.tmp.replace(f.final)
-            for folder in {f.final.parent for f in made}:
-                fsync_path(folder)
+        steps = [_replace(directory, f) for f in made]
+        try:
+            commit(directory, steps, hint=hint)
+        except Unfinished:
+            made.clear()  # the journal names the temp files: the next run renames them
+            raise
         made.clear()
     except OSError as e:
         raise output_error(directory, e, hint=hint) from e

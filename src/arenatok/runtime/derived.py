@@ -6,7 +6,6 @@ unchanged since (`write.remove_derived`), and `validate` tell a stale or changed
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,7 +14,17 @@ from typing import Any
 import orjson
 
 from arenatok.errors import OutputError, StaleBuildError
-from arenatok.runtime.atomic import Content, dumps_pretty, sha256_file, write_together
+from arenatok.runtime.atomic import Content, dumps_pretty, write_together
+from arenatok.runtime.files import (
+    LIMITS,
+    NotRegularFile,
+    exists,
+    is_regular,
+    open_owned,
+    read_head,
+    read_owned,
+    sha256_owned,
+)
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
@@ -33,6 +42,9 @@ METADATA = "artifact_metadata.json"
 JSONL = "data_out.jsonl"
 PAIRS = ((REPORT_JSON, REPORT_HTML), (BENCH_JSON, BENCH_HTML))
 """A JSON file and the page made from it in the same run (the page names the JSON's sha256)."""
+
+JSON_LIMIT = 256 * 2**20
+"""Bytes a report.json or bench.json may have when arenatok reads it whole (for its maker)."""
 
 _HEX = "[0-9a-f]{64}"
 _CARD_BUILD = re.compile(rf"^arenatok:\n(?:[ \t]+.*\n)*?[ \t]+build: '?({_HEX})'?$", re.M)
@@ -55,63 +67,82 @@ def card_build(text: str) -> str | None:
     return m.group(1) if m else None
 
 
-def head_text(path: Path) -> str:
-    """A file's first MiB as text (where the markers of a page or a card are)."""
-    return path.read_bytes()[: 2**20].decode("utf-8", "replace")
+def head_text(path: Path, *, within: Path | None = None) -> str:
+    """A file's first MiB as text (where the markers of a page or a card are); see
+    `files.open_owned`."""
+    return read_head(path, within=within).decode("utf-8", "replace")
 
 
-def made_from(path: Path) -> str | None:
+def made_from(path: Path, *, within: Path | None = None) -> str | None:
     """The build (sha256 of its data_out.jsonl) that a derived file names as its maker, or None
-    when it names none (not ours, unreadable, a link or not a regular file)."""
+    when it names none (not ours, unreadable, a link or not a regular file; no link followed
+    below `within`)."""
     try:
-        if path.is_symlink() or not path.is_file():
-            return None
         if path.suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            meta = pq.read_schema(path).metadata or {}
-            value = meta.get(PARQUET_BUILD_KEY.encode(), b"").decode()
+            value = _parquet_build(path, within)
         elif path.suffix == ".json":
-            value = orjson.loads(path.read_bytes()).get("build")
+            value = orjson.loads(read_owned(path, limit=JSON_LIMIT, within=within)).get("build")
         else:
-            text = head_text(path)
+            text = head_text(path, within=within)
             value = page_meta(text, "build") if path.suffix == ".html" else card_build(text)
     except (OSError, ValueError, AttributeError):  # unreadable, or not ours: names no build
         return None
     return value if isinstance(value, str) and re.fullmatch(_HEX, value) else None
 
 
+def _parquet_build(path: Path, within: Path | None) -> str | None:
+    """The build a Parquet file's schema metadata names (None: not a Parquet file of ours)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with open_owned(path, within=within) as f:
+        try:
+            meta = pq.read_schema(f).metadata or {}
+        except pa.ArrowException:
+            return None
+    value: bytes = meta.get(PARQUET_BUILD_KEY.encode(), b"")
+    return value.decode("utf-8", "replace")
+
+
 def mismatched_pair(out: Path, json_name: str, html_name: str) -> str | None:
     """Why a JSON file and its page in `out` are not from the same run, or None when they are
     (or neither is there)."""
     j, h = out / json_name, out / html_name
-    if not j.is_file() and not h.is_file():
+    if not is_regular(j) and not is_regular(h):
         return None
-    if not (j.is_file() and h.is_file()):
+    if not (is_regular(j) and is_regular(h)):
         return f"{json_name} and {html_name} come as a pair, but only one is here"
-    text = h.read_bytes()[:4096].decode("utf-8", "replace")
-    if page_meta(text, "run") != hashlib.sha256(j.read_bytes()).hexdigest():
+    try:
+        text = head_text(h)
+        sha = sha256_owned(j)[1]
+    except OSError as e:
+        return f"{json_name} or {html_name} cannot be read ({e.strerror or e})"
+    if page_meta(text, "run") != sha:
         return f"{html_name} was not made in the same run as {json_name}"
     return None
 
 
 def card_is_ours(path: Path) -> bool:
     """Whether a README.md is missing or a card that arenatok wrote (which it may replace)."""
-    if not path.exists() and not path.is_symlink():
+    if not exists(path):
         return True
     try:
-        return not path.is_symlink() and card_build(path.read_text("utf-8", "replace")) is not None
+        return card_build(head_text(path)) is not None
     except OSError:
         return False
 
 
 def read_manifest(out: Path) -> dict[str, dict[str, Any]]:
     """The derived files arenatok lists as written in `out` (none when the list is missing,
-    unreadable or not a table of derived files)."""
+    unreadable or not a table of derived files). Anything but a regular file under its name (a
+    link, a FIFO, a directory) is an OutputError: arenatok neither reads nor replaces it."""
     try:
-        if (out / MANIFEST).is_symlink():
-            return {}
-        listed = orjson.loads((out / MANIFEST).read_bytes())
+        listed = orjson.loads(read_owned(out / MANIFEST, limit=LIMITS[MANIFEST]))
+    except NotRegularFile as e:
+        raise OutputError(
+            f"{out / MANIFEST}: {e.strerror}; it is arenatok's list of the files it wrote here",
+            hint="move it away, then run the command again",
+        ) from e
     except (OSError, ValueError):
         return {}
     if not isinstance(listed, dict):
@@ -133,24 +164,28 @@ def manifest_bytes(listed: Mapping[str, object]) -> bytes:
 def unchanged(out: Path, name: str, listed: Mapping[str, dict[str, Any]]) -> bool:
     """Whether a derived file is a regular file with the size and sha256 the list gives."""
     entry, path = listed.get(name), out / name
-    if entry is None or path.is_symlink() or not path.is_file():
+    if entry is None:
         return False
-    return bool(path.stat().st_size == entry["bytes"] and sha256_file(path) == entry["sha256"])
+    try:
+        return sha256_owned(path, within=out) == (entry["bytes"], entry["sha256"])
+    except OSError:  # gone, a link, not a regular file, unreadable: not as arenatok wrote it
+        return False
 
 
 def is_ours(out: Path, name: str, listed: Mapping[str, object]) -> bool:
     """Whether arenatok may replace `out/name`: it is not there, it is listed as written by
     arenatok, or it names the build it was made from (written before the list existed)."""
     path = out / name
-    if not path.exists() and not path.is_symlink():
+    if not exists(path):
         return True
-    return name in listed or made_from(path) is not None
+    return name in listed or made_from(path, within=out) is not None
 
 
 def build_in(out: Path) -> str | None:
     """The build whose metadata is in `out` (the sha256 of its data_out.jsonl), or None."""
     try:
-        sha = orjson.loads((out / METADATA).read_bytes())["files"][JSONL]["sha256"]
+        sha = orjson.loads(read_owned(out / METADATA, limit=LIMITS[METADATA]))["files"][JSONL]
+        sha = sha["sha256"]
     except (OSError, ValueError, KeyError, TypeError):  # none, or unreadable: no build
         return None
     return sha if isinstance(sha, str) else None

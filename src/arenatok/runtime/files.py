@@ -3,8 +3,8 @@ them, the lock, a commit's journal): no symbolic link followed below the directo
 can block (a FIFO opens at once and is refused), the file's type and size taken from the open
 file (fstat) before a byte is read, and a size bound where a file is read whole.
 
-Every read goes through `os.readv` and every other call through `os` too, so that a test can
-make any of them fail (tests/runtime/test_commit.py)."""
+Every read goes through `os.readv`, every write through `os.write` (`writer`), and every other
+call through `os` too, so that a test can make any of them fail (tests/runtime/test_journal.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import errno
 import hashlib
 import io
 import os
+import secrets
 import stat
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 LIMITS = {
     "artifact_metadata.json": 64 * 2**20,
@@ -48,15 +49,20 @@ def kind(mode: int) -> str:
 
 
 class _Raw(io.RawIOBase):
-    """An open file descriptor read with `os.readv` (see the module's docstring)."""
+    """An open file descriptor read with `os.readv` and written with `os.write` (see the
+    module's docstring)."""
 
-    def __init__(self, fd: int, name: str) -> None:
+    def __init__(self, fd: int, name: str, *, write: bool = False) -> None:
         super().__init__()
         self.fd = fd
         self.name = name
+        self._write = write
 
     def readable(self) -> bool:
-        return True
+        return not self._write
+
+    def writable(self) -> bool:
+        return self._write
 
     def seekable(self) -> bool:
         return True
@@ -64,11 +70,19 @@ class _Raw(io.RawIOBase):
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         return os.readv(self.fd, [buffer])
 
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        return os.write(self.fd, data)
+
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         return os.lseek(self.fd, offset, whence)
 
     def tell(self) -> int:
         return os.lseek(self.fd, 0, os.SEEK_CUR)
+
+    def truncate(self, size: int | None = None) -> int:
+        size = self.tell() if size is None else size
+        os.ftruncate(self.fd, size)
+        return size
 
     def fileno(self) -> int:
         return self.fd
@@ -77,6 +91,33 @@ class _Raw(io.RawIOBase):
         if not self.closed:
             super().close()
             os.close(self.fd)
+
+
+def writer(fd: int, name: str) -> BinaryIO:
+    """A buffered file over `fd` (open for writing) whose writes are `os.write` calls."""
+    return io.BufferedWriter(_Raw(fd, name, write=True), 2**20)  # type: ignore[type-var]
+
+
+def mkstemp(final: Path) -> tuple[int, Path]:
+    """A new temp file `.NAME.XXXXXXXX.tmp` beside `final` (same file system, so the rename is
+    atomic), with the permissions a plain open() would give (0o666 less the umask)."""
+    while True:
+        tmp = final.parent / f".{final.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file, or a directory's entries (so its renames survive a power loss), to the
+    disk."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _no_follow(path: Path, within: Path | None) -> int:
@@ -170,6 +211,14 @@ def is_regular(path: Path) -> bool:
         return False
 
 
+def is_dir(path: Path) -> bool:
+    """Whether `path` is a directory and not a link (an lstat)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def exists(path: Path) -> bool:
     """Whether anything is at `path`, a link to nothing included (an lstat)."""
     try:
@@ -179,3 +228,40 @@ def exists(path: Path) -> bool:
     except OSError:
         return True
     return True
+
+
+FICLONE = 0x40049409
+"""Linux's ioctl that makes a file share another's blocks (a reflink: Btrfs, XFS, ...)."""
+
+
+def clone_file(src: Path, dst: IO[bytes]) -> str:
+    """Give `dst` (an empty file open for writing) the bytes of `src` without this process
+    writing them: a reflink where the file system can share blocks ("reflink"), else a copy
+    inside the kernel ("copy_file_range"), else a plain copy ("copy"). Returns which ran."""
+    import fcntl
+    import shutil
+
+    with src.open("rb") as s:
+        size = os.fstat(s.fileno()).st_size
+        try:
+            fcntl.ioctl(dst.fileno(), FICLONE, s.fileno())
+            return "reflink"
+        except OSError:
+            pass
+        done = 0
+        try:
+            while done < size:
+                n = os.copy_file_range(s.fileno(), dst.fileno(), size - done)
+                if n == 0:
+                    break
+                done += n
+        except OSError as e:
+            if e.errno == errno.ENOSPC:
+                raise
+        if done == size:
+            return "copy_file_range"
+        s.seek(0)
+        dst.seek(0)
+        dst.truncate()
+        shutil.copyfileobj(s, dst, 1 << 20)
+        return "copy"
