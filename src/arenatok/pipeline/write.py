@@ -289,7 +289,7 @@ def _previous(out_dir: Path, writes: set[str]) -> tuple[dict[str, dict[str, Any]
             f"{out_dir / METADATA}: {e.strerror}; arenatok does not replace it",
             hint=f"move it away, or {BUILD_HINT}",
         ) from e
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         listed, ours = {}, False  # not metadata of ours: it is not replaced either
     for name in sorted(writes):
         path = out_dir / name

@@ -179,12 +179,18 @@ class DirLock:
             raise
 
     def release(self) -> None:
+        """Unlock, removing the lock file (a lock file that cannot be removed stays: the next
+        run takes it over)."""
         if self._fd is not None:
-            # Unlink while still holding the lock; a build waiting on the old file notices the
-            # change of inode above and locks the new file instead.
-            self.path.unlink(missing_ok=True)
-            os.close(self._fd)
-            self._fd = None
+            fd, self._fd = self._fd, None
+            try:
+                # Unlink while still holding the lock; a build waiting on the old file notices
+                # the change of inode above and locks the new file instead.
+                self.path.unlink(missing_ok=True)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
 
 
 def temps(directory: Path, names: Iterable[str], *, through_links: bool) -> Iterator[Path]:

@@ -17,6 +17,7 @@ from arenatok.errors import OutputError, StaleBuildError
 from arenatok.runtime.atomic import Content, dumps_pretty, write_together
 from arenatok.runtime.files import (
     LIMITS,
+    NOT_OURS,
     NotRegularFile,
     exists,
     is_regular,
@@ -85,7 +86,7 @@ def made_from(path: Path, *, within: Path | None = None) -> str | None:
         else:
             text = head_text(path, within=within)
             value = page_meta(text, "build") if path.suffix == ".html" else card_build(text)
-    except (OSError, ValueError, AttributeError):  # unreadable, or not ours: names no build
+    except (*NOT_OURS, ValueError, AttributeError):  # not ours: names no build
         return None
     return value if isinstance(value, str) and re.fullmatch(_HEX, value) else None
 
@@ -143,7 +144,7 @@ def read_manifest(out: Path) -> dict[str, dict[str, Any]]:
             f"{out / MANIFEST}: {e.strerror}; it is arenatok's list of the files it wrote here",
             hint="move it away, then run the command again",
         ) from e
-    except (OSError, ValueError):
+    except (FileNotFoundError, ValueError):
         return {}
     if not isinstance(listed, dict):
         return {}
@@ -168,7 +169,7 @@ def unchanged(out: Path, name: str, listed: Mapping[str, dict[str, Any]]) -> boo
         return False
     try:
         return sha256_owned(path, within=out) == (entry["bytes"], entry["sha256"])
-    except OSError:  # gone, a link, not a regular file, unreadable: not as arenatok wrote it
+    except NOT_OURS:  # gone, a link, not a regular file: not as arenatok wrote it
         return False
 
 
@@ -186,7 +187,7 @@ def build_in(out: Path) -> str | None:
     try:
         sha = orjson.loads(read_owned(out / METADATA, limit=LIMITS[METADATA]))["files"][JSONL]
         sha = sha["sha256"]
-    except (OSError, ValueError, KeyError, TypeError):  # none, or unreadable: no build
+    except (*NOT_OURS, ValueError, KeyError, TypeError):  # none, or not ours: no build
         return None
     return sha if isinstance(sha, str) else None
 
