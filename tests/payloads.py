@@ -18,6 +18,8 @@ PAYLOADS = [
     "\u202eevil\u202c",
     "\u2066isolate\u2069 \u200f",
     "zero\u200bwidth\ufeff",
+    "\u202eb31-anuciv",
+    "\u202a\u202b\u202d\u2067\u2068embed\u200e\u061c\u2060\u200c\u200d\u2061",
     "<img src=x onerror=alert(1)>",
     "<script>alert(1)</script>",
     "**bold** _em_ `code` [a](https://evil.example) ![i](x.png) | cell | ~~s~~ #",

@@ -1,12 +1,23 @@
 """`arenatok.text`: the forms text from the data takes at each sink (a terminal line, a plot
-label, Markdown, a code span), as properties over any text."""
+label, HTML, Markdown, a code span), as properties over any text; the look-alike names."""
 
 from __future__ import annotations
+
+import html as stdlib_html
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arenatok.text import markdown, markdown_code, plot_label, terminal, visible
+from arenatok.text import (
+    html,
+    lookalikes,
+    markdown,
+    markdown_code,
+    plot_label,
+    skeleton,
+    terminal,
+    visible,
+)
 from tests.payloads import MD, PAYLOADS, inline_tokens
 
 
@@ -46,3 +57,42 @@ def test_a_markdown_code_span_shows_its_text(s: str) -> None:
     for text, table in ((f"x {markdown_code(s)} y\n", False), (in_table, True)):
         codes = [t for t in inline_tokens(text) if t.type == "code_inline"]
         assert [c.content for c in codes] == [visible(s)], (text, table)
+
+
+BIDI_AND_INVISIBLE = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+BIDI_AND_INVISIBLE += "\u200b\u200c\u200d\u2060\ufeff\u2061"
+
+
+def test_html_shows_bidirectional_and_invisible_characters_as_escapes() -> None:
+    assert html("\u202eb31-anuciv") == "\\u202eb31-anuciv"  # not "vicuna-13b" in a browser
+    assert (
+        html("<b>vi\u200bcuna</b> & 'x'") == "&lt;b&gt;vi\\u200bcuna&lt;/b&gt; &amp; &#x27;x&#x27;"
+    )
+    assert html(BIDI_AND_INVISIBLE) == "".join(f"\\u{ord(c):04x}" for c in BIDI_AND_INVISIBLE)
+    assert html("tag\U000e0001 soft\xadhyphen") == "tag\\U000e0001 soft\\xadhyphen"
+
+
+@given(st.text() | st.sampled_from(PAYLOADS))
+def test_html_text_is_visible_text_escaped(s: str) -> None:
+    shown = html(s)
+    assert stdlib_html.unescape(shown) == visible(s)
+    assert not any(c in "<>\"'" for c in shown)
+    assert shown.isprintable()
+    if s.isprintable():  # pages of printable data keep their bytes
+        assert shown == stdlib_html.escape(s)
+
+
+def test_names_that_differ_by_invisible_or_bidirectional_characters_look_alike() -> None:
+    vicuna = ["\u202eb31-anuciv", "vicuna-13b", "vi\u200bcuna-13b\ufeff", "\u2067vicuna-13b\u2069"]
+    nested = ["\u202ex\u202dab\u202cy", "yabx"]  # an override inside a right-to-left one: whole
+    isolated = ["\u2067\u202eba\u2069c", "abc"]  # an isolate's end ends the override in it
+    assert lookalikes([*vicuna, *nested, *isolated, "b31-anuciv", "\u202e4-tpg\u202c-x"]) == [
+        sorted(isolated),
+        sorted(vicuna),
+        sorted(nested),
+    ]
+
+
+@given(st.text(alphabet="abcxyz0123456789-. ", min_size=1))
+def test_a_right_to_left_override_reads_its_text_backwards(s: str) -> None:
+    assert skeleton("\u202e" + s[::-1]) == skeleton(s) == skeleton(s + "\u200b\u2060")

@@ -4,7 +4,6 @@ so the caller's matplotlib backend and settings are left alone."""
 
 from __future__ import annotations
 
-import html
 import io
 import warnings
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ from typing import Any
 
 from arenatok.errors import missing_extra
 from arenatok.sections import Section
+from arenatok.text import html
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
@@ -99,10 +99,7 @@ def plot(title: str, fig: Any, *, wide: bool = False) -> str:
     """A figure with its caption, as a page section; a `wide` one (a heatmap of many models)
     keeps its size and scrolls sideways in its box rather than shrink its labels."""
     kind = "plot wide" if wide else "plot"
-    return (
-        f'<figure class="{kind}"><figcaption>{html.escape(title)}</figcaption>{svg_of(fig)}'
-        "</figure>"
-    )
+    return f'<figure class="{kind}"><figcaption>{html(title)}</figcaption>{svg_of(fig)}</figure>'
 
 
 def html_table(rows: Sequence[Any], columns: Sequence[str], *, whole: Sequence[str] = ()) -> str:
@@ -122,7 +119,7 @@ def html_table(rows: Sequence[Any], columns: Sequence[str], *, whole: Sequence[s
             return "–" if v != v else f"{v:,.{d}f}"
         if isinstance(v, list):
             return " to ".join(cell(x, d) for x in v)
-        return html.escape("" if v is None else str(v))
+        return html("" if v is None else v)
 
     def td(v: Any, d: int, c: str) -> str:
         numeric = isinstance(v, int | float | list) and not isinstance(v, bool)
@@ -130,9 +127,7 @@ def html_table(rows: Sequence[Any], columns: Sequence[str], *, whole: Sequence[s
         return f"<td{kind}>{cell(v, d)}</td>"
 
     head = "".join(
-        f'<th title="{html.escape(c)}">{html.escape(header(c))}</th>'
-        if header(c) != c
-        else f"<th>{html.escape(c)}</th>"
+        f'<th title="{html(c)}">{html(header(c))}</th>' if header(c) != c else f"<th>{html(c)}</th>"
         for c in columns
     )
     body = "".join(
@@ -148,11 +143,11 @@ def html_page(title: str, body: str, *, build: str, run: str = "") -> str:
     """One self-contained page; `build` (the sha256 of the data_out.jsonl it was made from)
     and `run` (the sha256 of the JSON file written with it) go into meta tags, so that a stale
     page, or one of another run than its JSON file, can be told."""
-    title = html.escape(title)
+    title = html(title)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta name="arenatok-build" content="{html.escape(build)}">'
-        + (f'<meta name="arenatok-run" content="{html.escape(run)}">' if run else "")
+        f'<meta name="arenatok-build" content="{html(build)}">'
+        + (f'<meta name="arenatok-run" content="{html(run)}">' if run else "")
         + f"<title>{title}</title><style>{STYLE}</style></head><body>"
         f"<h1>{title}</h1>{body}</body></html>\n"
     )

@@ -23,7 +23,7 @@ from arenatok.cli import cli
 from arenatok.dataset.validate import validate_dir
 from arenatok.errors import ArenatokError, SourceError
 from arenatok.pipeline.driver import build
-from arenatok.text import terminal, visible
+from arenatok.text import html, terminal, visible
 from tests.e2e.commands import FUZZ, build_rejecting, cli_run, run
 from tests.helpers import TINY, battle, write_jsonl
 from tests.payloads import MD, PAYLOADS, inline_tokens
@@ -128,6 +128,12 @@ def _rows(names: list[str], n: int) -> list[dict[str, Any]]:
         row["judge"] = names[-1]
         rows.append(row)
     return rows
+
+
+def _hidden(page: str) -> set[str]:
+    """The characters of a page that a reader would not see as themselves (line breaks apart):
+    bidirectional controls, zero-width and other format characters, control characters."""
+    return {c for c in page if not c.isprintable() and c != "\n"}
 
 
 def _assert_terminal_safe(output: str) -> None:
@@ -276,6 +282,9 @@ def test_every_payload_is_text_at_every_sink(
             assert terminal(name) in run.output
     page = (out / "report.html").read_text("utf-8")
     assert not re.search(r"<(img|script|a)\b", page)
+    assert _hidden(page) == set()
+    for name in names:  # a model, a language, the judge and the dataset: each whole, escaped
+        assert html(name) in page
 
     run = runner.invoke(cli, ["card", str(out)])
     assert run.exit_code == 0, run.output
@@ -295,6 +304,7 @@ def test_every_payload_is_text_at_every_sink(
     codes = {t.content for t in tokens if t.type == "code_inline"}
     for k, name in enumerate(names[:2]):
         assert visible(_file_name(name, k)) in codes
+    assert _hidden(card.text) == set()
 
 
 def test_look_alike_model_names_stay_apart_and_are_named(tmp_path: Path) -> None:
@@ -307,8 +317,9 @@ def test_look_alike_model_names_stay_apart_and_are_named(tmp_path: Path) -> None
     result = run("build", "--source", write_jsonl(tmp_path / "b.jsonl", rows), "--out", out)
     assert result.exit_code == 0
     note = (
-        "note: 2 groups of model names differ only by case, Unicode form, whitespace or "
-        "look-alike characters, and are kept as distinct models: 'GPT-4' / 'gpt-4' / "
+        "note: 2 groups of model names differ only by case, Unicode form, whitespace, invisible "
+        "characters, text direction or look-alike characters, and are kept as distinct models: "
+        "'GPT-4' / 'gpt-4' / "
         "'gpt-4\\xa0' / 'gpt\\u20114'; 'vicuna' / 'vi\\u0441una'"
     )
     assert note in result.output.splitlines()
@@ -316,6 +327,72 @@ def test_look_alike_model_names_stay_apart_and_are_named(tmp_path: Path) -> None
     report = json.loads((out / "report.json").read_text())
     assert report["counts"]["models"] == 7
     assert note.removeprefix("note: 2") in report["caveats"][0]
+
+
+REVERSED = "\u202eb31-anuciv"
+"""A right-to-left override before "vicuna-13b" backwards: a browser shows vicuna-13b."""
+
+
+def test_a_name_that_only_shows_as_another_is_named_and_shown_with_its_escapes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = [REVERSED, "vicuna-13b", "vi\u200bcuna-13b"]
+    rows = [
+        battle(
+            f"q{i}",
+            [(f"prompt {i}", "a " * (1 + i % 5), "b")],
+            model_a=names[i % 3],
+            winner=["model_a", "model_b"][i % 2],
+        )
+        for i in range(90)
+    ]
+    out = tmp_path / "o"
+    src = write_jsonl(tmp_path / "b.jsonl", rows)
+    result = run("build", "--source", src, "--out", out, "--dataset-name", REVERSED)
+    assert result.exit_code == 0, result.output
+    note = (
+        "1 group of model names differ only by case, Unicode form, whitespace, invisible "
+        "characters, text direction or look-alike characters, and are kept as distinct models: "
+        "'vicuna-13b' / 'vi\\u200bcuna-13b' / '\\u202eb31-anuciv'"
+    )
+    assert f"note: {note}" in result.output.splitlines()
+
+    assert run("report", out, "--rounds", "0").exit_code == 0
+    assert json.loads((out / "report.json").read_text())["caveats"][0] == f"{note}."
+    page = (out / "report.html").read_text("utf-8")
+    assert f'<p class="note">{html(note)}.</p>' in page
+    ratings = page[page.index("<h2>Ratings</h2>") : page.index("<h2>Pairs")]
+    assert sorted(re.findall(r'<td class="w">([^<]*)</td>', ratings)) == [
+        "\\u202eb31-anuciv",
+        "koala-13b",
+        "vi\\u200bcuna-13b",
+        "vicuna-13b",
+    ]
+    assert "<title>arenatok report: \\u202eb31-anuciv</title>" in page
+    assert "<figcaption>Ratings with 95% intervals" in page  # the plots name the models too
+    assert _hidden(page) == set()
+
+    (tmp_path / "hidden_strategies.py").write_text(
+        "from arenatok.bench.strategies import Sent\n"
+        "class Hidden:\n"
+        f"    name = {REVERSED + chr(0x200B)!r}\n"
+        "    def fit(self, sides): pass\n"
+        "    def send(self, side): return Sent(text='x', tokens=1, bytes=1)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = run("bench", out, "--strategy", "full", "--strategy", "hidden_strategies:Hidden")
+    assert result.exit_code == 0, result.output
+    _assert_terminal_safe(result.output)
+    page = (out / "bench.html").read_text("utf-8")
+    assert "<td>\\u202eb31-anuciv\\u200b</td>" in page
+    assert _hidden(page) == set()
+
+    from huggingface_hub import DatasetCard
+
+    assert run("card", str(out)).exit_code == 0
+    body = DatasetCard((out / "README.md").read_text("utf-8")).text
+    assert "# Token usage of \\\\u202eb31-anuciv\n" in body
+    assert _hidden(body) == set()
 
 
 def test_a_closed_stdout_ends_quietly(tmp_path: Path) -> None:

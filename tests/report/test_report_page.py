@@ -1,9 +1,13 @@
 """`report.report_page` and the report command: report.json and report.html written together,
-the page in a real browser, a rebuild that removes them."""
+the page in a real browser (a name reversed by a bidirectional control shown as its escape), a
+rebuild that removes them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -34,16 +38,13 @@ def test_cli_report_without_a_build(tmp_path: Path) -> None:
     )
 
 
-def test_report_html_renders_in_a_real_browser(arena_parquet: Path, tmp_path: Path) -> None:
-    """Open report.html in Debian's chromium (driven by Playwright): every plot drawn, no error
-    logged; a screenshot is kept in test-output/."""
+@contextmanager
+def browser_page(errors: list[str]) -> Iterator[Any]:
+    """A page of Debian's chromium (driven by Playwright) that notes every error it logs."""
     playwright = pytest.importorskip("playwright.sync_api", reason="the test extra is missing")
     from tests.helpers import need_chromium
 
     chromium = need_chromium()
-    build(arena_parquet, out=tmp_path / "o", limit=None)
-    as_json(write_report(tmp_path / "o", rounds=200))
-    errors: list[str] = []
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(chromium),
@@ -61,32 +62,62 @@ def test_report_html_renders_in_a_real_browser(arena_parquet: Path, tmp_path: Pa
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
-            page.goto((tmp_path / "o" / REPORT_HTML).as_uri())
-            plots = page.locator("figure.plot svg")
-            assert plots.count() == 7
-            captions = page.locator("figure.plot figcaption").all_inner_texts()
-            for new in (
-                "Ratings with 95% intervals: plain and style-controlled",
-                "Pairs: observed score minus",
-                "Style control: each feature's coefficient",
-                "Length bias",
-            ):
-                assert any(c.startswith(new) for c in captions), new
-            # Single-turn battles: the history plot would be one dot; the page says why not.
-            assert page.get_by_text("every battle here has one turn").count() == 1
-            for k in range(plots.count()):
-                box = plots.nth(k).bounding_box()
-                assert box is not None
-                assert box["width"] > 100
-                assert box["height"] > 100
-                assert plots.nth(k).locator("path").count() > 5  # something was drawn
-            assert page.locator("h2").count() >= 7
-            TEST_OUTPUT.mkdir(exist_ok=True)
-            page.screenshot(path=str(TEST_OUTPUT / "report.png"), full_page=True)
+            yield page
         finally:
             browser.close()
+
+
+def test_report_html_renders_in_a_real_browser(arena_parquet: Path, tmp_path: Path) -> None:
+    """Open report.html in Debian's chromium (driven by Playwright): every plot drawn, no error
+    logged; a screenshot is kept in test-output/."""
+    build(arena_parquet, out=tmp_path / "o", limit=None)
+    as_json(write_report(tmp_path / "o", rounds=200))
+    errors: list[str] = []
+    with browser_page(errors) as page:
+        page.goto((tmp_path / "o" / REPORT_HTML).as_uri())
+        plots = page.locator("figure.plot svg")
+        assert plots.count() == 7
+        captions = page.locator("figure.plot figcaption").all_inner_texts()
+        for new in (
+            "Ratings with 95% intervals: plain and style-controlled",
+            "Pairs: observed score minus",
+            "Style control: each feature's coefficient",
+            "Length bias",
+        ):
+            assert any(c.startswith(new) for c in captions), new
+        # Single-turn battles: the history plot would be one dot; the page says why not.
+        assert page.get_by_text("every battle here has one turn").count() == 1
+        for k in range(plots.count()):
+            box = plots.nth(k).bounding_box()
+            assert box is not None
+            assert box["width"] > 100
+            assert box["height"] > 100
+            assert plots.nth(k).locator("path").count() > 5  # something was drawn
+        assert page.locator("h2").count() >= 7
+        TEST_OUTPUT.mkdir(exist_ok=True)
+        page.screenshot(path=str(TEST_OUTPUT / "report.png"), full_page=True)
     assert errors == []
     assert (TEST_OUTPUT / "report.png").stat().st_size > 10_000
+
+
+def test_a_name_reversed_by_a_bidi_control_reads_as_its_escape_in_a_browser(
+    tmp_path: Path,
+) -> None:
+    """A right-to-left override makes "\\u202eb31-anuciv" look like vicuna-13b: the browser
+    shows its escape instead, in the leaderboard and in the caveat that names the pair."""
+    names = ["\u202eb31-anuciv", "vicuna-13b"]
+    rows = [battle(f"q{i}", model_a=names[i % 2], winner="model_a") for i in range(6)]
+    build(write_jsonl(tmp_path / "b.jsonl", rows), out=tmp_path / "o")
+    write_report(tmp_path / "o", rounds=0)
+    errors: list[str] = []
+    with browser_page(errors) as page:
+        page.goto((tmp_path / "o" / REPORT_HTML).as_uri())
+        leaderboard = page.locator("table").first.locator("td.w").all_inner_texts()
+        assert sorted(leaderboard) == ["\\u202eb31-anuciv", "koala-13b", "vicuna-13b"]
+        [caveat] = page.locator("p.note").filter(has_text="text direction").all_inner_texts()
+        assert caveat.endswith("distinct models: 'vicuna-13b' / '\\u202eb31-anuciv'.")
+        assert "\u202e" not in page.locator("body").inner_text()
+    assert errors == []
 
 
 def test_a_rebuild_removes_the_report_and_validate_finds_a_stale_one(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from arenatok.bench.results import Bench, Pick
 from arenatok.pages import error_bars, figure, html_page, html_table, plot
-from arenatok.text import plot_label
+from arenatok.text import html, plot_label
 
 
 def power_statement(bench: Bench) -> str:
@@ -211,13 +210,13 @@ def render_html(bench: Bench, *, run: str = "") -> str:
         "uses_content",
     ]
     power = bench.power
-    answer = "".join(f"<p><b>{html.escape(s)}</b></p>" for s in answer_sentences(bench))
+    answer = "".join(f"<p><b>{html(s)}</b></p>" for s in answer_sentences(bench))
     body = (
         answer
-        + f"<p>{html.escape(power_statement(bench))}</p>"
-        + f"<p>{html.escape(bench.predictor)}. Verdicts: non-inferior to full when "
-        f"{html.escape(bench.verdicts['non_inferior_to_full'])}; uses content when "
-        f"{html.escape(bench.verdicts['uses_content'])}.</p>"
+        + f"<p>{html(power_statement(bench))}</p>"
+        + f"<p>{html(bench.predictor)}. Verdicts: non-inferior to full when "
+        f"{html(bench.verdicts['non_inferior_to_full'])}; uses content when "
+        f"{html(bench.verdicts['uses_content'])}.</p>"
         + _cost_plot(bench)
         + _turn_plot(bench)
         + '<div style="overflow-x:auto">'

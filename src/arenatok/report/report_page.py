@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-import html
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from arenatok.report.results import (
 )
 from arenatok.runtime.atomic import dumps_pretty
 from arenatok.runtime.derived import REPORT_HTML, REPORT_JSON, write_derived
+from arenatok.text import html
 
 
 def filters_text(f: Filters) -> str:
@@ -66,7 +66,7 @@ def slices_html(slices: Slices | None) -> list[str]:
     if not slices:
         return []
     out = [
-        f"<h2>Leaderboards by {html.escape(slices.by)}</h2>",
+        f"<h2>Leaderboards by {html(slices.by)}</h2>",
         html_table(
             [
                 {
@@ -81,7 +81,7 @@ def slices_html(slices: Slices | None) -> list[str]:
     ]
     for x in slices.slices:
         if not x.too_few_battles:
-            out.append(f"<h3>{html.escape(x.slice)} ({x.battles:,} battles)</h3>")
+            out.append(f"<h3>{html(x.slice)} ({x.battles:,} battles)</h3>")
             out.append(leaderboard_html(x.models or []))
     return out
 
@@ -91,8 +91,8 @@ def _overview(report: Report) -> list[str]:
     return [
         f"<p>{counts.battles:,} battles, {counts.models} models, "
         f"{counts.model_pairs.ordered} ordered / {counts.model_pairs.unordered} "
-        f"unordered model pairs. Tokenizer: {html.escape(str(report.tokenizer))}.</p>",
-        *(f'<p class="note">{html.escape(x)}</p>' for x in report.caveats),
+        f"unordered model pairs. Tokenizer: {html(report.tokenizer)}.</p>",
+        *(f'<p class="note">{html(x)}</p>' for x in report.caveats),
     ]
 
 
@@ -122,7 +122,7 @@ def _sources(sources: Sources) -> list[str]:
                 "later_copies_of_other_sources",
             ],
         ),
-        f"<p>Overlap ({html.escape(sources.overlap_matrix_rule)}):</p>",
+        f"<p>Overlap ({html(sources.overlap_matrix_rule)}):</p>",
         html_table(
             [
                 {"first in": i, **{f"later in {j}": k for j, k in enumerate(row)}}
@@ -203,12 +203,12 @@ def _ratings(rat: Ratings, plots: list[str]) -> list[str]:
         "<h2>Ratings</h2>",
         leaderboard_html(rat.models),
         *plots,
-        f"<p>{html.escape(filters_text(rat.filters))} Intervals: "
-        f"{html.escape(method['intervals'])}. Weights: "
-        f"{html.escape(method['weights'])}. Rank: {html.escape(method['rank'])}. "
-        f"Online Elo: {html.escape(method['online_elo'])}.</p>",
-        f"<p>Style control ({html.escape(method['style_controlled'])}); coefficients: "
-        f"{html.escape(method['coefficients'])}.</p>",
+        f"<p>{html(filters_text(rat.filters))} Intervals: "
+        f"{html(method['intervals'])}. Weights: "
+        f"{html(method['weights'])}. Rank: {html(method['rank'])}. "
+        f"Online Elo: {html(method['online_elo'])}.</p>",
+        f"<p>Style control ({html(method['style_controlled'])}); coefficients: "
+        f"{html(method['coefficients'])}.</p>",
         html_table(
             [
                 {"fit": fit, "feature": f, **x}
