@@ -1,15 +1,20 @@
 """A local stand-in for the Hugging Face Hub's file endpoint, so that the real huggingface_hub
-download code runs end to end (HEAD for metadata, GET for bytes, error headers) offline."""
+download code runs end to end (HEAD for metadata, GET for bytes, error headers) offline; and for
+the few API calls that `arenatok push` makes to a new dataset repo (does it exist, create it,
+check the card's YAML, one commit of regular files)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -20,6 +25,38 @@ class FakeHub:
     error: tuple[int, str] | None = None
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
     url: str = ""
+    repos: set[str] = field(default_factory=set)
+    commits: list[dict[str, bytes]] = field(default_factory=list)
+    """Each commit pushed: its files by path."""
+
+
+def _api(hub: FakeHub, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], Any]:
+    """(status, headers, JSON) of an API call, for a dataset repo `owner/name`."""
+    parts = path.split("?")[0].strip("/").split("/")  # api, datasets, owner, name, ...
+    if method == "POST" and parts[1:] == ["repos", "create"]:
+        asked = json.loads(body)
+        hub.repos.add(f"{asked['organization']}/{asked['name']}")
+        return 200, {}, {"url": f"{hub.url}/datasets/{asked['organization']}/{asked['name']}"}
+    if method == "POST" and parts[1:] == ["validate-yaml"]:
+        return 200, {}, {"errors": [], "warnings": []}
+    repo = "/".join(parts[2:4])
+    if parts[1] != "datasets" or repo not in hub.repos:
+        return 404, {"X-Error-Code": "RepoNotFound"}, {"error": "not found"}
+    if method == "POST" and parts[4:5] == ["preupload"]:
+        files = json.loads(body)["files"]
+        modes = [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]
+        return 200, {}, {"files": modes}
+    if method == "POST" and parts[4:5] == ["commit"]:
+        items = [json.loads(line) for line in body.splitlines() if line.strip()]
+        hub.commits.append(
+            {
+                i["value"]["path"]: base64.b64decode(i["value"]["content"])
+                for i in items
+                if i["key"] == "file"
+            }
+        )
+        return 200, {}, {"commitOid": "0" * 40, "commitUrl": f"{hub.url}/datasets/{repo}"}
+    return 200, {}, {"id": repo, "sha": "0" * 40, "siblings": []}
 
 
 def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
@@ -58,11 +95,29 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             if body:
                 self.wfile.write(data)
 
+        def _answer_api(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            hub.requests.append((self.command, self.path, self.headers.get("Authorization")))
+            status, headers, answer = _api(hub, self.command, self.path, body)
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            for name, value in {**headers, "Content-Type": "application/json"}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
         def do_HEAD(self) -> None:
             self._serve(body=False)
 
         def do_GET(self) -> None:
-            self._serve(body=True)
+            if self.path.startswith("/api/"):
+                self._answer_api()
+            else:
+                self._serve(body=True)
+
+        def do_POST(self) -> None:
+            self._answer_api()
 
     return Handler
 

@@ -166,6 +166,19 @@ def missing_extra(
     )
 
 
+def need_extra(what: str, extra: str, libraries: dict[str, str]) -> None:
+    """Import each library that `what` needs from the extra `extra` ({module: library}), before
+    the modules that import them at their top do; the first that fails raises what its
+    ImportError means (`missing_extra`)."""
+    import importlib
+
+    for module, library in libraries.items():
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise missing_extra(e, what, extra, library, module) from e
+
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "Hub, tokenizer or engine problem (a worker or a Ray node lost); `validate`: problems found",

@@ -9,7 +9,6 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from arenatok.errors import missing_extra
 from arenatok.sections import Section
 from arenatok.text import html
 
@@ -63,11 +62,10 @@ def _decimals(values: Sequence[Any]) -> int:
 
 
 def figure(width: float, height: float) -> tuple[Any, Any]:
-    """A new matplotlib figure and its axes (needs the `report` or `bench` extra)."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as e:
-        raise missing_extra(e, "plotting", "report", "matplotlib", "matplotlib") from e
+    """A new matplotlib figure and its axes (the `report` and `bench` extras bring matplotlib;
+    each package checks its extra first: `errors.need_extra`)."""
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height))
     return fig, fig.subplots()
 

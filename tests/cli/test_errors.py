@@ -104,7 +104,7 @@ def test_a_missing_extra_names_it(
     code, _, err = run("report", str(tmp_path / "o"), "--rounds", "0")
     assert (code, err) == (
         4,
-        "Error: plotting needs matplotlib, which is not installed\n"
+        "Error: arenatok report needs matplotlib, which is not installed\n"
         "Hint: pip install 'arenatok[report]'\n",
     )
 

@@ -336,6 +336,31 @@ def test_a_json_record_that_names_a_key_twice_is_a_bad_row(tmp_path: Path) -> No
     assert validate_dir(tmp_path / "o") == []
 
 
+@pytest.mark.parametrize("kind", ["jsonl", "json", "csv"])
+def test_a_whole_number_too_long_to_convert_is_a_bad_row(tmp_path: Path, kind: str) -> None:
+    huge = "9" * 5000  # Python converts at most 4,300 digits to an int
+    src = tmp_path / f"b.{kind}"
+    if kind == "csv":  # values are text; the 55k release's JSON-encoded lists hold numbers
+        rows = [kaggle_row(i, ["Hey"]) for i in range(3)]
+        rows[1]["prompt"] = f"[{huge}]"
+        write_csv(src, rows)
+        row, reason = "row 2 (id '1001')", "prompt must be a JSON-encoded non-empty list of"
+    else:
+        lines = [json.dumps(r) for r in TINY[:3]]
+        lines[1] = lines[1].replace('"turn": 2', f'"turn": {huge}')
+        src.write_text("\n".join(lines) if kind == "jsonl" else f"[{', '.join(lines)}]")
+        what = "line" if kind == "jsonl" else "record"
+        row, reason = "row 2", f"{what} 2 holds a whole number of 5,000 digits, more than Python"
+    code, _, err = cli_run("build", "--source", str(src), "--out", str(tmp_path / "o"))
+    assert code == 2
+    assert err.startswith(f"Error: {src}: {row}: {reason}")
+    stats = build(src, out=tmp_path / "o", on_bad_row="reject").stats
+    assert (stats.read, stats.written, stats.rejected) == (3, 2, 1)
+    [reject] = [json.loads(x) for x in (tmp_path / "o/rejects.jsonl").read_text().splitlines()]
+    assert reject["row"] == 2
+    assert reject["reason"].startswith(reason)
+
+
 @pytest.mark.parametrize("suffix", ["gz", "bz2", "xz", "zst"])
 @pytest.mark.parametrize("kind", ["jsonl", "json", "csv"])
 def test_a_compressed_source_gives_the_plain_files_records(

@@ -73,14 +73,6 @@ def test_ray_engine_without_ray(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert not (tmp_path / "out" / "data_out.json").exists()
 
 
-def test_import_does_not_load_optional_dependencies() -> None:
-    import subprocess
-
-    code = "import sys, arenatok, arenatok.cli; print(sorted({'ray'} & set(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
-
 def test_the_fork_server_starts_early_only_for_builds_that_use_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,13 +10,16 @@ built-ins), `embed` (WordLlama) and `protocol` (yours),
 answer), `costs` (cost by turn), `results` (the typed result), `bench_page` (bench.html), `run` (the
 stages), `files` (bench.json and bench.html written).
 
-The names below are imported on first use, so that `import arenatok.bench.strategies` (the
-command line does) loads neither numpy nor scikit-learn.
+The names below are imported on first use, after the `bench` extra is checked
+(`errors.need_extra`), so that `import arenatok.bench.strategies` (the command line does)
+loads neither numpy nor scikit-learn.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from arenatok.errors import need_extra
 
 _PUBLIC = {
     "run_bench": "run",
@@ -32,6 +35,9 @@ _PUBLIC = {
     "render_html": "bench_page",
 }
 
+NEEDS = {"sklearn": "scikit-learn", "scipy": "scipy", "matplotlib": "matplotlib"}
+"""The libraries of the `bench` extra ({module: library})."""
+
 __all__ = sorted(_PUBLIC)
 
 
@@ -40,4 +46,5 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'arenatok.bench' has no attribute {name!r}")
     import importlib
 
+    need_extra("arenatok bench", "bench", NEEDS)
     return getattr(importlib.import_module(f"arenatok.bench.{_PUBLIC[name]}"), name)

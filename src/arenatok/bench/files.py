@@ -12,7 +12,7 @@ from typing_extensions import Unpack
 from arenatok.bench.results import Bench
 from arenatok.bench.run import BenchOptions, run_bench
 from arenatok.bench.strategies import AnyStrategy
-from arenatok.errors import OutputError, missing_extra
+from arenatok.errors import OutputError
 from arenatok.runtime.atomic import dumps_pretty, out_dir, output_error
 from arenatok.runtime.derived import BENCH_HTML, BENCH_JSON, build_in, write_derived
 
@@ -28,10 +28,6 @@ def write_bench(
     into `write_to` (made if missing, before the run; default: the first built directory)."""
     from arenatok.bench.bench_page import render_html
 
-    try:
-        import sklearn  # noqa: F401
-    except ImportError as e:
-        raise missing_extra(e, "arenatok bench", "bench", "scikit-learn", "sklearn") from e
     first = Path(out) if isinstance(out, str | Path) else Path(out[0])
     target = first if write_to is None else out_dir(write_to, "--out")
     hint = "choose another --out directory"

@@ -17,6 +17,7 @@ from arenatok.cli.analyses import bench_cmd, report_cmd
 from arenatok.cli.build_command import build_cmd
 from arenatok.cli.dataset_commands import card_cmd, push_cmd, validate_cmd
 from arenatok.errors import ArenatokError, resource_error
+from arenatok.runtime.environment import settle
 from arenatok.runtime.interrupts import Interrupted
 from arenatok.text import terminal
 
@@ -93,11 +94,13 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="arenatok")
 @click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
-def cli(debug: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
     """Token-usage datasets from Chatbot Arena battles."""
     import logging
 
     logging.getLogger("arenatok").setLevel(logging.DEBUG if debug else logging.WARNING)
+    settle(ctx.invoked_subcommand)  # before a command imports the libraries that read them
 
 
 for _command in (build_cmd, validate_cmd, card_cmd, push_cmd, report_cmd, bench_cmd):

@@ -9,6 +9,7 @@ from typing import Any
 from arenatok.dataset.built import build_id, checked_lines, read_metadata
 from arenatok.errors import HubError, OptionError, SourceError, first_line
 from arenatok.pipeline.sources.hub import unreachable
+from arenatok.runtime import environment
 from arenatok.runtime.derived import CARD, PARQUET, card_build, made_from, read_manifest, unchanged
 
 
@@ -59,6 +60,7 @@ def push(
     """Publish the card and data/ of `out` to the dataset repo `repo_id` (token from HF_TOKEN
     or the user's login). Refuses a repo with content that arenatok did not write, unless
     `force`. Returns the repo's URL."""
+    environment.check(*environment.HUB)  # before huggingface_hub reads them at its import
     from huggingface_hub import HfApi
     from huggingface_hub.errors import (
         EntryNotFoundError,

@@ -27,6 +27,7 @@ from arenatok.pipeline.sources.hub import ARENA_33K, HubFile, fetch_hub_file
 from arenatok.pipeline.sources.local import LocalFile, check_regular, open_local
 from arenatok.pipeline.steps import SourceStamp, StepOptions
 from arenatok.pipeline.tokens import TokenizerFileCounter, fast_provenance
+from arenatok.runtime import environment
 from arenatok.runtime.atomic import out_dir, sha256_file
 from arenatok.runtime.workers import default_workers, start_early
 
@@ -291,11 +292,7 @@ def _created() -> str | None:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if not epoch:
         return None
-    if not epoch.isascii() or not epoch.isdigit() or len(epoch) > 12:
-        raise OptionError(
-            f"SOURCE_DATE_EPOCH must be whole seconds since 1970, got {epoch[:40]!r}",
-            hint="for example SOURCE_DATE_EPOCH=$(date +%s), or unset it",
-        )
+    environment.check("SOURCE_DATE_EPOCH")
     try:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
     except (OverflowError, OSError, ValueError) as e:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arenatok.errors import HashMismatchError, HubError, first_line
+from arenatok.runtime import environment
 from arenatok.runtime.atomic import sha256_file
 
 
@@ -40,6 +41,7 @@ def fetch_hub_file(
 ) -> Path:
     """Download `hub` with huggingface_hub (its cache, HF_TOKEN, HF_ENDPOINT and HF_HUB_OFFLINE
     apply) and check its sha256. A pinned revision already in the cache needs no network."""
+    environment.check(*environment.HUB)  # before huggingface_hub reads them at its import
     from huggingface_hub import try_to_load_from_cache
 
     endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None

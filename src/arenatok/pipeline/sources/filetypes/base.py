@@ -1,8 +1,8 @@
 """What every file type shares: the batches they yield (`Payload`: an Arrow record batch,
 raw JSON lines decoded where the batch is processed, or decoded rows), JSON objects decoded with
-a key named twice refused, compressed files read as they are decompressed, and the contract a
-file type fills (`FileType`). A new file type is one module beside this one that defines
-`FILE_TYPE`."""
+a key named twice or a whole number too long to convert refused, compressed files read as they
+are decompressed, and the contract a file type fills (`FileType`). A new file type is one
+module beside this one that defines `FILE_TYPE`."""
 
 from __future__ import annotations
 
@@ -156,15 +156,35 @@ def key_twice(key: str) -> str:
     return f"names the key {key!r} twice in one object (which value is meant cannot be told)"
 
 
+class TooLong(ValueError):
+    """A JSON whole number with more digits than Python converts (its int/str conversion
+    limit, 4,300 digits by default); its `reason` is why the row that holds it is refused."""
+
+    def __init__(self, digits: int) -> None:
+        self.reason = f"holds a whole number of {digits:,} digits, more than Python converts"
+        super().__init__(self.reason)
+
+
+def integer(text: str) -> int:
+    """A JSON whole number as Python reads it, or TooLong (instead of int()'s ValueError, which
+    json and ijson would report as the file's error, or not at all)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise TooLong(len(text.lstrip("-"))) from None
+
+
 def _decode_line(raw: bytes, lineno: int) -> Any:
     # Binary lines split on b"\n" only: U+2028 inside a string is data, not a line break.
     if not raw.strip():
         return RowProblem(f"line {lineno} is empty")
     raw = raw.rstrip(b"\r\n")  # else an error at the end of a cut line is "line 2, column 1"
     try:
-        return json.loads(raw, object_pairs_hook=_once)
+        return json.loads(raw, object_pairs_hook=_once, parse_int=integer)
     except _KeyTwice as e:
         return RowProblem(f"line {lineno} {key_twice(e.args[0])}")
+    except TooLong as e:
+        return RowProblem(f"line {lineno} {e.reason}")
     except RecursionError:
         return RowProblem(f"line {lineno} is nested too deeply to read")
     except UnicodeDecodeError as e:

@@ -3,6 +3,7 @@ stream, so that a large file is never held whole."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,9 @@ from arenatok.pipeline.sources.filetypes.base import (
     BOM,
     FileType,
     Payload,
+    TooLong,
     compressed,
+    integer,
     key_twice,
     open_data,
 )
@@ -37,20 +40,49 @@ def _spells_surrogates(f: BinaryIO) -> bool:
     return False
 
 
-def _json_items(f: BinaryIO, surrogates: bool) -> Iterator[Any]:
+def _number(text: str) -> int | float | TooLong:
+    """A JSON number as ijson's Python parser reads one with use_float, except that a whole
+    number too long to convert is a TooLong value, not an error that ends the parse."""
+    if "." in text or "e" in text or "E" in text:
+        return float(text)
+    try:
+        return integer(text)
+    except TooLong as e:
+        return e
+
+
+def _events(f: BinaryIO, python: bool) -> Iterator[tuple[str, Any]]:
+    """ijson's events of `f`, from its C parser, or from its Python one (slower; it keeps a
+    lone surrogate and reads whole numbers past 64 bits) with `_number` as its number reader:
+    the parser takes `ijson.common.integer_or_float` as it starts, so it is swapped only then
+    (`_number` reads every other number the same)."""
+    import ijson
+    from ijson import common
+
+    if not python:
+        return iter(ijson.basic_parse(f, use_float=True))
+    events = iter(ijson.get_backend("python").basic_parse(f, use_float=True))
+    reader, common.integer_or_float = common.integer_or_float, _number
+    try:
+        first = next(events, None)
+    finally:
+        common.integer_or_float = reader
+    return itertools.chain(() if first is None else (first,), events)
+
+
+def _json_items(f: BinaryIO, python: bool) -> Iterator[Any]:
     """The items of a top-level JSON list, one at a time, from ijson's flat event stream (its
     `items()` keeps a dotted path per level, which costs quadratic memory on deep nesting)."""
     import ijson
 
-    parse = ijson.get_backend("python").basic_parse if surrogates else ijson.basic_parse
     if f.peek(len(BOM))[: len(BOM)] == BOM:  # type: ignore[attr-defined]
         f.read(len(BOM))
-    events = parse(f, use_float=True)
+    events = _events(f, python)
     if next(events, (None, None))[0] != "start_array":
         raise ijson.JSONError("the file does not start with a JSON list")
     index, depth, builder = 0, 1, None
     keys: list[set[str]] = []  # the keys of each open object of the item
-    twice: str | None = None  # the first key an object of the item names twice
+    problem: str | None = None  # why the item is refused (a key twice, a number too long)
     for event, value in events:
         opens, closes = event in ("start_map", "start_array"), event in ("end_map", "end_array")
         if event == "start_map":
@@ -58,15 +90,18 @@ def _json_items(f: BinaryIO, surrogates: bool) -> Iterator[Any]:
         elif event == "end_map":
             keys.pop()
         elif event == "map_key" and keys:
-            if value in keys[-1] and twice is None:
-                twice = value
+            if value in keys[-1] and problem is None:
+                problem = key_twice(value)
             keys[-1].add(value)
+        elif event == "number" and isinstance(value, TooLong) and problem is None:
+            problem = value.reason
         if depth == 1 and closes:  # the end of the list
             depth = 0
             continue
         if depth == 1 and not opens:
-            yield value  # a scalar item: a bad row, checked like the others
-            index += 1
+            # a scalar item: a bad row, checked like the others
+            yield value if problem is None else RowProblem(f"record {index + 1} {problem}")
+            index, problem = index + 1, None
             continue
         depth += opens - closes
         if builder is None and depth == 2 and opens:
@@ -76,13 +111,36 @@ def _json_items(f: BinaryIO, surrogates: bool) -> Iterator[Any]:
         if builder:
             builder.event(event, value)
         if depth == 1:
-            if twice is not None:
-                yield RowProblem(f"record {index + 1} {key_twice(twice)}")
+            if problem is not None:
+                yield RowProblem(f"record {index + 1} {problem}")
             elif builder:
                 yield builder.value
             else:
                 yield RowProblem(f"record {index + 1} is nested more than {MAX_DEPTH} levels deep")
-            index, builder, twice = index + 1, None, None
+            index, builder, problem = index + 1, None, None
+
+
+def _items(path: Path, compression: str | None) -> Iterator[Any]:
+    """The items of the JSON list in `path`, by ijson's C parser, or its Python one where the
+    file spells a surrogate; where the C parser meets a whole number past 64 bits, the Python
+    one reads on from that item (the file read again from its start)."""
+    import ijson
+
+    f: BinaryIO
+    with compressed(path, compression), open_data(path, compression) as f:
+        python = _spells_surrogates(f)
+    read = 0
+    while True:
+        with compressed(path, compression), open_data(path, compression) as f:
+            try:
+                for item in itertools.islice(_json_items(f, python), read, None):
+                    read += 1
+                    yield item
+                return
+            except ijson.JSONError as e:
+                if python or "integer overflow" not in str(e):
+                    raise
+                python = True
 
 
 class Json(FileType):
@@ -104,21 +162,17 @@ class Json(FileType):
         import ijson
 
         batch: list[Any] = []
-        f: BinaryIO
-        with compressed(path, compression), open_data(path, compression) as f:
-            surrogates = _spells_surrogates(f)
-        with compressed(path, compression), open_data(path, compression) as f:
-            try:
-                for item in _json_items(f, surrogates):
-                    batch.append(item)
-                    if len(batch) == size:
-                        yield batch
-                        batch = []
-            except (ijson.JSONError, UnicodeDecodeError) as e:
-                raise SourceError(
-                    f"{path}: not a valid JSON list of records ({first_line(e)})",
-                    hint="expected [{...}, {...}] or one JSON object per line (.jsonl)",
-                ) from e
+        try:
+            for item in _items(path, compression):
+                batch.append(item)
+                if len(batch) == size:
+                    yield batch
+                    batch = []
+        except (ijson.JSONError, UnicodeDecodeError) as e:
+            raise SourceError(
+                f"{path}: not a valid JSON list of records ({first_line(e)})",
+                hint="expected [{...}, {...}] or one JSON object per line (.jsonl)",
+            ) from e
         if batch:
             yield batch
 
