@@ -16,6 +16,7 @@ import orjson
 
 from arenatok.errors import OutputError, StaleBuildError
 from arenatok.runtime.atomic import Content, dumps_pretty, sha256_file, write_together
+from arenatok.runtime.files import LIMITS, read_owned
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
@@ -105,13 +106,17 @@ def card_is_ours(path: Path) -> bool:
         return False
 
 
+def by_card(name: str) -> bool:
+    """Whether a derived file is one that `card` writes, told by its name: the card, and what
+    is under data/ (its Parquet files)."""
+    return name == CARD or name.startswith("data/")
+
+
 def read_manifest(out: Path) -> dict[str, dict[str, Any]]:
     """The derived files arenatok lists as written in `out` (none when the list is missing,
-    unreadable or not a table of derived files)."""
+    unreadable, not a regular file of its own or not a table of derived files)."""
     try:
-        if (out / MANIFEST).is_symlink():
-            return {}
-        listed = orjson.loads((out / MANIFEST).read_bytes())
+        listed = orjson.loads(read_owned(out / MANIFEST, limit=LIMITS[MANIFEST]))
     except (OSError, ValueError):
         return {}
     if not isinstance(listed, dict):
