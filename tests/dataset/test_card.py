@@ -14,6 +14,7 @@ from arenatok.dataset.card import CARD, PARQUET, features_yaml, records_schema
 from arenatok.dataset.push import is_arenatok_card, push
 from arenatok.errors import HubError
 from arenatok.pipeline.driver import build
+from tests.fakehub import FakeApi
 from tests.helpers import TINY, write_jsonl
 
 TOKEN = "hf_SENTINELtokenDoNotLeak0123456789"
@@ -77,47 +78,13 @@ def test_a_foreign_card_is_not_ours() -> None:
     assert not is_arenatok_card("no yaml at all")
 
 
-class FakeHub:
-    """The Hub client at the boundary: records calls, answers from a tiny in-memory state."""
-
-    def __init__(self, files: dict[str, str] | None = None, error: Exception | None = None):
-        self.files = files
-        self.error = error
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    def _call(self, name: str, **kwargs: Any) -> None:
-        self.calls.append((name, kwargs))
-        if self.error is not None:
-            raise self.error
-
-    def repo_exists(self, repo_id: str, *, repo_type: str) -> bool:
-        self._call("repo_exists", repo_id=repo_id, repo_type=repo_type)
-        return self.files is not None
-
-    def list_repo_files(self, repo_id: str, *, repo_type: str) -> list[str]:
-        self._call("list_repo_files", repo_id=repo_id, repo_type=repo_type)
-        return sorted(self.files or {})
-
-    def hf_hub_download(self, repo_id: str, filename: str, *, repo_type: str) -> str:
-        self._call("hf_hub_download", repo_id=repo_id, filename=filename, repo_type=repo_type)
-        path = Path(self.tmp) / filename
-        path.write_text((self.files or {})[filename])
-        return str(path)
-
-    def create_repo(self, repo_id: str, *, repo_type: str, private: bool) -> None:
-        self._call("create_repo", repo_id=repo_id, repo_type=repo_type, private=private)
-
-    def upload_folder(self, **kwargs: Any) -> None:
-        self._call("upload_folder", **kwargs)
-
-
-def upload_of(hub: FakeHub) -> dict[str, Any]:
-    [kwargs] = [k for name, k in hub.calls if name == "upload_folder"]
+def commit_of(hub: FakeApi) -> dict[str, Any]:
+    [kwargs] = [k for name, k in hub.calls if name == "create_commit"]
     return kwargs
 
 
 def test_push_new_repo(carded: Path) -> None:
-    hub = FakeHub()
+    hub = FakeApi()
     assert push(carded, "me/arena-tokens", private=True, api=hub) == (
         "https://huggingface.co/datasets/me/arena-tokens"
     )
@@ -125,31 +92,29 @@ def test_push_new_repo(carded: Path) -> None:
         "create_repo",
         {"repo_id": "me/arena-tokens", "repo_type": "dataset", "private": True},
     ) in hub.calls
-    upload = upload_of(hub)
-    assert upload["folder_path"] == str(carded)
-    assert upload["repo_type"] == "dataset"
-    assert upload["allow_patterns"] == ["README.md", "data/*.parquet"]
-    assert upload["commit_message"].startswith("Token-usage dataset made by arenatok ")
+    commit = commit_of(hub)
+    assert commit["repo_type"] == "dataset"
+    assert commit["commit_message"].startswith("Token-usage dataset made by arenatok ")
+    assert hub.uploaded == {name: (carded / name).read_bytes() for name in (CARD, PARQUET)}
 
 
 def test_push_over_our_own_card(carded: Path, tmp_path: Path) -> None:
-    hub = FakeHub({CARD: (carded / CARD).read_text(), "data/x.parquet": "", ".gitattributes": ""})
-    hub.tmp = tmp_path  # type: ignore[attr-defined]
+    theirs = {CARD: (carded / CARD).read_text(), "data/x.parquet": "", ".gitattributes": ""}
+    hub = FakeApi(theirs, tmp=tmp_path)
     push(carded, "me/arena-tokens", api=hub)
-    assert upload_of(hub)["repo_id"] == "me/arena-tokens"
+    assert commit_of(hub)["repo_id"] == "me/arena-tokens"
     assert not [c for c in hub.calls if c[0] == "create_repo"]
 
 
 def test_push_refuses_foreign_content_unless_forced(carded: Path, tmp_path: Path) -> None:
-    hub = FakeHub({CARD: "---\nlicense: mit\n---\n# theirs\n", "train.csv": ""})
-    hub.tmp = tmp_path  # type: ignore[attr-defined]
+    hub = FakeApi({CARD: "---\nlicense: mit\n---\n# theirs\n", "train.csv": ""}, tmp=tmp_path)
     with pytest.raises(HubError) as e:
         push(carded, "them/data", api=hub)
     assert e.value.message == "them/data already exists with content that arenatok did not write"
     assert e.value.hint == "choose another --repo-id, or pass --force to upload over it"
-    assert not [c for c in hub.calls if c[0] == "upload_folder"]
+    assert not [c for c in hub.calls if c[0] == "create_commit"]
     push(carded, "them/data", force=True, api=hub)
-    assert upload_of(hub)["repo_id"] == "them/data"
+    assert commit_of(hub)["repo_id"] == "them/data"
 
 
 def _response(status: int) -> Any:
@@ -178,7 +143,7 @@ def test_push_errors(
 ) -> None:
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     with pytest.raises(HubError) as e:
-        push(carded, "me/arena-tokens", api=FakeHub(error=error))
+        push(carded, "me/arena-tokens", api=FakeApi(error=error))
     assert e.value.message == message
     assert TOKEN not in str(e.value.message) + str(e.value.hint)
 
@@ -189,7 +154,7 @@ def test_push_passes_on_what_is_not_a_hub_error(
     """Only the Hub's refusals and lost connections become HubError: a bug stays itself."""
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     with pytest.raises(ZeroDivisionError):
-        push(carded, "me/arena-tokens", api=FakeHub(error=ZeroDivisionError("a bug")))
+        push(carded, "me/arena-tokens", api=FakeApi(error=ZeroDivisionError("a bug")))
 
 
 def test_push_needs_a_card(tmp_path: Path) -> None:
@@ -202,7 +167,7 @@ def test_push_needs_a_card(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("repo_id", ["bad repo id!!", "a/b/c", "you/", "/x", "x" * 200])
 def test_push_refuses_a_bad_repo_id_in_one_line(carded: Path, repo_id: str) -> None:
-    hub = FakeHub()
+    hub = FakeApi()
     result = CliRunner().invoke(cli, ["push", str(carded), "--repo-id", repo_id])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"Error: --repo-id {repo_id!r} is not a valid repo id (")
@@ -231,7 +196,7 @@ def test_a_rebuild_removes_the_old_card_and_push_refuses_a_stale_one(
         f"arenatok card {carded} again",
         f"README.md: was made from another build (or names none): run arenatok card {carded} again",
     ]
-    hub = FakeHub()
+    hub = FakeApi()
     result = CliRunner().invoke(cli, ["push", str(carded), "--repo-id", "me/x"])
     assert (result.exit_code, result.stderr) == (
         2,

@@ -136,7 +136,7 @@ def test_the_base_install_builds_validates_makes_the_card_and_pushes(tmp_path: P
         code, stdout, err = arenatok(pushing, "push", out, "--repo-id", "you/arena")
         assert (code, err) == (0, ""), err
         [commit] = hub.commits
-    assert stdout == "pushed to https://huggingface.co/datasets/you/arena\n"
+        assert stdout == f"pushed to {hub.url}/datasets/you/arena\n"
     assert commit == {
         "README.md": (out / "README.md").read_bytes(),
         "data/train-00000-of-00001.parquet": (

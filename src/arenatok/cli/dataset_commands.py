@@ -71,9 +71,11 @@ def card_cmd(out_dir: Path, force: bool) -> None:
 @click.option("--private", is_flag=True, help="Create the repo private.")
 @click.option("--force", is_flag=True, help="Upload over a repo whose card arenatok did not write.")
 def push_cmd(out_dir: Path, repo_id: str, private: bool, force: bool) -> None:
-    """Publish the card and data/ (from `arenatok card`) to a Hugging Face dataset repo. The
-    token comes from HF_TOKEN or your login and is never printed or written. A repo with
-    content that arenatok did not write is left alone unless --force.
+    """Publish the files that `arenatok card` wrote (README.md and data/, as its list names
+    them; anything else in data/ is refused) to a Hugging Face dataset repo, each checked
+    against that list as it is handed over. The token comes from HF_TOKEN or your login and is
+    never printed or written. A repo with content that arenatok did not write is left alone
+    unless --force.
 
     \b
     Example:

@@ -1,16 +1,26 @@
-"""`arenatok push`: the card and data/ of a built directory (made by `arenatok card`) to a
-dataset repo on the Hugging Face Hub, refusing a repo that arenatok did not write."""
+"""`arenatok push`: the files that `arenatok card` wrote in a built directory, as the directory's
+list of derived files names them, to a dataset repo on the Hugging Face Hub; each file opened
+once, its bytes checked against the list by the hash the Hub client takes of them. Refuses
+anything else in data/, a stale card, and a repo that arenatok did not write."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import os
+import stat
+from collections.abc import Collection, Mapping
+from contextlib import ExitStack
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
 from arenatok.dataset.built import build_id, checked_lines, read_metadata
-from arenatok.errors import HubError, OptionError, SourceError, first_line
+from arenatok.errors import HubError, OptionError, SourceError, first_line, resource_error
 from arenatok.pipeline.sources.hub import unreachable
 from arenatok.runtime import environment
-from arenatok.runtime.derived import CARD, PARQUET, card_build, made_from, read_manifest, unchanged
+from arenatok.runtime.derived import CARD, by_card, card_build, made_from, read_manifest
+from arenatok.runtime.files import exists, kind, open_owned
+
+if TYPE_CHECKING:
+    from huggingface_hub import CommitOperationAdd
 
 
 def is_arenatok_card(text: str) -> bool:
@@ -19,20 +29,85 @@ def is_arenatok_card(text: str) -> bool:
     return card_build(text) is not None
 
 
-def stale_card(out: Path) -> str | None:
-    """Why the card or its Parquet file in `out` does not describe the current build, or None
-    when both name it and are as arenatok wrote them. The build itself is read through every
-    check of `dataset.check` (a BuildError at its first problem)."""
+def _stale(out: Path, why: str) -> SourceError:
+    return SourceError(f"{out}: the card is stale: {why}", hint=f"run arenatok card {out} again")
+
+
+def _check_made(out: Path, name: str, build: str, listed: Mapping[str, dict[str, Any]]) -> None:
+    """A stale-card SourceError unless `out/name` names `build` as its maker and the list
+    gives it as card's file of that build."""
+    if not exists(out / name):
+        raise _stale(out, f"{name} is missing")
+    if made_from(out / name, within=out) != build:
+        raise _stale(out, f"{name} was made from another build (or not by arenatok)")
+    if listed.get(name, {}).get("build") != build:
+        raise _stale(out, f"{name} is not as arenatok wrote it (changed, or not in its list)")
+
+
+def stray(out: Path, names: Collection[str]) -> tuple[Path, str] | None:
+    """The first thing under `out`/data (in name order, no link followed) that is neither one
+    of `names` (card's files, relative to `out`) nor a folder that holds one: its path and what
+    it is ("a file", "a symbolic link", "a directory", ...); None when there is nothing else."""
+    folders = {"data"} | {p.as_posix() for n in names for p in PurePosixPath(n).parents}
+    todo = ["data"]
+    while todo:
+        name = todo.pop(0)
+        try:
+            mode = os.lstat(out / name).st_mode
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(mode) and name in folders:
+            todo += sorted(f"{name}/{p.name}" for p in (out / name).iterdir())
+        elif not (stat.S_ISREG(mode) and name in names):
+            what = "a symbolic link" if stat.S_ISLNK(mode) else kind(mode)
+            return out / name, "a file" if stat.S_ISREG(mode) else what
+    return None
+
+
+def card_files(out: Path) -> dict[str, dict[str, Any]]:
+    """The files that `card` wrote in `out` for the build there, as the directory's list of
+    derived files gives them (name -> bytes, sha256, build; the card first). A SourceError when
+    there is no card, when one of them names another build or is not in the list, or when
+    data/ holds anything else (`stray`). The build itself is read through every check of
+    `dataset.check` (a BuildError at its first problem)."""
+    if not exists(out / CARD):
+        raise SourceError(f"{out}: no dataset card here", hint=f"run arenatok card {out} first")
     meta = read_metadata(out)
     for _ in checked_lines(out, meta):
         pass
-    build, listed = build_id(meta), read_manifest(out)
-    for name in (CARD, PARQUET):
-        if made_from(out / name) != build:
-            return f"{name} was made from another build (or not by arenatok)"
-        if not unchanged(out, name, listed):
-            return f"{name} is not as arenatok wrote it (changed, or not in its list)"
-    return None
+    build = build_id(meta)
+    listed = {name: entry for name, entry in read_manifest(out).items() if by_card(name)}
+    _check_made(out, CARD, build, listed)
+    found = stray(out, listed)
+    if found:
+        path, what = found
+        raise SourceError(
+            f"{path}: is {what} that arenatok card did not write; push uploads only card's files",
+            hint=f"move it away, or run arenatok card {out} again",
+        )
+    for name in sorted(listed):
+        _check_made(out, name, build, listed)
+    return {CARD: listed[CARD], **listed}
+
+
+def handed_over(
+    out: Path, name: str, entry: Mapping[str, Any], files: ExitStack
+) -> CommitOperationAdd:
+    """`out/name` opened once (`open_owned`: a regular file, no link followed below `out`) and
+    handed to the Hub client, which hashes those bytes; a stale-card SourceError (nothing
+    uploaded) unless their size and sha256 are the list's `entry`. The file stays open in
+    `files` for the upload, which reads it again."""
+    from huggingface_hub import CommitOperationAdd
+
+    try:
+        f = files.enter_context(open_owned(out / name, within=out))
+        addition = CommitOperationAdd(path_in_repo=name, path_or_fileobj=f)  # reads f, rewinds it
+    except OSError as e:  # replaced since it was checked (a link, a FIFO, ...), or unreadable
+        raise resource_error(e) or _stale(out, f"{name} cannot be read ({e.strerror or e})") from e
+    info = addition.upload_info
+    if (info.size, info.sha256.hex()) != (entry["bytes"], entry["sha256"]):
+        raise _stale(out, f"{name} is not as arenatok wrote it (changed, or not in its list)")
+    return addition
 
 
 def check_repo_id(repo_id: str) -> None:
@@ -57,11 +132,27 @@ def push(
     force: bool = False,
     api: Any = None,
 ) -> str:
-    """Publish the card and data/ of `out` to the dataset repo `repo_id` (token from HF_TOKEN
-    or the user's login). Refuses a repo with content that arenatok did not write, unless
-    `force`. Returns the repo's URL."""
+    """Publish the files that `card` wrote in `out` (`card_files`, each checked as it is handed
+    over) to the dataset repo `repo_id` (token from HF_TOKEN or the user's login), in one
+    commit. Refuses a repo with content that arenatok did not write, unless `force`. Returns
+    the repo's URL at the client's endpoint (HF_ENDPOINT)."""
     environment.check(*environment.HUB)  # before huggingface_hub reads them at its import
     from huggingface_hub import HfApi
+
+    out = Path(out)
+    check_repo_id(repo_id)
+    with ExitStack() as files:
+        additions = [handed_over(out, n, e, files) for n, e in card_files(out).items()]
+        api = api or HfApi()
+        _commit(api, repo_id, additions, private=private, force=force)
+    return f"{api.endpoint}/datasets/{repo_id}"
+
+
+def _commit(
+    api: Any, repo_id: str, additions: list[CommitOperationAdd], *, private: bool, force: bool
+) -> None:
+    """Create `repo_id` or check that arenatok wrote it (unless `force`), then commit the
+    files: the Hub's refusals and lost connections as HubError."""
     from huggingface_hub.errors import (
         EntryNotFoundError,
         HfHubHTTPError,
@@ -71,15 +162,6 @@ def push(
 
     from arenatok._version import __version__
 
-    out = Path(out)
-    check_repo_id(repo_id)
-    if not (out / CARD).is_file() or not (out / PARQUET).is_file():
-        raise SourceError(f"{out}: no dataset card here", hint=f"run arenatok card {out} first")
-    why = stale_card(out)
-    if why:
-        raise SourceError(f"{out}: the card is stale: {why}", hint=f"run arenatok card {out} again")
-    api = api or HfApi()
-    url = f"https://huggingface.co/datasets/{repo_id}"
     try:
         if api.repo_exists(repo_id, repo_type="dataset"):
             files = api.list_repo_files(repo_id, repo_type="dataset")
@@ -95,11 +177,10 @@ def push(
                 )
         else:
             api.create_repo(repo_id, repo_type="dataset", private=private)
-        api.upload_folder(
+        api.create_commit(
             repo_id=repo_id,
             repo_type="dataset",
-            folder_path=str(out),
-            allow_patterns=[CARD, "data/*.parquet"],
+            operations=additions,
             commit_message=f"Token-usage dataset made by arenatok {__version__}",
         )
     except HubError:
@@ -134,4 +215,3 @@ def push(
                 hint="check the network and retry",
             ) from e
         raise
-    return url

@@ -133,6 +133,12 @@ def card_is_ours(path: Path) -> bool:
         return False
 
 
+def by_card(name: str) -> bool:
+    """Whether a derived file is one that `card` writes, told by its name: the card, and what
+    is under data/ (its Parquet files)."""
+    return name == CARD or name.startswith("data/")
+
+
 def read_manifest(out: Path) -> dict[str, dict[str, Any]]:
     """The derived files arenatok lists as written in `out` (none when the list is missing,
     unreadable or not a table of derived files). Anything but a regular file under its name (a
