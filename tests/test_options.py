@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from arenatok.cli.params import choice
 from arenatok.errors import OptionError
 from arenatok.options import (
+    MIN_ROUNDS,
     SEED_MAX,
     BadRowPolicy,
     Engine,
@@ -20,6 +21,7 @@ from arenatok.options import (
     check_choice,
     check_count,
     check_margin,
+    check_rounds,
     check_seed,
     choices,
     is_whole,
@@ -54,10 +56,17 @@ def test_a_count_is_a_positive_whole_number(bad: object) -> None:
         check_count(bad, "--limit", example="--limit 10")
 
 
-def test_a_count_with_its_own_least() -> None:
-    check_count(0, "--rounds", least=0, example="--rounds 0")
-    with pytest.raises(OptionError, match="--rounds must be a whole number, 0 or more, got -1"):
-        check_count(-1, "--rounds", least=0, example="--rounds 0")
+@pytest.mark.parametrize("bad", [1, 2, 39, 99, -1, True, 100.0, "100", None])
+def test_rounds_are_none_or_enough_for_a_95_percent_interval(bad: object) -> None:
+    for good in (0, MIN_ROUNDS, 1000, 10**6):
+        check_rounds(good)
+    with pytest.raises(OptionError) as caught:
+        check_rounds(bad)
+    assert (caught.value.message, caught.value.hint) == (
+        f"--rounds must be 0 (no intervals) or a whole number, 100 or more, got {bad!r}",
+        "a 95% interval's ends are the 2.5th and 97.5th percentiles of the resamples, which "
+        "fewer than 100 place too roughly; for example --rounds 1000",
+    )
 
 
 @pytest.mark.parametrize("bad", [-1, SEED_MAX + 1, True, 1.5])

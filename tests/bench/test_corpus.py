@@ -61,7 +61,7 @@ def test_pooled_builds_share_one_split(tmp_path: Path) -> None:
             "--strategy",
             "full",
             "--rounds",
-            "50",
+            "100",
             "--out",
             str(tmp_path / "pooled"),
         ],
@@ -86,7 +86,7 @@ def test_the_same_build_twice_is_refused(tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
     for args in ([str(out), str(out)], [str(out), str(copy)]):
-        result = CliRunner().invoke(cli, ["bench", *args, "--strategy", "full", "--rounds", "10"])
+        result = CliRunner().invoke(cli, ["bench", *args, "--strategy", "full", "--rounds", "100"])
         assert result.exit_code == 2, result.output
         assert "is the same build as" in result.output
         assert "Hint: give each build once" in result.output
@@ -99,7 +99,7 @@ def test_copies_across_pooled_builds_count_once(tmp_path: Path) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
     build(write_jsonl(tmp_path / "1.jsonl", rows[:200]), out=one, limit=None)
     build(write_jsonl(tmp_path / "2.jsonl", rows[150:]), out=two, limit=None)
-    args = ["bench", str(one), str(two), "--strategy", "full", "--rounds", "20"]
+    args = ["bench", str(one), str(two), "--strategy", "full", "--rounds", "100"]
     result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "pooled")])
     assert result.exit_code == 0, result.output
     assert "300 battles from 2 builds (50 copies of battles of an earlier build left out)" in (

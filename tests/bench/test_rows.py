@@ -15,7 +15,7 @@ from arenatok.bench.strategies import DEFAULT_STRATEGIES, parse_strategies
 from arenatok.pipeline.driver import build
 from arenatok.sections import as_json
 
-ROUNDS = 60
+ROUNDS = 100
 
 
 @pytest.fixture(scope="module")

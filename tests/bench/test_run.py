@@ -96,7 +96,7 @@ def test_bench_on_a_build_with_no_records(tmp_path: Path) -> None:
     out = tmp_path / "empty"
     build(write_jsonl(tmp_path / "e.jsonl", rows), out=out, on_bad_row="reject", allow_empty=True)
     with pytest.raises(SourceError, match="too few decisive votes"):
-        as_json(run_bench(out, parse_strategies(["full"]), rounds=10))
+        as_json(run_bench(out, parse_strategies(["full"]), rounds=100))
     result = CliRunner().invoke(cli, ["bench", str(out)])
     assert result.exit_code == 2
     assert result.output.startswith("Error: ")
@@ -149,7 +149,7 @@ def test_multiclass_log_loss_hand_checked() -> None:
 def test_write_bench_makes_its_out_directory(tmp_path: Path) -> None:
     out = planted(tmp_path, signal=True, n=200)
     target = tmp_path / "new" / "bench"
-    bench = write_bench(out, parse_strategies(["full"]), write_to=target, rounds=20)
+    bench = write_bench(out, parse_strategies(["full"]), write_to=target, rounds=100)
     assert json.loads((target / "bench.json").read_text()) == as_json(bench)
     assert (target / "bench.html").read_text().startswith("<!DOCTYPE html>")
     (tmp_path / "a-file").write_text("")
@@ -167,8 +167,8 @@ def test_jobs_do_not_change_the_numbers(tmp_path: Path) -> None:
         "extract:8",
         "lowrank:4@1+extract_lead:8",
     ]
-    one = as_json(run_bench(out, parse_strategies(specs), rounds=50, jobs=1))
-    two = as_json(run_bench(out, parse_strategies(specs), rounds=50, jobs=2))
+    one = as_json(run_bench(out, parse_strategies(specs), rounds=100, jobs=1))
+    two = as_json(run_bench(out, parse_strategies(specs), rounds=100, jobs=2))
     assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
 
 
@@ -206,7 +206,7 @@ def test_bench_on_a_55k_layout_build_three_way(tmp_path: Path) -> None:
 def test_three_way_without_ties_in_training(tmp_path: Path) -> None:
     """No tie anywhere: three-way still runs; the tie class gets probability 0."""
     out = planted(tmp_path, signal=True, n=200)
-    bench = as_json(run_bench(out, parse_strategies(["full"]), rounds=20, outcome="three-way"))
+    bench = as_json(run_bench(out, parse_strategies(["full"]), rounds=100, outcome="three-way"))
     full = next(r for r in bench["results"] if r["strategy"] == "full")
     assert full["log_loss"] < math.log(3)
 
@@ -217,7 +217,7 @@ def test_bench_numbers_on_a_committed_fixture(tmp_path: Path) -> None:
     rest shared filler) split 163 / 37 by the prompt rule."""
     out = planted(tmp_path, signal=True, n=200)
     bench = as_json(
-        run_bench(out, parse_strategies(["full", "truncate_tail:2", "lowrank:4"]), rounds=50)
+        run_bench(out, parse_strategies(["full", "truncate_tail:2", "lowrank:4"]), rounds=100)
     )
     rows = {r["strategy"]: r for r in bench["results"]}
     assert (bench["split"]["train_votes"], bench["split"]["test_votes"]) == (163, 37)

@@ -151,7 +151,7 @@ def test_answer_hand_checked() -> None:
         {"strategy": "c", "bytes_per_side": 60.0, "auc": 0.64},  # b is cheaper and better
         {"strategy": "d", "bytes_per_side": 10.0, "auc": 0.55},
     ]
-    got = as_json(answer([_row(**r) for r in rows], "auc", 1.0))
+    got = as_json(answer([_row(**r) for r in rows], "auc", 1.0, 1000))
     assert got["cheapest_non_inferior_to_full"] == {
         "strategy": "a",
         "bytes_per_side": 100.0,
@@ -162,7 +162,7 @@ def test_answer_hand_checked() -> None:
     assert [r["strategy"] for r in got["frontier"]] == ["d", "b", "a", "full"]
     # For log-loss, lower is better: the frontier turns around.
     three = [_row("log_loss", **dict(r, log_loss=1 - r["auc"])) for r in rows]
-    assert [r.strategy for r in answer(three, "log_loss", -1.0).frontier] == [
+    assert [r.strategy for r in answer(three, "log_loss", -1.0, 1000).frontier] == [
         "d",
         "b",
         "a",
@@ -479,9 +479,10 @@ def test_power_hand_checked() -> None:
     from arenatok.bench.verdicts import power
 
     rows = [
-        _row(strategy=s, detectable_difference_vs_full=d) for s, d in (("a", 0.08), ("b", 0.06))
+        _row(strategy=s, minus_full=0.0, detectable_difference_vs_full=d)
+        for s, d in (("a", 0.08), ("b", 0.06))
     ]
-    got = as_json(power(rows, "auc", 271))
+    got = as_json(power(rows, "auc", 271, 1000))
     assert got["detectable_difference"] == pytest.approx(0.07)  # the median of 0.06 and 0.08
     # 271 x (0.07 / d)^2 votes, rounded up: 0.02 needs 271 x 12.25 = 3,319.75, so 3,320.
     assert got["votes_needed"] == {"0.005": 53116, "0.01": 13279, "0.02": 3320, "0.05": 532}

@@ -155,17 +155,25 @@ def test_build_help_names_every_file_it_writes_and_limit_each_source() -> None:
     assert "first N rows of each source" in text
 
 
-@pytest.mark.parametrize(("command", "least"), [("report", -1), ("bench", 0)])
-def test_rounds_out_of_range_is_the_same_one_line_in_report_and_bench(
-    command: str, least: int, tmp_path: Path
+@pytest.mark.parametrize("rounds", ["1", "99", "-1"])
+def test_too_few_rounds_are_the_same_one_line_in_report_and_bench(
+    rounds: str, tmp_path: Path
 ) -> None:
+    """One rule: a 95% interval needs 100 resamples (0: none); report (whatever its
+    intervals) and bench refuse fewer with the same two lines."""
     src = write_jsonl(tmp_path / "b.jsonl", TINY)
     run("build", "--source", str(src), "--out", str(tmp_path / "o"))
-    code, out, err = run(command, str(tmp_path / "o"), "--rounds", str(least))
-    assert (code, out) == (2, "")
-    assert err.startswith("Error: --rounds must be a ")
-    assert err.splitlines()[0].endswith(f", got {least}")
-    assert err.splitlines()[1].startswith("Hint: for example --rounds 1000")
+    refused = [
+        run(*command, str(tmp_path / "o"), "--rounds", rounds)
+        for command in (["report", "--intervals", "bootstrap"], ["report"], ["bench"])
+    ]
+    assert refused == [(2, "", refused[0][2])] * 3
+    assert refused[0][2] == (
+        f"Error: --rounds must be 0 (no intervals) or a whole number, 100 or more, got {rounds}\n"
+        "Hint: a 95% interval's ends are the 2.5th and 97.5th percentiles of the resamples, "
+        "which fewer than 100 place too roughly; for example --rounds 1000\n"
+    )
+    assert not (tmp_path / "o" / "report.json").exists()
 
 
 def test_the_readme_is_an_entry_point_into_the_docs() -> None:

@@ -51,7 +51,7 @@ def test_an_analysis_leaves_a_users_file_of_its_name_alone(built: Path) -> None:
 
 @pytest.mark.parametrize("change", BREAKS.values(), ids=list(BREAKS))
 @pytest.mark.parametrize(
-    "command", [["report", "--rounds", "0"], ["bench", "--rounds", "1"], ["card"]]
+    "command", [["report", "--rounds", "0"], ["bench", "--rounds", "0"], ["card"]]
 )
 def test_a_record_that_breaks_the_schema_is_refused_in_one_line(
     built: Path, change: Any, command: list[str]
@@ -75,7 +75,7 @@ def test_metadata_that_validate_rejects_is_refused_by_every_reader(
     change(meta)
     (built / "artifact_metadata.json").write_text(json.dumps(meta))
     assert validate_dir(built)
-    for command in (["card"], ["report", "--rounds", "0"], ["bench", "--rounds", "1"]):
+    for command in (["card"], ["report", "--rounds", "0"], ["bench", "--rounds", "0"]):
         result = run(command[0], built, *command[1:])
         assert result.exit_code == 2, (command, result.output)
         assert result.output.startswith(f"Error: {built}: not a build arenatok can read: ")
@@ -110,7 +110,7 @@ def test_a_report_whose_build_is_replaced_meanwhile_writes_nothing(
 def test_bench_into_another_build_is_refused(built: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     build(write_jsonl(tmp_path / "t.jsonl", TINY), out=other)
-    result = run("bench", built, "--rounds", "1", "--out", other)
+    result = run("bench", built, "--rounds", "0", "--out", other)
     assert result.exit_code == 3
     assert f"--out {other}: holds another build" in result.output
     assert not (other / "bench.json").exists()
@@ -174,7 +174,7 @@ def test_a_date_past_what_the_system_can_write(
 def test_metadata_nested_too_deeply(tiny_build: Path) -> None:
     (tiny_build / "artifact_metadata.json").write_text("[" * 200_000 + "]" * 200_000)
     assert validate_dir(tiny_build)[0].startswith("artifact_metadata.json: unreadable")
-    for command in (["report", "--rounds", "0"], ["bench", "--rounds", "1"], ["card"]):
+    for command in (["report", "--rounds", "0"], ["bench", "--rounds", "0"], ["card"]):
         code, _, err = cli_run(command[0], str(tiny_build), *command[1:])
         assert code == 2
         assert err.startswith(
@@ -193,7 +193,7 @@ def test_a_bench_whose_votes_all_go_one_way_says_so(tmp_path: Path) -> None:
     ]
     out = tmp_path / "o"
     build(write_jsonl(tmp_path / "b.jsonl", rows), out=out, limit=None)
-    result = run("bench", out, "--rounds", "1")
+    result = run("bench", out, "--rounds", "0")
     assert result.exit_code == 2
     assert "every decisive vote of the training split has one outcome (model_a)" in result.output
     assert "too few" not in result.output

@@ -188,7 +188,7 @@ def test_a_report_on_thin_data_says_so_and_plots_only_sound_models(tmp_path: Pat
     rows += [battle("rare", model_a="rare-model", model_b="m0", winner="model_a")]
     out = tmp_path / "o"
     build(write_jsonl(tmp_path / "b.jsonl", rows), out=out, limit=None)
-    typed = write_report(out, rounds=20)
+    typed = write_report(out, rounds=100)
     report = as_json(typed)
     assert report["caveats"] == [
         "Thin data: 121 rated battles (under 300). Ratings and ranks move a lot with so few "
@@ -277,8 +277,8 @@ def test_the_pages_fit_1400_pixels(arena_parquet: Path, tmp_path: Path) -> None:
 
     out = tmp_path / "o"
     build(arena_parquet, out=out, limit=None)
-    as_json(write_report(out, rounds=20))
-    write_bench(out, parse_strategies(["full", "lowrank:16", "truncate_tail:32"]), rounds=20)
+    as_json(write_report(out, rounds=100))
+    write_bench(out, parse_strategies(["full", "lowrank:16", "truncate_tail:32"]), rounds=100)
     pages = _open_pages([out / "report.html", out / "bench.html"])
     for found in pages:
         assert found["width"] <= 1400  # nothing wider than the window
@@ -338,7 +338,7 @@ def test_the_bench_page_draws_each_point_at_its_cost_with_one_legend_entry_a_fam
     ]  # fmt: skip
     build(write_jsonl(tmp_path / "b.jsonl", rows), out=tmp_path / "o", limit=None)
     specs = ["full", "truncate_head:2,4,8", "truncate_tail:2,4"]
-    bench = write_bench(tmp_path / "o", parse_strategies(specs), rounds=20)
+    bench = write_bench(tmp_path / "o", parse_strategies(specs), rounds=100)
     ax = cost_figure(bench).axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == [

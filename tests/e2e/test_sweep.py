@@ -137,7 +137,7 @@ def test_out_is_a_file(files: dict[str, Path]) -> None:
 def test_analysis_commands_on_every_kind_of_directory(
     files: dict[str, Path], command: str, where: str
 ) -> None:
-    extra = ["--rounds", "1"] if command in ("report", "bench") else []
+    extra = ["--rounds", "0"] if command in ("report", "bench") else []
     check([command, str(files[where]), *extra])
 
 
@@ -150,7 +150,7 @@ def test_analysis_commands_on_every_kind_of_directory(
         ["bench", "{built}", "--strategy", "os:system"],
         ["bench", "{built}", "--strategy", "nonexistent_module_xyz:Thing"],
         ["bench", "{built}", "--limit", "0"],
-        ["bench", "{built}", "--rounds", "0"],
+        ["bench", "{built}", "--rounds", "1"],
         ["report", "{built}", "--rounds", "-1"],
         ["report", "{built}", "--seed", "x"],
         ["push", "{built}", "--repo-id", "a/b/c"],

@@ -274,7 +274,7 @@ def test_every_payload_is_text_at_every_sink(
     assert run.exit_code == 0, run.output
     _assert_terminal_safe(run.output)
 
-    run = runner.invoke(cli, ["report", str(out), "--rounds", "3", "--by", "language"])
+    run = runner.invoke(cli, ["report", str(out), "--rounds", "100", "--by", "language"])
     assert run.exit_code == 0, run.output
     _assert_terminal_safe(run.output)
     for name in names:

@@ -135,7 +135,7 @@ if __name__ == "__main__":
 
     tmp = Path(sys.argv[1])
     arenatok.build(tmp / "b.jsonl", out=tmp / "o", workers=2, limit=None)
-    write_report(tmp / "o", rounds=4, jobs=2)
+    write_report(tmp / "o", rounds=100, jobs=2)
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(1, mp_context=context) as pool:
         print(pool.submit(sigterm).result())

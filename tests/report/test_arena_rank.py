@@ -172,7 +172,7 @@ def test_the_report_says_which_intervals_and_weights_ran(tmp_path: Path) -> None
     build(write_jsonl(tmp_path / "b.jsonl", TINY * 3), out=out, duplicates="flag")
     for args, intervals, weights in (
         ([], "sandwich (the arena's leaderboard today", "none: every battle counts once"),
-        (["--intervals", "bootstrap", "--rounds", "9", "--reweight"], "bootstrap, 9 rounds",
+        (["--intervals", "bootstrap", "--rounds", "100", "--reweight"], "bootstrap, 100 rounds",
          "inverse propensity, as the arena's reweighting"),
     ):  # fmt: skip
         result = CliRunner().invoke(cli, ["report", str(out), *args])

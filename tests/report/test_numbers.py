@@ -119,7 +119,7 @@ def test_report_on_a_55k_layout_build(tmp_path: Path) -> None:
     out = tmp_path / "o"
     build(src, out=out, limit=None, allow_null_turns=True, on_bad_row="reject")
     result = CliRunner().invoke(
-        cli, ["report", str(out), "--rounds", "30", "--by", "turns", "--min-battles", "5"]
+        cli, ["report", str(out), "--rounds", "100", "--by", "turns", "--min-battles", "5"]
     )
     assert result.exit_code == 0, result.output
     report = json.loads((out / REPORT_JSON).read_text())
@@ -202,12 +202,16 @@ def test_report_errors_by_value(small_build: Path, tmp_path: Path) -> None:
     from arenatok.report import build_report
 
     built = read_built(small_build)
-    with pytest.raises(OptionError) as e:
-        as_json(build_report(built, rounds=-1))
-    assert (e.value.message, e.value.hint) == (
-        "--rounds must be a whole number, 0 or more, got -1",
-        "for example --rounds 1000",
-    )
+    for rounds in (-1, 1, 99):  # the command line's rule: 0 (no intervals), or 100 or more
+        for intervals in ("sandwich", "bootstrap"):
+            with pytest.raises(OptionError) as e:
+                as_json(build_report(built, rounds=rounds, intervals=intervals))
+            assert e.value.message == (
+                f"--rounds must be 0 (no intervals) or a whole number, 100 or more, got {rounds}"
+            )
+        with pytest.raises(OptionError):
+            write_report(small_build, rounds=rounds)
+    assert not (small_build / "report.json").exists()
     with pytest.raises(OptionError) as e:
         as_json(build_report(built, rounds=0, min_battles=100))
     assert (e.value.message, e.value.hint) == (

@@ -23,7 +23,7 @@ TEST_OUTPUT = ROOT / "test-output"
 
 
 def test_cli_report(small_build: Path) -> None:
-    result = CliRunner().invoke(cli, ["report", str(small_build), "--rounds", "50"])
+    result = CliRunner().invoke(cli, ["report", str(small_build), "--rounds", "100"])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("6 battles, 3 models, 3 ordered / 2 unordered pairs\n")
     assert result.stdout.endswith(f"wrote {small_build}/report.json, {small_build}/report.html\n")

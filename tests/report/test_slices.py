@@ -44,7 +44,7 @@ def test_slices_by_language_turns_and_flag(arena_parquet: Path, tmp_path: Path) 
 
     build(arena_parquet, out=tmp_path / "o", limit=None)
     built = read_built(tmp_path / "o")
-    by_flag = as_json(build_report(built, rounds=20, by="flag:duplicate"))["slices"]
+    by_flag = as_json(build_report(built, rounds=100, by="flag:duplicate"))["slices"]
     sizes = {s["slice"]: s["battles"] for s in by_flag["slices"]}
     flagged = sum("duplicate" in f for f in built.battles.quality_flags)
     assert sizes == {"not duplicate": 2008 - flagged, "duplicate": flagged}
@@ -82,7 +82,7 @@ def test_slices_by_category_of_a_release(tmp_path: Path) -> None:
         rows.append(row)
     out = tmp_path / "o"
     build(write_jsonl(tmp_path / "r.jsonl", rows), out=out, limit=None)
-    slices = as_json(build_report(read_built(out), rounds=10, by="category"))["slices"]["slices"]
+    slices = as_json(build_report(read_built(out), rounds=100, by="category"))["slices"]["slices"]
     assert [(s["slice"], s["battles"], s.get("too_few_battles", False)) for s in slices] == [
         ("is_code", 60, False),
         ("dedup_tag.high_freq", 10, True),
@@ -92,7 +92,7 @@ def test_slices_by_category_of_a_release(tmp_path: Path) -> None:
 def test_cli_report_with_slices_and_filters(small_build: Path) -> None:
     result = CliRunner().invoke(
         cli,
-        ["report", str(small_build), "--rounds", "20", "--by", "turns", "--exclude-model", "z"],
+        ["report", str(small_build), "--rounds", "100", "--by", "turns", "--exclude-model", "z"],
     )
     assert result.exit_code == 0, result.output
     assert "rated 5 of 6 battles after the filters" in result.stdout
@@ -151,7 +151,7 @@ def test_slices_by_value(tmp_path: Path) -> None:
         assert e.value.message == message
         assert e.value.hint is not None
         assert e.value.hint.startswith(hint)
-    section = as_json(slices_section(c, "language", rounds=20, seed=3))
+    section = as_json(slices_section(c, "language", rounds=100, seed=3))
     assert section["by"] == "language"
     assert section["min_battles_per_slice"] == MIN_SLICE_BATTLES
     english, none, german = section["slices"]
@@ -159,12 +159,12 @@ def test_slices_by_value(tmp_path: Path) -> None:
     assert "too_few_battles" not in english
     assert (
         english["models"]
-        == as_json(leaderboard(c.take(list(range(n))), rounds=20, seed=3))["models"]
+        == as_json(leaderboard(c.take(list(range(n))), rounds=100, seed=3))["models"]
     )
     assert (none["too_few_battles"], german["too_few_battles"]) == (True, True)
     from arenatok.report import build_report
 
-    report = as_json(build_report(read_built(out), rounds=20, seed=3, by="language"))
+    report = as_json(build_report(read_built(out), rounds=100, seed=3, by="language"))
     assert report["slices"] == section  # the report's own seed and rounds reach its slices
 
 

@@ -10,8 +10,13 @@ from arenatok.text import html, plot_label
 
 
 def power_statement(bench: Bench) -> str:
-    """What the test split can detect, in a sentence."""
+    """What the test split can detect, or why it cannot tell, in a sentence."""
     power, metric = bench.power, bench.compared_on
+    if power.cannot_tell is not None:
+        return (
+            f"With {power.test_votes:,} test votes the test cannot tell a difference from full: "
+            f"{power.cannot_tell}."
+        )
     if power.detectable_difference is None or power.votes_needed is None:
         return f"{power.test_votes:,} test votes (run full and another strategy for power)."
     need = power.votes_needed
@@ -36,8 +41,14 @@ def _cheapest(found: Pick | None, what: str, metric: str, none: str) -> str:
 
 def answer_sentences(bench: Bench) -> list[str]:
     """The answer in three sentences: the cheapest strategy non-inferior to full, the
-    cheapest that uses content, and the frontier."""
+    cheapest that uses content, and the frontier; without verdicts, why, and the frontier."""
     answer, metric = bench.answer, bench.compared_on
+    frontier = ", ".join(
+        f"{r.strategy} ({r.bytes_per_side:,.0f} B, {r.score:.3f})" for r in answer.frontier
+    )
+    last = f"Cost-quality frontier (bytes a side, {metric}): {frontier or 'none'}."
+    if answer.cannot_tell is not None:
+        return [f"No verdicts: {answer.cannot_tell}.", last]
     kept = answer.cheapest_non_inferior_to_full
     if kept is not None and (kept.share_of_full_bytes or 0) >= 1:
         first = f"No strategy cheaper than full is non-inferior to it ({metric} {kept.score:.3f})."
@@ -45,15 +56,12 @@ def answer_sentences(bench: Bench) -> list[str]:
         first = _cheapest(
             kept, "non-inferior to full", metric, "No strategy is non-inferior to full."
         )
-    frontier = ", ".join(
-        f"{r.strategy} ({r.bytes_per_side:,.0f} B, {r.score:.3f})" for r in answer.frontier
-    )
     return [
         first,
         _cheapest(
             answer.cheapest_using_content, "that uses content", metric, "No strategy uses content."
         ),
-        f"Cost-quality frontier (bytes a side, {metric}): {frontier or 'none'}.",
+        last,
     ]
 
 
@@ -107,7 +115,7 @@ def cost_figure(bench: Bench) -> Any:
         ax.errorbar(
             max(r.bytes_per_side or 0, 1),  # each point at its own cost
             r.score,
-            yerr=error_bars([r.score], [r.score_ci95]),
+            yerr=error_bars([r.score], [r.score_ci95]) if r.score_ci95 else None,
             fmt=styles[r.strategy]["marker"],
             color=styles[r.strategy]["color"],
             alpha=0.85,

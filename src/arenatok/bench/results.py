@@ -31,17 +31,19 @@ class _Metric(Section):
 class ResultRow(_Metric):
     """A predictor's row: its scores with 95% intervals, the comparisons with the length-only
     reference and with full (verdicts, the difference detectable), what it sent (a strategy;
-    not a reference) and its quality by number of turns."""
+    not a reference) and its quality by number of turns. An interval, a verdict or a
+    difference detectable that cannot be told (`verdicts.interval95`, `verdicts.spread`) is
+    left out."""
 
     metric: str = field(metadata=INTERNAL)
     strategy: str
     accuracy: float
     log_loss: float
     auc: float | None = field(default=None, metadata=OMIT)
-    accuracy_ci95: list[float]
-    log_loss_ci95: list[float]
+    accuracy_ci95: list[float] | None = field(default=None, metadata=OMIT)
+    log_loss_ci95: list[float] | None = field(default=None, metadata=OMIT)
     auc_ci95: list[float] | None = field(default=None, metadata=OMIT)
-    minus_length_only_ci95: list[float]
+    minus_length_only_ci95: list[float] | None = field(default=None, metadata=OMIT)
     uses_content: bool | None = field(default=None, metadata=OMIT)
     minus_full: float | None = field(default=None, metadata=OMIT)
     minus_full_ci95: list[float] | None = field(default=None, metadata=OMIT)
@@ -59,8 +61,9 @@ class ResultRow(_Metric):
         return value
 
     @property
-    def score_ci95(self) -> list[float]:
-        value: list[float] = getattr(self, f"{self.metric}_ci95")
+    def score_ci95(self) -> list[float] | None:
+        """The 95% interval of the score (None without bootstrap intervals)."""
+        value: list[float] | None = getattr(self, f"{self.metric}_ci95")
         return value
 
     @property
@@ -82,20 +85,26 @@ class Pick(_Metric):
 
 @dataclass(kw_only=True)
 class Answer(Section):
+    """The cheapest strategies with each verdict and the frontier; without any verdict, why
+    (`cannot_tell`)."""
+
     cheapest_non_inferior_to_full: Pick | None
     cheapest_using_content: Pick | None
     frontier: list[Pick]
     rule: str
+    cannot_tell: str | None = field(default=None, metadata=OMIT)
 
 
 @dataclass(kw_only=True)
 class Power(Section):
-    """What the test split can detect (nothing to say without strategies beside full)."""
+    """What the test split can detect (nothing to say without strategies beside full), or why
+    it cannot tell (`cannot_tell`)."""
 
     test_votes: int
     detectable_difference: float | None = field(default=None, metadata=OMIT)
     rule: str | None = field(default=None, metadata=OMIT)
     votes_needed: dict[str, int] | None = field(default=None, metadata=OMIT)
+    cannot_tell: str | None = field(default=None, metadata=OMIT)
 
 
 @dataclass(kw_only=True)

@@ -28,7 +28,7 @@ from arenatok.errors import (
     OptionError,
     SourceError,
 )
-from arenatok.options import Outcome, check_choice, check_count, check_margin, check_seed
+from arenatok.options import Outcome, check_choice, check_margin, check_rounds, check_seed
 from arenatok.runtime.workers import Background, Pool, trim_memory
 
 Progress = Callable[..., None]
@@ -88,12 +88,13 @@ def run_bench(
     data, the split, the seed and the strategy, never on which others run. `out`: one built
     directory or several, pooled (split by the same prompt hash across all of them).
     `outcome`: "binary" (A or B, ties left out; compared on AUC) or "three-way" (A, B or tie;
-    compared on multiclass log-loss). `jobs`: worker processes (the numbers do not depend on
-    it)."""
+    compared on multiclass log-loss). `rounds`: bootstrap rounds, 0 (the scores without
+    intervals, verdicts or power) or at least 100 (`options.check_rounds`, as the command line).
+    `jobs`: worker processes (the numbers do not depend on it)."""
     check_choice(outcome, Outcome, "outcome")
     check_seed(seed)
     check_margin(margin)
-    check_count(rounds, "--rounds", example="--rounds 1000 (the verdicts are made from them)")
+    check_rounds(rounds)
     names = [getattr(s, "name", None) for s in strategies]
     twice = sorted({str(n) for n in names if names.count(n) > 1})
     if twice:
@@ -205,16 +206,21 @@ def _split(run: _Run, corpus: Corpus) -> _Votes:
     y, used = _votes(corpus, run.outcome)
     in_test = corpus.test
     train, test = np.flatnonzero(~in_test & used), np.flatnonzero(in_test & used)
-    if len(train) < 20 or len(test) < 20:
+    if len(train) < verdicts.MIN_VOTES or len(test) < verdicts.MIN_VOTES:
         raise run.too_few(len(train), len(test))
-    if len(set(y[train])) < 2:
-        votes = "vote" if run.three_way else "decisive vote"
-        won = {0: "model_b", 1: "model_a", 2: "tie"}[int(corpus.vote[train[0]])]
-        raise SourceError(
-            f"{run.outs[0]}: every {votes} of the training split has one outcome ({won}): a "
-            "predictor cannot learn which side wins from one kind of vote",
-            hint="bench builds whose votes go both ways (both models win some battles)",
-        )
+    learn = "a predictor cannot learn which side wins from one kind of vote"
+    one_kind = [(train, "training", learn)]
+    if not run.three_way:  # log-loss scores votes of one outcome; an AUC needs both
+        one_kind.append((test, "test", "an AUC needs both"))
+    for part, split, why in one_kind:
+        if len(set(y[part])) < 2:
+            votes = "vote" if run.three_way else "decisive vote"
+            won = {0: "model_b", 1: "model_a", 2: "tie"}[int(corpus.vote[part[0]])]
+            raise SourceError(
+                f"{run.outs[0]}: every {votes} of the {split} split has one outcome ({won}): "
+                + why,
+                hint="bench builds whose votes go both ways (both models win some battles)",
+            )
     return _Votes(y, train, test, in_test, corpus.vote < 2)
 
 
@@ -278,13 +284,9 @@ def _rows(
     each strategy sent, the quality by number of turns."""
     metric, better = verdicts.OUTCOMES[run.outcome]
     yt = votes.y[votes.test]
-    boot: dict[str, dict[str, list[np.ndarray]]] = {name: {} for name in predictions}
-    for counts in verdicts.draws(len(votes.test), run.rounds, run.seed):
-        for name, p in predictions.items():
-            for key, values in verdicts.scores(yt, p, run.three_way, counts).items():
-                boot[name].setdefault(key, []).append(values)
-        run.tick("bootstrap")
-    draws = {name: {k: np.concatenate(v) for k, v in d.items()} for name, d in boot.items()}
+    draws = verdicts.bootstrap(
+        yt, predictions, run.three_way, run.rounds, run.seed, lambda: run.tick("bootstrap")
+    )
     points = {name: verdicts.point(yt, p, run.three_way) for name, p in predictions.items()}
     rows = verdicts.verdict_rows(points, draws, metric, better, run.margin)
     turns = corpus.turns[votes.test]
@@ -299,7 +301,7 @@ def _rows(
         p = predictions[row.strategy]
         for label, mask in (("single-turn", turns == 1), ("multi-turn", turns > 1)):
             k = np.flatnonzero(mask)
-            if len(k) >= 20 and len(set(yt[k])) > 1:
+            if len(k) >= verdicts.MIN_VOTES and len(set(yt[k])) > 1:
                 score = verdicts.point(yt[k], p[k], run.three_way)[metric]
                 row.by_turns[label] = {"votes": len(k), metric: score}
     run.tick("verdicts")
@@ -344,8 +346,8 @@ def _run(
         compared_on=metric,
         margin=margin,
         split=_split_section(run, votes),
-        power=verdicts.power(rows, metric, len(votes.test)),
-        answer=verdicts.answer(rows, metric, better),
+        power=verdicts.power(rows, metric, len(votes.test), rounds),
+        answer=verdicts.answer(rows, metric, better, rounds),
         predictor="logistic regression on (what A sent) - (what B sent): TF-IDF of the "
         "cl100k_base tokens of the text and log(1 + tokens), or the vector"
         + (

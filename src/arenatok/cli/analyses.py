@@ -25,7 +25,7 @@ from arenatok.text import terminal
     default=1000,
     show_default=True,
     help="Bootstrap rounds for the 95% intervals of every rating and coefficient (with "
-    "--intervals bootstrap; 0: no intervals).",
+    "--intervals bootstrap): 0 (no intervals) or 100 or more.",
 )
 @click.option(
     "--intervals",
@@ -159,8 +159,8 @@ def report_cmd(
     metavar="N",
     default=1000,
     show_default=True,
-    help="Bootstrap rounds for the 95% intervals and the verdicts (1 or more: the verdicts "
-    "are made from them).",
+    help="Bootstrap rounds for the 95% intervals, from which the verdicts and the power are "
+    "made: 0 (none of them) or 100 or more.",
 )
 @click.option(
     "--limit",

@@ -312,13 +312,13 @@ def _results_table(bench: Bench) -> Any:
         f"{bench.margin:g}); content: uses content (beats length only)",
     )
     for r in bench.results:
-        lo, hi = r.score_ci95
+        score_ci = r.score_ci95
         table.add_row(
             terminal(r.strategy),
             f"{r.bytes_per_side:,.0f}" if r.bytes_per_side is not None else "",
             f"{r.tokens_per_side:,.0f}" if r.tokens_per_side is not None else "",
             f"{r.score:.3f}",
-            f"{lo:.3f}…{hi:.3f}",
+            f"{score_ci[0]:.3f}…{score_ci[1]:.3f}" if score_ci else "",
             ci(r.minus_full_ci95),
             verdict(r.non_inferior_to_full),
             ci(r.minus_length_only_ci95) if r.uses_content is not None else "",

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from arenatok.dataset.built import Built
 from arenatok.errors import OptionError, SourceError
-from arenatok.options import Intervals, check_choice, check_count, check_seed
+from arenatok.options import Intervals, check_choice, check_rounds, check_seed
 from arenatok.pipeline.write import JSONL
 from arenatok.report.leaderboards import Progress, ratings_section
 from arenatok.report.results import Ratings, Report
@@ -88,16 +88,17 @@ def build_report(
     """Every number of the report of a built dataset. The filters (`select`) apply to the
     ratings, the slices (`by`) and the pairwise view; the counts and tokens describe every
     battle. `intervals`: "sandwich" (the arena's leaderboard today) or "bootstrap" (`rounds`
-    rounds); `reweight`: the arena's inverse-propensity weights. `jobs`: worker processes for
-    the bootstrap, or "auto" (one per core for large inputs; the numbers do not depend on it;
-    the calling script must be importable: guard it with `if __name__ == "__main__":`);
-    `progress`: called with (rounds done, rounds in all)."""
+    rounds: 0, no intervals, or at least 100, whatever `intervals`: `options.check_rounds`,
+    as the command line); `reweight`: the arena's inverse-propensity weights. `jobs`: worker
+    processes for the bootstrap, or "auto" (one per core for large inputs; the numbers do not
+    depend on it; the calling script must be importable: guard it with `if __name__ ==
+    "__main__":`); `progress`: called with (rounds done, rounds in all)."""
     from arenatok._version import __version__
 
     c, meta = built.battles, built.metadata
     check_seed(seed)
     check_choice(intervals, Intervals, "kind of intervals")
-    check_count(rounds, "--rounds", least=0, example="--rounds 1000")
+    check_rounds(rounds)
     if not len(c):
         raise SourceError(
             f"{built.out / JSONL}: no battles to report on",
