@@ -34,9 +34,10 @@ class NotRegularFile(OSError):
     in words that fit after the path."""
 
 
-NOT_OURS = (FileNotFoundError, NotRegularFile)
-"""What opening a path that holds no file of arenatok's raises (nothing there, or not a regular
-file): unlike other OSErrors (an I/O error, no permission), it says something of the path."""
+NOT_OURS = (FileNotFoundError, NotADirectoryError, NotRegularFile)
+"""What opening a path that holds no file of arenatok's raises (nothing there, a file where a
+folder of the path should be, or not a regular file): unlike other OSErrors (an I/O error, no
+permission), it says something of the path."""
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
