@@ -146,6 +146,36 @@ def wait_for_temp_files(directory: Path, proc: subprocess.Popen[str]) -> None:
     raise AssertionError(f"the build never started writing: {proc.communicate()}")
 
 
+def children(pid: int) -> list[int]:
+    """The processes that `pid` started and that still run or wait to be reaped (/proc)."""
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return kids
+
+
+def descendants(pid: int) -> list[int]:
+    """The children of `pid`, theirs, and so on."""
+    out, todo = [], [pid]
+    while todo:
+        kids = children(todo.pop())
+        out += kids
+        todo += kids
+    return out
+
+
+def alive(pid: int) -> bool:
+    """Whether a process runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
 def deny(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
     """Make `path` unreadable and unwritable: chmod, and, for root (whom permissions do not
     stop), a PermissionError from the OS calls that open it."""

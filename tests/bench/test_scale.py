@@ -27,7 +27,7 @@ from arenatok.dataset.built import read_built
 from arenatok.errors import OptionError
 from arenatok.pipeline.driver import build
 from arenatok.sections import as_json
-from tests.helpers import battle, write_jsonl
+from tests.helpers import alive, battle, descendants, write_jsonl
 
 
 def _shared(out: Path) -> Shared:
@@ -170,20 +170,6 @@ def test_answer_hand_checked() -> None:
     ]
 
 
-def _children(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        for task in Path(f"/proc/{p}/task").glob("*"):
-            try:
-                kids = [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            out += kids
-            todo += kids
-    return out
-
-
 def _stop_when_busy(args: list[str], sig: int) -> tuple[subprocess.Popen[str], list[int], str]:
     """Start `arenatok ARGS` in its own process group, wait until its workers run, send `sig`
     to the group; the process, its workers and its stderr."""
@@ -196,10 +182,10 @@ def _stop_when_busy(args: list[str], sig: int) -> tuple[subprocess.Popen[str], l
         env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT: every thread's stack
     )
     deadline = time.monotonic() + 60
-    while len(_children(proc.pid)) < 3 and time.monotonic() < deadline:  # fork server, 2 workers
+    while len(descendants(proc.pid)) < 3 and time.monotonic() < deadline:  # fork server, 2 workers
         time.sleep(0.05)
     time.sleep(0.5)  # the workers are busy now
-    workers = _children(proc.pid)
+    workers = descendants(proc.pid)
     assert len(workers) >= 3, "no workers started"
     os.killpg(proc.pid, sig)
     try:
@@ -209,7 +195,7 @@ def _stop_when_busy(args: list[str], sig: int) -> tuple[subprocess.Popen[str], l
         _, stderr = proc.communicate(timeout=30)
         pytest.fail(f"still running 30 s after the signal; its threads:\n{stderr[-8000:]}")
     deadline = time.monotonic() + 5  # the fork server leaves when it sees its parent gone
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+    while any(alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
     return proc, workers, stderr
 
@@ -224,7 +210,7 @@ def test_a_signal_stops_a_busy_bench(slow_source: Path, tmp_path: Path, sig: int
     assert proc.returncode == 128 + sig, stderr
     assert "no output was changed" in stderr
     assert not (out / "bench.json").exists()
-    assert [w for w in workers if _alive(w)] == []
+    assert [w for w in workers if alive(w)] == []
 
 
 def test_a_signal_stops_a_busy_report(arena_parquet: Path, tmp_path: Path) -> None:
@@ -236,15 +222,7 @@ def test_a_signal_stops_a_busy_report(arena_parquet: Path, tmp_path: Path) -> No
     proc, workers, stderr = _stop_when_busy(args, signal.SIGTERM)
     assert proc.returncode == 143, stderr
     assert not (out / "report.json").exists()
-    assert [w for w in workers if _alive(w)] == []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
+    assert [w for w in workers if alive(w)] == []
 
 
 # ---- what a coordinator really sends: quantised vectors, extracted sentences, hybrids --------

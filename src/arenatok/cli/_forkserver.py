@@ -1,8 +1,10 @@
 """Preloaded by the multiprocessing fork server that starts the worker processes (and only
 there). Ctrl-C and SIGTERM reach the whole process group; the parent handles them and shuts the
-pool down. The fork server already ignores SIGINT; if SIGTERM killed it, the pool would think
-every worker dead and could hang, so it ignores SIGTERM too (and its workers inherit that). It
-exits by itself when the parent does."""
+pool down. The fork server ignores both (if one ended it, the pool would think every worker
+dead), and its workers inherit that from their first instruction: a worker that a signal ended
+while it started would print a traceback. It starts with both blocked
+(`runtime.workers.start_early`) and unblocks them here, once they are ignored. It exits by
+itself when the parent does."""
 
 import contextlib
 import os
@@ -14,7 +16,9 @@ import signal
 for _threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_threads, "1")
 
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
+for _signal in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(_signal, signal.SIG_IGN)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGINT, signal.SIGTERM))
 
 # Workers start with these imported: the step's modules, tiktoken, pyarrow (the batches come as
 # Arrow), and what the command line imports (a worker runs the `arenatok` script, or `python -m

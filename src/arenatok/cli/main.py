@@ -121,7 +121,7 @@ def _within_address_limit() -> None:
 def main() -> None:
     """Entry point of the `arenatok` script. SIGTERM stops a command like Ctrl-C does, unless
     the process was started with SIGTERM ignored: then it stays ignored."""
-    from arenatok.runtime.workers import configure_command_line
+    from arenatok.runtime.workers import configure_command_line, release_now
 
     _within_address_limit()
 
@@ -138,6 +138,7 @@ def main() -> None:
             # Stopped by a signal, and said so: leave now. Exiting normally would first join
             # the threads that watch worker pools (atexit), which can wait on a worker just
             # killed; every file is already as it was (temp files are gone).
+            release_now()
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(e.code)

@@ -12,10 +12,7 @@ import copy
 import dataclasses
 import os
 import warnings
-from collections import deque
 from collections.abc import Generator, Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,7 +21,7 @@ from arenatok.pipeline import records
 from arenatok.pipeline.sources.filetypes.base import Payload
 from arenatok.pipeline.steps import BatchResult, StepOptions, run_batch
 from arenatok.pipeline.tokens import TokenCounter
-from arenatok.runtime.workers import context, init_worker
+from arenatok.runtime.workers import Pool
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -32,15 +29,15 @@ R = TypeVar("R")
 _worker: tuple[StepOptions, list[TokenCounter]] | None = None
 
 
-def _init_worker(options: StepOptions, parent: int) -> None:
+def _init_worker(options: StepOptions) -> None:
     global _worker
-    init_worker(parent)
     _worker = (options, options.make_counters(threads=1))
 
 
-def _run_in_worker(source: int, first_row: int, payload: Payload) -> BatchResult:
+def _run_in_worker(batch: tuple[int, int, Payload]) -> BatchResult:
     assert _worker is not None
     options, counters = _worker
+    source, first_row, payload = batch
     return run_batch(
         payload, first_row=first_row, options=options, counters=counters, source=source
     )
@@ -53,8 +50,8 @@ def run_local(
     workers: int,
 ) -> Generator[BatchResult, None, None]:
     """Results of `run_batch` for each (source, first row, batch), in order. workers <= 1: in
-    this process; otherwise a pool of that many processes with at most 2 batches each in
-    flight."""
+    this process; otherwise a `runtime.workers.Pool` of that many processes with at most 2
+    batches each in flight (a worker that dies is an `EngineError`)."""
     if workers <= 1:
         counters = options.make_counters()
         try:
@@ -66,27 +63,13 @@ def run_local(
             for c in counters:
                 c.close()
         return
-    pending: deque[Future[BatchResult]] = deque()
-    pool = ProcessPoolExecutor(
+    with Pool(
         workers,
-        mp_context=context(),
         initializer=_init_worker,
-        initargs=(options, os.getpid()),
-    )
-    try:
-        for source, first_row, payload in batches:
-            pending.append(pool.submit(_run_in_worker, source, first_row, payload))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    except BrokenProcessPool as e:
-        raise EngineError(
-            "a worker process died (out of memory?)",
-            hint="retry with fewer workers: --workers 1",
-        ) from e
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        initargs=(options,),
+        hint="retry with fewer workers: --workers 1",
+    ) as pool:
+        yield from pool.map(_run_in_worker, batches)
 
 
 class _RayStep:

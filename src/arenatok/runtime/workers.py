@@ -12,13 +12,14 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from arenatok.errors import EngineError
+from arenatok.runtime import interrupts
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -75,40 +76,77 @@ def configure_command_line() -> None:
 def start_early() -> None:
     """Start the fork server that worker processes come from now, in the background: it
     imports arenatok and pyarrow once (about 0.3 s) while this process plans the build, and
-    is ready when the pool asks it for workers. Only an optimisation: the pool starts it
-    anyway; a no-op where there is no fork server."""
+    is ready when the pool asks it for workers (`Pool` starts it here too); a no-op where
+    there is no fork server. It starts with Ctrl-C and SIGTERM blocked, and ignores them
+    before it unblocks them (`arenatok.cli._forkserver`; its workers: `init_worker`): a signal
+    while it starts would otherwise end it with a traceback, and every worker with it."""
     if context().get_start_method() == "forkserver":
-        from multiprocessing import forkserver
+        from multiprocessing import forkserver, resource_tracker
 
-        forkserver.ensure_running()
+        resource_tracker.ensure_running()  # first: it unblocks both signals when it has started
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, interrupts.HELD)
+        try:
+            forkserver.ensure_running()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def init_worker(parent: int) -> None:
     """Any worker: Ctrl-C and SIGTERM reach the whole process group, and the parent handles
     them once and stops the pool; the worker ends with the parent."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for sig in interrupts.HELD:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, interrupts.HELD)
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
 
 
-class Pool:
-    """Worker processes for the analyses (`jobs` of them; jobs <= 1: this process), that stop
-    at once when the caller is interrupted: waits wake every 0.1 s for `interrupts.check()`,
-    and leaving the `with` block on an exception (Ctrl-C, SIGTERM, an error) kills the workers
-    instead of waiting for their work."""
+def _start_worker(
+    parent: int, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]
+) -> None:
+    init_worker(parent)
+    if initializer is not None:
+        initializer(*initargs)
 
-    def __init__(self, jobs: int) -> None:
+
+_stopped: list[object] = []
+"""The queues of the last pool stopped on an exception (`Pool.__exit__`)."""
+
+
+class Pool:
+    """Worker processes for the build and the analyses (`jobs` of them; jobs <= 1: this
+    process), each set up by `initializer(*initargs)` (here: once). They stop at once when the
+    caller is interrupted: waits wake every 0.1 s for `interrupts.check()`, and leaving the
+    `with` block on an exception (Ctrl-C, SIGTERM, an error) kills the workers instead of
+    waiting for their work. A worker that dies (the kernel's out-of-memory killer), at any
+    moment, is an `EngineError` whose hint is `hint`."""
+
+    def __init__(
+        self,
+        jobs: int,
+        *,
+        initializer: Callable[..., object] | None = None,
+        initargs: tuple[Any, ...] = (),
+        hint: str = "retry with --jobs 1",
+    ) -> None:
         self.jobs = jobs
+        self.hint = hint
+        self._start = (initializer, initargs)
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Pool:
-        if self.jobs > 1:
-            self._pool = ProcessPoolExecutor(
-                self.jobs,
-                mp_context=context(),
-                initializer=init_worker,
-                initargs=(os.getpid(),),
-            )
+        initializer, initargs = self._start
+        if self.jobs <= 1:
+            if initializer is not None:
+                initializer(*initargs)
+            return self
+        start_early()
+        _stopped.clear()
+        self._pool = ProcessPoolExecutor(
+            self.jobs,
+            mp_context=context(),
+            initializer=_start_worker,
+            initargs=(os.getpid(), initializer, initargs),
+        )
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
@@ -125,36 +163,61 @@ class Pool:
         queue = getattr(self._pool, "_call_queue", None)
         if queue is not None:
             queue.cancel_join_thread()
+        results = getattr(self._pool, "_result_queue", None)
+        if results is not None:
+            # With this last writer closed too, the pool's thread reads the end of a result that
+            # a killed worker was sending, and stops (an exit would wait for it for ever).
+            results._writer.close()
+        # Its queues are kept (until the next pool starts): their semaphores are then unlinked
+        # by this thread (at exit, or `release_now`), not by one of the pool's as it ends,
+        # halfway when the process leaves at that moment (the resource tracker would then
+        # report them leaked after the command's last line).
+        _stopped[:] = [queue, results]
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def submit(self, fn: Callable[..., R], *args: Any) -> Future[R]:
-        """fn(*args) in a worker (here: at once)."""
-        if self._pool is not None:
-            return self._pool.submit(fn, *args)
-        future: Future[R] = Future()
-        future.set_result(fn(*args))
+        """fn(*args) in a worker (here: at once). A worker it starts is known to the pool
+        before a signal is taken, so that stopping kills it too."""
+        if self._pool is None:
+            future: Future[R] = Future()
+            future.set_result(fn(*args))
+            return future
+        with interrupts.held():
+            try:
+                future = self._pool.submit(fn, *args)
+            except (BrokenProcessPool, EOFError, ConnectionError) as e:  # EOF: no fork server
+                raise self._died() from e
+            interrupts.check()
         return future
 
     def result(self, future: Future[R]) -> R:
         """The future's result, waking every 0.1 s to take an interruption."""
         from concurrent.futures import TimeoutError as Pending
 
-        from arenatok.runtime import interrupts
-
         while True:
             try:
                 return future.result(timeout=0.1)
             except Pending:
                 interrupts.check()
+                if self._lost():
+                    raise self._died() from None
             except BrokenProcessPool as e:
-                time.sleep(0.2)  # a signal to the process group ends workers too: take it first
-                interrupts.check()
-                raise EngineError(
-                    "a worker process died (out of memory?)", hint="retry with --jobs 1"
-                ) from e
+                raise self._died() from e
 
-    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
-        """fn(x) for each of `items`, in order, as they are done (2 in flight a worker)."""
+    def _lost(self) -> bool:
+        """Whether a worker has ended. The pool itself may never see it: a worker killed while
+        it sent a result leaves the pool's thread waiting for the rest of it."""
+        processes = getattr(self._pool, "_processes", None) or {}
+        return any(p.exitcode is not None for p in list(processes.values()))
+
+    def _died(self) -> EngineError:
+        time.sleep(0.2)  # a signal to the process group ends workers too: take it first
+        interrupts.check()
+        return EngineError("a worker process died (out of memory?)", hint=self.hint)
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """fn(x) for each of `items`, in order, as they are done (2 in flight a worker); the
+        items are taken as there is room for them."""
         if self._pool is None:
             yield from map(fn, items)
             return
@@ -165,6 +228,15 @@ class Pool:
                 yield self.result(pending.popleft())
         while pending:
             yield self.result(pending.popleft())
+
+
+def release_now() -> None:
+    """Before a process leaves with `os._exit` (the command, stopped by a signal): unlink the
+    semaphores of its worker pools' queues, as a normal exit would; the resource tracker
+    would otherwise report them leaked after the command's last line."""
+    import multiprocessing.util
+
+    multiprocessing.util._run_finalizers(0)  # type: ignore[attr-defined]
 
 
 def trim_memory() -> None:
