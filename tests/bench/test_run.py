@@ -157,6 +157,14 @@ def test_write_bench_makes_its_out_directory(tmp_path: Path) -> None:
         write_bench(out, parse_strategies(["full"]), write_to=tmp_path / "a-file" / "x")
 
 
+def test_a_bench_that_fails_leaves_no_empty_out_directory(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    build(write_jsonl(tmp_path / "b.jsonl", [battle(f"q{i}") for i in range(5)]), out=out)
+    with pytest.raises(SourceError, match="too few"):
+        write_bench(out, parse_strategies(["full"]), write_to=tmp_path / "new" / "bench")
+    assert not (tmp_path / "new").exists()
+
+
 def test_jobs_do_not_change_the_numbers(tmp_path: Path) -> None:
     out = planted(tmp_path, signal=True, n=200)
     specs = [

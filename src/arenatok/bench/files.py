@@ -13,7 +13,7 @@ from arenatok.bench.results import Bench
 from arenatok.bench.run import BenchOptions, run_bench
 from arenatok.bench.strategies import AnyStrategy
 from arenatok.errors import OutputError
-from arenatok.runtime.atomic import dumps_pretty, out_dir, output_error
+from arenatok.runtime.atomic import NewDirs, dumps_pretty, out_dir, output_error
 from arenatok.runtime.derived import BENCH_HTML, BENCH_JSON, build_in, write_derived
 
 
@@ -31,22 +31,28 @@ def write_bench(
     first = Path(out) if isinstance(out, str | Path) else Path(out[0])
     target = first if write_to is None else out_dir(write_to, "--out")
     hint = "choose another --out directory"
+    made = None
     if write_to is not None:
         _check_target(target, first)  # before the run, not only at its end
         try:
-            target.mkdir(parents=True, exist_ok=True)
+            made = NewDirs(target)
         except OSError as e:
             raise output_error(target, e, hint=hint) from e
-    bench = run_bench(out, strategies, **options)
-    data = dumps_pretty(bench.to_json()).encode("utf-8")
-    page = render_html(bench, run=hashlib.sha256(data).hexdigest())
-    write_derived(
-        target,
-        {BENCH_JSON: data, BENCH_HTML: page.encode("utf-8")},
-        build=bench.build,
-        read_from=first,
-        hint=hint,
-    )
+    try:
+        bench = run_bench(out, strategies, **options)
+        data = dumps_pretty(bench.to_json()).encode("utf-8")
+        page = render_html(bench, run=hashlib.sha256(data).hexdigest())
+        write_derived(
+            target,
+            {BENCH_JSON: data, BENCH_HTML: page.encode("utf-8")},
+            build=bench.build,
+            read_from=first,
+            hint=hint,
+        )
+    except BaseException:
+        if made is not None:
+            made.undo()  # a bench that failed leaves no empty --out
+        raise
     return bench
 
 

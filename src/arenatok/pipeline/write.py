@@ -18,6 +18,7 @@ from arenatok.pipeline.records import Record, dumps_lines
 from arenatok.runtime.atomic import (
     BUILD_HINT,
     DirLock,
+    NewDirs,
     TempFile,
     dumps_pretty,
     output_error,
@@ -102,13 +103,11 @@ class DatasetWriter:
         """Files named like derived ones that the commit left: not made from the build it
         replaced."""
         self._lock: DirLock | None = None
-        self._made: list[Path] = []
-        """The directories this build made (the outermost first): a build that fails leaves
-        none of them behind empty."""
+        self._made: NewDirs | None = None
+        """The directories this build made: a build that fails leaves none of them empty."""
         self._syncer = ThreadPoolExecutor(1, thread_name_prefix="arenatok-sync")
         try:
-            self._made = [d for d in (out_dir, *out_dir.parents) if not d.exists()][::-1]
-            out_dir.mkdir(parents=True, exist_ok=True)
+            self._made = NewDirs(out_dir)
             self._lock = DirLock(out_dir)
             remove_stale_temps(out_dir, (*OUTPUTS, METADATA, *DERIVED, MANIFEST))
             self._writes = {DATA, FULL, MINI, PREVIEW, JSONL, SCHEMA, METADATA}
@@ -254,12 +253,8 @@ class DatasetWriter:
             f.discard()
         self._open.clear()
         self._release()
-        for made in reversed(self._made):
-            try:
-                made.rmdir()
-            except OSError:  # not empty (or gone): what is in it stays
-                break
-        self._made = []
+        if self._made is not None:
+            self._made.undo()
 
     def _release(self) -> None:
         self._syncer.shutdown(wait=True)

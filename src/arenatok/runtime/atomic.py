@@ -139,6 +139,23 @@ class TempFile:
         self.tmp.unlink(missing_ok=True)
 
 
+class NewDirs:
+    """`path` made with its missing parents; `undo` removes those of them that a command which
+    failed leaves empty (the innermost first), so that it leaves no empty output directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.made = [d for d in (path, *path.parents) if not d.exists()][::-1]
+        path.mkdir(parents=True, exist_ok=True)
+
+    def undo(self) -> None:
+        for made in reversed(self.made):
+            try:
+                made.rmdir()
+            except OSError:  # not empty (or gone): what is in it stays
+                break
+        self.made = []
+
+
 LOCK = ".arenatok.lock"
 
 
