@@ -14,9 +14,11 @@ from arenatok.pages import html_page, html_table
 from arenatok.report.numbers import build_report
 from arenatok.report.plots import report_plots
 from arenatok.report.results import (
+    FITS,
     Counts,
     Filters,
     ModelRow,
+    PairRow,
     Ratings,
     Report,
     Slices,
@@ -57,8 +59,16 @@ LEADERBOARD_COLUMNS = (
 
 def leaderboard_html(models: Sequence[ModelRow]) -> str:
     """One leaderboard as a table: each rating with its interval and rank (model names kept
-    on one line)."""
-    return html_table(models, LEADERBOARD_COLUMNS, whole=("model",))
+    on one line); a rating or interval that does not exist in words ("unbounded above", "not
+    estimable")."""
+    rows = []
+    for m in models:
+        row = m.to_json()
+        for name in FITS:
+            for key in (name, f"{name}_ci95"):
+                row[key] = m.why_not(key) or row.get(key)
+        rows.append(row)
+    return html_table(rows, LEADERBOARD_COLUMNS, whole=("model",))
 
 
 def slices_html(slices: Slices | None) -> list[str]:
@@ -194,6 +204,11 @@ def _votes_and_tokens(counts: Counts, tokens: Tokens) -> list[str]:
     ]
 
 
+def _misfit(p: PairRow) -> float:
+    """How badly the ratings fit a pair, worst first: -|z|."""
+    return -abs(p.z or 0.0)
+
+
 def _ratings(rat: Ratings, plots: list[str]) -> list[str]:
     """The leaderboard with its intervals, then `plots` (its plot), then how it was made, the
     style coefficients and the pairs it fits worst."""
@@ -222,7 +237,7 @@ def _ratings(rat: Ratings, plots: list[str]) -> list[str]:
         "ties, over battles) and the score the Bradley-Terry ratings predict; z is the "
         "difference in binomial standard errors. The 30 pairs the model fits worst:</p>",
         html_table(
-            sorted(rat.pairwise, key=lambda p: -abs(p.z))[:30],
+            sorted((p for p in rat.pairwise if p.z is not None), key=_misfit)[:30],
             ["model", "opponent", "battles", "observed_score", "predicted_score", "z"],
             whole=("model", "opponent"),
         ),
