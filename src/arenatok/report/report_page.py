@@ -11,6 +11,7 @@ from typing import Any
 
 from arenatok.dataset.built import Battles, read_built
 from arenatok.pages import html_page, html_table
+from arenatok.report.leaderboards import SEPARATION
 from arenatok.report.numbers import build_report
 from arenatok.report.plots import report_plots
 from arenatok.report.results import (
@@ -222,6 +223,9 @@ def _ratings(rat: Ratings, plots: list[str]) -> list[str]:
         f"{html.escape(method['intervals'])}. Weights: "
         f"{html.escape(method['weights'])}. Rank: {html.escape(method['rank'])}. "
         f"Online Elo: {html.escape(method['online_elo'])}.</p>",
+        f"<p>Separation: {html.escape(method.get('separation', SEPARATION))}; an interval the "
+        "sandwich or the bootstrap cannot estimate (no spread: all ties, a tie between models "
+        "rated equal, one round) is not estimable, never a zero width.</p>",
         f"<p>Style control ({html.escape(method['style_controlled'])}); coefficients: "
         f"{html.escape(method['coefficients'])}.</p>",
         html_table(
