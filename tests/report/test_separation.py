@@ -115,7 +115,7 @@ def test_a_model_that_won_all_its_battles_moves_no_other_rating(
     caveats = reports["newcomer"]["caveats"]
     assert any(
         x.startswith("No finite rating for 1 model: newcomer (unbounded above). A model that")
-        and "Their 8 battles are left out of the fits" in x
+        and "Its 8 battles are left out of the fits" in x
         for x in caveats
     )
 
@@ -285,6 +285,9 @@ def test_all_ties_and_one_battle_through_the_command(tmp_path: Path) -> None:
             assert cells[2:9] == ["1000", "not estimable", "", "1000", "not estimable", "", "1000"]
         assert "not estimable" in page
         assert "1,000.0 to 1,000.0" not in page
+        estimate = '<td class="n">0.000</td>' if name != "one" else "<td>not estimable</td>"
+        coefficient_row = f"<td>style_controlled</td><td>length</td>{estimate}<td>not estimable"
+        assert coefficient_row in page
 
 
 # ---- properties of small battle graphs ------------------------------------------------------

@@ -248,7 +248,9 @@ SEPARATION = (
     "joined to another set by wins or ties; the largest first) on the battles among their "
     "models, which is the maximum-likelihood fit of the whole (the battles left out carry no "
     "information about the rest), so such a model moves no other rating; each set's ratings "
-    "have a mean of 1000 and compare only within the set; online Elo keeps every battle"
+    "have a mean of 1000 and compare only within the set; online Elo keeps every battle "
+    "(arena-rank and FastChat give such a model the finite rating where their optimiser "
+    "stopped, and through the mean it moves every other rating)"
 )
 """How the ratings treat separation, for the report's method (`method.separation`, written
 when a model has no rating) and the page."""

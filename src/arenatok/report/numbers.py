@@ -41,6 +41,12 @@ def _some(names: Sequence[str]) -> str:
     return ", ".join(names[:SHOWN_APART]) + (f" and {more:,} more" if more > 0 else "")
 
 
+def _left_out(models: int, battles: int) -> str:
+    """ "Its 1 battle is left out", "Their 8 battles are left out"."""
+    whose = "Their" if models > 1 else "Its"
+    return f"{whose} {battles:,} battle{'s are' if battles != 1 else ' is'} left out"
+
+
 def caveats(rating: Ratings, battles: int, names: Sequence[str] = ()) -> list[str]:
     """What a reader must know before reading the ratings: thin data, rough models, model
     names (`names`: every model of the build) that are easily taken for one another.
@@ -76,9 +82,9 @@ def caveats(rating: Ratings, battles: int, names: Sequence[str] = ()) -> list[st
             f"No finite rating for {n} model{'s' * (n > 1)}: {_some(unrated)}. A model that "
             "never lost (or never won) against the rest, directly or through other models, or "
             "that meets the rated models only through such models, has no maximum-likelihood "
-            f"rating (separation). Their {rating.battles_left_out or 0:,} battles are left out "
-            "of the fits, which rate the other models on their battles among themselves, "
-            "exactly as without them; online Elo keeps every battle."
+            f"rating (separation). {_left_out(n, rating.battles_left_out or 0)} of the fits, "
+            "which rate the other models on their battles among themselves, exactly as "
+            "without them; online Elo keeps every battle."
         )
     flat = [m.model for m in models if not m.not_rated() and m.flat_intervals()]
     if flat:

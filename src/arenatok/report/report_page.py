@@ -205,6 +205,12 @@ def _votes_and_tokens(counts: Counts, tokens: Tokens) -> list[str]:
     ]
 
 
+def _coefficient_words(x: dict[str, Any]) -> dict[str, Any]:
+    """A coefficient's missing estimate or interval in words ("not estimable")."""
+    why = x.get("not_estimable", "").split(":")[0]
+    return {k: why for k in ("estimate", "ci95") if x.get(k) is None}
+
+
 def _misfit(p: PairRow) -> float:
     """How badly the ratings fit a pair, worst first: -|z|."""
     return -abs(p.z or 0.0)
@@ -230,7 +236,7 @@ def _ratings(rat: Ratings, plots: list[str]) -> list[str]:
         f"{html.escape(method['coefficients'])}.</p>",
         html_table(
             [
-                {"fit": fit, "feature": f, **x}
+                {"fit": fit, "feature": f, **x, **_coefficient_words(x)}
                 for fit, features in rat.coefficients.items()
                 for f, x in features.items()
             ],
