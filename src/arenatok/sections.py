@@ -2,7 +2,8 @@
 their JSON file (report.json, bench.json), so that code reads attributes and the file keeps its
 bytes. A field may be left out of the file while unset (`OMIT`), be kept out of it altogether
 (`INTERNAL`: timings), or take its key from its section (`Section.key`: the bench's rows name
-their metric, `auc` or `log_loss`)."""
+their metric, `auc` or `log_loss`); a section may keep an unset field as null
+(`Section.keeps`: a rating that is not estimable)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ class Section:
         """The JSON key of field `name` (itself, unless a section renames it)."""
         return name
 
+    def keeps(self, name: str) -> bool:
+        """Whether field `name`, left out while unset (`OMIT`), is written as null instead."""
+        return False
+
     def to_json(self) -> dict[str, Any]:
         """The section as the JSON object it stands for, its fields in order."""
         out: dict[str, Any] = {}
@@ -31,7 +36,7 @@ class Section:
             if f.metadata.get("json") is False:
                 continue
             value = getattr(self, f.name)
-            if value is None and f.metadata.get("omit_none"):
+            if value is None and f.metadata.get("omit_none") and not self.keeps(f.name):
                 continue
             out[self.key(f.name)] = as_json(value)
         return out

@@ -185,13 +185,16 @@ def test_a_report_on_thin_data_says_so_and_plots_only_sound_models(tmp_path: Pat
         battle(f"q{i}", model_a=f"m{i % 3}", model_b=f"m{(i + 1) % 3}", winner="model_a")
         for i in range(120)
     ]
-    rows += [battle("rare", model_a="rare-model", model_b="m0", winner="model_a")]
+    rows += [  # a win and a loss: a rough rating (one win alone would have none)
+        battle("rare", model_a="rare-model", model_b="m0", winner="model_a"),
+        battle("rare2", model_a="rare-model", model_b="m1", winner="model_b"),
+    ]
     out = tmp_path / "o"
     build(write_jsonl(tmp_path / "b.jsonl", rows), out=out, limit=None)
     typed = write_report(out, rounds=100)
     report = as_json(typed)
     assert report["caveats"] == [
-        "Thin data: 121 rated battles (under 300). Ratings and ranks move a lot with so few "
+        "Thin data: 122 rated battles (under 300). Ratings and ranks move a lot with so few "
         "votes: read the 95% intervals, not the points; a shared rank of 1 means the intervals "
         "overlap, not a tie.",
         f"1 of 4 models have fewer than {PLOT_MIN_BATTLES} rated battles: their ratings are "

@@ -145,8 +145,8 @@ def test_models_that_never_met_are_named_in_the_caveats(tmp_path: Path) -> None:
     assert report["ratings"]["separate_groups"] == [["a", "b"], ["c", "d"]]
     assert (
         "note: The battles fall into 2 groups of models that never met, not even through other "
-        "models: ratings are comparable only within a group. Outside the largest group (2 "
-        "models): c, d."
+        "models: ratings are comparable only within a group (each group's rated models have a "
+        "mean of 1000). Outside the largest group (2 models): c, d."
     ) in " ".join(result.output.split())  # the terminal wraps long notes
 
 

@@ -41,6 +41,12 @@ def six() -> Battles:
 NAMES = ("bradley_terry", "length_controlled", "style_controlled")
 
 
+def sixty() -> Battles:
+    """SIX ten times: enough battles that no bootstrap draw leaves a model without a loss (or a
+    win), whose rating would then be unbounded in that round."""
+    return Battles.concat([six()] * 10)
+
+
 def test_rows_without_a_bootstrap() -> None:
     board = as_json(leaderboard(six(), intervals="bootstrap", rounds=0, seed=1))
     assert board["battles"] == 6
@@ -62,7 +68,7 @@ def test_rows_without_a_bootstrap() -> None:
 
 
 def test_rows_with_a_bootstrap_carry_intervals_and_ranks() -> None:
-    board = as_json(leaderboard(six(), intervals="bootstrap", rounds=30, seed=5))
+    board = as_json(leaderboard(sixty(), intervals="bootstrap", rounds=30, seed=5))
     for r in board["models"]:
         assert list(r) == [
             "model", "battles", "online_elo",
@@ -82,23 +88,29 @@ def test_rows_with_a_bootstrap_carry_intervals_and_ranks() -> None:
             assert len(c["ci95"]) == 2
             assert c["ci95"][0] <= c["ci95"][1]
     assert (
-        as_json(leaderboard(six(), intervals="bootstrap", rounds=30, seed=5)) == board
+        as_json(leaderboard(sixty(), intervals="bootstrap", rounds=30, seed=5)) == board
     )  # the seed fixes the draws
-    assert as_json(leaderboard(six(), intervals="bootstrap", rounds=30, seed=6)) != board
+    assert as_json(leaderboard(sixty(), intervals="bootstrap", rounds=30, seed=6)) != board
 
 
-def test_a_model_that_wins_everything_is_ranked_first_with_ties_between_equals() -> None:
+def test_a_model_that_wins_everything_is_unbounded_above_with_ties_between_equals() -> None:
+    """a beats b and c every time: no finite rating (it is listed first, unbounded above, with
+    no rank), and b and c are rated on their own battles."""
     c = Battles(
         model_a=["a", "a", "b", "c"] * 3, model_b=["b", "c", "c", "b"] * 3,
         winner=["model_a", "model_a", "model_a", "model_a"] * 3, timestamp=[None] * 12,
         output_a=[1] * 12, output_b=[1] * 12, style_a=[(0, 0, 0)] * 12,
         style_b=[(0, 0, 0)] * 12,
     )  # fmt: skip
-    rows = as_json(leaderboard(c, intervals="bootstrap", rounds=0, seed=1))["models"]
+    rows = as_json(leaderboard(c, intervals="sandwich", rounds=0, seed=1))["models"]
     assert rows[0]["model"] == "a"
+    for name in NAMES:
+        assert (rows[0][name], rows[0][f"{name}_ci95"], rows[0][f"{name}_rank"]) == (None,) * 3
+        assert rows[0]["not_estimable"][name].startswith("unbounded above: ")
     # b and c beat each other equally often: the same rating, listed by name
     assert [r["model"] for r in rows[1:]] == ["b", "c"]
-    assert rows[1]["bradley_terry"] == pytest.approx(rows[2]["bradley_terry"])
+    assert rows[1]["bradley_terry"] == rows[2]["bradley_terry"] == 1000.0
+    assert rows[1]["bradley_terry_rank"] == rows[2]["bradley_terry_rank"] == 1
 
 
 def test_pairwise_by_hand() -> None:
@@ -166,30 +178,34 @@ def test_ratings_section_states_its_method() -> None:
     assert got["pairwise"] == as_json(pairwise(c, typed))
 
 
-def test_one_bootstrap_round_gives_point_intervals_and_the_seed_moves_them() -> None:
-    """`rounds` and `seed` reach every bootstrap: one round gives intervals of one draw (lo ==
-    hi); another seed, other intervals for Bradley-Terry itself."""
-    one = as_json(leaderboard(six(), intervals="bootstrap", rounds=1, seed=5))
+def test_one_bootstrap_round_has_no_spread_and_the_seed_moves_the_intervals() -> None:
+    """`rounds` and `seed` reach every bootstrap: one round gives intervals of one draw, of
+    zero width: not estimable; another seed, other intervals for Bradley-Terry itself."""
+    one = as_json(leaderboard(sixty(), intervals="bootstrap", rounds=1, seed=5))
     for r in one["models"]:
         for name in NAMES:
-            lo, hi = r[f"{name}_ci95"]
-            assert lo == pytest.approx(hi)
+            assert r[f"{name}_ci95"] is None
+            assert r["not_estimable"][f"{name}_ci95"] == (
+                "not estimable: every bootstrap round gave the same value (zero width)"
+            )
     a, b = (
-        as_json(leaderboard(six(), intervals="bootstrap", rounds=30, seed=s))["models"]
+        as_json(leaderboard(sixty(), intervals="bootstrap", rounds=30, seed=s))["models"]
         for s in (5, 6)
     )
     assert [r["bradley_terry_ci95"] for r in a] != [r["bradley_terry_ci95"] for r in b]
 
 
 def test_ranks_count_only_intervals_entirely_above() -> None:
-    """a beats b and c every time; b and c beat each other as often: a is first, and b and c
-    share the second rank (their intervals overlap)."""
+    """a beats b and c 19 times in 20; b and c beat each other as often: a is first, and b and
+    c share the second rank (their intervals overlap)."""
+    won = ["model_a"] * 4
     c = Battles(
-        model_a=["a", "a", "b", "c"] * 10, model_b=["b", "c", "c", "b"] * 10,
-        winner=["model_a"] * 40, timestamp=[None] * 40, output_a=[1] * 40, output_b=[1] * 40,
-        style_a=[(0, 0, 0)] * 40, style_b=[(0, 0, 0)] * 40,
+        model_a=["a", "a", "b", "c"] * 20, model_b=["b", "c", "c", "b"] * 20,
+        winner=won * 19 + ["model_b", "model_b", "model_a", "model_a"],
+        timestamp=[None] * 80, output_a=[1] * 80, output_b=[1] * 80,
+        style_a=[(0, 0, 0)] * 80, style_b=[(0, 0, 0)] * 80,
     )  # fmt: skip
-    rows = as_json(leaderboard(c, intervals="bootstrap", rounds=50, seed=1))["models"]
+    rows = as_json(leaderboard(c, intervals="sandwich", rounds=0, seed=1))["models"]
     assert [(r["model"], r["bradley_terry_rank"]) for r in rows] == [("a", 1), ("b", 2), ("c", 2)]
 
 

@@ -51,8 +51,12 @@ def test_report_numbers_against_independent_counts(small_build: Path) -> None:
     assert table["y"]["bradley_terry"] == pytest.approx(901.8729, abs=1e-3)
     assert all(
         r["bradley_terry_ci95"][0] <= r["bradley_terry"] <= r["bradley_terry_ci95"][1]
-        for r in table.values()
+        for r in (table["x"], table["y"])
     )
+    # z's one battle is a tie with x, its equal: scored exactly as predicted, it gives the
+    # sandwich nothing to estimate z's variance from.
+    assert table["z"]["bradley_terry_ci95"] is None
+    assert table["z"]["not_estimable"]["bradley_terry_ci95"].startswith("not estimable: ")
     assert saved == report  # the file is the report (its timing is for the terminal)
     meta = json.loads((small_build / "artifact_metadata.json").read_text())
     assert saved["build"] == meta["files"]["data_out.jsonl"]["sha256"]
@@ -99,7 +103,10 @@ def test_report_is_deterministic_and_offline(small_build: Path) -> None:
     # small_build has multi-turn battles: the history plot is drawn; its 3 models have 2 to 4
     # battles each, too few for the rating and pair plots (the page says so).
     assert page.count("<svg") == 5
-    assert "The rating and pair plots are not drawn: 0 model(s) have 30 rated battles" in page
+    assert (
+        "The rating and pair plots are not drawn: 0 model(s) with a rating have 30 rated battles"
+        in page
+    )
     assert "Thin data: 6 rated battles (under 300)." in page
 
 
@@ -264,7 +271,7 @@ def test_caveats_at_their_boundaries() -> None:
 def test_interval95_by_value() -> None:
     import numpy as np
 
-    from arenatok.report.leaderboards import interval95
+    from arenatok.report.fits import interval95
 
     assert interval95(np.arange(101.0)) == [2.5, 97.5]
     assert interval95(np.array([np.nan, *np.arange(101.0)])) == [2.5, 97.5]  # NaN left out

@@ -126,7 +126,18 @@ def build_summary(result: BuildResult) -> str:
 
 def _ci(row: ModelRow, fit: str) -> str:
     ci = row.interval(fit)
-    return f"{ci[0]:.0f}–{ci[1]:.0f}" if ci else ""
+    return f"{ci[0]:.0f}–{ci[1]:.0f}" if ci else _words(row.why_not(f"{fit}_ci95"))
+
+
+def _rating(row: ModelRow, fit: str) -> str:
+    value = row.rating(fit)
+    return f"{value:.0f}" if value is not None else _words(row.why_not(fit))
+
+
+def _words(why: str | None) -> str:
+    """Why a rating or interval is missing ("unbounded above", "not estimable"), a word a
+    line, so that its column stays as narrow as its numbers."""
+    return (why or "").replace(" ", "\n")
 
 
 def ratings_table(models: Sequence[ModelRow], title: str | None = None) -> Any:
@@ -150,13 +161,13 @@ def ratings_table(models: Sequence[ModelRow], title: str | None = None) -> Any:
         table.add_row(
             terminal(r.model),
             f"{r.battles:,}",
-            f"{r.bradley_terry:.0f}",
+            _rating(r, "bradley_terry"),
             _ci(r, "bradley_terry"),
             str(r.bradley_terry_rank or ""),
-            f"{r.style_controlled:.0f}",
+            _rating(r, "style_controlled"),
             _ci(r, "style_controlled"),
             str(r.style_controlled_rank or ""),
-            f"{r.length_controlled:.0f}",
+            _rating(r, "length_controlled"),
             f"{r.online_elo:.0f}",
         )
     return table
@@ -185,7 +196,8 @@ def print_report(report: Report, intervals: str, rounds: int, seconds: float) ->
         out.print(terminal(f"note: {caveat}"))
     out.print(ratings_table(rat.models))
     out.print(_coefficients(rat))
-    worst = sorted((p for p in rat.pairwise if p.battles >= 20), key=lambda p: -abs(p.z))[:5]
+    fitted = (p for p in rat.pairwise if p.battles >= 20 and p.z is not None)
+    worst = sorted(fitted, key=lambda p: -abs(p.z or 0))[:5]
     if worst:
         out.print(_pairs(worst))
     if report.slices is not None:
@@ -207,9 +219,12 @@ def _coefficients(rat: Ratings) -> Any:
 
     table = Table("style feature", "coefficient", "95% CI", title="style control (log-odds per sd)")
     for name, x in rat.coefficients["style_controlled"].items():
-        ci = x.get("ci95")
+        ci, why = x.get("ci95"), x.get("not_estimable", "").split(":")[0]
+        estimate = x["estimate"]
         table.add_row(
-            terminal(name), f"{x['estimate']:+.3f}", f"{ci[0]:+.3f} – {ci[1]:+.3f}" if ci else ""
+            terminal(name),
+            f"{estimate:+.3f}" if estimate is not None else why,
+            f"{ci[0]:+.3f} – {ci[1]:+.3f}" if ci else why,
         )
     return table
 

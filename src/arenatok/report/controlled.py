@@ -20,6 +20,7 @@ from arenatok.report.solve import (
     dense_laplacian,
     forcing,
     sandwich_variances,
+    singular,
     solve_spd,
 )
 
@@ -288,7 +289,9 @@ def controlled_sandwich(
 ) -> np.ndarray:
     """Per parameter ([r..., beta...], log10-odds units), its sandwich variance: H^-1 G H^-1,
     H the Hessian of the penalised loss `contextual_bt` minimises, G the covariance of the
-    per-battle gradients about their mean (which is the penalty's gradient at the fit)."""
+    per-battle gradients about their mean (which is the penalty's gradient at the fit); NaN
+    where not estimable (`solve.sandwich_variances`), everywhere where G is singular
+    (`solve.singular`: fewer battles than parameters, say)."""
     w = np.ones(len(m.s)) if weights is None else weights
     z = m.logits(params)
     with np.errstate(over="ignore"):
@@ -297,4 +300,7 @@ def controlled_sandwich(
     hess[np.diag_indices(len(params))] += reg
     pull = reg * params  # the sum of the per-battle gradients at the fit
     meat = _outer_sum(m, (w * (m.s - p)) ** 2) - np.outer(pull, pull) / len(m.s)
-    return sandwich_variances(hess, meat)
+    expected = _outer_sum(m, w**2 * p * (1 - p))
+    if singular(meat, expected):
+        return np.full(len(params), np.nan)
+    return sandwich_variances(hess, meat, expected)

@@ -7,23 +7,18 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from arenatok.dataset.built import Battles
 from arenatok.pipeline.style import FEATURES
-from arenatok.report import controlled, ratings
-from arenatok.report.results import Board, ModelRow, PairRow, Ratings
+from arenatok.report import controlled, ratings, separation
+from arenatok.report.fits import FitOptions, Fits, controlled_fit, plain_fit
+from arenatok.report.results import FITS, Board, ModelRow, PairRow, Ratings
 
 STYLE_FEATURES: tuple[str, ...] = ("length", *FEATURES)
 """The arena's style-control features, in its order: answer tokens, headers, list items, bold."""
-
-
-def interval95(samples: np.ndarray) -> list[float]:
-    """The 95% percentile interval of bootstrap samples (NaN samples left out)."""
-    return [float(np.nanpercentile(samples, 2.5)), float(np.nanpercentile(samples, 97.5))]
 
 
 def style_matrix(c: Battles) -> tuple[np.ndarray, np.ndarray]:
@@ -50,101 +45,6 @@ Progress = Callable[[int, int], None]
 """Called with (bootstrap rounds done, rounds in all) as the fits go."""
 
 
-def battle_weights(m: controlled.Matchups) -> np.ndarray:
-    """The arena's inverse-propensity weights of each battle (`ratings.pair_weights`),
-    normalised to mean 1, as its controlled fits take them."""
-    w = ratings.pair_weights(m.i, m.j)
-    out: np.ndarray = w / w.mean()
-    return out
-
-
-def _bounds(values: np.ndarray, half: np.ndarray) -> list[list[float]]:
-    return [[float(v - h), float(v + h)] for v, h in zip(values, half, strict=True)]
-
-
-@dataclass
-class _Fits:
-    """What the three fits of a leaderboard give: each fit's ratings (Elo, in the order of
-    the models) and, where made, their 95% intervals; the controlled fits' coefficients."""
-
-    columns: dict[str, np.ndarray] = field(default_factory=dict)
-    bounds: dict[str, list[list[float]]] = field(default_factory=dict)
-    coefficients: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _FitOptions:
-    """How every fit of a leaderboard gets its intervals (see `leaderboard`)."""
-
-    rounds: int
-    seed: int
-    jobs: int | str
-    intervals: str
-    reweight: bool
-
-
-def _plain_fit(
-    cells: ratings.Cells, fits: _Fits, opts: _FitOptions, tick: Callable[[int], None]
-) -> None:
-    """Bradley-Terry, with its sandwich or bootstrap intervals."""
-    weights = ratings.pair_weights(cells.i, cells.j, cells.counts) if opts.reweight else None
-    theta = ratings.bt_strengths(cells, weights=weights)
-    fits.columns["bradley_terry"] = ratings.to_elo(theta)
-    if opts.intervals == "sandwich":
-        variance = ratings.bt_sandwich(cells, theta, weights)
-        half = ratings.Z95 * ratings.ELO_PER_LOG_ODDS * np.sqrt(variance)
-        fits.bounds["bradley_terry"] = _bounds(fits.columns["bradley_terry"], half)
-    elif opts.rounds:
-        samples = ratings.bt_bootstrap(
-            cells,
-            rounds=opts.rounds,
-            seed=opts.seed,
-            weights=weights,
-            jobs=opts.jobs,
-            progress=tick,
-        )
-        fits.bounds["bradley_terry"] = [interval95(x) for x in samples.T]
-
-
-def _controlled_fit(
-    m: controlled.Matchups,
-    name: str,
-    features: tuple[str, ...],
-    fits: _Fits,
-    opts: _FitOptions,
-    tick: Callable[[int], None],
-) -> None:
-    """A controlled fit (the length- or style-controlled Bradley-Terry) with its intervals
-    and its coefficients'."""
-    n = len(m.models)
-    weights = battle_weights(m) if opts.reweight else None
-    full = controlled.contextual_bt(m, weights)
-    fits.columns[name] = ratings.SCALE * full[:n] + ratings.INIT
-    coefficients: dict[str, dict[str, Any]] = {
-        f: {"estimate": float(full[n + k])} for k, f in enumerate(features)
-    }
-    fits.coefficients[name] = coefficients
-    if opts.intervals == "sandwich":
-        half = ratings.Z95 * np.sqrt(controlled.controlled_sandwich(m, full, weights))
-        fits.bounds[name] = _bounds(fits.columns[name], ratings.SCALE * half[:n])
-        for k, f in enumerate(features):
-            coefficients[f]["ci95"] = _bounds(full[n + k : n + k + 1], half[n + k : n + k + 1])[0]
-    elif opts.rounds:
-        boot = controlled.controlled_bootstrap(
-            m,
-            full,
-            rounds=opts.rounds,
-            seed=opts.seed,
-            jobs=opts.jobs,
-            weights=weights,
-            progress=tick,
-        )
-        boot_elo = ratings.SCALE * boot[:, :n] + ratings.INIT
-        fits.bounds[name] = [interval95(x) for x in boot_elo.T]
-        for k, f in enumerate(features):
-            coefficients[f]["ci95"] = interval95(boot[:, n + k])
-
-
 def leaderboard(
     c: Battles,
     *,
@@ -159,30 +59,77 @@ def leaderboard(
     length- and style-controlled Bradley-Terry, each with a 95% interval (`intervals`:
     sandwich, or bootstrap with `rounds` rounds) and the arena's rank with uncertainty; the
     controlled fits' coefficients with intervals. `reweight`: each battle weighs
-    1 / max(battles of its pair, 50) (the arena's inverse-propensity weights)."""
+    1 / max(battles of its pair, 50) (the arena's inverse-propensity weights). The fits rate
+    the rated sets (`report.separation`) on the battles among their models; every other model
+    has no rating, and its battles are left out of the fits (online Elo keeps them)."""
     scores = [ratings.score(w) for w in c.winner]
     cells = ratings.Cells.of(c.model_a, c.model_b, scores)
     order = ratings.arrival_order(c.timestamp)
     elo = ratings.online_elo(
         [c.model_a[k] for k in order], [c.model_b[k] for k in order], [scores[k] for k in order]
     )
-    opts = _FitOptions(rounds=rounds, seed=seed, jobs=jobs, intervals=intervals, reweight=reweight)
+    standing = separation.standings(len(cells.models), cells.i, cells.j, cells.s, cells.counts)
+    place = standing.place
+    rated = {m for m, p in zip(cells.models, place, strict=True) if p == separation.RATED}
+    kept = [k for k in range(len(c)) if c.model_a[k] in rated and c.model_b[k] in rated]
+    fitted = c if len(kept) == len(c) else _fitted(c, kept)
+    opts = FitOptions(rounds=rounds, seed=seed, jobs=jobs, intervals=intervals, reweight=reweight)
+    fits = _fit(fitted, opts, progress) if len(fitted) else _unfitted(opts)
+    groups = ratings.components(cells)
+    sets = [[cells.models[k] for k in s] for s in standing.sets]
+    return Board(
+        battles=len(c),
+        battles_left_out=len(c) - len(fitted) or None,
+        coefficients=fits.coefficients,
+        models=_rows(c, dict(zip(cells.models, place, strict=True)), elo, fits),
+        separate_groups=groups if len(groups) > 1 else None,
+        rated_sets=sets if _shares_a_group(sets, groups) else None,
+    )
+
+
+def _shares_a_group(sets: list[list[str]], groups: list[list[str]]) -> bool:
+    """Whether two rated sets are in one group of models that met (then their ratings are on
+    separate scales, which the groups alone do not say)."""
+    group = {m: k for k, g in enumerate(groups) for m in g}
+    return len({group[s[0]] for s in sets}) < len(sets)
+
+
+def _fitted(c: Battles, kept: Sequence[int]) -> Battles:
+    """The battles `kept`, with what the fits read of them."""
+    fields = ("model_a", "model_b", "winner", "output_a", "output_b", "style_a", "style_b")
+    return Battles(**{f: [getattr(c, f)[k] for k in kept] for f in fields})
+
+
+def _fit(c: Battles, opts: FitOptions, progress: Progress | None) -> Fits:
+    """The three fits of the battles `c`, every model of which is in a rated set."""
+    rounds = opts.rounds
 
     def tick(fit: int) -> Callable[[int], None]:
         return lambda done: progress(fit * rounds + done, 3 * rounds) if progress else None
 
-    fits = _Fits()
-    _plain_fit(cells, fits, opts, tick(0))
+    scores = [ratings.score(w) for w in c.winner]
+    cells = ratings.Cells.of(c.model_a, c.model_b, scores)
+    fits = Fits(opts.intervals == "sandwich" or rounds > 0, models=cells.models)
+    plain_fit(cells, fits, opts, tick(0))
     matchups = style_matchups(c, scores)
     for fit, (name, cols) in enumerate(CONTROLLED, start=1):
         features = STYLE_FEATURES[cols]
-        _controlled_fit(matchups.columns(cols), name, features, fits, opts, tick(fit))
-    groups = ratings.components(cells)
-    return Board(
-        battles=len(c),
-        coefficients=fits.coefficients,
-        models=_rows(c, cells.models, elo, fits),
-        separate_groups=groups if len(groups) > 1 else None,
+        controlled_fit(matchups.columns(cols), name, features, fits, opts, tick(fit))
+    return fits
+
+
+NO_BATTLES = "not estimable: no battle is between two models with a finite rating"
+"""Why the controlled fits' coefficients are null when no model has a rating."""
+
+
+def _unfitted(opts: FitOptions) -> Fits:
+    """What the fits give when no model is in a rated set: no rating, no coefficient."""
+    return Fits(
+        opts.intervals == "sandwich" or opts.rounds > 0,
+        coefficients={
+            name: {f: {"estimate": None, "not_estimable": NO_BATTLES} for f in STYLE_FEATURES[c]}
+            for name, c in CONTROLLED
+        },
     )
 
 
@@ -192,31 +139,65 @@ CONTROLLED: tuple[tuple[str, slice], ...] = (
 )
 """The controlled fits and the style features each takes."""
 
+ORDER = (separation.ABOVE, separation.RATED, separation.BELOW, separation.OPEN)
+"""The order of a leaderboard's rows by where the models stand: those above the rated set
+(by name), the rated ones (best Bradley-Terry rating first, then by name), those below, then
+the others (by name)."""
 
-def _rows(c: Battles, models: list[str], elo: dict[str, float], fits: _Fits) -> list[ModelRow]:
-    """The leaderboard's rows, best Bradley-Terry rating first, each rating with its interval
-    and the arena's rank with uncertainty where intervals were made."""
-    ranks = {
-        name: ratings.rank_with_uncertainty([i[0] for i in iv], [i[1] for i in iv])
-        for name, iv in fits.bounds.items()
-    }
+
+def _rows(c: Battles, place: dict[str, str], elo: dict[str, float], fits: Fits) -> list[ModelRow]:
+    """The leaderboard's rows in ORDER: each rating with its interval and the arena's rank
+    with uncertainty (among the models with an interval) where intervals were made; for a
+    model without a rating, a null in place of each rating, interval and rank, and why in
+    `not_estimable`."""
+    index = {m: k for k, m in enumerate(fits.models)}
+    ranks: dict[str, dict[int, int]] = {}
+    for name, bounds in fits.bounds.items():
+        have = {k: b for k, b in enumerate(bounds) if not isinstance(b, str)}
+        ranked = ratings.rank_with_uncertainty(
+            [b[0] for b in have.values()], [b[1] for b in have.values()]
+        )
+        ranks[name] = dict(zip(have, ranked, strict=True))
     per_model = Counter(c.model_a) + Counter(c.model_b)
     rows = []
-    for k, m in enumerate(models):
+    for m, standing in place.items():
         values: dict[str, Any] = {}
-        for name, column in fits.columns.items():
-            values[name] = float(column[k])
-            if name in fits.bounds:
-                values[f"{name}_ci95"] = fits.bounds[name][k]
-                values[f"{name}_rank"] = ranks[name][k]
-        rows.append(ModelRow(model=m, battles=per_model[m], online_elo=elo[m], **values))
-    rows.sort(key=lambda r: (-r.bradley_terry, r.model))
-    return rows
+        why: dict[str, str] = {}
+        k = index.get(m)
+        for name in FITS:
+            if k is None:
+                values[name] = None
+                why[name] = separation.REASONS[standing]
+                if fits.intervals:
+                    why[f"{name}_ci95"] = (
+                        why[name].split(":")[0] + ": no finite rating, so no interval around it"
+                    )
+                continue
+            values[name] = float(fits.columns[name][k])
+            if fits.intervals:
+                bound = fits.bounds[name][k]
+                if isinstance(bound, str):
+                    why[f"{name}_ci95"] = bound
+                values[f"{name}_ci95"] = None if isinstance(bound, str) else bound
+                values[f"{name}_rank"] = ranks[name].get(k)
+        row = ModelRow(
+            model=m, battles=per_model[m], online_elo=elo[m], **values, not_estimable=why or None
+        )
+        rows.append((standing, row))
+    rows.sort(key=_row_order)
+    return [row for _, row in rows]
+
+
+def _row_order(entry: tuple[str, ModelRow]) -> tuple[int, float, str]:
+    """A row's place in ORDER (`entry`: where its model stands, and the row)."""
+    standing, row = entry
+    return (ORDER.index(standing), -(row.bradley_terry or 0.0), row.model)
 
 
 def pairwise(c: Battles, board: Board) -> list[PairRow]:
     """Every pair of models that met: battles, the observed score of the first (wins + half
-    the ties, over battles) and what the Bradley-Terry ratings predict for it."""
+    the ties, over battles) and what the Bradley-Terry ratings predict for it (null where a
+    model of the pair has no rating)."""
     rating = {r.model: r.bradley_terry for r in board.models}
     met: dict[tuple[str, str], list[float]] = {}
     for a, b, w in zip(c.model_a, c.model_b, c.winner, strict=True):
@@ -225,20 +206,18 @@ def pairwise(c: Battles, board: Board) -> list[PairRow]:
         met.setdefault(key, []).append(score)
     rows = []
     for (x, y), s in sorted(met.items()):
-        predicted = ratings.expected_score(rating[x], rating[y])
         observed = sum(s) / len(s)
-        rows.append(
-            PairRow(
-                model=x,
-                opponent=y,
-                battles=len(s),
-                observed_score=observed,
-                predicted_score=predicted,
-                difference=observed - predicted,
+        rx, ry = rating[x], rating[y]
+        fit: dict[str, float | None] = dict.fromkeys(("predicted_score", "difference", "z"))
+        if rx is not None and ry is not None:
+            predicted = ratings.expected_score(rx, ry)
+            fit = {
+                "predicted_score": predicted,
+                "difference": observed - predicted,
                 # How many standard errors apart (binomial, at the predicted rate).
-                z=(observed - predicted) / math.sqrt(predicted * (1 - predicted) / len(s)),
-            )
-        )
+                "z": (observed - predicted) / math.sqrt(predicted * (1 - predicted) / len(s)),
+            }
+        rows.append(PairRow(model=x, opponent=y, battles=len(s), observed_score=observed, **fit))
     return rows
 
 
@@ -258,6 +237,23 @@ def intervals_text(intervals: str, rounds: int, seed: int) -> str:
         "battles with replacement does to it; for the controlled fits the battles resampled "
         "with replacement, refitted by Newton steps from the full fit; 95% percentile intervals"
     )
+
+
+SEPARATION = (
+    "a model that never lost (or never won) against the rest, directly or through other "
+    "models, has no maximum-likelihood rating (separation; a tie is half a win each way, so a "
+    "tie breaks it): it is shown unbounded above or below, or not estimable where its place is "
+    "open, and its battles are left out of every fit; each fit rates the rated sets (sets of "
+    "two or more models that each beat or tied every other, directly or through others, not "
+    "joined to another set by wins or ties; the largest first) on the battles among their "
+    "models, which is the maximum-likelihood fit of the whole (the battles left out carry no "
+    "information about the rest), so such a model moves no other rating; each set's ratings "
+    "have a mean of 1000 and compare only within the set; online Elo keeps every battle "
+    "(arena-rank and FastChat give such a model the finite rating where their optimiser "
+    "stopped, and through the mean it moves every other rating)"
+)
+"""How the ratings treat separation, for the report's method (`method.separation`, written
+when a model has no rating) and the page."""
 
 
 def ratings_section(
@@ -282,6 +278,7 @@ def ratings_section(
         progress=progress,
     )
     order = "by timestamp (stable on ties; a battle without one keeps its source position)"
+    separated = {"separation": SEPARATION} if board.battles_left_out else {}
     return Ratings(
         method={
             "scores": "model_a 1, model_b 0, every kind of tie 0.5 (half a win each way)",
@@ -306,6 +303,7 @@ def ratings_section(
                 if reweight
                 else "none: every battle counts once"
             ),
+            **separated,
         },
         length_coefficient=board.coefficients["length_controlled"]["length"]["estimate"],
         length_coefficient_definition=(
@@ -313,8 +311,10 @@ def ratings_section(
             "(tokens_a - tokens_b) / (tokens_a + tokens_b + 1)"
         ),
         battles=board.battles,
+        battles_left_out=board.battles_left_out,
         coefficients=board.coefficients,
         models=board.models,
         separate_groups=board.separate_groups,
+        rated_sets=board.rated_sets,
         pairwise=pairwise(c, board),
     )

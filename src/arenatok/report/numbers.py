@@ -32,7 +32,19 @@ why the arena's own leaderboard shows only models with enough votes."""
 
 
 SHOWN_APART = 20
-"""Models outside the largest group that the caveat names one by one."""
+"""Models that a caveat names one by one (outside the largest group, without a rating)."""
+
+
+def _some(names: Sequence[str]) -> str:
+    """Names, the first SHOWN_APART of them, then how many more."""
+    more = len(names) - SHOWN_APART
+    return ", ".join(names[:SHOWN_APART]) + (f" and {more:,} more" if more > 0 else "")
+
+
+def _left_out(models: int, battles: int) -> str:
+    """ "Its 1 battle is left out", "Their 8 battles are left out"."""
+    whose = "Their" if models > 1 else "Its"
+    return f"{whose} {battles:,} battle{'s are' if battles != 1 else ' is'} left out"
 
 
 def caveats(rating: Ratings, battles: int, names: Sequence[str] = ()) -> list[str]:
@@ -47,13 +59,40 @@ def caveats(rating: Ratings, battles: int, names: Sequence[str] = ()) -> list[st
     groups = rating.separate_groups or []
     if len(groups) > 1:
         apart = [m for g in groups[1:] for m in g]
-        shown = ", ".join(apart[:SHOWN_APART]) + (
-            f" and {len(apart) - SHOWN_APART:,} more" if len(apart) > SHOWN_APART else ""
-        )
         out.append(
             f"The battles fall into {len(groups)} groups of models that never met, not even "
-            f"through other models: ratings are comparable only within a group. Outside the "
-            f"largest group ({len(groups[0]):,} models): {shown}."
+            f"through other models: ratings are comparable only within a group (each group's "
+            f"rated models have a mean of 1000). Outside the largest group "
+            f"({len(groups[0]):,} models): {_some(apart)}."
+        )
+    sets = rating.rated_sets or []
+    if sets:
+        apart = [m for s in sets[1:] for m in s]
+        out.append(
+            f"The ratings are on {len(sets)} separate scales: {len(sets)} rated sets (models "
+            "that each beat or tied every other of their set, directly or through others) meet "
+            "only through models without a finite rating, so ratings compare only within a set "
+            f"(each with a mean of 1000). Outside the largest set ({len(sets[0]):,} models): "
+            f"{_some(apart)}."
+        )
+    unrated = [f"{m.model} ({m.why_not('bradley_terry')})" for m in models if m.not_rated()]
+    if unrated:
+        n = len(unrated)
+        out.append(
+            f"No finite rating for {n} model{'s' * (n > 1)}: {_some(unrated)}. A model that "
+            "never lost (or never won) against the rest, directly or through other models, or "
+            "that meets the rated models only through such models, has no maximum-likelihood "
+            f"rating (separation). {_left_out(n, rating.battles_left_out or 0)} of the fits, "
+            "which rate the other models on their battles among themselves, exactly as "
+            "without them; online Elo keeps every battle."
+        )
+    flat = [m.model for m in models if not m.not_rated() and m.flat_intervals()]
+    if flat:
+        out.append(
+            f"A 95% interval is not estimable for {len(flat)} rated "
+            f"model{'s' * (len(flat) > 1)}: {_some(flat)}. The battles that place these "
+            "ratings were all scored as the fit predicts (ties between models rated equal), or "
+            "the bootstrap rounds agree: there is no spread to estimate a variance from."
         )
     if battles < THIN_BATTLES:
         out.append(
@@ -61,7 +100,7 @@ def caveats(rating: Ratings, battles: int, names: Sequence[str] = ()) -> list[st
             "a lot with so few votes: read the 95% intervals, not the points; a shared rank of 1 "
             "means the intervals overlap, not a tie."
         )
-    rough = [m.model for m in models if m.battles < PLOT_MIN_BATTLES]
+    rough = [m.model for m in models if m.battles < PLOT_MIN_BATTLES and not m.not_rated()]
     if rough:
         out.append(
             f"{len(rough)} of {len(models)} models have fewer than {PLOT_MIN_BATTLES} rated "

@@ -59,14 +59,16 @@ def report_plots(report: Report, c: Battles) -> Figures:
     else:
         figs.leaderboard.append(
             f'<p class="note">The rating and pair plots are not drawn: {len(models)} model(s) '
-            f"have {PLOT_MIN_BATTLES} rated battles or more. The tables give every rating.</p>"
+            f"with a rating have {PLOT_MIN_BATTLES} rated battles or more. The tables give "
+            "every rating.</p>"
         )
-    figs.ratings.append(
-        plot(
-            "Style control: each feature's coefficient with its 95% interval",
-            style_figure(report),
+    if report.ratings.length_coefficient is not None:  # else no battle was fitted
+        figs.ratings.append(
+            plot(
+                "Style control: each feature's coefficient with its 95% interval",
+                style_figure(report),
+            )
         )
-    )
     figs.tokens = _token_figures(report, c)
     figs.length_bias.append(plot("Length bias", _length_bias_figure(report)))
     return figs
@@ -149,9 +151,13 @@ unreadable (and made report.html 380 MB); the tables keep every model."""
 
 
 def sound_models(report: Report) -> list[str]:
-    """The models with at least PLOT_MIN_BATTLES rated battles, best rated first (the others
-    are rough, and would stretch every axis)."""
-    return [m.model for m in report.ratings.models if m.battles >= PLOT_MIN_BATTLES]
+    """The models with a rating and at least PLOT_MIN_BATTLES rated battles, best rated first
+    (the others are rough, and would stretch every axis)."""
+    return [
+        m.model
+        for m in report.ratings.models
+        if m.battles >= PLOT_MIN_BATTLES and m.bradley_terry is not None
+    ]
 
 
 def plotted_models(report: Report) -> list[str]:
@@ -241,11 +247,11 @@ def pairwise_figure(report: Report) -> Any:
     """A heatmap of observed minus predicted score for every pair that met (blank: never
     met)."""
     models = plotted_models(report)
-    pairs = report.ratings.pairwise
+    pairs = [(p.model, p.opponent, p.difference) for p in report.ratings.pairwise]
     grid = model_grid(
         models,
-        [(p.model, p.opponent, p.difference) for p in pairs]
-        + [(p.opponent, p.model, -p.difference) for p in pairs],
+        [(x, y, d) for x, y, d in pairs if d is not None]
+        + [(y, x, -d) for x, y, d in pairs if d is not None],
     )
     fig, ax = heatmap_axes(len(models))
     top = float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 1.0
@@ -262,7 +268,7 @@ def style_figure(report: Report) -> Any:
     est = np.array([coef[n]["estimate"] for n in names])
     fig, ax = figure(7, 2.8)
     ys = np.arange(len(names))[::-1]
-    if all("ci95" in coef[n] for n in names):
+    if all(coef[n].get("ci95") for n in names):
         bars = error_bars(est.tolist(), [coef[n]["ci95"] for n in names])
         ax.errorbar(est, ys, xerr=bars, fmt="o", capsize=3)
     else:

@@ -17,8 +17,10 @@ from typing import TypeVar
 import numpy as np
 from scipy import sparse
 
+from arenatok.report.separation import ABOVE, BELOW, RATED, all_rated, standings
 from arenatok.report.solve import (
     DENSE_MODELS,
+    FLAT,
     Pattern,
     dense_laplacian,
     forcing,
@@ -272,13 +274,40 @@ def _bt_rounds(
     pattern: Pattern | None,
     draws: np.ndarray,
 ) -> np.ndarray:
-    """The Elo ratings of each round of drawn cell counts, refitted from `full`."""
+    """The Elo ratings of each round of drawn cell counts, refitted from `full`; a round
+    that leaves a model without a rating is `_separated_round`."""
     out = np.empty((len(draws), len(cells.models)))
     for r, counts in enumerate(draws):
-        theta = bt_strengths(
-            cells, counts.astype(float), start=full, weights=weights, pattern=pattern
-        )
+        drawn = counts.astype(float)
+        if not all_rated(len(cells.models), cells.i, cells.j, cells.s, drawn):
+            place = standings(len(cells.models), cells.i, cells.j, cells.s, drawn).place
+            out[r] = _separated_round(cells, full, weights, pattern, drawn, np.array(place))
+            continue
+        theta = bt_strengths(cells, drawn, start=full, weights=weights, pattern=pattern)
         out[r] = to_elo(theta)
+    return out
+
+
+def _separated_round(
+    cells: Cells,
+    full: np.ndarray,
+    weights: np.ndarray | None,
+    pattern: Pattern | None,
+    drawn: np.ndarray,
+    place: np.ndarray,
+) -> np.ndarray:
+    """A bootstrap round in which some models have no rating (`report.separation`: the
+    draws' own standings `place`): the rated models fitted on the drawn battles among them,
+    their mean kept at its value in the full fit (so that the round's scale is the full
+    fit's); the others +inf (above), -inf (below) or NaN (open)."""
+    rated = place == RATED
+    out = np.full(len(cells.models), np.nan)
+    if rated.any():
+        among = np.where(rated[cells.i] & rated[cells.j], drawn, 0.0)
+        theta = bt_strengths(cells, among, start=full, weights=weights, pattern=pattern)
+        out[rated] = to_elo(theta + full[rated].mean() - theta[rated].mean())[rated]
+    out[place == ABOVE] = np.inf
+    out[place == BELOW] = -np.inf
     return out
 
 
@@ -291,7 +320,7 @@ def bt_sandwich(cells: Cells, theta: np.ndarray, weights: np.ndarray | None = No
     """Per model, the sandwich variance of its log-strength (natural log units), as the arena
     computes it: H^-1 G H^-1, H the Hessian of the weighted log-loss (plus SANDWICH_RIDGE on
     the diagonal, times the battles when unweighted), G the covariance of the per-battle
-    gradients."""
+    gradients; NaN where not estimable (`solve.sandwich_variances`, `blind`)."""
     n = len(cells.models)
     opt = cells.counts if weights is None else cells.counts * weights
     with np.errstate(over="ignore"):
@@ -300,7 +329,36 @@ def bt_sandwich(cells: Cells, theta: np.ndarray, weights: np.ndarray | None = No
     ridge = SANDWICH_RIDGE * (cells.counts.sum() if weights is None else 1.0)
     hess[np.diag_indices(n)] += ridge
     meat = dense_laplacian(n, cells.i, cells.j, (opt * (cells.s - p)) ** 2 / cells.counts)
-    return sandwich_variances(hess, meat)
+    expected = dense_laplacian(n, cells.i, cells.j, opt**2 / cells.counts * p * (1 - p))
+    out = sandwich_variances(hess, meat, expected)
+    out[blind(cells, p)] = np.nan
+    return out
+
+
+def blind(cells: Cells, p: np.ndarray) -> np.ndarray:
+    """Per model, whether the sandwich is blind to where it stands: G sees only the battles
+    whose outcome differs from the fit's prediction p (a squared residual over solve.FLAT
+    times p (1 - p); a tie between models rated equal is scored exactly as predicted), so it
+    places a model only within the models such battles join it to. A model outside a
+    majority of its group (the models its battles join it to) so joined is blind."""
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(cells.models)
+    varies = (cells.s - p) ** 2 > FLAT * p * (1 - p)
+
+    def groups(keep: np.ndarray) -> np.ndarray:
+        graph = sparse.csr_matrix(
+            (np.ones(int(keep.sum())), (cells.i[keep], cells.j[keep])), (n, n)
+        )
+        label: np.ndarray = connected_components(graph, directed=False)[1]
+        return label
+
+    group, seen = groups(np.ones(len(cells.i), dtype=bool)), groups(varies)
+    pairs, count = np.unique(np.stack([group, seen]), axis=1, return_counts=True)
+    size = np.bincount(group, minlength=n)
+    major = pairs[:, 2 * count > size[pairs[0]]]  # (group, joined set) of each majority
+    out: np.ndarray = ~np.isin(group * n + seen, major[0] * n + major[1])
+    return out
 
 
 Z95 = NormalDist().inv_cdf(0.975)

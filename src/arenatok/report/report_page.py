@@ -10,12 +10,15 @@ from typing import Any
 
 from arenatok.dataset.built import Battles, read_built
 from arenatok.pages import html_page, html_table
+from arenatok.report.leaderboards import SEPARATION
 from arenatok.report.numbers import build_report
 from arenatok.report.plots import report_plots
 from arenatok.report.results import (
+    FITS,
     Counts,
     Filters,
     ModelRow,
+    PairRow,
     Ratings,
     Report,
     Slices,
@@ -57,8 +60,16 @@ LEADERBOARD_COLUMNS = (
 
 def leaderboard_html(models: Sequence[ModelRow]) -> str:
     """One leaderboard as a table: each rating with its interval and rank (model names kept
-    on one line)."""
-    return html_table(models, LEADERBOARD_COLUMNS, whole=("model",))
+    on one line); a rating or interval that does not exist in words ("unbounded above", "not
+    estimable")."""
+    rows = []
+    for m in models:
+        row = m.to_json()
+        for name in FITS:
+            for key in (name, f"{name}_ci95"):
+                row[key] = m.why_not(key) or row.get(key)
+        rows.append(row)
+    return html_table(rows, LEADERBOARD_COLUMNS, whole=("model",))
 
 
 def slices_html(slices: Slices | None) -> list[str]:
@@ -194,6 +205,17 @@ def _votes_and_tokens(counts: Counts, tokens: Tokens) -> list[str]:
     ]
 
 
+def _coefficient_words(x: dict[str, Any]) -> dict[str, Any]:
+    """A coefficient's missing estimate or interval in words ("not estimable")."""
+    why = x.get("not_estimable", "").split(":")[0]
+    return {k: why for k in ("estimate", "ci95") if x.get(k) is None}
+
+
+def _misfit(p: PairRow) -> float:
+    """How badly the ratings fit a pair, worst first: -|z|."""
+    return -abs(p.z or 0.0)
+
+
 def _ratings(rat: Ratings, plots: list[str]) -> list[str]:
     """The leaderboard with its intervals, then `plots` (its plot), then how it was made, the
     style coefficients and the pairs it fits worst."""
@@ -207,11 +229,14 @@ def _ratings(rat: Ratings, plots: list[str]) -> list[str]:
         f"{html(method['intervals'])}. Weights: "
         f"{html(method['weights'])}. Rank: {html(method['rank'])}. "
         f"Online Elo: {html(method['online_elo'])}.</p>",
+        f"<p>Separation: {html(method.get('separation', SEPARATION))}; an interval the "
+        "sandwich or the bootstrap cannot estimate (no spread: all ties, a tie between models "
+        "rated equal, one round) is not estimable, never a zero width.</p>",
         f"<p>Style control ({html(method['style_controlled'])}); coefficients: "
         f"{html(method['coefficients'])}.</p>",
         html_table(
             [
-                {"fit": fit, "feature": f, **x}
+                {"fit": fit, "feature": f, **x, **_coefficient_words(x)}
                 for fit, features in rat.coefficients.items()
                 for f, x in features.items()
             ],
@@ -222,7 +247,7 @@ def _ratings(rat: Ratings, plots: list[str]) -> list[str]:
         "ties, over battles) and the score the Bradley-Terry ratings predict; z is the "
         "difference in binomial standard errors. The 30 pairs the model fits worst:</p>",
         html_table(
-            sorted(rat.pairwise, key=lambda p: -abs(p.z))[:30],
+            sorted((p for p in rat.pairwise if p.z is not None), key=_misfit)[:30],
             ["model", "opponent", "battles", "observed_score", "predicted_score", "z"],
             whole=("model", "opponent"),
         ),

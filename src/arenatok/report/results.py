@@ -16,28 +16,37 @@ FITS = ("bradley_terry", "length_controlled", "style_controlled")
 @dataclass(kw_only=True)
 class ModelRow(Section):
     """One model of a leaderboard: its ratings, each with its 95% interval and rank with
-    uncertainty (where intervals were made)."""
+    uncertainty (where intervals were made). A rating, interval or rank that does not exist
+    is null, and `not_estimable` says why (keyed by field; the null interval and rank of a
+    null rating follow from it; a null interval's rank is null too)."""
 
     model: str
     battles: int
     online_elo: float
-    bradley_terry: float
+    bradley_terry: float | None
     bradley_terry_ci95: list[float] | None = field(default=None, metadata=OMIT)
     bradley_terry_rank: int | None = field(default=None, metadata=OMIT)
-    length_controlled: float
+    length_controlled: float | None
     length_controlled_ci95: list[float] | None = field(default=None, metadata=OMIT)
     length_controlled_rank: int | None = field(default=None, metadata=OMIT)
-    style_controlled: float
+    style_controlled: float | None
     style_controlled_ci95: list[float] | None = field(default=None, metadata=OMIT)
     style_controlled_rank: int | None = field(default=None, metadata=OMIT)
+    not_estimable: dict[str, str] | None = field(default=None, metadata=OMIT)
 
-    def rating(self, fit: str) -> float:
-        """The rating of one of FITS."""
-        value: float = getattr(self, fit)
+    def keeps(self, name: str) -> bool:
+        """Whether a null field is written as null: an interval, or a rank, that is not
+        estimable."""
+        why = self.not_estimable or {}
+        return name in why or (name.endswith("_rank") and f"{name[:-5]}_ci95" in why)
+
+    def rating(self, fit: str) -> float | None:
+        """The rating of one of FITS (None: it has none)."""
+        value: float | None = getattr(self, fit)
         return value
 
     def interval(self, fit: str) -> list[float] | None:
-        """The 95% interval of one of FITS, if made."""
+        """The 95% interval of one of FITS, if made and estimable."""
         value: list[float] | None = getattr(self, f"{fit}_ci95")
         return value
 
@@ -45,29 +54,49 @@ class ModelRow(Section):
         value: int | None = getattr(self, f"{fit}_rank")
         return value
 
+    def not_rated(self) -> bool:
+        """Whether the model has no rating (separation: `report.separation`)."""
+        return self.bradley_terry is None
+
+    def flat_intervals(self) -> bool:
+        """Whether an interval of its ratings is not estimable."""
+        return any(self.why_not(f"{fit}_ci95") for fit in FITS)
+
+    def why_not(self, name: str) -> str | None:
+        """What the tables show for a null rating or interval (`name`: one of FITS, or its
+        `_ci95`): the words before the colon of its reason ("unbounded above", "not
+        estimable"); None where it exists or was not made."""
+        why = (self.not_estimable or {}).get(name)
+        return None if why is None else why.split(":")[0]
+
 
 @dataclass(kw_only=True)
 class Board(Section):
-    """A leaderboard: its battles, the controlled fits' coefficients, its models best first,
-    and the groups of models that never met (where there are several)."""
+    """A leaderboard: its battles (and how many the fits left out: those of models without a
+    rating), the controlled fits' coefficients, its models best first, the groups of models
+    that never met (where there are several), and the rated sets, each on its own scale
+    (where two are in one group: `report.separation`)."""
 
     battles: int
+    battles_left_out: int | None = field(default=None, metadata=OMIT)
     coefficients: dict[str, dict[str, dict[str, Any]]]
     models: list[ModelRow]
     separate_groups: list[list[str]] | None = field(default=None, metadata=OMIT)
+    rated_sets: list[list[str]] | None = field(default=None, metadata=OMIT)
 
 
 @dataclass(kw_only=True)
 class PairRow(Section):
-    """A pair of models that met: the first's observed score against the predicted one."""
+    """A pair of models that met: the first's observed score against the predicted one (null
+    where a model of the pair has no rating)."""
 
     model: str
     opponent: str
     battles: int
     observed_score: float
-    predicted_score: float
-    difference: float
-    z: float
+    predicted_score: float | None
+    difference: float | None
+    z: float | None
 
 
 @dataclass(kw_only=True)
@@ -87,12 +116,14 @@ class Ratings(Section):
     """The ratings section: the method in words, the leaderboard, the pairs, the filters."""
 
     method: dict[str, str]
-    length_coefficient: float
+    length_coefficient: float | None
     length_coefficient_definition: str
     battles: int
+    battles_left_out: int | None = field(default=None, metadata=OMIT)
     coefficients: dict[str, dict[str, dict[str, Any]]]
     models: list[ModelRow]
     separate_groups: list[list[str]] | None = field(default=None, metadata=OMIT)
+    rated_sets: list[list[str]] | None = field(default=None, metadata=OMIT)
     pairwise: list[PairRow]
     filters: Filters | None = field(default=None, metadata=OMIT)
 
@@ -103,10 +134,12 @@ class SliceRow(Section):
 
     slice: str
     battles: int
+    battles_left_out: int | None = field(default=None, metadata=OMIT)
     too_few_battles: bool | None = field(default=None, metadata=OMIT)
     coefficients: dict[str, dict[str, dict[str, Any]]] | None = field(default=None, metadata=OMIT)
     models: list[ModelRow] | None = field(default=None, metadata=OMIT)
     separate_groups: list[list[str]] | None = field(default=None, metadata=OMIT)
+    rated_sets: list[list[str]] | None = field(default=None, metadata=OMIT)
 
 
 @dataclass(kw_only=True)

@@ -131,9 +131,11 @@ def slices_section(
             SliceRow(
                 slice=name,
                 battles=board.battles,
+                battles_left_out=board.battles_left_out,
                 coefficients=board.coefficients,
                 models=board.models,
                 separate_groups=board.separate_groups,
+                rated_sets=board.rated_sets,
             )
         )
     return Slices(by=by, min_battles_per_slice=MIN_SLICE_BATTLES, slices=rows)

@@ -92,11 +92,41 @@ def solve_spd(
     return x
 
 
-def sandwich_variances(hessian: np.ndarray, meat: np.ndarray) -> np.ndarray:
+FLAT = 1e-9
+"""Below this share of what the fit itself expects, a battle's squared residual, or a
+parameter's sandwich variance, is taken as zero (see `sandwich_variances`). Where outcomes
+vary at all, the share is about that of the decisive votes (a thousandth for one decisive
+vote in a thousand ties), far above it."""
+
+
+def sandwich_variances(hessian: np.ndarray, meat: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """The diagonal of H^-1 G H^-1 (the sandwich covariance of an M-estimator: H the
-    Hessian of the loss, G the covariance of the per-battle gradients)."""
+    Hessian of the loss, G the covariance of the per-battle gradients); NaN, not estimable,
+    under FLAT times diag(H^-1 E H^-1), E being G with each battle's squared residual
+    (s - p)^2 replaced by the variance p (1 - p) the fit expects of a win or a loss: where
+    every battle that places a parameter was scored as the fit predicts (ties between models
+    rated equal), the gradients do not vary and the sandwich has nothing to estimate a
+    variance from."""
     import scipy.linalg
 
     inverse = scipy.linalg.inv(hessian, check_finite=False)
     out: np.ndarray = np.einsum("ij,ij->i", inverse @ meat, inverse)
+    reference = np.einsum("ij,ij->i", inverse @ expected, inverse)
+    with np.errstate(invalid="ignore"):
+        flat = ~(out > FLAT * reference)
+    out[flat] = np.nan
     return out
+
+
+def singular(meat: np.ndarray, expected: np.ndarray) -> bool:
+    """Whether G has a lower rank than E (see `sandwich_variances`; their pivots counted down
+    to FLAT times E's largest diagonal entry, by pivoted Cholesky): then the sandwich
+    covariance claims to know some combination of the parameters exactly (fewer battles than
+    parameters, or battles scored exactly as predicted), and none of its variances holds."""
+    from scipy.linalg import lapack
+
+    def rank(matrix: np.ndarray, tol: float) -> int:
+        return int(lapack.dpstrf(matrix, tol=tol)[2]) if len(matrix) else 0
+
+    tol = FLAT * float(np.diag(expected).max(initial=0.0))
+    return rank(meat, tol) < rank(expected, tol)
