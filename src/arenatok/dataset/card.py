@@ -134,8 +134,8 @@ def _chunks(out: Path, checked: dict[str, Any] | None = None) -> Iterator[bytes]
             size = 0
             for line in f:
                 if checked is not None:
-                    stream.feed(line)
-                    check_record(line, f"{JSONL} line {stream.lines}", problems)
+                    where = f"{JSONL} line {stream.lines + 1}"
+                    stream.feed(line, check_record(line, where, problems))
                 block.append(line)
                 size += len(line)
                 if size >= CHUNK_BYTES:
