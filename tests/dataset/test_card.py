@@ -10,12 +10,12 @@ from huggingface_hub import DatasetCard
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
 from arenatok.cli import cli
-from arenatok.dataset.card import CARD, PARQUET, features_yaml, records_schema
+from arenatok.dataset.card import CARD, PARQUET, features_yaml, records_schema, write_card
 from arenatok.dataset.push import is_arenatok_card, push
-from arenatok.errors import HubError
+from arenatok.errors import HubError, SourceError
 from arenatok.pipeline.driver import build
 from tests.fakehub import FakeApi
-from tests.helpers import TINY, write_jsonl
+from tests.helpers import TINY, kaggle_row, write_csv, write_jsonl
 
 TOKEN = "hf_SENTINELtokenDoNotLeak0123456789"
 
@@ -62,6 +62,83 @@ def test_card_metadata(carded: Path) -> None:
     assert "`coordination_overhead`" in card.text
     assert "one timestamp per battle" in card.text
     assert is_arenatok_card(str(card))
+
+
+@pytest.fixture
+def two_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A build of an arena file (4 battles) and a 55k CSV (2), no card yet."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    csv = write_csv(tmp_path / "k.csv", [kaggle_row(0, ["Yo"]), kaggle_row(1, ["Hey", "Yes"])])
+    out = tmp_path / "two"
+    build([write_jsonl(tmp_path / "b.jsonl", TINY), f"kaggle-55k:{csv}"], out=out)
+    return out
+
+
+def test_a_card_names_every_source_and_its_license(two_sources: Path) -> None:
+    card = DatasetCard.load(write_card(two_sources))
+    data = card.data.to_dict()
+    assert data["license"] == ["cc-by-nc-4.0", "apache-2.0"]
+    assert data["source_datasets"] == [
+        "lmsys/chatbot_arena_conversations",
+        "lmsys/lmsys-arena-human-preference-55k",
+    ]
+    assert "battles from `lmsys/chatbot_arena_conversations` and `lmsys/lmsys-arena-" in card.text
+    a, k = json.loads((two_sources / "artifact_metadata.json").read_text())["sources"]
+    assert (
+        f"| 0 | local file `b.jsonl` | `lmsys/chatbot_arena_conversations` | `{a['sha256']}` | "
+        "`arena` | `cc-by-nc-4.0` | 4 |\n"
+        f"| 1 | local file `k.csv` | `lmsys/lmsys-arena-human-preference-55k` | `{k['sha256']}` | "
+        "`kaggle-55k` | `apache-2.0` | 2 |\n"
+    ) in card.text
+    assert "- `cc-by-nc-4.0` (source 0): the license of lmsys/chatbot_arena_conversations" in (
+        card.text
+    )
+    assert "- `apache-2.0` (source 1): the license of lmarena-ai/arena-human-preference-55k" in (
+        card.text
+    )
+
+
+def test_push_refuses_an_unknown_license_until_one_is_named(two_sources: Path) -> None:
+    # A build whose second source has a layout this version does not know (a later one's).
+    meta_path = two_sources / "artifact_metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["sources"][1]["layout"] = "arena-200k"
+    meta_path.write_text(json.dumps(meta))
+    card = DatasetCard.load(write_card(two_sources))
+    assert card.data.to_dict()["license"] == ["cc-by-nc-4.0", "unknown"]
+    assert (
+        "- `unknown` (source 1): the release of layout `arena-200k` is not known to arenatok: "
+        "check the source's terms before you share it.\n\n"
+        "A source's license is unknown: `arenatok push` refuses this card until you have "
+        "checked the\nsource's terms and named the dataset's license"
+    ) in card.text
+    hub = FakeApi()
+    with pytest.raises(SourceError) as e:
+        push(two_sources, "me/x", api=hub)
+    assert (e.value.message, e.value.hint) == (
+        f"{two_sources / CARD}: the dataset's license is unknown (a source's release is not "
+        "known to arenatok); push publishes only a card that names its license",
+        f"check the sources' terms, then name the license: arenatok card {two_sources} "
+        "--license ID",
+    )
+    assert hub.calls == []  # refused before touching the network
+    bad = CliRunner().invoke(cli, ["card", str(two_sources), "--license", "CC BY"])
+    assert (bad.exit_code, bad.stderr) == (
+        2,
+        "Error: --license 'CC BY' is not a license id\nHint: name the license as the Hub writes "
+        "it (lowercase), e.g. cc-by-nc-4.0, apache-2.0, or other\n",
+    )
+    named = CliRunner().invoke(cli, ["card", str(two_sources), "--license", "cc-by-nc-4.0"])
+    assert named.exit_code == 0
+    card = DatasetCard.load(two_sources / CARD)
+    assert card.data.to_dict()["license"] == "cc-by-nc-4.0"
+    assert (
+        "`cc-by-nc-4.0`, as named by whoever made this card (`arenatok card --license`).\n"
+        "The terms of each source's release still apply to its records:\n\n"
+        "- `cc-by-nc-4.0` (source 0): the license of"
+    ) in card.text
+    push(two_sources, "me/x", api=hub)
+    assert hub.uploaded[CARD] == (two_sources / CARD).read_bytes()
 
 
 def test_features_match_what_datasets_derives(carded: Path) -> None:

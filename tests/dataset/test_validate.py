@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arenatok.cli import cli
+from arenatok.dataset.built import check_stream, read_built, read_metadata
 from arenatok.dataset.validate import validate_dir
+from arenatok.errors import BuildError
 from arenatok.pipeline.driver import build
 from arenatok.pipeline.records import schema_json
 from arenatok.pipeline.write import DUPLICATES, METADATA, OUTPUTS, schema_bytes
@@ -139,6 +142,37 @@ def test_ratios_must_match_the_counts(out: Path) -> None:
         "data_out.jsonl line 1: token_usage.communication_efficiency.input_output_ratio = 1.5 "
         "is outside [0, 1]",
     ]
+
+
+def test_two_battles_may_not_share_an_id(out: Path, tmp_path: Path) -> None:
+    # A same_id copy keeps its battle's id (the fixture holds TINY twice): only the battle its
+    # duplicate_of names may hold that id.
+    def point_elsewhere(r: dict[str, Any]) -> None:
+        if r["context"]["api_metadata"]["question_id"] == "q3" and "duplicate_of" in r["context"]:
+            r["context"]["duplicate_of"]["row"] = 1
+
+    edit_records(out, point_elsewhere)
+    assert validate_dir(out) == [
+        "data_out.jsonl line 8: question_id 'q3' (source 0 row 9) is also the id of source 0 "
+        "row 4, another battle: an id names one battle"
+    ]
+    other = tmp_path / "other"
+    build(write_jsonl(tmp_path / "b.jsonl", TINY), out=other)
+
+    def take_q0(r: dict[str, Any]) -> None:
+        if r["context"]["api_metadata"]["question_id"] == "q3":
+            r["context"]["api_metadata"]["question_id"] = "q0"
+
+    edit_records(other, take_q0)
+    problem = (
+        "data_out.jsonl line 4: question_id 'q0' (source 0 row 4) is also the id of source 0 "
+        "row 1, another battle: an id names one battle"
+    )
+    assert validate_dir(other) == [problem]
+    with pytest.raises(BuildError, match=re.escape(problem)):  # every reader of a build
+        read_built(other)
+    with pytest.raises(BuildError, match=re.escape(problem)):
+        check_stream(other, read_metadata(other))
 
 
 def test_output_must_name_the_winner(out: Path) -> None:

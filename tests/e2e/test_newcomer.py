@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from arenatok.cli import cli
 from arenatok.errors import SourceError
 from arenatok.pipeline.driver import build
+from arenatok.pipeline.layouts import LAYOUTS
 from arenatok.sections import as_json
 from tests.helpers import ROOT, TINY, battle, need_chromium, write_jsonl, write_parquet
 
@@ -153,7 +154,8 @@ def test_the_card_declares_the_releases_license_and_no_local_path(
 ) -> None:
     from huggingface_hub import DatasetCard
 
-    from arenatok.dataset.card import LICENSES, write_card
+    from arenatok.dataset.card import write_card
+    from arenatok.dataset.sources import LICENSES
 
     out = tmp_path / "carded"
     build(write_jsonl(tmp_path / "b.jsonl", TINY), out=out)
@@ -162,15 +164,16 @@ def test_the_card_declares_the_releases_license_and_no_local_path(
     assert "the license of lmsys/chatbot_arena_conversations" in text
     assert str(tmp_path) not in text
     assert "local file `b.jsonl`" in text
-    # Every layout says where its license comes from; an unknown one is `other`, with a note.
+    # Every layout says where its license comes from; an unknown one is `unknown`, said so.
+    assert set(LICENSES) == set(LAYOUTS)
     assert all(note for _, note in LICENSES.values())
     meta_path = out / "artifact_metadata.json"
     meta = json.loads(meta_path.read_text())
-    meta["source"]["layout"] = "someone-elses"
+    meta["sources"][0]["layout"] = "someone-elses"
     meta_path.write_text(json.dumps(meta))
     text = write_card(out, force=True).read_text()
-    assert DatasetCard(text).data.to_dict()["license"] == "other"
-    assert "unknown: the source's release is not known to arenatok" in text
+    assert DatasetCard(text).data.to_dict()["license"] == "unknown"
+    assert "the release of layout `someone-elses` is not known to arenatok" in text
 
 
 # ---- thin data ----------------------------------------------------------------------------------

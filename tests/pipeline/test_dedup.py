@@ -193,6 +193,37 @@ def test_ids_stay_unique_across_sources(tmp_path: Path) -> None:
     assert recs[2]["context"]["duplicate_of"]["kind"] == "same_id"
 
 
+def ids_of(out: Path) -> list[str]:
+    return [r["context"]["api_metadata"]["question_id"] for r in records(out)]
+
+
+def test_a_new_id_never_takes_one_in_use(tmp_path: Path) -> None:
+    # The first source holds 7 and s1:7; the second (another release) 7 again, which becomes
+    # s1:7: so the first source's s1:7, having the shape of a new id, is namespaced itself.
+    a = write_jsonl(tmp_path / "a.jsonl", [battle("7"), battle("s1:7", [("Other", "x", "y")])])
+    b = kaggle_csv(tmp_path / "b.csv", [battle("7", [("Third", "x", "y")])])
+    build([a, f"kaggle-55k:{b}"], out=tmp_path / "o")
+    assert ids_of(tmp_path / "o") == ["7", "s0:s1:7", "s1:7"]
+    assert validate_dir(tmp_path / "o") == []
+    build(a, out=tmp_path / "one")  # one source: no id is new, none is namespaced
+    assert ids_of(tmp_path / "one") == ["7", "s1:7"]
+
+
+def test_a_same_id_copy_takes_its_first_copys_id(tmp_path: Path) -> None:
+    # 7 is the 55k battle's; the arena's 7 becomes s1:7, and so does every later copy of it
+    # (in its own source or another of its release), never the 55k battle's 7.
+    a = kaggle_csv(tmp_path / "a.csv", [battle("7")])
+    arena = battle("7", [("Other", "x", "y")])
+    b = write_jsonl(tmp_path / "b.jsonl", [arena, arena])
+    c = write_jsonl(tmp_path / "c.jsonl", [battle("7", [("Third", "x", "y")])])
+    build([f"kaggle-55k:{a}", b, c], out=tmp_path / "o")
+    recs = records(tmp_path / "o")
+    assert ids_of(tmp_path / "o") == ["7", "s1:7", "s1:7", "s1:7"]
+    first = {"source": 1, "row": 1, "kind": "same_id", "key": "id"}
+    assert [r["context"].get("duplicate_of") for r in recs[2:]] == [first, first]
+    assert validate_dir(tmp_path / "o") == []
+
+
 def test_keys_see_whitespace_and_sides_but_not_content() -> None:
     b = battle("x", TURNS)
     from arenatok.pipeline.sources.checks import battle_from_row

@@ -48,10 +48,18 @@ def validate_cmd(out_dir: Path, strict: bool) -> None:
 @click.command("card", short_help="Write a Hugging Face dataset card and the data as Parquet.")
 @click.argument("out_dir", type=OutDir())
 @click.option("--force", is_flag=True, help="Replace a README.md that arenatok did not write.")
-def card_cmd(out_dir: Path, force: bool) -> None:
-    """Write a Hugging Face dataset card (README.md: YAML metadata with license, language,
-    size, features and configs, then provenance, metric definitions and known limits) and the
-    records as Parquet under data/, so that datasets.load_dataset(OUT_DIR) loads them.
+@click.option(
+    "--license",
+    "license_id",
+    metavar="ID",
+    help="The dataset's license as the Hub names it (cc-by-4.0, other, ...), in place of its "
+    "sources' own; push needs it when a source's license is unknown.",
+)
+def card_cmd(out_dir: Path, force: bool, license_id: str | None) -> None:
+    """Write a Hugging Face dataset card (README.md: YAML metadata with every source's license
+    and release, language, size, features and configs, then a row per source, provenance,
+    metric definitions and known limits) and the records as Parquet under data/, so that
+    datasets.load_dataset(OUT_DIR) loads them.
 
     \b
     Example:
@@ -59,7 +67,7 @@ def card_cmd(out_dir: Path, force: bool) -> None:
     """
     from arenatok.dataset.card import PARQUET, write_card
 
-    path = write_card(out_dir, force=force)
+    path = write_card(out_dir, force=force, license=license_id)
     click.echo(terminal(f"wrote {path} and {out_dir / PARQUET}"))
 
 

@@ -17,6 +17,7 @@ from arenatok.dataset.check import (
     build_id,
     check_files,
     check_record,
+    decoded,
     lines_of,
 )
 from arenatok.dataset.check import read_metadata as read_metadata_checked
@@ -178,11 +179,13 @@ def checked_lines(
     problems = Problems(out, first=True)
     stream = Stream()
     for n, line in enumerate(_lines(out, problems), start=1):
-        stream.feed(line)
         if limit is None or n <= limit:
             record = check_record(line, f"{JSONL} line {n}", problems)
             assert record is not None  # a problem raised
+            stream.feed(line, record)
             yield record
+        else:
+            stream.feed(line, decoded(line))
     stream.finish(out, meta, problems)
     check_files(out, meta, problems, hashed={JSONL})
 
@@ -194,7 +197,7 @@ def check_stream(out: Path, meta: dict[str, Any]) -> None:
     problems = Problems(out, first=True)
     stream = Stream()
     for line in _lines(out, problems):
-        stream.feed(line)
+        stream.feed(line, decoded(line))
     stream.finish(out, meta, problems)
     check_files(out, meta, problems, hashed={JSONL})
 

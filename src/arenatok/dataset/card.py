@@ -3,6 +3,7 @@ template) and the records as Parquet under data/, then publishing both to the Hu
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,6 +12,14 @@ from typing import IO, Any
 
 from arenatok.dataset.built import build_id, read_metadata
 from arenatok.dataset.check import Problems, Stream, check_files, check_record
+from arenatok.dataset.sources import (
+    UNKNOWN,
+    card_license,
+    card_sources,
+    check_license,
+    joined,
+    terms,
+)
 from arenatok.errors import OutputError, SourceError
 from arenatok.pipeline.write import JSONL
 from arenatok.runtime.atomic import output_error
@@ -25,39 +34,6 @@ from arenatok.runtime.files import open_owned
 from arenatok.text import markdown, markdown_code
 
 __all__ = ["CARD", "PARQUET", "records_schema", "records_tables", "write_card"]
-
-LICENSES: dict[str, tuple[str, str]] = {
-    "arena": (
-        "cc-by-nc-4.0",
-        "the license of lmsys/chatbot_arena_conversations, as its dataset card on the Hub "
-        "declares it",
-    ),
-    "arena-100k": (
-        "other",
-        "lmarena-ai/arena-human-preference-100k: the prompts under CC-BY-4.0, the model "
-        "outputs under each provider's terms, as its dataset card on the Hub says",
-    ),
-    "arena-140k": (
-        "other",
-        "lmarena-ai/arena-human-preference-140k: the prompts under CC-BY-4.0, the model "
-        "outputs under each provider's terms, as its dataset card on the Hub says",
-    ),
-    "kaggle-55k": (
-        "apache-2.0",
-        "the license of lmarena-ai/arena-human-preference-55k, as its dataset card on the Hub "
-        "declares it (the Kaggle competition's data)",
-    ),
-    "mt-bench": (
-        "cc-by-4.0",
-        "the license of lmsys/mt_bench_human_judgments, as its dataset card on the Hub declares it",
-    ),
-}
-"""The license a card declares for each layout's release, and where it comes from: a derived
-dataset keeps the terms of the release it was made from."""
-UNKNOWN_LICENSE = (
-    "other",
-    "unknown: the source's release is not known to arenatok; check its terms before you share",
-)
 
 LANGUAGES = {
     "English": "en",
@@ -134,8 +110,8 @@ def _chunks(out: Path, checked: dict[str, Any] | None = None) -> Iterator[bytes]
             size = 0
             for line in f:
                 if checked is not None:
-                    stream.feed(line)
-                    check_record(line, f"{JSONL} line {stream.lines}", problems)
+                    where = f"{JSONL} line {stream.lines + 1}"
+                    stream.feed(line, check_record(line, where, problems))
                 block.append(line)
                 size += len(line)
                 if size >= CHUNK_BYTES:
@@ -271,12 +247,15 @@ def _size_category(n: int) -> str:
     return "10M<n<100M"
 
 
-def write_card(out: str | Path, *, force: bool = False) -> Path:
+def write_card(out: str | Path, *, force: bool = False, license: str | None = None) -> Path:
     """Write data/train-00000-of-00001.parquet and README.md (the dataset card) into `out`, a
     directory written by `arenatok build` (read through the checks of `dataset.check`), both or
-    neither; a README.md that arenatok did not write is replaced only with `force`. Returns
-    the card's path."""
+    neither; a README.md that arenatok did not write is replaced only with `force`. The card
+    declares `license` (a Hub license id) for the dataset, else every source's own
+    (`dataset.sources`). Returns the card's path."""
     out = Path(out)
+    if license is not None:
+        check_license(license)
     meta = read_metadata(out)
     build = build_id(meta)
     if not force and not card_is_ours(out / CARD):
@@ -295,7 +274,7 @@ def write_card(out: str | Path, *, force: bool = False) -> Path:
             out,
             {
                 PARQUET: lambda f: _write_parquet(out, meta, f, written),
-                CARD: lambda f: f.write(_card_text(meta, build, written).encode("utf-8")),
+                CARD: lambda f: f.write(_card_text(meta, build, written, license).encode()),
             },
             build=build,
             read_from=out,
@@ -310,12 +289,13 @@ def write_card(out: str | Path, *, force: bool = False) -> Path:
     return out / CARD
 
 
-def _card_text(meta: dict[str, Any], build: str, written: _Written) -> str:
-    """The dataset card: YAML metadata, then the template filled in."""
+def _card_text(meta: dict[str, Any], build: str, written: _Written, named: str | None) -> str:
+    """The dataset card: YAML metadata, then the template filled in; `named`: the license
+    named for it (`--license`)."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    source = meta.get("source", {})
-    layout = source.get("layout", "arena")
+    sources = card_sources(meta)
+    releases = list(dict.fromkeys(s.dataset for s in sources if s.dataset))
     languages = sorted(
         {
             LANGUAGES.get(lang, lang)
@@ -324,12 +304,12 @@ def _card_text(meta: dict[str, Any], build: str, written: _Written) -> str:
         }
     )
     data = DatasetCardData(
-        license=LICENSES.get(layout, UNKNOWN_LICENSE)[0],
+        license=card_license(sources, named),
         language=languages or None,
         task_categories=["text-classification"],
         size_categories=[_size_category(written.rows)],
         pretty_name=f"Token usage of {meta.get('dataset')}",
-        source_datasets=[source["layout_of"]] if source.get("layout_of") else None,
+        source_datasets=releases or None,
         tags=["token-usage", "chatbot-arena", "human-preference", "arenatok"],
         configs=[
             {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}
@@ -349,9 +329,11 @@ def _card_text(meta: dict[str, Any], build: str, written: _Written) -> str:
         data.to_dict(),  # type: ignore[no-untyped-call]
         card_data=_Markdown(data.to_yaml()),
         meta=meta,
-        license_id=LICENSES.get(layout, UNKNOWN_LICENSE)[0],
-        license_note=_Markdown(LICENSES.get(layout, UNKNOWN_LICENSE)[1]),  # ours
-        source_names=_Markdown("; ".join(_source_names(meta))),
+        releases=_Markdown(joined([markdown_code(r) for r in releases or [meta["dataset"]]])),
+        sources=[dataclasses.replace(s, name=_Markdown(s.name)) for s in sources],  # ours
+        terms=[dataclasses.replace(t, note=_Markdown(t.note)) for t in terms(sources)],
+        named=named,
+        unknown=any(s.license == UNKNOWN for s in sources),
         rows=written.rows,
         definitions=meta.get("definitions", {}),
         flags=meta.get("quality_flag_definitions", {}),
@@ -374,21 +356,6 @@ def _markdown_template(template: str) -> Any:
     )
     env.filters["code"] = lambda v, table=True: _Markdown(markdown_code(v, table=table))
     return env.from_string(template)
-
-
-def _source_names(meta: dict[str, Any]) -> list[str]:
-    """Each source as a card names it: the Hub file, or a local file by its name and sha256
-    (never its local path, which the build's own metadata keeps)."""
-    names = []
-    for s in meta.get("sources") or [meta.get("source", {})]:
-        if s.get("kind") == "huggingface_hub":
-            repo, revision = markdown_code(s.get("repo_id"), table=True), s.get("revision")
-            where = f"{repo} at revision {markdown_code(revision, table=True)}, file "
-            names.append(where + markdown_code(s.get("filename"), table=True))
-        else:
-            name = Path(str(s.get("path", "?"))).name
-            names.append(f"local file {markdown_code(name, table=True)}")
-    return names
 
 
 def _languages(table: Any) -> set[str]:

@@ -9,7 +9,8 @@ push, which refuse a build at its first problem).
 - the files: data_out.jsonl's sha256 taken as it streams, data_out.json the JSON list of the
   same lines (its sha256 follows from them), the mini and preview files its first records, the
   rejects and duplicates files as long as the counts say, every file's size and sha256 as
-  listed (`Stream`, `check_files`).
+  listed (`Stream`, `check_files`);
+- the ids: two records share a question_id only when one is the other's copy (`dataset.ids`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from arenatok.dataset.ids import Ids
 from arenatok.dataset.invariants import invariants
 from arenatok.dataset.metadata import metadata_problem
 from arenatok.errors import BuildError, OutputError
@@ -233,29 +235,41 @@ def check_record(line: bytes, where: str, problems: Problems) -> dict[str, Any] 
     return None if wrong else record
 
 
+def decoded(line: bytes) -> Any:
+    """A line's JSON value, where the caller does not check its record (None: not JSON)."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+
+
 @dataclass
 class Stream:
     """data_out.jsonl as it is read in order: the sha256 of its bytes and of the data_out.json
-    those lines make, its first records, its lines."""
+    those lines make, its first records, its lines, its records' ids."""
 
     jsonl: Any = field(default_factory=hashlib.sha256)
     data: Any = field(default_factory=hashlib.sha256)
     first: list[bytes] = field(default_factory=list)
     lines: int = 0
+    ids: Ids = field(default_factory=Ids)
 
     def __post_init__(self) -> None:
         self.data.update(b'{"examples": [\n')
 
-    def feed(self, line: bytes) -> None:
-        """The next line, with its line break."""
+    def feed(self, line: bytes, record: Any) -> None:
+        """The next line, with its line break, and its record (`check_record`'s, or
+        `decoded`; None: not one, left to the record checks)."""
         self.jsonl.update(line)
         self.data.update(b",\n" + line[:-1] if self.lines else line[:-1])
         if len(self.first) < MINI_SIZE:
             self.first.append(line)
         self.lines += 1
+        self.ids.see(self.lines, record)
 
     def finish(self, out: Path, meta: dict[str, Any], problems: Problems) -> None:
-        """The stream against the metadata: sha256s, the number of records, mini and preview."""
+        """The stream against the metadata (sha256s, the number of records, mini and preview)
+        and its ids against each other (`dataset.ids`)."""
         files = meta["files"]
         self.data.update(b"\n]}\n" if self.lines else b"]}\n")
         if self.jsonl.hexdigest() != files[JSONL]["sha256"]:
@@ -265,6 +279,9 @@ class Stream:
         written = meta["counts"]["rows_written"]
         if self.lines != written:
             problems.add(JSONL, f"{self.lines} records, but the metadata says {written}")
+        for line, what in self.ids.finish():
+            problems.record(f"{JSONL} line {line}", what)
+        problems.records += self.ids.more
         try:
             head = [orjson.loads(x) for x in self.first]
             mini = orjson.loads(read_owned(out / MINI, limit=files[MINI]["bytes"]))["examples"]
@@ -321,11 +338,10 @@ def check_build(out: Path, problems: Problems) -> dict[str, Any] | None:
     stream = Stream()
     try:
         for n, line in enumerate(lines_of(out / JSONL), start=1):
-            stream.feed(line)
-            check_record(line, f"{JSONL} line {n}", problems)
+            stream.feed(line, check_record(line, f"{JSONL} line {n}", problems))
     except OSError as e:
         problems.add(JSONL, f"cannot be read ({e.strerror or e})")
         return meta
-    problems.close()
     stream.finish(out, meta, problems)
+    problems.close()
     return meta

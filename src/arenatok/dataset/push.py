@@ -1,7 +1,8 @@
 """`arenatok push`: the files that `arenatok card` wrote in a built directory, as the directory's
 list of derived files names them, to a dataset repo on the Hugging Face Hub; each file opened
 once, its bytes checked against the list by the hash the Hub client takes of them. Refuses
-anything else in data/, a stale card, and a repo that arenatok did not write."""
+anything else in data/, a stale card, a card whose license is unknown, and a repo that
+arenatok did not write."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from arenatok.dataset.built import build_id, checked_lines, read_metadata
+from arenatok.dataset.sources import is_unknown
 from arenatok.errors import HubError, OptionError, SourceError, first_line, resource_error
 from arenatok.pipeline.sources.hub import unreachable
 from arenatok.runtime import environment
@@ -110,6 +112,25 @@ def handed_over(
     return addition
 
 
+def _check_license(out: Path, card: CommitOperationAdd) -> None:
+    """A SourceError when the card's license (in the bytes handed over) is, or holds,
+    `unknown` (a source whose release arenatok does not know): what is published must say
+    under which terms."""
+    from huggingface_hub import DatasetCard
+
+    f = card.path_or_fileobj
+    assert not isinstance(f, str | Path | bytes)  # handed over open
+    text = f.read().decode("utf-8")
+    f.seek(0)
+    if is_unknown(DatasetCard(text).data.get("license")):
+        raise SourceError(
+            f"{out / CARD}: the dataset's license is unknown (a source's release is not known "
+            "to arenatok); push publishes only a card that names its license",
+            hint=f"check the sources' terms, then name the license: arenatok card {out} "
+            "--license ID",
+        )
+
+
 def check_repo_id(repo_id: str) -> None:
     """A clear OptionError for a repo id the Hub would refuse (`name` or `owner/name`)."""
     from huggingface_hub.errors import HFValidationError
@@ -143,6 +164,7 @@ def push(
     check_repo_id(repo_id)
     with ExitStack() as files:
         additions = [handed_over(out, n, e, files) for n, e in card_files(out).items()]
+        _check_license(out, additions[0])  # the card, as it is uploaded
         api = api or HfApi()
         _commit(api, repo_id, additions, private=private, force=force)
     return f"{api.endpoint}/datasets/{repo_id}"

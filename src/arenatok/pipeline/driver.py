@@ -9,6 +9,7 @@ in `steps`.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
@@ -143,17 +144,26 @@ def _labels(p: Plan) -> list[str]:
     return [s.label for s in p.sources]
 
 
+NAMESPACED = re.compile(r"s[0-9]+:")
+"""The shape of a namespaced id (`s<source index>:`, at the start): no id kept as it is has it."""
+
+
 def _renames(p: Plan, r: BatchResult, matches: list[Match | None], index: Index) -> dict[int, str]:
-    """Records whose id another source used first get it namespaced (`s<index>:<id>`), so
-    that ids stay unique across sources; a same_id copy keeps its id (it is that battle)."""
+    """New ids that keep every battle's id its own across sources: a record's id becomes
+    `s<index>:<id>` (index: its source's, or for a same_id copy its first copy's, whose id it
+    takes: it is that battle) when another source used the id first, or when the id has that
+    shape already (`NAMESPACED`), so that no id kept as it is looks like one made here. A new
+    id thus names one (source, id) pair, and a kept id the source that used it first: no two
+    battles share one."""
     if len(p.sources) < 2 or not len(r.keys):
         return {}
     renames = {}
     ids = r.keys.question_ids
     for i, first in enumerate(index.first_sources(r.keys, r.source)):
         m = matches[i]
-        if first != r.source and not (m is not None and m.kind == "same_id"):
-            renames[i] = f"s{r.source}:{ids[i]}"
+        owner = m.source if m is not None and m.kind == "same_id" else r.source
+        if first != owner or NAMESPACED.match(ids[i]):
+            renames[i] = f"s{owner}:{ids[i]}"
     return renames
 
 

@@ -15,6 +15,7 @@ from arenatok.dataset.validate import validate_dir
 from arenatok.errors import SourceError
 from arenatok.pipeline.driver import build
 from arenatok.pipeline.layouts import LAYOUTS
+from arenatok.pipeline.layouts.arena_140k import IMAGE_PARTS, TEXT_PARTS
 from arenatok.pipeline.sources.local import open_local
 from arenatok.pipeline.tokens import count
 from tests.helpers import (
@@ -261,6 +262,42 @@ def test_arena_140k_typed_parts_and_labels(tmp_path: Path) -> None:
     assert result.metadata["image_parts_not_counted"] == 2
     assert result.metadata["winner_distribution"]["both_bad"]["count"] == 1
     assert validate_dir(tmp_path / "out") == []
+
+
+def test_arena_140k_counts_every_text_part_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    answer = " ".join(["word"] * 80)
+
+    def row(i: int, kind: str) -> dict[str, Any]:
+        def side(text: str) -> list[dict[str, Any]]:
+            reply = {**part(text), "type": kind}
+            return [{"role": "user", "content": [part("Hi"), IMAGE]}, {"role": "assistant",
+                    "content": [reply]}]  # fmt: skip
+
+        return {"id": f"r{i}", "model_a": "m1", "model_b": "m2", "winner": "tie",
+                "conversation_a": side(answer), "conversation_b": side("Short."),
+                "evaluation_order": 1}  # fmt: skip
+
+    known = [row(0, "text"), row(1, "input_text"), row(2, "output_text")]
+    known += [{**row(3, "text"), "conversation_b": [  # every image type: counted, not read
+        {"role": "user", "content": [part("Hi"), *({**IMAGE, "type": t} for t in IMAGE_PARTS)]},
+        {"role": "assistant", "content": [part("Short.")]}]}]  # fmt: skip
+    src = write_jsonl(tmp_path / "known.jsonl", known)
+    result = build(src, out=tmp_path / "out")
+    for rec in records(tmp_path / "out"):
+        assert rec["context"]["token_usage"]["total_output_tokens_a"] == count(answer)
+    assert result.metadata["image_parts_not_counted"] == 2 * 3 + 1 + len(IMAGE_PARTS)
+    odd = write_jsonl(tmp_path / "odd.jsonl", [row(0, "text"), row(1, "Text")])
+    with pytest.raises(SourceError) as e:
+        build(odd, out=tmp_path / "odd")
+    reason = (
+        "conversation_a[1].content[0] has type 'Text', which arenatok does not know: neither "
+        f"text ({', '.join(TEXT_PARTS)}) nor an image ({', '.join(IMAGE_PARTS)})"
+    )
+    assert e.value.message == f"{odd.resolve()}: row 2 (id 'r1'): {reason}"
+    build(odd, out=tmp_path / "odd", on_bad_row="reject")
+    [reject] = (tmp_path / "odd" / "rejects.jsonl").read_text().splitlines()
+    assert json.loads(reject) == {
+        "file": str(odd.resolve()), "row": 2, "question_id": "r1", "reason": reason}  # fmt: skip
 
 
 def test_unknown_layout_lists_columns_and_formats(tmp_path: Path) -> None:

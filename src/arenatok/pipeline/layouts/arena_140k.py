@@ -1,6 +1,12 @@
 """lmarena-ai/arena-human-preference-140k: `id`, messages whose `content` is a list of typed
-parts (the text parts joined with a newline; image parts counted, not read), an ISO 8601
-`timestamp`, the release's own counts and labels; `full_conversation` is not read."""
+parts (the text parts joined with a newline; image parts counted, not read; a part of another
+type a bad row), an ISO 8601 `timestamp`, the release's own counts and labels;
+`full_conversation` is not read.
+
+The release's parts are `{type, text, image, mimeType}`: `type` is `text` (its votes are of the
+text-only category) or `image` (with `image` and `mimeType`). The types that OpenAI's chat and
+responses APIs write (`input_text`, `output_text`, `image_url`, `input_image`) are read alike,
+so an export in their form counts the same."""
 
 from __future__ import annotations
 
@@ -22,6 +28,10 @@ from arenatok.pipeline.sources.checks import (
 )
 
 WINNERS = ("model_a", "model_b", "tie", "both_bad")
+TEXT_PARTS = ("text", "input_text", "output_text")
+"""Part types whose `text` is counted (joined with a newline within a message)."""
+IMAGE_PARTS = ("image", "image_url", "input_image")
+"""Part types that are images: counted (`image_parts`), their content not read."""
 
 
 def _parts(row: Mapping[str, Any], key: str) -> tuple[list[dict[str, Any]], int]:
@@ -44,15 +54,21 @@ def _parts(row: Mapping[str, Any], key: str) -> tuple[list[dict[str, Any]], int]
         texts = []
         for j, part in enumerate(parts):
             kind = part.get("type") if isinstance(part, Mapping) else None
-            if kind == "text":
+            if kind in TEXT_PARTS:
                 text = part.get("text")
                 if not isinstance(text, str):
                     raise RowProblem(
                         f"{key}[{i}].content[{j}].text must be a string, got {show(text)}"
                     )
                 texts.append(text)
-            elif isinstance(kind, str):
+            elif kind in IMAGE_PARTS:
                 images += 1
+            elif isinstance(kind, str):
+                raise RowProblem(
+                    f"{key}[{i}].content[{j}] has type {kind!r}, which arenatok does not "
+                    f"know: neither text ({', '.join(TEXT_PARTS)}) nor an image "
+                    f"({', '.join(IMAGE_PARTS)})"
+                )
             else:
                 raise RowProblem(f"{key}[{i}].content[{j}] has no type: {show(part)}")
         flat.append({"role": m.get("role"), "content": "\n".join(texts)})
