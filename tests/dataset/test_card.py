@@ -90,10 +90,12 @@ def test_a_card_names_every_source_and_its_license(two_sources: Path) -> None:
         f"| 1 | local file `k.csv` | `lmsys/lmsys-arena-human-preference-55k` | `{k['sha256']}` | "
         "`kaggle-55k` | `apache-2.0` | 2 |\n"
     ) in card.text
-    assert "- `cc-by-nc-4.0` (source 0): the license of lmsys/chatbot_arena_conversations" in (
-        card.text
-    )
-    assert "- `apache-2.0` (source 1): the license of lmarena-ai/arena-human-preference-55k" in (
+    assert (
+        '- `cc-by-nc-4.0` (source 0): lmsys/chatbot_arena_conversations: its dataset card\'s '
+        'metadata says "cc", and its text puts the user prompts under CC-BY-4.0 and the model '
+        "outputs under CC-BY-NC-4.0; a dataset made from both keeps the stricter"
+    ) in card.text
+    assert "- `apache-2.0` (source 1): the license of lmsys/lmsys-arena-human-preference-55k" in (
         card.text
     )
 
@@ -135,7 +137,7 @@ def test_push_refuses_an_unknown_license_until_one_is_named(two_sources: Path) -
     assert (
         "`cc-by-nc-4.0`, as named by whoever made this card (`arenatok card --license`).\n"
         "The terms of each source's release still apply to its records:\n\n"
-        "- `cc-by-nc-4.0` (source 0): the license of"
+        "- `cc-by-nc-4.0` (source 0): lmsys/chatbot_arena_conversations: its dataset card"
     ) in card.text
     push(two_sources, "me/x", api=hub)
     assert hub.uploaded[CARD] == (two_sources / CARD).read_bytes()

@@ -290,7 +290,9 @@ def test_every_payload_is_text_at_every_sink(
     assert run.exit_code == 0, run.output
     text = (out / "README.md").read_text("utf-8")
     card = DatasetCard(text)
-    assert card.data.pretty_name == f"Token usage of {names[2]}"  # the YAML keeps it as is
+    # The YAML's name is shown on the Hub's pages too: controls as escapes there as well.
+    assert card.data.pretty_name == f"Token usage of {visible(names[2])}"
+    assert _hidden(text) == set()
     tokens = inline_tokens(card.text)
     assert not {"html_inline", "html_block", "image"} & {t.type for t in tokens}
     assert [t.attrs["href"] for t in tokens if t.type == "link_open"] == [

@@ -31,7 +31,7 @@ from arenatok.runtime.derived import (
     write_derived,
 )
 from arenatok.runtime.files import open_owned
-from arenatok.text import markdown, markdown_code
+from arenatok.text import markdown, markdown_code, visible
 
 __all__ = ["CARD", "PARQUET", "records_schema", "records_tables", "write_card"]
 
@@ -308,7 +308,7 @@ def _card_text(meta: dict[str, Any], build: str, written: _Written, named: str |
         language=languages or None,
         task_categories=["text-classification"],
         size_categories=[_size_category(written.rows)],
-        pretty_name=f"Token usage of {meta.get('dataset')}",
+        pretty_name=f"Token usage of {visible(str(meta.get('dataset')))}",
         source_datasets=releases or None,
         tags=["token-usage", "chatbot-arena", "human-preference", "arenatok"],
         configs=[

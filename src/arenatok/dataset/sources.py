@@ -17,8 +17,9 @@ from arenatok.text import markdown_code
 LICENSES: dict[str, tuple[str, str]] = {
     "arena": (
         "cc-by-nc-4.0",
-        "the license of lmsys/chatbot_arena_conversations, as its dataset card on the Hub "
-        "declares it",
+        "lmsys/chatbot_arena_conversations: its dataset card's metadata says \"cc\", and its text "
+        "puts the user prompts under CC-BY-4.0 and the model outputs under CC-BY-NC-4.0; a "
+        "dataset made from both keeps the stricter",
     ),
     "arena-100k": (
         "other",
@@ -32,8 +33,8 @@ LICENSES: dict[str, tuple[str, str]] = {
     ),
     "kaggle-55k": (
         "apache-2.0",
-        "the license of lmarena-ai/arena-human-preference-55k, as its dataset card on the Hub "
-        "declares it (the Kaggle competition's data)",
+        "the license of lmsys/lmsys-arena-human-preference-55k (the Kaggle competition's "
+        "data), as its dataset card on the Hub declares it",
     ),
     "mt-bench": (
         "cc-by-4.0",
