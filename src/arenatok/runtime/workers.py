@@ -187,6 +187,12 @@ class Pool:
                 future = self._pool.submit(fn, *args)
             except (BrokenProcessPool, EOFError, ConnectionError) as e:  # EOF: no fork server
                 raise self._died() from e
+            except OSError as e:
+                # The pool's thread, finding a worker dead, closes the pipe that submit wakes
+                # it through ("handle is closed"): a race of ProcessPoolExecutor's own.
+                if not (getattr(self._pool, "_broken", False) or self._lost()):
+                    raise
+                raise self._died() from e
             interrupts.check()
         return future
 
