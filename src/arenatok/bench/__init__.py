@@ -5,10 +5,10 @@ A preference predictor, trained on one split, sees only what the two sides commu
 predicts the human winner on the other split. The modules, in the order a run uses them:
 `corpus` (the builds read in shards, the split), `represent` and `shared` (token bags, one
 vocabulary, one low-rank basis), `compress` (fewer bits, chosen sentences), `strategies` (the
-built-ins), `embed` (WordLlama) and `protocol` (yours),
-`predict` (the predictor and the references), `verdicts` (bootstrap, verdicts, power, the
-answer), `costs` (cost by turn), `results` (the typed result), `bench_page` (bench.html), `run` (the
-stages), `files` (bench.json and bench.html written).
+built-ins, one module a family) and `protocol` (yours), `predict` (the predictor and the
+references), `verdicts` (bootstrap, verdicts, power, the answer), `costs` (cost by turn),
+`results` (the typed result), `bench_page` (bench.html), `run` (the stages), `files`
+(bench.json and bench.html written).
 
 The names below are imported on first use, after the `bench` extra is checked
 (`errors.need_extra`), so that `import arenatok.bench.strategies` (the command line does)

@@ -22,7 +22,8 @@ from arenatok.bench import classifier, costs, predict, verdicts
 from arenatok.bench.corpus import TEST_SHARE, Corpus, plan_shards, read_shard
 from arenatok.bench.results import Bench, BuildEntry, ResultRow, Split
 from arenatok.bench.shared import Batch, Shared
-from arenatok.bench.strategies import AnyStrategy, Full
+from arenatok.bench.strategies import AnyStrategy
+from arenatok.bench.strategies.text import Full
 from arenatok.dataset.built import build_id, check_stream, read_metadata
 from arenatok.errors import (
     OptionError,

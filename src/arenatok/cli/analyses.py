@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from arenatok.bench.strategies import DEFAULT_STRATEGIES
+from arenatok.bench.strategies import DEFAULT_STRATEGIES, HELP
 from arenatok.cli.params import CountOr, OutDir, choice
 from arenatok.options import Intervals, Outcome
 from arenatok.text import terminal
@@ -126,10 +126,7 @@ def report_cmd(
     "strategies",
     multiple=True,
     metavar="SPEC",
-    help="full, last_turn, truncate_head:K[,K...], truncate_tail:K[,K...], extract:K, "
-    "extract_lead:K, lowrank:R[,R...], lowrank_learned:R, recurrent:R, recurrent_svd:R, "
-    "embed[:R] (the embed extra); a vector strategy takes @BITS (recurrent:16@4); A+B sends "
-    "both; or module:Class (your own); repeatable. Default: " + " ".join(DEFAULT_STRATEGIES),
+    help=HELP,
 )
 @click.option(
     "--outcome",
@@ -215,7 +212,7 @@ def bench_cmd(
     from arenatok.runtime.workers import default_workers
 
     started = time.perf_counter()
-    chosen = parse_strategies(strategies or DEFAULT_STRATEGIES, seed=seed)
+    chosen = parse_strategies(strategies or DEFAULT_STRATEGIES)
     with progress_bar("benchmarking") as progress:
         bench = write_bench(
             list(out_dirs),

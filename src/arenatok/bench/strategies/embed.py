@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from arenatok.bench.protocol import Sent, Side, bits_suffix, messages
+from arenatok.bench.strategies.base import Family, Name
 from arenatok.errors import MissingExtraError, OptionError, missing_extra
 
 if TYPE_CHECKING:
@@ -78,3 +79,24 @@ def load_wordllama(dim: int) -> Any:
     return wordllama.WordLlama.load(
         cache_dir=Path(wordllama.__file__).parent, disable_download=True, trunc_dim=dim
     )
+
+
+def _make(name: str, rank: int | None, bits: int) -> Embed:
+    return Embed(rank, bits=bits)
+
+
+FAMILY = Family(
+    names=(Name("embed", "R", optional=True, note="the embed extra"),),
+    rows=(
+        (
+            "`embed`, `embed:R`",
+            "each message as its WordLlama embedding (256 dimensions, or the first R: "
+            "Matryoshka), summed",
+            "R float16 numbers a message",
+        ),
+    ),
+    make=_make,
+    order=3,
+    vectors=True,
+    per_side=True,
+)
