@@ -22,6 +22,7 @@ from arenatok.dataset.check import (
 )
 from arenatok.dataset.check import read_metadata as read_metadata_checked
 from arenatok.errors import SourceError
+from arenatok.pipeline.battle import Vote
 from arenatok.pipeline.style import FEATURES
 from arenatok.pipeline.write import JSONL, METADATA
 from arenatok.runtime.files import exists
@@ -44,7 +45,7 @@ class Battles:
 
     model_a: list[str] = field(default_factory=list)
     model_b: list[str] = field(default_factory=list)
-    winner: list[str] = field(default_factory=list)
+    winner: list[Vote] = field(default_factory=list)
     language: list[str | None] = field(default_factory=list)
     turns: list[int] = field(default_factory=list)
     input_tokens: list[int] = field(default_factory=list)

@@ -17,7 +17,7 @@ from arenatok.text import markdown_code
 LICENSES: dict[str, tuple[str, str]] = {
     "arena": (
         "cc-by-nc-4.0",
-        "lmsys/chatbot_arena_conversations: its dataset card's metadata says \"cc\", and its text "
+        'lmsys/chatbot_arena_conversations: its dataset card\'s metadata says "cc", and its text '
         "puts the user prompts under CC-BY-4.0 and the model outputs under CC-BY-NC-4.0; a "
         "dataset made from both keeps the stricter",
     ),

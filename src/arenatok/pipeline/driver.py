@@ -26,6 +26,7 @@ from arenatok.errors import (
     TokenizerError,
 )
 from arenatok.pipeline import layouts, records
+from arenatok.pipeline.battle import VOTES
 from arenatok.pipeline.dedup import Index, Match
 from arenatok.pipeline.engine import run_local, run_ray
 from arenatok.pipeline.metrics import DEFINITIONS
@@ -309,11 +310,11 @@ def _metadata(p: Plan, stats: Stats, per_source: list[Stats], index: Index) -> d
             **s.provenance,
             "layout": layout.name,
             "layout_of": layout.source,
-            "counts": x.summary(layout.winners)["counts"],
+            "counts": x.summary(layout.votes)["counts"],
         }
         for s, layout, x in zip(p.sources, used, per_source, strict=True)
     ]
-    labels = list(dict.fromkeys(w for layout in used for w in layout.winners))
+    labels = [v for v in VOTES if any(v in layout.votes for layout in used)]
     meta: dict[str, Any] = {
         "description": (
             "Token usage of Chatbot Arena battles: per-turn token counts of the shared user "

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from arenatok.pipeline.battle import WINNERS
+from arenatok.pipeline.battle import VOTES
 from arenatok.pipeline.records import QUALITY_FLAGS, Record
 
 SOURCE_TOKEN_FIELDS = {
@@ -92,7 +92,7 @@ class Stats:
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens_a + self.output_tokens_b
 
-    def summary(self, labels: Sequence[str] = WINNERS) -> dict[str, Any]:
+    def summary(self, labels: Sequence[str] = VOTES) -> dict[str, Any]:
         """The figures that go into artifact_metadata.json; `labels` are the source's votes."""
         n = self.written
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from arenatok.dataset.built import Battles
-from arenatok.report import ratings
+from arenatok.pipeline.battle import DECISIVE
 from arenatok.report.results import (
     BiasRow,
     Counts,
@@ -88,7 +88,7 @@ def counts_section(c: Battles) -> Counts:
     for a, b, w in zip(c.model_a, c.model_b, c.winner, strict=True):
         for model, side in ((a, "model_a"), (b, "model_b")):
             per_model[model]["battles"] += 1
-            if w in ratings.DECISIVE:
+            if w in DECISIVE:
                 per_model[model]["wins" if w == side else "losses"] += 1
             else:
                 per_model[model][w] += 1
@@ -155,7 +155,7 @@ def length_bias(c: Battles, bins: Sequence[int] = LENGTH_BINS) -> list[BiasRow]:
     a, b = np.asarray(c.output_a), np.asarray(c.output_b)
     diff = np.abs(a - b)
     w = np.asarray(c.winner)
-    decisive = np.isin(w, list(ratings.DECISIVE))
+    decisive = np.isin(w, list(DECISIVE))
     longer_won = ((a > b) & (w == "model_a")) | ((b > a) & (w == "model_b"))
     for lo, hi in itertools.pairwise([*bins, None]):
         in_bin = (diff >= lo) & ((diff < hi) if hi is not None else True) & (a != b)
@@ -180,7 +180,7 @@ def spec_comparison(c: Battles, meta: dict[str, Any]) -> list[SpecRow]:
     first = c.head(SPEC_SAMPLE)
     n = len(first.winner)
     shares = Counter(first.winner)
-    ties = sum(k for w, k in shares.items() if w not in ratings.DECISIVE)
+    ties = sum(k for w, k in shares.items() if w not in DECISIVE)
     source = meta.get("source", {})
     same_source = source.get("kind") == "huggingface_hub"
     note = (
