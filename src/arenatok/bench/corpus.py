@@ -21,7 +21,9 @@ import numpy as np
 
 from arenatok.errors import SourceError
 from arenatok.pipeline.battle import Vote
+from arenatok.pipeline.battle import vote as as_vote
 from arenatok.pipeline.keys import Sides, same_battle_keys
+from arenatok.pipeline.records import Record
 from arenatok.pipeline.style import FEATURES
 from arenatok.pipeline.write import JSONL
 from arenatok.runtime.files import open_owned
@@ -175,7 +177,7 @@ KEYS_AT_ONCE = 1024
 """Battles whose keys are made together (their texts held meanwhile)."""
 
 
-def _checked(shard: Shard, lines: list[bytes]) -> Iterator[dict[str, Any]]:
+def _checked(shard: Shard, lines: list[bytes]) -> Iterator[Record]:
     """A shard's records, each checked as the reader of a build checks it
     (`dataset.check.check_record`): a BuildError names the first that fails, by its line."""
     from arenatok.dataset.check import Problems, check_record
@@ -218,7 +220,7 @@ def read_shard(shard: Shard) -> Corpus:
             sides.append((texts[0::3], texts[1::3], texts[2::3], ctx["model_a"], ctx["model_b"]))
         row_a = [usage["total_output_tokens_a"], *(style["total_a"][k] for k in FEATURES)]
         row_b = [usage["total_output_tokens_b"], *(style["total_b"][k] for k in FEATURES)]
-        vote.append(VOTE_CODES[ctx["winner"]])
+        vote.append(VOTE_CODES[as_vote(ctx["winner"])])
         model_a.append(ctx["model_a"])
         model_b.append(ctx["model_b"])
         test.append(in_test_split(first, seed=shard.seed))

@@ -22,7 +22,8 @@ from arenatok.dataset.check import (
 )
 from arenatok.dataset.check import read_metadata as read_metadata_checked
 from arenatok.errors import SourceError
-from arenatok.pipeline.battle import Vote
+from arenatok.pipeline.battle import Vote, vote
+from arenatok.pipeline.records import Record
 from arenatok.pipeline.style import FEATURES
 from arenatok.pipeline.write import JSONL, METADATA
 from arenatok.runtime.files import exists
@@ -66,9 +67,9 @@ class Battles:
     quality_flags: list[list[str]] = field(default_factory=list)
     timestamp: list[float | None] = field(default_factory=list)
     anony: list[bool | None] = field(default_factory=list)
-    style_a: list[tuple[int, int, int]] = field(default_factory=list)
+    style_a: list[tuple[int, ...]] = field(default_factory=list)
     """Model A's (header_count, list_count, bold_count), summed over the turns."""
-    style_b: list[tuple[int, int, int]] = field(default_factory=list)
+    style_b: list[tuple[int, ...]] = field(default_factory=list)
     categories: list[dict[str, bool]] = field(default_factory=list)
     """The release's yes/no labels (empty where it has none)."""
 
@@ -98,7 +99,7 @@ class Battles:
             }
         )
 
-    def add(self, record: dict[str, Any]) -> None:
+    def add(self, record: Record) -> None:
         """Append one output record."""
         ctx = record["context"]
         usage = ctx["token_usage"]
@@ -107,7 +108,7 @@ class Battles:
         fs = usage["full_state"]
         self.model_a.append(ctx["model_a"])
         self.model_b.append(ctx["model_b"])
-        self.winner.append(ctx["winner"])
+        self.winner.append(vote(ctx["winner"]))
         self.language.append(ctx["api_metadata"]["language"])
         self.turns.append(len(turns))
         self.input_tokens.append(usage["total_input_tokens"])
@@ -170,9 +171,7 @@ def read_metadata(out: str | Path) -> dict[str, Any]:
     return meta
 
 
-def checked_lines(
-    out: Path, meta: dict[str, Any], *, limit: int | None = None
-) -> Iterator[dict[str, Any]]:
+def checked_lines(out: Path, meta: dict[str, Any], *, limit: int | None = None) -> Iterator[Record]:
     """The records of a build whose metadata is checked (`read_metadata`), in order, each
     checked (`check.check_record`: schema and metric definitions), the first `limit` of
     them; then the files against the metadata (sha256s, counts, mini and preview): a
@@ -211,7 +210,7 @@ def _lines(out: Path, problems: Problems) -> Iterator[bytes]:
         problems.add(JSONL, f"cannot be read ({e.strerror or e})")
 
 
-def records(out: Path, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
+def records(out: Path, *, limit: int | None = None) -> Iterator[Record]:
     """The records of a built directory, in order (the first `limit`), each checked."""
     out = Path(out)
     return checked_lines(out, read_metadata(out), limit=limit)

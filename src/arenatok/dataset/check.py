@@ -27,6 +27,7 @@ from arenatok.dataset.ids import Ids
 from arenatok.dataset.invariants import invariants
 from arenatok.dataset.metadata import metadata_problem
 from arenatok.errors import BuildError, OutputError
+from arenatok.pipeline.records import Record
 from arenatok.pipeline.write import (
     DATA,
     DUPLICATES,
@@ -211,9 +212,10 @@ def check_files(out: Path, meta: dict[str, Any], problems: Problems, *, hashed: 
 _ADAPTER: Any = None
 
 
-def check_record(line: bytes, where: str, problems: Problems) -> dict[str, Any] | None:
-    """One line of data_out.jsonl as its record, if it matches the record schema (strict
-    types) and every metric definition holds (else None, with the problem added)."""
+def check_record(line: bytes, where: str, problems: Problems) -> Record | None:
+    """One line of data_out.jsonl as its record (`pipeline.records.Record`, as the schema
+    check reads it: one parse), if it matches the record schema (strict types) and every
+    metric definition holds (else None, with the problem added)."""
     global _ADAPTER
     from pydantic import ValidationError
 
@@ -222,13 +224,12 @@ def check_record(line: bytes, where: str, problems: Problems) -> dict[str, Any] 
 
         _ADAPTER = record_adapter()
     try:
-        _ADAPTER.validate_json(line, strict=True)
+        record: Record = _ADAPTER.validate_json(line, strict=True)
     except ValidationError as e:
         first = e.errors()[0]
         loc = ".".join(map(str, first["loc"]))
         problems.record(where, f"does not match the schema: {loc}: {first['msg']}")
         return None
-    record: dict[str, Any] = orjson.loads(line)
     wrong = invariants(record)
     for what in wrong:
         problems.record(where, what)

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from arenatok.pipeline.battle import VOTES
+from arenatok.pipeline.records import Record
 from arenatok.pipeline.style import markdown_counts, total
 
 
@@ -85,7 +86,7 @@ def _style_invariants(c: Any) -> list[str]:
     return wrong
 
 
-def invariants(record: Any) -> list[str]:
+def invariants(record: Record) -> list[str]:
     """What must hold between the fields of one record that matches the schema."""
     c = record["context"]
     u = c["token_usage"]

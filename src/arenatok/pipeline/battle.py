@@ -21,6 +21,14 @@ SCORE_A: dict[Vote, float] = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (
 arena's Bradley-Terry counts it)."""
 
 
+def vote(label: str) -> Vote:
+    """A record's `winner` as the vote it is (a ValueError if it is none: the reader of a build
+    refuses such a record before anything reads it)."""
+    if label not in VOTES:
+        raise ValueError(f"{label!r} is not a vote")
+    return label
+
+
 @dataclass(slots=True)
 class Battle:
     """One arena battle after its checks: turn i is (users[i], answers_a[i], answers_b[i]).
