@@ -9,7 +9,6 @@ import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from arenatok.dataset.check import (
     Problems,
@@ -23,6 +22,7 @@ from arenatok.dataset.check import (
 from arenatok.dataset.check import read_metadata as read_metadata_checked
 from arenatok.errors import SourceError
 from arenatok.pipeline.battle import Vote, vote
+from arenatok.pipeline.metadata import Metadata
 from arenatok.pipeline.records import Record
 from arenatok.pipeline.style import FEATURES
 from arenatok.pipeline.write import JSONL, METADATA
@@ -141,7 +141,7 @@ class Built:
     """A built dataset: its directory, metadata and battles."""
 
     out: Path
-    metadata: dict[str, Any]
+    metadata: Metadata
     battles: Battles
 
     @property
@@ -159,7 +159,7 @@ def _missing(out: Path) -> None:
         )
 
 
-def read_metadata(out: str | Path) -> dict[str, Any]:
+def read_metadata(out: str | Path) -> Metadata:
     """artifact_metadata.json of a built directory, checked (its shape, its counts, its file
     table, every listed file's size): a BuildError at its first problem."""
     out = Path(out)
@@ -171,7 +171,7 @@ def read_metadata(out: str | Path) -> dict[str, Any]:
     return meta
 
 
-def checked_lines(out: Path, meta: dict[str, Any], *, limit: int | None = None) -> Iterator[Record]:
+def checked_lines(out: Path, meta: Metadata, *, limit: int | None = None) -> Iterator[Record]:
     """The records of a build whose metadata is checked (`read_metadata`), in order, each
     checked (`check.check_record`: schema and metric definitions), the first `limit` of
     them; then the files against the metadata (sha256s, counts, mini and preview): a
@@ -190,7 +190,7 @@ def checked_lines(out: Path, meta: dict[str, Any], *, limit: int | None = None) 
     check_files(out, meta, problems, hashed={JSONL})
 
 
-def check_stream(out: Path, meta: dict[str, Any]) -> None:
+def check_stream(out: Path, meta: Metadata) -> None:
     """The files of a build whose metadata is checked, against it (sha256s, counts, mini and
     preview), without checking each record (the bench's workers do): a BuildError at the
     first problem."""
