@@ -91,7 +91,7 @@ def test_a_card_names_every_source_and_its_license(two_sources: Path) -> None:
         "`kaggle-55k` | `apache-2.0` | 2 |\n"
     ) in card.text
     assert (
-        '- `cc-by-nc-4.0` (source 0): lmsys/chatbot_arena_conversations: its dataset card\'s '
+        "- `cc-by-nc-4.0` (source 0): lmsys/chatbot_arena_conversations: its dataset card's "
         'metadata says "cc", and its text puts the user prompts under CC-BY-4.0 and the model '
         "outputs under CC-BY-NC-4.0; a dataset made from both keeps the stricter"
     ) in card.text

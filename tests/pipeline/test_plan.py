@@ -51,7 +51,7 @@ def test_a_plan_makes_nothing_and_names_its_sources(src: Path, tmp_path: Path) -
     assert [s.file.layout for s in p.sources] == ["arena", "arena"]
     digest = hashlib.sha256(src.read_bytes()).hexdigest()
     assert [s.provenance["sha256"] for s in p.sources] == [digest, digest]
-    assert [s.provenance["index"] for s in p.sources] == [0, 1]
+    assert [s.index for s in p.sources] == [0, 1]
     assert p.options.dataset == "b.jsonl+b.jsonl"
     assert p.expected is None  # JSON Lines does not say how many rows it has
     assert (p.limit, p.workers, p.tokenizers[0]["name"]) == (None, 1, "cl100k_base")

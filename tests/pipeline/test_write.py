@@ -45,7 +45,7 @@ def test_large_files_are_flushed_in_the_background_and_full_is_a_copy(
     writer = DatasetWriter(tmp_path, keep_rejects=False)
     for i in range(20):
         writer.add(dumps_lines([{"i": i, "text": "x" * 50}] * 3), 3)
-    files = writer.commit({"counts": {}})
+    files = writer.commit({"counts": {}})["files"]
     assert synced  # flushed while the build went on, not only at the end
     data = (tmp_path / write.DATA).read_bytes()
     assert (tmp_path / write.FULL).read_bytes() == data
@@ -70,7 +70,7 @@ def test_every_file_is_flushed_to_the_disk(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
     writer = DatasetWriter(tmp_path, keep_rejects=True)
     writer.add(b'{"a": 1}', 1)
-    files = writer.commit({"counts": {}})
+    files = writer.commit({"counts": {}})["files"]
     # each file before its rename, and the directory after
     assert len(synced) >= len(files) + 1 + 1
     write_together(tmp_path, {"y": b"y"}, hint="")
@@ -129,7 +129,7 @@ def test_commit_lists_every_file_and_removes_derived_ones(tmp_path: Path) -> Non
     (tmp_path / write.METADATA).write_text(json.dumps({"files": {write.JSONL: {"sha256": OLD}}}))
     writer = DatasetWriter(tmp_path, keep_rejects=False)
     writer.add(b'{"a": 1}\n{"a": 2}', 2)
-    files = writer.commit({"counts": {}})
+    files = writer.commit({"counts": {}})["files"]
     assert sorted(files) == sorted(set(write.OUTPUTS) - {write.REJECTS, write.DUPLICATES})
     assert not any((tmp_path / n).exists() for n in DERIVED)
     assert not (tmp_path / "data").exists()

@@ -5,15 +5,15 @@ import math
 import numpy as np
 import pytest
 
+from arenatok.pipeline.battle import VOTES
 from arenatok.report import controlled, ratings
 from arenatok.report.ratings import Cells, bt_bootstrap, bt_ratings, online_elo
 
 
 def test_scores_keep_every_tie_at_half() -> None:
-    assert [
-        ratings.score(w)
-        for w in ["model_a", "model_b", "tie", "tie (bothbad)", "both_bad", "tie (inconsistent)"]
-    ] == [1.0, 0.0, 0.5, 0.5, 0.5, 0.5]
+    assert [ratings.score(w) for w in VOTES] == [1.0, 0.0, 0.5, 0.5]
+    with pytest.raises(KeyError):  # no default: a label that is not a vote is never a tie
+        ratings.score("both_bad")  # type: ignore[arg-type]
 
 
 def test_online_elo_hand_checked() -> None:

@@ -218,23 +218,23 @@ def test_sources_section_by_hand() -> None:
     assert got["later_copies"] == {"same_id": 0, "same_battle": 6}
     assert got["votes_differ"] == 1
     assert got["votes_differ_list"] == [{"key": "exact"}]
-    # One source, from the metadata of a single-source build: no copies recorded.
-    one = as_json(usage.sources_section({"source": {"path": "s.jsonl", "layout": "arena"}}))
+    # One source, from the metadata of a single-source build: no copies found.
+    none = {"by_source_pair": [], "later_copies": {"same_id": 0, "same_battle": 0},
+            "votes_differ": 0, "votes_differ_list": []}  # fmt: skip
+    single = {"path": "s.jsonl", "layout": "arena", "counts": {"rows_written": 4}}
+    one = as_json(usage.sources_section({"sources": [single], "duplicates": none}))
     assert one["sources"] == [
-        {"source": 0, "name": "s.jsonl", "layout": "arena", "battles": None,
+        {"source": 0, "name": "s.jsonl", "layout": "arena", "battles": 4,
          "later_copies_within": 0, "later_copies_of_other_sources": 0}
     ]  # fmt: skip
-    assert (one["overlap_matrix"], one["later_copies"], one["votes_differ"]) == ([[0]], None, 0)
-    assert one["votes_differ_list"] == []
+    assert (one["overlap_matrix"], one["votes_differ"], one["votes_differ_list"]) == ([[0]], 0, [])
     assert got["overlap_matrix_rule"] == (
         "row i, column j: battles first seen in source i whose later copies are in source j"
     )
-    # metadata without any source: one unnamed source
-    assert as_json(usage.sources_section({}))["sources"][0]["name"] == "None"
     # two entries for one pair of sources add up
-    twice = {"sources": [{}], "duplicates": {"by_source_pair": [
-        {"first_in": 0, "later_in": 0, "later_copies": 2},
-        {"first_in": 0, "later_in": 0, "later_copies": 3}]}}  # fmt: skip
+    pairs = [{"first_in": 0, "later_in": 0, "later_copies": 2},
+             {"first_in": 0, "later_in": 0, "later_copies": 3}]  # fmt: skip
+    twice = {"sources": [single], "duplicates": {**none, "by_source_pair": pairs}}
     assert as_json(usage.sources_section(twice))["overlap_matrix"] == [[5]]
 
 

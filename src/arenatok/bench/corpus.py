@@ -20,7 +20,10 @@ from typing import Any
 import numpy as np
 
 from arenatok.errors import SourceError
+from arenatok.pipeline.battle import Vote
+from arenatok.pipeline.battle import vote as as_vote
 from arenatok.pipeline.keys import Sides, same_battle_keys
+from arenatok.pipeline.records import Record
 from arenatok.pipeline.style import FEATURES
 from arenatok.pipeline.write import JSONL
 from arenatok.runtime.files import open_owned
@@ -29,8 +32,8 @@ TEST_SHARE = 0.2
 SHARD_BYTES = 8 << 20
 """A shard's size in data_out.jsonl (whole lines): about 1,600 battles."""
 
-WINNERS = {"model_b": 0, "model_a": 1}
-"""Vote codes: 0 model_b, 1 model_a, 2 any tie label."""
+VOTE_CODES: dict[Vote, int] = {"model_b": 0, "model_a": 1, "tie": 2, "tie (bothbad)": 2}
+"""Vote codes: 0 model_b, 1 model_a, 2 a tie of either kind."""
 
 
 def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -174,7 +177,7 @@ KEYS_AT_ONCE = 1024
 """Battles whose keys are made together (their texts held meanwhile)."""
 
 
-def _checked(shard: Shard, lines: list[bytes]) -> Iterator[dict[str, Any]]:
+def _checked(shard: Shard, lines: list[bytes]) -> Iterator[Record]:
     """A shard's records, each checked as the reader of a build checks it
     (`dataset.check.check_record`): a BuildError names the first that fails, by its line."""
     from arenatok.dataset.check import Problems, check_record
@@ -217,7 +220,7 @@ def read_shard(shard: Shard) -> Corpus:
             sides.append((texts[0::3], texts[1::3], texts[2::3], ctx["model_a"], ctx["model_b"]))
         row_a = [usage["total_output_tokens_a"], *(style["total_a"][k] for k in FEATURES)]
         row_b = [usage["total_output_tokens_b"], *(style["total_b"][k] for k in FEATURES)]
-        vote.append(WINNERS.get(ctx["winner"], 2))
+        vote.append(VOTE_CODES[as_vote(ctx["winner"])])
         model_a.append(ctx["model_a"])
         model_b.append(ctx["model_b"])
         test.append(in_test_split(first, seed=shard.seed))

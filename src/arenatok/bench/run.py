@@ -30,6 +30,7 @@ from arenatok.errors import (
     SourceError,
 )
 from arenatok.options import Outcome, check_choice, check_margin, check_rounds, check_seed
+from arenatok.pipeline.metadata import Metadata
 from arenatok.runtime.workers import Background, Pool, trim_memory
 
 Progress = Callable[..., None]
@@ -155,7 +156,7 @@ class _Votes:
     decisive: np.ndarray
 
 
-def _metas(outs: list[Path]) -> list[dict[str, Any]]:
+def _metas(outs: list[Path]) -> list[Metadata]:
     """Each build's checked metadata; a build given twice is refused."""
     metas = [read_metadata(o) for o in outs]
     seen: dict[str, Path] = {}
@@ -170,7 +171,7 @@ def _metas(outs: list[Path]) -> list[dict[str, Any]]:
     return metas
 
 
-def _read(run: _Run, metas: list[dict[str, Any]]) -> tuple[Corpus, list[int], list[int]]:
+def _read(run: _Run, metas: list[Metadata]) -> tuple[Corpus, list[int], list[int]]:
     """The builds read in shards by the workers (each record checked; each build's files
     against its metadata on threads meanwhile): the corpus, each build's battles, and how many
     each lost as copies of an earlier build's."""

@@ -69,37 +69,36 @@ def progress_bar(label: str) -> Iterator[Callable[..., None]]:
 
 def build_summary(result: BuildResult) -> str:
     """The lines `arenatok build` prints."""
-    from arenatok.dataset.metadata import Metadata
-
     s = result.stats
-    m = Metadata.model_validate(result.metadata)
+    m = result.metadata
     n = s.written
     shares = " · ".join(
-        f"{w} {(d.share or 0) * 100:.1f}%" for w, d in m.winner_distribution.items() if n
+        f"{w} {(d['share'] or 0) * 100:.1f}%" for w, d in m["winner_distribution"].items() if n
     )
-    flags = ", ".join(f"{f} {c:,}" for f, c in m.quality_flags.items() if c) or "none"
-    dup = m.duplicates
-    names = [Path(x.path or x.filename or "?").name for x in m.sources]
-    later = dup.later_copies
+    flags = ", ".join(f"{f} {c:,}" for f, c in m["quality_flags"].items() if c) or "none"
+    dup = m["duplicates"]
+    names = [Path(x.get("path") or x.get("filename") or "?").name for x in m["sources"]]
+    later = dup["later_copies"]
     lines = [
         f"rows read {s.read:,} = written {s.written:,} + rejected {s.rejected:,}"
         + (f" + dropped {s.dropped:,}" if s.dropped else ""),
-        f"tokens ({m.tokenizer.name}): {s.total_tokens:,} in all, "
+        f"tokens ({m['tokenizer']['name']}): {s.total_tokens:,} in all, "
         + (
             f"{s.total_tokens / n:.1f} per battle, {s.turns / n:.2f} turns per battle"
             if n
             else "no battles written"
         ),
         f"winners: {shares}" if n else "winners: none",
-        f"model pairs: {m.model_pairs.ordered} ordered, {m.model_pairs.unordered} unordered",
+        f"model pairs: {m['model_pairs']['ordered']} ordered, "
+        f"{m['model_pairs']['unordered']} unordered",
         f"quality flags: {flags}",
         f"duplicates: same_id {later['same_id']:,}, same_battle {later['same_battle']:,} "
-        f"(exact {dup.by_key['exact']:,}, normalized {dup.by_key['normalized']:,}); "
-        f"votes differ {dup.votes_differ:,}",
+        f"(exact {dup['by_key']['exact']:,}, normalized {dup['by_key']['normalized']:,}); "
+        f"votes differ {dup['votes_differ']:,}",
         *(
-            f"  later copies in source {x.later_in} ({names[x.later_in]}) of battles "
-            f"first in source {x.first_in} ({names[x.first_in]}): {x.later_copies:,}"
-            for x in dup.by_source_pair
+            f"  later copies in source {x['later_in']} ({names[x['later_in']]}) of battles "
+            f"first in source {x['first_in']} ({names[x['first_in']]}): {x['later_copies']:,}"
+            for x in dup["by_source_pair"]
             if len(names) > 1
         ),
         f"token cache: {result.cache_hit_rate:.1%} of texts were repeats, counted once",

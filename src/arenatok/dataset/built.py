@@ -9,7 +9,6 @@ import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from arenatok.dataset.check import (
     Problems,
@@ -22,6 +21,9 @@ from arenatok.dataset.check import (
 )
 from arenatok.dataset.check import read_metadata as read_metadata_checked
 from arenatok.errors import SourceError
+from arenatok.pipeline.battle import Vote, vote
+from arenatok.pipeline.metadata import Metadata
+from arenatok.pipeline.records import Record
 from arenatok.pipeline.style import FEATURES
 from arenatok.pipeline.write import JSONL, METADATA
 from arenatok.runtime.files import exists
@@ -44,7 +46,7 @@ class Battles:
 
     model_a: list[str] = field(default_factory=list)
     model_b: list[str] = field(default_factory=list)
-    winner: list[str] = field(default_factory=list)
+    winner: list[Vote] = field(default_factory=list)
     language: list[str | None] = field(default_factory=list)
     turns: list[int] = field(default_factory=list)
     input_tokens: list[int] = field(default_factory=list)
@@ -65,9 +67,9 @@ class Battles:
     quality_flags: list[list[str]] = field(default_factory=list)
     timestamp: list[float | None] = field(default_factory=list)
     anony: list[bool | None] = field(default_factory=list)
-    style_a: list[tuple[int, int, int]] = field(default_factory=list)
+    style_a: list[tuple[int, ...]] = field(default_factory=list)
     """Model A's (header_count, list_count, bold_count), summed over the turns."""
-    style_b: list[tuple[int, int, int]] = field(default_factory=list)
+    style_b: list[tuple[int, ...]] = field(default_factory=list)
     categories: list[dict[str, bool]] = field(default_factory=list)
     """The release's yes/no labels (empty where it has none)."""
 
@@ -97,7 +99,7 @@ class Battles:
             }
         )
 
-    def add(self, record: dict[str, Any]) -> None:
+    def add(self, record: Record) -> None:
         """Append one output record."""
         ctx = record["context"]
         usage = ctx["token_usage"]
@@ -106,7 +108,7 @@ class Battles:
         fs = usage["full_state"]
         self.model_a.append(ctx["model_a"])
         self.model_b.append(ctx["model_b"])
-        self.winner.append(ctx["winner"])
+        self.winner.append(vote(ctx["winner"]))
         self.language.append(ctx["api_metadata"]["language"])
         self.turns.append(len(turns))
         self.input_tokens.append(usage["total_input_tokens"])
@@ -139,7 +141,7 @@ class Built:
     """A built dataset: its directory, metadata and battles."""
 
     out: Path
-    metadata: dict[str, Any]
+    metadata: Metadata
     battles: Battles
 
     @property
@@ -157,7 +159,7 @@ def _missing(out: Path) -> None:
         )
 
 
-def read_metadata(out: str | Path) -> dict[str, Any]:
+def read_metadata(out: str | Path) -> Metadata:
     """artifact_metadata.json of a built directory, checked (its shape, its counts, its file
     table, every listed file's size): a BuildError at its first problem."""
     out = Path(out)
@@ -169,9 +171,7 @@ def read_metadata(out: str | Path) -> dict[str, Any]:
     return meta
 
 
-def checked_lines(
-    out: Path, meta: dict[str, Any], *, limit: int | None = None
-) -> Iterator[dict[str, Any]]:
+def checked_lines(out: Path, meta: Metadata, *, limit: int | None = None) -> Iterator[Record]:
     """The records of a build whose metadata is checked (`read_metadata`), in order, each
     checked (`check.check_record`: schema and metric definitions), the first `limit` of
     them; then the files against the metadata (sha256s, counts, mini and preview): a
@@ -190,7 +190,7 @@ def checked_lines(
     check_files(out, meta, problems, hashed={JSONL})
 
 
-def check_stream(out: Path, meta: dict[str, Any]) -> None:
+def check_stream(out: Path, meta: Metadata) -> None:
     """The files of a build whose metadata is checked, against it (sha256s, counts, mini and
     preview), without checking each record (the bench's workers do): a BuildError at the
     first problem."""
@@ -210,7 +210,7 @@ def _lines(out: Path, problems: Problems) -> Iterator[bytes]:
         problems.add(JSONL, f"cannot be read ({e.strerror or e})")
 
 
-def records(out: Path, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
+def records(out: Path, *, limit: int | None = None) -> Iterator[Record]:
     """The records of a built directory, in order (the first `limit`), each checked."""
     out = Path(out)
     return checked_lines(out, read_metadata(out), limit=limit)

@@ -21,6 +21,7 @@ from arenatok.dataset.sources import (
     terms,
 )
 from arenatok.errors import OutputError, SourceError
+from arenatok.pipeline.metadata import Metadata
 from arenatok.pipeline.write import JSONL
 from arenatok.runtime.atomic import output_error
 from arenatok.runtime.derived import (
@@ -97,7 +98,7 @@ CHUNK_BYTES = 32 * 2**20
 larger): what bounds its memory."""
 
 
-def _chunks(out: Path, checked: dict[str, Any] | None = None) -> Iterator[bytes]:
+def _chunks(out: Path, checked: Metadata | None = None) -> Iterator[bytes]:
     """data_out.jsonl in blocks of whole lines of about CHUNK_BYTES; with `checked` (the
     build's checked metadata), every line checked as the reader of a build checks it, and the
     file against the metadata at the end (a BuildError at the first problem)."""
@@ -149,7 +150,7 @@ def _read_chunk(out: Path, chunk: bytes, schema: Any = None) -> Any:
         ) from e
 
 
-def records_schema(out: Path, checked: dict[str, Any] | None = None) -> Any:
+def records_schema(out: Path, checked: Metadata | None = None) -> Any:
     """The Arrow schema of data_out.jsonl (nested structs): the types of every block unified,
     all-null columns typed (`NULL_TYPES`). Reads the file as a stream; with `checked` (the
     build's checked metadata), checks it on the way (see `_chunks`)."""
@@ -189,7 +190,7 @@ class _Written:
     languages: set[str] = field(default_factory=set)
 
 
-def _write_parquet(out: Path, meta: dict[str, Any], into: IO[bytes], written: _Written) -> None:
+def _write_parquet(out: Path, meta: Metadata, into: IO[bytes], written: _Written) -> None:
     """The records as one zstd Parquet file (schema metadata: the build), a block at a time;
     every record checked on the first pass."""
     import pyarrow.parquet as pq
@@ -289,7 +290,7 @@ def write_card(out: str | Path, *, force: bool = False, license: str | None = No
     return out / CARD
 
 
-def _card_text(meta: dict[str, Any], build: str, written: _Written, named: str | None) -> str:
+def _card_text(meta: Metadata, build: str, written: _Written, named: str | None) -> str:
     """The dataset card: YAML metadata, then the template filled in; `named`: the license
     named for it (`--license`)."""
     from huggingface_hub import DatasetCard, DatasetCardData

@@ -25,8 +25,9 @@ import orjson
 
 from arenatok.dataset.ids import Ids
 from arenatok.dataset.invariants import invariants
-from arenatok.dataset.metadata import metadata_problem
 from arenatok.errors import BuildError, OutputError
+from arenatok.pipeline.metadata import COUNTS, Metadata, parse_metadata
+from arenatok.pipeline.records import Record
 from arenatok.pipeline.write import (
     DATA,
     DUPLICATES,
@@ -88,13 +89,13 @@ class Problems(list[str]):
             self.append(f"... and {self.records - MAX_RECORD_PROBLEMS} more record problems")
 
 
-def build_id(metadata: dict[str, Any]) -> str:
+def build_id(metadata: Metadata) -> str:
     """The sha256 of data_out.jsonl, as artifact_metadata.json lists it: the build's identity,
     which the files derived from it name."""
     return str(metadata["files"][JSONL]["sha256"])
 
 
-def read_metadata(out: Path, problems: Problems) -> dict[str, Any] | None:
+def read_metadata(out: Path, problems: Problems) -> Metadata | None:
     """artifact_metadata.json, if it has the shape of one (else None, with the problem
     added); whether its counts add up and its file table names the build's files is checked
     too (problems added)."""
@@ -111,11 +112,10 @@ def read_metadata(out: Path, problems: Problems) -> dict[str, Any] | None:
     except OSError as e:
         problems.add(METADATA, f"cannot be read ({e.strerror or e})")
         return None
-    why = metadata_problem(raw)
-    if why is not None:
-        problems.add(METADATA, f"unreadable, or not the metadata of an arenatok build ({why})")
+    meta = parse_metadata(raw)
+    if isinstance(meta, str):
+        problems.add(METADATA, f"unreadable, or not the metadata of an arenatok build ({meta})")
         return None
-    meta: dict[str, Any] = orjson.loads(raw)
     _counts(meta, problems)
     _file_table(meta, problems)
     return meta
@@ -136,7 +136,7 @@ def finish_commit(out: Path, problems: Problems) -> None:
         problems.add(JOURNAL, f"a stopped commit, which cannot be finished ({e.strerror or e})")
 
 
-def _counts(meta: dict[str, Any], problems: Problems) -> None:
+def _counts(meta: Metadata, problems: Problems) -> None:
     c = meta["counts"]
     read, written, rejected, dropped = (
         c["rows_read"],
@@ -149,7 +149,7 @@ def _counts(meta: dict[str, Any], problems: Problems) -> None:
             METADATA,
             f"rows read {read} != written {written} + rejected {rejected} + dropped {dropped}",
         )
-    for name in c:
+    for name in COUNTS:
         across = sum(s["counts"][name] for s in meta["sources"])
         if across != c[name]:
             problems.add(METADATA, f"{name} is {c[name]}, its sources' add up to {across}")
@@ -158,7 +158,7 @@ def _counts(meta: dict[str, Any], problems: Problems) -> None:
         problems.add(METADATA, f"the winners add up to {votes}, not rows_written {written}")
 
 
-def expected_files(meta: dict[str, Any]) -> set[str]:
+def expected_files(meta: Metadata) -> set[str]:
     """The files a build with these options writes besides its metadata."""
     names = set(OUTPUTS) - {REJECTS, DUPLICATES}
     if meta["options"]["on_bad_row"] == "reject":
@@ -168,7 +168,7 @@ def expected_files(meta: dict[str, Any]) -> set[str]:
     return names
 
 
-def _file_table(meta: dict[str, Any], problems: Problems) -> None:
+def _file_table(meta: Metadata, problems: Problems) -> None:
     files = meta["files"]
     expected = expected_files(meta)
     for name in sorted(expected - set(files)):
@@ -179,7 +179,7 @@ def _file_table(meta: dict[str, Any], problems: Problems) -> None:
         problems.add(FULL, f"is not listed as a copy of {DATA}")
 
 
-def check_files(out: Path, meta: dict[str, Any], problems: Problems, *, hashed: set[str]) -> None:
+def check_files(out: Path, meta: Metadata, problems: Problems, *, hashed: set[str]) -> None:
     """Every listed file is there as a regular file with its size and (unless its sha256 was
     taken as it was read: `hashed`) its sha256; record.schema.json is this version's."""
     expected = expected_files(meta)
@@ -211,9 +211,10 @@ def check_files(out: Path, meta: dict[str, Any], problems: Problems, *, hashed: 
 _ADAPTER: Any = None
 
 
-def check_record(line: bytes, where: str, problems: Problems) -> dict[str, Any] | None:
-    """One line of data_out.jsonl as its record, if it matches the record schema (strict
-    types) and every metric definition holds (else None, with the problem added)."""
+def check_record(line: bytes, where: str, problems: Problems) -> Record | None:
+    """One line of data_out.jsonl as its record (`pipeline.records.Record`, as the schema
+    check reads it: one parse), if it matches the record schema (strict types) and every
+    metric definition holds (else None, with the problem added)."""
     global _ADAPTER
     from pydantic import ValidationError
 
@@ -222,13 +223,12 @@ def check_record(line: bytes, where: str, problems: Problems) -> dict[str, Any] 
 
         _ADAPTER = record_adapter()
     try:
-        _ADAPTER.validate_json(line, strict=True)
+        record: Record = _ADAPTER.validate_json(line, strict=True)
     except ValidationError as e:
         first = e.errors()[0]
         loc = ".".join(map(str, first["loc"]))
         problems.record(where, f"does not match the schema: {loc}: {first['msg']}")
         return None
-    record: dict[str, Any] = orjson.loads(line)
     wrong = invariants(record)
     for what in wrong:
         problems.record(where, what)
@@ -267,7 +267,7 @@ class Stream:
         self.lines += 1
         self.ids.see(self.lines, record)
 
-    def finish(self, out: Path, meta: dict[str, Any], problems: Problems) -> None:
+    def finish(self, out: Path, meta: Metadata, problems: Problems) -> None:
         """The stream against the metadata (sha256s, the number of records, mini and preview)
         and its ids against each other (`dataset.ids`)."""
         files = meta["files"]
@@ -325,7 +325,7 @@ def _is_our_schema(path: Path, problems: Problems) -> bool:
         return True
 
 
-def check_build(out: Path, problems: Problems) -> dict[str, Any] | None:
+def check_build(out: Path, problems: Problems) -> Metadata | None:
     """Every check of a build (records included); its metadata, or None when it has none
     arenatok can read."""
     meta = read_metadata(out, problems)

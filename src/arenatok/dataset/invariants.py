@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from arenatok.pipeline.battle import VOTES
+from arenatok.pipeline.records import Record
 from arenatok.pipeline.style import markdown_counts, total
 
 
@@ -84,7 +86,7 @@ def _style_invariants(c: Any) -> list[str]:
     return wrong
 
 
-def invariants(record: Any) -> list[str]:
+def invariants(record: Record) -> list[str]:
     """What must hold between the fields of one record that matches the schema."""
     c = record["context"]
     u = c["token_usage"]
@@ -106,6 +108,8 @@ def invariants(record: Any) -> list[str]:
         first["response_b"],
     ):
         wrong.append("input / response_a / response_b are not the first turn of conversation")
+    if c["winner"] not in VOTES:
+        wrong.append(f"winner {c['winner']!r} is not a vote ({', '.join(VOTES)})")
     if record["output"] != f"Winner: {c['winner']}":
         wrong.append(f"output {record['output']!r} does not name the winner {c['winner']!r}")
     return wrong

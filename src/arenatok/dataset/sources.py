@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from arenatok.errors import OptionError
+from arenatok.pipeline.metadata import IndexedSource, Metadata
 from arenatok.text import markdown_code
 
 LICENSES: dict[str, tuple[str, str]] = {
@@ -69,7 +69,7 @@ class CardSource:
     """Records written from it."""
 
 
-def card_sources(meta: dict[str, Any]) -> list[CardSource]:
+def card_sources(meta: Metadata) -> list[CardSource]:
     """Every source of a build (its checked metadata), in order."""
     out = []
     for s in meta["sources"]:
@@ -94,7 +94,7 @@ def card_sources(meta: dict[str, Any]) -> list[CardSource]:
     return out
 
 
-def _name(s: dict[str, Any]) -> str:
+def _name(s: IndexedSource) -> str:
     """A source as a card names it: the Hub file, or a local file by its name (never its local
     path, which the build's own metadata keeps)."""
     if s.get("kind") == "huggingface_hub":

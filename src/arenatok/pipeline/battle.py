@@ -1,14 +1,32 @@
 """What every source's rows become: a `Battle` (made only by `sources.checks.new_battle`,
-after its checks), or a `Reject` with the reason; and the arena's vote labels."""
+after its checks), or a `Reject` with the reason; and the human vote (`Vote`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
-WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
-"""The human votes of lmsys/chatbot_arena_conversations, kept verbatim. Other releases use other
-labels (`both_bad`, `tie (inconsistent)`); each format lists its own, and none is mapped onto
-another."""
+Vote = Literal["model_a", "model_b", "tie", "tie (bothbad)"]
+"""The human vote of a battle, in the words of lmsys/chatbot_arena_conversations: the one
+vocabulary of every record, report and bench. Each layout maps its release's own labels onto it
+at its edge (`layouts.base.Layout.labels`: `both_bad` is `tie (bothbad)`, MT-bench's
+`tie (inconsistent)` a `tie`)."""
+VOTES: tuple[Vote, ...] = get_args(Vote)
+ARENA_LABELS: dict[str, Vote] = {o: o for o in VOTES}
+"""The arena's own labels, each the outcome of its name (the other layouts map theirs)."""
+DECISIVE: tuple[Vote, ...] = ("model_a", "model_b")
+"""The votes that name a winner."""
+SCORE_A: dict[Vote, float] = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}
+"""Model A's score in a vote: 1 a win, 0 a loss, a half for a tie of either kind (as the
+arena's Bradley-Terry counts it)."""
+
+
+def vote(label: str) -> Vote:
+    """A record's `winner` as the vote it is (a ValueError if it is none: the reader of a build
+    refuses such a record before anything reads it)."""
+    if label not in VOTES:
+        raise ValueError(f"{label!r} is not a vote")
+    return label
 
 
 @dataclass(slots=True)
@@ -20,7 +38,7 @@ class Battle:
     question_id: str
     model_a: str
     model_b: str
-    winner: str
+    winner: Vote
     users: tuple[str, ...]
     answers_a: tuple[str, ...]
     answers_b: tuple[str, ...]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arenatok.pipeline.keys import BatchKeys
+from arenatok.pipeline.metadata import Copies
 from arenatok.pipeline.records import DuplicateOf
 
 KINDS = ("same_id", "same_battle")
@@ -207,7 +208,7 @@ class Index:
             )
         return match
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> Copies:
         """The figures for artifact_metadata.json (sources by their index in `sources`)."""
         return {
             "definitions": DEFINITIONS,

@@ -26,8 +26,18 @@ from arenatok.errors import (
     TokenizerError,
 )
 from arenatok.pipeline import layouts, records
+from arenatok.pipeline.battle import VOTES
 from arenatok.pipeline.dedup import Index, Match
 from arenatok.pipeline.engine import run_local, run_ray
+from arenatok.pipeline.metadata import (
+    CountedBy,
+    Created,
+    Draft,
+    ExtraTokenizers,
+    IndexedSource,
+    Metadata,
+    Source,
+)
 from arenatok.pipeline.metrics import DEFINITIONS
 from arenatok.pipeline.plan import DEFAULT_LIMIT, Plan, PlanOptions, Progress, plan
 from arenatok.pipeline.records import QUALITY_FLAGS
@@ -37,6 +47,7 @@ from arenatok.pipeline.steps import BatchResult
 from arenatok.pipeline.tokens import CROSS_CHECK_RULE
 from arenatok.pipeline.write import MINI_SIZE, DatasetWriter, reject_entry
 from arenatok.runtime import interrupts
+from arenatok.runtime.atomic import Listed
 
 __all__ = ["DEFAULT_LIMIT", "BuildResult", "Plan", "Progress", "build", "plan", "run"]
 
@@ -47,9 +58,9 @@ class BuildResult:
 
     out_dir: Path
     stats: Stats
-    files: dict[str, dict[str, object]]
-    metadata: dict[str, Any]
-    """artifact_metadata.json as written (`dataset.metadata.Metadata` is its shape)."""
+    files: dict[str, Listed]
+    metadata: Metadata
+    """artifact_metadata.json as written."""
     cache_hit_rate: float
     kept: tuple[str, ...] = ()
     """Files named like a report, bench or card that the build left in place: not made from
@@ -105,9 +116,7 @@ def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
             interrupts.check()
             stats = sum(per_source, Stats())
             _check_not_empty(p, stats, writer)
-            metadata = _metadata(p, stats, per_source, index)
-            files = writer.commit(metadata)
-            metadata = {**metadata, "full_data_out_copy": writer.copy_method, "files": files}
+            metadata = writer.commit(_metadata(p, stats, per_source, index))
             late = interrupts.caught()
     except BaseException:
         writer.discard()
@@ -117,7 +126,9 @@ def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
     limited = tuple(
         (s.label, per_source[i].read, totals[i]) for i, s in enumerate(p.sources) if more[i]
     )
-    return BuildResult(p.out, stats, files, metadata, rate, tuple(writer.kept), limited, late)
+    return BuildResult(
+        p.out, stats, metadata["files"], metadata, rate, tuple(writer.kept), limited, late
+    )
 
 
 def _check_batch(p: Plan, r: BatchResult) -> None:
@@ -300,21 +311,24 @@ def _check_not_empty(p: Plan, stats: Stats, writer: DatasetWriter) -> None:
         )
 
 
-def _metadata(p: Plan, stats: Stats, per_source: list[Stats], index: Index) -> dict[str, Any]:
+def _metadata(p: Plan, stats: Stats, per_source: list[Stats], index: Index) -> Draft:
     from arenatok._version import __version__
 
     used = [layouts.get(s.file.layout) for s in p.sources]
-    sources = [
+    sources: list[IndexedSource] = [
         {
+            "index": s.index,
             **s.provenance,
             "layout": layout.name,
             "layout_of": layout.source,
-            "counts": x.summary(layout.winners)["counts"],
+            "counts": x.summary(layout.votes)["counts"],
         }
         for s, layout, x in zip(p.sources, used, per_source, strict=True)
     ]
-    labels = list(dict.fromkeys(w for layout in used for w in layout.winners))
-    meta: dict[str, Any] = {
+    first = p.sources[0]
+    source: Source = {**first.provenance, "layout": used[0].name, "layout_of": used[0].source}
+    labels = [v for v in VOTES if any(v in layout.votes for layout in used)]
+    meta: Draft = {
         "description": (
             "Token usage of Chatbot Arena battles: per-turn token counts of the shared user "
             "prompt and of both models' answers, per-battle totals, communication-efficiency "
@@ -323,7 +337,7 @@ def _metadata(p: Plan, stats: Stats, per_source: list[Stats], index: Index) -> d
         ),
         "dataset": p.options.dataset,
         "arenatok_version": __version__,
-        "source": {k: v for k, v in sources[0].items() if k not in ("index", "counts")},
+        "source": source,
         "sources": sources,
         "selection": {
             "limit": "all" if p.limit is None else p.limit,
@@ -339,18 +353,27 @@ def _metadata(p: Plan, stats: Stats, per_source: list[Stats], index: Index) -> d
         },
         "counter": _counter_metadata(p, stats),
         "tokenizer": p.tokenizers[0],
-        **({"extra_tokenizers": p.tokenizers[1:]} if len(p.tokenizers) > 1 else {}),
+        **_extra_tokenizers(p),
         **stats.summary(labels),
         "duplicates": {"policy": p.duplicates, **index.summary()},
         "definitions": DEFINITIONS,
         "quality_flag_definitions": QUALITY_FLAGS,
+        **_created(p),
     }
-    if p.created:
-        meta["created"] = p.created
     return meta
 
 
-def _counter_metadata(p: Plan, stats: Stats) -> dict[str, Any]:
+def _created(p: Plan) -> Created:
+    """When the build was made, where SOURCE_DATE_EPOCH says so."""
+    return {"created": p.created} if p.created else {}
+
+
+def _extra_tokenizers(p: Plan) -> ExtraTokenizers:
+    """The tokenizers after the first, where there are any."""
+    return {"extra_tokenizers": p.tokenizers[1:]} if len(p.tokenizers) > 1 else {}
+
+
+def _counter_metadata(p: Plan, stats: Stats) -> CountedBy:
     """Which counter ran, and the proof that its counts are tiktoken's."""
     if p.options.counter == "tiktoken":
         return {"name": "tiktoken", "counts": "tiktoken's own (the reference)"}

@@ -19,6 +19,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from arenatok.errors import EncodingNotFoundError, HashMismatchError
+from arenatok.pipeline.metadata import Tokenizer
 
 if TYPE_CHECKING:
     import tiktoken
@@ -128,7 +129,7 @@ def _version(distribution: str) -> str:
     return version(distribution)
 
 
-def describe(name: str) -> dict[str, str]:
+def describe(name: str) -> Tokenizer:
     """Provenance of an encoding for artifact metadata."""
     s = encoding_spec(name)
     return {

@@ -23,11 +23,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from arenatok.pipeline.battle import Battle
+from arenatok.pipeline.battle import DECISIVE, Battle
 
 T = TypeVar("T")
 
-DECISIVE = ("model_a", "model_b")
 _SEPARATOR = b"\xff"
 """Ends each part of a digest's head: a byte that UTF-8 never holds."""
 

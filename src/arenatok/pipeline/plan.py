@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from arenatok.errors import OptionError
 from arenatok.options import (
@@ -22,6 +22,7 @@ from arenatok.options import (
 )
 from arenatok.pipeline import layouts
 from arenatok.pipeline.encodings import describe
+from arenatok.pipeline.metadata import Compressed, Provenance, Tokenizer
 from arenatok.pipeline.sources.filetypes.base import sha256_data
 from arenatok.pipeline.sources.hub import ARENA_33K, HubFile, fetch_hub_file
 from arenatok.pipeline.sources.local import LocalFile, check_regular, open_local
@@ -42,12 +43,14 @@ Progress = Callable[[int, int | None], None]
 
 @dataclass(frozen=True)
 class PlannedSource:
-    """One source of a build: the file, how messages name it, where it comes from."""
+    """One source of a build: its place, the file, how messages name it, where it comes
+    from."""
 
+    index: int
     file: LocalFile
     label: str
     """The source as messages, rejects.jsonl and duplicates.jsonl name it."""
-    provenance: dict[str, Any]
+    provenance: Provenance
     expected: int | None
     """Rows the build will read from it, where the file says (Parquet), else None."""
 
@@ -58,7 +61,7 @@ class Plan:
 
     sources: tuple[PlannedSource, ...]
     options: StepOptions
-    tokenizers: list[dict[str, str]]
+    tokenizers: list[Tokenizer]
     """Provenance of each tokenizer, the primary first."""
     out: Path
     limit: int | None
@@ -154,7 +157,7 @@ def plan(
         rows = local.file_type.rows(local.path)
         if limit is not None:
             rows = limit if rows is None else min(limit, rows)
-        sources.append(PlannedSource(local, label, {"index": index, **provenance}, rows))
+        sources.append(PlannedSource(index, local, label, provenance, rows))
     known = [s.expected for s in sources]
     expected = None if None in known else sum(k for k in known if k is not None)
     if workers is None:
@@ -248,7 +251,7 @@ def _split_layout(source: str) -> tuple[str | None, str]:
 
 def _resolve_source(
     source: str | Path | None, hub: HubFile, endpoint: str | None, layout: str | None, out: Path
-) -> tuple[LocalFile, dict[str, Any], str]:
+) -> tuple[LocalFile, Provenance, str]:
     """The source file, its provenance and the label for messages. A source may name its
     layout (`kaggle-55k:train.csv`). A local path is recorded resolved (absolute, links
     followed): one rule, so `./x.parquet` and `x.parquet` give the same bytes."""
@@ -261,7 +264,7 @@ def _resolve_source(
     if source is None:
         path = fetch_hub_file(hub, endpoint=endpoint)
         local = open_local(path, layout=layout)
-        hub_prov: dict[str, Any] = {
+        hub_prov: Provenance = {
             "kind": "huggingface_hub",
             "repo_id": hub.repo_id,
             "revision": hub.revision,
@@ -271,7 +274,7 @@ def _resolve_source(
         }
         return local, hub_prov, f"{hub.repo_id}/{hub.filename}"
     local = open_local(Path(source).resolve(), layout=layout)
-    prov: dict[str, Any] = {
+    prov: Provenance = {
         "kind": "local_file",
         "path": str(local.path),
         "file_type": local.filetype,
@@ -281,7 +284,11 @@ def _resolve_source(
     if local.compression is not None:
         # The data's sha256 and size, so that its records are the plain file's; the file's own
         # beside them.
-        compressed = {"codec": local.compression, "sha256": prov["sha256"], "bytes": prov["bytes"]}
+        compressed: Compressed = {
+            "codec": local.compression,
+            "sha256": prov["sha256"],
+            "bytes": prov["bytes"],
+        }
         prov["sha256"], prov["bytes"] = sha256_data(local.path, local.compression)
         prov["compressed"] = compressed
     return local, prov, str(local.path)

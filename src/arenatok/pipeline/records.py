@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from typing_extensions import NotRequired, TypedDict
@@ -54,6 +54,10 @@ class Efficiency(TypedDict):
 class FullState(TypedDict):
     full_state_input_tokens_a: int
     full_state_input_tokens_b: int
+
+
+Feature = Literal["header_count", "list_count", "bold_count"]
+"""A key of `MarkdownCounts`: one of the arena's style-control features."""
 
 
 class MarkdownCounts(TypedDict):

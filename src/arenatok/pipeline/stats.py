@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from arenatok.pipeline.battle import WINNERS
+from arenatok.pipeline.battle import VOTES
+from arenatok.pipeline.metadata import Agreement, Summary
 from arenatok.pipeline.records import QUALITY_FLAGS, Record
 
 SOURCE_TOKEN_FIELDS = {
@@ -92,14 +93,14 @@ class Stats:
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens_a + self.output_tokens_b
 
-    def summary(self, labels: Sequence[str] = WINNERS) -> dict[str, Any]:
+    def summary(self, labels: Sequence[str] = VOTES) -> Summary:
         """The figures that go into artifact_metadata.json; `labels` are the source's votes."""
         n = self.written
 
         def mean(x: int) -> float | None:
             return x / n if n else None
 
-        summary: dict[str, Any] = {
+        summary: Summary = {
             "counts": {
                 "rows_read": self.read,
                 "rows_written": n,
@@ -144,7 +145,7 @@ class Stats:
             )
         return summary
 
-    def _agreement(self, ours: dict[str, str]) -> dict[str, Any]:
+    def _agreement(self, ours: dict[str, str]) -> dict[str, Agreement]:
         """Per field the release counts too: how often its count equals ours."""
         return {
             key: {

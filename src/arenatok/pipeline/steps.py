@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypedDict
 
+from arenatok.options import ChatOverhead
 from arenatok.pipeline import layouts
 from arenatok.pipeline.battle import Battle, Reject
 from arenatok.pipeline.keys import BatchKeys, batch_keys
@@ -53,7 +54,7 @@ class StepOptions:
     counters: tuple[str, ...] = ("cl100k_base",)
     """tiktoken encoding names, or paths of tokenizer.json files; the first is the primary."""
     allow_null_turns: bool = False
-    chat_overhead: str | None = None
+    chat_overhead: ChatOverhead | None = None
     counter: str = "tiktoken"
     """What counts the tiktoken encodings (see `options.Counter`)."""
 

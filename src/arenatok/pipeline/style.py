@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from arenatok.pipeline.records import MarkdownCounts, Style
+from arenatok.pipeline.records import Feature, MarkdownCounts, Style
 
-FEATURES = ("header_count", "list_count", "bold_count")
+FEATURES: tuple[Feature, ...] = ("header_count", "list_count", "bold_count")
 """The three counts, in the order of the arena's style features (after length)."""
 
 _CODE_BLOCK = re.compile(r"```[^`]*```")

@@ -30,6 +30,7 @@ from arenatok.errors import (
     missing_extra,
 )
 from arenatok.pipeline.encodings import ENCODINGS, _version, describe, encoding_spec, get_encoding
+from arenatok.pipeline.metadata import Tokenizer
 from arenatok.runtime.workers import default_workers
 
 
@@ -69,7 +70,7 @@ class TokenCounter:
         self.misses = 0
 
     @cached_property
-    def provenance(self) -> dict[str, str]:
+    def provenance(self) -> Tokenizer:
         """Where this counter comes from, for artifact_metadata.json (made when asked: worker
         processes, which only count, never look up the versions)."""
         return describe(self.name)
@@ -187,7 +188,7 @@ class TokenizerFileCounter(TokenCounter):
         return [len(e.ids) for e in encodings]
 
     @cached_property
-    def provenance(self) -> dict[str, str]:
+    def provenance(self) -> Tokenizer:
         return {
             "name": self.name,
             "library": "tokenizers",
@@ -263,7 +264,7 @@ def bpe_bindings() -> Any:
     return _bindings
 
 
-def fast_provenance(encoding: str) -> dict[str, str]:
+def fast_provenance(encoding: str) -> Tokenizer:
     """Provenance of the fast counter for `encoding`; a clear error without the extra."""
     bpe_bindings()
     return {
@@ -291,7 +292,7 @@ class FastCounter(TokenCounter):
         super().__init__(encoding, cache_chars=cache_chars, threads=threads)
 
     @cached_property
-    def provenance(self) -> dict[str, str]:
+    def provenance(self) -> Tokenizer:
         return fast_provenance(self.name)
 
     def _count_chunk(self, texts: Sequence[str]) -> list[int]:

@@ -14,10 +14,12 @@ import orjson
 
 from arenatok.errors import OutputError
 from arenatok.pipeline.battle import Reject
+from arenatok.pipeline.metadata import Draft, Metadata
 from arenatok.pipeline.records import Record, dumps_lines
 from arenatok.runtime.atomic import (
     BUILD_HINT,
     DirLock,
+    Listed,
     NewDirs,
     TempFile,
     dumps_pretty,
@@ -169,13 +171,13 @@ class DatasetWriter:
         if self._duplicates is not None and duplicates:
             self._guard(self._duplicates.write, dumps_lines(duplicates) + b"\n")
 
-    def commit(self, metadata: Mapping[str, object]) -> dict[str, dict[str, object]]:
+    def commit(self, draft: Draft) -> Metadata:
         """Complete every file as a temp file (flushed to the disk), and decide, reading and
         hashing what the earlier build left, which of its files go: the files derived from it
         (`DERIVED`, as `derived_to_remove` decides) and the outputs this build does not write.
         Only then the point of no return (`journal.commit`): artifact_metadata.json removed,
         those files removed, every file renamed into place and the new artifact_metadata.json
-        (with the size and sha256 of every other file) last. Returns that file table."""
+        (with the size and sha256 of every other file) last. Returns the metadata written."""
         self._write_data(b"\n]}\n" if self._n else b"]}\n")
         small = {
             MINI: dumps_pretty({"examples": self._first}).encode("utf-8"),
@@ -184,7 +186,7 @@ class DatasetWriter:
         }
         try:
             previous, predecessor = _previous(self.out_dir, self._writes)  # as at the start
-            files = {f.final.name: f.close() for f in self._open}
+            files = {f.final.name: _listed(f) for f in self._open}
             # The same bytes as data_out.json, without this process writing them again: a copy,
             # not a hard link (editing one file must not change the other).
             full = self._new(FULL, hashed=False)
@@ -193,7 +195,7 @@ class DatasetWriter:
             for name, data in small.items():
                 f = self._new(name)
                 f.write(data)
-                files[name] = f.close()
+                files[name] = _listed(f)
             files[FULL] = files[DATA]
             table = dict(sorted(files.items()))
             derived = derived_to_remove(self.out_dir, {predecessor} if predecessor else set())
@@ -212,12 +214,9 @@ class DatasetWriter:
                 manifest = [self._step(m)]
             elif derived.unlink_manifest:
                 manifest = [Step("unlink", MANIFEST)]
+            metadata: Metadata = {**draft, "full_data_out_copy": self.copy_method, "files": table}
             meta = self._new(METADATA)
-            meta.write(
-                dumps_pretty(
-                    {**metadata, "full_data_out_copy": self.copy_method, "files": table}
-                ).encode("utf-8")
-            )
+            meta.write(dumps_pretty(metadata).encode("utf-8"))
             meta.close()
             steps = [
                 Step("unlink", METADATA),
@@ -241,7 +240,7 @@ class DatasetWriter:
             raise
         self._open.clear()
         self._release()
-        return table
+        return metadata
 
     def _step(self, f: TempFile) -> Step:
         """The commit's step that renames `f` into place."""
@@ -261,6 +260,13 @@ class DatasetWriter:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+def _listed(f: TempFile) -> Listed:
+    """A hashed temp file closed: its size and sha256."""
+    entry = f.close()
+    assert entry is not None
+    return entry
 
 
 def _previous(out_dir: Path, writes: set[str]) -> tuple[dict[str, dict[str, Any]], str | None]:

@@ -1,7 +1,7 @@
 """Model ratings from pairwise votes, as the Chatbot Arena computes them.
 
-Outcomes are scored for model A: 1 (A wins), 0 (B wins), 0.5 (any kind of tie: `tie`,
-`tie (bothbad)`, `both_bad`, `tie (inconsistent)`: a tie counts as half a win each way).
+Votes are scored for model A (`battle.SCORE_A`): 1 (A wins), 0 (B wins), 0.5 (a `tie` or a
+`tie (bothbad)`: a tie counts as half a win each way).
 Ratings are on the Elo scale: 400 points = a factor of 10 in the odds of winning.
 """
 
@@ -17,6 +17,7 @@ from typing import TypeVar
 import numpy as np
 from scipy import sparse
 
+from arenatok.pipeline.battle import SCORE_A, Vote
 from arenatok.report.separation import ABOVE, BELOW, RATED, all_rated, standings
 from arenatok.report.solve import (
     DENSE_MODELS,
@@ -32,12 +33,10 @@ SCALE = 400.0
 BASE = 10.0
 INIT = 1000.0
 
-DECISIVE = {"model_a": 1.0, "model_b": 0.0}
 
-
-def score(winner: str) -> float:
-    """Model A's score for a vote label: 1, 0, or 0.5 for every kind of tie."""
-    return DECISIVE.get(winner, 0.5)
+def score(winner: Vote) -> float:
+    """Model A's score for a vote: 1, 0, or 0.5 for every kind of tie (`battle.SCORE_A`)."""
+    return SCORE_A[winner]
 
 
 def expected_score(ra: float, rb: float) -> float:

@@ -10,6 +10,7 @@ from typing import Any
 
 from arenatok.dataset.built import Battles, read_built
 from arenatok.pages import html_page, html_table
+from arenatok.pipeline.battle import DECISIVE, VOTES
 from arenatok.report.leaderboards import SEPARATION
 from arenatok.report.numbers import build_report
 from arenatok.report.plots import report_plots
@@ -158,6 +159,10 @@ def _sources(sources: Sources) -> list[str]:
     ]
 
 
+TIES = tuple(v for v in VOTES if v not in DECISIVE)
+"""The ties, each a column of the votes per model."""
+
+
 def _votes_and_tokens(counts: Counts, tokens: Tokens) -> list[str]:
     return [
         "<h2>Votes</h2>",
@@ -167,11 +172,10 @@ def _votes_and_tokens(counts: Counts, tokens: Tokens) -> list[str]:
         ),
         html_table(
             [
-                {"wins": 0, "losses": 0, "tie": 0, "tie (bothbad)": 0, "both_bad": 0, "model": m}
-                | d
+                {**dict.fromkeys(("wins", "losses", *TIES), 0), "model": m, **d}
                 for m, d in counts.per_model.items()
             ],
-            ["model", "battles", "wins", "losses", "tie", "tie (bothbad)", "both_bad"],
+            ["model", "battles", "wins", "losses", *TIES],
             whole=("model",),
         ),
         "<h2>Turns, languages, flags</h2>",

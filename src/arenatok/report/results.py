@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from arenatok.pipeline.metadata import Source
 from arenatok.sections import INTERNAL, OMIT, Section
 
 FITS = ("bradley_terry", "length_controlled", "style_controlled")
@@ -260,7 +261,7 @@ class Report(Section):
     arenatok_version: str
     build: str
     dataset: str
-    source: dict[str, Any]
+    source: Source
     tokenizer: str
     counts: Counts
     tokens: Tokens

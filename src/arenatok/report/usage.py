@@ -10,12 +10,12 @@ import itertools
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from arenatok.dataset.built import Battles
-from arenatok.report import ratings
+from arenatok.pipeline.battle import DECISIVE
+from arenatok.pipeline.metadata import Metadata
 from arenatok.report.results import (
     BiasRow,
     Counts,
@@ -88,7 +88,7 @@ def counts_section(c: Battles) -> Counts:
     for a, b, w in zip(c.model_a, c.model_b, c.winner, strict=True):
         for model, side in ((a, "model_a"), (b, "model_b")):
             per_model[model]["battles"] += 1
-            if w in ratings.DECISIVE:
+            if w in DECISIVE:
                 per_model[model]["wins" if w == side else "losses"] += 1
             else:
                 per_model[model][w] += 1
@@ -155,7 +155,7 @@ def length_bias(c: Battles, bins: Sequence[int] = LENGTH_BINS) -> list[BiasRow]:
     a, b = np.asarray(c.output_a), np.asarray(c.output_b)
     diff = np.abs(a - b)
     w = np.asarray(c.winner)
-    decisive = np.isin(w, list(ratings.DECISIVE))
+    decisive = np.isin(w, list(DECISIVE))
     longer_won = ((a > b) & (w == "model_a")) | ((b > a) & (w == "model_b"))
     for lo, hi in itertools.pairwise([*bins, None]):
         in_bin = (diff >= lo) & ((diff < hi) if hi is not None else True) & (a != b)
@@ -174,13 +174,13 @@ def length_bias(c: Battles, bins: Sequence[int] = LENGTH_BINS) -> list[BiasRow]:
     return rows
 
 
-def spec_comparison(c: Battles, meta: dict[str, Any]) -> list[SpecRow]:
+def spec_comparison(c: Battles, meta: Metadata) -> list[SpecRow]:
     """Our figures over the first 300 battles beside the specification report's, with why they
     differ."""
     first = c.head(SPEC_SAMPLE)
     n = len(first.winner)
     shares = Counter(first.winner)
-    ties = sum(k for w, k in shares.items() if w not in ratings.DECISIVE)
+    ties = sum(k for w, k in shares.items() if w not in DECISIVE)
     source = meta.get("source", {})
     same_source = source.get("kind") == "huggingface_hub"
     note = (
@@ -224,23 +224,23 @@ def spec_comparison(c: Battles, meta: dict[str, Any]) -> list[SpecRow]:
     ]
 
 
-def sources_section(meta: dict[str, Any]) -> Sources:
+def sources_section(meta: Metadata) -> Sources:
     """Per source: its battles, its later copies of its own battles, and its overlap with
     every other source (a matrix: row = where the first copy is, column = where the later
     copy is), and the copies whose votes differ. From the build's metadata."""
-    sources = meta.get("sources") or [meta.get("source", {})]
+    sources = meta["sources"]
     n = len(sources)
-    dup = meta.get("duplicates", {})
+    dup = meta["duplicates"]
     matrix = [[0] * n for _ in range(n)]
-    for x in dup.get("by_source_pair", []):
+    for x in dup["by_source_pair"]:
         matrix[x["first_in"]][x["later_in"]] += x["later_copies"]
     return Sources(
         sources=[
             SourceRow(
                 source=i,
                 name=str(s.get("path") or s.get("repo_id")),
-                layout=s.get("layout"),
-                battles=s.get("counts", {}).get("rows_written"),
+                layout=s["layout"],
+                battles=s["counts"]["rows_written"],
                 later_copies_within=matrix[i][i],
                 later_copies_of_other_sources=sum(matrix[j][i] for j in range(n) if j != i),
             )
@@ -249,7 +249,7 @@ def sources_section(meta: dict[str, Any]) -> Sources:
         overlap_matrix=matrix,
         overlap_matrix_rule="row i, column j: battles first seen in source i whose later "
         "copies are in source j",
-        later_copies=dup.get("later_copies"),
-        votes_differ=dup.get("votes_differ", 0),
-        votes_differ_list=dup.get("votes_differ_list", []),
+        later_copies=dup["later_copies"],
+        votes_differ=dup["votes_differ"],
+        votes_differ_list=dup["votes_differ_list"],
     )

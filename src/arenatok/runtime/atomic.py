@@ -18,6 +18,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
+from typing_extensions import TypedDict
+
 from arenatok.errors import ArenatokError, OutputError, resource_error
 from arenatok.runtime.files import fsync_path, kind, mkstemp, sha256_owned, writer
 from arenatok.runtime.journal import Step, Unfinished, commit, recover
@@ -83,6 +85,17 @@ SYNC_EVERY = 16 * 2**20
 """Bytes written to a file between two background flushes to the disk."""
 
 
+class Listed(TypedDict):
+    """A file as arenatok lists what it wrote (a build's metadata, the list of derived
+    files): its size in bytes and its sha256 in hex."""
+
+    bytes: int
+    sha256: str
+
+
+setattr(Listed, "__pydantic_config__", {"extra": "forbid"})  # noqa: B010 (read by pydantic)
+
+
 class TempFile:
     """A file in the making: a temp file beside its final name, hashed as it is written
     (`hashed=False`: not hashed, for a copy of a hashed file). Every SYNC_EVERY bytes, the
@@ -120,15 +133,15 @@ class TempFile:
             syncing, self._syncing = self._syncing, None
             syncing.result()
 
-    def close(self) -> dict[str, object]:
-        """Flush the file to the disk (fsync) and close it; its size and sha256 (an empty
-        dict when not hashed)."""
+    def close(self) -> Listed | None:
+        """Flush the file to the disk (fsync) and close it; its size and sha256 (None when
+        not hashed)."""
         self._wait()
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
         if self._sha is None:
-            return {}
+            return None
         return {"bytes": self.size, "sha256": self._sha.hexdigest()}
 
     def discard(self) -> None:
@@ -291,8 +304,8 @@ def write_together(
     *,
     hint: str,
     prepare: Callable[[], None] | None = None,
-    last: Callable[[dict[str, dict[str, object]]], Mapping[str, bytes]] | None = None,
-) -> dict[str, dict[str, object]]:
+    last: Callable[[dict[str, Listed]], Mapping[str, bytes]] | None = None,
+) -> dict[str, Listed]:
     """Write `files` (names relative to `directory`) so that all of them change or none: each
     to a temp file beside it (flushed to the disk), then all renamed into place with Ctrl-C
     held, then the directory flushed. Holds the directory's lock meanwhile, and first removes
@@ -303,7 +316,7 @@ def write_together(
     Returns the size and sha256 of every file written."""
     made: list[TempFile] = []
     lock = None
-    table: dict[str, dict[str, object]] = {}
+    table: dict[str, Listed] = {}
     try:
         lock = DirLock(directory, hint=hint)
         if prepare is not None:
@@ -325,7 +338,7 @@ def write_together(
                 f.write(data)
             else:
                 data(f.file)
-            if not (entry := f.close()):
+            if (entry := f.close()) is None:
                 size, sha = sha256_owned(f.tmp)
                 entry = {"bytes": size, "sha256": sha}
             table[name] = entry

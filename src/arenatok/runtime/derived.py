@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from arenatok.errors import OutputError, StaleBuildError
-from arenatok.runtime.atomic import Content, dumps_pretty, write_together
+from arenatok.runtime.atomic import Content, Listed, dumps_pretty, write_together
 from arenatok.runtime.files import (
     LIMITS,
     NOT_OURS,
@@ -236,7 +236,7 @@ def write_derived(
                     hint=f"move it away, or {hint}",
                 )
 
-    def last(table: dict[str, dict[str, object]]) -> dict[str, bytes]:
+    def last(table: dict[str, Listed]) -> dict[str, bytes]:
         listed: dict[str, object] = dict(read_manifest(out))
         listed.update({name: {**table[name], "build": build} for name in files})
         return {MANIFEST: manifest_bytes(listed)}

@@ -10,6 +10,7 @@ import pytest
 
 from arenatok.errors import SourceError
 from arenatok.pipeline import layouts
+from arenatok.pipeline.battle import ARENA_LABELS, VOTES
 from arenatok.pipeline.layouts import DEFAULT, LAYOUTS, Layout, detect, get
 from arenatok.pipeline.layouts.base import REQUIRED_COLUMNS
 
@@ -21,6 +22,24 @@ def test_every_module_is_one_layout() -> None:
     assert sorted(x.name for x in found) == sorted(LAYOUTS)
     assert list(LAYOUTS) == ["arena-140k", "kaggle-55k", "arena-100k", "arena", "mt-bench"]
     assert all(get(name) is layout for name, layout in LAYOUTS.items())
+
+
+def test_every_layout_maps_its_labels_onto_the_one_vocabulary_of_votes() -> None:
+    assert {n: (x.labels, x.votes) for n, x in LAYOUTS.items() if x.labels != ARENA_LABELS} == {
+        "arena-140k": (
+            {"model_a": "model_a", "model_b": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"},
+            VOTES,
+        ),
+        "kaggle-55k": (
+            {"model_a": "model_a", "model_b": "model_b", "tie": "tie"},
+            ("model_a", "model_b", "tie"),
+        ),
+        "mt-bench": (
+            {"model_a": "model_a", "model_b": "model_b", "tie": "tie", "tie (inconsistent)": "tie"},
+            ("model_a", "model_b", "tie"),
+        ),
+    }
+    assert all(set(x.labels.values()) <= set(VOTES) for x in LAYOUTS.values())
 
 
 @pytest.mark.parametrize("name", list(LAYOUTS))

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arenatok.pipeline.battle import WINNERS, Battle, Reject
+from arenatok.pipeline.battle import VOTES, Battle, Reject
 from arenatok.pipeline.sources import checks_arrow as check_arrow
 from arenatok.pipeline.sources.checks import battle_from_row, parse_rows
 from arenatok.pipeline.sources.checks_arrow import battles_from_arrow
@@ -63,7 +63,7 @@ def arena_rows(draw: st.DrawFn) -> dict[str, Any]:
         rarely(st.sampled_from(["", None]), "q1"),
         [(u or "", a or "", b or "") for u, a, b in turns],
         model_a=rarely(st.sampled_from(["koala-13b", None]), "vicuna-13b"),
-        winner=rarely(st.sampled_from(["both", None]), draw(st.sampled_from(WINNERS))),
+        winner=rarely(st.sampled_from(["both", None]), draw(st.sampled_from(VOTES))),
         tstamp=rarely(st.floats(allow_nan=True, allow_infinity=True), 1682351591.1322),
     )
     for side in ("conversation_a", "conversation_b"):

@@ -2,8 +2,8 @@
 (`arena`, `arena_100k`, `arena_140k`, `kaggle_55k`, `mt_bench`), each filling the contract of
 `base.Layout` as its `LAYOUT`. A file's layout is recognised from its columns (`detect`) or
 named with `--format` (`get`). Every layout ends in the same `Battle`, so everything after
-reading works unchanged; vote labels are kept as each release writes them (`tie`,
-`tie (bothbad)`, `both_bad`, `tie (inconsistent)` are not the same thing).
+reading works unchanged: its vote labels are mapped at its edge onto the one vocabulary of
+votes (`battle.Vote`; `Layout.labels`).
 
 A new release is one new module here: this package finds every module's `LAYOUT` itself."""
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from arenatok.pipeline.battle import WINNERS
+from arenatok.pipeline.battle import ARENA_LABELS
 from arenatok.pipeline.layouts.base import REQUIRED_COLUMNS, Layout
 from arenatok.pipeline.sources.checks import battle_from_row
 
@@ -12,7 +12,7 @@ LAYOUT = Layout(
     "lmsys/chatbot_arena_conversations",
     REQUIRED_COLUMNS,
     ("tstamp", "anony", "language", "openai_moderation", "toxic_chat_tag"),
-    WINNERS,
+    ARENA_LABELS,
     battle_from_row,
     order=40,
     arena_columns=True,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from arenatok.pipeline.battle import WINNERS, Battle
+from arenatok.pipeline.battle import ARENA_LABELS, Battle
 from arenatok.pipeline.layouts.base import REQUIRED_COLUMNS, Layout, release_extras
 from arenatok.pipeline.sources.checks import (
     as_mapping,
@@ -39,7 +39,7 @@ LAYOUT = Layout(
     "lmarena-ai/arena-human-preference-100k",
     REQUIRED_COLUMNS,
     ("judge_hash", "conv_metadata", "dedup_tag"),
-    WINNERS,
+    ARENA_LABELS,
     parse,
     order=30,
 )

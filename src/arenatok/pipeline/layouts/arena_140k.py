@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from arenatok.pipeline.battle import Battle
+from arenatok.pipeline.battle import Battle, Vote
 from arenatok.pipeline.layouts.base import Layout, release_extras
 from arenatok.pipeline.sources.checks import (
     RowProblem,
@@ -27,7 +27,13 @@ from arenatok.pipeline.sources.checks import (
     timestamp,
 )
 
-WINNERS = ("model_a", "model_b", "tie", "both_bad")
+LABELS: dict[str, Vote] = {
+    "model_a": "model_a",
+    "model_b": "model_b",
+    "tie": "tie",
+    "both_bad": "tie (bothbad)",
+}
+"""`both_bad` is the arena's `tie (bothbad)`."""
 TEXT_PARTS = ("text", "input_text", "output_text")
 """Part types whose `text` is counted (joined with a newline within a message)."""
 IMAGE_PARTS = ("image", "image_url", "input_image")
@@ -90,7 +96,7 @@ def _timestamp(value: object) -> float | None:
 
 def parse(row: Mapping[str, Any], allow_null: bool) -> Battle:
     row = as_mapping(row)
-    head = head_fields(row, WINNERS, id_key="id")
+    head = head_fields(row, LABELS, id_key="id")
     side_a, images_a = _parts(row, "conversation_a")
     side_b, images_b = _parts(row, "conversation_b")
     plain = {"conversation_a": side_a, "conversation_b": side_b}
@@ -112,7 +118,7 @@ LAYOUT = Layout(
     "lmarena-ai/arena-human-preference-140k",
     ("id", "model_a", "model_b", "winner", "conversation_a", "conversation_b"),
     ("evaluation_session_id", "evaluation_order", "full_conversation"),
-    WINNERS,
+    LABELS,
     parse,
     order=10,
     id_column="id",

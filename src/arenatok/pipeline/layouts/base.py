@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from arenatok.pipeline.battle import Battle
+from arenatok.pipeline.battle import VOTES, Battle, Vote
 from arenatok.pipeline.style import release_counts
 
 Parse = Callable[[Mapping[str, Any], bool], Battle]
@@ -47,8 +47,8 @@ class Layout:
     """Columns without which a file is not this layout."""
     markers: tuple[str, ...]
     """Columns, any one of which identifies this layout (empty: the required ones suffice)."""
-    winners: tuple[str, ...]
-    """The vote labels it accepts, kept as the release writes them."""
+    labels: Mapping[str, Vote]
+    """The release's vote labels, each with the vote it is (mapped here, at the edge)."""
     parse: Parse
     order: int
     """Detection tries layouts in this order, the most specific first: the first that fits."""
@@ -62,6 +62,11 @@ class Layout:
     """A Parquet file of this layout is read as the arena schema's columns only (the
     moderation structs by their `flagged` leaves); otherwise every column but
     `full_conversation`."""
+
+    @property
+    def votes(self) -> tuple[Vote, ...]:
+        """The votes its labels can be, in `battle.VOTES`' order."""
+        return tuple(v for v in VOTES if v in self.labels.values())
 
     def parquet_columns(self, schema: Any) -> tuple[str, ...]:
         """The columns (or struct leaves) to read from a Parquet file of this layout with Arrow

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from arenatok.options import is_whole
-from arenatok.pipeline.battle import Battle
+from arenatok.pipeline.battle import Battle, Vote
 from arenatok.pipeline.layouts.base import Layout
 from arenatok.pipeline.sources.checks import (
     RowProblem,
@@ -19,7 +19,8 @@ from arenatok.pipeline.sources.checks import (
     show,
 )
 
-WINNERS = ("model_a", "model_b", "tie")
+LABELS: dict[str, Vote] = {"model_a": "model_a", "model_b": "model_b", "tie": "tie"}
+"""The one-hot columns winner_model_a, winner_model_b, winner_tie, by the outcome each is."""
 """The 55k release has one-hot columns; its `tie` covers both tie and tie (bothbad)."""
 
 
@@ -64,8 +65,8 @@ def parse(row: Mapping[str, Any], allow_null: bool) -> Battle:
         raise RowProblem(
             f"winner_model_a / winner_model_b / winner_tie must be one-hot, got {votes}"
         )
-    winner = WINNERS[votes.index(1)]
-    head = head_fields({**row, "question_id": qid, "winner": winner}, WINNERS)
+    winner = list(LABELS)[votes.index(1)]
+    head = head_fields({**row, "question_id": qid, "winner": winner}, LABELS)
     users, null_users = _json_list(row, "prompt", False)
     answers_a, nulls_a = _json_list(row, "response_a", allow_null)
     answers_b, nulls_b = _json_list(row, "response_b", allow_null)
@@ -98,7 +99,7 @@ LAYOUT = Layout(
         "winner_tie",
     ),
     (),
-    WINNERS,
+    LABELS,
     parse,
     order=20,
     id_column="id",

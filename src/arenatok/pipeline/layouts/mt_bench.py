@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from arenatok.options import is_whole
-from arenatok.pipeline.battle import Battle
+from arenatok.pipeline.battle import Battle, Vote
 from arenatok.pipeline.layouts.base import REQUIRED_COLUMNS, Layout
 from arenatok.pipeline.sources.checks import (
     RowProblem,
@@ -19,14 +19,21 @@ from arenatok.pipeline.sources.checks import (
     show,
 )
 
-WINNERS = ("model_a", "model_b", "tie", "tie (inconsistent)")
+LABELS: dict[str, Vote] = {
+    "model_a": "model_a",
+    "model_b": "model_b",
+    "tie": "tie",
+    "tie (inconsistent)": "tie",
+}
+"""`tie (inconsistent)`: the judge's two verdicts, with the answers in either order, disagree;
+MT-bench's paper counts it a tie."""
 
 
 def parse(row: Mapping[str, Any], allow_null: bool) -> Battle:
     row = as_mapping(row)
     qid = row.get("question_id")
     qid = str(qid) if is_whole(qid) else qid
-    head = head_fields({**row, "question_id": qid}, WINNERS)
+    head = head_fields({**row, "question_id": qid}, LABELS)
     users, answers_a, answers_b, nulls = both_sides(row, allow_null)
     judged = row.get("turn")
     if not is_whole(judged) or not 1 <= judged <= len(users):
@@ -46,7 +53,7 @@ LAYOUT = Layout(
     "lmsys/mt_bench_human_judgments",
     (*REQUIRED_COLUMNS, "judge"),
     (),
-    WINNERS,
+    LABELS,
     parse,
     order=50,
     battle_ids=False,

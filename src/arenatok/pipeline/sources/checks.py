@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from arenatok.options import is_whole
-from arenatok.pipeline.battle import WINNERS, Battle, Reject
+from arenatok.pipeline.battle import ARENA_LABELS, Battle, Reject, Vote
 from arenatok.pipeline.encodings import SPECIAL_TOKEN_TEXTS
 
 
@@ -127,18 +127,21 @@ def messages(
 
 
 def head_fields(
-    row: Mapping[str, Any], winners: Sequence[str] = WINNERS, id_key: str = "question_id"
+    row: Mapping[str, Any],
+    labels: Mapping[str, Vote] = ARENA_LABELS,
+    id_key: str = "question_id",
 ) -> dict[str, Any]:
-    """question_id, model_a, model_b, winner: the checks made before the conversations."""
+    """question_id, model_a, model_b, winner: the checks made before the conversations; the
+    winner is the vote that the release's label (one of `labels`) is."""
     qid = _text(row, id_key)
     model_a = _text(row, "model_a")
     model_b = _text(row, "model_b")
     if model_a == model_b:
         raise RowProblem(f"model_a and model_b are the same model ({model_a!r})")
-    winner = row.get("winner")
-    if not isinstance(winner, str) or winner not in winners:
-        raise RowProblem(f"winner is {show(winner)}, expected one of {', '.join(winners)}")
-    return {"question_id": qid, "model_a": model_a, "model_b": model_b, "winner": winner}
+    label = row.get("winner")
+    if not isinstance(label, str) or label not in labels:
+        raise RowProblem(f"winner is {show(label)}, expected one of {', '.join(labels)}")
+    return {"question_id": qid, "model_a": model_a, "model_b": model_b, "winner": labels[label]}
 
 
 def check_turn(turn: object, n: int) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from arenatok.pipeline.battle import WINNERS, Battle, Reject
+from arenatok.pipeline.battle import VOTES, Battle, Reject
 from arenatok.pipeline.sources.checks import (
     battle_from_row,
     new_battle,
@@ -209,7 +209,7 @@ def _fields(batch: Any, turns: Any) -> tuple[Any, dict[str, list[Any]]] | None:
         ok &= _mask(pc.greater(pc.binary_length(col), 0))
         values[name] = col.to_pylist()
     ok &= _mask(pc.not_equal(batch.column("model_a"), batch.column("model_b")))
-    ok &= _mask(pc.is_in(batch.column("winner"), value_set=pa.array(WINNERS)))
+    ok &= _mask(pc.is_in(batch.column("winner"), value_set=pa.array(VOTES)))
     if turns is None or kind("turn") is None or not _is_signed(kind("turn")):
         return None
     ok &= _mask(pc.equal(batch.column("turn").cast(pa.int64()), pa.array(turns, pa.int64())))
