@@ -60,11 +60,11 @@ def grouped_cumsum(x: np.ndarray, sizes: np.ndarray) -> np.ndarray:
 
 class Shared:
     """The corpus, the split, and the representations the strategies share (each made on
-        first use): the sides' messages, the token byte lengths, the vocabulary, the messages'
-        TF-IDF, the SVD bases and the learned maps; and what the strategies of one family share
-    (`once`). What a strategy sends depends on the data, the
-        split, the seed and the strategy only, never on which other strategies run: what is shared
-        is made by one rule for all of them."""
+    first use): the sides' messages, the token byte lengths, the vocabulary, the messages'
+    TF-IDF, the SVD bases and the learned maps; and what the strategies of one family share
+    (`once`). What a strategy sends depends on the data, the split, the seed and the strategy
+    only, never on which other strategies run: what is shared is made by one rule for all of
+    them."""
 
     def __init__(
         self, corpus: Corpus, train: np.ndarray, learn: np.ndarray, votes: np.ndarray, seed: int
@@ -151,14 +151,7 @@ class Shared:
     def message_tfidf(self) -> Any:
         """Every message's TF-IDF over the vocabulary (idf from the training messages)."""
         lengths = self.c.lengths
-        bags, _ = rep.span_bags(
-            self.c.ids,
-            np.arange(len(lengths)),
-            self.c.starts,
-            lengths,
-            self.lookup,
-            self.token_bytes,
-        )
+        bags, _ = self.bags(np.arange(len(lengths)), self.c.starts, lengths)
         return rep.tfidf(bags, self.train_messages)
 
     @cached_property

@@ -13,7 +13,6 @@ numpy nor scikit-learn (the command line reads the help from it).
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import pkgutil
 from collections.abc import Sequence
@@ -140,28 +139,10 @@ def _built_in(spec: str, name: str, params: str) -> list[BuiltIn | Strategy]:
     return [family.make(name, v, bits) for v in values]
 
 
-def _meant(name: str) -> str | None:
-    """The built-in name that `name` is a typo of, if any (a module path, with a dot: none)."""
-    close = [] if "." in name else difflib.get_close_matches(name, BUILT_IN, n=1)
-    return close[0] if close else None
-
-
-def _unknown(spec: str, name: str) -> OptionError:
-    """A spec that names no strategy; for a typo of a built-in one, the one meant."""
-    known = f"built in: {', '.join(BUILT_IN)}; or module:Class for your own"
-    meant = _meant(name)
-    if meant is None:
-        return OptionError(f"unknown strategy: {spec!r}", hint=known)
-    rest = spec[len(name) :]
-    hint = f"did you mean {meant + rest if rest else NAMES[meant][1].spec}? {known}"
-    return OptionError(f"unknown strategy: {spec!r}", hint=hint)
-
-
 def parse_strategies(specs: Sequence[str]) -> list[AnyStrategy]:
     """`--strategy` specs to strategies: a built-in name (`BUILT_IN`; `HELP` says how each is
     written: `truncate_head:32,64` is two, a vector strategy takes @BITS: `recurrent:16@4`),
-    `A+B` (both sent), or `module:Class` for your own. A name close to a built-in one (and
-    without a dot) is taken for a typo of it, unless a class name follows its colon."""
+    `A+B` (both sent), or `module:Class` for your own."""
     out: list[AnyStrategy] = []
     for spec in specs:
         if "+" in spec:
@@ -179,10 +160,13 @@ def parse_strategies(specs: Sequence[str]) -> list[AnyStrategy]:
             params = f"{params}@{width}"
         if name in NAMES:
             out.extend(_built_in(spec, name, params))
-        elif params and (params.isidentifier() or _meant(name) is None):
+        elif params:
             out.append(load(name, params))
         else:
-            raise _unknown(spec, name)
+            raise OptionError(
+                f"unknown strategy: {spec!r}",
+                hint=f"built in: {', '.join(BUILT_IN)}; or module:Class for your own",
+            )
     return out
 
 
