@@ -57,12 +57,15 @@ def test_the_help_and_the_defaults_come_from_the_families() -> None:
     assert Name("embed", "R", optional=True).spec == "embed[:R]"
 
 
-def test_the_docs_table_is_the_registrys() -> None:
-    """docs/bench/method.md holds `table()` as it is: a new strategy's row is its family's."""
+def test_the_docs_are_the_registrys() -> None:
+    """docs/bench/method.md holds `table()` as it is (a new strategy's row is its family's);
+    the command's page lists the defaults."""
     method = (ROOT / "docs" / "bench" / "method.md").read_text(encoding="utf-8")
     made = table()
     assert made in method
     assert made.count("\n") == 2 + sum(len(f.rows) for f in FAMILIES) + 2
+    page = (ROOT / "docs" / "commands" / "bench.md").read_text(encoding="utf-8")
+    assert f"Default: `{' '.join(DEFAULT_STRATEGIES)}`" in page
 
 
 def test_parse_strategies_sweeps_and_errors() -> None:
