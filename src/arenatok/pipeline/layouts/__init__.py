@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from arenatok.errors import SourceError
 from arenatok.pipeline.layouts.base import Layout
 
-
 SHARED = ("base", "checks")
 """The modules that every layout uses (the contract, the row checks): not layouts themselves."""
 
