@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE))
 from arenatok.pipeline.dedup import Index  # noqa: E402
 from arenatok.pipeline.driver import build  # noqa: E402
 from arenatok.pipeline.keys import batch_keys  # noqa: E402
-from arenatok.pipeline.sources.checks_arrow import battles_from_arrow  # noqa: E402
+from arenatok.pipeline.layouts.arena.arrow import battles_from_arrow  # noqa: E402
 from arenatok.pipeline.sources.local import open_local  # noqa: E402
 from bench_build import corpus, timed  # noqa: E402
 

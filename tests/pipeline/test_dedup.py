@@ -226,7 +226,7 @@ def test_a_same_id_copy_takes_its_first_copys_id(tmp_path: Path) -> None:
 
 def test_keys_see_whitespace_and_sides_but_not_content() -> None:
     b = battle("x", TURNS)
-    from arenatok.pipeline.sources.checks import battle_from_row
+    from arenatok.pipeline.layouts.arena.rows import battle_from_row
 
     k = batch_keys([battle_from_row(b), battle_from_row(swapped(b, "y"))], "r")
     assert k.exact[0] == k.exact[1]
@@ -267,7 +267,7 @@ def test_drop_never_loses_a_row_and_order_only_picks_the_first(
 
 def test_index_memory_is_digests_only() -> None:
     index = Index()
-    from arenatok.pipeline.sources.checks import battle_from_row
+    from arenatok.pipeline.layouts.arena.rows import battle_from_row
 
     k = batch_keys([battle_from_row(battle("x", [("long " * 10_000, "a", "b")]))], "r")
     assert index.see_batch(k, 0, [1]) == [None]
@@ -442,7 +442,7 @@ def test_a_match_names_rows_beyond_the_first_hundred() -> None:
 def test_ids_that_are_not_battle_ids_are_no_copies() -> None:
     """Where a release's ids are not battle ids (release None: mt_bench judges one question
     many times), two battles sharing an id are not copies."""
-    from arenatok.pipeline.sources.checks import battle_from_row
+    from arenatok.pipeline.layouts.arena.rows import battle_from_row
 
     one = battle_from_row(battle("q1", [("a", "b", "c")]))
     two = battle_from_row(battle("q1", [("other", "b", "c")]))

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arenatok.pipeline.keys import _arrays, _digests, batch_keys, normalize, same_battle_keys
-from arenatok.pipeline.sources.checks import battle_from_row
+from arenatok.pipeline.layouts.arena.rows import battle_from_row
 from tests.helpers import battle
 
 

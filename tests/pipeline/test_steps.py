@@ -42,7 +42,7 @@ def test_rejects_carry_their_source_row() -> None:
 
 
 def test_every_counter_counts_every_turn() -> None:
-    from arenatok.pipeline.sources.checks import battle_from_row
+    from arenatok.pipeline.layouts.arena.rows import battle_from_row
 
     turns = [("What is 2+2?", "4", "Four."), ("And 3+3?", "6", "Six, of course.")]
     b = battle_from_row(battle("q", turns))

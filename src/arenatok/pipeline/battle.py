@@ -1,5 +1,6 @@
-"""What every source's rows become: a `Battle` (made only by `sources.checks.new_battle`,
-after its checks), or a `Reject` with the reason; and the human vote (`Vote`)."""
+"""What every source's rows become: a `Battle` (made only by `layouts.checks.new_battle`,
+after its checks), or a `Reject` with the reason (a `RowProblem` raised); and the human vote
+(`Vote`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ DECISIVE: tuple[Vote, ...] = ("model_a", "model_b")
 SCORE_A: dict[Vote, float] = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}
 """Model A's score in a vote: 1 a win, 0 a loss, a half for a tie of either kind (as the
 arena's Bradley-Terry counts it)."""
+
+
+class RowProblem(ValueError):
+    """A row fails a check; the message is the reason."""
 
 
 def vote(label: str) -> Vote:

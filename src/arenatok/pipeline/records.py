@@ -9,7 +9,6 @@ counted in the source).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -269,30 +268,19 @@ def edit(record: Record, e: Edit, *, row_offset: int = 0) -> None:
         record["context"]["duplicate_of"] = e.duplicate_of
 
 
-_SOURCE_ROW = re.compile(rb'("sha256":"[0-9a-f]*","row":)(\d+)')
-"""The row of `api_metadata.source` in a record's JSON line. A `"` inside a JSON string is
-always escaped, so these bytes occur only as that field, never inside a text."""
-
-
 def edit_lines(
     lines: Sequence[bytes], edits: Mapping[int, Edit], *, row_offset: int = 0
 ) -> list[bytes]:
     """JSON lines of records with `edits` (line index -> Edit) applied, and `row_offset` added
-    to every record's source row: the same bytes as decoding every line, `edit`, and
-    `dumps_lines`, but only the lines with an edit are decoded."""
+    to every record's source row: each line that changes decoded, edited (`edit`) and encoded
+    again (`dumps_lines`); the others kept as they are."""
     out = []
     for i, line in enumerate(lines):
         e = edits.get(i)
-        if e is not None:
-            record = loads(line)
-            edit(record, e, row_offset=row_offset)
-            out.append(dumps_lines([record]))
-        elif row_offset:
-            out.append(
-                _SOURCE_ROW.sub(
-                    lambda m: m.group(1) + str(int(m.group(2)) + row_offset).encode(), line
-                )
-            )
-        else:
+        if e is None and not row_offset:
             out.append(line)
+            continue
+        record = loads(line)
+        edit(record, e or Edit(), row_offset=row_offset)
+        out.append(dumps_lines([record]))
     return out

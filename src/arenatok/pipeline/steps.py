@@ -16,6 +16,7 @@ from arenatok.options import ChatOverhead
 from arenatok.pipeline import layouts
 from arenatok.pipeline.battle import Battle, Reject
 from arenatok.pipeline.keys import BatchKeys, batch_keys
+from arenatok.pipeline.layouts.checks import parse_rows, quality_flags
 from arenatok.pipeline.metrics import chat_overhead, token_usage
 from arenatok.pipeline.records import (
     ApiMetadata,
@@ -26,8 +27,6 @@ from arenatok.pipeline.records import (
     TokenUsage,
     dumps_lines,
 )
-from arenatok.pipeline.sources.checks import parse_rows, quality_flags
-from arenatok.pipeline.sources.checks_arrow import battles_from_arrow
 from arenatok.pipeline.sources.filetypes.base import JsonLines, Payload, rows_of
 from arenatok.pipeline.stats import Stats
 from arenatok.pipeline.style import battle_style
@@ -137,7 +136,7 @@ def parse_batch(
     (from 1) of its first row. Returns the battles, the rejects, and each battle's row."""
     layout = layouts.get(options.sources[source].layout)
     allow_null = options.allow_null_turns
-    if isinstance(payload, JsonLines | list) or layout.name != layouts.DEFAULT:
+    if isinstance(payload, JsonLines | list) or layout.parse_arrow is None:
         items = parse_rows(
             rows_of(payload),
             first_row=first_row,
@@ -145,7 +144,7 @@ def parse_batch(
             id_key=layout.id_column,
         )
     else:
-        items = battles_from_arrow(payload, first_row=first_row, allow_null_turns=allow_null)
+        items = layout.parse_arrow(payload, first_row=first_row, allow_null_turns=allow_null)
     battles = [x for x in items if isinstance(x, Battle)]
     rows = [first_row + i for i, x in enumerate(items) if isinstance(x, Battle)]
     return battles, [x for x in items if isinstance(x, Reject)], rows

@@ -11,17 +11,19 @@ import pytest
 from arenatok.errors import SourceError
 from arenatok.pipeline import layouts
 from arenatok.pipeline.battle import ARENA_LABELS, VOTES
-from arenatok.pipeline.layouts import DEFAULT, LAYOUTS, Layout, detect, get
+from arenatok.pipeline.layouts import DEFAULT, LAYOUTS, SHARED, Layout, detect, get
 from arenatok.pipeline.layouts.base import REQUIRED_COLUMNS
 
 
 def test_every_module_is_one_layout() -> None:
-    modules = [m.name for m in pkgutil.iter_modules(layouts.__path__) if m.name != "base"]
+    modules = [m.name for m in pkgutil.iter_modules(layouts.__path__) if m.name not in SHARED]
     found = [importlib.import_module(f"arenatok.pipeline.layouts.{m}").LAYOUT for m in modules]
     assert all(isinstance(x, Layout) for x in found)
     assert sorted(x.name for x in found) == sorted(LAYOUTS)
     assert list(LAYOUTS) == ["arena-140k", "kaggle-55k", "arena-100k", "arena", "mt-bench"]
     assert all(get(name) is layout for name, layout in LAYOUTS.items())
+    # Only the arena's own schema has the Arrow fast path (a property test compares the two).
+    assert [n for n, x in LAYOUTS.items() if x.parse_arrow is not None] == ["arena"]
 
 
 def test_every_layout_maps_its_labels_onto_the_one_vocabulary_of_votes() -> None:

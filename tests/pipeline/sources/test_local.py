@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from arenatok.errors import SourceError
-from arenatok.pipeline.sources.checks import RowProblem, battle_from_row
+from arenatok.pipeline.battle import RowProblem
+from arenatok.pipeline.layouts.arena.rows import battle_from_row
 from arenatok.pipeline.sources.local import open_local
 from tests.helpers import TINY, battle, write_jsonl, write_parquet
 

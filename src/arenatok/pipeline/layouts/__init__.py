@@ -1,9 +1,9 @@
 """The layouts of the known releases: how each names its columns and votes, one module each
 (`arena`, `arena_100k`, `arena_140k`, `kaggle_55k`, `mt_bench`), each filling the contract of
-`base.Layout` as its `LAYOUT`. A file's layout is recognised from its columns (`detect`) or
-named with `--format` (`get`). Every layout ends in the same `Battle`, so everything after
-reading works unchanged: its vote labels are mapped at its edge onto the one vocabulary of
-votes (`battle.Vote`; `Layout.labels`).
+`base.Layout` as its `LAYOUT` with the shared row checks (`checks`). A file's layout is
+recognised from its columns (`detect`) or named with `--layout` (`get`). Every layout ends in
+the same `Battle`, so everything after reading works unchanged: its vote labels are mapped at
+its edge onto the one vocabulary of votes (`battle.Vote`; `Layout.labels`).
 
 A new release is one new module here: this package finds every module's `LAYOUT` itself."""
 
@@ -16,12 +16,15 @@ from collections.abc import Sequence
 from arenatok.errors import SourceError
 from arenatok.pipeline.layouts.base import Layout
 
+SHARED = ("base", "checks")
+"""The modules that every layout uses (the contract, the row checks): not layouts themselves."""
+
 
 def _found() -> dict[str, Layout]:
     """Every module's LAYOUT, in detection order."""
     found = []
     for module in pkgutil.iter_modules(__path__):
-        if module.name != "base":
+        if module.name not in SHARED:
             found.append(importlib.import_module(f"{__name__}.{module.name}").LAYOUT)
     return {layout.name: layout for layout in sorted(found, key=lambda x: x.order)}
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from arenatok.pipeline.battle import ARENA_LABELS, Battle
 from arenatok.pipeline.layouts.base import REQUIRED_COLUMNS, Layout, release_extras
-from arenatok.pipeline.sources.checks import (
+from arenatok.pipeline.layouts.checks import (
     as_mapping,
     both_sides,
     check_turn,

@@ -14,10 +14,9 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from arenatok.pipeline.battle import Battle, Vote
+from arenatok.pipeline.battle import Battle, RowProblem, Vote
 from arenatok.pipeline.layouts.base import Layout, release_extras
-from arenatok.pipeline.sources.checks import (
-    RowProblem,
+from arenatok.pipeline.layouts.checks import (
     as_mapping,
     both_sides,
     head_fields,

@@ -7,13 +7,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from arenatok.pipeline.battle import VOTES, Battle, Vote
+from arenatok.pipeline.battle import VOTES, Battle, Reject, Vote
 from arenatok.pipeline.style import release_counts
 
 Parse = Callable[[Mapping[str, Any], bool], Battle]
 """A row (and whether null replies are allowed) to a Battle, or a RowProblem raised."""
+
+
+class ParseArrow(Protocol):
+    """A whole Arrow batch to its Battles and Rejects, in row order, exactly as `Parse` row by
+    row would give them (a property test compares the two); `first_row`: the source row number
+    (from 1) of the batch's first row."""
+
+    def __call__(
+        self, batch: Any, *, first_row: int, allow_null_turns: bool = False
+    ) -> list[Battle | Reject]: ...
+
 
 REQUIRED_COLUMNS = (
     "question_id",
@@ -50,6 +61,7 @@ class Layout:
     labels: Mapping[str, Vote]
     """The release's vote labels, each with the vote it is (mapped here, at the edge)."""
     parse: Parse
+    """The row check: this layout's row to a Battle (the pieces are in `layouts.checks`)."""
     order: int
     """Detection tries layouts in this order, the most specific first: the first that fits."""
     id_column: str = "question_id"
@@ -62,6 +74,8 @@ class Layout:
     """A Parquet file of this layout is read as the arena schema's columns only (the
     moderation structs by their `flagged` leaves); otherwise every column but
     `full_conversation`."""
+    parse_arrow: ParseArrow | None = None
+    """The same checks over a whole Arrow batch (a Parquet file's), faster; None: row by row."""
 
     @property
     def votes(self) -> tuple[Vote, ...]:

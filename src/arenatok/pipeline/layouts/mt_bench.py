@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from arenatok.options import is_whole
-from arenatok.pipeline.battle import Battle, Vote
+from arenatok.pipeline.battle import Battle, RowProblem, Vote
 from arenatok.pipeline.layouts.base import REQUIRED_COLUMNS, Layout
-from arenatok.pipeline.sources.checks import (
-    RowProblem,
+from arenatok.pipeline.layouts.checks import (
     as_mapping,
     both_sides,
     head_fields,

@@ -2,7 +2,7 @@
 columns or first rows (`layouts`), the columns to read chosen (the Hub file: `hub`).
 
 Files are read in batches (Arrow record batches, raw JSON lines, or decoded rows); a large file
-is never held whole as Python objects. The checks of each row live in `checks`.
+is never held whole as Python objects. The checks of each row are its layout's (`layouts`).
 """
 
 from __future__ import annotations

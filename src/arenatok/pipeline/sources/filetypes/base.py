@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, TypeAlias, cast
 
 from arenatok.errors import SourceError, first_line, resource_error
-from arenatok.pipeline.sources.checks import RowProblem
+from arenatok.pipeline.battle import RowProblem
 
 if TYPE_CHECKING:
     import pyarrow as pa

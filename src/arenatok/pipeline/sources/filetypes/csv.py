@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from arenatok.errors import SourceError, first_line, resource_error
-from arenatok.pipeline.sources.checks import RowProblem
+from arenatok.pipeline.battle import RowProblem
 from arenatok.pipeline.sources.filetypes.base import FileType, Payload, open_data
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from arenatok.errors import SourceError, first_line
-from arenatok.pipeline.sources.checks import RowProblem
+from arenatok.pipeline.battle import RowProblem
 from arenatok.pipeline.sources.filetypes.base import (
     BOM,
     FileType,

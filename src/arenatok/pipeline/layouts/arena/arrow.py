@@ -1,10 +1,10 @@
-"""The checks of `check.battle_from_row`, computed for a whole Arrow batch at once.
+"""The checks of `rows.battle_from_row`, computed for a whole Arrow batch at once.
 
 This module only computes masks: which rows pass every check, and each column's values as the
-row path takes them. Passing rows become Battles through `check.new_battle`; every other row
-goes through `battle_from_row`, which decides and names the reason. Column types this module
-does not know are no error either: the whole batch then goes the row path. So both paths give
-the same result on every input (a property test compares them).
+row path takes them. Passing rows become Battles through `layouts.checks.new_battle`; every
+other row goes through `battle_from_row`, which decides and names the reason. Column types this
+module does not know are no error either: the whole batch then goes the row path. So both paths
+give the same result on every input (a property test compares them).
 """
 
 from __future__ import annotations
@@ -13,12 +13,8 @@ from functools import partial
 from typing import Any
 
 from arenatok.pipeline.battle import VOTES, Battle, Reject
-from arenatok.pipeline.sources.checks import (
-    battle_from_row,
-    new_battle,
-    parse_rows,
-    plain_id,
-)
+from arenatok.pipeline.layouts.arena.rows import battle_from_row
+from arenatok.pipeline.layouts.checks import new_battle, parse_rows, plain_id
 
 CONVERSATIONS = ("conversation_a", "conversation_b")
 HEAD = ("question_id", "model_a", "model_b", "winner")

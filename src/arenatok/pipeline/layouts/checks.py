@@ -1,8 +1,7 @@
-"""What a valid battle is: the checks that turn a source row into a Battle, or say why not.
-
-`battle_from_row` is the definition for the arena layout; the other layouts (`formats`) reuse
-its pieces, and the vectorised path (`check_arrow`) only computes which rows pass these same
-checks: every Battle is made by `new_battle`, from fields checked here.
+"""What a valid battle is: the checks every layout's `parse` is made of, the one maker of a
+Battle (`new_battle`), and what is said of any battle (its texts' `text_problem`, its
+`quality_flags`). The arena layout (`arena.rows.battle_from_row`) is the definition; the other
+layouts reuse its pieces.
 """
 
 from __future__ import annotations
@@ -13,12 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from arenatok.options import is_whole
-from arenatok.pipeline.battle import ARENA_LABELS, Battle, Reject, Vote
+from arenatok.pipeline.battle import ARENA_LABELS, Battle, Reject, RowProblem, Vote
 from arenatok.pipeline.encodings import SPECIAL_TOKEN_TEXTS
-
-
-class RowProblem(ValueError):
-    """A row fails a check; the message is the reason."""
 
 
 def show(v: object) -> str:
@@ -210,16 +205,6 @@ def both_sides(
     return users, answers_a, answers_b, nulls_a + nulls_b
 
 
-def battle_from_row(row: object, allow_null_turns: bool = False) -> Battle:
-    """Check one arena-schema row and return its Battle; raise RowProblem with the reason.
-    With `allow_null_turns`, a null answer counts as an empty one (flagged null_turn)."""
-    row = as_mapping(row)
-    head = head_fields(row)
-    users, answers_a, answers_b, nulls = both_sides(row, allow_null_turns)
-    check_turn(row.get("turn"), len(users))
-    return new_battle({**head, **meta_fields(row)}, users, answers_a, answers_b, null_turns=nulls)
-
-
 def plain_id(row: object, id_key: str = "question_id") -> str | None:
     """The id of a row for a reject entry: as it is when a string of Unicode text, else a short
     description of whatever is there (null when absent)."""
@@ -271,7 +256,7 @@ def parse_rows(
     rows: Sequence[object],
     *,
     first_row: int,
-    parse: Callable[[Any], Battle] = battle_from_row,
+    parse: Callable[[Any], Battle],
     id_key: str = "question_id",
 ) -> list[Battle | Reject]:
     """Each row checked by `parse`, in order; `first_row` is the source row number (from 1)

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arenatok.pipeline.battle import Battle
+from arenatok.pipeline.battle import Battle, RowProblem
+from arenatok.pipeline.layouts.arena.rows import battle_from_row
 from arenatok.pipeline.layouts.base import REQUIRED_COLUMNS
-from arenatok.pipeline.sources.checks import RowProblem, battle_from_row, parse_rows, timestamp
+from arenatok.pipeline.layouts.checks import parse_rows, timestamp
 from tests.helpers import TINY, battle, msg
 
 
@@ -275,13 +276,13 @@ def test_a_lone_surrogate_anywhere_makes_a_reject_saying_where(
 ) -> None:
     turns = where.pop("turns", [("hi", "a", "b")])
     row = battle("q1", turns) | where
-    [reject] = parse_rows([row], first_row=5)
+    [reject] = parse_rows([row], first_row=5, parse=battle_from_row)
     assert reject.row == 5  # type: ignore[union-attr]
     assert reject.reason == reason + ": not Unicode text (it cannot be written as UTF-8)"  # type: ignore[union-attr]
 
 
 def test_a_surrogate_in_a_key_of_a_mapping_field_is_found() -> None:
-    from arenatok.pipeline.sources.checks import text_problem
+    from arenatok.pipeline.layouts.checks import text_problem
 
     b = battle_from_row(battle("q1"))
     b.categories = {"ok": 1, "bad" + _LONE: 2}  # type: ignore[assignment]
@@ -298,18 +299,20 @@ def test_a_surrogate_in_a_key_of_a_mapping_field_is_found() -> None:
 
 
 def test_a_reject_names_the_row_by_the_layouts_id_column() -> None:
-    [reject] = parse_rows([{"id": "row-9", "question_id": "q"}], first_row=1, id_key="id")
+    [reject] = parse_rows(
+        [{"id": "row-9", "question_id": "q"}], first_row=1, parse=battle_from_row, id_key="id"
+    )
     assert reject.question_id == "row-9"  # type: ignore[union-attr]
 
 
 def test_rows_are_numbered_from_first_row() -> None:
-    items = parse_rows([TINY[0], {"question_id": "x"}], first_row=7)
+    items = parse_rows([TINY[0], {"question_id": "x"}], first_row=7, parse=battle_from_row)
     assert [getattr(x, "row", None) for x in items] == [None, 8]
     assert items[1].question_id == "x"  # type: ignore[union-attr]  # the default id column
 
 
 def test_show_describes_a_value_in_60_characters() -> None:
-    from arenatok.pipeline.sources.checks import show
+    from arenatok.pipeline.layouts.checks import show
 
     assert show(None) == "null"
     assert show(12) == "int 12"
@@ -325,7 +328,7 @@ def test_show_describes_a_value_in_60_characters() -> None:
 
 
 def test_plain_id_is_the_id_as_given_or_described() -> None:
-    from arenatok.pipeline.sources.checks import plain_id
+    from arenatok.pipeline.layouts.checks import plain_id
 
     assert plain_id({"question_id": "abc"}) == "abc"  # the default column
     assert plain_id({"id": "7"}, "id") == "7"
@@ -361,7 +364,7 @@ def test_a_whole_float_turn_counts() -> None:
 
 
 def test_quality_flags_by_value() -> None:
-    from arenatok.pipeline.sources.checks import quality_flags
+    from arenatok.pipeline.layouts.checks import quality_flags
 
     def flags(*, a: str = "x", b: str = "y", **kw: Any) -> list[str]:
         return quality_flags(Battle("q", "m1", "m2", "tie", ("u",), (a,), (b,), **kw))

@@ -11,9 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arenatok.pipeline.battle import VOTES, Battle, Reject
-from arenatok.pipeline.sources import checks_arrow as check_arrow
-from arenatok.pipeline.sources.checks import battle_from_row, parse_rows
-from arenatok.pipeline.sources.checks_arrow import battles_from_arrow
+from arenatok.pipeline.layouts.arena import arrow as check_arrow
+from arenatok.pipeline.layouts.arena.arrow import battles_from_arrow
+from arenatok.pipeline.layouts.arena.rows import battle_from_row
+from arenatok.pipeline.layouts.checks import parse_rows
 from tests.helpers import TINY, battle
 
 MESSAGE = pa.struct([("content", pa.string()), ("role", pa.string())])
