@@ -93,7 +93,7 @@ class LowRank:
     """Each message as R numbers: its TF-IDF times the shared SVD basis (`lowrank`), or times
     a map learned from the training votes (`lowrank_learned`: partial least squares on the
     basis); a side sends one vector per message, summed by the receiver. Each number is sent
-    at `bits` (16: float16; 8, 4, 2, 1: quantised, see `represent.quantise`). Cost:
+    at `bits` (16: float16; 8, 4, 2, 1: quantised, see `compress.quantise`). Cost:
     ceil(R x bits / 8) bytes a message."""
 
     def __init__(self, rank: int, *, seed: int = 0, learned: bool = False, bits: int = 16) -> None:
