@@ -160,7 +160,7 @@ def test_a_build_that_rejects_every_row_fails_and_keeps_the_old_output(
     assert err == (
         f"Error: {bad}: all 3 rows were rejected or dropped, none written; the first: turn "
         "must be a whole number, got str '1' (row 1)\n"
-        "Hint: fix the source (or choose its layout with --format); --allow-empty writes an "
+        "Hint: fix the source (or choose its layout with --layout); --allow-empty writes an "
         "empty dataset anyway\n"
     )
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

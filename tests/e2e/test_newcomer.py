@@ -60,7 +60,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         (["build", "--source", "{d}/nope.jsonl"], "{d}/nope.jsonl: no such file"),
         (["build", "--source", "{d}/a-directory"], "{d}/a-directory: is a directory"),
         (
-            ["build", "--source", "{d}/cols.parquet", "--format", "kaggle-55k"],
+            ["build", "--source", "{d}/cols.parquet", "--layout", "kaggle-55k"],
             "{d}/cols.parquet: missing columns for the kaggle-55k layout",
         ),
         (
@@ -74,7 +74,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ),
         (["build", "--limit", "abc"], "Invalid value for '--limit': 'abc' is not a whole number"),
         (["build", "--counter", "slow"], "Invalid value for '--counter': 'slow' is not one of"),
-        (["build", "--format", "foo"], "Invalid value for '--format': 'foo' is not one of"),
+        (["build", "--layout", "foo"], "Invalid value for '--layout' / '--format': 'foo' is not"),
         (["push", "{built}"], "Missing option '--repo-id'."),
         (["bench", "{d}/b.csv"], "Invalid value for 'OUT_DIRS...': Directory '{d}/b.csv' is a"),
     ],

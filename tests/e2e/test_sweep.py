@@ -113,8 +113,8 @@ def test_build_from_every_kind_of_source(
         ["--encoding", "cl100k_base,nope"],
         ["--tokenizer", "/nonexistent/tokenizer.json"],
         ["--tokenizer", "README.md"],
-        ["--format", "arena-140k"],
-        ["--format", "kaggle-55k"],
+        ["--layout", "arena-140k"],
+        ["--layout", "kaggle-55k"],
         ["--format", "mt-bench"],
         ["--format", "nonsense"],
         ["--chat-overhead", "anthropic"],
@@ -169,7 +169,7 @@ option_values = st.sampled_from(
      "openai", "local", "arena", "kaggle-55k", "\u2028", "a" * 300, "/", "//x"]
 )  # fmt: skip
 build_options = st.sampled_from(
-    ["--limit", "--encoding", "--format", "--chat-overhead", "--on-bad-row", "--dataset-name",
+    ["--limit", "--encoding", "--layout", "--chat-overhead", "--on-bad-row", "--dataset-name",
      "--workers", "--engine", "--tokenizer"]
 )  # fmt: skip
 flags = st.sampled_from(["--allow-null-turns", "--allow-empty"])

@@ -73,7 +73,7 @@ def test_workers_auto_is_one_for_a_small_input(tmp_path: Path) -> None:
 def test_a_source_that_is_not_there_or_not_known(src: Path, tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="no such file"):
         plan(tmp_path / "missing.jsonl", out=tmp_path / "o")
-    with pytest.raises(SourceError, match="unknown format: 'nope'"):
+    with pytest.raises(SourceError, match="unknown layout: 'nope'"):
         plan(src, out=tmp_path / "o", layout="nope")
     # A prefix that names no layout is part of the path (a file name may hold a colon).
     with pytest.raises(SourceError, match=f"nope:{src}: no such file"):

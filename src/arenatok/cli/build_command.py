@@ -20,7 +20,7 @@ from arenatok.pipeline.layouts import LAYOUTS
     multiple=True,
     metavar="[LAYOUT:]FILE",
     help="Local Parquet, JSON Lines, JSON or (kaggle-55k) CSV file in a known layout (see "
-    "--format), or LAYOUT:FILE; repeatable: several sources make one dataset, duplicates found "
+    "--layout), or LAYOUT:FILE; repeatable: several sources make one dataset, duplicates found "
     "within and across them. Default: lmsys/chatbot_arena_conversations from the Hub (pinned "
     "revision, sha256 checked).",
 )
@@ -55,11 +55,12 @@ from arenatok.pipeline.layouts import LAYOUTS
     "pip install 'arenatok[tokenizers]'). Counted without special tokens.",
 )
 @click.option(
+    "--layout",
     "--format",
     "layout",
     type=click.Choice(list(LAYOUTS)),
     default=None,
-    help="The source layout. Default: detected from the columns.",
+    help="The source layout (--format: its older name). Default: detected from the columns.",
 )
 @click.option(
     "--allow-null-turns",

@@ -2,7 +2,7 @@
 (which lists every problem) and the reader of a build (`dataset.built`: report, bench, card and
 push, which refuse a build at its first problem).
 
-- the metadata: its shape (`dataset.metadata`), its counts adding up, its file table naming the
+- the metadata: its shape (`pipeline.metadata`), its counts adding up, its file table naming the
   build's files and nothing else;
 - each record of data_out.jsonl: the record schema (types included) and the metric definitions,
   checked from the per-turn counts without the code that computed them (`check_record`);

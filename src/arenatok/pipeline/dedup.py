@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arenatok.pipeline.keys import BatchKeys
-from arenatok.pipeline.metadata import Copies
+from arenatok.pipeline.metadata import Copies, VotesDiffer
 from arenatok.pipeline.records import DuplicateOf
 
 KINDS = ("same_id", "same_battle")
@@ -135,7 +135,7 @@ class Index:
     """`kind` and `kind:key` -> later copies."""
     pairs: Counter[tuple[int, int]] = field(default_factory=Counter)
     """(source of the first copy, source of the later copy) -> later copies."""
-    disagreements: list[dict[str, Any]] = field(default_factory=list)
+    disagreements: list[VotesDiffer] = field(default_factory=list)
     """Copies of one battle whose votes differ."""
 
     def see_batch(self, batch: BatchKeys, source: int, rows: Sequence[int]) -> list[Match | None]:

@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from typing_extensions import Unpack
 
@@ -97,7 +96,7 @@ def run(p: Plan, *, progress: Progress | None = None) -> BuildResult:
                     _check_batch(p, r)
                     matches = index.see_batch(r.keys, r.source, r.record_rows)
                     renames = _renames(p, r, matches, index)
-                    dropped: list[dict[str, object]] = []
+                    dropped: list[records.Dropped] = []
                     if any(matches) or renames:
                         if p.duplicates == "error":
                             _duplicate_error(p, r, matches)
@@ -197,7 +196,7 @@ def mark_duplicates(
     *,
     drop: bool,
     labels: Sequence[str],
-) -> tuple[BatchResult, list[dict[str, Any]]]:
+) -> tuple[BatchResult, list[records.Dropped]]:
     """A batch's result with its later copies marked (`quality_flags: duplicate` and
     `duplicate_of`) or, with `drop`, taken out (returned as duplicates.jsonl entries), and ids
     namespaced by `renames` (record index -> new id). Only the records that change are
@@ -209,7 +208,7 @@ def mark_duplicates(
         for i, m in enumerate(matches)
         if not gone[i] and (m is not None or i in renames)
     }
-    dropped: list[dict[str, Any]] = []
+    dropped: list[records.Dropped] = []
     if drop:
         for i, m in enumerate(matches):
             if m is not None:
@@ -220,7 +219,13 @@ def mark_duplicates(
                         "question_id": renames.get(i, r.keys.question_ids[i]),
                         "kind": m.kind,
                         "key": m.key,
-                        "duplicate_of": {"file": labels[m.source], **m.reference()},
+                        "duplicate_of": {
+                            "file": labels[m.source],
+                            "source": m.source,
+                            "row": m.row,
+                            "kind": m.kind,
+                            "key": m.key,
+                        },
                     }
                 )
     edited = records.edit_lines(lines, edits)
@@ -306,7 +311,7 @@ def _check_not_empty(p: Plan, stats: Stats, writer: DatasetWriter) -> None:
         why = f"; the first: {first['reason']} (row {first['row']})" if first else ""
         raise EmptyBuildError(
             f"{label}: all {stats.read:,} rows were rejected or dropped, none written{why}",
-            hint="fix the source (or choose its layout with --format); --allow-empty writes an "
+            hint="fix the source (or choose its layout with --layout); --allow-empty writes an "
             "empty dataset anyway",
         )
 

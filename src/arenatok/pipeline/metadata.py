@@ -140,6 +140,22 @@ class SourcePair(TypedDict):
     later_copies: Count
 
 
+class VoteOf(TypedDict):
+    """One copy of a battle: where it is and whom its vote names (a model, or `tie`)."""
+
+    source: Count
+    row: Count
+    winner: StrictStr
+
+
+class VotesDiffer(TypedDict):
+    """Two copies of one battle whose votes differ, and the key that matched them."""
+
+    first: VoteOf
+    later: VoteOf
+    key: StrictStr
+
+
 class Copies(TypedDict):
     """What the index of duplicates found (`dedup.Index.summary`)."""
 
@@ -148,7 +164,7 @@ class Copies(TypedDict):
     by_key: dict[StrictStr, Count]
     by_source_pair: list[SourcePair]
     votes_differ: Count
-    votes_differ_list: list[dict[StrictStr, Any]]
+    votes_differ_list: list[VotesDiffer]
 
 
 class Duplicates(Copies):

@@ -228,7 +228,7 @@ def _small(size: int, limit: int | None) -> bool:
 def start_workers_early(
     sources: Sequence[str | Path], *, limit: int | None, workers: int | None
 ) -> None:
-    """Start the worker processes' fork server now (`engine.start_early`) when the build will
+    """Start the worker processes' fork server now (`workers.start_early`) when the build will
     use worker processes: `workers` > 1, or None and the local files are large (the rule of
     `plan`, judged by size). Its start-up then overlaps the planning."""
     if workers == 1 or not sources:

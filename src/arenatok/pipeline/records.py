@@ -113,6 +113,27 @@ class DuplicateOf(TypedDict):
     key: str
 
 
+class CopyOf(TypedDict):
+    """The first copy of a dropped battle: its file, then `DuplicateOf`'s fields."""
+
+    file: str
+    source: int
+    row: int
+    kind: str
+    key: str
+
+
+class Dropped(TypedDict):
+    """One line of duplicates.jsonl: a later copy that `--duplicates drop` took out."""
+
+    file: str
+    row: int
+    question_id: str
+    kind: str
+    key: str
+    duplicate_of: CopyOf
+
+
 class ApiMetadata(TypedDict):
     question_id: str
     timestamp: float | None

@@ -15,7 +15,7 @@ import orjson
 from arenatok.errors import OutputError
 from arenatok.pipeline.battle import Reject
 from arenatok.pipeline.metadata import Draft, Metadata
-from arenatok.pipeline.records import Record, dumps_lines
+from arenatok.pipeline.records import Dropped, Record, dumps_lines
 from arenatok.runtime.atomic import (
     BUILD_HINT,
     DirLock,
@@ -150,7 +150,7 @@ class DatasetWriter:
         n: int,
         first_records: Sequence[Record] = (),
         rejects: Iterable[dict[str, object]] = (),
-        duplicates: Sequence[dict[str, object]] = (),
+        duplicates: Sequence[Dropped] = (),
     ) -> None:
         """Append a block of `n` records made by `dumps_lines` (and reject and duplicate
         entries), in order; `first_records` are the block's first records, kept for the mini

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from arenatok.report import controlled, ratings
+from arenatok.report.results import Coefficient, Coefficients
 
 Bound = list[float] | str
 """A 95% interval (low, high), or why there is none: "not estimable: ..." or "unbounded
@@ -65,7 +65,7 @@ def sandwich_bounds(values: np.ndarray, half: np.ndarray) -> list[Bound]:
     ]
 
 
-def coefficient(estimate: float, bound: Bound) -> dict[str, Any]:
+def coefficient(estimate: float, bound: Bound) -> Coefficient:
     """A coefficient with its 95% interval, or a null one and why."""
     if isinstance(bound, str):
         return {"estimate": estimate, "ci95": None, "not_estimable": bound}
@@ -83,7 +83,7 @@ class Fits:
     models: list[str] = field(default_factory=list)
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     bounds: dict[str, list[Bound]] = field(default_factory=dict)
-    coefficients: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    coefficients: Coefficients = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ def controlled_fit(
     weights = battle_weights(m) if opts.reweight else None
     full = controlled.contextual_bt(m, weights)
     fits.columns[name] = ratings.SCALE * full[:n] + ratings.INIT
-    coefficients: dict[str, dict[str, Any]] = {
+    coefficients: dict[str, Coefficient] = {
         f: {"estimate": float(full[n + k])} for k, f in enumerate(features)
     }
     fits.coefficients[name] = coefficients

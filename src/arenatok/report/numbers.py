@@ -1,5 +1,5 @@
 """`arenatok report`: the numbers people look at before they trust the data, as one dict
-(`build_report`), with the caveats of thin data. `report.page` writes them as files.
+(`build_report`), with the caveats of thin data. `report_page.write_report` writes them as files.
 """
 
 from __future__ import annotations

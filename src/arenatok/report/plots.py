@@ -268,8 +268,9 @@ def style_figure(report: Report) -> Any:
     est = np.array([coef[n]["estimate"] for n in names])
     fig, ax = figure(7, 2.8)
     ys = np.arange(len(names))[::-1]
-    if all(coef[n].get("ci95") for n in names):
-        bars = error_bars(est.tolist(), [coef[n]["ci95"] for n in names])
+    cis = [ci for n in names if (ci := coef[n].get("ci95"))]
+    if len(cis) == len(names):
+        bars = error_bars(est.tolist(), cis)
         ax.errorbar(est, ys, xerr=bars, fmt="o", capsize=3)
     else:
         ax.plot(est, ys, "o")

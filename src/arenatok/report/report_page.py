@@ -16,6 +16,7 @@ from arenatok.report.numbers import build_report
 from arenatok.report.plots import report_plots
 from arenatok.report.results import (
     FITS,
+    Coefficient,
     Counts,
     Filters,
     ModelRow,
@@ -209,7 +210,7 @@ def _votes_and_tokens(counts: Counts, tokens: Tokens) -> list[str]:
     ]
 
 
-def _coefficient_words(x: dict[str, Any]) -> dict[str, Any]:
+def _coefficient_words(x: Coefficient) -> dict[str, str]:
     """A coefficient's missing estimate or interval in words ("not estimable")."""
     why = x.get("not_estimable", "").split(":")[0]
     return {k: why for k in ("estimate", "ci95") if x.get(k) is None}

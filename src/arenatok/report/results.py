@@ -5,13 +5,52 @@ read their attributes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from arenatok.pipeline.metadata import Source
+from typing_extensions import NotRequired, TypedDict
+
+from arenatok.pipeline.metadata import Agreement, Source, VotesDiffer
 from arenatok.sections import INTERNAL, OMIT, Section
 
 FITS = ("bradley_terry", "length_controlled", "style_controlled")
 """The rating fits of a leaderboard's rows, in their order."""
+
+
+class Coefficient(TypedDict):
+    """A controlled fit's coefficient of one feature (log-odds of A winning per standard
+    deviation of the feature's difference) with its 95% interval; a null one says why."""
+
+    estimate: float | None
+    ci95: NotRequired[list[float] | None]
+    not_estimable: NotRequired[str]
+
+
+Coefficients = dict[str, dict[str, Coefficient]]
+"""By controlled fit (`length_controlled`, `style_controlled`), by feature: its coefficient."""
+
+
+class Quantiles(TypedDict, total=False):
+    """A distribution of one number: its count, mean, min, 5/25/50/75/95th percentiles (linear
+    interpolation) and max; empty when there are no values."""
+
+    n: int
+    mean: float
+    min: float
+    p5: float
+    p25: float
+    median: float
+    p75: float
+    p95: float
+    max: float
+
+
+Histogram = dict[str, int]
+"""Values per bin of `usage.HISTOGRAM_EDGES`, keyed "[lo, hi)" (the last ">= lo")."""
+
+
+class Histograms(TypedDict):
+    prompt_tokens_per_message: Histogram
+    response_tokens_per_message: Histogram
+    response_tokens_by_model: dict[str, Histogram]
 
 
 @dataclass(kw_only=True)
@@ -80,7 +119,7 @@ class Board(Section):
 
     battles: int
     battles_left_out: int | None = field(default=None, metadata=OMIT)
-    coefficients: dict[str, dict[str, dict[str, Any]]]
+    coefficients: Coefficients
     models: list[ModelRow]
     separate_groups: list[list[str]] | None = field(default=None, metadata=OMIT)
     rated_sets: list[list[str]] | None = field(default=None, metadata=OMIT)
@@ -121,7 +160,7 @@ class Ratings(Section):
     length_coefficient_definition: str
     battles: int
     battles_left_out: int | None = field(default=None, metadata=OMIT)
-    coefficients: dict[str, dict[str, dict[str, Any]]]
+    coefficients: Coefficients
     models: list[ModelRow]
     separate_groups: list[list[str]] | None = field(default=None, metadata=OMIT)
     rated_sets: list[list[str]] | None = field(default=None, metadata=OMIT)
@@ -137,7 +176,7 @@ class SliceRow(Section):
     battles: int
     battles_left_out: int | None = field(default=None, metadata=OMIT)
     too_few_battles: bool | None = field(default=None, metadata=OMIT)
-    coefficients: dict[str, dict[str, dict[str, Any]]] | None = field(default=None, metadata=OMIT)
+    coefficients: Coefficients | None = field(default=None, metadata=OMIT)
     models: list[ModelRow] | None = field(default=None, metadata=OMIT)
     separate_groups: list[list[str]] | None = field(default=None, metadata=OMIT)
     rated_sets: list[list[str]] | None = field(default=None, metadata=OMIT)
@@ -192,15 +231,15 @@ class TurnCost(Section):
 class Tokens(Section):
     """Token distributions (each a dict of quantiles: n, mean, p5 ... max)."""
 
-    prompt_tokens_per_message: dict[str, Any]
-    response_tokens_per_message: dict[str, Any]
-    response_tokens_by_model: dict[str, dict[str, Any]]
-    histograms: dict[str, Any]
-    total_tokens_per_battle: dict[str, Any]
-    coordination_overhead: dict[str, Any]
+    prompt_tokens_per_message: Quantiles
+    response_tokens_per_message: Quantiles
+    response_tokens_by_model: dict[str, Quantiles]
+    histograms: Histograms
+    total_tokens_per_battle: Quantiles
+    coordination_overhead: Quantiles
     full_state_vs_plain_input_by_turns: dict[str, TurnCost]
 
-    def distributions(self) -> dict[str, dict[str, Any]]:
+    def distributions(self) -> dict[str, Quantiles]:
         """The distributions of one number per message or battle, by name."""
         every = {
             "prompt_tokens_per_message": self.prompt_tokens_per_message,
@@ -251,7 +290,7 @@ class Sources(Section):
     overlap_matrix_rule: str
     later_copies: dict[str, int] | None
     votes_differ: int
-    votes_differ_list: list[dict[str, Any]]
+    votes_differ_list: list[VotesDiffer]
 
 
 @dataclass(kw_only=True)
@@ -268,8 +307,8 @@ class Report(Section):
     ratings: Ratings
     slices: Slices | None = field(default=None, metadata=OMIT)
     length_bias: list[BiasRow]
-    source_token_agreement: dict[str, Any] | None
-    source_style_agreement: dict[str, Any] | None
+    source_token_agreement: dict[str, Agreement] | None
+    source_style_agreement: dict[str, Agreement] | None
     specification_report: list[SpecRow]
     sources: Sources
     caveats: list[str] = field(default_factory=list)

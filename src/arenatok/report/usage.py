@@ -19,8 +19,10 @@ from arenatok.pipeline.metadata import Metadata
 from arenatok.report.results import (
     BiasRow,
     Counts,
+    Histogram,
     ModelPairs,
     PairCount,
+    Quantiles,
     SourceRow,
     Sources,
     SpecRow,
@@ -49,7 +51,7 @@ def response_tokens(c: Battles) -> dict[str, list[int]]:
     return out
 
 
-def quantiles(values: Sequence[float]) -> dict[str, float]:
+def quantiles(values: Sequence[float]) -> Quantiles:
     """Mean and the 5/25/50/75/95th percentiles (linear interpolation), min and max."""
     a = np.asarray(values, dtype=float)
     if not len(a):
@@ -72,7 +74,7 @@ HISTOGRAM_EDGES = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8
 """Token-count bins (powers of two; the last bin is open) for the histograms in report.json."""
 
 
-def histogram(values: Sequence[int]) -> dict[str, int]:
+def histogram(values: Sequence[int]) -> Histogram:
     """Counts per bin of HISTOGRAM_EDGES, keyed "[lo, hi)" (the last ">= lo")."""
     counts = np.histogram(np.asarray(values, dtype=float), bins=[*HISTOGRAM_EDGES, float("inf")])[0]
     keys = [f"[{lo}, {hi})" for lo, hi in itertools.pairwise(HISTOGRAM_EDGES)]

@@ -2,7 +2,7 @@
 the directory's list of the derived files arenatok wrote (`MANIFEST`, with their sha256). What
 lets an analysis replace only its own files and commit only beside the build it read
 (`write_derived`), a new build remove only what was made from the build it replaces and is
-unchanged since (`write.remove_derived`), and `validate` tell a stale or changed file."""
+unchanged since (`write.derived_to_remove`), and `validate` tell a stale or changed file."""
 
 from __future__ import annotations
 

@@ -59,9 +59,9 @@ def test_the_arena_columns_alone_are_the_default() -> None:
 def test_columns_of_no_layout_are_one_error() -> None:
     with pytest.raises(SourceError, match=r"f\.csv: no known layout has these columns: a, b"):
         detect(["a", "b"], "f.csv")
-    with pytest.raises(SourceError, match="unknown format: 'arena-1m'") as caught:
+    with pytest.raises(SourceError, match="unknown layout: 'arena-1m'") as caught:
         get("arena-1m")
-    assert caught.value.hint == f"known formats: {', '.join(LAYOUTS)}"
+    assert caught.value.hint == f"known layouts: {', '.join(LAYOUTS)}"
 
 
 def test_only_flat_layouts_fit_csv() -> None:

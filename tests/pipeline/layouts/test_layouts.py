@@ -308,7 +308,8 @@ def test_unknown_layout_lists_columns_and_formats(tmp_path: Path) -> None:
         f"{src}: no known layout has these columns: prompt, chosen, rejected"
     )
     assert e.value.hint == (
-        f"known formats: {', '.join(LAYOUTS)} (see README, Sources); or name one with --format"
+        f"known layouts: {', '.join(LAYOUTS)}; the docs' Layouts page gives each one's columns: "
+        "rename yours to one's (or name it with --layout)"
     )
 
 

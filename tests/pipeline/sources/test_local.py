@@ -165,7 +165,7 @@ def test_an_error_keeps_its_cause_and_debug_shows_it(tmp_path: Path) -> None:
 
 def test_the_metadata_names_a_local_sources_file_type(tmp_path: Path) -> None:
     """`file_type` (Parquet, CSV, JSON Lines or JSON), beside its layout: the word `format`
-    is the layout's (--format)."""
+    is the layout's (--layout)."""
     from arenatok.pipeline.driver import build
 
     src = write_jsonl(tmp_path / "b.jsonl", TINY)

@@ -48,8 +48,8 @@ def detect(columns: Sequence[str], path: object) -> Layout:
         return LAYOUTS[DEFAULT]
     raise SourceError(
         f"{path}: no known layout has these columns: {', '.join(columns) or '(none)'}",
-        hint=f"known formats: {', '.join(LAYOUTS)} (see README, Sources); or name one with "
-        "--format",
+        hint=f"known layouts: {', '.join(LAYOUTS)}; the docs' Layouts page gives each one's "
+        "columns: rename yours to one's (or name it with --layout)",
     )
 
 
@@ -59,7 +59,7 @@ def get(name: str) -> Layout:
         return LAYOUTS[name]
     except KeyError as e:
         raise SourceError(
-            f"unknown format: {name!r}", hint=f"known formats: {', '.join(LAYOUTS)}"
+            f"unknown layout: {name!r}", hint=f"known layouts: {', '.join(LAYOUTS)}"
         ) from e
 
 

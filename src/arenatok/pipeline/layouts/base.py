@@ -51,7 +51,7 @@ class Layout:
     """One release's layout: the contract every module of this package fills (as `LAYOUT`)."""
 
     name: str
-    """What `--format` and the metadata call it."""
+    """What `--layout` and the metadata call it."""
     source: str
     """The Hugging Face dataset it comes from."""
     required: tuple[str, ...]

@@ -156,8 +156,8 @@ def _layout(
             raise SourceError(
                 f"{p}: missing columns for the {chosen.name} layout: {', '.join(missing)} "
                 f"(found: {', '.join(names)})",
-                hint="name the file's layout with --format (see README, Sources), or leave "
-                "--format out to detect it",
+                hint="name the file's layout with --layout (the docs' Layouts page gives "
+                "each one's columns), or leave --layout out to detect it",
             )
         return chosen
     if file_type.has_columns:
