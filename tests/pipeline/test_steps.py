@@ -46,7 +46,7 @@ def test_every_counter_counts_every_turn() -> None:
 
     turns = [("What is 2+2?", "4", "Four."), ("And 3+3?", "6", "Six, of course.")]
     b = battle_from_row(battle("q", turns))
-    options = StepOptions(dataset="d", counters=("cl100k_base", "o200k_base"))
+    options = StepOptions(dataset="d", tokenizers=("cl100k_base", "o200k_base"))
     [record] = records_of([b], options.make_counters(), options=options)
     usage = record["context"]["token_usage"]
     # By hand: What| is| |2|+|2|? (7) and And| |3|+|3|? (6); Four|. (2), Six|,| of| course|. (5)

@@ -350,7 +350,7 @@ def _metadata(p: Plan, stats: Stats, per_source: list[Stats], index: Index) -> D
             "row_numbers": "rows are numbered from 1 in source order (JSON Lines: the line)",
         },
         "options": {
-            "counters": list(p.options.counters),
+            "counters": list(p.options.tokenizers),
             "on_bad_row": p.on_bad_row,
             "duplicates": p.duplicates,
             "allow_null_turns": p.options.allow_null_turns,

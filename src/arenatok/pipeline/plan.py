@@ -172,7 +172,7 @@ def plan(
     options = StepOptions(
         dataset=dataset_name or "+".join(names),
         sources=tuple(SourceStamp(s.file.layout, s.provenance["sha256"]) for s in sources),
-        counters=(*encodings, *map(str, tokenizers)),
+        tokenizers=(*encodings, *map(str, tokenizers)),
         allow_null_turns=allow_null_turns,
         chat_overhead=chat_overhead,
         counter=counter,

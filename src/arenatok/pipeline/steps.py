@@ -50,16 +50,18 @@ class StepOptions:
 
     dataset: str
     sources: tuple[SourceStamp, ...] = (SourceStamp(),)
-    counters: tuple[str, ...] = ("cl100k_base",)
-    """tiktoken encoding names, or paths of tokenizer.json files; the first is the primary."""
+    tokenizers: tuple[str, ...] = ("cl100k_base",)
+    """tiktoken encoding names, or paths of tokenizer.json files; the first is the primary
+    (artifact_metadata.json's `counters`)."""
     allow_null_turns: bool = False
     chat_overhead: ChatOverhead | None = None
     counter: str = "tiktoken"
-    """What counts the tiktoken encodings (see `options.Counter`)."""
+    """The implementation that counts the tiktoken encodings (`--counter`; see
+    `options.Counter`)."""
 
     def make_counters(self, threads: int | None = None) -> list[TokenCounter]:
         """One counter per tokenizer, in order."""
-        return [counter_for(c, threads=threads, counter=self.counter) for c in self.counters]
+        return [counter_for(c, threads=threads, counter=self.counter) for c in self.tokenizers]
 
 
 class _Optional(TypedDict, total=False):

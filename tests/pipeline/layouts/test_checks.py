@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -375,3 +376,27 @@ def test_quality_flags_by_value() -> None:
     assert flags(a="<|im_start|> is not one of tiktoken's", b="a | b") == []
     assert flags(image_parts=1) == ["image_parts"]
     assert flags(a="same", b="same", null_turns=1) == ["null_turn", "identical_responses"]
+
+
+@pytest.mark.parametrize(
+    ("texts", "reason"),
+    [
+        ((["Hi"], [None], ["Hey"]), "an answer of model A (turn 1) must be a string, got null"),
+        (
+            (["Hi", 7], ["a", "b"], ["c", "d"]),
+            "a user message (turn 2) must be a string, got int 7",
+        ),
+        ((["Hi"], ["a"], ["b", "c"]), "1 user messages, 1 answers of model A and 2 of model B"),
+        (([], [], []), "a battle has one of each per turn, at least one turn"),
+    ],
+)
+def test_no_layout_makes_a_battle_of_texts_that_are_not_one_string_each_per_turn(
+    texts: tuple[list[Any], list[Any], list[Any]], reason: str
+) -> None:
+    """The one maker of a Battle checks what a layout may forget: a reject, not a crash."""
+    from arenatok.pipeline.layouts.checks import head_fields, meta_fields, new_battle
+
+    fields = {**head_fields({"question_id": "q", "model_a": "x", "model_b": "y", "winner": "tie"}),
+              **meta_fields({})}  # fmt: skip
+    with pytest.raises(RowProblem, match=re.escape(reason)):
+        new_battle(fields, *texts)

@@ -80,7 +80,7 @@ def test_every_file_type_reads_the_same_rows_in_order(tmp_path: Path, kind: str,
     path = write(kind, tmp_path / f"rows.{kind}", ROWS)
     file_type = FILE_TYPES[kind]
     columns = tuple(ROWS[0]) if file_type.has_columns else ()  # the layout names them
-    batches = list(file_type.batches(path, size, columns=columns))
+    batches = list(file_type.payloads(path, size, columns=columns))
     assert [len(rows_of(b)) for b in batches][:-1] == [size] * (len(batches) - 1)
     rows = [r for b in batches for r in rows_of(b)]
     as_text = [{k: str(v) for k, v in r.items()} for r in rows]
@@ -108,7 +108,7 @@ def test_a_whole_number_too_long_to_convert_is_its_rows_problem(
     path = tmp_path / "rows.json"
     path.write_text("\n".join(texts) if kind == "jsonl" else "[" + ",\n".join(texts) + "]")
     file_type = FILE_TYPES[kind.split(",")[0]]
-    read = [r for b in file_type.batches(path, size) for r in rows_of(b)]
+    read = [r for b in file_type.payloads(path, size) for r in rows_of(b)]
     what = "line" if kind == "jsonl" else "record"
     assert [str(r) for r in read[3:6:2]] == [
         f"{what} {i} holds a whole number of 5,000 digits, more than Python converts"
@@ -121,5 +121,5 @@ def test_a_whole_number_too_long_to_convert_is_its_rows_problem(
 def test_a_json_list_reads_whole_numbers_past_64_bits(tmp_path: Path, size: int) -> None:
     rows = [dict(r, n=2**70 * i) for i, r in enumerate(ROWS)]  # the first fits 64 bits
     path = write("json", tmp_path / "rows.json", rows)
-    read = [r for b in FILE_TYPES["json"].batches(path, size) for r in rows_of(b)]
+    read = [r for b in FILE_TYPES["json"].payloads(path, size) for r in rows_of(b)]
     assert read == rows

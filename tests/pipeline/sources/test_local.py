@@ -17,7 +17,7 @@ from tests.helpers import TINY, battle, write_jsonl, write_parquet
 
 
 def rows_of(path: Path) -> list[Any]:
-    return [r for batch in open_local(path).batches(batch_size=3) for r in batch]
+    return [r for batch in open_local(path).row_batches(batch_size=3) for r in batch]
 
 
 def test_jsonl_splits_on_newline_only(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ def test_json_file_with_one_object_per_line_is_jsonl(tmp_path: Path) -> None:
 
 def test_parquet_reads_in_batches(tmp_path: Path) -> None:
     path = write_parquet(tmp_path / "b.parquet", TINY * 3)
-    batches = list(open_local(path).batches(batch_size=5))
+    batches = list(open_local(path).row_batches(batch_size=5))
     assert [len(b) for b in batches] == [5, 5, 2]
     assert battle_from_row(batches[0][1]) == battle_from_row(TINY[1])
 
@@ -139,7 +139,7 @@ def test_json_list_items_and_depth_limit(tmp_path: Path) -> None:
 
 
 def rows_of_json(path: Path) -> list[Any]:
-    return [r for batch in open_local(path).batches(batch_size=2) for r in batch]
+    return [r for batch in open_local(path).row_batches(batch_size=2) for r in batch]
 
 
 def test_an_error_keeps_its_cause_and_debug_shows_it(tmp_path: Path) -> None:

@@ -170,6 +170,13 @@ def meta_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+_TEXTS = (
+    ("users", "a user message"),
+    ("answers_a", "an answer of model A"),
+    ("answers_b", "an answer of model B"),
+)
+
+
 def new_battle(
     fields: Mapping[str, Any],
     users: Sequence[str],
@@ -178,7 +185,18 @@ def new_battle(
     **extra: Any,
 ) -> Battle:
     """The one place a Battle is made: checked fields (`head_fields`, `meta_fields`, or
-    their vectorised equal) and the texts of each turn; `extra`: layout-specific fields."""
+    their vectorised equal) and the texts of each turn, one of each per turn, every one a
+    string (else a RowProblem, whatever layout forgot to check); `extra`: layout-specific
+    fields."""
+    if not users or not len(users) == len(answers_a) == len(answers_b):
+        raise RowProblem(
+            f"{len(users)} user messages, {len(answers_a)} answers of model A and "
+            f"{len(answers_b)} of model B: a battle has one of each per turn, at least one turn"
+        )
+    for texts, (_, label) in zip((users, answers_a, answers_b), _TEXTS, strict=True):
+        for i, text in enumerate(texts, 1):
+            if not isinstance(text, str):
+                raise RowProblem(f"{label} (turn {i}) must be a string, got {show(text)}")
     return Battle(
         **fields,
         users=tuple(users),
@@ -221,13 +239,6 @@ def _surrogate(text: str) -> re.Match[str] | None:
     """Where `text` holds a surrogate code point (JSON can spell one, `\\ud800`; Unicode text
     and UTF-8 cannot), or None. Free for ASCII text (`isascii` reads a flag)."""
     return None if text.isascii() else _SURROGATE.search(text)
-
-
-_TEXTS = (
-    ("users", "a user message"),
-    ("answers_a", "an answer of model A"),
-    ("answers_b", "an answer of model B"),
-)
 
 
 def text_problem(battle: Battle) -> str | None:

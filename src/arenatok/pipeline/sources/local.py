@@ -46,7 +46,7 @@ class LocalFile:
 
     def payloads(self, batch_size: int = 2048) -> Iterator[Payload]:
         """Batches of `batch_size` rows in source order, as read (see `rows_of`)."""
-        return self.file_type.batches(
+        return self.file_type.payloads(
             self.path, batch_size, columns=self.columns, compression=self.compression
         )
 
@@ -57,7 +57,7 @@ class LocalFile:
             return self.path.stem
         return self.path.name
 
-    def batches(self, batch_size: int = 2048) -> Iterator[list[Any]]:
+    def row_batches(self, batch_size: int = 2048) -> Iterator[list[Any]]:
         """Rows in source order, `batch_size` at a time, as plain Python values."""
         return map(rows_of, self.payloads(batch_size))
 
@@ -183,7 +183,7 @@ def _detect_json(p: Path, filetype: str, compression: str | None = None) -> Layo
     by one, as the default layout's."""
     keysets: list[list[str]] = []
     with contextlib.suppress(SourceError):
-        for batch in LocalFile(p, filetype, compression=compression).batches(batch_size=100):
+        for batch in LocalFile(p, filetype, compression=compression).row_batches(batch_size=100):
             keysets = [list(row) for row in batch if isinstance(row, dict)]
             break
     for keys in keysets:

@@ -225,7 +225,7 @@ class FileType(ABC):
         return None
 
     @abstractmethod
-    def batches(
+    def payloads(
         self,
         path: Path,
         size: int,

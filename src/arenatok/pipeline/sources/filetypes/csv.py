@@ -74,7 +74,7 @@ class Csv(FileType):
                 hint="check its header and quoting; the file must be UTF-8 text",
             ) from e
 
-    def batches(
+    def payloads(
         self,
         path: Path,
         size: int,

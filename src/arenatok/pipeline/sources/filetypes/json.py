@@ -151,7 +151,7 @@ class Json(FileType):
     def starts(self, start: bytes) -> bool:
         return start.lstrip()[:1] == b"["
 
-    def batches(
+    def payloads(
         self,
         path: Path,
         size: int,

@@ -23,7 +23,7 @@ class Jsonl(FileType):
     def starts(self, start: bytes) -> bool:
         return start.lstrip()[:1] == b"{"
 
-    def batches(
+    def payloads(
         self,
         path: Path,
         size: int,

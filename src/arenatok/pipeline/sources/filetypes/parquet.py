@@ -38,7 +38,7 @@ class Parquet(FileType):
 
         return int(pq.ParquetFile(path).metadata.num_rows)
 
-    def batches(
+    def payloads(
         self,
         path: Path,
         size: int,
