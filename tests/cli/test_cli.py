@@ -90,7 +90,10 @@ def test_missing_source(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("0", "0 is not a positive number"), ("many", "'many' is not a whole number or 'all'")],
+    [
+        ("0", "0 is not a positive number (--limit all: no limit)"),
+        ("many", "'many' is not a whole number or 'all'"),
+    ],
 )
 def test_bad_limit(value: str, message: str) -> None:
     code, _, err = run("build", "--limit", value)
