@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from arenatok.pipeline.driver import build
 from arenatok.pipeline.metrics import efficiency, token_usage, turn_usages
 from arenatok.pipeline.tokens import count
-from tests.helpers import TINY, records, write_jsonl
+from tests.helpers import TINY, doc_text, records, write_jsonl
 
 
 def test_first_arena_battle_golden() -> None:
@@ -160,3 +160,13 @@ def test_chat_overhead_is_separate_and_hand_checked(tmp_path: Path) -> None:
         del with_chat["context"]["token_usage"]["chat_overhead"]
         assert with_chat == without  # never mixed into the plain counts
     assert plain.metadata["options"]["chat_overhead"] is None
+
+
+def test_the_docs_define_every_metric() -> None:
+    from arenatok.pipeline.metrics import DEFINITIONS
+
+    table = doc_text("concepts/metrics.md").replace(
+        "\\|", "|"
+    )  # a | inside a Markdown table cell is written \|
+    for name, text in DEFINITIONS.items():
+        assert f"| `{name}` | {text} |" in table, name
