@@ -4,6 +4,7 @@ written."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -88,3 +89,24 @@ def test_report_in_an_unwritable_directory_gives_no_out_hint(
     assert code == 3
     assert "--out" not in err
     assert err.endswith("Hint: make the directory writable, or copy the build elsewhere\n")
+
+
+def test_the_reports_filters_come_from_its_options(tmp_path: Path) -> None:
+    """TINY three times: vicuna-13b against koala-13b 9 times, alpaca-13b against
+    dolly-v2-12b 3 times."""
+    build(write_jsonl(tmp_path / "b.jsonl", TINY * 3), out=tmp_path / "o", duplicates="flag")
+    out = tmp_path / "o"
+    kept = {"anony_only": True, "battles_before": 12, "battles_after": 9}
+    for options, excluded, below in (
+        (["--exclude-model", "alpaca-13b", "--min-battles", "2"], ["alpaca-13b"], []),
+        (["--min-battles", "4"], [], ["alpaca-13b", "dolly-v2-12b"]),
+    ):
+        code, text, err = run("report", str(out), "--rounds", "0", "--anony-only", *options)
+        assert (code, err) == (0, "")
+        assert text.splitlines()[-1] == f"wrote {out}/report.json, {out}/report.html"
+        assert json.loads((out / "report.json").read_text())["ratings"]["filters"] == {
+            **kept,
+            "min_battles": int(options[-1]),
+            "excluded_models": excluded,
+            "models_below_min_battles": below,
+        }
