@@ -1,3 +1,6 @@
+"""`cli`: the command line as a whole: every command's help, example and docs page, the
+command list, the README's commands. Each command's own tests are in the file of its module."""
+
 from __future__ import annotations
 
 import re
