@@ -80,6 +80,12 @@ def write_jsonl(path: Path, rows: Iterable[Any]) -> Path:
     return path
 
 
+def records(out: Path) -> list[dict[str, Any]]:
+    """The records a build wrote to `out` (its data_out.jsonl), as JSON."""
+    lines = (out / "data_out.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(x) for x in lines]
+
+
 def write_parquet(path: Path, rows: list[dict[str, Any]]) -> Path:
     pq.write_table(pa.Table.from_pylist(rows), path)
     return path

@@ -1,6 +1,7 @@
 """ARCHITECTURE.md stays true: every module it names exists, and every module is named. The
 imports keep their layers (the contracts in pyproject.toml, checked by import-linter); no module
-grows past MAX_LINES, no function past MAX_FUNCTION_LINES; the tests mirror the package."""
+grows past MAX_LINES, no function past MAX_FUNCTION_LINES; the tests mirror the package, and
+each module of MIN_TESTED_LINES or more has its test file, named after it."""
 
 from __future__ import annotations
 
@@ -21,6 +22,33 @@ TEXT = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
 MAX_LINES = 400
 MAX_FUNCTION_LINES = 100
 MAX_TEST_LINES = 500
+MIN_TESTED_LINES = 80
+"""A module of this many lines or more has its test file: tests/<its folder>/test_<it>.py."""
+MAX_UNTESTED = 8
+
+UNTESTED: dict[str, str] = {}
+"""Modules of MIN_TESTED_LINES or more that may go without their test file, each with why (at
+most MAX_UNTESTED). None today."""
+
+REWORKED: dict[str, str] = {
+    "bench/bench_page.py": "bench/ is being remade as units (bench/strategies/): tests follow",
+    "bench/compress.py": "bench/ is being remade as units (bench/strategies/): tests follow",
+    "bench/embed.py": "bench/ is being remade as units (bench/strategies/): tests follow",
+    "bench/predict.py": "bench/ is being remade as units (bench/strategies/): tests follow",
+    "bench/protocol.py": "bench/ is being remade as units (bench/strategies/): tests follow",
+    "bench/represent.py": "bench/ is being remade as units (bench/strategies/): tests follow",
+    "bench/results.py": "bench/ is being remade as units (bench/strategies/): tests follow",
+    "bench/shared.py": "bench/ is being remade as units (bench/strategies/): tests follow",
+    "dataset/built.py": "dataset/ is being remade around the Hub's configs: tests follow",
+    "dataset/check.py": "dataset/ is being remade around the Hub's configs: tests follow",
+    "dataset/ids.py": "dataset/ is being remade around the Hub's configs: tests follow",
+    "dataset/invariants.py": "dataset/ is being remade around the Hub's configs: tests follow",
+    "dataset/push.py": "dataset/ is being remade around the Hub's configs: tests follow",
+    "dataset/sources.py": "dataset/ is being remade around the Hub's configs: tests follow",
+}
+"""Modules without their test file while the work that rewrites their package is under way
+(issue 46): an entry goes when its module gets its test file or is gone, and this list, once
+empty, goes too."""
 
 
 RECORD_FIELDS = ("context", "api_metadata", "token_usage")
@@ -150,7 +178,7 @@ def test_the_tests_mirror_the_package() -> None:
     packages = {
         str(p.parent.relative_to(PACKAGE))
         for p in PACKAGE.rglob("__init__.py")
-        if p.parent != PACKAGE and "filetypes" not in p.parts
+        if p.parent != PACKAGE
     }
     assert {p for p in packages if not (tests / p).is_dir()} == set()
     sizes = {
@@ -158,3 +186,30 @@ def test_the_tests_mirror_the_package() -> None:
         for p in tests.rglob("test_*.py")
     }
     assert {name: n for name, n in sizes.items() if n > MAX_TEST_LINES} == {}
+
+
+def mirror_of(module: Path) -> Path:
+    """Where the tests of `module` (a file of the package) are: tests/<its folder>/test_<it>.py."""
+    relative = module.relative_to(PACKAGE)
+    return ROOT / "tests" / relative.parent / f"test_{relative.name}"
+
+
+def test_every_module_with_logic_has_its_test_file() -> None:
+    """A module of MIN_TESTED_LINES or more is tested in the file named after it; the
+    end-to-end suites (tests/e2e/) are apart. The exceptions are listed, each with why."""
+    missing = {
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "__init__.py"
+        and len(p.read_text(encoding="utf-8").splitlines()) >= MIN_TESTED_LINES
+        and not mirror_of(p).is_file()
+    }
+    assert missing - set(UNTESTED) - set(REWORKED) == set()
+    assert set(UNTESTED) - missing == set()  # an exception that has its test file now is no more
+    assert len(UNTESTED) <= MAX_UNTESTED
+    assert set(UNTESTED).isdisjoint(REWORKED)
+    # The check itself: a root module's tests are at the root, a package's in its folder.
+    assert mirror_of(PACKAGE / "errors.py") == ROOT / "tests" / "test_errors.py"
+    assert mirror_of(PACKAGE / "pipeline" / "sources" / "filetypes" / "json.py") == (
+        ROOT / "tests" / "pipeline" / "sources" / "filetypes" / "test_json.py"
+    )

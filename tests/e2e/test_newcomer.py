@@ -5,6 +5,7 @@ examples leave behind)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -161,7 +162,7 @@ def test_the_card_declares_the_releases_license_and_no_local_path(
     build(write_jsonl(tmp_path / "b.jsonl", TINY), out=out)
     text = write_card(out).read_text()
     assert DatasetCard(text).data.to_dict()["license"] == "cc-by-nc-4.0"
-    assert "the license of lmsys/chatbot_arena_conversations" in text
+    assert "lmsys/chatbot_arena_conversations: its dataset card's metadata says" in text
     assert str(tmp_path) not in text
     assert "local file `b.jsonl`" in text
     # Every layout says where its license comes from; an unknown one is `unknown`, said so.
@@ -405,3 +406,16 @@ def test_the_readmes_example_outputs_are_ignored_by_git() -> None:
         text=True,
     )
     assert set(ignored.stdout.split()) == made
+
+
+def test_no_page_shows_a_backslash_before_a_pipe_in_code() -> None:
+    """Inside a code span a table's pipe needs no escape: `\\|` there is shown as it is."""
+    from tests.helpers import doc_pages
+
+    spans = [
+        (page.name, span)
+        for page in doc_pages()
+        for span in re.findall(r"`[^`\n]+`", page.read_text(encoding="utf-8"))
+        if "\\|" in span
+    ]
+    assert spans == []

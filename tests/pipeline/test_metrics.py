@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from arenatok.pipeline.driver import build
 from arenatok.pipeline.metrics import efficiency, token_usage, turn_usages
+from arenatok.pipeline.tokens import count
+from tests.helpers import TINY, doc_text, records, write_jsonl
 
 
 def test_first_arena_battle_golden() -> None:
@@ -132,3 +137,36 @@ def test_edges_of_the_metric_functions() -> None:
     }  # fmt: skip
     with pytest.raises(ValueError, match=r"^users, answers_a and answers_b must have one count"):
         turn_usages([1, 2], [3], [4])
+
+
+def test_chat_overhead_is_separate_and_hand_checked(tmp_path: Path) -> None:
+    assert (count("user"), count("assistant")) == (1, 1)
+    src = write_jsonl(tmp_path / "b.jsonl", TINY[:2])
+    plain = build(src, out=tmp_path / "plain")
+    build(src, out=tmp_path / "chat", chat_overhead="openai")
+    one, two = records(tmp_path / "chat")
+    # Request i sends i user and i-1 assistant messages, (3 + 1) each, and 3 prime the reply.
+    assert one["context"]["token_usage"]["chat_overhead"] == {
+        "scheme": "openai",
+        "turns": [7],
+        "full_state_chat_overhead_tokens": 7,
+    }
+    assert two["context"]["token_usage"]["chat_overhead"] == {
+        "scheme": "openai",
+        "turns": [7, 15],
+        "full_state_chat_overhead_tokens": 22,
+    }
+    for with_chat, without in zip([one, two], records(tmp_path / "plain"), strict=True):
+        del with_chat["context"]["token_usage"]["chat_overhead"]
+        assert with_chat == without  # never mixed into the plain counts
+    assert plain.metadata["options"]["chat_overhead"] is None
+
+
+def test_the_docs_define_every_metric() -> None:
+    from arenatok.pipeline.metrics import DEFINITIONS
+
+    table = doc_text("concepts/metrics.md").replace(
+        "\\|", "|"
+    )  # a | inside a Markdown table cell is written \|
+    for name, text in DEFINITIONS.items():
+        assert f"| `{name}` | {text} |" in table, name

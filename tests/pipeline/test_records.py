@@ -3,6 +3,7 @@ from __future__ import annotations
 import copy
 from typing import Any, cast
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -180,3 +181,17 @@ def test_each_line_break_alone_is_escaped_and_its_neighbours_are_not() -> None:
     for ch in NEIGHBOURS:
         assert not records._has_line_breaks(f"ab{ch}cd".encode())
         assert dumps_lines([f"ab{ch}cd"]) == f'"ab{ch}cd"'.encode()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(st.lists(json_values, min_size=1, max_size=5))
+def test_dumps_lines_round_trips_one_line_per_object(objs: list[Any]) -> None:
+    block = dumps_lines(objs)
+    lines = block.decode().splitlines()  # str.splitlines breaks at U+2028 too
+    assert [orjson.loads(x) for x in lines] == objs

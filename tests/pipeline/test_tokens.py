@@ -1,20 +1,18 @@
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arenatok.errors import EncodingNotFoundError, HashMismatchError
+from arenatok.dataset.validate import validate_dir
 from arenatok.pipeline import tokens
-from arenatok.pipeline.encodings import ENCODINGS, bpe_bytes, get_encoding
+from arenatok.pipeline.driver import build
+from arenatok.pipeline.encodings import get_encoding
 from arenatok.pipeline.tokens import TokenCounter, count
+from tests.helpers import TINY, records, write_jsonl
 
 OPENCL = "What is the difference between OpenCL and CUDA?"
 
@@ -29,59 +27,6 @@ def test_special_token_text_is_ordinary_text() -> None:
     enc = get_encoding("cl100k_base")
     assert count("<|endoftext|>") == len(enc.encode_ordinary("<|endoftext|>")) == 7
     assert len(enc.encode("<|endoftext|>", allowed_special="all")) == 1
-
-
-@pytest.mark.parametrize("name", sorted(ENCODINGS))
-def test_same_encoding_as_tiktoken_official(
-    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Seed tiktoken's own cache with the checked file, then let tiktoken build the encoding
-    # its official way: the parameters and ranks must equal ours.
-    import tiktoken_ext.openai_public as official
-
-    spec = ENCODINGS[name]
-    key = hashlib.sha1(spec.url.encode()).hexdigest()
-    (tmp_path / key).write_bytes(bpe_bytes(name))
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
-    theirs = getattr(official, name)()
-    ours = get_encoding(name)
-    assert ours.name == theirs["name"]
-    assert ours._pat_str == theirs["pat_str"]
-    assert ours._special_tokens == theirs["special_tokens"]
-    assert ours._mergeable_ranks == theirs["mergeable_ranks"]
-
-
-def test_unknown_encoding_lists_known() -> None:
-    with pytest.raises(EncodingNotFoundError) as e:
-        count("x", encoding="gpt5_base")
-    assert e.value.message == "unknown encoding: 'gpt5_base'"
-    assert e.value.hint == "known encodings: cl100k_base, o200k_base"
-
-
-def test_bundled_file_with_wrong_hash_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    bad = dataclasses.replace(ENCODINGS["cl100k_base"], sha256="0" * 64)
-    monkeypatch.setitem(ENCODINGS, "cl100k_base", bad)
-    with pytest.raises(HashMismatchError, match="expected 0000"):
-        bpe_bytes("cl100k_base")
-
-
-def test_counting_works_without_network(tmp_path: Path) -> None:
-    # A fresh interpreter whose sockets all fail, with an empty tiktoken cache.
-    code = (
-        "import socket\n"
-        "def refuse(*a, **k): raise OSError('network disabled by the test')\n"
-        "socket.socket.connect = refuse\n"
-        "socket.getaddrinfo = refuse\n"
-        "socket.create_connection = refuse\n"
-        "from arenatok import count\n"
-        f"print(count({OPENCL!r}), count({OPENCL!r}, encoding='o200k_base'))\n"
-    )
-    env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(tmp_path / "empty"), "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.split() == ["10", "10"]
-    assert not (tmp_path / "empty").exists()
 
 
 texts = st.lists(st.text(max_size=40) | st.sampled_from(["hi", "Hello!", OPENCL, ""]), max_size=60)
@@ -113,3 +58,58 @@ def test_counter_thread_pool_matches_plain_loop(monkeypatch: pytest.MonkeyPatch)
         got = counter.count_many(batch)
         assert counter._pool is not None
     assert got == [count(t) for t in batch]
+
+
+def test_two_encodings_in_one_run_equal_two_runs(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "b.jsonl", TINY)
+    build(src, out=tmp_path / "cl", encoding="cl100k_base")
+    build(src, out=tmp_path / "o2", encoding="o200k_base")
+    both = build(src, out=tmp_path / "both", encoding=["cl100k_base", "o200k_base"])
+    for one, two, pair in zip(
+        records(tmp_path / "cl"), records(tmp_path / "o2"), records(tmp_path / "both"), strict=True
+    ):
+        assert pair["context"]["token_usage"] == one["context"]["token_usage"]
+        assert pair["context"]["extra_token_usage"] == {"o200k_base": two["context"]["token_usage"]}
+    assert "extra_token_usage" not in records(tmp_path / "cl")[0]["context"]
+    assert [
+        t["name"] for t in [both.metadata["tokenizer"], *both.metadata["extra_tokenizers"]]
+    ] == ["cl100k_base", "o200k_base"]
+    assert validate_dir(tmp_path / "both") == []
+
+
+def test_tokenizer_json_counts(tmp_path: Path) -> None:
+
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    words = [
+        w
+        for r in TINY
+        for m in r["conversation_a"] + r["conversation_b"]
+        for w in m["content"].split()
+    ]
+    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.train_from_iterator(words, trainers.WordLevelTrainer(special_tokens=["[UNK]", "[BOS]"]))
+    tok.post_processor = None
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    result = build(write_jsonl(tmp_path / "b.jsonl", TINY), out=tmp_path / "out", tokenizers=[path])
+    name = f"hf-tokenizer-{sha[:12]}"
+    assert result.metadata["extra_tokenizers"] == [
+        {
+            "name": name,
+            "library": "tokenizers",
+            "tokenizers_version": __import__("tokenizers").__version__,
+            "file": str(path),
+            "file_sha256": sha,
+            "counting": "len(encode(text, add_special_tokens=False).ids)",
+        }
+    ]
+    for row, rec in zip(TINY, records(tmp_path / "out"), strict=True):
+        usage = rec["context"]["extra_token_usage"][name]
+        # A word-level tokenizer splitting on whitespace: one token per word, computed here.
+        users = [len(m["content"].split()) for m in row["conversation_a"][::2]]
+        answers_b = [len(m["content"].split()) for m in row["conversation_b"][1::2]]
+        assert [t["input_tokens"] for t in usage["turns"]] == users
+        assert [t["response_b_tokens"] for t in usage["turns"]] == answers_b

@@ -6,12 +6,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from arenatok.errors import OutputError
 from arenatok.pipeline import write
@@ -20,19 +17,6 @@ from arenatok.pipeline.write import DatasetWriter, derived_to_remove
 from arenatok.runtime import atomic
 from arenatok.runtime.atomic import write_together
 from arenatok.runtime.derived import DERIVED
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
-    max_leaves=10,
-)
-
-
-@given(st.lists(json_values, min_size=1, max_size=5))
-def test_dumps_lines_round_trips_one_line_per_object(objs: list[Any]) -> None:
-    block = dumps_lines(objs)
-    lines = block.decode().splitlines()  # str.splitlines breaks at U+2028 too
-    assert [orjson.loads(x) for x in lines] == objs
 
 
 def test_large_files_are_flushed_in_the_background_and_full_is_a_copy(
@@ -52,16 +36,6 @@ def test_large_files_are_flushed_in_the_background_and_full_is_a_copy(
     assert (tmp_path / write.FULL).stat().st_ino != (tmp_path / write.DATA).stat().st_ino
     assert files[write.FULL] == files[write.DATA]
     assert len(orjson.loads(data)["examples"]) == 60
-
-
-def test_files_respect_the_umask_and_leave_it_alone(tmp_path: Path) -> None:
-    old = os.umask(0o027)
-    try:
-        write_together(tmp_path, {"x.json": b"{}"}, hint="")
-        assert os.umask(0o027) == 0o027  # the library did not change it
-    finally:
-        os.umask(old)
-    assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o640
 
 
 def test_every_file_is_flushed_to_the_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -182,35 +156,3 @@ def test_a_failed_background_flush_fails_the_build_and_leaves_nothing(
     with pytest.raises(OutputError, match="no space left on the device"):
         build()
     assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.parametrize("fallback", ["none", "no_reflink", "no_kernel_copy"])
-def test_the_copy_of_data_out_json_is_made_by_the_kernel_where_it_can(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fallback: str
-) -> None:
-    """full_data_out.json: a reflink where the file system shares blocks, else
-    copy_file_range, else a plain copy; the same bytes every way, and the method recorded."""
-    import errno
-    import fcntl
-
-    def no(*args: Any) -> Any:
-        raise OSError(errno.EXDEV, "not here")
-
-    if fallback != "none":
-        monkeypatch.setattr(fcntl, "ioctl", no)
-    if fallback == "no_kernel_copy":
-        monkeypatch.setattr(os, "copy_file_range", no)
-    src = tmp_path / "src.bin"
-    src.write_bytes(os.urandom(3 * 2**20 + 17))
-    with (tmp_path / "dst.bin").open("wb") as dst:
-        method = write.clone_file(src, dst)
-    assert (tmp_path / "dst.bin").read_bytes() == src.read_bytes()
-    expected = {"no_reflink": "copy_file_range", "no_kernel_copy": "copy"}
-    assert method == expected.get(fallback, method)
-    assert method in ("reflink", "copy_file_range", "copy")
-    writer = DatasetWriter(tmp_path / "o", keep_rejects=False)
-    writer.add(b'{"a": 1}', 1)
-    writer.commit({"counts": {}})
-    meta = orjson.loads((tmp_path / "o" / write.METADATA).read_bytes())
-    assert meta["full_data_out_copy"] == writer.copy_method == method
-    assert (tmp_path / "o" / write.FULL).read_bytes() == (tmp_path / "o" / write.DATA).read_bytes()

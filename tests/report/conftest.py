@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from arenatok.pipeline.driver import build
 from tests.helpers import battle, write_jsonl
+
+if TYPE_CHECKING:
+    from arenatok.dataset.built import Battles
+    from arenatok.report.results import Report
 
 
 @pytest.fixture
@@ -31,3 +36,26 @@ def small_build(tmp_path: Path) -> Path:
     out = tmp_path / "out"
     build(write_jsonl(tmp_path / "b.jsonl", rows), out=out)
     return out
+
+
+@pytest.fixture(scope="module")
+def three_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Report, Battles]:
+    """The report (no bootstrap) of 120 battles among three models, 80 each, and its battles."""
+    from arenatok.dataset.built import read_built
+    from arenatok.report import build_report
+
+    tmp = tmp_path_factory.mktemp("three")
+    winners = ["model_a", "model_b", "tie"]
+    rows = [
+        battle(
+            f"q{i}",
+            [(f"Hi {i}", "Hello " * (i % 7 + 1), "Hey")],
+            model_a=f"m{i % 3}",
+            model_b=f"m{(i + 1) % 3}",
+            winner=winners[i * 7 % 3 if i % 5 else 1],
+        )
+        for i in range(120)
+    ]
+    build(write_jsonl(tmp / "b.jsonl", rows), out=tmp / "o", limit=None)
+    built = read_built(tmp / "o")
+    return build_report(built, rounds=0), built.battles

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from arenatok.cli import cli
 from arenatok.dataset.built import read_built
 from arenatok.pipeline.driver import build
-from arenatok.report import controlled, ratings, solve
+from arenatok.report import controlled, ratings
 from arenatok.report.leaderboards import leaderboard, style_matchups
 from arenatok.sections import as_json
 from tests.helpers import ROOT, benchmark_module
@@ -182,12 +182,3 @@ def test_the_report_says_which_intervals_and_weights_ran(tmp_path: Path) -> None
         assert method["weights"].startswith(weights)
         page = (out / "report.html").read_text()
         assert f"Intervals: {intervals}" in page.replace("&#x27;", "'")
-
-
-def test_solve_spd_solves() -> None:
-    rng = np.random.default_rng(1)
-    a = rng.normal(size=(30, 30))
-    matrix = a @ a.T + 30 * np.eye(30)
-    rhs = rng.normal(size=30)
-    x = solve.solve_spd(lambda v: matrix @ v, np.diag(matrix).copy(), rhs)
-    assert x == pytest.approx(np.linalg.solve(matrix, rhs), rel=1e-8)

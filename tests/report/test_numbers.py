@@ -266,12 +266,3 @@ def test_caveats_at_their_boundaries() -> None:
     thin, rough = caveats(rating([PLOT_MIN_BATTLES - 1, 400]), THIN_BATTLES - 1)
     assert thin.startswith("Thin data: 299 rated battles (under 300).")
     assert rough.startswith("1 of 2 models have fewer than 30 rated battles")
-
-
-def test_interval95_by_value() -> None:
-    import numpy as np
-
-    from arenatok.report.fits import interval95
-
-    assert interval95(np.arange(101.0)) == [2.5, 97.5]
-    assert interval95(np.array([np.nan, *np.arange(101.0)])) == [2.5, 97.5]  # NaN left out

@@ -364,3 +364,20 @@ def test_a_directory_where_a_file_goes_stops_the_commit_before_its_point_of_no_r
         )
     assert not (tmp_path / JOURNAL).exists()
     assert not (tmp_path / "b.txt").exists()
+
+
+def test_a_full_disk_at_the_last_flush_still_removes_the_temp_file(tmp_path: Path) -> None:
+    """Closing a temp file flushes its buffer; on a full disk that fails, and fails again when
+    the failed file is discarded: the discard still closes and removes it (no traceback from
+    the clean-up, no temp file left, the lock released by the caller)."""
+    from arenatok.runtime.atomic import TempFile
+
+    f = TempFile(tmp_path / "data_out.jsonl")
+    f.write(b"x" * 100)  # still in the buffer
+    full = os.open("/dev/full", os.O_WRONLY)
+    os.dup2(full, f.file.fileno())  # every write of the file now fails with ENOSPC
+    os.close(full)
+    with pytest.raises(OSError, match="No space left"):
+        f.close()
+    f.discard()
+    assert list(tmp_path.iterdir()) == []

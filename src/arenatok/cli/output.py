@@ -270,9 +270,15 @@ def _sources(src: Sources) -> Any:
 def _specification(rows: Sequence[SpecRow]) -> Any:
     from rich.table import Table
 
-    table = Table("figure", "report", "ours", title="the specification report, first 300 battles")
+    table = Table(
+        "figure",
+        "report",
+        "ours",
+        "why they differ",
+        title="the specification report, first 300 battles",
+    )
     for row in rows:
-        table.add_row(row.figure, row.report, terminal(row.ours))
+        table.add_row(row.figure, row.report, terminal(row.ours), terminal(row.why))
     return table
 
 

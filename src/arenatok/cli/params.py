@@ -33,7 +33,9 @@ class CountOr(click.ParamType):  # type: ignore[type-arg]
         except ValueError:
             self.fail(f"{value!r} is not a whole number or {self.word!r}", param, ctx)
         if n < 1:
-            self.fail(f"{n} is not a positive number", param, ctx)
+            option = param.opts[0] if param is not None and param.opts else "it"
+            meaning = "no limit" if self.word == "all" else "one per core"
+            self.fail(f"{n} is not a positive number ({option} {self.word}: {meaning})", param, ctx)
         return n
 
 

@@ -7,6 +7,7 @@ symbolic link.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -145,10 +146,13 @@ class TempFile:
         return {"bytes": self.size, "sha256": self._sha.hexdigest()}
 
     def discard(self) -> None:
+        """Close and remove the temp file, whatever failed before: closing flushes what is
+        buffered, which fails again when the disk is full (the file is closed all the same)."""
         if self._syncing is not None:  # not yet started: dropped; running: waited for
             self._syncing.cancel()
             futures.wait([self._syncing])
-        self._fh.close()
+        with contextlib.suppress(OSError):
+            self._fh.close()
         self.tmp.unlink(missing_ok=True)
 
 

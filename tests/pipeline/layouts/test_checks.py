@@ -4,6 +4,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arenatok.pipeline.battle import Battle, RowProblem
+from arenatok.pipeline.driver import build
 from arenatok.pipeline.layouts.arena.rows import battle_from_row
 from arenatok.pipeline.layouts.base import REQUIRED_COLUMNS
 from arenatok.pipeline.layouts.checks import parse_rows, timestamp
-from tests.helpers import TINY, battle, msg
+from tests.helpers import TINY, battle, msg, records, write_jsonl
 
 
 def test_valid_row_becomes_battle() -> None:
@@ -400,3 +402,22 @@ def test_no_layout_makes_a_battle_of_texts_that_are_not_one_string_each_per_turn
               **meta_fields({})}  # fmt: skip
     with pytest.raises(RowProblem, match=re.escape(reason)):
         new_battle(fields, *texts)
+
+
+def test_quality_flags(tmp_path: Path) -> None:
+    rows = [
+        battle("same", [("Hi", "Hello", "Hello")], winner="model_a"),
+        battle("empty", [(" ", "", "ok")]),
+        battle("special", [("say <|endoftext|>", "<|endoftext|>", "no")]),
+        battle("clean", [("Hi", "Hello", "Hey")]),
+    ]
+    result = build(write_jsonl(tmp_path / "b.jsonl", rows), out=tmp_path / "out")
+    assert [r["context"]["quality_flags"] for r in records(tmp_path / "out")] == [
+        ["identical_responses"],
+        ["empty_prompt", "empty_response_a"],
+        ["special_token_text"],
+        [],
+    ]
+    flags = result.metadata["quality_flags"]
+    assert (flags["identical_responses"], flags["empty_prompt"], flags["multi_turn"]) == (1, 1, 0)
+    assert set(flags) == set(result.metadata["quality_flag_definitions"])

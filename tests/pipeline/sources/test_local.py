@@ -9,6 +9,7 @@ import pytest
 
 from arenatok.errors import SourceError
 from arenatok.pipeline.battle import RowProblem
+from arenatok.pipeline.driver import build
 from arenatok.pipeline.layouts.arena.rows import battle_from_row
 from arenatok.pipeline.sources.local import open_local
 from tests.helpers import TINY, battle, write_jsonl, write_parquet
@@ -173,3 +174,15 @@ def test_the_metadata_names_a_local_sources_file_type(tmp_path: Path) -> None:
     assert meta["source"]["file_type"] == "jsonl"
     assert meta["source"]["layout"] == "arena"
     assert "format" not in meta["source"]
+
+
+def test_the_source_path_is_recorded_resolved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = write_jsonl(tmp_path / "b.jsonl", TINY)
+    monkeypatch.chdir(src.parent)
+    build("b.jsonl", out=tmp_path / "one")
+    build("./b.jsonl", out=tmp_path / "two")
+    one, two = ((tmp_path / d / "artifact_metadata.json").read_bytes() for d in ("one", "two"))
+    assert one == two
+    assert json.loads(one)["source"]["path"] == str(src.resolve())

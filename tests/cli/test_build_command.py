@@ -1,22 +1,18 @@
-"""One exit code per failure class, the same in the code, the CLI and the README's table; and
-one line plus a hint for every failure a newcomer can cause."""
+"""`cli.build_command`: `arenatok build`'s options and what each failure a newcomer can cause
+prints: one `Error:` line, one `Hint:` line, its exit code, the old output kept."""
 
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from arenatok import errors
 from arenatok.cli import cli
 from arenatok.pipeline.driver import build
-from tests.helpers import TINY, battle, doc_text, write_jsonl, write_parquet
-
-README = doc_text("commands/index.md")  # the exit codes' table
+from tests.helpers import TINY, battle, write_jsonl, write_parquet
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -25,31 +21,63 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_the_exit_code_table_is_the_code() -> None:
-    rows = re.findall(r"^\| (\d+) \| (.+?) \|(.*?)\|$", README, flags=re.M)
-    assert {int(code) for code, _, _ in rows} == set(errors.EXIT_CODES)
-    for code, _meaning, classes in rows:
-        for name in re.findall(r"`(\w+)`", classes):
-            cls = getattr(errors, name, None)
-            if isinstance(cls, type) and issubclass(cls, errors.ArenatokError):
-                assert cls.exit_code == int(code), name
-
-
-def test_every_error_class_has_a_documented_code() -> None:
-    classes = [
-        c
-        for c in vars(errors).values()
-        if isinstance(c, type) and issubclass(c, errors.ArenatokError)
-    ]
-    assert {c.exit_code for c in classes} <= set(errors.EXIT_CODES)
-    for c in classes:
-        if c is not errors.ArenatokError:
-            assert f"`{c.__name__}`" in README, f"the exit-code table lacks {c.__name__}"
-
-
 @pytest.fixture
 def src(tmp_path: Path) -> Path:
     return write_jsonl(tmp_path / "b.jsonl", TINY)
+
+
+def test_build_bad_row_exit_2(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "b.jsonl", [TINY[0], battle("q9", turns=[("a", "b", None)])])
+    code, out, err = run("build", "--source", str(src), "--out", str(tmp_path / "out"))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"Error: {src}: row 2 (question_id 'q9'): conversation_b[1].content must be a string, "
+        "got null (pass --allow-null-turns to count a null reply as empty)\n"
+        "Hint: fix the row, or pass --on-bad-row reject to write it to rejects.jsonl\n"
+    )
+    assert not (tmp_path / "out" / "data_out.json").exists()
+
+
+def test_build_reject_mode(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "b.jsonl", [TINY[0], battle("q9", turns=[("a", "b", None)])])
+    code, out, _ = run(
+        "build", "--source", str(src), "--out", str(tmp_path / "out"), "--on-bad-row", "reject"
+    )
+    assert code == 0
+    assert out.startswith("rows read 2 = written 1 + rejected 1\n")
+    assert "rejects.jsonl" in out
+
+
+def test_missing_source(tmp_path: Path) -> None:
+    assert run("build", "--source", str(tmp_path / "x.parquet")) == (
+        2,
+        "",
+        f"Error: {tmp_path}/x.parquet: no such file\nHint: check the path (--source FILE)\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "0 is not a positive number (--limit all: no limit)"),
+        ("many", "'many' is not a whole number or 'all'"),
+    ],
+)
+def test_bad_limit(value: str, message: str) -> None:
+    code, _, err = run("build", "--limit", value)
+    assert code == 2
+    assert f"Invalid value for '--limit': {message}" in err
+
+
+def test_build_help_names_every_file_it_writes_and_limit_each_source() -> None:
+    from arenatok.pipeline.write import DATA, FULL, JSONL, METADATA, MINI, PREVIEW, SCHEMA
+
+    _, out, _ = run("build", "--help")
+    text = " ".join(out.split())
+    for name in (DATA, JSONL, FULL, MINI, PREVIEW, SCHEMA, METADATA, "rejects.jsonl"):
+        assert name in text, name
+    assert "duplicates.jsonl" in text
+    assert "first N rows of each source" in text
 
 
 def test_unknown_encoding_is_an_option_error(src: Path, tmp_path: Path) -> None:
@@ -59,13 +87,6 @@ def test_unknown_encoding_is_an_option_error(src: Path, tmp_path: Path) -> None:
     assert err == (
         "Error: unknown encoding: 'p50k'\nHint: known encodings: cl100k_base, o200k_base\n"
     )
-
-
-def test_unknown_strategy_is_an_option_error(src: Path, tmp_path: Path) -> None:
-    build(src, out=tmp_path / "o")
-    code, _, err = run("bench", str(tmp_path / "o"), "--strategy", "gzip")
-    assert code == 2
-    assert err.startswith("Error: unknown strategy: 'gzip'\nHint: built in: ")
 
 
 def test_a_held_lock_is_an_output_error(src: Path, tmp_path: Path) -> None:
@@ -85,27 +106,6 @@ def test_a_held_lock_is_an_output_error(src: Path, tmp_path: Path) -> None:
         3,
         f"Error: {out}: another arenatok run (pid 4242) is writing here\n"
         "Hint: wait for it to finish, or choose another --out directory\n",
-    )
-
-
-def test_a_missing_extra_names_it(
-    src: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    build(src, out=tmp_path / "o")
-    monkeypatch.setitem(sys.modules, "sklearn", None)  # as if not installed
-    code, _, err = run("bench", str(tmp_path / "o"))
-    assert (code, err) == (
-        4,
-        "Error: arenatok bench needs scikit-learn, which is not installed\n"
-        "Hint: pip install 'arenatok[bench]'\n",
-    )
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
-    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    code, _, err = run("report", str(tmp_path / "o"), "--rounds", "0")
-    assert (code, err) == (
-        4,
-        "Error: arenatok report needs matplotlib, which is not installed\n"
-        "Hint: pip install 'arenatok[report]'\n",
     )
 
 
@@ -129,21 +129,6 @@ def test_hub_offline_is_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     # huggingface_hub reads HF_HUB_OFFLINE when first imported: either way, one line, exit 1
     assert err.startswith("Error: ")
     assert "lmsys/chatbot_arena_conversations is not in the local cache\nHint: " in err
-
-
-def test_report_in_an_unwritable_directory_gives_no_out_hint(
-    src: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from tests.helpers import deny
-
-    out = tmp_path / "o"
-    build(src, out=out)
-    deny(monkeypatch, out)
-    code, _, err = run("report", str(out), "--rounds", "0")
-    out.chmod(0o755)
-    assert code == 3
-    assert "--out" not in err
-    assert err.endswith("Hint: make the directory writable, or copy the build elsewhere\n")
 
 
 def test_a_build_that_rejects_every_row_fails_and_keeps_the_old_output(
@@ -214,18 +199,6 @@ def test_a_cut_json_lines_line_names_the_real_column(tmp_path: Path) -> None:
     assert len(cut) > 5000
 
 
-def test_a_trailing_empty_line_is_not_a_row(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "b.jsonl", TINY)
-    with path.open("a") as f:
-        f.write("\n")  # what `echo >> b.jsonl` leaves
-    result = build(path, out=tmp_path / "o")
-    assert (result.stats.read, result.stats.rejected) == (4, 0)
-    middle = tmp_path / "m.jsonl"
-    middle.write_text(path.read_text().replace("\n", "\n\n", 1))
-    result = build(middle, out=tmp_path / "m", on_bad_row="reject")
-    assert (result.stats.read, result.stats.rejected) == (5, 1)  # an empty line inside is a row
-
-
 def test_an_arena_csv_is_refused_with_a_hint(tmp_path: Path) -> None:
     path = tmp_path / "arena.csv"
     path.write_text(
@@ -238,14 +211,3 @@ def test_an_arena_csv_is_refused_with_a_hint(tmp_path: Path) -> None:
         f"Error: {path}: a CSV file cannot hold the conversation lists of the arena layout\n"
         "Hint: write it as Parquet or JSON Lines (CSV serves the flat kaggle-55k layout)\n",
     )
-
-
-def test_the_source_path_is_recorded_resolved(
-    src: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(src.parent)
-    build("b.jsonl", out=tmp_path / "one")
-    build("./b.jsonl", out=tmp_path / "two")
-    one, two = ((tmp_path / d / "artifact_metadata.json").read_bytes() for d in ("one", "two"))
-    assert one == two
-    assert json.loads(one)["source"]["path"] == str(src.resolve())
