@@ -32,13 +32,9 @@ most MAX_UNTESTED). None today."""
 
 REWORKED: dict[str, str] = {
     "bench/bench_page.py": "bench/ is being remade as units (bench/strategies/): tests follow",
-    "bench/compress.py": "bench/ is being remade as units (bench/strategies/): tests follow",
-    "bench/embed.py": "bench/ is being remade as units (bench/strategies/): tests follow",
     "bench/predict.py": "bench/ is being remade as units (bench/strategies/): tests follow",
-    "bench/protocol.py": "bench/ is being remade as units (bench/strategies/): tests follow",
     "bench/represent.py": "bench/ is being remade as units (bench/strategies/): tests follow",
     "bench/results.py": "bench/ is being remade as units (bench/strategies/): tests follow",
-    "bench/shared.py": "bench/ is being remade as units (bench/strategies/): tests follow",
     "dataset/built.py": "dataset/ is being remade around the Hub's configs: tests follow",
     "dataset/check.py": "dataset/ is being remade around the Hub's configs: tests follow",
     "dataset/ids.py": "dataset/ is being remade around the Hub's configs: tests follow",

@@ -174,33 +174,6 @@ def test_a_signal_stops_a_busy_report(arena_parquet: Path, tmp_path: Path) -> No
     assert [w for w in workers if alive(w)] == []
 
 
-# ---- what a coordinator really sends: quantised vectors -----------------------------------
-
-
-def test_quantise_hand_checked() -> None:
-    from arenatok.bench.compress import quantise, vector_bytes
-
-    scale = np.array([2.0])
-    x = np.array([[-2.0], [-0.1], [0.1], [1.9]])
-    # 1 bit: the sign, decoded as +-scale/2.
-    assert quantise(x, scale, 1)[:, 0].tolist() == [-1.0, -1.0, 1.0, 1.0]
-    # 2 bits: 4 levels over [-2, 2], decoded at their midpoints -1.5, -0.5, 0.5, 1.5.
-    assert quantise(x, scale, 2)[:, 0].tolist() == [-1.5, -0.5, 0.5, 1.5]
-    assert quantise(x, scale, 16) is x
-    assert [vector_bytes(16, b) for b in (1, 2, 4, 8, 16)] == [2, 4, 8, 16, 32]
-    assert vector_bytes(5, 1) == 1  # ceil(5 / 8)
-
-
-@given(st.lists(st.floats(-1, 1), min_size=1, max_size=20), st.sampled_from([1, 2, 4, 8]))
-def test_quantise_is_within_half_a_level(values: list[float], bits: int) -> None:
-    from arenatok.bench.compress import quantise
-
-    x = np.array(values)[:, None]
-    decoded = quantise(x, np.array([1.0]), bits)
-    assert np.all(np.abs(decoded - x) <= 1.0 / 2**bits + 1e-12)
-    assert len(np.unique(decoded)) <= 2**bits
-
-
 def test_take_keeps_each_battle_whole(unicode_build: Path) -> None:
     """Leaving battles out keeps the others' messages and ids together."""
     corpus = shared_of(unicode_build).c
