@@ -343,8 +343,8 @@ def write_together(
         lock = DirLock(directory, hint=hint)
         gone = sorted(prepare()) if prepare is not None else []
         for name in names:
-            path = directory / name
-            for link in (path, path.parent):
+            inner = (directory / p for p in Path(name).parents if p != Path())
+            for link in (directory / name, *inner):
                 if link.is_symlink():
                     raise OutputError(
                         f"{link}: is a symbolic link; arenatok does not write through links",

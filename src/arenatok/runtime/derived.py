@@ -6,6 +6,7 @@ unchanged since (`write.derived_to_remove`), and `validate` tell a stale or chan
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -249,6 +250,7 @@ def write_derived(
     hint: str,
     replace: tuple[str, ...] = (),
     groups: Sequence[Group] = (),
+    later: Mapping[str, Callable[[Mapping[str, Listed]], bytes]] | None = None,
     family: Callable[[str], bool] | None = None,
 ) -> None:
     """Write files derived from `build` (read from `read_from`) into `out`, together (`groups`
@@ -258,8 +260,10 @@ def write_derived(
     file of one of these names is in `out` that arenatok did not write (`is_ours`; `replace`
     names the files that may be replaced all the same). The files of the list that `family`
     holds and that this write does not write again (an earlier card's other shards) go in
-    the same commit, where they are as arenatok wrote them."""
-    names = [*(n for g in groups for n in g.names), *files]
+    the same commit, where they are as arenatok wrote them. `later` names files made last,
+    from the size and sha256 of the others."""
+    later = later or {}
+    names = [*(n for g in groups for n in g.names), *files, *later]
 
     def prepare() -> list[str]:
         here = build_in(out)
@@ -292,10 +296,14 @@ def write_derived(
     gone: list[str] = []
 
     def last(table: dict[str, Listed]) -> dict[str, bytes]:
+        more = {name: make(table) for name, make in later.items()}
+        table |= {
+            n: {"bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()} for n, b in more.items()
+        }
         listed: dict[str, object] = dict(read_manifest(out))
         for name in gone:
             listed.pop(name, None)
         listed.update({name: {**table[name], "build": build} for name in names})
-        return {MANIFEST: manifest_bytes(listed)}
+        return {**more, MANIFEST: manifest_bytes(listed)}
 
     write_together(out, files, hint=hint, prepare=prepare, last=last, groups=groups)
