@@ -36,10 +36,25 @@ from arenatok.dataset.sources import (
 from arenatok.errors import OutputError
 from arenatok.pipeline.metadata import Metadata
 from arenatok.runtime.atomic import Group, Listed, NewDirs, output_error
-from arenatok.runtime.derived import CARD, CROISSANT, PARQUET, by_card, card_is_ours, write_derived
+from arenatok.runtime.derived import (
+    CARD,
+    CROISSANT,
+    PARQUET,
+    by_card,
+    card_is_ours,
+    write_derived,
+)
 from arenatok.text import markdown, markdown_code, visible
 
-__all__ = ["CARD", "PARQUET", "Bounds", "features_yaml", "records_schema", "write_card"]
+__all__ = [
+    "CARD",
+    "CROISSANT",
+    "PARQUET",
+    "Bounds",
+    "features_yaml",
+    "records_schema",
+    "write_card",
+]
 
 LANGUAGES = {
     "English": "en",
@@ -249,7 +264,7 @@ def _card_text(
         named=named,
         unknown=any(s.license == UNKNOWN for s in sources),
         rows=rows,
-        configs=[(c.name, written[c.name].rows, c.summary) for c in CONFIGS],
+        configs=[(c.name, written[c.name].rows, _Markdown(c.summary)) for c in CONFIGS],  # ours
         definitions=meta.get("definitions", {}),
         flags=meta.get("quality_flag_definitions", {}),
     )
