@@ -15,7 +15,7 @@ from arenatok.dataset.configs.base import Config
 from arenatok.pipeline.records import loads
 from arenatok.pipeline.write import JSONL
 from arenatok.runtime.derived import CARD_DATA
-from arenatok.runtime.files import open_owned
+from arenatok.runtime.files import is_regular, open_owned
 
 BATCH_ROWS = 1024
 """Rows of a Parquet file read at a time."""
@@ -69,7 +69,8 @@ def disagreements(out: Path, listed: Mapping[str, object]) -> list[str]:
     for config in CONFIGS:
         names = shard_names(config, listed)
         count = {n.rsplit("-of-", 1)[1] for n in names}
-        if not names or len(count) != 1 or int(next(iter(count))[:5]) != len(names):
+        whole = all(is_regular(out / n) for n in names)
+        if not names or not whole or len(count) != 1 or int(min(count)[:5]) != len(names):
             problems.append(f"{_files(config)}: missing, or not as the card listed them: {again}")
         else:
             found[config.name] = _parquet_rows(out, config, names)

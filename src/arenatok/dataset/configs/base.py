@@ -64,8 +64,9 @@ class Config(Generic[R]):
         schema = self.schema()
         labels = {n: {v: i for i, v in enumerate(names)} for n, names in self.labels().items()}
         columns = {}
+        table: Sequence[Any] = rows  # TypedDicts, read by their keys
         for name in schema.names:
-            values = [typing.cast(Mapping[str, Any], r)[name] for r in rows]
+            values = [r[name] for r in table]
             if name in labels:
                 values = [None if v is None else labels[name][v] for v in values]
             columns[name] = values
