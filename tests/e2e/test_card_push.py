@@ -261,6 +261,9 @@ def test_push_uploads_the_cards_files_to_the_endpoint_of_hf_endpoint(
         "",
     )
     assert hub.commits == [card_files(tiny_build)]
+    shard = "train-00000-of-00001.parquet"
+    configs = [f"data/{shard}", *(f"data/{c}/{shard}" for c in ("flat", "turns", "preference"))]
+    assert sorted(hub.commits[0]) == sorted([CARD, "croissant.json", *configs])
 
 
 def test_a_link_in_data_to_a_private_file_never_reaches_the_hub(
