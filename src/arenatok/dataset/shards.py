@@ -50,7 +50,7 @@ class Bounds:
     (a single row larger than that is a row group of its own)."""
     shard_bytes: int = 2**30
     """Bytes of data_out.jsonl lines that one shard holds, at most (a single longer record is
-    a shard of its own); its Parquet file, compressed, is smaller still."""
+    a shard of its own); its Parquet file, compressed, is smaller at any realistic bound."""
 
 
 BOUNDS = Bounds()

@@ -260,8 +260,8 @@ def write_derived(
     file of one of these names is in `out` that arenatok did not write (`is_ours`; `replace`
     names the files that may be replaced all the same). The files of the list that `family`
     holds and that this write does not write again (an earlier card's other shards) go in
-    the same commit, where they are as arenatok wrote them. `later` names files made last,
-    from the size and sha256 of the others."""
+    the same commit, where they are as arenatok wrote them (and leave the list where they are
+    gone). `later` names files made last, from the size and sha256 of the others."""
     later = later or {}
     names = [*(n for g in groups for n in g.names), *files, *later]
 
@@ -286,14 +286,14 @@ def write_derived(
                     f"{out / name}: is not a file arenatok wrote; arenatok leaves it alone",
                     hint=f"move it away, or {hint}",
                 )
-        gone[:] = [
-            n
-            for n in sorted(listed)
-            if family is not None and family(n) and n not in names and unchanged(out, n, listed)
-        ]
+        others = [n for n in sorted(listed) if family and family(n) and n not in names]
+        dropped[:] = [n for n in others if not exists(out / n)]
+        gone[:] = [n for n in others if unchanged(out, n, listed)]
         return gone
 
     gone: list[str] = []
+    dropped: list[str] = []
+    """The family's files that the list names and that are not there: they leave the list."""
 
     def last(table: dict[str, Listed]) -> dict[str, bytes]:
         more = {name: make(table) for name, make in later.items()}
@@ -301,7 +301,7 @@ def write_derived(
             n: {"bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()} for n, b in more.items()
         }
         listed: dict[str, object] = dict(read_manifest(out))
-        for name in gone:
+        for name in (*gone, *dropped):
             listed.pop(name, None)
         listed.update({name: {**table[name], "build": build} for name in names})
         return {**more, MANIFEST: manifest_bytes(listed)}
