@@ -11,7 +11,7 @@ import bisect
 import hashlib
 import io
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import AbstractContextManager, ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -204,32 +204,36 @@ def write_shards(
     writers: dict[str, tuple[IO[bytes], Any]] = {}
     with ExitStack() as stack:
         files = ExitStack()
-        for block in _blocks(out, ends=shards.ends):
-            if bisect.bisect_right(shards.ends, line) != shard:
-                _finish(writers, written)
-                files.close()
-                files = stack.enter_context(ExitStack())
-                shard += 1
-                for c in CONFIGS:
-                    name = c.shard(shard, len(shards.ends))
-                    writers[c.name] = _writer(
-                        files.enter_context(opens(name)), schemas[c.name], build
-                    )
-                    written[c.name].files.append(name)
-            data = b"".join(block)
-            sha.update(data)
-            try:
-                languages = written[DEFAULT.name].languages
-                tables = _tables(out, data, block, line, shards.schema, languages)
-            except (KeyError, TypeError, ValueError) as e:  # checked in the first pass
-                raise _changed(out) from e
-            for name, table in tables.items():
-                for piece in _pieces(table, bounds.row_group_bytes // 2) if table.num_rows else ():
-                    writers[name][1].write_table(piece)
-                written[name].rows += table.num_rows
-                written[name].nbytes += table.nbytes
-            line += len(block)
-        _finish(writers, written)
+        try:
+            for block in _blocks(out, ends=shards.ends):
+                if bisect.bisect_right(shards.ends, line) != shard:
+                    _finish(writers, written)
+                    files.close()
+                    files = stack.enter_context(ExitStack())
+                    shard += 1
+                    for c in CONFIGS:
+                        name = c.shard(shard, len(shards.ends))
+                        f = files.enter_context(opens(name))
+                        writers[c.name] = _writer(f, schemas[c.name], build)
+                        written[c.name].files.append(name)
+                data = b"".join(block)
+                sha.update(data)
+                try:
+                    languages = written[DEFAULT.name].languages
+                    tables = _tables(out, data, block, line, shards.schema, languages)
+                except (KeyError, TypeError, ValueError) as e:  # checked in the first pass
+                    raise _changed(out) from e
+                for name, table in tables.items():
+                    pieces = _pieces(table, bounds.row_group_bytes // 2) if table.num_rows else []
+                    for piece in pieces:
+                        writers[name][1].write_table(piece)
+                    written[name].rows += table.num_rows
+                    written[name].nbytes += table.nbytes
+                line += len(block)
+            _finish(writers, written)
+        except BaseException:
+            _abandon(writers)
+            raise
     if sha.hexdigest() != build:
         raise _changed(out)
     written[DEFAULT.name].languages.discard("")
@@ -265,6 +269,16 @@ def _tables(
         else c.table([r for i, x in enumerate(records, first) for r in c.rows(i, x)])
         for c in CONFIGS
     }
+
+
+def _abandon(writers: dict[str, tuple[IO[bytes], Any]]) -> None:
+    """The open shards' writers closed after a failure, whatever their files' state (those
+    files are discarded): none is left to write its footer when it is collected."""
+    for _, writer in writers.values():
+        with suppress(Exception):
+            writer.close()
+        writer.is_open = False
+    writers.clear()
 
 
 def _finish(writers: dict[str, tuple[IO[bytes], Any]], written: dict[str, Written]) -> None:
