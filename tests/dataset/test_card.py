@@ -330,3 +330,15 @@ def test_card_in_an_unwritable_directory(carded: Path, monkeypatch: pytest.Monke
     assert "permission denied" in result.stderr
     assert "Traceback" not in result.output
     carded.chmod(0o755)
+
+
+def test_push_refuses_a_file_in_a_configs_folder_that_card_did_not_write(carded: Path) -> None:
+    extra = carded / "data" / "flat" / "train-00001-of-00002.parquet"
+    extra.write_bytes((carded / "data" / "flat" / SHARD).read_bytes())
+    hub = FakeApi()
+    with pytest.raises(SourceError) as e:
+        push(carded, "me/x", api=hub)
+    assert e.value.message == (
+        f"{extra}: is a file that arenatok card did not write; push uploads only card's files"
+    )
+    assert hub.calls == []

@@ -181,21 +181,22 @@ def _folder(out: Path, folder: str, hint: str) -> NewDirs:
     return NewDirs(out / folder)
 
 
+TAGS = ["token-usage", "chatbot-arena", "human-preference", "arenatok"]
+"""The card's tags, and the Croissant file's keywords."""
+
+
 def _about(meta: Metadata, written: Mapping[str, Written], named: str | None) -> About:
     """What the Croissant file says of the dataset."""
     sources = card_sources(meta)
     return {
         "name": _pretty_name(meta),
-        "description": _description(meta, written),
+        "description": _description(written),
         "license": card_license(sources, named),
         "cite_as": citation(sources),
         "based_on": _releases(sources),
         "keywords": TAGS,
         "created": meta.get("created"),
     }
-
-
-TAGS = ["token-usage", "chatbot-arena", "human-preference", "arenatok"]
 
 
 def _pretty_name(meta: Metadata) -> str:
@@ -206,7 +207,7 @@ def _releases(sources: list[CardSource]) -> list[str]:
     return list(dict.fromkeys(s.dataset for s in sources if s.dataset))
 
 
-def _description(meta: Metadata, written: Mapping[str, Written]) -> str:
+def _description(written: Mapping[str, Written]) -> str:
     """One paragraph: what the dataset is, and its configs."""
     rows = written[DEFAULT.name].rows
     configs = "; ".join(f"{c.name}: {c.summary}" for c in CONFIGS)
