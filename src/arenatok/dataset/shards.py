@@ -143,7 +143,7 @@ def read_shards(out: Path, checked: Metadata | None = None, bounds: Bounds = BOU
     """The first pass over data_out.jsonl (with `checked`, the build's checked metadata, every
     record checked on the way): the default config's schema (the types of every block
     unified, all-null columns typed by `NULL_TYPES`) and the shards, each of at most
-    `bounds.shard_bytes` of lines."""
+    `Bounds.shard_bytes` of lines."""
     import pyarrow as pa
 
     schemas, ends, size, lines = [], [], 0, 0

@@ -362,15 +362,10 @@ def write_together(
             table[name] = {"bytes": size, "sha256": sha}
 
         def put(name: str, data: Content) -> None:
-            if isinstance(data, bytes):
-                f = TempFile(directory / name)
-                made.append(f)
-                f.write(data)
-                entry = f.close()
-                assert entry is not None
-                table[name] = entry
-            else:
-                with opened(name) as fh:
+            with opened(name) as fh:
+                if isinstance(data, bytes):
+                    fh.write(data)
+                else:
                     data(fh)
 
         for group in groups:
