@@ -124,3 +124,22 @@ def test_a_data_out_changed_between_the_two_passes_is_refused(
     )
     assert not (out / "README.md").exists()
     assert not (out / "data").exists()
+
+
+def test_a_killed_cards_temp_file_in_a_configs_folder_is_named_then_removed(
+    tmp_path: Path,
+) -> None:
+    from arenatok.dataset.validate import findings
+
+    out = tmp_path / "out"
+    build(write_jsonl(tmp_path / "b.jsonl", TINY), out=out)
+    write_card(out)
+    temp = out / "data" / "flat" / ".train-00000-of-00001.parquet.0123abcd.tmp"
+    temp.write_bytes(b"PAR1")
+    assert findings(out).warnings == [
+        "data/flat/.train-00000-of-00001.parquet.0123abcd.tmp: a temp file left by a run that "
+        "was killed (the next run removes it)"
+    ]
+    write_card(out)
+    assert not temp.exists()
+    assert findings(out).warnings == []

@@ -81,10 +81,9 @@ def cut_strings(value: Any, limit: int = PREVIEW_CHARS) -> Any:
 def stray_temps(directory: Path) -> list[str]:
     """Temp files of arenatok's under `directory` (a killed run's, or a live run's), by their
     path relative to it."""
-    names = (*OUTPUTS, METADATA, *DERIVED, *derived_names(directory, {}), MANIFEST)
-    names += tuple(card_globs(directory))
+    names = (*OUTPUTS, METADATA, *derived_names(directory, {}), *card_globs(directory), MANIFEST)
     return sorted(
-        str(stale.relative_to(directory)) for stale in temps(directory, names, through_links=True)
+        {str(p.relative_to(directory)) for p in temps(directory, names, through_links=True)}
     )
 
 
