@@ -66,3 +66,25 @@ def test_an_unknown_feature_is_refused(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", "pass"], env=env, capture_output=True, text=True)
     assert done.returncode != 0
     assert "unknown ['tokens']" in done.stderr
+
+
+def test_the_cards_benchmark_measures_shards_and_row_groups_within_their_bounds(
+    tmp_path: Path,
+) -> None:
+    """bench_card.py on a small build and small bounds: several shards, every bound held."""
+    from arenatok.pipeline.driver import build as build_dataset
+
+    out = tmp_path / "out"
+    rows = [battle(f"q{i}", [(f"question {i}", "yes " * i, "no")]) for i in range(40)]
+    build_dataset(write_parquet(tmp_path / "rows.parquet", rows), out=out, limit=None)
+    bench_card = benchmark_module("bench_card")
+    bounds = bench_card.Bounds(row_group_bytes=200_000, shard_bytes=1_000_000)
+    measured, held = bench_card.run(out, 2000, tmp_path / "work", bounds)
+    assert held
+    assert {r["config"]: r["rows"] for r in measured} == {
+        "default": 2000,
+        "flat": 2000,
+        "turns": 2000,
+        "preference": 2000,
+    }
+    assert min(r["files"] for r in measured) >= 3

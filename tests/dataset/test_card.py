@@ -10,13 +10,23 @@ from huggingface_hub import DatasetCard
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
 from arenatok.cli import cli
-from arenatok.dataset.card import CARD, PARQUET, features_yaml, records_schema, write_card
+from arenatok.dataset.card import (
+    CARD,
+    CROISSANT,
+    PARQUET,
+    features_yaml,
+    records_schema,
+    write_card,
+)
 from arenatok.dataset.push import is_arenatok_card, push
 from arenatok.errors import HubError, SourceError
 from arenatok.pipeline.driver import build
+from arenatok.runtime.derived import MANIFEST
 from tests.fakehub import FakeApi
 from tests.helpers import TINY, kaggle_row, write_csv, write_jsonl
 
+CONFIGS = ("flat", "turns", "preference")
+SHARD = "train-00000-of-00001.parquet"
 TOKEN = "hf_SENTINELtokenDoNotLeak0123456789"
 
 
@@ -27,7 +37,11 @@ def carded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     out = tmp_path / "out"
     build(write_jsonl(tmp_path / "b.jsonl", TINY), out=out)
     result = CliRunner().invoke(cli, ["card", str(out)])
-    assert (result.exit_code, result.stdout) == (0, f"wrote {out / CARD} and {out / PARQUET}\n")
+    assert (result.exit_code, result.stdout) == (
+        0,
+        f"wrote {out / CARD}, {out / CROISSANT} and the configs default, flat, turns and "
+        f"preference under {out / 'data'}\n",
+    )
     return out
 
 
@@ -53,9 +67,14 @@ def test_card_metadata(carded: Path) -> None:
     assert data["language"] == ["en"]
     assert data["size_categories"] == ["n<1K"]
     assert data["configs"] == [
-        {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}
+        {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]},
+        *(
+            {"config_name": c, "data_files": [{"split": "train", "path": f"data/{c}/train-*"}]}
+            for c in ("flat", "turns", "preference")
+        ),
     ]
-    assert data["dataset_info"]["splits"][0]["num_examples"] == len(TINY)
+    assert data["dataset_info"][0]["config_name"] == "default"
+    assert data["dataset_info"][0]["splits"][0]["num_examples"] == len(TINY)
     meta = json.loads((carded / "artifact_metadata.json").read_text())
     assert meta["source"]["sha256"] in card.text
     assert meta["tokenizer"]["bpe_sha256"] in card.text
@@ -174,7 +193,10 @@ def test_push_new_repo(carded: Path) -> None:
     commit = commit_of(hub)
     assert commit["repo_type"] == "dataset"
     assert commit["commit_message"].startswith("Token-usage dataset made by arenatok ")
-    assert hub.uploaded == {name: (carded / name).read_bytes() for name in (CARD, PARQUET)}
+    listed = json.loads((carded / MANIFEST).read_text())
+    card = [CARD, CROISSANT, PARQUET, *(f"data/{c}/{SHARD}" for c in CONFIGS)]
+    assert sorted(listed) == sorted(card)
+    assert hub.uploaded == {name: (carded / name).read_bytes() for name in listed}
 
 
 def test_push_over_our_own_card(carded: Path, tmp_path: Path) -> None:
@@ -308,3 +330,15 @@ def test_card_in_an_unwritable_directory(carded: Path, monkeypatch: pytest.Monke
     assert "permission denied" in result.stderr
     assert "Traceback" not in result.output
     carded.chmod(0o755)
+
+
+def test_push_refuses_a_file_in_a_configs_folder_that_card_did_not_write(carded: Path) -> None:
+    extra = carded / "data" / "flat" / "train-00001-of-00002.parquet"
+    extra.write_bytes((carded / "data" / "flat" / SHARD).read_bytes())
+    hub = FakeApi()
+    with pytest.raises(SourceError) as e:
+        push(carded, "me/x", api=hub)
+    assert e.value.message == (
+        f"{extra}: is a file that arenatok card did not write; push uploads only card's files"
+    )
+    assert hub.calls == []

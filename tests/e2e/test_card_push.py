@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from arenatok.dataset.validate import validate_dir
 from arenatok.errors import SourceError
 from arenatok.pipeline.driver import build
-from arenatok.runtime.derived import CARD, MANIFEST, PARQUET
+from arenatok.runtime.derived import CARD, MANIFEST, PARQUET, by_card
 from tests.e2e.commands import cli_run, run
 from tests.fakehub import FakeApi, serve
 from tests.helpers import TINY, battle, edit_records, rewrite, write_jsonl
@@ -82,9 +83,7 @@ def test_a_linked_data_folder_is_neither_written_nor_emptied(
     (outside / "train-00000-of-00001.parquet").write_bytes(
         (tiny_build / "data" / "train-00000-of-00001.parquet").read_bytes()
     )
-    for p in (tiny_build / "data").iterdir():
-        p.unlink()
-    (tiny_build / "data").rmdir()
+    shutil.rmtree(tiny_build / "data")
     (tiny_build / "data").symlink_to(outside)
     build(write_jsonl(tmp_path / "c.jsonl", TINY[:2]), out=tiny_build)
     assert [p.name for p in outside.iterdir()] == ["train-00000-of-00001.parquet"]
@@ -94,14 +93,14 @@ def test_card_reads_records_over_a_mebibyte_a_block_at_a_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
-    from arenatok.dataset import card
+    from arenatok.dataset import shards
 
     rows = [battle(f"q{i}", tstamp=None if i < 3 else 1.5) for i in range(6)]
     rows[4] = battle("q4", [("Hi", "word " * 230_000, "short")])  # a 1.1 MB answer
     out = tmp_path / "o"
     build(write_jsonl(tmp_path / "b.jsonl", rows), out=out)
     # Blocks of about one record: the first blocks have no timestamp, the later ones do.
-    monkeypatch.setattr(card, "CHUNK_BYTES", 1000)
+    monkeypatch.setattr(shards, "CHUNK_BYTES", 1000)
     assert cli_run("card", str(out))[0] == 0
     table = pq.read_table(out / "data" / "train-00000-of-00001.parquet")
     assert table.num_rows == 6
@@ -117,12 +116,12 @@ def test_card_reads_records_over_a_mebibyte_a_block_at_a_time(
 
 
 def card_files(out: Path) -> dict[str, bytes]:
-    """The files that the directory's list names as card's (README.md, data/...): their bytes,
-    checked against the list."""
+    """The files that the directory's list names as card's (README.md, croissant.json,
+    data/...): their bytes, checked against the list."""
     import hashlib
 
     listed = json.loads((out / MANIFEST).read_bytes())
-    files = {n: (out / n).read_bytes() for n in listed if n == CARD or n.startswith("data/")}
+    files = {n: (out / n).read_bytes() for n in listed if by_card(n)}
     for name, data in files.items():
         assert hashlib.sha256(data).hexdigest() == listed[name]["sha256"]
     return files
@@ -262,6 +261,9 @@ def test_push_uploads_the_cards_files_to_the_endpoint_of_hf_endpoint(
         "",
     )
     assert hub.commits == [card_files(tiny_build)]
+    shard = "train-00000-of-00001.parquet"
+    configs = [f"data/{shard}", *(f"data/{c}/{shard}" for c in ("flat", "turns", "preference"))]
+    assert sorted(hub.commits[0]) == sorted([CARD, "croissant.json", *configs])
 
 
 def test_a_link_in_data_to_a_private_file_never_reaches_the_hub(

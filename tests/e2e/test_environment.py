@@ -94,6 +94,8 @@ def test_card_and_push_ignore_tqdm_settings_they_cannot_read(built: Path) -> Non
         env = {**env, "HF_ENDPOINT": hub.url, "HF_TOKEN": "hf_fake"}
         code, _, err = arenatok(env, "push", built, "--repo-id", "you/arena")
         assert (code, err) == (0, "")
+        shard = "train-00000-of-00001.parquet"
+        configs = [f"data/{c}/{shard}" for c in ("flat", "preference", "turns")]
         assert [sorted(c) for c in hub.commits] == [
-            ["README.md", "data/train-00000-of-00001.parquet"]
+            sorted(["README.md", "croissant.json", f"data/{shard}", *configs])
         ]

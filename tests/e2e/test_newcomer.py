@@ -202,7 +202,8 @@ def test_a_report_on_thin_data_says_so_and_plots_only_sound_models(tmp_path: Pat
         "votes: read the 95% intervals, not the points; a shared rank of 1 means the intervals "
         "overlap, not a tie.",
         f"1 of 4 models have fewer than {PLOT_MIN_BATTLES} rated battles: their ratings are "
-        "rough (wide intervals) and they are left out of the plots; the tables keep them.",
+        "rough (wide intervals, where one can be estimated) and they are left out of the plots; "
+        "the tables keep them.",
     ]
     page = (out / "report.html").read_text()
     assert all(f'<p class="note">{c}</p>' in page for c in report["caveats"])

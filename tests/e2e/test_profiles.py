@@ -137,12 +137,10 @@ def test_the_base_install_builds_validates_makes_the_card_and_pushes(tmp_path: P
         assert (code, err) == (0, ""), err
         [commit] = hub.commits
         assert stdout == f"pushed to {hub.url}/datasets/you/arena\n"
-    assert commit == {
-        "README.md": (out / "README.md").read_bytes(),
-        "data/train-00000-of-00001.parquet": (
-            out / "data/train-00000-of-00001.parquet"
-        ).read_bytes(),
-    }
+    shard = "train-00000-of-00001.parquet"
+    configs = [f"data/{shard}", *(f"data/{c}/{shard}" for c in ("flat", "turns", "preference"))]
+    names = ["README.md", "croissant.json", *configs]
+    assert commit == {name: (out / name).read_bytes() for name in names}
 
 
 FEATURES = {

@@ -258,6 +258,13 @@ def test_all_ties_and_one_battle_through_the_command(tmp_path: Path) -> None:
         report = json.loads((out / "report.json").read_text())
         models = {r["model"]: r for r in report["ratings"]["models"]}
         assert set(models) == {"vicuna-13b", "koala-13b"}
+        if name == "ties":  # the caveat gives each model's own reason, not a fixed one
+            why = models["vicuna-13b"]["not_estimable"]["bradley_terry_ci95"]
+            why = why.split(": ", 1)[1]
+            assert (
+                "A 95% interval is not estimable for 2 rated models: koala-13b, vicuna-13b "
+                f"({why})." in report["caveats"]
+            )
         cells = table_row(result.output, "vicuna-13b")
         page = (out / "report.html").read_text()
         if name == "one":  # one win: the battle orders them, no rating exists
@@ -416,3 +423,19 @@ def test_a_model_that_wins_or_loses_everything_moves_no_other_rating(
     ]
     check_intervals(after)
     assert math.isfinite(new["online_elo"])  # online Elo rates every model, from its battles
+
+
+def test_a_rank_compares_only_models_of_one_rated_set() -> None:
+    """Two groups that never met are rated on separate scales: adding a second group moves no
+    rank of the first, and each model of the second is ranked among its own (the hostile
+    case: two newcomers who only played each other took rank 3 among models they never met)."""
+    strong = [("a", "b", "model_a")] * 30 + [("a", "b", "model_b")] * 6
+    strong += [("b", "c", "model_a")] * 30 + [("b", "c", "model_b")] * 6
+    strong += [("a", "c", "model_a")] * 30 + [("a", "c", "model_b")] * 3
+    pair = [("d", "e", "model_a")] * 12 + [("d", "e", "model_b")] * 8
+    ranks = {}
+    for name, games in (("alone", strong), ("with d, e", strong + pair)):
+        board = as_json(leaderboard(battles(games), rounds=0, seed=0))
+        ranks[name] = {r["model"]: r["bradley_terry_rank"] for r in board["models"]}
+    assert ranks["alone"] == {"a": 1, "b": 2, "c": 3}
+    assert ranks["with d, e"] == {"a": 1, "b": 2, "c": 3, "d": 1, "e": 1}

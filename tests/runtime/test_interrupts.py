@@ -115,3 +115,64 @@ def test_a_signal_during_the_final_renames_does_not_undo_the_build(
     )
     assert "no output was changed" not in result.output
     assert validate_dir(tmp_path / "o") == []
+
+
+def test_after_a_commit_a_stop_signal_is_noted_not_raised(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Where the command line asks for it, a signal after the commit put the output in place
+    cannot make its words untrue ("no output was changed"): it is noted, the command completes
+    and says so. Before the commit, and without the request (a library caller), it still
+    stops the work."""
+    monkeypatch.setattr(interrupts, "_late", None)
+    monkeypatch.setattr(interrupts, "_after_commit", False)
+    saved = {sig: signal.getsignal(sig) for sig in interrupts.HELD}
+    try:
+        with interrupts.held():
+            interrupts.committed()  # not asked for: nothing changes
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+        interrupts.hold_after_commit()
+        with interrupts.held():
+            pass  # no commit yet
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+        assert interrupts.late() is None
+        with interrupts.held():
+            interrupts.committed()
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+        assert interrupts.late() == signal.SIGTERM
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def test_a_build_interrupted_after_its_commit_exits_0_and_says_it_is_whole(
+    tmp_path: Path,
+) -> None:
+    """The command line, end to end: SIGTERM sent by the build itself after its commit, as it
+    prints its summary (as a user's Ctrl-C or a supervisor's stop may come)."""
+    src = write_jsonl(tmp_path / "b.jsonl", TINY)
+    script = (
+        "import os, signal, sys\n"
+        "from arenatok.cli import output\n"
+        "summary = output.build_summary\n"
+        "def late(result):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)  # after the commit, as the summary prints\n"
+        "    return summary(result)\n"
+        "output.build_summary = late\n"
+        "from arenatok.cli import main\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "build", "--source", str(src), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == (
+        "A stop signal came after the output was written: the command completed, and its "
+        "output is whole.\n"
+    )
+    assert validate_dir(tmp_path / "o") == []

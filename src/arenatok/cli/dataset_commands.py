@@ -45,7 +45,7 @@ def validate_cmd(out_dir: Path, strict: bool) -> None:
     click.echo(terminal(f"{out_dir}: ok (every file matches {METADATA}; every record holds)"))
 
 
-@click.command("card", short_help="Write a Hugging Face dataset card and the data as Parquet.")
+@click.command("card", short_help="Write a Hugging Face dataset card, its configs as Parquet.")
 @click.argument("out_dir", type=OutDir())
 @click.option("--force", is_flag=True, help="Replace a README.md that arenatok did not write.")
 @click.option(
@@ -57,18 +57,26 @@ def validate_cmd(out_dir: Path, strict: bool) -> None:
 )
 def card_cmd(out_dir: Path, force: bool, license_id: str | None) -> None:
     """Write a Hugging Face dataset card (README.md: YAML metadata with every source's license
-    and release, language, size, features and configs, then a row per source, provenance,
-    metric definitions and known limits) and the records as Parquet under data/, so that
-    datasets.load_dataset(OUT_DIR) loads them.
+    and release, language, size, and each config with its features, then the configs, a row
+    per source, provenance, metric definitions and known limits), every config as Parquet
+    under data/ (default: the records; flat: a row a battle, no nesting; turns: a row a turn;
+    preference: the decisive battles as prompt, chosen, rejected), and croissant.json, so
+    that datasets.load_dataset(OUT_DIR, CONFIG) loads them.
 
     \b
     Example:
         arenatok card arenatok-out
     """
-    from arenatok.dataset.card import PARQUET, write_card
+    from arenatok.dataset.card import CROISSANT, write_card
+    from arenatok.dataset.configs import CONFIGS
+    from arenatok.dataset.sources import joined
 
     path = write_card(out_dir, force=force, license=license_id)
-    click.echo(terminal(f"wrote {path} and {out_dir / PARQUET}"))
+    names = joined([c.name for c in CONFIGS])
+    data = out_dir / "data"
+    click.echo(
+        terminal(f"wrote {path}, {out_dir / CROISSANT} and the configs {names} under {data}")
+    )
 
 
 @click.command("push", short_help="Publish the card and the data to a Hugging Face dataset repo.")

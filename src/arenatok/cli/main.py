@@ -17,13 +17,10 @@ from arenatok.cli.analyses import bench_cmd, report_cmd
 from arenatok.cli.build_command import build_cmd
 from arenatok.cli.dataset_commands import card_cmd, push_cmd, validate_cmd
 from arenatok.errors import ArenatokError, resource_error
+from arenatok.runtime import interrupts
 from arenatok.runtime.environment import settle
 from arenatok.runtime.interrupts import Interrupted
 from arenatok.text import terminal
-
-
-def _on_sigterm(signum: int, _frame: object) -> None:
-    raise Interrupted(signum)
 
 
 class _Group(click.Group):
@@ -61,7 +58,14 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            done = super().invoke(ctx)
+            if interrupts.late() is not None:
+                click.echo(
+                    "A stop signal came after the output was written: the command completed, "
+                    "and its output is whole.",
+                    err=True,
+                )
+            return done
         except ArenatokError as e:
             if ctx.params.get("debug"):
                 raise
@@ -119,20 +123,26 @@ def _within_address_limit() -> None:
 
 
 def main() -> None:
-    """Entry point of the `arenatok` script. SIGTERM stops a command like Ctrl-C does, unless
-    the process was started with SIGTERM ignored: then it stays ignored."""
+    """The `arenatok` script, once loaded (`cli.main` loads it). SIGTERM stops a command like
+    Ctrl-C does, unless the process was started with SIGTERM ignored: then it stays ignored.
+    After a commit has put the output in place, both are noted instead (`interrupts.late`)."""
     from arenatok.runtime.workers import configure_command_line, release_now
 
     _within_address_limit()
-
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    interrupts.hold_after_commit()
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):  # a terminal or pipe that cannot show a
             stream.reconfigure(errors="backslashreplace")  # character gets its escape
     configure_command_line()
     try:
-        cli(prog_name="arenatok")
+        try:
+            cli(prog_name="arenatok")
+        except KeyboardInterrupt as e:  # before a command runs (while click reads the options)
+            sigterm = isinstance(e, Interrupted) and e.signum == signal.SIGTERM
+            click.echo(
+                f"{'Terminated' if sigterm else 'Interrupted'}: no output was changed.", err=True
+            )
+            sys.exit(143 if sigterm else 130)
     except SystemExit as e:
         if e.code in (130, 143):
             # Stopped by a signal, and said so: leave now. Exiting normally would first join

@@ -1,40 +1,60 @@
-"""`arenatok card` and `arenatok push`: a Hugging Face dataset card (typed metadata plus a
-template) and the records as Parquet under data/, then publishing both to the Hub."""
+"""`arenatok card`: a Hugging Face dataset card (typed metadata plus a template) with every
+config of the records as Parquet under data/ (`dataset.shards`) and a Croissant file
+(`dataset.croissant`), written together."""
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.resources
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from arenatok.dataset.built import build_id, read_metadata
-from arenatok.dataset.check import Problems, Stream, check_files, check_record
+from arenatok.dataset.configs import CONFIGS, DEFAULT
+from arenatok.dataset.configs.base import Config, features_yaml
+from arenatok.dataset.croissant import About, Marker, document, dumps
+from arenatok.dataset.shards import (
+    BOUNDS,
+    Bounds,
+    Opens,
+    Written,
+    read_shards,
+    records_schema,
+    write_shards,
+)
 from arenatok.dataset.sources import (
     UNKNOWN,
+    CardSource,
     card_license,
     card_sources,
     check_license,
+    citation,
     joined,
     terms,
 )
-from arenatok.errors import OutputError, SourceError
+from arenatok.errors import OutputError
 from arenatok.pipeline.metadata import Metadata
-from arenatok.pipeline.write import JSONL
-from arenatok.runtime.atomic import output_error
+from arenatok.runtime.atomic import Group, Listed, NewDirs, output_error
 from arenatok.runtime.derived import (
     CARD,
+    CROISSANT,
     PARQUET,
-    PARQUET_BUILD_KEY,
+    by_card,
     card_is_ours,
     write_derived,
 )
-from arenatok.runtime.files import open_owned
 from arenatok.text import markdown, markdown_code, visible
 
-__all__ = ["CARD", "PARQUET", "records_schema", "records_tables", "write_card"]
+__all__ = [
+    "CARD",
+    "CROISSANT",
+    "PARQUET",
+    "Bounds",
+    "features_yaml",
+    "records_schema",
+    "write_card",
+]
 
 LANGUAGES = {
     "English": "en",
@@ -70,169 +90,13 @@ LANGUAGES = {
 }
 """Language names used by the arena releases, to the ISO 639-1 codes a card wants."""
 
-NULL_TYPES = {
-    "timestamp": "float64",
-    "timestamp_offset": "float64",
-    "anony": "bool",
-    "judged_turn": "int64",
-    "openai_moderation_flagged": "bool",
-    "toxic_chat_flagged": "bool",
-}
-"""Fields that may be null in every record of a dataset, and the type they have when not."""
 
-
-def _marker(build: str) -> dict[str, str]:
-    """What the card's YAML says of arenatok: that it made the card, and from which build (the
-    sha256 of data_out.jsonl)."""
+def _marker(build: str) -> Marker:
+    """What the card's YAML and its Croissant file say of arenatok: that it made them, and
+    from which build (the sha256 of data_out.jsonl)."""
     from arenatok._version import __version__
 
-    return {
-        "made_with": "arenatok",
-        "version": __version__,
-        "build": build,
-    }
-
-
-CHUNK_BYTES = 32 * 2**20
-"""Bytes of whole data_out.jsonl lines that the card reads at a time (more when one record is
-larger): what bounds its memory."""
-
-
-def _chunks(out: Path, checked: Metadata | None = None) -> Iterator[bytes]:
-    """data_out.jsonl in blocks of whole lines of about CHUNK_BYTES; with `checked` (the
-    build's checked metadata), every line checked as the reader of a build checks it, and the
-    file against the metadata at the end (a BuildError at the first problem)."""
-    path = out / JSONL
-    problems = Problems(out, first=True)
-    stream = Stream()
-    try:
-        with open_owned(path) as f:
-            block: list[bytes] = []
-            size = 0
-            for line in f:
-                if checked is not None:
-                    where = f"{JSONL} line {stream.lines + 1}"
-                    stream.feed(line, check_record(line, where, problems))
-                block.append(line)
-                size += len(line)
-                if size >= CHUNK_BYTES:
-                    yield b"".join(block)
-                    block, size = [], 0
-            if block:
-                yield b"".join(block)
-        if checked is not None:
-            stream.finish(out, checked, problems)
-            check_files(out, checked, problems, hashed={JSONL})
-    except OSError as e:
-        raise SourceError(
-            f"{path}: cannot be read ({e.strerror or e})",
-            hint=f"check it with: arenatok validate {out}",
-        ) from e
-
-
-def _read_chunk(out: Path, chunk: bytes, schema: Any = None) -> Any:
-    """One block of records as an Arrow table (with `schema`, else the types it infers)."""
-    import io
-
-    import pyarrow as pa
-    import pyarrow.json as pj
-
-    try:
-        return pj.read_json(
-            io.BytesIO(chunk),
-            read_options=pj.ReadOptions(block_size=len(chunk) + 1),
-            parse_options=pj.ParseOptions(explicit_schema=schema),
-        )
-    except pa.ArrowException as e:
-        raise SourceError(
-            f"{out / JSONL}: cannot be read ({str(e).splitlines()[0][:200]})",
-            hint=f"check it with: arenatok validate {out}",
-        ) from e
-
-
-def records_schema(out: Path, checked: Metadata | None = None) -> Any:
-    """The Arrow schema of data_out.jsonl (nested structs): the types of every block unified,
-    all-null columns typed (`NULL_TYPES`). Reads the file as a stream; with `checked` (the
-    build's checked metadata), checks it on the way (see `_chunks`)."""
-    import pyarrow as pa
-
-    schemas = [_read_chunk(out, chunk).schema for chunk in _chunks(out, checked)]
-    if not schemas:
-        raise SourceError(f"{out / JSONL}: no records", hint="build a dataset with records first")
-    unified = pa.unify_schemas(schemas, promote_options="permissive")
-
-    def typed(name: str, t: Any) -> Any:
-        if pa.types.is_null(t):
-            return pa.type_for_alias(NULL_TYPES.get(name, "string"))
-        if pa.types.is_struct(t):
-            return pa.struct([pa.field(f.name, typed(f.name, f.type)) for f in t])
-        if pa.types.is_list(t):
-            return pa.list_(typed(name, t.value_type))
-        return t
-
-    return pa.schema([pa.field(f.name, typed(f.name, f.type)) for f in unified])
-
-
-def records_tables(out: Path, schema: Any) -> Iterator[Any]:
-    """data_out.jsonl as Arrow tables of `schema`, a block at a time."""
-    for chunk in _chunks(out):
-        yield _read_chunk(out, chunk, schema)
-
-
-@dataclass
-class _Written:
-    """What the card says of its Parquet file."""
-
-    schema: Any = None
-    rows: int = 0
-    nbytes: int = 0
-    size: int = 0
-    languages: set[str] = field(default_factory=set)
-
-
-def _write_parquet(out: Path, meta: Metadata, into: IO[bytes], written: _Written) -> None:
-    """The records as one zstd Parquet file (schema metadata: the build), a block at a time;
-    every record checked on the first pass."""
-    import pyarrow.parquet as pq
-
-    build = build_id(meta)
-    schema = written.schema = records_schema(out, meta)
-    schema = schema.with_metadata({PARQUET_BUILD_KEY: build})
-    start = into.tell()
-    with pq.ParquetWriter(into, schema, compression="zstd") as writer:
-        for table in records_tables(out, schema):
-            writer.write_table(table)
-            written.rows += table.num_rows
-            written.nbytes += table.nbytes
-            written.languages |= _languages(table)
-    written.size = into.tell() - start
-
-
-def features_yaml(schema: Any) -> list[dict[str, Any]]:
-    """The `dataset_info.features` of a card for an Arrow schema (the `datasets` YAML form)."""
-    import pyarrow as pa
-
-    names = {
-        "string": "string",
-        "large_string": "large_string",
-        "int64": "int64",
-        "int32": "int32",
-        "double": "float64",
-        "float": "float32",
-        "bool": "bool",
-    }
-
-    def feature(name: str, t: Any) -> dict[str, Any]:
-        if pa.types.is_struct(t):
-            return {"name": name, "struct": [feature(f.name, f.type) for f in t]}
-        if pa.types.is_list(t):
-            inner = t.value_type
-            if pa.types.is_struct(inner):
-                return {"name": name, "list": [feature(f.name, f.type) for f in inner]}
-            return {"name": name, "list": names[str(inner)]}
-        return {"name": name, "dtype": names[str(t)]}
-
-    return [feature(f.name, f.type) for f in schema]
+    return {"made_with": "arenatok", "version": __version__, "build": build}
 
 
 def _size_category(n: int) -> str:
@@ -248,12 +112,16 @@ def _size_category(n: int) -> str:
     return "10M<n<100M"
 
 
-def write_card(out: str | Path, *, force: bool = False, license: str | None = None) -> Path:
-    """Write data/train-00000-of-00001.parquet and README.md (the dataset card) into `out`, a
-    directory written by `arenatok build` (read through the checks of `dataset.check`), both or
-    neither; a README.md that arenatok did not write is replaced only with `force`. The card
-    declares `license` (a Hub license id) for the dataset, else every source's own
-    (`dataset.sources`). Returns the card's path."""
+def write_card(
+    out: str | Path, *, force: bool = False, license: str | None = None, bounds: Bounds = BOUNDS
+) -> Path:
+    """Write the card into `out`, a directory written by `arenatok build` (read through the
+    checks of `dataset.check`): every config's Parquet files under data/ (`configs.CONFIGS`,
+    shards and row groups within `bounds`), croissant.json and README.md (the dataset card),
+    all or none; the files of an earlier card that it does not write again go. A README.md
+    that arenatok did not write is replaced only with `force`. The card declares `license` (a
+    Hub license id) for the dataset, else every source's own (`dataset.sources`). Returns the
+    card's path."""
     out = Path(out)
     if license is not None:
         check_license(license)
@@ -264,65 +132,126 @@ def write_card(out: str | Path, *, force: bool = False, license: str | None = No
             f"{out / CARD}: is not a card that arenatok wrote; arenatok leaves it alone",
             hint="move it away, or pass --force to replace it",
         )
+    shards = read_shards(out, meta, bounds)
     hint = "make the directory writable, or copy the build elsewhere"
-    data = out / "data"
-    made = not data.exists() and not data.is_symlink()
+    made: list[NewDirs] = []
+    written: dict[str, Written] = {}
+
+    def parquet(opens: Opens) -> None:
+        written.update(write_shards(out, meta, shards, opens, bounds))
+
+    def croissant(table: Mapping[str, Listed]) -> bytes:
+        about = _about(meta, written, license)
+        sha256s = {name: entry["sha256"] for name, entry in table.items()}
+        return dumps(document(about, written, sha256s, _marker(build)))
+
     try:
-        if made:
-            data.mkdir()
-        written = _Written()
+        for config in CONFIGS:
+            made.append(_folder(out, config.folder, hint))
         write_derived(
             out,
-            {
-                PARQUET: lambda f: _write_parquet(out, meta, f, written),
-                CARD: lambda f: f.write(_card_text(meta, build, written, license).encode()),
-            },
+            {},
             build=build,
             read_from=out,
             hint=hint,
             replace=(CARD,) if force else (),
+            groups=[Group(shards.names(), parquet)],
+            later={
+                CROISSANT: croissant,
+                CARD: lambda _: _card_text(meta, build, written, license).encode(),
+            },
+            family=by_card,
         )
     except OSError as e:
-        raise output_error(data, e, hint=hint) from e
+        raise output_error(out / "data", e, hint=hint) from e
     finally:
-        if made and data.is_dir() and not any(data.iterdir()):
-            data.rmdir()  # a card that failed leaves no empty data/
+        for folder in reversed(made):
+            folder.undo()  # a card that failed leaves no empty folder
     return out / CARD
 
 
-def _card_text(meta: Metadata, build: str, written: _Written, named: str | None) -> str:
+def _folder(out: Path, folder: str, hint: str) -> NewDirs:
+    """`out/folder` made, where missing; an OutputError where it, or data/, is a link."""
+    for path in {out / "data", out / folder}:
+        if path.is_symlink():
+            raise OutputError(
+                f"{path}: is a symbolic link; arenatok does not write through links",
+                hint=f"remove the link, or {hint}",
+            )
+    return NewDirs(out / folder)
+
+
+TAGS = ["token-usage", "chatbot-arena", "human-preference", "arenatok"]
+"""The card's tags, and the Croissant file's keywords."""
+
+
+def _about(meta: Metadata, written: Mapping[str, Written], named: str | None) -> About:
+    """What the Croissant file says of the dataset."""
+    sources = card_sources(meta)
+    return {
+        "name": _pretty_name(meta),
+        "description": _description(written),
+        "license": card_license(sources, named),
+        "cite_as": citation(sources),
+        "based_on": _releases(sources),
+        "keywords": TAGS,
+        "created": meta.get("created"),
+    }
+
+
+def _pretty_name(meta: Metadata) -> str:
+    return f"Token usage of {visible(str(meta.get('dataset')))}"
+
+
+def _releases(sources: list[CardSource]) -> list[str]:
+    return list(dict.fromkeys(s.dataset for s in sources if s.dataset))
+
+
+def _description(written: Mapping[str, Written]) -> str:
+    """One paragraph: what the dataset is, and its configs."""
+    rows = written[DEFAULT.name].rows
+    configs = "; ".join(f"{c.name}: {c.summary}" for c in CONFIGS)
+    return (
+        f"Token usage of {rows} Chatbot Arena battles: per-turn token counts of the shared "
+        "user prompt and of both models' answers, per-battle totals, communication-efficiency "
+        f"ratios, full-state input sizes, and the human vote. Configs: {configs}."
+    )
+
+
+def _card_text(
+    meta: Metadata, build: str, written: Mapping[str, Written], named: str | None
+) -> str:
     """The dataset card: YAML metadata, then the template filled in; `named`: the license
     named for it (`--license`)."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     sources = card_sources(meta)
-    releases = list(dict.fromkeys(s.dataset for s in sources if s.dataset))
+    releases = _releases(sources)
+    found = written[DEFAULT.name].languages
     languages = sorted(
         {
             LANGUAGES.get(lang, lang)
-            for lang in written.languages
-            if lang in LANGUAGES or (isinstance(lang, str) and len(lang) == 2 and lang.isalpha())
+            for lang in found
+            if lang in LANGUAGES or (len(lang) == 2 and lang.isalpha())
         }
     )
+    rows = written[DEFAULT.name].rows
     data = DatasetCardData(
         license=card_license(sources, named),
         language=languages or None,
         task_categories=["text-classification"],
-        size_categories=[_size_category(written.rows)],
-        pretty_name=f"Token usage of {visible(str(meta.get('dataset')))}",
+        size_categories=[_size_category(rows)],
+        pretty_name=_pretty_name(meta),
         source_datasets=releases or None,
-        tags=["token-usage", "chatbot-arena", "human-preference", "arenatok"],
+        tags=TAGS,
         configs=[
-            {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}
+            {
+                "config_name": c.name,
+                "data_files": [{"split": "train", "path": f"{c.folder}/train-*"}],
+            }
+            for c in CONFIGS
         ],
-        dataset_info={
-            "features": features_yaml(written.schema),
-            "splits": [
-                {"name": "train", "num_bytes": written.nbytes, "num_examples": written.rows}
-            ],
-            "download_size": written.size,
-            "dataset_size": written.nbytes,
-        },
+        dataset_info=[_info(c, written[c.name]) for c in CONFIGS],
         arenatok=_marker(build),
     )
     template = (importlib.resources.files("arenatok") / "card_template.md").read_text("utf-8")
@@ -335,11 +264,23 @@ def _card_text(meta: Metadata, build: str, written: _Written, named: str | None)
         terms=[dataclasses.replace(t, note=_Markdown(t.note)) for t in terms(sources)],
         named=named,
         unknown=any(s.license == UNKNOWN for s in sources),
-        rows=written.rows,
+        rows=rows,
+        configs=[(c.name, written[c.name].rows, _Markdown(c.summary)) for c in CONFIGS],  # ours
         definitions=meta.get("definitions", {}),
         flags=meta.get("quality_flag_definitions", {}),
     )
     return str(DatasetCard(body))
+
+
+def _info(config: Config[Any], written: Written) -> dict[str, Any]:
+    """A config's `dataset_info` in the card's YAML: its features, its split, its sizes."""
+    return {
+        "config_name": config.name,
+        "features": features_yaml(written.schema, config.labels()),
+        "splits": [{"name": "train", "num_bytes": written.nbytes, "num_examples": written.rows}],
+        "download_size": written.size,
+        "dataset_size": written.nbytes,
+    }
 
 
 class _Markdown(str):
@@ -357,10 +298,3 @@ def _markdown_template(template: str) -> Any:
     )
     env.filters["code"] = lambda v, table=True: _Markdown(markdown_code(v, table=table))
     return env.from_string(template)
-
-
-def _languages(table: Any) -> set[str]:
-    import pyarrow.compute as pc
-
-    column = pc.struct_field(pc.struct_field(table.column("context"), "api_metadata"), "language")
-    return {x for x in pc.unique(column).to_pylist() if x}

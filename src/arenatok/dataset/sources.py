@@ -43,6 +43,32 @@ LICENSES: dict[str, tuple[str, str]] = {
 }
 """The license a card declares for each layout's release, and where it comes from: a derived
 dataset keeps the terms of the release it was made from."""
+ZHENG_2023 = """@inproceedings{zheng2023judging,
+  title = {Judging {LLM}-as-a-Judge with {MT}-Bench and Chatbot Arena},
+  author = {Zheng, Lianmin and Chiang, Wei-Lin and Sheng, Ying and others},
+  booktitle = {Advances in Neural Information Processing Systems, Datasets and Benchmarks Track},
+  year = {2023}
+}"""
+CHIANG_2024 = """@inproceedings{chiang2024chatbot,
+  title = {Chatbot Arena: An Open Platform for Evaluating {LLM}s by Human Preference},
+  author = {Chiang, Wei-Lin and Zheng, Lianmin and Sheng, Ying and others},
+  booktitle = {Proceedings of the 41st International Conference on Machine Learning},
+  year = {2024}
+}"""
+CITATIONS = {
+    "arena": ZHENG_2023,
+    "mt-bench": ZHENG_2023,
+    "arena-100k": CHIANG_2024,
+    "arena-140k": CHIANG_2024,
+    "kaggle-55k": CHIANG_2024,
+}
+"""What each layout's release asks to be cited as (BibTeX): the paper of its dataset card."""
+ARENATOK = """@misc{arenatok,
+  title = {arenatok: token-usage datasets from Chatbot Arena battles},
+  howpublished = {\\url{https://pypi.org/project/arenatok/}}
+}"""
+"""The citation of a dataset whose sources' releases arenatok does not know."""
+
 UNKNOWN = "unknown"
 """The license of a source whose release arenatok does not know (the Hub's id for it)."""
 
@@ -152,3 +178,10 @@ def is_unknown(license_value: object) -> bool:
     """Whether a card's `license` (an id, or a list of them) is, or holds, `unknown`."""
     values = license_value if isinstance(license_value, list) else [license_value]
     return license_value is None or UNKNOWN in values
+
+
+def citation(sources: list[CardSource]) -> str:
+    """The BibTeX of a dataset: each of its sources' releases' (once, in source order), else
+    arenatok's."""
+    cited = dict.fromkeys(CITATIONS[s.layout] for s in sources if s.layout in CITATIONS)
+    return "\n\n".join(cited or [ARENATOK])

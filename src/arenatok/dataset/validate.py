@@ -1,23 +1,25 @@
 """Check a built directory: every check of `dataset.check` (the metadata, every record, every
-file against the sha256 list), then the files derived from the build and what a killed run
-left. Reads the large files as streams."""
+file against the sha256 list), then the files derived from the build (a card's configs row by
+row: `dataset.agree`) and what a killed run left. Reads the large files as streams."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from arenatok.dataset.agree import disagreements
 from arenatok.dataset.check import Problems, build_id, check_build
 from arenatok.pipeline.write import stray_temps
 from arenatok.runtime.atomic import locked
 from arenatok.runtime.derived import (
     CARD,
-    DERIVED,
     PAIRS,
     card_build,
+    derived_names,
     head_text,
     made_from,
     mismatched_pair,
+    read_manifest,
 )
 from arenatok.runtime.files import is_regular
 
@@ -47,7 +49,10 @@ def findings(out: str | Path) -> Findings:
     if meta is None:
         return found
     if not problems:
-        _check_derived(out, build_id(meta), found.problems)
+        build = build_id(meta)
+        _check_derived(out, build, found.problems)
+        if not found.problems and card_build(_head(out / CARD)) == build:
+            found.problems += disagreements(out, read_manifest(out))
     live = locked(out)
     for stray in stray_temps(out):
         found.warnings.append(
@@ -70,7 +75,8 @@ def _check_derived(out: Path, build: str, problems: list[str]) -> None:
     """Each file derived from a build (report, bench, card) must name this build, each page
     the same run as its JSON file."""
     again = {"report": "report", "bench": "bench", "data/": "card", "README": "card"}
-    for name in DERIVED:
+    again |= {"croissant": "card"}
+    for name in derived_names(out, read_manifest(out)):
         path = out / name
         if not is_regular(path) or (name == CARD and card_build(_head(path)) is None):
             continue  # absent, or a README.md of the user's own

@@ -199,9 +199,9 @@ def _check_not_an_output(source: Path, out: Path) -> None:
     output directory (the same file, also through links)."""
     from arenatok.pipeline.write import METADATA, OUTPUTS
     from arenatok.runtime.atomic import LOCK
-    from arenatok.runtime.derived import DERIVED
+    from arenatok.runtime.derived import CROISSANT, DERIVED
 
-    for name in (*OUTPUTS, METADATA, LOCK, *DERIVED):
+    for name in (*OUTPUTS, METADATA, LOCK, *DERIVED, CROISSANT):
         target = out / name
         try:
             same = target.exists() and source.samefile(target)

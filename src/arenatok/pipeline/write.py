@@ -30,6 +30,9 @@ from arenatok.runtime.atomic import (
 from arenatok.runtime.derived import (
     DERIVED,
     MANIFEST,
+    card_globs,
+    data_folders,
+    derived_names,
     made_from,
     manifest_bytes,
     read_manifest,
@@ -44,7 +47,6 @@ from arenatok.runtime.files import (
     NotRegularFile,
     clone_file,
     exists,
-    is_dir,
     is_regular,
     read_owned,
 )
@@ -79,9 +81,9 @@ def cut_strings(value: Any, limit: int = PREVIEW_CHARS) -> Any:
 def stray_temps(directory: Path) -> list[str]:
     """Temp files of arenatok's under `directory` (a killed run's, or a live run's), by their
     path relative to it."""
-    names = (*OUTPUTS, METADATA, *DERIVED, MANIFEST)
+    names = (*OUTPUTS, METADATA, *derived_names(directory, {}), *card_globs(directory), MANIFEST)
     return sorted(
-        str(stale.relative_to(directory)) for stale in temps(directory, names, through_links=True)
+        {str(p.relative_to(directory)) for p in temps(directory, names, through_links=True)}
     )
 
 
@@ -111,7 +113,9 @@ class DatasetWriter:
         try:
             self._made = NewDirs(out_dir)
             self._lock = DirLock(out_dir)
-            remove_stale_temps(out_dir, (*OUTPUTS, METADATA, *DERIVED, MANIFEST))
+            remove_stale_temps(
+                out_dir, (*OUTPUTS, METADATA, *DERIVED, *card_globs(out_dir), MANIFEST)
+            )
             self._writes = {DATA, FULL, MINI, PREVIEW, JSONL, SCHEMA, METADATA}
             self._writes |= {REJECTS} if keep_rejects else set()
             self._writes |= {DUPLICATES} if keep_duplicates else set()
@@ -221,7 +225,7 @@ class DatasetWriter:
             steps = [
                 Step("unlink", METADATA),
                 *(Step("unlink", name) for name in derived.unlink),
-                *([Step("rmdir", "data")] if is_dir(self.out_dir / "data") else []),
+                *(Step("rmdir", folder) for folder in derived.folders),
                 *manifest,
                 *(self._step(f) for f in self._open if f is not meta and f.final.name != MANIFEST),
                 *(Step("unlink", name) for name in gone),
@@ -319,6 +323,8 @@ class Derived:
     """The list of derived files as it is after the removals (None: unchanged or removed)."""
     unlink_manifest: bool = False
     """Whether the list goes (nothing is left in it)."""
+    folders: list[str] = field(default_factory=list)
+    """data/'s folders, then data/ (each goes when that leaves it empty)."""
 
 
 def derived_to_remove(out_dir: Path, builds: set[str]) -> Derived:
@@ -329,13 +335,14 @@ def derived_to_remove(out_dir: Path, builds: set[str]) -> Derived:
     plan = Derived()
     listed = read_manifest(out_dir)
     before = dict(listed)
-    for name in DERIVED:
+    plan.folders = data_folders(out_dir)[::-1]
+    for name in derived_names(out_dir, listed):
         path = out_dir / name
         if not exists(path):
             listed.pop(name, None)
             continue
         maker = made_from(path, within=out_dir)
-        if path.parent != out_dir and path.parent.is_symlink():
+        if any((out_dir / p).is_symlink() for p in Path(name).parents if p != Path()):
             plan.kept.append(f"{name} (under a symbolic link)")
         elif maker is None:
             plan.kept.append(f"{name} (arenatok did not make it)")

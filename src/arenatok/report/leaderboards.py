@@ -81,7 +81,7 @@ def leaderboard(
         battles=len(c),
         battles_left_out=len(c) - len(fitted) or None,
         coefficients=fits.coefficients,
-        models=_rows(c, dict(zip(cells.models, place, strict=True)), elo, fits),
+        models=_rows(c, dict(zip(cells.models, place, strict=True)), elo, fits, sets),
         separate_groups=groups if len(groups) > 1 else None,
         rated_sets=sets if _shares_a_group(sets, groups) else None,
     )
@@ -145,19 +145,32 @@ ORDER = (separation.ABOVE, separation.RATED, separation.BELOW, separation.OPEN)
 the others (by name)."""
 
 
-def _rows(c: Battles, place: dict[str, str], elo: dict[str, float], fits: Fits) -> list[ModelRow]:
+def _rows(
+    c: Battles,
+    place: dict[str, str],
+    elo: dict[str, float],
+    fits: Fits,
+    sets: list[list[str]],
+) -> list[ModelRow]:
     """The leaderboard's rows in ORDER: each rating with its interval and the arena's rank
-    with uncertainty (among the models with an interval) where intervals were made; for a
-    model without a rating, a null in place of each rating, interval and rank, and why in
+    with uncertainty where intervals were made, among the models of its rated set that have
+    an interval (ratings of two sets are on separate scales: a rank never compares them); for
+    a model without a rating, a null in place of each rating, interval and rank, and why in
     `not_estimable`."""
     index = {m: k for k, m in enumerate(fits.models)}
     ranks: dict[str, dict[int, int]] = {}
     for name, bounds in fits.bounds.items():
-        have = {k: b for k, b in enumerate(bounds) if not isinstance(b, str)}
-        ranked = ratings.rank_with_uncertainty(
-            [b[0] for b in have.values()], [b[1] for b in have.values()]
-        )
-        ranks[name] = dict(zip(have, ranked, strict=True))
+        ranks[name] = {}
+        for members in sets:
+            have = {
+                k: b
+                for m in members
+                if (k := index.get(m)) is not None and not isinstance(b := bounds[k], str)
+            }
+            ranked = ratings.rank_with_uncertainty(
+                [b[0] for b in have.values()], [b[1] for b in have.values()]
+            )
+            ranks[name].update(zip(have, ranked, strict=True))
     per_model = Counter(c.model_a) + Counter(c.model_b)
     rows = []
     for m, standing in place.items():

@@ -12,7 +12,7 @@ from arenatok.errors import OptionError, SourceError
 from arenatok.options import Intervals, check_choice, check_rounds, check_seed
 from arenatok.pipeline.write import JSONL
 from arenatok.report.leaderboards import Progress, ratings_section
-from arenatok.report.results import Ratings, Report
+from arenatok.report.results import FITS, Ratings, Report
 from arenatok.report.slices import select, slices_section
 from arenatok.report.usage import (
     counts_section,
@@ -86,13 +86,21 @@ def caveats(rating: Ratings, battles: int, names: Sequence[str] = ()) -> list[st
             "which rate the other models on their battles among themselves, exactly as "
             "without them; online Elo keeps every battle."
         )
-    flat = [m.model for m in models if not m.not_rated() and m.flat_intervals()]
+    flat = [m for m in models if not m.not_rated() and m.flat_intervals()]
     if flat:
+        reasons: dict[str, list[str]] = {}
+        for m in flat:
+            why = next(
+                (m.not_estimable or {})[f"{fit}_ci95"]
+                for fit in FITS
+                if m.why_not(f"{fit}_ci95") is not None
+            )
+            reasons.setdefault(why.split(": ", 1)[-1], []).append(m.model)
         out.append(
             f"A 95% interval is not estimable for {len(flat)} rated "
-            f"model{'s' * (len(flat) > 1)}: {_some(flat)}. The battles that place these "
-            "ratings were all scored as the fit predicts (ties between models rated equal), or "
-            "the bootstrap rounds agree: there is no spread to estimate a variance from."
+            f"model{'s' * (len(flat) > 1)}: "
+            + "; ".join(f"{_some(names)} ({why})" for why, names in reasons.items())
+            + "."
         )
     if battles < THIN_BATTLES:
         out.append(
@@ -104,8 +112,8 @@ def caveats(rating: Ratings, battles: int, names: Sequence[str] = ()) -> list[st
     if rough:
         out.append(
             f"{len(rough)} of {len(models)} models have fewer than {PLOT_MIN_BATTLES} rated "
-            "battles: their ratings are rough (wide intervals) and they are left out of the "
-            "plots; the tables keep them."
+            "battles: their ratings are rough (wide intervals, where one can be estimated) and "
+            "they are left out of the plots; the tables keep them."
         )
     return out
 

@@ -13,9 +13,11 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -291,6 +293,19 @@ def locked(directory: Path) -> bool:
 Content = bytes | Callable[[IO[bytes]], object]
 """A file's bytes, or a function that writes them into an open file (in the order given)."""
 
+Opens = Callable[[str], AbstractContextManager[IO[bytes]]]
+"""Opens one file of a `Group` by its name, for writing; the file is whole when its context
+ends."""
+
+
+@dataclass(frozen=True)
+class Group:
+    """Files made in one pass by one function (`write`), which opens each of `names` once,
+    in any order, through the `Opens` it is given."""
+
+    names: tuple[str, ...]
+    write: Callable[[Opens], object]
+
 
 def _replace(directory: Path, f: TempFile) -> Step:
     """The commit's step that renames a temp file into place (names relative to
@@ -307,52 +322,64 @@ def write_together(
     files: Mapping[str, Content],
     *,
     hint: str,
-    prepare: Callable[[], None] | None = None,
+    prepare: Callable[[], Collection[str]] | None = None,
     last: Callable[[dict[str, Listed]], Mapping[str, bytes]] | None = None,
+    groups: Sequence[Group] = (),
 ) -> dict[str, Listed]:
-    """Write `files` (names relative to `directory`) so that all of them change or none: each
-    to a temp file beside it (flushed to the disk), then all renamed into place with Ctrl-C
-    held, then the directory flushed. Holds the directory's lock meanwhile, and first removes
-    the temp files that a killed run left for these names. A link where a file or its folder
-    is expected is refused. Under the lock, `prepare` runs before anything is written (it may
-    refuse), and `last`, given each file's size and sha256, names more files, renamed after
-    the others. The renames are a commit with a point of no return (`journal.commit`).
-    Returns the size and sha256 of every file written."""
+    """Write `groups` then `files` (names relative to `directory`) so that all of them change
+    or none: each to a temp file beside it (flushed to the disk), then all renamed into place
+    with Ctrl-C held, then the directory flushed. Holds the directory's lock meanwhile, and
+    first removes the temp files that a killed run left for these names. A link where a file
+    or its folder is expected is refused. Under the lock, `prepare` runs before anything is
+    written (it may refuse) and names the files that the commit removes; `last`, given each
+    file's size and sha256, names more files, renamed after the others. The renames are a
+    commit with a point of no return (`journal.commit`). Returns the size and sha256 of every
+    file written."""
     made: list[TempFile] = []
     lock = None
     table: dict[str, Listed] = {}
+    names = [*(n for g in groups for n in g.names), *files]
     try:
         lock = DirLock(directory, hint=hint)
-        if prepare is not None:
-            prepare()
-        for name in files:
-            path = directory / name
-            for link in (path, path.parent):
+        gone = sorted(prepare()) if prepare is not None else []
+        for name in names:
+            inner = (directory / p for p in Path(name).parents if p != Path())
+            for link in (directory / name, *inner):
                 if link.is_symlink():
                     raise OutputError(
                         f"{link}: is a symbolic link; arenatok does not write through links",
                         hint=f"remove the link, or {hint}",
                     )
-        remove_stale_temps(directory, files)
+        remove_stale_temps(directory, names)
+
+        @contextmanager
+        def opened(name: str) -> Iterator[IO[bytes]]:
+            f = TempFile(directory / name, hashed=False)
+            made.append(f)
+            yield f.file
+            f.close()
+            size, sha = sha256_owned(f.tmp)
+            table[name] = {"bytes": size, "sha256": sha}
 
         def put(name: str, data: Content) -> None:
-            f = TempFile(directory / name, hashed=isinstance(data, bytes))
-            made.append(f)
-            if isinstance(data, bytes):
-                f.write(data)
-            else:
-                data(f.file)
-            if (entry := f.close()) is None:
-                size, sha = sha256_owned(f.tmp)
-                entry = {"bytes": size, "sha256": sha}
-            table[name] = entry
+            with opened(name) as fh:
+                if isinstance(data, bytes):
+                    fh.write(data)
+                else:
+                    data(fh)
 
+        for group in groups:
+            group.write(opened)
+            assert set(group.names) <= set(table), "a group left some of its files unwritten"
         for name, data in files.items():
             put(name, data)
         if last is not None:
             for name, data in last(dict(table)).items():
                 put(name, data)
-        steps = [_replace(directory, f) for f in made]
+        steps = [
+            *(Step("unlink", name) for name in gone),
+            *(_replace(directory, f) for f in made),
+        ]
         try:
             commit(directory, steps, hint=hint)
         except Unfinished:

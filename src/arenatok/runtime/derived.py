@@ -6,15 +6,16 @@ unchanged since (`write.derived_to_remove`), and `validate` tell a stale or chan
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from arenatok.errors import OutputError, StaleBuildError
-from arenatok.runtime.atomic import Content, Listed, dumps_pretty, write_together
+from arenatok.runtime.atomic import Content, Group, Listed, dumps_pretty, write_together
 from arenatok.runtime.files import (
     LIMITS,
     NOT_OURS,
@@ -32,10 +33,17 @@ REPORT_HTML = "report.html"
 BENCH_JSON = "bench.json"
 BENCH_HTML = "bench.html"
 CARD = "README.md"
+CROISSANT = "croissant.json"
+"""The card's Croissant file (JSON-LD), beside it; it names its build under `arenatok`."""
 PARQUET = "data/train-00000-of-00001.parquet"
+"""The default config's Parquet file, where it is one shard."""
+CARD_DATA = re.compile(r"data/(?:[a-z_]+/)?train-\d{5}-of-\d{5}\.parquet")
+"""The names of the card's Parquet files: data/ for the default config, data/CONFIG/ for the
+others, shard N of M as train-0000N-of-0000M.parquet."""
 PARQUET_BUILD_KEY = "arenatok_build"
-"""Schema metadata key of the card's Parquet file: the build it was made from."""
+"""Schema metadata key of the card's Parquet files: the build they were made from."""
 DERIVED = (REPORT_JSON, REPORT_HTML, BENCH_JSON, BENCH_HTML, PARQUET, CARD)
+"""The derived files of fixed names (the card's other files: `derived_names`)."""
 MANIFEST = ".arenatok-derived.json"
 """The derived files arenatok wrote in a directory: name -> bytes, sha256, build."""
 METADATA = "artifact_metadata.json"
@@ -82,11 +90,12 @@ def made_from(path: Path, *, within: Path | None = None) -> str | None:
         if path.suffix == ".parquet":
             value = _parquet_build(path, within)
         elif path.suffix == ".json":
-            value = orjson.loads(read_owned(path, limit=JSON_LIMIT, within=within)).get("build")
+            value = orjson.loads(read_owned(path, limit=JSON_LIMIT, within=within))
+            value = value["arenatok"]["build"] if path.name == CROISSANT else value.get("build")
         else:
             text = head_text(path, within=within)
             value = page_meta(text, "build") if path.suffix == ".html" else card_build(text)
-    except (*NOT_OURS, ValueError, AttributeError):  # not ours: names no build
+    except (*NOT_OURS, ValueError, AttributeError, KeyError, TypeError):  # not ours: no build
         return None
     return value if isinstance(value, str) and re.fullmatch(_HEX, value) else None
 
@@ -134,9 +143,43 @@ def card_is_ours(path: Path) -> bool:
 
 
 def by_card(name: str) -> bool:
-    """Whether a derived file is one that `card` writes, told by its name: the card, and what
-    is under data/ (its Parquet files)."""
-    return name == CARD or name.startswith("data/")
+    """Whether a derived file is one that `card` writes, told by its name: the card, its
+    Croissant file, and what is under data/ (its Parquet files)."""
+    return name in (CARD, CROISSANT) or name.startswith("data/")
+
+
+def is_derived(name: str) -> bool:
+    """Whether a name is one of a derived file's (`DERIVED`, CROISSANT, `CARD_DATA`)."""
+    return name in DERIVED or name == CROISSANT or CARD_DATA.fullmatch(name) is not None
+
+
+def data_folders(out: Path) -> list[str]:
+    """data/ and its folders, relative to `out`, in name order (none that is a link, nor
+    any when data/ is one)."""
+    data = out / "data"
+    if data.is_symlink() or not data.is_dir():
+        return []
+    inner = (p for p in sorted(data.iterdir()) if p.is_dir() and not p.is_symlink())
+    return ["data", *(f"data/{p.name}" for p in inner)]
+
+
+def derived_names(out: Path, listed: Mapping[str, object]) -> list[str]:
+    """Every derived file that may be in `out`: `DERIVED`, CROISSANT, then the card's Parquet
+    files that `listed` (the directory's list) names or that are under data/ (no link
+    followed), in name order."""
+    found = {
+        f"{folder}/{p.name}"
+        for folder in data_folders(out)
+        for p in (out / folder).glob("train-*.parquet")
+    }
+    data = {n for n in (*found, *listed) if CARD_DATA.fullmatch(n)} - set(DERIVED)
+    return [*DERIVED, CROISSANT, *sorted(data)]
+
+
+def card_globs(out: Path) -> list[str]:
+    """The card's Parquet files as patterns, one per folder of data/ (no link followed): what
+    `atomic.temps` takes to find a killed card's temp files."""
+    return [f"{folder}/train-*.parquet" for folder in data_folders(out)]
 
 
 def read_manifest(out: Path) -> dict[str, dict[str, Any]]:
@@ -157,7 +200,7 @@ def read_manifest(out: Path) -> dict[str, dict[str, Any]]:
     return {
         name: entry
         for name, entry in listed.items()
-        if name in DERIVED
+        if is_derived(name)
         and isinstance(entry, dict)
         and isinstance(entry.get("bytes"), int)
         and isinstance(entry.get("sha256"), str)
@@ -206,15 +249,23 @@ def write_derived(
     read_from: Path,
     hint: str,
     replace: tuple[str, ...] = (),
+    groups: Sequence[Group] = (),
+    later: Mapping[str, Callable[[Mapping[str, Listed]], bytes]] | None = None,
+    family: Callable[[str], bool] | None = None,
 ) -> None:
-    """Write files derived from `build` (read from `read_from`) into `out`, together, under the
-    directory's lock, and list them in MANIFEST. Refused, with nothing written: when the build
-    in `read_from` was replaced since it was read (StaleBuildError), when `out` is another
-    directory that holds another build, or when a file of one of these names is in `out` that
-    arenatok did not write (`is_ours`; `replace` names the files that may be replaced all the
-    same)."""
+    """Write files derived from `build` (read from `read_from`) into `out`, together (`groups`
+    first, then `files`), under the directory's lock, and list them in MANIFEST. Refused, with
+    nothing written: when the build in `read_from` was replaced since it was read
+    (StaleBuildError), when `out` is another directory that holds another build, or when a
+    file of one of these names is in `out` that arenatok did not write (`is_ours`; `replace`
+    names the files that may be replaced all the same). The files of the list that `family`
+    holds and that this write does not write again (an earlier card's other shards) go in
+    the same commit, where they are as arenatok wrote them (and leave the list where they are
+    gone). `later` names files made last, from the size and sha256 of the others."""
+    later = later or {}
+    names = [*(n for g in groups for n in g.names), *files, *later]
 
-    def prepare() -> None:
+    def prepare() -> list[str]:
         here = build_in(out)
         if out.resolve() == read_from.resolve():
             if here != build:
@@ -229,16 +280,30 @@ def write_derived(
                 hint="choose a directory without a build, or the build's own directory",
             )
         listed = read_manifest(out)
-        for name in files:
+        for name in names:
             if name not in replace and not is_ours(out, name, listed):
                 raise OutputError(
                     f"{out / name}: is not a file arenatok wrote; arenatok leaves it alone",
                     hint=f"move it away, or {hint}",
                 )
+        others = [n for n in sorted(listed) if family and family(n) and n not in names]
+        dropped[:] = [n for n in others if not exists(out / n)]
+        gone[:] = [n for n in others if unchanged(out, n, listed)]
+        return gone
+
+    gone: list[str] = []
+    dropped: list[str] = []
+    """The family's files that the list names and that are not there: they leave the list."""
 
     def last(table: dict[str, Listed]) -> dict[str, bytes]:
+        more = {name: make(table) for name, make in later.items()}
+        table |= {
+            n: {"bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()} for n, b in more.items()
+        }
         listed: dict[str, object] = dict(read_manifest(out))
-        listed.update({name: {**table[name], "build": build} for name in files})
-        return {MANIFEST: manifest_bytes(listed)}
+        for name in (*gone, *dropped):
+            listed.pop(name, None)
+        listed.update({name: {**table[name], "build": build} for name in names})
+        return {**more, MANIFEST: manifest_bytes(listed)}
 
-    write_together(out, files, hint=hint, prepare=prepare, last=last)
+    write_together(out, files, hint=hint, prepare=prepare, last=last, groups=groups)

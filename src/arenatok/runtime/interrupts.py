@@ -5,6 +5,10 @@ stopping is safe (between batches), which raises `Interrupted`. A signal that th
 ignores (a background job of a script, `nohup`) stays ignored: that is what its caller asked
 for. A signal noted after the last `check()` (during the final renames, say) does not undo
 finished work: `caught()` tells the caller that it came.
+
+The command line goes further (`hold_after_commit`): once a commit has put its output in place
+(`committed`), a stop signal can no longer make the command's words untrue ("no output was
+changed"), so for the rest of the process it is noted (`late`), not raised.
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ HELD = (signal.SIGINT, signal.SIGTERM)
 
 _caught: list[int] | None = None
 """The signals noted so far inside `held()` (None: not inside)."""
+_late: list[int] | None = None
+"""With `hold_after_commit()`: the signals that came after a commit (None: not asked for)."""
+_after_commit = False
+"""Whether a commit has put its output in place (with `hold_after_commit()`)."""
 
 
 class Interrupted(KeyboardInterrupt):
@@ -52,7 +60,7 @@ def held() -> Iterator[None]:
         yield
     finally:
         for sig, handler in old.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, _note_late if _after_commit else handler)
         _caught = None
 
 
@@ -65,3 +73,30 @@ def check() -> None:
     """Raise `Interrupted` if a signal was noted inside `held()`."""
     if _caught:
         raise Interrupted(_caught[0])
+
+
+def _note_late(signum: int, _frame: FrameType | None) -> None:
+    if _late is not None:
+        _late.append(signum)
+
+
+def hold_after_commit() -> None:
+    """From the first `committed()` on, note SIGINT and SIGTERM for the rest of the process
+    instead of raising them (the command line asks for this; a library caller keeps its own
+    handlers)."""
+    global _late
+    if _late is None:
+        _late = []
+
+
+def committed() -> None:
+    """A commit has put its output in place (called inside `held()`, which then keeps noting
+    signals when it ends), where `hold_after_commit()` was asked for."""
+    global _after_commit
+    if _late is not None and threading.current_thread() is threading.main_thread():
+        _after_commit = True
+
+
+def late() -> int | None:
+    """The first signal that came after a commit (with `hold_after_commit()`), or None."""
+    return _late[0] if _late else None

@@ -147,6 +147,7 @@ def commit(directory: Path, steps: Sequence[Step], *, hint: str) -> None:
             os.close(fd)
         with interrupts.held():
             tmp.replace(directory / JOURNAL)  # the point of no return
+            interrupts.committed()
             try:
                 fsync_path(directory)
                 _run(directory, steps)
