@@ -60,7 +60,8 @@ def test_card_writes_the_card_and_its_parquet_and_leaves_a_users_readme(out: Pat
     assert (out / "README.md").read_text() == "# my notes\n"
     assert run("card", out, "--force", "--license", "cc-by-4.0") == (
         0,
-        f"wrote {out / 'README.md'} and {out / PARQUET}\n",
+        f"wrote {out / 'README.md'}, {out / 'croissant.json'} and the configs default, flat, "
+        f"turns and preference under {out / 'data'}\n",
         "",
     )
     assert "\nlicense: cc-by-4.0\n" in (out / "README.md").read_text()
