@@ -8,22 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from arenatok.cli import cli
 from arenatok.pipeline.driver import build
+from tests.cli.commands import run
 from tests.helpers import TINY, battle, write_jsonl, write_parquet
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    assert "Traceback" not in result.output
-    return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-def src(tmp_path: Path) -> Path:
-    return write_jsonl(tmp_path / "b.jsonl", TINY)
 
 
 def test_build_bad_row_exit_2(tmp_path: Path) -> None:

@@ -19,13 +19,8 @@ from arenatok.cli import build_command, cli
 from arenatok.cli.main import _within_address_limit
 from arenatok.errors import OutputError
 from arenatok.runtime.interrupts import Interrupted
+from tests.cli.commands import run
 from tests.helpers import TINY, write_jsonl
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    assert "Traceback" not in result.output
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_version() -> None:

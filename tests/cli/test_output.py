@@ -9,20 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from rich.console import Console
 
-from arenatok.cli import cli
 from arenatok.cli.output import build_summary, print_report, ratings_table
 from arenatok.pipeline.driver import build
 from arenatok.report.results import ModelRow
+from tests.cli.commands import run
 from tests.helpers import TINY, battle, write_jsonl
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    assert "Traceback" not in result.output
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_build_summary(tmp_path: Path) -> None:
