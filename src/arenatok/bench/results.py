@@ -6,7 +6,6 @@ name in the file. The terminal and the page read their attributes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from arenatok.sections import INTERNAL, OMIT, Section
 
@@ -144,5 +143,5 @@ class Bench(Section):
     answer: Answer
     predictor: str
     verdicts: dict[str, str]
-    cost_by_turn_full_state: list[dict[str, Any]]
+    cost_by_turn_full_state: list[dict[str, float]]
     results: list[ResultRow]

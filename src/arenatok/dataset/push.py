@@ -18,7 +18,7 @@ from arenatok.dataset.sources import is_unknown
 from arenatok.errors import HubError, OptionError, SourceError, first_line, resource_error
 from arenatok.pipeline.sources.hub import unreachable
 from arenatok.runtime import environment
-from arenatok.runtime.derived import CARD, by_card, card_build, made_from, read_manifest
+from arenatok.runtime.derived import CARD, Made, by_card, card_build, made_from, read_manifest
 from arenatok.runtime.files import exists, kind, open_owned
 
 if TYPE_CHECKING:
@@ -35,14 +35,15 @@ def _stale(out: Path, why: str) -> SourceError:
     return SourceError(f"{out}: the card is stale: {why}", hint=f"run arenatok card {out} again")
 
 
-def _check_made(out: Path, name: str, build: str, listed: Mapping[str, dict[str, Any]]) -> None:
+def _check_made(out: Path, name: str, build: str, listed: Mapping[str, Made]) -> None:
     """A stale-card SourceError unless `out/name` names `build` as its maker and the list
     gives it as card's file of that build."""
     if not exists(out / name):
         raise _stale(out, f"{name} is missing")
     if made_from(out / name, within=out) != build:
         raise _stale(out, f"{name} was made from another build (or not by arenatok)")
-    if listed.get(name, {}).get("build") != build:
+    entry = listed.get(name)
+    if entry is None or entry.get("build") != build:
         raise _stale(out, f"{name} is not as arenatok wrote it (changed, or not in its list)")
 
 
@@ -66,7 +67,7 @@ def stray(out: Path, names: Collection[str]) -> tuple[Path, str] | None:
     return None
 
 
-def card_files(out: Path) -> dict[str, dict[str, Any]]:
+def card_files(out: Path) -> dict[str, Made]:
     """The files that `card` wrote in `out` for the build there, as the directory's list of
     derived files gives them (name -> bytes, sha256, build; the card first). A SourceError when
     there is no card, when one of them names another build or is not in the list, or when
@@ -92,9 +93,7 @@ def card_files(out: Path) -> dict[str, dict[str, Any]]:
     return {CARD: listed[CARD], **listed}
 
 
-def handed_over(
-    out: Path, name: str, entry: Mapping[str, Any], files: ExitStack
-) -> CommitOperationAdd:
+def handed_over(out: Path, name: str, entry: Made, files: ExitStack) -> CommitOperationAdd:
     """`out/name` opened once (`open_owned`: a regular file, no link followed below `out`) and
     handed to the Hub client, which hashes those bytes; a stale-card SourceError (nothing
     uploaded) unless their size and sha256 are the list's `entry`. The file stays open in

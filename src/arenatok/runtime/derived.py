@@ -10,7 +10,7 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import orjson
 
@@ -57,6 +57,13 @@ JSON_LIMIT = 256 * 2**20
 
 _HEX = "[0-9a-f]{64}"
 _CARD_BUILD = re.compile(rf"^arenatok:\n(?:[ \t]+.*\n)*?[ \t]+build: '?({_HEX})'?$", re.M)
+
+
+class Made(Listed, total=False):
+    """A derived file as the directory's list gives it: its size and sha256, and the build it
+    was made from."""
+
+    build: str
 
 
 def page_meta(text: str, name: str) -> str | None:
@@ -182,7 +189,7 @@ def card_globs(out: Path) -> list[str]:
     return [f"{folder}/train-*.parquet" for folder in data_folders(out)]
 
 
-def read_manifest(out: Path) -> dict[str, dict[str, Any]]:
+def read_manifest(out: Path) -> dict[str, Made]:
     """The derived files arenatok lists as written in `out` (none when the list is missing,
     unreadable or not a table of derived files). Anything but a regular file under its name (a
     link, a FIFO, a directory) is an OutputError: arenatok neither reads nor replaces it."""
@@ -198,7 +205,7 @@ def read_manifest(out: Path) -> dict[str, dict[str, Any]]:
     if not isinstance(listed, dict):
         return {}
     return {
-        name: entry
+        name: cast(Made, entry)
         for name, entry in listed.items()
         if is_derived(name)
         and isinstance(entry, dict)
@@ -211,7 +218,7 @@ def manifest_bytes(listed: Mapping[str, object]) -> bytes:
     return dumps_pretty(dict(sorted(listed.items()))).encode("utf-8")
 
 
-def unchanged(out: Path, name: str, listed: Mapping[str, dict[str, Any]]) -> bool:
+def unchanged(out: Path, name: str, listed: Mapping[str, Mapping[str, object]]) -> bool:
     """Whether a derived file is a regular file with the size and sha256 the list gives."""
     entry, path = listed.get(name), out / name
     if entry is None:
