@@ -29,9 +29,9 @@ class Section:
         """Whether field `name`, left out while unset (`OMIT`), is written as null instead."""
         return False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         """The section as the JSON object it stands for, its fields in order."""
-        out: dict[str, Any] = {}
+        out: dict[str, object] = {}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             if f.metadata.get("json") is False:
                 continue

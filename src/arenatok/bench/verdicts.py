@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
 
 import numpy as np
 
@@ -74,7 +73,9 @@ def _losses(y: np.ndarray, p: np.ndarray, three_way: bool) -> tuple[np.ndarray, 
     return right, -(y * np.log(q) + (1 - y) * np.log(1 - q))
 
 
-def scores(y: np.ndarray, p: np.ndarray, three_way: bool, counts: np.ndarray) -> dict[str, Any]:
+def scores(
+    y: np.ndarray, p: np.ndarray, three_way: bool, counts: np.ndarray
+) -> dict[str, np.ndarray]:
     """Accuracy, log-loss (and AUC for binary) of each row of `counts` (vote multiplicities)."""
     right, loss = _losses(y, p, three_way)
     total = counts.sum(axis=1)
