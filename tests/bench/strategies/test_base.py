@@ -87,3 +87,18 @@ def test_parse_bits_extract_and_hybrids() -> None:
     ):
         with pytest.raises(OptionError, match=says):
             parse_strategies([bad])
+
+
+@pytest.mark.parametrize(
+    ("spec", "meant"),
+    [("lowrnk:16", "lowrank:16"), ("trunc_head:32", "truncate_head:32"), ("ful", "full")],
+)
+def test_a_typo_of_a_built_in_name_suggests_it(spec: str, meant: str) -> None:
+    """A typo of a built-in strategy is not taken for your own module (whose import would
+    fail with a PYTHONPATH hint): the hint names the strategy meant."""
+    with pytest.raises(OptionError, match="unknown strategy") as caught:
+        parse_strategies([spec])
+    assert caught.value.hint is not None
+    assert caught.value.hint.startswith(f"did you mean {meant}? built in: full, ")
+    with pytest.raises(OptionError, match="cannot load strategy json_x:Foo"):
+        parse_strategies(["json_x:Foo"])  # not close to a built-in name: your own, tried

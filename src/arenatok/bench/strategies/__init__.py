@@ -160,14 +160,30 @@ def parse_strategies(specs: Sequence[str]) -> list[AnyStrategy]:
             params = f"{params}@{width}"
         if name in NAMES:
             out.extend(_built_in(spec, name, params))
-        elif params:
+        elif params and not _typo(name):
             out.append(load(name, params))
         else:
+            close = _typo(name)
+            meant = f"did you mean {spec.replace(name, close[0], 1)}? " if close else ""
             raise OptionError(
                 f"unknown strategy: {spec!r}",
-                hint=f"built in: {', '.join(BUILT_IN)}; or module:Class for your own",
+                hint=f"{meant}built in: {', '.join(BUILT_IN)}; or module:Class for your own",
             )
     return out
+
+
+def _typo(name: str) -> list[str]:
+    """The built-in name that `name` is a likely typo of (none when a module of that name can
+    be imported: then it is your own strategy's)."""
+    import difflib
+    import importlib.util
+
+    close = difflib.get_close_matches(name, list(NAMES), n=1, cutoff=0.8)
+    try:
+        ours = close and importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        ours = False
+    return [] if ours else close
 
 
 __all__ = [
