@@ -66,7 +66,7 @@ def test_too_many_open_files_says_so(
     def emfile(*args: Any, **kwargs: Any) -> Any:
         raise OSError(errno.EMFILE, "Too many open files")
 
-    target, name = (Jsonl, "batches") if where == "reading" else (driver, "run")
+    target, name = (Jsonl, "payloads") if where == "reading" else (driver, "run")
     monkeypatch.setattr(target, name, emfile)
     result = run(
         "build", "--source", write_jsonl(tmp_path / "b.jsonl", TINY), "--out", tmp_path / "o"
