@@ -231,6 +231,41 @@ def test_cli_lists_every_problem(out: Path) -> None:
     assert result.stderr == ""
 
 
+@pytest.mark.parametrize("strict", [[], ["--strict"]])
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        ("fifo", "a FIFO"),
+        ("directory", "a directory"),
+        ("symlink", "a symbolic link"),
+        ("dangling", "a symbolic link to nothing"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("name", "what"),
+    [
+        (".arenatok-derived.json", "arenatok's list of the files it wrote here"),
+        (".arenatok.lock", "the lock arenatok takes to write here"),
+    ],
+)
+def test_an_owned_file_that_is_not_a_regular_file_is_a_problem(
+    out: Path, name: str, what: str, kind: str, words: str, strict: list[str]
+) -> None:
+    path = out / name
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "symlink":
+        path.symlink_to(out / METADATA)
+    else:
+        path.symlink_to(out / "nothing-here")
+    problem = f"{name}: is {words}, not a regular file; it is {what} (move it away)"
+    assert validate_dir(out) == [problem]
+    result = CliRunner().invoke(cli, ["validate", *strict, str(out)])
+    assert (result.exit_code, result.stdout) == (1, f"problem: {problem}\n{out}: 1 problem\n")
+
+
 NAMES = [n for n in (*OUTPUTS, METADATA) if n != DUPLICATES]
 
 

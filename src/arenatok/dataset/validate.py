@@ -10,9 +10,10 @@ from pathlib import Path
 from arenatok.dataset.agree import disagreements
 from arenatok.dataset.check import Problems, build_id, check_build
 from arenatok.pipeline.write import stray_temps
-from arenatok.runtime.atomic import locked
+from arenatok.runtime.atomic import LOCK, locked
 from arenatok.runtime.derived import (
     CARD,
+    MANIFEST,
     PAIRS,
     card_build,
     derived_names,
@@ -21,7 +22,14 @@ from arenatok.runtime.derived import (
     mismatched_pair,
     read_manifest,
 )
-from arenatok.runtime.files import is_regular
+from arenatok.runtime.files import is_regular, odd_kind
+
+OWNED = {
+    MANIFEST: "arenatok's list of the files it wrote here",
+    LOCK: "the lock arenatok takes to write here",
+}
+"""arenatok's own files in a build folder that are not the build's (which `dataset.check`
+checks) and that `_check_derived` does not read, with what each is."""
 
 
 @dataclass
@@ -46,9 +54,15 @@ def findings(out: str | Path) -> Findings:
     problems = Problems(out)
     meta = check_build(out, problems)
     found = Findings(list(problems))
+    for name, what in OWNED.items():
+        odd = odd_kind(out / name)
+        if odd is not None:
+            found.problems.append(
+                f"{name}: is {odd}, not a regular file; it is {what} (move it away)"
+            )
     if meta is None:
         return found
-    if not problems:
+    if not found.problems:  # an odd list of derived files is not read
         build = build_id(meta)
         _check_derived(out, build, found.problems)
         if not found.problems and card_build(_head(out / CARD)) == build:

@@ -45,6 +45,7 @@ _KINDS = (
     (stat.S_ISSOCK, "a socket"),
     (stat.S_ISCHR, "a character device"),
     (stat.S_ISBLK, "a block device"),
+    (stat.S_ISLNK, "a symbolic link"),
 )
 
 
@@ -214,6 +215,20 @@ def is_regular(path: Path) -> bool:
         return stat.S_ISREG(os.lstat(path).st_mode)
     except OSError:
         return False
+
+
+def odd_kind(path: Path) -> str | None:
+    """What is at `path`, in words ("a FIFO", "a symbolic link to nothing"), when it is not a
+    regular file; None when it is one or nothing is there (an lstat: nothing is opened)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode) and not path.exists():
+        return "a symbolic link to nothing"
+    return kind(mode)
 
 
 def is_dir(path: Path) -> bool:
