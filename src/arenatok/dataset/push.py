@@ -177,12 +177,14 @@ def _commit(
     from huggingface_hub.errors import (
         EntryNotFoundError,
         HfHubHTTPError,
+        HfUriError,
         OfflineModeIsEnabled,
         RepositoryNotFoundError,
     )
 
     from arenatok._version import __version__
 
+    step = f"the creation of {repo_id} (nothing was uploaded)"
     try:
         if api.repo_exists(repo_id, repo_type="dataset"):
             files = api.list_repo_files(repo_id, repo_type="dataset")
@@ -198,6 +200,7 @@ def _commit(
                 )
         else:
             api.create_repo(repo_id, repo_type="dataset", private=private)
+        step = f"the commit to {repo_id} (it may be done)"
         api.create_commit(
             repo_id=repo_id,
             repo_type="dataset",
@@ -224,6 +227,13 @@ def _commit(
             f"the Hub refused the upload to {repo_id} (HTTP {status})",
             hint="retry later; check the repo on the Hub",
         ) from e
+    except HfUriError as e:  # the repo's or the commit's URL names a host not the endpoint's
+        raise HubError(
+            f"{api.endpoint} answered {step} with an address that the Hub client does not take "
+            f"for one of its repos ({first_line(e)})",
+            hint=f"set HF_ENDPOINT to the address that Hub gives its repos; check {repo_id} "
+            "there, then retry",
+        ) from e
     except OSError as e:
         raise HubError(
             f"cannot reach the Hugging Face Hub ({e.strerror or type(e).__name__})",
@@ -234,5 +244,11 @@ def _commit(
             raise HubError(
                 f"cannot reach the Hugging Face Hub ({type(e).__name__})",
                 hint="check the network and retry",
+            ) from e
+        if type(e).__module__.startswith("huggingface_hub"):  # any other error of the client's
+            raise HubError(
+                f"the push to {repo_id} at {api.endpoint} failed ({type(e).__name__}: "
+                f"{first_line(e)})",
+                hint="check the repo on the Hub and HF_ENDPOINT, then retry",
             ) from e
         raise
