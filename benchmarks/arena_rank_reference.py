@@ -1,4 +1,4 @@
-"""The reference numbers of `tests/test_arena_rank.py`: lmarena's `arena-rank` (the code behind
+"""The reference numbers of `tests/report/test_arena_rank.py`: lmarena's `arena-rank` (the code behind
 the arena's leaderboard today) run on a build's battles, its Bradley-Terry ratings and sandwich
 95% bounds, plain and reweighted, written as JSON.
 
