@@ -1,6 +1,6 @@
-"""The reference numbers of `tests/report/test_arena_rank.py`: lmarena's `arena-rank` (the code behind
-the arena's leaderboard today) run on a build's battles, its Bradley-Terry ratings and sandwich
-95% bounds, plain and reweighted, written as JSON.
+"""The reference numbers of `tests/report/test_arena_rank.py`: lmarena's `arena-rank` (the code
+behind the arena's leaderboard today) run on a build's battles, its Bradley-Terry ratings and
+sandwich 95% bounds, plain and reweighted, written as JSON.
 
 arena-rank needs JAX, which arenatok keeps out of every install: run this in an environment of
 its own, then commit what it writes (the test compares `arenatok report` with it):
