@@ -38,7 +38,6 @@ REWORKED: dict[str, str] = {
     "dataset/built.py": "dataset/ is being remade around the Hub's configs: tests follow",
     "dataset/check.py": "dataset/ is being remade around the Hub's configs: tests follow",
     "dataset/ids.py": "dataset/ is being remade around the Hub's configs: tests follow",
-    "dataset/push.py": "dataset/ is being remade around the Hub's configs: tests follow",
 }
 """Modules without their test file while the work that rewrites their package is under way
 (issue 46): an entry goes when its module gets its test file or is gone, and this list, once
